@@ -1,0 +1,27 @@
+import { Inject, Module, type OnModuleInit } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../core/tokens';
+import { AuthGuard } from './auth.guard';
+import { ROLE_SCOPE_CEILING } from './auth.types';
+import { ClientRepository } from './client.repository';
+import { SigningKeyService } from './signing-key.service';
+import { TokenController } from './token.controller';
+import { TokenService } from './token.service';
+
+@Module({
+  controllers: [TokenController],
+  providers: [ClientRepository, SigningKeyService, TokenService, { provide: APP_GUARD, useClass: AuthGuard }],
+  exports: [TokenService],
+})
+export class AuthModule implements OnModuleInit {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly clients: ClientRepository,
+  ) {}
+
+  /** The bootstrap client from the environment is an administrator. */
+  async onModuleInit(): Promise<void> {
+    await this.clients.ensureBootstrapAdmin(this.config.authClientId, this.config.authClientSecret, ROLE_SCOPE_CEILING.admin);
+  }
+}

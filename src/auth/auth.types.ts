@@ -1,0 +1,30 @@
+/** The five kinds of client, each with a fixed ceiling of scopes (see docs/ARCHITECTURE.md). */
+export type Role = 'admin' | 'ehr-system' | 'clinician' | 'data-scientist' | 'patient';
+
+/** Who is calling, as established by the bearer token. */
+export interface AuthContext {
+  clientId: string;
+  role: Role;
+  /** SMART-style scopes granted to the token, e.g. `system/*.cruds`. */
+  scopes: string[];
+  /** Bound Patient id for patient-context tokens. */
+  patient?: string;
+  /** Bound Practitioner id for clinician tokens. */
+  practitioner?: string;
+}
+
+/** The scopes each role may ever hold. Finer enforcement of scopes per interaction builds on this. */
+export const ROLE_SCOPE_CEILING: Record<Role, string[]> = {
+  admin: ['system/*.cruds', 'admin'],
+  'ehr-system': ['system/*.cruds'],
+  clinician: ['user/*.cruds'],
+  'data-scientist': ['system/*.rs', 'models'],
+  patient: ['patient/*.rs'],
+};
+
+declare module 'express' {
+  interface Request {
+    auth?: AuthContext;
+    requestId?: string;
+  }
+}

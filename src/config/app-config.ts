@@ -1,0 +1,112 @@
+import { createHash } from 'node:crypto';
+
+/** Validated configuration, read once from the environment. */
+export interface AppConfig {
+  nodeEnv: string;
+  port: number;
+  databaseUrl: string;
+  redisUrl: string;
+  queuePrefix: string;
+  /** Secret from which the pgcrypto key and the blind-index key are derived. Never logged. */
+  encryptionKey: string;
+  authClientId: string;
+  authClientSecret: string;
+  /** Base URL the server names itself by (fullUrl, Location); derived from the request when unset. */
+  publicBaseUrl?: string;
+  tokenTtlSeconds: number;
+  maxBodyBytes: number;
+  logLevel: string;
+  /** Which configuration values fell back to development defaults. */
+  defaulted: string[];
+}
+
+export class ConfigError extends Error {}
+
+const DEV_SECRETS = {
+  ENCRYPTION_KEY: 'dev-only-encryption-key-change-me-0123456789',
+  AUTH_CLIENT_ID: 'admin',
+  AUTH_CLIENT_SECRET: 'dev-only-admin-secret',
+} as const;
+
+function intVar(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number, errors: string[]): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) {
+    errors.push(`${name} must be an integer, got "${raw}"`);
+    return fallback;
+  }
+  const n = Number(raw);
+  if (n < min || n > max) errors.push(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function urlVar(env: NodeJS.ProcessEnv, name: string, fallback: string, protocols: string[], errors: string[]): string {
+  const value = env[name] || fallback;
+  try {
+    const u = new URL(value);
+    if (!protocols.includes(u.protocol)) errors.push(`${name} must use ${protocols.join(' or ')}, got ${u.protocol}`);
+  } catch {
+    errors.push(`${name} is not a valid URL`);
+  }
+  return value;
+}
+
+/**
+ * Reads and validates the environment. Outside production, missing secrets get development
+ * defaults (reported in `defaulted`, which the caller warns about loudly); in production they are
+ * required and the process refuses to start.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const errors: string[] = [];
+  const nodeEnv = env.NODE_ENV || 'development';
+  const production = nodeEnv === 'production';
+  const defaulted: string[] = [];
+
+  const secret = (name: keyof typeof DEV_SECRETS, minLength: number): string => {
+    const value = env[name];
+    if (value === undefined || value === '') {
+      if (production) {
+        errors.push(`${name} is required when NODE_ENV=production`);
+        return '';
+      }
+      defaulted.push(name);
+      return DEV_SECRETS[name];
+    }
+    if (value.length < minLength) errors.push(`${name} must be at least ${minLength} characters`);
+    return value;
+  };
+
+  const queuePrefix = env.QUEUE_PREFIX || 'fhir';
+  if (!/^[A-Za-z0-9_{}:-]{1,64}$/.test(queuePrefix)) errors.push('QUEUE_PREFIX may hold only letters, digits, _ - : { }');
+
+  const config: AppConfig = {
+    nodeEnv,
+    port: intVar(env, 'PORT', 8080, 0, 65535, errors),
+    databaseUrl: urlVar(env, 'DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/fhir', ['postgres:', 'postgresql:'], errors),
+    redisUrl: urlVar(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:'], errors),
+    queuePrefix,
+    encryptionKey: secret('ENCRYPTION_KEY', 32),
+    authClientId: secret('AUTH_CLIENT_ID', 1),
+    authClientSecret: secret('AUTH_CLIENT_SECRET', production ? 16 : 1),
+    publicBaseUrl: env.PUBLIC_BASE_URL ? urlVar(env, 'PUBLIC_BASE_URL', '', ['http:', 'https:'], errors).replace(/\/+$/, '') : undefined,
+    tokenTtlSeconds: intVar(env, 'TOKEN_TTL_SECONDS', 3600, 60, 86400, errors),
+    maxBodyBytes: intVar(env, 'MAX_BODY_BYTES', 16 * 1024 * 1024, 1024, 512 * 1024 * 1024, errors),
+    logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'warn' : 'info'),
+    defaulted,
+  };
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(config.logLevel)) {
+    errors.push(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent`);
+  }
+  if (errors.length) throw new ConfigError(`Invalid configuration:\n  - ${errors.join('\n  - ')}`);
+  return config;
+}
+
+/** The name of the database in DATABASE_URL. */
+export function databaseName(databaseUrl: string): string {
+  return decodeURIComponent(new URL(databaseUrl).pathname.replace(/^\//, '')) || 'postgres';
+}
+
+/** A short fingerprint that identifies a key in logs without revealing it. */
+export function keyFingerprint(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex').slice(0, 8);
+}

@@ -1,0 +1,18 @@
+import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
+
+/** Device (software: an ONNX model version). */
+@Entity({ tableName: 'ai_models' })
+export class AiModelRow {
+  @PrimaryKey({ type: 'string', columnType: 'fhir_id' })
+  id!: string;
+  @Property({ type: 'string', columnType: 'varchar(255)', nullable: true })
+  name?: string | null;
+  @Property({ type: 'string', columnType: 'varchar(50)', nullable: true })
+  version?: string | null;
+  @Property({ type: 'decimal', precision: 3, scale: 2, columnType: 'decimal(3,2)', nullable: true })
+  accuracy?: string | null;
+  @Property({ type: 'datetime', columnType: 'timestamp', nullable: true })
+  lastTrained?: Date | null;
+  @Property({ type: 'boolean', nullable: true, default: true })
+  federated?: boolean | null;
+}

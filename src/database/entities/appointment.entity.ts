@@ -1,0 +1,26 @@
+import { Entity, PrimaryKey, Property, PrimaryKeyProp } from '@mikro-orm/core';
+
+/** Appointment. */
+@Entity({ tableName: 'appointments' })
+export class AppointmentRow {
+  [PrimaryKeyProp]?: ['patientId', 'id'];
+
+  @PrimaryKey({ type: 'string', columnType: 'fhir_id' })
+  patientId!: string;
+  @PrimaryKey({ type: 'string', columnType: 'fhir_id' })
+  id!: string;
+  @Property({ type: 'string', columnType: 'fhir_id', nullable: true })
+  doctorId?: string | null;
+  @Property({ type: 'string', columnType: 'fhir_id', nullable: true })
+  resourceId?: string | null;
+  @Property({ type: 'datetime', columnType: 'timestamp', nullable: true })
+  dateTime?: Date | null;
+  @Property({ type: 'string', columnType: 'varchar(50)', nullable: true })
+  status?: string | null;
+  @Property({ type: 'boolean', nullable: true, default: false })
+  aiConflictResolved?: boolean | null;
+  @Property({ type: 'integer', nullable: true })
+  versionId?: number | null;
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
+  lastUpdated?: Date | null;
+}

@@ -1,0 +1,24 @@
+import { Entity, PrimaryKey, Property, PrimaryKeyProp } from '@mikro-orm/core';
+
+/** Flag / Communication (emergency alerts and responses). */
+@Entity({ tableName: 'emergency_alerts' })
+export class EmergencyAlertRow {
+  [PrimaryKeyProp]?: ['patientId', 'id'];
+
+  @PrimaryKey({ type: 'string', columnType: 'fhir_id' })
+  patientId!: string;
+  @PrimaryKey({ type: 'string', columnType: 'fhir_id' })
+  id!: string;
+  @Property({ type: 'string', columnType: 'varchar(100)', nullable: true })
+  alertType?: string | null;
+  @Property({ type: 'string', columnType: 'varchar(50)', nullable: true })
+  responseStatus?: string | null;
+  @Property({ type: 'json', nullable: true })
+  geolocation?: unknown;
+  @Property({ type: 'datetime', columnType: 'timestamp', nullable: true, defaultRaw: 'now()' })
+  createdAt?: Date | null;
+  @Property({ type: 'integer', nullable: true })
+  versionId?: number | null;
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
+  lastUpdated?: Date | null;
+}

@@ -1,0 +1,26 @@
+import { Entity, PrimaryKey, Property, PrimaryKeyProp } from '@mikro-orm/core';
+
+/** QuestionnaireResponse (patient satisfaction, AI sentiment score). */
+@Entity({ tableName: 'feedback' })
+export class FeedbackRow {
+  [PrimaryKeyProp]?: ['patientId', 'id'];
+
+  @PrimaryKey({ type: 'string', columnType: 'fhir_id' })
+  patientId!: string;
+  @PrimaryKey({ type: 'string', columnType: 'fhir_id' })
+  id!: string;
+  @Property({ type: 'integer', nullable: true })
+  rating?: number | null;
+  @Property({ type: 'text', nullable: true })
+  comments?: string | null;
+  @Property({ type: 'decimal', precision: 3, scale: 2, columnType: 'decimal(3,2)', nullable: true })
+  sentimentScore?: string | null;
+  @Property({ type: 'string', columnType: 'fhir_id', nullable: true })
+  aiModelId?: string | null;
+  @Property({ type: 'datetime', columnType: 'timestamp', nullable: true, defaultRaw: 'now()' })
+  createdAt?: Date | null;
+  @Property({ type: 'integer', nullable: true })
+  versionId?: number | null;
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
+  lastUpdated?: Date | null;
+}

@@ -1,0 +1,24 @@
+import { Entity, PrimaryKey, Property, PrimaryKeyProp, type Opt } from '@mikro-orm/core';
+
+/** Any FHIR resource outside a patient compartment: every version. */
+@Entity({ tableName: 'fhir_resource_history' })
+export class FhirResourceHistoryRow {
+  [PrimaryKeyProp]?: ['resourceType', 'id', 'versionId'];
+
+  @PrimaryKey({ type: 'string', columnType: 'varchar(64)' })
+  resourceType!: string;
+  @PrimaryKey({ type: 'string', columnType: 'fhir_id' })
+  id!: string;
+  @PrimaryKey({ type: 'integer' })
+  versionId!: number;
+  @Property({ type: 'datetime', columnType: 'timestamptz' })
+  lastUpdated!: Date;
+  @Property({ type: 'boolean', default: false })
+  deleted!: Opt<boolean>;
+  @Property({ type: 'json', nullable: true })
+  content?: unknown;
+  @Property({ type: 'blob', columnType: 'bytea', nullable: true })
+  contentEnc?: Buffer | null;
+  @Property({ type: 'smallint', nullable: true })
+  keyId?: number | null;
+}

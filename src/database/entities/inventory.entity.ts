@@ -1,0 +1,20 @@
+import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
+
+/** Medication (+ stock extension). */
+@Entity({ tableName: 'inventory' })
+export class InventoryRow {
+  @PrimaryKey({ type: 'string', columnType: 'fhir_id' })
+  id!: string;
+  @Property({ type: 'string', columnType: 'varchar(255)', nullable: true })
+  medication?: string | null;
+  @Property({ type: 'integer', nullable: true })
+  stockLevel?: number | null;
+  @Property({ type: 'date', nullable: true })
+  expiryDate?: string | null;
+  @Property({ type: 'boolean', nullable: true, default: false })
+  reorderAlert?: boolean | null;
+  @Property({ type: 'integer', nullable: true })
+  versionId?: number | null;
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
+  lastUpdated?: Date | null;
+}

@@ -1,0 +1,21 @@
+import type { ResourceMapper } from '../projection';
+import { conditionMapper } from './condition.mapper';
+import { encounterMapper } from './encounter.mapper';
+import { medicationRequestMapper } from './medication-request.mapper';
+import { observationMapper } from './observation.mapper';
+import { patientMapper } from './patient.mapper';
+import { practitionerMapper } from './practitioner.mapper';
+
+export * from './condition.mapper';
+export * from './encounter.mapper';
+export * from './medication-request.mapper';
+export * from './observation.mapper';
+export * from './patient.mapper';
+export * from './practitioner.mapper';
+
+/** The mapper of each resource type that has a seed table, keyed by resourceType. */
+export const MAPPERS: ReadonlyMap<string, ResourceMapper> = new Map<string, ResourceMapper>(
+  [patientMapper, practitionerMapper, encounterMapper, observationMapper, medicationRequestMapper, conditionMapper].map(
+    (m) => [m.resourceType, m as ResourceMapper],
+  ),
+);

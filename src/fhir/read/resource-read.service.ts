@@ -1,0 +1,60 @@
+import { Injectable } from '@nestjs/common';
+import { badRequest, gone, notFound } from '../operation-outcome';
+import { ResourceStore, type HistoryQuery, type StoredVersion } from '../store/resource-store.repository';
+
+/** Reads: current version, a given version, history. Deleted resources answer 410. */
+@Injectable()
+export class ResourceReadService {
+  constructor(private readonly store: ResourceStore) {}
+
+  async read(resourceType: string, id: string): Promise<StoredVersion & { json: string }> {
+    const current = await this.store.readCurrent(resourceType, id);
+    if (!current) throw notFound(`${resourceType}/${id} is not known`);
+    if (current.deleted || current.json === null) throw gone(`${resourceType}/${id} was deleted (version ${current.versionId})`);
+    return current as StoredVersion & { json: string };
+  }
+
+  async vread(resourceType: string, id: string, versionId: string): Promise<StoredVersion & { json: string }> {
+    if (!/^\d{1,9}$/.test(versionId)) throw notFound(`${resourceType}/${id} has no version "${versionId}"`);
+    const version = await this.store.readVersion(resourceType, id, Number(versionId));
+    if (!version) {
+      const exists = await this.store.readCurrent(resourceType, id);
+      throw notFound(exists ? `${resourceType}/${id} has no version ${versionId}` : `${resourceType}/${id} is not known`);
+    }
+    if (version.deleted || version.json === null) throw gone(`${resourceType}/${id} version ${versionId} is a deletion`);
+    return version as StoredVersion & { json: string };
+  }
+
+  async history(query: HistoryQuery): Promise<{ versions: StoredVersion[]; total: number }> {
+    if (query.id && query.resourceType) {
+      const exists = await this.store.readCurrent(query.resourceType, query.id);
+      if (!exists) throw notFound(`${query.resourceType}/${query.id} is not known`);
+    }
+    return this.store.history(query);
+  }
+}
+
+/** Parses the history parameters _count, _since, _at and the paging offset. */
+export function historyParams(q: Record<string, unknown>, maxCount = 1000): Pick<HistoryQuery, 'count' | 'offset' | 'since' | 'at'> {
+  const one = (name: string): string | undefined => {
+    const v = q[name];
+    if (v === undefined) return undefined;
+    if (Array.isArray(v) || typeof v !== 'string') throw badRequest(`${name} may be given only once`);
+    return v;
+  };
+  const int = (name: string, fallback: number, max: number): number => {
+    const v = one(name);
+    if (v === undefined) return fallback;
+    if (!/^\d{1,9}$/.test(v)) throw badRequest(`${name} must be a non-negative integer, got "${v}"`);
+    return Math.min(Number(v), max);
+  };
+  const instant = (name: string): Date | undefined => {
+    const v = one(name);
+    if (v === undefined) return undefined;
+    const ok = /^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?)?)?$/.test(v);
+    const d = new Date(v);
+    if (!ok || Number.isNaN(d.getTime())) throw badRequest(`${name} must be a FHIR instant such as 2024-01-31T12:00:00Z, got "${v}"`);
+    return d;
+  };
+  return { count: int('_count', 50, maxCount), offset: int('_offset', 0, 1e9), since: instant('_since'), at: instant('_at') };
+}

@@ -1,0 +1,178 @@
+import { Body, Controller, Delete, Get, Inject, Param, Post, Put, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import type { OperationOutcomeIssue, Parameters, Resource } from '@medplum/fhirtypes';
+import type { AppConfig } from '../../config/app-config';
+import { APP_CONFIG } from '../../core/tokens';
+import { Public } from '../../auth/public.decorator';
+import type { TxContext } from '../../database/database.service';
+import { validateFhirResource } from '../definitions/resource-validator';
+import { OperationOutcomeError, badRequest, informational, outcome } from '../operation-outcome';
+import { ResourceReadService, historyParams } from '../read/resource-read.service';
+import { ResourceWriteService, type WriteOutcome } from '../write/resource-write.service';
+import { CapabilityStatementService } from './capability-statement.service';
+import { historyBundle } from './history-bundle';
+import {
+  fhirBase,
+  negotiate,
+  preferredReturn,
+  requireJsonBody,
+  requireResourceType,
+  sendJson,
+  setVersionHeaders,
+} from './fhir-http';
+
+/** FHIR R4 RESTful API: instance and type interactions, history, $validate and the CapabilityStatement. */
+@Controller('fhir')
+export class FhirController {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly reader: ResourceReadService,
+    private readonly writer: ResourceWriteService,
+    private readonly capabilities: CapabilityStatementService,
+  ) {}
+
+  @Public()
+  @Get('metadata')
+  metadata(@Req() req: Request, @Res() res: Response): void {
+    negotiate(req);
+    sendJson(res, 200, JSON.stringify(this.capabilities.build(fhirBase(req, this.config))));
+  }
+
+  @Get('_history')
+  async systemHistory(@Req() req: Request, @Res() res: Response): Promise<void> {
+    negotiate(req);
+    const params = historyParams(req.query);
+    const result = await this.reader.history(params);
+    sendJson(res, 200, JSON.stringify(historyBundle(fhirBase(req, this.config), req, result, params)));
+  }
+
+  @Get(':type/_history')
+  async typeHistory(@Param('type') type: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+    negotiate(req);
+    requireResourceType(type);
+    const params = historyParams(req.query);
+    const result = await this.reader.history({ ...params, resourceType: type });
+    sendJson(res, 200, JSON.stringify(historyBundle(fhirBase(req, this.config), req, result, params)));
+  }
+
+  @Get(':type/:id')
+  async read(@Param('type') type: string, @Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+    negotiate(req);
+    requireResourceType(type);
+    const found = await this.reader.read(type, id);
+    setVersionHeaders(res, found);
+    sendJson(res, 200, found.json);
+  }
+
+  @Get(':type/:id/_history')
+  async instanceHistory(@Param('type') type: string, @Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+    negotiate(req);
+    requireResourceType(type);
+    const params = historyParams(req.query);
+    const result = await this.reader.history({ ...params, resourceType: type, id });
+    sendJson(res, 200, JSON.stringify(historyBundle(fhirBase(req, this.config), req, result, params)));
+  }
+
+  @Get(':type/:id/_history/:vid')
+  async vread(@Param('type') type: string, @Param('id') id: string, @Param('vid') vid: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+    negotiate(req);
+    requireResourceType(type);
+    const found = await this.reader.vread(type, id, vid);
+    setVersionHeaders(res, found);
+    sendJson(res, 200, found.json);
+  }
+
+  @Post(':type')
+  async create(@Param('type') type: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
+    negotiate(req);
+    requireResourceType(type);
+    requireJsonBody(req);
+    const result = await this.writer.create(txContext(req), body, type);
+    this.sendWrite(req, res, result);
+  }
+
+  @Put(':type/:id')
+  async update(@Param('type') type: string, @Param('id') id: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
+    negotiate(req);
+    requireResourceType(type);
+    requireJsonBody(req);
+    const ifMatch = req.headers['if-match'];
+    const result = await this.writer.update(txContext(req), type, id, body, { ifMatch: typeof ifMatch === 'string' ? ifMatch : undefined });
+    this.sendWrite(req, res, result);
+  }
+
+  @Delete(':type/:id')
+  async delete(@Param('type') type: string, @Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+    negotiate(req);
+    requireResourceType(type);
+    const ifMatch = req.headers['if-match'];
+    const result = await this.writer.delete(txContext(req), type, id, { ifMatch: typeof ifMatch === 'string' ? ifMatch : undefined });
+    if (result.versionId) res.setHeader('ETag', `W/"${result.versionId}"`);
+    const message = result.versionId ? `Deleted ${type}/${id} (version ${result.versionId})` : `${type}/${id} was already deleted`;
+    sendJson(res, 200, JSON.stringify(informational(message)));
+  }
+
+  /** `$validate` at type level (POST [type]/$validate); other type-level operations are not offered. */
+  @Post(':type/:operation')
+  async typeOperation(@Param('type') type: string, @Param('operation') operation: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
+    negotiate(req);
+    requireResourceType(type);
+    if (operation !== '$validate') throw unknownOperation(req);
+    requireJsonBody(req);
+    sendJson(res, 200, JSON.stringify(validateOperation(type, body)));
+  }
+
+  @Post(':type/:id/:operation')
+  async instanceOperation(@Param('type') type: string, @Param('operation') operation: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
+    negotiate(req);
+    requireResourceType(type);
+    if (operation !== '$validate') throw unknownOperation(req);
+    requireJsonBody(req);
+    sendJson(res, 200, JSON.stringify(validateOperation(type, body)));
+  }
+
+  private sendWrite(req: Request, res: Response, result: WriteOutcome): void {
+    const { resourceType, id } = result.resource;
+    setVersionHeaders(res, result);
+    if (result.status === 201) res.setHeader('Location', `${fhirBase(req, this.config)}/${resourceType}/${id}/_history/${result.versionId}`);
+    const prefer = preferredReturn(req);
+    if (prefer === 'minimal') {
+      res.status(result.status).end();
+      return;
+    }
+    if (prefer === 'OperationOutcome') {
+      const verb = result.status === 201 ? 'Created' : result.unchanged ? 'No change to' : 'Updated';
+      sendJson(res, result.status, JSON.stringify(informational(`${verb} ${resourceType}/${id} (version ${result.versionId})`)));
+      return;
+    }
+    sendJson(res, result.status, JSON.stringify(result.resource));
+  }
+}
+
+/** Who acts, for the audit trail of the transaction. */
+export function txContext(req: Request): TxContext {
+  return { actor: req.auth ? `client:${req.auth.clientId}` : 'anonymous', requestId: req.requestId };
+}
+
+function unknownOperation(req: Request): OperationOutcomeError {
+  return OperationOutcomeError.of(404, 'not-supported', `No operation or interaction for ${req.method} ${req.path}`);
+}
+
+/** $validate: the body is the resource, or a Parameters with a `resource` parameter. 200 with the issues found. */
+function validateOperation(type: string, body: unknown): unknown {
+  let resource = body as Resource;
+  if (resource?.resourceType === 'Parameters' && type !== 'Parameters') {
+    const param = (resource as Parameters).parameter?.find((p) => p.name === 'resource');
+    if (!param?.resource) throw badRequest('Parameters for $validate must hold a "resource" parameter');
+    resource = param.resource;
+  }
+  let issues: OperationOutcomeIssue[];
+  try {
+    issues = validateFhirResource(resource, type);
+  } catch (e) {
+    if (e instanceof OperationOutcomeError && e.status === 400) return e.outcome;
+    throw e;
+  }
+  return issues.length ? outcome(issues) : informational('Validation passed: no issues');
+}
+

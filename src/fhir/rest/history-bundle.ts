@@ -1,0 +1,41 @@
+import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import type { Request } from 'express';
+import type { StoredVersion } from '../store/resource-store.repository';
+
+/** A `history` Bundle (newest first) with paging links. */
+export function historyBundle(
+  base: string,
+  req: Request,
+  result: { versions: StoredVersion[]; total: number },
+  page: { count: number; offset: number },
+): Bundle {
+  const entry: BundleEntry[] = result.versions.map((v) => {
+    const url = `${v.resourceType}/${v.id}`;
+    const e: BundleEntry = {
+      fullUrl: `${base}/${url}`,
+      request: { method: v.deleted ? 'DELETE' : v.versionId === 1 ? 'POST' : 'PUT', url: v.versionId === 1 && !v.deleted ? v.resourceType : url },
+      response: {
+        status: v.deleted ? '204' : v.versionId === 1 ? '201' : '200',
+        etag: `W/"${v.versionId}"`,
+        lastModified: v.lastUpdated.toISOString(),
+      },
+    };
+    if (v.json) e.resource = JSON.parse(v.json) as Resource;
+    return e;
+  });
+  const self = new URL(`${base}${req.path.replace(/^\/fhir/, '')}`);
+  for (const [k, v] of Object.entries(req.query)) {
+    if (k === '_offset') continue;
+    for (const one of Array.isArray(v) ? v : [v]) self.searchParams.append(k, String(one));
+  }
+  const link = (relation: string, offset: number) => {
+    const u = new URL(self);
+    if (offset > 0) u.searchParams.set('_offset', String(offset));
+    u.searchParams.set('_count', String(page.count));
+    return { relation, url: u.toString() };
+  };
+  const links = [link('self', page.offset)];
+  if (page.offset + page.count < result.total) links.push(link('next', page.offset + page.count));
+  if (page.offset > 0) links.push(link('previous', Math.max(0, page.offset - page.count)));
+  return { resourceType: 'Bundle', type: 'history', total: result.total, link: links, entry };
+}

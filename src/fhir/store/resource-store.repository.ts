@@ -1,0 +1,196 @@
+import { Injectable } from '@nestjs/common';
+import { KeyRing, PGP_OPTIONS } from '../../crypto/key-ring';
+import type { Tx } from '../../database/database.service';
+import { DatabaseService } from '../../database/database.service';
+import { isEncryptedType } from './sensitivity';
+
+/** One stored version of a resource. `json` is the resource text exactly as served (meta included). */
+export interface StoredVersion {
+  resourceType: string;
+  id: string;
+  versionId: number;
+  lastUpdated: Date;
+  deleted: boolean;
+  /** The patient whose compartment holds the resource (the shard key), if any. */
+  patientId: string | null;
+  json: string | null;
+}
+
+export interface NewVersion {
+  resourceType: string;
+  id: string;
+  versionId: number;
+  lastUpdated: Date;
+  deleted: boolean;
+  patientId: string | null;
+  json: string | null;
+}
+
+export interface HistoryQuery {
+  resourceType?: string;
+  id?: string;
+  since?: Date;
+  at?: Date;
+  count: number;
+  offset: number;
+}
+
+type Queryable = Pick<Tx, 'query'>;
+
+interface Row {
+  resource_type: string;
+  id: string;
+  version_id: number;
+  last_updated: Date;
+  deleted: boolean;
+  patient_id: string | null;
+  json: string | null;
+}
+
+const COLUMNS = `resource_type, id, version_id, last_updated, deleted,
+  CASE WHEN content_enc IS NOT NULL THEN pgp_sym_decrypt(content_enc, ?) ELSE content::text END AS json`;
+
+/**
+ * The FHIR resource store: current versions and history, in a table for resources that belong to
+ * a patient (keyed and, under Citus, distributed by patient_id) and one for resources that do not.
+ * Sensitive types are stored encrypted with pgcrypto. Plain SQL; no business rules.
+ */
+@Injectable()
+export class ResourceStore {
+  constructor(
+    private readonly db: DatabaseService,
+    private readonly keys: KeyRing,
+  ) {}
+
+  private q(tx?: Queryable): Queryable {
+    return tx ?? this.db;
+  }
+
+  /**
+   * Serialises writers of one resource for the rest of the transaction. Cheaper than row locks
+   * across two tables, and it also covers a resource that does not exist yet (update-as-create).
+   */
+  async lock(tx: Tx, resourceType: string, id: string): Promise<void> {
+    await tx.query('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [`${resourceType}/${id}`]);
+  }
+
+  async readCurrent(resourceType: string, id: string, tx?: Queryable): Promise<StoredVersion | undefined> {
+    const key = this.keys.dataKey();
+    const rows = await this.q(tx).query<Row>(
+      `SELECT NULL::text AS patient_id, ${COLUMNS} FROM fhir_resource WHERE resource_type = ? AND id = ?
+       UNION ALL
+       SELECT patient_id::text, ${COLUMNS} FROM fhir_patient_resource WHERE resource_type = ? AND id = ?`,
+      [key, resourceType, id, key, resourceType, id],
+    );
+    return rows[0] && toStored(rows[0]);
+  }
+
+  async readVersion(resourceType: string, id: string, versionId: number, tx?: Queryable): Promise<StoredVersion | undefined> {
+    const key = this.keys.dataKey();
+    const rows = await this.q(tx).query<Row>(
+      `SELECT NULL::text AS patient_id, ${COLUMNS} FROM fhir_resource_history WHERE resource_type = ? AND id = ? AND version_id = ?
+       UNION ALL
+       SELECT patient_id::text, ${COLUMNS} FROM fhir_patient_resource_history WHERE resource_type = ? AND id = ? AND version_id = ?`,
+      [key, resourceType, id, versionId, key, resourceType, id, versionId],
+    );
+    return rows[0] && toStored(rows[0]);
+  }
+
+  /** Versions newest first, at instance, type or system level. */
+  async history(query: HistoryQuery, tx?: Queryable): Promise<{ versions: StoredVersion[]; total: number }> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.resourceType) {
+      where.push('resource_type = ?');
+      params.push(query.resourceType);
+    }
+    if (query.id) {
+      where.push('id = ?');
+      params.push(query.id);
+    }
+    if (query.since) {
+      where.push('last_updated >= ?');
+      params.push(query.since);
+    }
+    if (query.at) {
+      where.push('last_updated <= ?');
+      params.push(query.at);
+    }
+    const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const key = this.keys.dataKey();
+    const rows = await this.q(tx).query<Row & { total: string }>(
+      `SELECT *, count(*) OVER () AS total FROM (
+         SELECT NULL::text AS patient_id, ${COLUMNS} FROM fhir_resource_history ${cond}
+         UNION ALL
+         SELECT patient_id::text, ${COLUMNS} FROM fhir_patient_resource_history ${cond}
+       ) h ORDER BY last_updated DESC, resource_type, id, version_id DESC LIMIT ? OFFSET ?`,
+      [key, ...params, key, ...params, query.count, query.offset],
+    );
+    let total = rows.length ? Number(rows[0].total) : 0;
+    if (!rows.length && query.offset > 0) {
+      const [c] = await this.q(tx).query<{ n: string }>(
+        `SELECT (SELECT count(*) FROM fhir_resource_history ${cond}) + (SELECT count(*) FROM fhir_patient_resource_history ${cond}) AS n`,
+        [...params, ...params],
+      );
+      total = Number(c.n);
+    }
+    return { versions: rows.map(toStored), total };
+  }
+
+  /**
+   * Writes a new version: appends it to history and makes it current, in one statement per table.
+   * When the owning patient changed (or a resource gained or lost one), its earlier versions move
+   * with it so that a resource's history always lives beside its current version.
+   */
+  async writeVersion(tx: Tx, v: NewVersion, previousPatientId: string | null | undefined): Promise<void> {
+    if (previousPatientId !== undefined && previousPatientId !== v.patientId) {
+      await this.moveHistory(tx, v.resourceType, v.id, previousPatientId, v.patientId);
+    }
+    const encrypted = isEncryptedType(v.resourceType) && v.json !== null;
+    const contentSql = encrypted ? `NULL::jsonb, pgp_sym_encrypt(?, ?, '${PGP_OPTIONS}'), ?::smallint` : '?::jsonb, NULL::bytea, NULL::smallint';
+    const contentParams = encrypted ? [v.json, this.keys.dataKey(), this.keys.activeKeyId] : [v.json];
+    const [current, history] = v.patientId
+      ? ['fhir_patient_resource', 'fhir_patient_resource_history']
+      : ['fhir_resource', 'fhir_resource_history'];
+    const keyCols = v.patientId ? 'patient_id, resource_type, id' : 'resource_type, id';
+    const keyVals = v.patientId ? [v.patientId, v.resourceType, v.id] : [v.resourceType, v.id];
+    const keyPlaceholders = keyVals.map(() => '?').join(', ');
+    await tx.query(
+      `WITH h AS (
+         INSERT INTO ${history} (${keyCols}, version_id, last_updated, deleted, content, content_enc, key_id)
+         VALUES (${keyPlaceholders}, ?, ?, ?, ${contentSql})
+         RETURNING *)
+       INSERT INTO ${current} (${keyCols}, version_id, last_updated, deleted, content, content_enc, key_id)
+       SELECT ${keyCols}, version_id, last_updated, deleted, content, content_enc, key_id FROM h
+       ON CONFLICT (${keyCols}) DO UPDATE SET version_id = EXCLUDED.version_id, last_updated = EXCLUDED.last_updated,
+         deleted = EXCLUDED.deleted, content = EXCLUDED.content, content_enc = EXCLUDED.content_enc, key_id = EXCLUDED.key_id`,
+      [...keyVals, v.versionId, v.lastUpdated, v.deleted, ...contentParams],
+    );
+  }
+
+  private async moveHistory(tx: Tx, resourceType: string, id: string, from: string | null, to: string | null): Promise<void> {
+    const fromWhere = from ? 'patient_id = ? AND resource_type = ? AND id = ?' : 'resource_type = ? AND id = ?';
+    const fromParams = from ? [from, resourceType, id] : [resourceType, id];
+    const [fromCur, fromHist] = from ? ['fhir_patient_resource', 'fhir_patient_resource_history'] : ['fhir_resource', 'fhir_resource_history'];
+    const toHist = to ? 'fhir_patient_resource_history' : 'fhir_resource_history';
+    const cols = 'resource_type, id, version_id, last_updated, deleted, content, content_enc, key_id';
+    await tx.query(
+      `INSERT INTO ${toHist} (${to ? 'patient_id, ' : ''}${cols}) SELECT ${to ? '?, ' : ''}${cols} FROM ${fromHist} WHERE ${fromWhere}`,
+      [...(to ? [to] : []), ...fromParams],
+    );
+    await tx.query(`DELETE FROM ${fromHist} WHERE ${fromWhere}`, fromParams);
+    await tx.query(`DELETE FROM ${fromCur} WHERE ${fromWhere}`, fromParams);
+  }
+}
+
+function toStored(r: Row): StoredVersion {
+  return {
+    resourceType: r.resource_type,
+    id: r.id,
+    versionId: Number(r.version_id),
+    lastUpdated: new Date(r.last_updated),
+    deleted: r.deleted,
+    patientId: r.patient_id,
+    json: r.json,
+  };
+}

@@ -1,0 +1,51 @@
+import { OperationOutcomeError, badRequest, conflict } from '../operation-outcome';
+
+/** Which resource type each projection table holds, to name references in messages. */
+const TABLE_TYPES: Record<string, string> = {
+  patients: 'Patient',
+  doctors: 'Practitioner',
+  encounters: 'Encounter',
+  diagnoses: 'Condition',
+  prescriptions: 'MedicationRequest',
+  monitoring_data: 'Observation',
+  icu_monitoring: 'Observation',
+  stress_data: 'Observation',
+  inventory: 'Medication',
+  resources: 'Device',
+  ai_models: 'Device',
+};
+
+interface PgError {
+  code?: string;
+  detail?: string;
+  table?: string;
+  constraint?: string;
+}
+
+/**
+ * Turns the database's referential-integrity errors (checked at commit: the foreign keys are
+ * deferred so that a bundle may reference what it creates later) into FHIR errors that name the
+ * reference, without revealing SQL.
+ */
+export function translateConstraintError(e: unknown): unknown {
+  if (e instanceof OperationOutcomeError) return e;
+  const err = e as PgError;
+  if (err?.code !== '23503' || !err.detail) return e;
+  // Key (doctor_id)=(abc) is not present in table "doctors".
+  const missing = /^Key \(([^)]+)\)=\(([^)]*)\) is not present in table "([^"]+)"/.exec(err.detail);
+  if (missing) {
+    const [, , value, table] = missing;
+    const ids = value.split(', ');
+    const type = TABLE_TYPES[table] ?? table;
+    return badRequest(`Reference to ${type}/${ids[ids.length - 1]} cannot be resolved: no such resource on this server`);
+  }
+  // Key (id)=(abc) is still referenced from table "encounters".
+  const referenced = /^Key \(([^)]+)\)=\(([^)]*)\) is still referenced from table "([^"]+)"/.exec(err.detail);
+  if (referenced) {
+    const [, , value, fromTable] = referenced;
+    const type = TABLE_TYPES[err.table ?? ''] ?? err.table ?? 'resource';
+    const fromType = TABLE_TYPES[fromTable] ?? fromTable;
+    return conflict(`${type}/${value.split(', ').pop()} is still referenced by ${fromType} resources; delete or update them first`);
+  }
+  return e;
+}

@@ -1,0 +1,54 @@
+import { Catch, HttpException, Inject, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import type { Logger } from 'pino';
+import { LOGGER } from '../core/core.module';
+import { OperationOutcomeError, outcome, type IssueCode } from '../fhir/operation-outcome';
+
+const FHIR_JSON = 'application/fhir+json; charset=utf-8';
+
+/**
+ * The one place where errors become HTTP responses: every 4xx/5xx is an OperationOutcome.
+ * Unexpected errors are logged with their stack and answered without it (no SQL, no internals).
+ */
+@Catch()
+export class OperationOutcomeFilter implements ExceptionFilter {
+  constructor(@Inject(LOGGER) private readonly logger: Logger) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const ctx = host.switchToHttp();
+    const res = ctx.getResponse<Response>();
+    const req = ctx.getRequest<Request>();
+    const { status, body } = this.toOutcome(exception, req);
+    if (res.headersSent) return;
+    if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="fhir-ai-server"');
+    res.status(status).type(FHIR_JSON).send(JSON.stringify(body));
+  }
+
+  private toOutcome(e: unknown, req: Request): { status: number; body: unknown } {
+    if (e instanceof OperationOutcomeError) return { status: e.status, body: e.outcome };
+    // body-parser errors: malformed JSON, oversized or badly encoded bodies.
+    const bp = e as { type?: string; status?: number; message?: string };
+    if (bp && typeof bp.type === 'string' && typeof bp.status === 'number') {
+      const byType: Record<string, [number, IssueCode, string]> = {
+        'entity.parse.failed': [400, 'structure', `The body is not valid JSON: ${bp.message}`],
+        'entity.too.large': [413, 'too-long', 'The body is larger than the configured limit (MAX_BODY_BYTES)'],
+        'encoding.unsupported': [415, 'not-supported', 'Unsupported content encoding'],
+        'charset.unsupported': [415, 'not-supported', 'Unsupported charset'],
+        'request.aborted': [400, 'incomplete', 'The request was aborted'],
+      };
+      const [status, code, message] = byType[bp.type] ?? [bp.status, 'invalid', 'The request body could not be read'];
+      return { status, body: outcome([{ severity: 'error', code, diagnostics: message }]) };
+    }
+    if (e instanceof HttpException) {
+      const status = e.getStatus();
+      const code: IssueCode = status === 404 ? 'not-found' : status === 405 ? 'not-supported' : status === 429 ? 'throttled' : status >= 500 ? 'exception' : 'invalid';
+      const message = status === 404 ? `No route for ${req.method} ${req.path}` : e.message;
+      return { status, body: outcome([{ severity: 'error', code, diagnostics: message }]) };
+    }
+    this.logger.error({ err: e, method: req.method, path: req.path, requestId: req.requestId }, 'Unhandled error');
+    return {
+      status: 500,
+      body: outcome([{ severity: 'error', code: 'exception', diagnostics: `Internal server error (request ${req.requestId ?? 'unknown'})` }]),
+    };
+  }
+}

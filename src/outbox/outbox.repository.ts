@@ -1,0 +1,71 @@
+import { Injectable } from '@nestjs/common';
+import type { Tx } from '../database/database.service';
+import { DatabaseService } from '../database/database.service';
+
+export type ResourceAction = 'create' | 'update' | 'delete';
+
+/** A change to a resource, recorded in the same transaction as the change (transactional outbox). */
+export interface ResourceEvent {
+  id: string;
+  resourceType: string;
+  resourceId: string;
+  versionId: number;
+  patientId: string | null;
+  action: ResourceAction;
+}
+
+export const OUTBOX_CHANNEL = 'fhir_outbox';
+
+/**
+ * The outbox: written inside the write transaction, so an event exists exactly when its change
+ * committed; drained into BullMQ by the relay, so nothing is lost while Redis is down.
+ */
+@Injectable()
+export class OutboxRepository {
+  constructor(private readonly db: DatabaseService) {}
+
+  async record(tx: Tx, e: Omit<ResourceEvent, 'id'>): Promise<void> {
+    await tx.query(
+      `INSERT INTO outbox_events (resource_type, resource_id, version_id, patient_id, action) VALUES (?, ?, ?, ?, ?)`,
+      [e.resourceType, e.resourceId, e.versionId, e.patientId, e.action],
+    );
+  }
+
+  /** Wakes the relay when the transaction commits (PostgreSQL delivers NOTIFY on commit only). */
+  async notify(tx: Tx): Promise<void> {
+    await tx.query(`SELECT pg_notify(?, '')`, [OUTBOX_CHANNEL]);
+  }
+
+  /**
+   * Claims up to `limit` undispatched events and hands them to `publish`; they are marked
+   * dispatched only if publishing succeeded, in the same transaction that locked them, so several
+   * relays can run at once (SKIP LOCKED) and a failure leaves them for the next pass.
+   */
+  async drain(limit: number, publish: (events: ResourceEvent[]) => Promise<void>): Promise<number> {
+    return this.db.transaction({ actor: 'system:outbox-relay' }, async (tx) => {
+      const rows = await tx.query<{ id: string; resource_type: string; resource_id: string; version_id: number; patient_id: string | null; action: ResourceAction }>(
+        `SELECT id, resource_type, resource_id, version_id, patient_id, action FROM outbox_events
+         WHERE dispatched_at IS NULL ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
+        [limit],
+      );
+      if (!rows.length) return 0;
+      await publish(
+        rows.map((r) => ({
+          id: String(r.id),
+          resourceType: r.resource_type,
+          resourceId: r.resource_id,
+          versionId: Number(r.version_id),
+          patientId: r.patient_id,
+          action: r.action,
+        })),
+      );
+      await tx.query(`UPDATE outbox_events SET dispatched_at = now() WHERE id = ANY(?::bigint[])`, [rows.map((r) => r.id)]);
+      return rows.length;
+    });
+  }
+
+  async pendingCount(): Promise<number> {
+    const [r] = await this.db.query<{ n: string }>('SELECT count(*) AS n FROM outbox_events WHERE dispatched_at IS NULL');
+    return Number(r.n);
+  }
+}

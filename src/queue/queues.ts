@@ -1,0 +1,15 @@
+/**
+ * The queues. Each must have exactly one processor in the worker process, which refuses to start
+ * otherwise (workers/handler-check.ts).
+ */
+export const QUEUES = {
+  /** Every committed resource change, from the outbox: the trigger for AI plugins. */
+  resourceEvents: 'resource-events',
+} as const;
+
+export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+
+/** Deterministic job id: one job per resource version and action, however often the outbox is drained. */
+export function resourceEventJobId(e: { resourceType: string; resourceId: string; versionId: number; action: string }): string {
+  return `${e.action}/${e.resourceType}/${e.resourceId}/_history/${e.versionId}`;
+}

@@ -1,0 +1,30 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { BullModule } from '@nestjs/bullmq';
+import type { Logger } from 'pino';
+import type { AppConfig } from '../src/config/app-config';
+import { CoreModule } from '../src/core/core.module';
+import { FhirStoreModule } from '../src/fhir/fhir.module';
+import { OutboxRelay } from '../src/outbox/outbox-relay.service';
+import { QUEUES } from '../src/queue/queues';
+import { bullPrefix, createRedis } from '../src/queue/redis.provider';
+import { HandlerCheck } from './handler-check';
+import { ResourceEventProcessor } from './processors/resource-event.processor';
+
+/** The worker process: the outbox relay and the BullMQ processors. No HTTP server. */
+@Module({})
+export class WorkerModule {
+  static forRoot(config: AppConfig, logger: Logger): DynamicModule {
+    return {
+      module: WorkerModule,
+      imports: [
+        CoreModule.forRoot(config, logger),
+        DiscoveryModule,
+        FhirStoreModule,
+        BullModule.forRoot({ connection: createRedis(config.redisUrl), prefix: bullPrefix(config.queuePrefix) }),
+        ...Object.values(QUEUES).map((name) => BullModule.registerQueue({ name })),
+      ],
+      providers: [OutboxRelay, HandlerCheck, ResourceEventProcessor],
+    };
+  }
+}
