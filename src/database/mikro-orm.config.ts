@@ -1,5 +1,6 @@
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
+import './pg-types';
 import { migrationsList } from '../../migrations';
 import type { AppConfig } from '../config/app-config';
 import { ENTITIES } from './entities';

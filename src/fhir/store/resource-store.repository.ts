@@ -127,7 +127,8 @@ export class ResourceStore {
       [key, ...params, key, ...params, query.count, query.offset],
     );
     let total = rows.length ? Number(rows[0].total) : 0;
-    if (!rows.length && query.offset > 0) {
+    // No row carries the window total when the page is empty (_count=0, or an offset past the end): count apart.
+    if (!rows.length && (query.offset > 0 || query.count === 0)) {
       const [c] = await this.q(tx).query<{ n: string }>(
         `SELECT (SELECT count(*) FROM fhir_resource_history ${cond}) + (SELECT count(*) FROM fhir_patient_resource_history ${cond}) AS n`,
         [...params, ...params],

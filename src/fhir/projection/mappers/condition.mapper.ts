@@ -66,7 +66,8 @@ export const conditionMapper: ResourceMapper<Condition> = {
     return compact<Condition>({
       resourceType: 'Condition',
       id: String(row.id),
-      extension: row.ai_supported && confidence !== undefined ? [{ url: AI_CONFIDENCE_EXTENSION_URL, valueDecimal: confidence }] : undefined,
+      extension:
+        row.ai_supported && confidence !== undefined ? [{ url: AI_CONFIDENCE_EXTENSION_URL, valueDecimal: confidence }] : undefined,
       code: text || code ? compact({ coding: code ? [compact({ system: str(row.code_system), code })] : undefined, text }) : undefined,
       subject: patientRef(row),
       recordedDate: fromTimestamp(row.created_at),

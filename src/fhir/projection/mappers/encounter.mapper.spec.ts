@@ -1,6 +1,6 @@
 import type { Encounter } from '@medplum/fhirtypes';
 import { encounterMapper } from './encounter.mapper';
-import { describeSynthea, fakeCtx, hl7Example, localize, syntheaResources } from './test-fixtures';
+import { describeSynthea, fakeCtx, hl7Example, localize, syntheaResources } from '../../../../test/helpers/mapper-fixtures';
 
 const rowsOf = (e: Encounter) => encounterMapper.toRows(e, fakeCtx);
 

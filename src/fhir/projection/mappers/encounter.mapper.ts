@@ -1,6 +1,17 @@
 import type { Encounter, Practitioner } from '@medplum/fhirtypes';
 import type { ProjectionRow, ResourceMapper } from '../projection';
-import { compact, conceptText, fromTimestamp, localRef, localRefId, patientRef, requireId, str, toTimestamp, truncate } from './mapper-utils';
+import {
+  compact,
+  conceptText,
+  fromTimestamp,
+  localRef,
+  localRefId,
+  patientRef,
+  requireId,
+  str,
+  toTimestamp,
+  truncate,
+} from './mapper-utils';
 
 /** Encounter → encounters (only when its subject is a local Patient: the table is keyed by patient). */
 export const encounterMapper: ResourceMapper<Encounter> = {

@@ -79,7 +79,8 @@ export const medicationRequestMapper: ResourceMapper<MedicationRequest> = {
       id: String(row.id),
       status: (str(row.status) ?? 'unknown') as MedicationRequest['status'],
       intent: 'order', // required; the table does not keep the intent
-      medicationCodeableConcept: medication || code ? compact({ coding: code ? [{ code }] : undefined, text: medication }) : { text: 'unknown' },
+      medicationCodeableConcept:
+        medication || code ? compact({ coding: code ? [{ code }] : undefined, text: medication }) : { text: 'unknown' },
       subject: patientRef(row),
       authoredOn: fromTimestamp(row.created_at),
       requester: localRef('Practitioner', row.doctor_id),

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Patient } from '@medplum/fhirtypes';
 import { nationalIdentifier, patientMapper, US_SSN_SYSTEM } from './patient.mapper';
-import { describeSynthea, fakeCtx, hl7Example, localize, syntheaResources } from './test-fixtures';
+import { describeSynthea, fakeCtx, hl7Example, localize, syntheaResources } from '../../../../test/helpers/mapper-fixtures';
 
 const sha256 = (v: string) => createHash('sha256').update(v).digest();
 const rowsOf = (p: Patient) => patientMapper.toRows(p, fakeCtx);

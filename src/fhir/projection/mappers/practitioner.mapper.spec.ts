@@ -1,13 +1,13 @@
 import type { Practitioner } from '@medplum/fhirtypes';
 import { practitionerMapper, US_NPI_SYSTEM } from './practitioner.mapper';
-import { describeSynthea, hl7Example, syntheaResources } from './test-fixtures';
+import { describeSynthea, hl7Example, syntheaResources } from '../../../../test/helpers/mapper-fixtures';
 
 const valuesOf = (p: Practitioner) => practitionerMapper.toRows(p, { blindIndex: () => Buffer.alloc(0) })[0].values;
 
 describe('practitionerMapper', () => {
   it('projects the HL7 Practitioner example onto doctors', () => {
     expect(practitionerMapper.toRows(hl7Example('Practitioner-example'), { blindIndex: () => Buffer.alloc(0) })).toEqual([
-      { table: 'doctors', values: { id: 'example', name: 'Adam Careful', specialty: 'Bachelor of Science', npi: null, schedule: null } },
+      { table: 'doctors', values: { id: 'example', name: 'Adam Careful', specialty: 'Bachelor of Science', npi: null } },
     ]);
   });
 

@@ -19,7 +19,6 @@ export const practitionerMapper: ResourceMapper<Practitioner> = {
           name: truncate(humanNameText(practitioner.name), 255) ?? '',
           specialty: truncate(conceptText(practitioner.qualification?.[0]?.code), 255),
           npi: truncate(npi, 64),
-          schedule: null,
         },
       },
     ];

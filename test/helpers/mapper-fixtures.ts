@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
-import type { MapperContext } from '../projection';
+import type { MapperContext } from '../../src/fhir/projection/projection';
 
 const EXAMPLES_DIR = path.dirname(require.resolve('hl7.fhir.r4.examples/package.json'));
 
@@ -18,7 +18,7 @@ export function hl7Example<T extends Resource>(name: string): T {
 /** A blind index stand-in: SHA-256 of the value (the real one is a keyed HMAC). */
 export const fakeCtx: MapperContext = { blindIndex: (value) => createHash('sha256').update(value).digest() };
 
-export const SYNTHEA_DIR = path.resolve(__dirname, '../../../../../shared/fixtures/synthea');
+export const SYNTHEA_DIR = path.resolve(__dirname, '../../../shared/fixtures/synthea');
 export const syntheaAvailable = existsSync(SYNTHEA_DIR);
 
 /** describe() over Synthea data, skipped with a warning when the fixtures are absent. */

@@ -1,0 +1,49 @@
+import { ConfigError, databaseName, loadConfig } from './app-config';
+
+describe('loadConfig', () => {
+  it('uses the documented defaults and reports the defaulted secrets outside production', () => {
+    const c = loadConfig({});
+    expect(c.port).toBe(8080);
+    expect(c.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/fhir');
+    expect(c.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(c.queuePrefix).toBe('fhir');
+    expect(c.defaulted).toEqual(['ENCRYPTION_KEY', 'AUTH_CLIENT_ID', 'AUTH_CLIENT_SECRET']);
+  });
+
+  it('refuses to start in production without the secrets, naming each', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(ConfigError);
+    try {
+      loadConfig({ NODE_ENV: 'production' });
+    } catch (e) {
+      expect((e as Error).message).toMatch(/ENCRYPTION_KEY is required/);
+      expect((e as Error).message).toMatch(/AUTH_CLIENT_ID is required/);
+      expect((e as Error).message).toMatch(/AUTH_CLIENT_SECRET is required/);
+    }
+  });
+
+  it('accepts production with every secret set', () => {
+    const c = loadConfig({
+      NODE_ENV: 'production',
+      ENCRYPTION_KEY: 'k'.repeat(40),
+      AUTH_CLIENT_ID: 'admin',
+      AUTH_CLIENT_SECRET: 's'.repeat(24),
+    });
+    expect(c.defaulted).toEqual([]);
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, /PORT must be an integer/],
+    [{ PORT: '70000' }, /PORT must be between/],
+    [{ DATABASE_URL: 'mysql://x/y' }, /DATABASE_URL must use postgres/],
+    [{ REDIS_URL: 'not a url' }, /REDIS_URL is not a valid URL/],
+    [{ QUEUE_PREFIX: 'bad prefix!' }, /QUEUE_PREFIX/],
+    [{ ENCRYPTION_KEY: 'short' }, /ENCRYPTION_KEY must be at least 32/],
+    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+  ])('rejects %p with a clear message', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('names the database of a URL', () => {
+    expect(databaseName('postgres://u@h:5432/my_db?sslmode=disable')).toBe('my_db');
+  });
+});
