@@ -1,10 +1,3 @@
-// test/helpers/global-setup.ts migrates the template through MikroORM in jest's parent realm, which
-// leaves that realm's entity metadata in globalThis['mikro-orm-metadata']; when jest runs in band
-// (a single spec file) the sandbox inherits it and discovery fails on its foreign Map objects
-// ("Method Map.prototype.set called on incompatible receiver"). Start from a clean store, before
-// @mikro-orm/core is first required.
-delete (globalThis as Record<string, unknown>)['mikro-orm-metadata'];
-
 import { MikroORM } from '@mikro-orm/postgresql';
 import type { Client } from 'pg';
 import { AUDITED_TABLES } from '../../migrations/Migration20261126000100_foundation';
