@@ -2,14 +2,16 @@ import { validateResource } from '@medplum/core';
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { OperationOutcomeError, badRequest, outcome } from '../operation-outcome';
 import { isResourceType, loadFhirDefinitions } from './fhir-definitions';
+import { checkRequiredBindings } from './required-bindings';
 
 export const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
 /**
  * Validates a resource against the R4 base StructureDefinitions (cardinality, types, unknown
- * elements, formats: Medplum's validator) and the JSON representation rules the validator leaves
- * out (no empty strings, arrays or objects; ids in the FHIR id format). Throws a 400
- * OperationOutcome naming every offending path; returns the warnings otherwise.
+ * elements, formats: Medplum's validator), the required bindings of `code` elements, and the JSON
+ * representation rules the validator leaves out (no empty strings, arrays or objects; ids in the
+ * FHIR id format). Throws a 400 OperationOutcome naming every offending path; returns the warnings
+ * otherwise.
  */
 export function validateFhirResource(input: unknown, expectedType?: string): OperationOutcomeIssue[] {
   loadFhirDefinitions();
@@ -29,6 +31,7 @@ export function validateFhirResource(input: unknown, expectedType?: string): Ope
     issues.push(error('value', `Invalid id: must match [A-Za-z0-9-.]{1,64}`, `${type}.id`));
   }
   checkJsonRules(resource, type, issues);
+  issues.push(...checkRequiredBindings(resource));
 
   try {
     const warnings = validateResource(resource as unknown as Resource);
@@ -67,6 +70,12 @@ function checkJsonRules(value: unknown, path: string, issues: OperationOutcomeIs
     const keys = Object.keys(value as object);
     if (keys.length === 0) issues.push(error('structure', 'Objects must not be empty', path));
     for (const k of keys) {
+      // Medplum's validator looks element names up with `in`, so names inherited from
+      // Object.prototype (__proto__, constructor, toString...) would pass as known elements.
+      if (k in Object.prototype || (k.startsWith('_') && k.slice(1) in Object.prototype)) {
+        issues.push(error('structure', `Invalid additional property "${k}"`, `${path}.${k}`));
+        continue;
+      }
       // Contained and nested resources start their own path, as the validator names them.
       checkJsonRules((value as Record<string, unknown>)[k], `${path}.${k}`, issues);
     }
