@@ -1,6 +1,8 @@
 import { Migration20261126000100_foundation } from './Migration20261126000100_foundation';
+import { Migration20261126000200_search_tokens } from './Migration20261126000200_search_tokens';
 
 /** Every migration, in order. Listed explicitly so that ts-jest, ts-node and the compiled build agree. */
 export const migrationsList = [
   { name: 'Migration20261126000100_foundation', class: Migration20261126000100_foundation },
+  { name: 'Migration20261126000200_search_tokens', class: Migration20261126000200_search_tokens },
 ];

@@ -7,7 +7,7 @@ import { CoreModule } from '../src/core/core.module';
 import { FhirStoreModule } from '../src/fhir/fhir.module';
 import { OutboxRelay } from '../src/outbox/outbox-relay.service';
 import { QUEUES } from '../src/queue/queues';
-import { bullPrefix, createRedis } from '../src/queue/redis.provider';
+import { REDIS, RedisShutdown, bullPrefix, createRedis } from '../src/queue/redis.provider';
 import { HandlerCheck } from './handler-check';
 import { ResourceEventProcessor } from './processors/resource-event.processor';
 
@@ -15,16 +15,19 @@ import { ResourceEventProcessor } from './processors/resource-event.processor';
 @Module({})
 export class WorkerModule {
   static forRoot(config: AppConfig, logger: Logger): DynamicModule {
+    // Shared by the processors' workers; BullMQ does not close a connection it was given, so
+    // RedisShutdown does (after the workers, which are closed by BullModule's own hook).
+    const connection = createRedis(config.redisUrl);
     return {
       module: WorkerModule,
       imports: [
         CoreModule.forRoot(config, logger),
         DiscoveryModule,
         FhirStoreModule,
-        BullModule.forRoot({ connection: createRedis(config.redisUrl), prefix: bullPrefix(config.queuePrefix) }),
+        BullModule.forRoot({ connection, prefix: bullPrefix(config.queuePrefix) }),
         ...Object.values(QUEUES).map((name) => BullModule.registerQueue({ name })),
       ],
-      providers: [OutboxRelay, HandlerCheck, ResourceEventProcessor],
+      providers: [OutboxRelay, HandlerCheck, ResourceEventProcessor, { provide: REDIS, useValue: connection }, RedisShutdown],
     };
   }
 }

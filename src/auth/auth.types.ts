@@ -26,5 +26,7 @@ declare module 'express' {
   interface Request {
     auth?: AuthContext;
     requestId?: string;
+    /** JSON or XML, as negotiated for this request's response. */
+    fhirFormat?: 'json' | 'xml';
   }
 }

@@ -15,6 +15,8 @@ export interface AppConfig {
   publicBaseUrl?: string;
   tokenTtlSeconds: number;
   maxBodyBytes: number;
+  /** Most entries a batch or transaction Bundle may hold. */
+  maxBundleEntries: number;
   logLevel: string;
   /** Which configuration values fell back to development defaults. */
   defaulted: string[];
@@ -91,6 +93,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     publicBaseUrl: env.PUBLIC_BASE_URL ? urlVar(env, 'PUBLIC_BASE_URL', '', ['http:', 'https:'], errors).replace(/\/+$/, '') : undefined,
     tokenTtlSeconds: intVar(env, 'TOKEN_TTL_SECONDS', 3600, 60, 86400, errors),
     maxBodyBytes: intVar(env, 'MAX_BODY_BYTES', 16 * 1024 * 1024, 1024, 512 * 1024 * 1024, errors),
+    maxBundleEntries: intVar(env, 'MAX_BUNDLE_ENTRIES', 10000, 1, 1000000, errors),
     logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'warn' : 'info'),
     defaulted,
   };

@@ -6,11 +6,15 @@ import { CapabilityStatementService } from './rest/capability-statement.service'
 import { FhirController } from './rest/fhir.controller';
 import { ResourceStore } from './store/resource-store.repository';
 import { ResourceWriteService } from './write/resource-write.service';
+import { PatchService } from './write/patch.service';
+import { BundleService } from './bundle/bundle.service';
+import { ConditionalMatcher } from './search/conditional-matcher';
+import { TokenIndex } from './search/token-index';
 
 /** The FHIR store and its one write path; the REST controller is added by the API only. */
 @Module({
-  providers: [ResourceStore, ProjectionWriter, OutboxRepository, ResourceWriteService, ResourceReadService],
-  exports: [ResourceStore, ResourceWriteService, ResourceReadService, OutboxRepository],
+  providers: [ResourceStore, ProjectionWriter, OutboxRepository, TokenIndex, ConditionalMatcher, ResourceWriteService, PatchService, BundleService, ResourceReadService],
+  exports: [ResourceStore, ResourceWriteService, PatchService, BundleService, ResourceReadService, OutboxRepository],
 })
 export class FhirStoreModule {}
 

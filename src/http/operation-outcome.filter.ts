@@ -2,7 +2,9 @@ import { Catch, HttpException, Inject, type ArgumentsHost, type ExceptionFilter 
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { LOGGER } from '../core/core.module';
+import type { OperationOutcome } from '@medplum/fhirtypes';
 import { OperationOutcomeError, outcome, type IssueCode } from '../fhir/operation-outcome';
+import { resourceToXml } from '../fhir/rest/fhir-xml';
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
@@ -21,6 +23,10 @@ export class OperationOutcomeFilter implements ExceptionFilter {
     const { status, body } = this.toOutcome(exception, req);
     if (res.headersSent) return;
     if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="fhir-ai-server"');
+    if (req.fhirFormat === 'xml' && (body as { resourceType?: string }).resourceType === 'OperationOutcome') {
+      res.status(status).type('application/fhir+xml; charset=utf-8').send(resourceToXml(body as OperationOutcome));
+      return;
+    }
     res.status(status).type(FHIR_JSON).send(JSON.stringify(body));
   }
 

@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { Client } from 'pg';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/app-config';
@@ -16,7 +17,13 @@ import { OUTBOX_CHANNEL, OutboxRepository, type ResourceEvent } from './outbox.r
  */
 @Injectable()
 export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdown {
+  /** How long a drain waits for Redis to be ready before leaving the events for the next attempt. */
+  static readonly READY_TIMEOUT_MS = 2000;
+  /** Upper bound on one publish, so a drain never holds its transaction (and row locks) forever. */
+  static readonly PUBLISH_TIMEOUT_MS = 10000;
+
   private queue!: Queue;
+  private connection!: Redis;
   private listener?: Client;
   private timer?: NodeJS.Timeout;
   private running = false;
@@ -35,6 +42,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     connection.options.enableOfflineQueue = false;
     connection.options.maxRetriesPerRequest = 1;
     connection.on('error', () => undefined);
+    this.connection = connection;
     this.queue = new Queue(QUEUES.resourceEvents, { connection, prefix: bullPrefix(this.config.queuePrefix) });
     this.queue.on('error', () => undefined);
     await this.listen();
@@ -78,6 +86,8 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   async drainAll(): Promise<number> {
     let total = 0;
     try {
+      // BullMQ waits for a connection to be ready without limit: check first, outside the transaction.
+      await this.redisReady(OutboxRelay.READY_TIMEOUT_MS);
       for (;;) {
         const n = await this.outbox.drain(500, (events) => this.publish(events));
         total += n;
@@ -90,7 +100,35 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     return total;
   }
 
+  private redisReady(timeoutMs: number): Promise<void> {
+    const connection = this.connection;
+    if (connection.status === 'ready') return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const done = (err?: Error) => {
+        clearTimeout(timer);
+        connection.off('ready', onReady);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onReady = () => done();
+      const timer = setTimeout(() => done(new Error(`Redis is not ready (${connection.status})`)), timeoutMs);
+      connection.once('ready', onReady);
+    });
+  }
+
   private async publish(events: ResourceEvent[]): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`publishing to Redis took over ${OutboxRelay.PUBLISH_TIMEOUT_MS} ms`)), OutboxRelay.PUBLISH_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([this.add(events), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async add(events: ResourceEvent[]): Promise<void> {
     await this.queue.addBulk(
       events.map((e) => ({
         name: `${e.action}:${e.resourceType}`,
@@ -111,5 +149,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     clearInterval(this.timer);
     await this.listener?.end().catch(() => undefined);
     await this.queue?.close().catch(() => undefined);
+    // The queue was given this connection, so BullMQ treats it as shared and leaves it open.
+    this.connection?.disconnect();
   }
 }

@@ -20,6 +20,11 @@ export const redisProvider: Provider = {
 export class RedisShutdown implements OnApplicationShutdown {
   constructor(@Inject(REDIS) private readonly redis: Redis) {}
   async onApplicationShutdown(): Promise<void> {
+    // While Redis is down, QUIT would wait in the offline queue for a connection that never comes.
+    if (this.redis.status !== 'ready') {
+      this.redis.disconnect();
+      return;
+    }
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 }

@@ -7,23 +7,25 @@ export const FHIR_JSON = 'application/fhir+json';
 type Json = Record<string, unknown>;
 
 /**
- * An authenticated supertest wrapper for the FHIR API of a test app. Bodies are sent as FHIR JSON
- * text exactly as given (objects are stringified, strings are sent as they are, so malformed
- * JSON can be sent too). Every call returns a supertest Test, so headers can still be added.
+ * An authenticated supertest wrapper for the FHIR API of a test app, addressed by path (fhir-api.ts
+ * has the resource-centred one), made for raw requests: bodies are sent exactly as given (objects
+ * are stringified, strings go as they are, so malformed JSON can be sent too) with any content type,
+ * and the token can be swapped or left out. Every call returns a supertest Test, so headers can
+ * still be added.
  */
-export class FhirApi {
+export class FhirRequest {
   constructor(
     readonly server: App,
     private readonly token: string | undefined,
   ) {}
 
-  static of(t: TestApp, token: string | undefined = t.token): FhirApi {
-    return new FhirApi(t.app.getHttpServer(), token);
+  static of(t: TestApp, token: string | undefined = t.token): FhirRequest {
+    return new FhirRequest(t.app.getHttpServer(), token);
   }
 
   /** The same API without credentials. */
-  anonymous(): FhirApi {
-    return new FhirApi(this.server, undefined);
+  anonymous(): FhirRequest {
+    return new FhirRequest(this.server, undefined);
   }
 
   get(path: string): request.Test {

@@ -1,4 +1,5 @@
 import { PatientRow } from './patient.entity';
+import { SearchTokenRow } from './search-token.entity';
 import { PatientNationalIdRow } from './patient-national-id.entity';
 import { DoctorRow } from './doctor.entity';
 import { HospitalResourceRow } from './hospital-resource.entity';
@@ -31,6 +32,7 @@ import { OutboxEventRow } from './outbox-event.entity';
 import { AuditLogRow } from './audit-log.entity';
 
 export { PatientRow } from './patient.entity';
+export { SearchTokenRow } from './search-token.entity';
 export { PatientNationalIdRow } from './patient-national-id.entity';
 export { DoctorRow } from './doctor.entity';
 export { HospitalResourceRow } from './hospital-resource.entity';
@@ -95,4 +97,5 @@ export const ENTITIES: Function[] = [
   AuthSigningKeyRow,
   OutboxEventRow,
   AuditLogRow,
+  SearchTokenRow,
 ];

@@ -1,10 +1,16 @@
 import type { Request, Response } from 'express';
+import type { Resource } from '@medplum/fhirtypes';
 import type { AppConfig } from '../../config/app-config';
+import { resourceToXml } from './fhir-xml';
 import { OperationOutcomeError } from '../operation-outcome';
 import { isResourceType } from '../definitions/fhir-definitions';
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
-const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json+fhir'];
+export const FHIR_XML = 'application/fhir+xml; charset=utf-8';
+export const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json+fhir'];
+export const XML_TYPES = ['application/fhir+xml', 'application/xml', 'text/xml', 'application/xml+fhir'];
+
+export type FhirFormat = 'json' | 'xml';
 
 /** The server's FHIR base URL as clients reach it. */
 export function fhirBase(req: Request, config: AppConfig): string {
@@ -12,28 +18,49 @@ export function fhirBase(req: Request, config: AppConfig): string {
   return `${req.protocol}://${req.get('host')}/fhir`;
 }
 
-/** Only JSON is offered for now: anything the client accepts must include it. */
-export function negotiate(req: Request): void {
+/**
+ * Chooses JSON or XML from `_format` (which wins) or Accept, remembers it on the request for the
+ * response (and for errors), and refuses what the server cannot produce with 406.
+ */
+export function negotiate(req: Request): FhirFormat {
   const format = req.query._format;
+  let chosen: FhirFormat | undefined;
   if (format !== undefined) {
     const f = String(format).toLowerCase();
-    if (!['json', 'application/json', 'application/fhir+json', 'application/json+fhir'].includes(f)) {
-      throw OperationOutcomeError.of(406, 'not-supported', `_format=${f} is not supported; use json`);
+    if (['json', 'application/json', 'application/fhir+json', 'application/json+fhir'].includes(f)) chosen = 'json';
+    else if (['xml', 'text/xml', 'application/xml', 'application/fhir+xml', 'application/xml+fhir'].includes(f)) chosen = 'xml';
+    else throw OperationOutcomeError.of(406, 'not-supported', `_format=${f} is not supported; use json or xml`);
+  } else {
+    const accept = req.headers.accept;
+    if (!accept || accept.trim() === '') chosen = 'json';
+    else {
+      const best = req.accepts([...JSON_TYPES, ...XML_TYPES, '*/*']);
+      if (!best) throw OperationOutcomeError.of(406, 'not-supported', `Cannot produce ${accept}; this server answers application/fhir+json or application/fhir+xml`);
+      chosen = XML_TYPES.includes(best) ? 'xml' : 'json';
     }
-    return;
   }
-  const accept = req.headers.accept;
-  if (!accept || accept.trim() === '') return;
-  if (!req.accepts([...JSON_TYPES, '*/*'])) {
-    throw OperationOutcomeError.of(406, 'not-supported', `Cannot produce ${accept}; this server answers application/fhir+json`);
+  req.fhirFormat = chosen;
+  return chosen;
+}
+
+/** A body must be a FHIR resource in JSON or XML (XML is turned into JSON by the body parser). */
+export function requireJsonBody(req: Request): void {
+  const type = req.headers['content-type'];
+  if (!type) throw OperationOutcomeError.of(415, 'not-supported', 'Content-Type is required: send application/fhir+json or application/fhir+xml');
+  if (!req.is([...JSON_TYPES, ...XML_TYPES])) {
+    throw OperationOutcomeError.of(415, 'not-supported', `Unsupported Content-Type ${type}; send application/fhir+json or application/fhir+xml`);
   }
 }
 
-/** A body must be FHIR JSON. */
-export function requireJsonBody(req: Request): void {
+/** A PATCH body: JSON Patch (application/json-patch+json) or a FHIRPath Patch Parameters resource. */
+export function requirePatchBody(req: Request, body: unknown): void {
   const type = req.headers['content-type'];
-  if (!type) throw OperationOutcomeError.of(415, 'not-supported', 'Content-Type is required: send application/fhir+json');
-  if (!req.is(JSON_TYPES)) throw OperationOutcomeError.of(415, 'not-supported', `Unsupported Content-Type ${type}; send application/fhir+json`);
+  if (!type) throw OperationOutcomeError.of(415, 'not-supported', 'Content-Type is required: send application/json-patch+json or application/fhir+json');
+  if (req.is('application/json-patch+json')) {
+    if (!Array.isArray(body)) throw OperationOutcomeError.of(400, 'invalid', 'A JSON Patch document must be an array of operations');
+    return;
+  }
+  if (!req.is([...JSON_TYPES, ...XML_TYPES])) throw OperationOutcomeError.of(415, 'not-supported', `Unsupported Content-Type ${type} for PATCH`);
 }
 
 export function requireResourceType(type: string): void {
@@ -50,8 +77,12 @@ export function setVersionHeaders(res: Response, v: VersionHeaders): void {
   res.setHeader('Last-Modified', v.lastUpdated.toUTCString());
 }
 
-/** Sends JSON text as it is (stored resources are served without re-serialising them). */
+/** Sends a resource's JSON text as it is (stored resources are served without re-serialising them), or as XML when negotiated. */
 export function sendJson(res: Response, status: number, json: string): void {
+  if ((res.req as Request).fhirFormat === 'xml') {
+    res.status(status).type(FHIR_XML).send(resourceToXml(JSON.parse(json) as Resource));
+    return;
+  }
   res.status(status).type(FHIR_JSON).send(json);
 }
 

@@ -1,6 +1,6 @@
-import { Body, Controller, Delete, Get, Inject, Param, Post, Put, Req, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Inject, Param, Patch, Post, Put, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import type { OperationOutcomeIssue, Parameters, Resource } from '@medplum/fhirtypes';
+import type { BundleEntry, OperationOutcomeIssue, Parameters, Resource } from '@medplum/fhirtypes';
 import type { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../core/tokens';
 import { Public } from '../../auth/public.decorator';
@@ -9,6 +9,8 @@ import { validateFhirResource } from '../definitions/resource-validator';
 import { OperationOutcomeError, badRequest, informational, outcome } from '../operation-outcome';
 import { ResourceReadService, historyParams } from '../read/resource-read.service';
 import { ResourceWriteService, type WriteOutcome } from '../write/resource-write.service';
+import { BundleService } from '../bundle/bundle.service';
+import type { ParsedEntry } from '../bundle/bundle-request';
 import { CapabilityStatementService } from './capability-statement.service';
 import { historyBundle } from './history-bundle';
 import {
@@ -16,6 +18,7 @@ import {
   negotiate,
   preferredReturn,
   requireJsonBody,
+  requirePatchBody,
   requireResourceType,
   sendJson,
   setVersionHeaders,
@@ -29,6 +32,7 @@ export class FhirController {
     private readonly reader: ResourceReadService,
     private readonly writer: ResourceWriteService,
     private readonly capabilities: CapabilityStatementService,
+    private readonly bundles: BundleService,
   ) {}
 
   @Public()
@@ -36,6 +40,15 @@ export class FhirController {
   metadata(@Req() req: Request, @Res() res: Response): void {
     negotiate(req);
     sendJson(res, 200, JSON.stringify(this.capabilities.build(fhirBase(req, this.config))));
+  }
+
+  /** Batch and transaction Bundles. */
+  @Post()
+  async bundle(@Body() body: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
+    negotiate(req);
+    requireJsonBody(req);
+    const result = await this.bundles.process(txContext(req), body, fhirBase(req, this.config), preferredReturn(req));
+    sendJson(res, 200, JSON.stringify(result));
   }
 
   @Get('_history')
@@ -87,8 +100,72 @@ export class FhirController {
     negotiate(req);
     requireResourceType(type);
     requireJsonBody(req);
+    const ifNoneExist = header(req, 'if-none-exist');
+    if (ifNoneExist !== undefined) {
+      await this.runOne(req, res, { method: 'POST', resourceType: type, resource: body as Resource, ifNoneExist: ifNoneExist.replace(/^[^?]*\?/, '') });
+      return;
+    }
     const result = await this.writer.create(txContext(req), body, type);
     this.sendWrite(req, res, result);
+  }
+
+  /** Conditional update: PUT [type]?criteria. */
+  @Put(':type')
+  async conditionalUpdate(@Param('type') type: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
+    negotiate(req);
+    requireResourceType(type);
+    requireJsonBody(req);
+    await this.runOne(req, res, { method: 'PUT', resourceType: type, resource: body as Resource, criteria: criteriaOf(req), ifMatch: header(req, 'if-match') });
+  }
+
+  /** Conditional delete: DELETE [type]?criteria. */
+  @Delete(':type')
+  async conditionalDelete(@Param('type') type: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+    negotiate(req);
+    requireResourceType(type);
+    await this.runOne(req, res, { method: 'DELETE', resourceType: type, criteria: criteriaOf(req) });
+  }
+
+  /** PATCH [type]/[id] with JSON Patch or FHIRPath Patch. */
+  @Patch(':type/:id')
+  async patch(@Param('type') type: string, @Param('id') id: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
+    negotiate(req);
+    requireResourceType(type);
+    requirePatchBody(req, body);
+    await this.runOne(req, res, { method: 'PATCH', resourceType: type, id, resource: body as Resource, ifMatch: header(req, 'if-match') });
+  }
+
+  /** Conditional patch: PATCH [type]?criteria. */
+  @Patch(':type')
+  async conditionalPatch(@Param('type') type: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
+    negotiate(req);
+    requireResourceType(type);
+    requirePatchBody(req, body);
+    await this.runOne(req, res, { method: 'PATCH', resourceType: type, resource: body as Resource, criteria: criteriaOf(req), ifMatch: header(req, 'if-match') });
+  }
+
+  /** Runs one interaction as a one-entry transaction and answers as REST does. */
+  private async runOne(req: Request, res: Response, e: Omit<ParsedEntry, 'index'>): Promise<void> {
+    const entry: BundleEntry = await this.bundles.runOne(txContext(req), e, fhirBase(req, this.config), 'representation');
+    const response = entry.response ?? { status: '200' };
+    const status = Number.parseInt(response.status, 10);
+    if (response.etag) res.setHeader('ETag', response.etag);
+    if (response.lastModified) res.setHeader('Last-Modified', new Date(response.lastModified).toUTCString());
+    if (status === 201 && response.location) res.setHeader('Location', `${fhirBase(req, this.config)}/${response.location}`);
+    if (e.method === 'DELETE') {
+      sendJson(res, 200, JSON.stringify(informational(status === 204 && !response.etag ? 'No resource matched; nothing deleted' : 'Deleted')));
+      return;
+    }
+    const prefer = preferredReturn(req);
+    if (prefer === 'minimal' || !entry.resource) {
+      res.status(status).end();
+      return;
+    }
+    if (prefer === 'OperationOutcome') {
+      sendJson(res, status, JSON.stringify(informational(`${e.resourceType}/${entry.resource.id} ${response.location ?? ''}`.trim())));
+      return;
+    }
+    sendJson(res, status, JSON.stringify(entry.resource));
   }
 
   @Put(':type/:id')
@@ -147,6 +224,19 @@ export class FhirController {
     }
     sendJson(res, result.status, JSON.stringify(result.resource));
   }
+}
+
+function header(req: Request, name: string): string | undefined {
+  const v = req.headers[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** The query string of a conditional interaction, as given. */
+function criteriaOf(req: Request): string {
+  const q = req.originalUrl.indexOf('?');
+  const criteria = q >= 0 ? req.originalUrl.slice(q + 1) : '';
+  if (!criteria) throw badRequest(`${req.method} ${req.path} needs search criteria (a conditional interaction) or an id`);
+  return criteria;
 }
 
 /** Who acts, for the audit trail of the transaction. */

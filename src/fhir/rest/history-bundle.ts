@@ -35,7 +35,7 @@ export function historyBundle(
     return { relation, url: u.toString() };
   };
   const links = [link('self', page.offset)];
-  if (page.offset + page.count < result.total) links.push(link('next', page.offset + page.count));
+  if (page.count > 0 && page.offset + page.count < result.total) links.push(link('next', page.offset + page.count));
   if (page.offset > 0) links.push(link('previous', Math.max(0, page.offset - page.count)));
   return { resourceType: 'Bundle', type: 'history', total: result.total, link: links, entry };
 }

@@ -17,7 +17,9 @@ const TABLE_TYPES: Record<string, string> = {
 
 interface PgError {
   code?: string;
+  message?: string;
   detail?: string;
+  /** The table the constraint belongs to: for a foreign key, the referencing table. */
   table?: string;
   constraint?: string;
 }
@@ -43,7 +45,10 @@ export function translateConstraintError(e: unknown): unknown {
   const referenced = /^Key \(([^)]+)\)=\(([^)]*)\) is still referenced from table "([^"]+)"/.exec(err.detail);
   if (referenced) {
     const [, , value, fromTable] = referenced;
-    const type = TABLE_TYPES[err.table ?? ''] ?? err.table ?? 'resource';
+    // err.table names the referencing table (fromTable); the referenced one is in the message:
+    // update or delete on table "patients" violates foreign key constraint "..." on table "encounters"
+    const table = /update or delete on table "([^"]+)"/.exec(err.message ?? '')?.[1];
+    const type = (table && TABLE_TYPES[table]) ?? table ?? 'resource';
     const fromType = TABLE_TYPES[fromTable] ?? fromTable;
     return conflict(`${type}/${value.split(', ').pop()} is still referenced by ${fromType} resources; delete or update them first`);
   }

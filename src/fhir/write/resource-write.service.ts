@@ -4,10 +4,11 @@ import type { Meta, Resource } from '@medplum/fhirtypes';
 import { DatabaseService, type Tx, type TxContext } from '../../database/database.service';
 import { OutboxRepository } from '../../outbox/outbox.repository';
 import { validateFhirResource } from '../definitions/resource-validator';
-import { badRequest, notFound, preconditionFailed } from '../operation-outcome';
+import { badRequest, conflict, notFound, preconditionFailed } from '../operation-outcome';
 import { ProjectionWriter } from '../projection/projection.writer';
 import { owningPatientId } from '../store/resource-ownership';
 import { ResourceStore, type StoredVersion } from '../store/resource-store.repository';
+import { TokenIndex } from '../search/token-index';
 import { translateConstraintError } from './constraint-errors';
 
 export interface WriteOutcome {
@@ -37,18 +38,28 @@ export interface UpdateOptions {
  */
 @Injectable()
 export class ResourceWriteService {
+  /**
+   * Per transaction: the patient compartments written to and the Patients deleted, checked just
+   * before commit (like the deferred foreign keys, so a transaction may create a Patient after the
+   * resources that reference it). This covers resources that no seed table's foreign key checks.
+   */
+  private readonly compartments = new WeakMap<Tx, { written: Set<string>; deletedPatients: Set<string> }>();
+
   constructor(
     private readonly db: DatabaseService,
     private readonly store: ResourceStore,
     private readonly projection: ProjectionWriter,
     private readonly outbox: OutboxRepository,
+    private readonly tokens: TokenIndex,
   ) {}
 
   /** Runs several writes in one transaction (transaction bundles). */
   async inTransaction<T>(ctx: TxContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
     try {
       return await this.db.transaction(ctx, async (tx) => {
+        this.compartments.set(tx, { written: new Set(), deletedPatients: new Set() });
         const result = await fn(tx);
+        await this.checkCompartments(tx);
         await this.outbox.notify(tx);
         return result;
       });
@@ -107,6 +118,8 @@ export class ResourceWriteService {
       current.patientId,
     );
     await this.projection.remove(tx, resourceType, id);
+    await this.tokens.remove(tx, resourceType, id);
+    if (resourceType === 'Patient') this.compartments.get(tx)?.deletedPatients.add(id);
     await this.outbox.record(tx, { resourceType, resourceId: id, versionId, patientId: current.patientId, action: 'delete' });
     return { versionId };
   }
@@ -117,12 +130,14 @@ export class ResourceWriteService {
     const stored = withMeta(resource, versionId, lastUpdated);
     const patientId = owningPatientId(stored) ?? null;
     const id = stored.id as string;
+    if (patientId && stored.resourceType !== 'Patient') this.compartments.get(tx)?.written.add(patientId);
     await this.store.writeVersion(
       tx,
       { resourceType: stored.resourceType, id, versionId, lastUpdated, deleted: false, patientId, json: JSON.stringify(stored) },
       current ? current.patientId : undefined,
     );
     await this.projection.project(tx, stored, { versionId, lastUpdated, isNew: !current });
+    await this.tokens.index(tx, stored, patientId, !current);
     await this.outbox.record(tx, {
       resourceType: stored.resourceType,
       resourceId: id,
@@ -132,6 +147,38 @@ export class ResourceWriteService {
     });
     const created = !current || current.deleted;
     return { status: created ? 201 : 200, resource: stored, versionId, lastUpdated };
+  }
+
+  /**
+   * Referential integrity of patient compartments: a resource may only be filed under a Patient that
+   * exists, and a Patient may only be deleted once no live resource is filed under it.
+   */
+  private async checkCompartments(tx: Tx): Promise<void> {
+    const pending = this.compartments.get(tx);
+    if (!pending) return;
+    if (pending.written.size) {
+      const ids = [...pending.written];
+      // FOR SHARE: a concurrent delete of the Patient (an UPDATE of this row) waits for us, or we for it.
+      const found = await tx.query<{ patient_id: string }>(
+        `SELECT patient_id FROM fhir_patient_resource
+         WHERE patient_id = ANY(?::text[]) AND resource_type = 'Patient' AND id = patient_id AND NOT deleted FOR SHARE`,
+        [ids],
+      );
+      const existing = new Set(found.map((r) => r.patient_id));
+      const missing = ids.find((pid) => !existing.has(pid));
+      if (missing) throw badRequest(`Reference to Patient/${missing} cannot be resolved: no such resource on this server`);
+    }
+    if (pending.deletedPatients.size) {
+      const rows = await tx.query<{ patient_id: string; types: string[] }>(
+        `SELECT patient_id, array_agg(DISTINCT resource_type ORDER BY resource_type) AS types FROM fhir_patient_resource
+         WHERE patient_id = ANY(?::text[]) AND resource_type <> 'Patient' AND NOT deleted GROUP BY patient_id`,
+        [[...pending.deletedPatients]],
+      );
+      if (rows.length) {
+        const { patient_id, types } = rows[0];
+        throw conflict(`Patient/${patient_id} is still referenced by ${types.join(', ')} resources; delete or update them first`);
+      }
+    }
   }
 }
 

@@ -1,0 +1,282 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import type { Bundle, BundleEntry, BundleEntryResponse, Resource } from '@medplum/fhirtypes';
+import type { AppConfig } from '../../config/app-config';
+import { APP_CONFIG } from '../../core/tokens';
+import type { Tx, TxContext } from '../../database/database.service';
+import { OperationOutcomeError, badRequest, notFound, outcome, preconditionFailed } from '../operation-outcome';
+import { ConditionalMatcher } from '../search/conditional-matcher';
+import { ResourceStore } from '../store/resource-store.repository';
+import { PatchService } from '../write/patch.service';
+import { ResourceWriteService, prepare } from '../write/resource-write.service';
+import { parseBundle, type ParsedEntry } from './bundle-request';
+import { collectReferences, rewriteReferences } from './reference-rewriter';
+
+export type ReturnPreference = 'minimal' | 'representation' | 'OperationOutcome';
+
+/** Processing order of a transaction (FHIR R4 3.1.0.11.2): DELETE, POST, PUT/PATCH, then GET/HEAD. */
+const ORDER: Record<ParsedEntry['method'], number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
+
+interface Target {
+  id?: string;
+  /** ifNoneExist matched: nothing is created. */
+  existing?: boolean;
+  /** A conditional DELETE that matched nothing. */
+  none?: boolean;
+}
+
+const STATUS_TEXT: Record<number, string> = { 200: 'OK', 201: 'Created', 204: 'No Content' };
+
+/**
+ * Batch and transaction Bundles. A transaction is all or nothing in one database transaction:
+ * identities are resolved first (new ids, ifNoneExist, conditional targets), then every reference
+ * to a bundle entry (urn:uuid or fullUrl) and every conditional reference is rewritten to a server
+ * id, then the entries run in the order the specification gives. A batch runs each entry on its
+ * own, reporting each failure in its response entry.
+ */
+@Injectable()
+export class BundleService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly writer: ResourceWriteService,
+    private readonly store: ResourceStore,
+    private readonly matcher: ConditionalMatcher,
+    private readonly patcher: PatchService,
+  ) {}
+
+  async process(ctx: TxContext, body: unknown, fhirBase: string, ret: ReturnPreference): Promise<Bundle> {
+    const { type, entries } = parseBundle(body, fhirBase, { maxEntries: this.config.maxBundleEntries });
+    if (type === 'batch') return this.batch(ctx, entries, fhirBase, ret);
+    return { resourceType: 'Bundle', type: 'transaction-response', entry: await this.transaction(ctx, entries, fhirBase, ret, atEntry) };
+  }
+
+  /**
+   * One REST interaction (conditional create/update/delete, PATCH) run exactly as a one-entry
+   * transaction, so that REST and bundles share their semantics; errors are not prefixed with an entry.
+   */
+  async runOne(ctx: TxContext, e: Omit<ParsedEntry, 'index'>, fhirBase: string, ret: ReturnPreference): Promise<BundleEntry> {
+    const [response] = await this.transaction(ctx, [{ ...e, index: 0 }], fhirBase, ret, (_e, fn) => fn());
+    return response;
+  }
+
+  private async transaction(ctx: TxContext, entries: ParsedEntry[], base: string, ret: ReturnPreference, atEntry: EntryScope): Promise<BundleEntry[]> {
+    const prepared = entries.map((e) => atEntry(e, () => this.prepareEntry(e)));
+    const responses: BundleEntry[] = new Array(entries.length);
+    await this.writer.inTransaction(ctx, async (tx) => {
+      const targets = new Map<number, Target>();
+      const fullUrls = new Map<string, string>();
+      const written = new Map<string, number>();
+      for (const e of entries) {
+        const target = await atEntry(e, () => this.resolveTarget(tx, e, prepared[e.index]));
+        targets.set(e.index, target);
+        if (target.id && (e.method === 'POST' || e.method === 'PUT' || e.method === 'PATCH' || e.method === 'DELETE')) {
+          const key = `${e.resourceType}/${target.id}`;
+          const other = written.get(key);
+          if (other !== undefined && !target.existing) {
+            throw badRequest(`Bundle.entry[${e.index}] and Bundle.entry[${other}] both change ${key}; a transaction may change a resource once`, [
+              `Bundle.entry[${e.index}]`,
+            ]);
+          }
+          if (!target.existing) written.set(key, e.index);
+          if (e.fullUrl) fullUrls.set(e.fullUrl, key);
+        }
+      }
+      const resolve = await this.referenceResolver(tx, entries, prepared, fullUrls, true, atEntry);
+      const ordered = [...entries].sort((a, b) => ORDER[a.method] - ORDER[b.method] || a.index - b.index);
+      for (const e of ordered) {
+        const resource = prepared[e.index] && rewriteReferences(prepared[e.index] as Resource, (ref, path) => resolve(e, ref, path));
+        responses[e.index] = await atEntry(e, () => this.execute(tx, e, targets.get(e.index) as Target, resource, base, ret));
+      }
+    });
+    return responses;
+  }
+
+  private async batch(ctx: TxContext, entries: ParsedEntry[], base: string, ret: ReturnPreference): Promise<Bundle> {
+    const responses: BundleEntry[] = [];
+    for (const e of entries) {
+      try {
+        const prepared = atEntry(e, () => this.prepareEntry(e));
+        responses.push(
+          await this.writer.inTransaction(ctx, async (tx) => {
+            const target = await atEntry(e, () => this.resolveTarget(tx, e, prepared));
+            const resolve = await this.referenceResolver(tx, [e], [prepared], new Map(), false, atEntry);
+            const resource = prepared && rewriteReferences(prepared, (ref, path) => resolve(e, ref, path));
+            return atEntry(e, () => this.execute(tx, e, target, resource, base, ret));
+          }),
+        );
+      } catch (err) {
+        if (!(err instanceof OperationOutcomeError)) throw err;
+        responses.push({ response: { status: `${err.status}`, outcome: err.outcome } });
+      }
+    }
+    return { resourceType: 'Bundle', type: 'batch-response', entry: responses };
+  }
+
+  /** Validates an entry's resource (POST/PUT) with a provisional id; PATCH bodies are checked when applied. */
+  private prepareEntry(e: ParsedEntry): Resource | undefined {
+    if (e.method === 'POST') return prepare(e.resource, e.resourceType, randomUUID());
+    if (e.method === 'PUT') return prepare(e.resource, e.resourceType, e.id ?? e.resource?.id ?? randomUUID());
+    return e.resource;
+  }
+
+  private async resolveTarget(tx: Tx, e: ParsedEntry, prepared: Resource | undefined): Promise<Target> {
+    if (e.method === 'POST') {
+      if (e.ifNoneExist) {
+        const ids = await this.matchLocked(tx, e.resourceType, e.ifNoneExist);
+        if (ids.length > 1) throw preconditionFailed(`ifNoneExist ${e.resourceType}?${e.ifNoneExist} matches ${ids.length} resources`);
+        if (ids.length === 1) return { id: ids[0], existing: true };
+      }
+      return { id: prepared?.id };
+    }
+    if (e.method === 'GET' || e.method === 'HEAD') return { id: e.id };
+    if (e.id) return { id: e.id };
+    const ids = await this.matchLocked(tx, e.resourceType, e.criteria ?? '');
+    if (ids.length > 1) throw preconditionFailed(`${e.method} ${e.resourceType}?${e.criteria} matches ${ids.length} resources; it must match one`);
+    if (ids.length === 1) {
+      if (e.method === 'PUT' && prepared?.id && e.resource?.id && e.resource.id !== ids[0]) {
+        throw badRequest(`The resource's id ${e.resource.id} differs from the one the criteria match (${ids[0]})`);
+      }
+      return { id: ids[0] };
+    }
+    if (e.method === 'PUT') return { id: prepared?.id };
+    if (e.method === 'DELETE') return { none: true };
+    throw notFound(`${e.method} ${e.resourceType}?${e.criteria} matches no resource`);
+  }
+
+  /** Matches criteria holding a lock on them, so two concurrent conditional creates cannot both create. */
+  private async matchLocked(tx: Tx, resourceType: string, criteria: string): Promise<string[]> {
+    const key = [...new URLSearchParams(criteria).entries()].map(([k, v]) => `${k}=${v}`).sort().join('&');
+    await tx.query('SELECT pg_advisory_xact_lock(hashtextextended(?, 1))', [`${resourceType}?${key}`]);
+    return this.matcher.match(tx, resourceType, criteria);
+  }
+
+  /**
+   * Resolves, ahead of the synchronous rewrite, every conditional reference (`Type?criteria`) of
+   * the entries, and returns the resolver: bundle-internal references (urn:uuid, fullUrl) map to the
+   * server ids chosen for their entries; a urn that names no entry is an error.
+   */
+  private async referenceResolver(
+    tx: Tx,
+    entries: ParsedEntry[],
+    resources: Array<Resource | undefined>,
+    fullUrls: Map<string, string>,
+    internal: boolean,
+    atEntry: EntryScope,
+  ): Promise<(e: ParsedEntry, reference: string, path: string) => string | undefined> {
+    const conditional = new Map<string, string>();
+    for (const e of entries) {
+      const resource = resources[entries.indexOf(e)];
+      if (!resource || e.method === 'PATCH') continue;
+      for (const { reference, path } of collectReferences(resource)) {
+        const m = /^([A-Za-z]+)\?(.+)$/.exec(reference);
+        if (!m || conditional.has(reference)) continue;
+        const ids = await atEntry(e, () => this.matcher.match(tx, m[1], m[2]));
+        const where = `Bundle.entry[${e.index}].resource ${path}`;
+        if (ids.length === 0) throw badRequest(`Conditional reference ${reference} at ${where} matches no resource`, [`Bundle.entry[${e.index}]`]);
+        if (ids.length > 1) throw preconditionFailed(`Conditional reference ${reference} at ${where} matches ${ids.length} resources`);
+        conditional.set(reference, `${m[1]}/${ids[0]}`);
+      }
+    }
+    return (e, reference, path) => {
+      const found = fullUrls.get(reference) ?? conditional.get(reference);
+      if (found) return found;
+      if (/^urn:(uuid|oid):/.test(reference)) {
+        throw badRequest(
+          internal
+            ? `Bundle.entry[${e.index}]: ${path} references ${reference}, which is not the fullUrl of any entry in this Bundle`
+            : `Bundle.entry[${e.index}]: ${path} references ${reference}; entries of a batch cannot reference each other`,
+          [`Bundle.entry[${e.index}]`],
+        );
+      }
+      return undefined;
+    };
+  }
+
+  private async execute(tx: Tx, e: ParsedEntry, target: Target, resource: Resource | undefined, base: string, ret: ReturnPreference): Promise<BundleEntry> {
+    const type = e.resourceType;
+    switch (e.method) {
+      case 'POST': {
+        if (target.existing) {
+          const current = await this.store.readCurrent(type, target.id as string, tx);
+          if (!current?.json) throw notFound(`${type}/${target.id} disappeared`);
+          return entry(base, type, target.id as string, 200, current.versionId, current.lastUpdated, JSON.parse(current.json) as Resource, ret);
+        }
+        const r = await this.writer.createInTx(tx, { ...(resource as Resource), id: target.id });
+        return entry(base, type, target.id as string, r.status, r.versionId, r.lastUpdated, r.resource, ret);
+      }
+      case 'PUT': {
+        const r = await this.writer.updateInTx(tx, { ...(resource as Resource), id: target.id }, { ifMatch: e.ifMatch });
+        return entry(base, type, target.id as string, r.status, r.versionId, r.lastUpdated, r.resource, ret);
+      }
+      case 'PATCH': {
+        const r = await this.patcher.patchInTx(tx, type, target.id as string, resource, { ifMatch: e.ifMatch });
+        return entry(base, type, target.id as string, r.status, r.versionId, r.lastUpdated, r.resource, ret);
+      }
+      case 'DELETE': {
+        if (target.none) return { response: { status: '204 No Content' } };
+        const r = await this.writer.deleteInTx(tx, type, target.id as string, { ifMatch: e.ifMatch });
+        return { response: { status: '204 No Content', ...(r.versionId ? { etag: `W/"${r.versionId}"` } : {}) } };
+      }
+      case 'GET':
+      case 'HEAD':
+        return this.read(tx, e, base);
+    }
+  }
+
+  private async read(tx: Tx, e: ParsedEntry, base: string): Promise<BundleEntry> {
+    const type = e.resourceType;
+    if (!e.id) {
+      const ids = await this.matcher.match(tx, type, e.criteria ?? '');
+      const found: BundleEntry[] = [];
+      for (const id of ids) {
+        const current = await this.store.readCurrent(type, id, tx);
+        if (current?.json) found.push({ fullUrl: `${base}/${type}/${id}`, resource: JSON.parse(current.json) as Resource, search: { mode: 'match' } });
+      }
+      return { resource: { resourceType: 'Bundle', type: 'searchset', total: found.length, entry: found }, response: { status: '200 OK' } };
+    }
+    const version = e.versionId
+      ? await this.store.readVersion(type, e.id, Number(e.versionId), tx)
+      : await this.store.readCurrent(type, e.id, tx);
+    if (!version) throw notFound(`${type}/${e.id}${e.versionId ? `/_history/${e.versionId}` : ''} is not known`);
+    if (version.deleted || !version.json) throw OperationOutcomeError.of(410, 'deleted', `${type}/${e.id} was deleted`);
+    return {
+      fullUrl: `${base}/${type}/${e.id}`,
+      resource: e.method === 'HEAD' ? undefined : (JSON.parse(version.json) as Resource),
+      response: { status: '200 OK', etag: `W/"${version.versionId}"`, lastModified: version.lastUpdated.toISOString() },
+    };
+  }
+}
+
+function entry(base: string, type: string, id: string, status: number, versionId: number, lastUpdated: Date, resource: Resource, ret: ReturnPreference): BundleEntry {
+  const response: BundleEntryResponse = {
+    status: `${status} ${STATUS_TEXT[status] ?? ''}`.trim(),
+    location: `${type}/${id}/_history/${versionId}`,
+    etag: `W/"${versionId}"`,
+    lastModified: lastUpdated.toISOString(),
+  };
+  if (ret === 'OperationOutcome') response.outcome = outcome([{ severity: 'information', code: 'informational', diagnostics: `${type}/${id} version ${versionId}` }]);
+  return { fullUrl: `${base}/${type}/${id}`, ...(ret === 'representation' ? { resource } : {}), response };
+}
+
+type EntryScope = <T>(e: ParsedEntry, fn: () => T) => T;
+
+/** Runs `fn`, naming the entry in any FHIR error it raises. */
+function atEntry<T>(e: ParsedEntry, fn: () => T): T {
+  const name = (err: unknown): never => {
+    if (err instanceof OperationOutcomeError) {
+      const prefix = `Bundle.entry[${e.index}]`;
+      const issues = (err.outcome.issue ?? []).map((i) => ({
+        ...i,
+        diagnostics: i.diagnostics?.startsWith(prefix) ? i.diagnostics : `${prefix} (${e.method} ${e.resourceType}): ${i.diagnostics ?? ''}`,
+      }));
+      throw new OperationOutcomeError(err.status, outcome(issues));
+    }
+    throw err;
+  };
+  try {
+    const result = fn();
+    return result instanceof Promise ? (result.catch(name) as T) : result;
+  } catch (err) {
+    return name(err);
+  }
+}

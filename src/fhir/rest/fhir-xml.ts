@@ -1,0 +1,505 @@
+import { capitalize, tryGetDataType, type InternalSchemaElement } from '@medplum/core';
+import type { Resource } from '@medplum/fhirtypes';
+import { SaxesParser, type SaxesAttributeNS } from 'saxes';
+import { isResourceType, loadFhirDefinitions } from '../definitions/fhir-definitions';
+import { OperationOutcomeError } from '../operation-outcome';
+
+/**
+ * FHIR R4 XML <-> JSON (http://hl7.org/fhir/R4/xml.html).
+ *
+ * saxes (jsdom's strict, namespace-aware XML 1.0 parser) reads the XML; the FHIR rules come from
+ * the R4 StructureDefinitions as indexed by @medplum/core: which elements repeat, which are
+ * primitives, choice types, element order. Measured and rejected: FHIR.js (`fhir`, the one
+ * FHIR-specific converter on npm) turns nested decimals such as Quantity.value into strings,
+ * rejects valid decimals (1e-22), re-flows or drops narratives, and needs ~20 ms per resource to
+ * write XML; fast-xml-parser accepts mismatched tags unless a second validating pass is run, leaves
+ * character references in attributes undecoded, and read at a third of saxes' speed.
+ *
+ * The XML mapping in brief:
+ * - a primitive is `<name value=".." id=".."><extension/>..</name>`; its id/extension go to the
+ *   JSON twin `_name` (an array aligned with the values when the element repeats);
+ * - `id` of a datatype or backbone element and `url` of an Extension are XML attributes, while a
+ *   resource's `id` is an element;
+ * - Narrative.div is XHTML kept verbatim as a string;
+ * - a resource inside an element (contained, Bundle.entry.resource, Parameters.parameter.resource)
+ *   is wrapped: `<resource><Patient>..</Patient></resource>`;
+ * - children are written in StructureDefinition order, as the XML format requires.
+ */
+
+const FHIR_NS = 'http://hl7.org/fhir';
+const XHTML_NS = 'http://www.w3.org/1999/xhtml';
+/** Deepest element nesting accepted, either way; real resources stay well below (Questionnaire items ~20). */
+export const MAX_XML_DEPTH = 128;
+
+// ---------------------------------------------------------------------------------------------
+// Element tables, from the StructureDefinitions
+// ---------------------------------------------------------------------------------------------
+
+type Kind = 'primitive' | 'complex' | 'resource' | 'xhtml';
+
+interface ElementInfo {
+  /** The name in JSON and XML alike: `birthDate`, `valueQuantity` (a choice is one entry per type). */
+  name: string;
+  type: string;
+  kind: Kind;
+  isArray: boolean;
+}
+
+interface TypeInfo {
+  /** Elements in StructureDefinition order, the order XML requires. */
+  ordered: ElementInfo[];
+  byName: Map<string, ElementInfo>;
+}
+
+const R4_PRIMITIVES = new Set([
+  'base64Binary', 'boolean', 'canonical', 'code', 'date', 'dateTime', 'decimal', 'id', 'instant', 'integer',
+  'markdown', 'oid', 'positiveInt', 'string', 'time', 'unsignedInt', 'uri', 'url', 'uuid',
+]);
+const NUMERIC = new Set(['decimal', 'integer', 'positiveInt', 'unsignedInt']);
+
+const typeInfoCache = new Map<string, TypeInfo>();
+
+function typeInfo(typeName: string, where: string): TypeInfo {
+  let info = typeInfoCache.get(typeName);
+  if (info) return info;
+  const schema = tryGetDataType(typeName);
+  if (!schema) throw invalid(`No FHIR R4 definition for type ${typeName} (at ${where})`);
+  const ordered: ElementInfo[] = [];
+  for (const [key, element] of Object.entries(schema.elements)) ordered.push(...expandElement(key, element));
+  info = { ordered, byName: new Map(ordered.map((e) => [e.name, e])) };
+  typeInfoCache.set(typeName, info);
+  return info;
+}
+
+/** One entry per JSON name: `value[x]` becomes valueString, valueQuantity, ... */
+function expandElement(key: string, element: InternalSchemaElement): ElementInfo[] {
+  const isChoice = key.endsWith('[x]');
+  return element.type.map((t) => {
+    const type = normaliseTypeCode(t.code);
+    return {
+      name: isChoice ? key.slice(0, -3) + capitalize(type) : key,
+      type,
+      kind: kindOf(type),
+      isArray: !isChoice && !!element.isArray,
+    };
+  });
+}
+
+/** Element.id and Extension.url are typed with FHIRPath system types in the R4 definitions. */
+function normaliseTypeCode(code: string): string {
+  if (!code.startsWith('http://hl7.org/fhirpath/System.')) return code;
+  const system = code.slice('http://hl7.org/fhirpath/System.'.length);
+  return ({ Boolean: 'boolean', Integer: 'integer', Decimal: 'decimal', Date: 'date', DateTime: 'dateTime', Time: 'time' } as Record<string, string>)[system] ?? 'string';
+}
+
+function kindOf(type: string): Kind {
+  if (type === 'xhtml') return 'xhtml';
+  // Bundle.entry.response.outcome is typed OperationOutcome in these definitions, Resource in R4's.
+  if (type === 'Resource' || isResourceType(type)) return 'resource';
+  return R4_PRIMITIVES.has(type) ? 'primitive' : 'complex';
+}
+
+/** Attributes rather than child elements: Element.id below resource level, Extension.url. */
+function isAttribute(element: ElementInfo, ownerType: string, ownerIsResource: boolean): boolean {
+  return (element.name === 'id' && !ownerIsResource) || (element.name === 'url' && ownerType === 'Extension');
+}
+
+// ---------------------------------------------------------------------------------------------
+// XML -> JSON
+// ---------------------------------------------------------------------------------------------
+
+/** An element of the parsed document, its children grouped by name (FHIR repeats are contiguous). */
+interface XmlElement {
+  name: string;
+  /** Unprefixed attributes, decoded. Namespace declarations and foreign attributes are left out. */
+  attrs: Record<string, string>;
+  /** Created on the first child: most elements are primitives without any. */
+  children?: Map<string, XmlElement[]>;
+  /** Narrative only: the whole `<div ..>..</div>` as the JSON format carries it. */
+  xhtml?: string;
+}
+type Json = Record<string, unknown>;
+
+/** Parses a FHIR XML resource. Throws OperationOutcomeError 400 if it is not well-formed FHIR R4 XML. */
+export function xmlToResource(xml: string): Resource {
+  loadFhirDefinitions();
+  const root = parseXml(xml);
+  if (!isResourceType(root.name)) throw invalid(`<${root.name}> is not a FHIR R4 resource type`);
+  return readResource(root, root.name) as unknown as Resource;
+}
+
+/**
+ * saxes checks well-formedness and namespaces and decodes entities; this builds the element tree,
+ * enforcing the depth limit and that every element outside the narrative is in the FHIR namespace.
+ * The narrative is cut verbatim out of the source text, using the parser's position.
+ */
+function parseXml(xml: string): XmlElement {
+  if (typeof xml !== 'string' || !xml.trim()) throw structure('The request body is empty; expected a FHIR XML resource');
+  const parser = new SaxesParser({ xmlns: true });
+  const stack: XmlElement[] = [];
+  let root: XmlElement | undefined;
+  let div: { owner: XmlElement; startTag: string; contentStart: number; depth: number } | undefined;
+
+  parser.on('doctype', () => {
+    // FHIR XML forbids DTDs; refusing them rules out external entities (XXE) and entity expansion.
+    throw structure('FHIR XML must not contain a DTD (<!DOCTYPE>)');
+  });
+  parser.on('error', (e) => {
+    throw structure(`Malformed XML at ${e.message}`);
+  });
+  parser.on('opentag', (tag) => {
+    if (stack.length + (div?.depth ?? 0) >= MAX_XML_DEPTH) throw invalid(`The document is nested more than ${MAX_XML_DEPTH} levels deep`);
+    if (div) {
+      div.depth++;
+      return;
+    }
+    const parent = stack[stack.length - 1];
+    if (tag.uri === XHTML_NS && tag.local === 'div' && parent) {
+      if (tag.prefix) throw invalid(`The narrative <${tag.name}> must use the default namespace, not a prefix`);
+      div = { owner: parent, startTag: divStartTag(tag.attributes), contentStart: parser.position, depth: 1 };
+      return;
+    }
+    if (tag.uri !== FHIR_NS) throw invalid(`<${tag.name}> is not in the FHIR namespace ${FHIR_NS}`);
+    const element: XmlElement = { name: tag.local, attrs: fhirAttributes(tag.attributes) };
+    if (parent) addChild(parent, element);
+    else root = element;
+    stack.push(element);
+  });
+  parser.on('closetag', (tag) => {
+    if (!div) {
+      stack.pop();
+      return;
+    }
+    if (--div.depth > 0) return;
+    const content = tag.isSelfClosing ? '' : xml.slice(div.contentStart, xml.lastIndexOf('</', parser.position - 1));
+    addChild(div.owner, { name: 'div', attrs: {}, xhtml: `${div.startTag}${normaliseNarrative(content)}</div>` });
+    div = undefined;
+  });
+  const text = (t: string) => {
+    if (!div && t.trim() && stack.length) throw invalid(`Unexpected text '${t.trim().slice(0, 40)}' in <${stack[stack.length - 1].name}>: FHIR XML carries values in the value attribute`);
+  };
+  parser.on('text', text);
+  parser.on('cdata', text);
+  try {
+    parser.write(xml).close();
+  } catch (e) {
+    if (e instanceof OperationOutcomeError) throw e;
+    throw structure(`Malformed XML: ${(e as Error).message}`);
+  }
+  if (!root) throw structure('The document has no root element');
+  return root;
+}
+
+function addChild(parent: XmlElement, child: XmlElement): void {
+  parent.children ??= new Map();
+  const list = parent.children.get(child.name);
+  if (list) list.push(child);
+  else parent.children.set(child.name, [child]);
+}
+
+const NO_CHILDREN = new Map<string, XmlElement[]>();
+
+/** FHIR's own attributes are unprefixed; xmlns declarations and xsi:schemaLocation and the like are not content. */
+function fhirAttributes(attributes: Record<string, SaxesAttributeNS>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name in attributes) {
+    const a = attributes[name];
+    if (!a.prefix && name !== 'xmlns') out[name] = a.value;
+  }
+  return out;
+}
+
+/** The div's start tag in canonical form, always declaring the XHTML namespace as JSON requires. */
+function divStartTag(attributes: Record<string, SaxesAttributeNS>): string {
+  let tag = `<div xmlns="${XHTML_NS}"`;
+  for (const a of Object.values(attributes)) {
+    if (a.name !== 'xmlns') tag += ` ${a.name}="${escapeAttribute(a.value, 'div')}"`;
+  }
+  return `${tag}>`;
+}
+
+/**
+ * XML line-end normalisation (CRLF and CR read as LF) applied to the verbatim narrative, and `&#13;`,
+ * which writeXhtml uses for a JSON narrative's CRs, turned back into the character it stands for.
+ */
+function normaliseNarrative(xhtml: string): string {
+  const lf = xhtml.includes('\r') ? xhtml.replace(/\r\n?/g, '\n') : xhtml;
+  return lf.includes('&#') ? lf.replace(/&#(13|x0*[dD]);/g, '\r') : lf;
+}
+
+function readResource(node: XmlElement, path: string): Json {
+  checkAttributes(node, [], path);
+  const out: Json = { resourceType: node.name };
+  readChildren(node.name, node, out, path, true);
+  return out;
+}
+
+function checkAttributes(node: XmlElement, allowed: string[], path: string): void {
+  for (const attr of Object.keys(node.attrs)) {
+    if (!allowed.includes(attr)) throw invalid(`Unexpected attribute ${attr} on ${path}`);
+  }
+}
+
+function readChildren(type: string, node: XmlElement, out: Json, path: string, isResource: boolean): void {
+  const info = typeInfo(type, path);
+  for (const [name, nodes] of node.children ?? NO_CHILDREN) {
+    const element = info.byName.get(name);
+    if (!element || isAttribute(element, type, isResource)) throw invalid(`Unknown element <${name}> in ${path}`);
+    if (!element.isArray && nodes.length > 1) throw invalid(`Element ${path}.${name} does not repeat but occurs ${nodes.length} times`);
+    if ((element.kind === 'xhtml') !== (nodes[0].xhtml !== undefined)) throw invalid(`${path}.${name} must be an XHTML <div>`);
+    readElement(element, nodes, out, `${path}.${name}`);
+  }
+}
+
+function readElement(element: ElementInfo, nodes: XmlElement[], out: Json, path: string): void {
+  const at = (i: number) => (element.isArray ? `${path}[${i}]` : path);
+  switch (element.kind) {
+    case 'primitive':
+      return readPrimitives(element, nodes, out, path);
+    case 'xhtml':
+      out[element.name] = nodes[0].xhtml;
+      return;
+    case 'resource': {
+      const values = nodes.map((n, i) => readWrappedResource(n, at(i)));
+      out[element.name] = element.isArray ? values : values[0];
+      return;
+    }
+    case 'complex': {
+      const values = nodes.map((n, i) => readComplex(element.type, n, at(i)));
+      out[element.name] = element.isArray ? values : values[0];
+    }
+  }
+}
+
+function readComplex(type: string, node: XmlElement, path: string): Json {
+  checkAttributes(node, type === 'Extension' ? ['id', 'url'] : ['id'], path);
+  const out: Json = { ...node.attrs };
+  readChildren(type, node, out, path, false);
+  return out;
+}
+
+/** `<resource><Patient>..</Patient></resource>`: the wrapper holds exactly one resource. */
+function readWrappedResource(node: XmlElement, path: string): Json {
+  checkAttributes(node, [], path);
+  const [entry, ...more] = node.children ?? NO_CHILDREN;
+  if (!entry || more.length || entry[1].length !== 1) throw invalid(`${path} must contain exactly one resource`);
+  if (!isResourceType(entry[0])) throw invalid(`<${entry[0]}> in ${path} is not a FHIR R4 resource type`);
+  return readResource(entry[1][0], `${path}.${entry[0]}`);
+}
+
+/** Repeating primitives: JSON keeps values and their id/extensions in two aligned arrays. */
+function readPrimitives(element: ElementInfo, nodes: XmlElement[], out: Json, path: string): void {
+  const values: unknown[] = [];
+  const twins: (Json | null)[] = [];
+  nodes.forEach((n, i) => {
+    const { value, twin } = readPrimitive(element.type, n, element.isArray ? `${path}[${i}]` : path);
+    values.push(value ?? null);
+    twins.push(twin ?? null);
+  });
+  if (values.some((v) => v !== null)) out[element.name] = element.isArray ? values : values[0];
+  if (twins.some((t) => t !== null)) out[`_${element.name}`] = element.isArray ? twins : twins[0];
+}
+
+function readPrimitive(type: string, node: XmlElement, path: string): { value?: unknown; twin?: Json } {
+  checkAttributes(node, ['value', 'id'], path);
+  const twin: Json = {};
+  if (node.attrs.id !== undefined) twin.id = node.attrs.id;
+  for (const [name, children] of node.children ?? NO_CHILDREN) {
+    if (name !== 'extension') throw invalid(`Unknown element <${name}> in ${path}: a primitive holds only extensions`);
+    twin.extension = children.map((c, i) => readComplex('Extension', c, `${path}.extension[${i}]`));
+  }
+  const value = node.attrs.value === undefined ? undefined : parsePrimitive(type, node.attrs.value, path);
+  if (value === undefined && twin.extension === undefined) throw invalid(`${path} has neither a value nor extensions`);
+  return { value, twin: Object.keys(twin).length ? twin : undefined };
+}
+
+function parsePrimitive(type: string, text: string, path: string): unknown {
+  if (type === 'boolean') {
+    if (text === 'true' || text === 'false') return text === 'true';
+    throw invalid(`${path}: '${text}' is not a boolean`);
+  }
+  if (NUMERIC.has(type)) {
+    const pattern = type === 'decimal' ? /^[-+]?\d+(\.\d+)?([eE][-+]?\d+)?$/ : /^[-+]?\d+$/;
+    const n = Number(text);
+    if (!pattern.test(text) || !Number.isFinite(n)) throw invalid(`${path}: '${text}' is not a valid ${type}`);
+    return n;
+  }
+  return text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON -> XML
+// ---------------------------------------------------------------------------------------------
+
+/** Serialises a resource as FHIR XML. Throws OperationOutcomeError 400 for content that has no XML form. */
+export function resourceToXml(resource: Resource): string {
+  loadFhirDefinitions();
+  return writeResource(resource as unknown as Json, (resource as Resource | undefined)?.resourceType ?? 'resource', 1, true);
+}
+
+function writeResource(resource: Json, path: string, depth: number, root = false): string {
+  checkDepth(depth, path);
+  const type = resource?.resourceType;
+  if (typeof type !== 'string' || !isResourceType(type)) throw invalid(`${path}: '${String(type)}' is not a FHIR R4 resource type`);
+  const ns = root ? ` xmlns="${FHIR_NS}"` : '';
+  return `<${type}${ns}>${writeChildren(type, resource, path, true, depth)}</${type}>`;
+}
+
+function writeChildren(type: string, obj: Json, path: string, isResource: boolean, depth: number): string {
+  const info = typeInfo(type, path);
+  checkKnownProperties(info, obj, path, isResource);
+  let xml = '';
+  for (const element of info.ordered) {
+    if (isAttribute(element, type, isResource)) continue;
+    const value = obj[element.name];
+    const twin = obj[`_${element.name}`];
+    if (value === undefined && twin === undefined) continue;
+    xml += writeElement(element, value, twin, `${path}.${element.name}`, depth + 1);
+  }
+  return xml;
+}
+
+/** Every JSON property must have an XML form; silently dropping one would lose data. */
+function checkKnownProperties(info: TypeInfo, obj: Json, path: string, isResource: boolean): void {
+  for (const key of Object.keys(obj)) {
+    if (isResource && key === 'resourceType') continue;
+    const element = info.byName.get(key[0] === '_' ? key.slice(1) : key);
+    if (!element || (key[0] === '_' && element.kind !== 'primitive')) throw invalid(`Unknown property '${key}' in ${path}`);
+  }
+}
+
+function writeElement(element: ElementInfo, value: unknown, twin: unknown, path: string, depth: number): string {
+  if (element.kind === 'primitive') return writePrimitives(element, value, twin, path, depth);
+  const items = element.isArray ? asArray(value, path) : [value];
+  if (!element.isArray && Array.isArray(value)) throw invalid(`${path} does not repeat but holds an array`);
+  let xml = '';
+  items.forEach((item, i) => {
+    const at = element.isArray ? `${path}[${i}]` : path;
+    if (element.kind === 'xhtml') xml += writeXhtml(item, at);
+    else if (element.kind === 'resource') xml += `<${element.name}>${writeResource(asObject(item, at), at, depth + 1)}</${element.name}>`;
+    else xml += writeComplex(element.name, element.type, asObject(item, at), at, depth);
+  });
+  return xml;
+}
+
+function writeComplex(name: string, type: string, obj: Json, path: string, depth: number): string {
+  checkDepth(depth, path);
+  let attrs = '';
+  if (obj.id !== undefined) attrs += ` id="${escapeAttribute(primitiveText('string', obj.id, `${path}.id`), path)}"`;
+  if (type === 'Extension' && obj.url !== undefined) attrs += ` url="${escapeAttribute(primitiveText('uri', obj.url, `${path}.url`), path)}"`;
+  const inner = writeChildren(type, obj, path, false, depth);
+  return inner ? `<${name}${attrs}>${inner}</${name}>` : `<${name}${attrs}/>`;
+}
+
+function writePrimitives(element: ElementInfo, value: unknown, twin: unknown, path: string, depth: number): string {
+  if (!element.isArray) {
+    if (Array.isArray(value) || Array.isArray(twin)) throw invalid(`${path} does not repeat but holds an array`);
+    return writePrimitive(element, value, twin, path, depth);
+  }
+  const values = value === undefined ? [] : asArray(value, path);
+  const twins = twin === undefined ? [] : asArray(twin, `_${path}`);
+  let xml = '';
+  for (let i = 0; i < Math.max(values.length, twins.length); i++) {
+    xml += writePrimitive(element, values[i], twins[i], `${path}[${i}]`, depth);
+  }
+  return xml;
+}
+
+function writePrimitive(element: ElementInfo, value: unknown, twin: unknown, path: string, depth: number): string {
+  let attrs = '';
+  let inner = '';
+  if (twin !== undefined && twin !== null) {
+    const t = asObject(twin, path);
+    for (const key of Object.keys(t)) {
+      if (key !== 'id' && key !== 'extension') throw invalid(`Unknown property '${key}' in the extensions of ${path}`);
+    }
+    if (t.id !== undefined) attrs += ` id="${escapeAttribute(primitiveText('string', t.id, `${path}.id`), path)}"`;
+    if (t.extension !== undefined) {
+      asArray(t.extension, `${path}.extension`).forEach((ext, i) => {
+        const at = `${path}.extension[${i}]`;
+        inner += writeComplex('extension', 'Extension', asObject(ext, at), at, depth + 1);
+      });
+    }
+  }
+  if (value !== undefined && value !== null) attrs += ` value="${escapeAttribute(primitiveText(element.type, value, path), path)}"`;
+  if (!attrs && !inner) return '';
+  return inner ? `<${element.name}${attrs}>${inner}</${element.name}>` : `<${element.name}${attrs}/>`;
+}
+
+/** The lexical form of a JSON primitive, refusing values of the wrong JSON type (they would not read back equal). */
+function primitiveText(type: string, value: unknown, path: string): string {
+  const expected = type === 'boolean' ? 'boolean' : NUMERIC.has(type) ? 'number' : 'string';
+  if (typeof value !== expected) throw invalid(`${path} must be a JSON ${expected} (FHIR ${type}), not ${JSON.stringify(value)}`);
+  return String(value);
+}
+
+/**
+ * The narrative goes out verbatim, so it must be one well-formed XHTML <div>: anything else would
+ * break the document or smuggle markup into it.
+ */
+function writeXhtml(value: unknown, path: string): string {
+  if (typeof value !== 'string') throw invalid(`${path} must be a string of XHTML`);
+  checkNarrative(value, path);
+  return value.includes('\r') ? value.replace(/\r/g, '&#13;') : value;
+}
+
+function checkNarrative(div: string, path: string): void {
+  const parser = new SaxesParser({ xmlns: true });
+  let depth = 0;
+  let rootOk: boolean | undefined;
+  parser.on('doctype', () => {
+    throw invalid(`${path} must not contain a DTD`);
+  });
+  parser.on('error', (e) => {
+    throw invalid(`${path} is not well-formed XHTML: ${e.message}`);
+  });
+  parser.on('opentag', (tag) => {
+    if (++depth > MAX_XML_DEPTH) throw invalid(`${path} is nested more than ${MAX_XML_DEPTH} levels deep`);
+    rootOk ??= tag.name === 'div' && tag.uri === XHTML_NS;
+  });
+  parser.on('closetag', () => void depth--);
+  try {
+    parser.write(div).close();
+  } catch (e) {
+    if (e instanceof OperationOutcomeError) throw e;
+    throw invalid(`${path} is not well-formed XHTML: ${(e as Error).message}`);
+  }
+  if (!rootOk) throw invalid(`${path} must be a single <div xmlns="${XHTML_NS}"> element`);
+}
+
+// XML 1.0 cannot carry these control characters at all, not even as character references.
+// eslint-disable-next-line no-control-regex
+const FORBIDDEN_XML_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
+const ATTRIBUTE_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\n': '&#10;', '\r': '&#13;', '\t': '&#9;' };
+
+/** Newlines and tabs become character references, or a conforming parser would read them back as spaces. */
+function escapeAttribute(text: string, path: string): string {
+  if (FORBIDDEN_XML_CHARS.test(text)) throw invalid(`${path} contains a control character that XML cannot represent`);
+  return /[&<>"\n\r\t]/.test(text) ? text.replace(/[&<>"\n\r\t]/g, (c) => ATTRIBUTE_ESCAPES[c]) : text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// shared
+// ---------------------------------------------------------------------------------------------
+
+function asArray(value: unknown, path: string): unknown[] {
+  if (!Array.isArray(value)) throw invalid(`${path} repeats and must be an array`);
+  return value;
+}
+
+function asObject(value: unknown, path: string): Json {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(`${path} must be an object`);
+  return value as Json;
+}
+
+function checkDepth(depth: number, path: string): void {
+  if (depth > MAX_XML_DEPTH) throw invalid(`${path} is nested more than ${MAX_XML_DEPTH} levels deep`);
+}
+
+function invalid(msg: string): OperationOutcomeError {
+  return OperationOutcomeError.of(400, 'invalid', msg);
+}
+
+function structure(msg: string): OperationOutcomeError {
+  return OperationOutcomeError.of(400, 'structure', msg);
+}
