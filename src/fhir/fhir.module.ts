@@ -4,6 +4,7 @@ import { ProjectionWriter } from './projection/projection.writer';
 import { ResourceReadService } from './read/resource-read.service';
 import { CapabilityStatementService } from './rest/capability-statement.service';
 import { FhirController } from './rest/fhir.controller';
+import { EverythingService } from './read/everything.service';
 import { ResourceStore } from './store/resource-store.repository';
 import { ResourceWriteService } from './write/resource-write.service';
 import { PatchService } from './write/patch.service';
@@ -21,6 +22,6 @@ export class FhirStoreModule {}
 @Module({
   imports: [FhirStoreModule],
   controllers: [FhirController],
-  providers: [CapabilityStatementService],
+  providers: [CapabilityStatementService, EverythingService],
 })
 export class FhirApiModule {}

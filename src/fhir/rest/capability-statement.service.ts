@@ -28,16 +28,20 @@ export class CapabilityStatementService {
         { code: 'history-instance' },
         { code: 'history-type' },
         { code: 'create' },
+        { code: 'patch' },
       ],
       versioning: 'versioned',
       readHistory: true,
       updateCreate: true,
-      conditionalCreate: false,
+      conditionalCreate: true,
       conditionalRead: 'not-supported',
-      conditionalUpdate: false,
-      conditionalDelete: 'not-supported',
+      conditionalUpdate: true,
+      conditionalDelete: 'single',
       referencePolicy: ['literal', 'local'],
-      operation: [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' }],
+      operation: [
+        { name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' },
+        ...(type === 'Patient' ? [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }] : []),
+      ],
     }));
     return {
       resourceType: 'CapabilityStatement',
@@ -47,11 +51,14 @@ export class CapabilityStatementService {
       kind: 'instance',
       software: { name: 'fhir-ai-server', version: SERVER_VERSION },
       fhirVersion: '4.0.1',
-      format: ['application/fhir+json', 'json'],
+      format: ['application/fhir+json', 'json', 'application/fhir+xml', 'xml'],
+      patchFormat: ['application/json-patch+json', 'application/fhir+json'],
       rest: [
         {
           mode: 'server',
-          documentation: 'All interactions need an OAuth2 bearer token from POST /auth/token (client credentials), except this statement.',
+          documentation:
+            'All interactions need an OAuth2 bearer token from POST /auth/token (client credentials), except this statement. ' +
+            'Conditional interactions and conditional references match on identifier and _id.',
           security: {
             cors: false,
             service: [
@@ -62,7 +69,7 @@ export class CapabilityStatementService {
             ],
           },
           resource,
-          interaction: [{ code: 'history-system' }],
+          interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'history-system' }],
         },
       ],
     };

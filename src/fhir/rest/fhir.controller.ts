@@ -8,6 +8,7 @@ import type { TxContext } from '../../database/database.service';
 import { validateFhirResource } from '../definitions/resource-validator';
 import { OperationOutcomeError, badRequest, informational, outcome } from '../operation-outcome';
 import { ResourceReadService, historyParams } from '../read/resource-read.service';
+import { EverythingService } from '../read/everything.service';
 import { ResourceWriteService, type WriteOutcome } from '../write/resource-write.service';
 import { BundleService } from '../bundle/bundle.service';
 import type { ParsedEntry } from '../bundle/bundle-request';
@@ -33,6 +34,7 @@ export class FhirController {
     private readonly writer: ResourceWriteService,
     private readonly capabilities: CapabilityStatementService,
     private readonly bundles: BundleService,
+    private readonly everything: EverythingService,
   ) {}
 
   @Public()
@@ -93,6 +95,22 @@ export class FhirController {
     const found = await this.reader.vread(type, id, vid);
     setVersionHeaders(res, found);
     sendJson(res, 200, found.json);
+  }
+
+  /** Patient/{id}/$everything (GET operations at instance level). */
+  @Get(':type/:id/:operation')
+  async instanceGetOperation(@Param('type') type: string, @Param('id') id: string, @Param('operation') operation: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+    negotiate(req);
+    requireResourceType(type);
+    if (type !== 'Patient' || operation !== '$everything') throw unknownOperation(req);
+    const { count, offset, since } = historyParams(req.query);
+    const typeParam = req.query._type;
+    const types = typeParam === undefined ? undefined : String(typeParam).split(',').map((t) => t.trim()).filter(Boolean);
+    const base = fhirBase(req, this.config);
+    const self = new URL(`${base}${req.path.replace(/^\/fhir/, '')}`);
+    for (const [k, v] of Object.entries(req.query)) if (k !== '_offset') self.searchParams.set(k, String(v));
+    const bundle = await this.everything.everything({ patientId: id, count, offset, since, types }, base, self);
+    sendJson(res, 200, JSON.stringify(bundle));
   }
 
   @Post(':type')
