@@ -11,10 +11,11 @@ import { PatchService } from './write/patch.service';
 import { BundleService } from './bundle/bundle.service';
 import { ConditionalMatcher } from './search/conditional-matcher';
 import { TokenIndex } from './search/token-index';
+import { FhirDefinitionsLoader } from './definitions/definitions.loader';
 
 /** The FHIR store and its one write path; the REST controller is added by the API only. */
 @Module({
-  providers: [ResourceStore, ProjectionWriter, OutboxRepository, TokenIndex, ConditionalMatcher, ResourceWriteService, PatchService, BundleService, ResourceReadService],
+  providers: [FhirDefinitionsLoader, ResourceStore, ProjectionWriter, OutboxRepository, TokenIndex, ConditionalMatcher, ResourceWriteService, PatchService, BundleService, ResourceReadService],
   exports: [ResourceStore, ResourceWriteService, PatchService, BundleService, ResourceReadService, OutboxRepository],
 })
 export class FhirStoreModule {}

@@ -25,9 +25,21 @@ export class OutboxRepository {
   constructor(private readonly db: DatabaseService) {}
 
   async record(tx: Tx, e: Omit<ResourceEvent, 'id'>): Promise<void> {
+    await this.recordMany(tx, [e]);
+  }
+
+  async recordMany(tx: Tx, events: Array<Omit<ResourceEvent, 'id'>>): Promise<void> {
+    if (!events.length) return;
     await tx.query(
-      `INSERT INTO outbox_events (resource_type, resource_id, version_id, patient_id, action) VALUES (?, ?, ?, ?, ?)`,
-      [e.resourceType, e.resourceId, e.versionId, e.patientId, e.action],
+      `INSERT INTO outbox_events (resource_type, resource_id, version_id, patient_id, action)
+       SELECT * FROM unnest(?::text[], ?::text[], ?::integer[], ?::text[], ?::text[])`,
+      [
+        events.map((e) => e.resourceType),
+        events.map((e) => e.resourceId),
+        events.map((e) => e.versionId),
+        events.map((e) => e.patientId),
+        events.map((e) => e.action),
+      ],
     );
   }
 

@@ -83,7 +83,16 @@ export class BundleService {
       }
       const resolve = await this.referenceResolver(tx, entries, prepared, fullUrls, true, atEntry);
       const ordered = [...entries].sort((a, b) => ORDER[a.method] - ORDER[b.method] || a.index - b.index);
+      // Lock and read every resource the transaction changes in one round trip, not one per entry.
+      await this.writer.prefetch(
+        tx,
+        entries
+          .filter((e) => e.method === 'PUT' || e.method === 'PATCH' || e.method === 'DELETE')
+          .map((e) => ({ resourceType: e.resourceType, id: targets.get(e.index)?.id as string }))
+          .filter((k) => k.id),
+      );
       for (const e of ordered) {
+        if (e.method === 'GET' || e.method === 'HEAD') await this.writer.flush(tx); // reads see the writes before them
         const resource = prepared[e.index] && rewriteReferences(prepared[e.index] as Resource, (ref, path) => resolve(e, ref, path));
         responses[e.index] = await atEntry(e, () => this.execute(tx, e, targets.get(e.index) as Target, resource, base, ret));
       }
@@ -91,24 +100,31 @@ export class BundleService {
     return responses;
   }
 
+  /**
+   * A batch: every entry on its own. They share one database transaction (one commit, not one per
+   * entry) but each runs in a savepoint with its deferred checks at its end, so a failing entry is
+   * rolled back alone and reported in its response entry.
+   */
   private async batch(ctx: TxContext, entries: ParsedEntry[], base: string, ret: ReturnPreference): Promise<Bundle> {
     const responses: BundleEntry[] = [];
-    for (const e of entries) {
-      try {
-        const prepared = atEntry(e, () => this.prepareEntry(e));
-        responses.push(
-          await this.writer.inTransaction(ctx, async (tx) => {
-            const target = await atEntry(e, () => this.resolveTarget(tx, e, prepared));
-            const resolve = await this.referenceResolver(tx, [e], [prepared], new Map(), false, atEntry);
-            const resource = prepared && rewriteReferences(prepared, (ref, path) => resolve(e, ref, path));
-            return atEntry(e, () => this.execute(tx, e, target, resource, base, ret));
-          }),
-        );
-      } catch (err) {
-        if (!(err instanceof OperationOutcomeError)) throw err;
-        responses.push({ response: { status: `${err.status}`, outcome: err.outcome } });
+    await this.writer.inTransaction(ctx, async (tx) => {
+      for (const e of entries) {
+        try {
+          const prepared = atEntry(e, () => this.prepareEntry(e));
+          responses.push(
+            await this.writer.inSavepoint(tx, async () => {
+              const target = await atEntry(e, () => this.resolveTarget(tx, e, prepared));
+              const resolve = await this.referenceResolver(tx, [e], [prepared], new Map(), false, atEntry);
+              const resource = prepared && rewriteReferences(prepared, (ref, path) => resolve(e, ref, path));
+              return atEntry(e, () => this.execute(tx, e, target, resource, base, ret));
+            }),
+          );
+        } catch (err) {
+          if (!(err instanceof OperationOutcomeError)) throw err;
+          responses.push({ response: { status: `${err.status}`, outcome: err.outcome } });
+        }
       }
-    }
+    });
     return { resourceType: 'Bundle', type: 'batch-response', entry: responses };
   }
 

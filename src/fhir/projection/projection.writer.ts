@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { Resource } from '@medplum/fhirtypes';
 import { KeyRing, PGP_OPTIONS } from '../../crypto/key-ring';
 import type { Tx } from '../../database/database.service';
+import { uniqueChunks } from '../../database/unique-chunks';
 import { conflict } from '../operation-outcome';
 import { MAPPERS } from './mappers';
 import { PROJECTION_TABLES, type MapperContext, type ProjectionRow, type ProjectionTable } from './projection';
@@ -24,15 +25,39 @@ export class ProjectionWriter {
     return MAPPERS.has(resourceType);
   }
 
-  async project(tx: Tx, resource: Resource, meta: { versionId: number; lastUpdated: Date; isNew: boolean }): Promise<void> {
-    const mapper = MAPPERS.get(resource.resourceType);
-    if (!mapper) return;
-    const rows = mapper.toRows(resource, this.ctx);
-    for (const tableName of mapper.tables) {
-      const table = tableOf(tableName);
-      const row = rows.find((r) => r.table === tableName);
-      if (!meta.isNew) await this.removeOthers(tx, table, resource.id as string, row);
-      if (row) await this.upsert(tx, table, row, meta);
+  async project(tx: Tx, resource: Resource, meta: ProjectionMeta): Promise<void> {
+    await this.projectMany(tx, [{ resource, meta }]);
+  }
+
+  /**
+   * Projects several resources: removes the rows that updated resources no longer map to, then
+   * upserts the new rows with one statement per table (and column set).
+   */
+  async projectMany(tx: Tx, items: Array<{ resource: Resource; meta: ProjectionMeta }>): Promise<void> {
+    const groups = new Map<string, { table: ProjectionTable; rows: Array<{ row: ProjectionRow; meta: ProjectionMeta }> }>();
+    for (const { resource, meta } of items) {
+      const mapper = MAPPERS.get(resource.resourceType);
+      if (!mapper) continue;
+      const rows = mapper.toRows(resource, this.ctx);
+      for (const tableName of mapper.tables) {
+        const table = tableOf(tableName);
+        const row = rows.find((r) => r.table === tableName);
+        if (!meta.isNew) await this.removeOthers(tx, table, resource.id as string, row);
+        if (!row) continue;
+        if (table.uniqueAcrossResources) {
+          await this.upsert(tx, table, [{ row, meta }]);
+          continue;
+        }
+        const signature = `${tableName}|${Object.keys(row.values).filter((k) => row.values[k] !== undefined).sort().join(',')}`;
+        const group = groups.get(signature) ?? { table, rows: [] };
+        group.rows.push({ row, meta });
+        groups.set(signature, group);
+      }
+    }
+    for (const { table, rows } of groups.values()) {
+      for (const chunk of uniqueChunks(rows, (r) => table.key.map((k) => String(r.row.values[k])).join('\u0000'))) {
+        await this.upsert(tx, table, chunk);
+      }
     }
   }
 
@@ -54,49 +79,57 @@ export class ProjectionWriter {
     await tx.query(sql, params);
   }
 
-  private async upsert(tx: Tx, table: ProjectionTable, row: ProjectionRow, meta: { versionId: number; lastUpdated: Date }): Promise<void> {
-    const values: Record<string, unknown> = { ...row.values };
-    if (table.versioned) {
-      values.version_id = meta.versionId;
-      values.last_updated = meta.lastUpdated;
-    }
-    const columns: string[] = [];
-    const exprs: string[] = [];
-    const params: unknown[] = [];
+  /** Upserts rows that share one column set into `table` with one statement. */
+  private async upsert(tx: Tx, table: ProjectionTable, rows: Array<{ row: ProjectionRow; meta: ProjectionMeta }>): Promise<void> {
     const encrypted = new Set(table.encrypted ?? []);
-    for (const [col, value] of Object.entries(values)) {
-      if (value === undefined) continue;
-      columns.push(col);
-      if (encrypted.has(col)) {
-        if (value === null) {
-          exprs.push('NULL');
-        } else {
-          exprs.push(`pgp_sym_encrypt(?, ?, '${PGP_OPTIONS}')`);
+    const first = this.columnsOf(table, rows[0].row, rows[0].meta);
+    const columns = Object.keys(first);
+    const params: unknown[] = [];
+    const tuples = rows.map(({ row, meta }) => {
+      const values = this.columnsOf(table, row, meta);
+      const exprs = columns.map((col) => {
+        const value = values[col];
+        if (encrypted.has(col)) {
+          if (value === null) return 'NULL';
           params.push(typeof value === 'string' ? value : JSON.stringify(value), this.keys.dataKey());
+          return `pgp_sym_encrypt(?, ?, '${PGP_OPTIONS}')`;
         }
-      } else {
-        exprs.push('?');
         params.push(isJsonValue(value) ? JSON.stringify(value) : value);
-      }
-    }
-    if (encrypted.size) {
-      columns.push('key_id');
-      exprs.push('?');
-      params.push(this.keys.activeKeyId);
-    }
+        return '?';
+      });
+      return `(${exprs.join(', ')})`;
+    });
     const updates = columns.filter((c) => !table.key.includes(c)).map((c) => `${c} = EXCLUDED.${c}`);
-    let sql = `INSERT INTO ${table.name} (${columns.join(', ')}) VALUES (${exprs.join(', ')})
+    let sql = `INSERT INTO ${table.name} (${columns.join(', ')}) VALUES ${tuples.join(', ')}
       ON CONFLICT (${table.key.join(', ')}) DO `;
     if (table.uniqueAcrossResources) {
       // Only the resource that owns the key may (re)write it.
       sql += `UPDATE SET ${updates.join(', ')} WHERE ${table.name}.${table.owner} = EXCLUDED.${table.owner} RETURNING 1 AS ok`;
       const result = await tx.query(sql, params);
-      if (!result.length) throw conflict(table.uniqueAcrossResources.message(row.values), 'duplicate');
+      if (result.length < rows.length) throw conflict(table.uniqueAcrossResources.message(rows[0].row.values), 'duplicate');
       return;
     }
     sql += updates.length ? `UPDATE SET ${updates.join(', ')}` : 'NOTHING';
     await tx.query(sql, params);
   }
+
+  /** The row's columns, with version columns and the key id added as the table needs them. */
+  private columnsOf(table: ProjectionTable, row: ProjectionRow, meta: ProjectionMeta): Record<string, unknown> {
+    const values: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(row.values)) if (v !== undefined) values[k] = v;
+    if (table.versioned) {
+      values.version_id = meta.versionId;
+      values.last_updated = meta.lastUpdated;
+    }
+    if (table.encrypted?.length) values.key_id = this.keys.activeKeyId;
+    return values;
+  }
+}
+
+export interface ProjectionMeta {
+  versionId: number;
+  lastUpdated: Date;
+  isNew: boolean;
 }
 
 function tableOf(name: string): ProjectionTable {

@@ -29,29 +29,43 @@ export class TokenIndex {
 
   /** Replaces the resource's index rows with those of its new version. */
   async index(tx: Tx, resource: Resource, patientId: string | null, isNew: boolean): Promise<void> {
-    if (!isNew) await this.remove(tx, resource.resourceType, resource.id as string);
-    const rows = dedupe(tokensOf(resource));
-    if (!rows.length) return;
-    const encrypted = isEncryptedType(resource.resourceType);
+    await this.indexMany(tx, [{ resource, patientId, isNew }]);
+  }
+
+  /** Replaces the index rows of several resources: one DELETE for the updated ones, one INSERT for all. */
+  async indexMany(tx: Tx, items: Array<{ resource: Resource; patientId: string | null; isNew: boolean }>): Promise<void> {
+    const updated = items.filter((i) => !i.isNew).map((i) => i.resource);
+    if (updated.length) {
+      await tx.query('DELETE FROM search_token WHERE (resource_type, resource_id) IN (SELECT * FROM unnest(?::text[], ?::text[]))', [
+        updated.map((r) => r.resourceType),
+        updated.map((r) => r.id),
+      ]);
+    }
     const params: unknown[] = [];
-    const values = rows.map((r) => {
-      params.push(
-        patientId ?? '',
-        resource.resourceType,
-        resource.id,
-        r.code,
-        r.system,
-        encrypted ? null : r.value,
-        this.hash(r.system ?? '', r.value),
-        this.hash('', r.value),
+    const tuples: string[] = [];
+    for (const { resource, patientId } of items) {
+      const encrypted = isEncryptedType(resource.resourceType);
+      for (const r of dedupe(tokensOf(resource))) {
+        params.push(
+          patientId ?? '',
+          resource.resourceType,
+          resource.id,
+          r.code,
+          r.system,
+          encrypted ? null : r.value,
+          this.hash(r.system ?? '', r.value),
+          this.hash('', r.value),
+        );
+        tuples.push('(?, ?, ?, ?, ?, ?, ?, ?)');
+      }
+    }
+    for (let i = 0; i < tuples.length; i += 1000) {
+      await tx.query(
+        `INSERT INTO search_token (patient_id, resource_type, resource_id, code, system, value, hash_system_value, hash_value)
+         VALUES ${tuples.slice(i, i + 1000).join(', ')} ON CONFLICT DO NOTHING`,
+        params.slice(i * 8, (i + 1000) * 8),
       );
-      return '(?, ?, ?, ?, ?, ?, ?, ?)';
-    });
-    await tx.query(
-      `INSERT INTO search_token (patient_id, resource_type, resource_id, code, system, value, hash_system_value, hash_value)
-       VALUES ${values.join(', ')} ON CONFLICT DO NOTHING`,
-      params,
-    );
+    }
   }
 
   async remove(tx: Tx, resourceType: string, id: string): Promise<void> {

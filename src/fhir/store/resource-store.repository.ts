@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { KeyRing, PGP_OPTIONS } from '../../crypto/key-ring';
 import type { Tx } from '../../database/database.service';
 import { DatabaseService } from '../../database/database.service';
+import { uniqueChunks } from '../../database/unique-chunks';
 import { isEncryptedType } from './sensitivity';
 
 /** One stored version of a resource. `json` is the resource text exactly as served (meta included). */
@@ -85,6 +86,31 @@ export class ResourceStore {
     return rows[0] && toStored(rows[0]);
   }
 
+  /** Locks several resources at once, in a fixed order so that concurrent transactions cannot deadlock. */
+  async lockMany(tx: Tx, keys: Array<{ resourceType: string; id: string }>): Promise<void> {
+    if (!keys.length) return;
+    const names = [...new Set(keys.map((k) => `${k.resourceType}/${k.id}`))].sort();
+    await tx.query('SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM (SELECT k FROM unnest(?::text[]) AS k ORDER BY k) s', [names]);
+  }
+
+  /** Current versions of several resources in one round trip, keyed `Type/id`. */
+  async readCurrentMany(keys: Array<{ resourceType: string; id: string }>, tx?: Queryable): Promise<Map<string, StoredVersion>> {
+    const found = new Map<string, StoredVersion>();
+    if (!keys.length) return found;
+    const key = this.keys.dataKey();
+    const types = keys.map((k) => k.resourceType);
+    const ids = keys.map((k) => k.id);
+    const rows = await this.q(tx).query<Row>(
+      `WITH wanted AS (SELECT * FROM unnest(?::text[], ?::text[]) AS w(resource_type, id))
+       SELECT NULL::text AS patient_id, ${COLUMNS} FROM fhir_resource r WHERE (r.resource_type, r.id) IN (SELECT resource_type, id FROM wanted)
+       UNION ALL
+       SELECT patient_id::text, ${COLUMNS} FROM fhir_patient_resource r WHERE (r.resource_type, r.id) IN (SELECT resource_type, id FROM wanted)`,
+      [types, ids, key, key],
+    );
+    for (const r of rows) found.set(`${r.resource_type}/${r.id}`, toStored(r));
+    return found;
+  }
+
   async readVersion(resourceType: string, id: string, versionId: number, tx?: Queryable): Promise<StoredVersion | undefined> {
     const key = this.keys.dataKey();
     const rows = await this.q(tx).query<Row>(
@@ -138,34 +164,53 @@ export class ResourceStore {
     return { versions: rows.map(toStored), total };
   }
 
-  /**
-   * Writes a new version: appends it to history and makes it current, in one statement per table.
-   * When the owning patient changed (or a resource gained or lost one), its earlier versions move
-   * with it so that a resource's history always lives beside its current version.
-   */
+  /** Writes one new version (see writeVersions). */
   async writeVersion(tx: Tx, v: NewVersion, previousPatientId: string | null | undefined): Promise<void> {
-    if (previousPatientId !== undefined && previousPatientId !== v.patientId) {
-      await this.moveHistory(tx, v.resourceType, v.id, previousPatientId, v.patientId);
+    await this.writeVersions(tx, [{ version: v, previousPatientId }]);
+  }
+
+  /**
+   * Writes new versions: appends each to history and makes it current, with one statement per
+   * table for the whole batch. When a resource's owning patient changed (or it gained or lost one),
+   * its earlier versions move with it, so that its history always lives beside its current version.
+   */
+  async writeVersions(tx: Tx, items: Array<{ version: NewVersion; previousPatientId: string | null | undefined }>): Promise<void> {
+    for (const { version: v, previousPatientId } of items) {
+      if (previousPatientId !== undefined && previousPatientId !== v.patientId) {
+        await this.moveHistory(tx, v.resourceType, v.id, previousPatientId, v.patientId);
+      }
     }
-    const encrypted = isEncryptedType(v.resourceType) && v.json !== null;
-    const contentSql = encrypted ? `NULL::jsonb, pgp_sym_encrypt(?, ?, '${PGP_OPTIONS}'), ?::smallint` : '?::jsonb, NULL::bytea, NULL::smallint';
-    const contentParams = encrypted ? [v.json, this.keys.dataKey(), this.keys.activeKeyId] : [v.json];
-    const [current, history] = v.patientId
-      ? ['fhir_patient_resource', 'fhir_patient_resource_history']
-      : ['fhir_resource', 'fhir_resource_history'];
-    const keyCols = v.patientId ? 'patient_id, resource_type, id' : 'resource_type, id';
-    const keyVals = v.patientId ? [v.patientId, v.resourceType, v.id] : [v.resourceType, v.id];
-    const keyPlaceholders = keyVals.map(() => '?').join(', ');
+    const patientOwned = items.map((i) => i.version).filter((v) => v.patientId);
+    const shared = items.map((i) => i.version).filter((v) => !v.patientId);
+    for (const chunk of uniqueChunks(patientOwned, versionKey)) await this.insertVersions(tx, chunk, true);
+    for (const chunk of uniqueChunks(shared, versionKey)) await this.insertVersions(tx, chunk, false);
+  }
+
+  private async insertVersions(tx: Tx, versions: NewVersion[], patientOwned: boolean): Promise<void> {
+    const [current, history] = patientOwned ? ['fhir_patient_resource', 'fhir_patient_resource_history'] : ['fhir_resource', 'fhir_resource_history'];
+    const keyCols = patientOwned ? 'patient_id, resource_type, id' : 'resource_type, id';
+    const params: unknown[] = [];
+    const tuples = versions.map((v) => {
+      const encrypted = isEncryptedType(v.resourceType) && v.json !== null;
+      params.push(...(patientOwned ? [v.patientId] : []), v.resourceType, v.id, v.versionId, v.lastUpdated, v.deleted);
+      const keys = patientOwned ? '?, ?, ?' : '?, ?';
+      if (encrypted) {
+        params.push(v.json, this.keys.dataKey(), this.keys.activeKeyId);
+        return `(${keys}, ?::integer, ?::timestamptz, ?::boolean, NULL::jsonb, pgp_sym_encrypt(?, ?, '${PGP_OPTIONS}'), ?::smallint)`;
+      }
+      params.push(v.json);
+      return `(${keys}, ?::integer, ?::timestamptz, ?::boolean, ?::jsonb, NULL::bytea, NULL::smallint)`;
+    });
     await tx.query(
       `WITH h AS (
          INSERT INTO ${history} (${keyCols}, version_id, last_updated, deleted, content, content_enc, key_id)
-         VALUES (${keyPlaceholders}, ?, ?, ?, ${contentSql})
+         VALUES ${tuples.join(', ')}
          RETURNING *)
        INSERT INTO ${current} (${keyCols}, version_id, last_updated, deleted, content, content_enc, key_id)
        SELECT ${keyCols}, version_id, last_updated, deleted, content, content_enc, key_id FROM h
        ON CONFLICT (${keyCols}) DO UPDATE SET version_id = EXCLUDED.version_id, last_updated = EXCLUDED.last_updated,
          deleted = EXCLUDED.deleted, content = EXCLUDED.content, content_enc = EXCLUDED.content_enc, key_id = EXCLUDED.key_id`,
-      [...keyVals, v.versionId, v.lastUpdated, v.deleted, ...contentParams],
+      params,
     );
   }
 
@@ -183,6 +228,8 @@ export class ResourceStore {
     await tx.query(`DELETE FROM ${fromCur} WHERE ${fromWhere}`, fromParams);
   }
 }
+
+const versionKey = (v: NewVersion) => `${v.resourceType}/${v.id}`;
 
 function toStored(r: Row): StoredVersion {
   return {

@@ -3,7 +3,6 @@ import type { Binary, Parameters, Resource } from '@medplum/fhirtypes';
 import { applyPatch, type Operation } from 'fast-json-patch';
 import type { Tx } from '../../database/database.service';
 import { OperationOutcomeError, badRequest, gone, notFound } from '../operation-outcome';
-import { ResourceStore } from '../store/resource-store.repository';
 import { applyFhirPathPatch } from './fhirpath-patch';
 import { ResourceWriteService, prepare, type UpdateOptions, type WriteOutcome } from './resource-write.service';
 
@@ -14,14 +13,10 @@ import { ResourceWriteService, prepare, type UpdateOptions, type WriteOutcome } 
  */
 @Injectable()
 export class PatchService {
-  constructor(
-    private readonly store: ResourceStore,
-    private readonly writer: ResourceWriteService,
-  ) {}
+  constructor(private readonly writer: ResourceWriteService) {}
 
   async patchInTx(tx: Tx, resourceType: string, id: string, patch: unknown, options: UpdateOptions): Promise<WriteOutcome> {
-    await this.store.lock(tx, resourceType, id);
-    const current = await this.store.readCurrent(resourceType, id, tx);
+    const current = await this.writer.currentOf(tx, resourceType, id);
     if (!current) throw notFound(`${resourceType}/${id} is not known`);
     if (current.deleted || !current.json) throw gone(`${resourceType}/${id} was deleted`);
     const before = JSON.parse(current.json) as Resource;

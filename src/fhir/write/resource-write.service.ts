@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { Meta, Resource } from '@medplum/fhirtypes';
 import { DatabaseService, type Tx, type TxContext } from '../../database/database.service';
-import { OutboxRepository } from '../../outbox/outbox.repository';
+import { OutboxRepository, type ResourceAction } from '../../outbox/outbox.repository';
 import { validateFhirResource } from '../definitions/resource-validator';
 import { badRequest, conflict, notFound, preconditionFailed } from '../operation-outcome';
 import { ProjectionWriter } from '../projection/projection.writer';
 import { owningPatientId } from '../store/resource-ownership';
-import { ResourceStore, type StoredVersion } from '../store/resource-store.repository';
+import { ResourceStore, type NewVersion, type StoredVersion } from '../store/resource-store.repository';
 import { TokenIndex } from '../search/token-index';
 import { translateConstraintError } from './constraint-errors';
 
@@ -36,14 +36,29 @@ export interface UpdateOptions {
  * triggers attribute every row to the actor), and record the event that triggers AI work, all in
  * one transaction.
  */
+/** What a transaction has read, locked and written so far; writes are flushed in bulk. */
+interface TxState {
+  /** Patient compartments written to, and Patients deleted: checked before commit. */
+  written: Set<string>;
+  deletedPatients: Set<string>;
+  /** Current versions known to this transaction (read, prefetched or written), keyed Type/id; null: none. */
+  current: Map<string, StoredVersion | null>;
+  locked: Set<string>;
+  pending: PendingWrite[];
+}
+
+interface PendingWrite {
+  version: NewVersion;
+  previousPatientId: string | null | undefined;
+  /** The stored resource (absent for a deletion). */
+  resource?: Resource;
+  isNew: boolean;
+  action: ResourceAction;
+}
+
 @Injectable()
 export class ResourceWriteService {
-  /**
-   * Per transaction: the patient compartments written to and the Patients deleted, checked just
-   * before commit (like the deferred foreign keys, so a transaction may create a Patient after the
-   * resources that reference it). This covers resources that no seed table's foreign key checks.
-   */
-  private readonly compartments = new WeakMap<Tx, { written: Set<string>; deletedPatients: Set<string> }>();
+  private readonly states = new WeakMap<Tx, TxState>();
 
   constructor(
     private readonly db: DatabaseService,
@@ -57,13 +72,36 @@ export class ResourceWriteService {
   async inTransaction<T>(ctx: TxContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
     try {
       return await this.db.transaction(ctx, async (tx) => {
-        this.compartments.set(tx, { written: new Set(), deletedPatients: new Set() });
+        this.states.set(tx, newState());
         const result = await fn(tx);
+        await this.flush(tx);
         await this.checkCompartments(tx);
         await this.outbox.notify(tx);
         return result;
       });
     } catch (e) {
+      throw translateConstraintError(e);
+    }
+  }
+
+  /**
+   * Runs `fn` as a unit inside a running transaction (a batch entry): on failure only its own
+   * changes are rolled back. Deferred checks run at its end, so a failure is its own.
+   */
+  async inSavepoint<T>(tx: Tx, fn: () => Promise<T>): Promise<T> {
+    await tx.query('SAVEPOINT batch_entry');
+    try {
+      const result = await fn();
+      await this.flush(tx);
+      await tx.query('SET CONSTRAINTS ALL IMMEDIATE');
+      await tx.query('SET CONSTRAINTS ALL DEFERRED');
+      await this.checkCompartments(tx);
+      await tx.query('RELEASE SAVEPOINT batch_entry');
+      return result;
+    } catch (e) {
+      await tx.query('ROLLBACK TO SAVEPOINT batch_entry');
+      await tx.query('SET CONSTRAINTS ALL DEFERRED');
+      this.states.set(tx, newState()); // what this transaction knew may have been rolled back
       throw translateConstraintError(e);
     }
   }
@@ -87,6 +125,27 @@ export class ResourceWriteService {
     return this.inTransaction(ctx, (tx) => this.deleteInTx(tx, resourceType, id, options));
   }
 
+  /** Locks and reads the current versions of resources this transaction is about to change, in one round trip each. */
+  async prefetch(tx: Tx, keys: Array<{ resourceType: string; id: string }>): Promise<void> {
+    const state = this.state(tx);
+    const wanted = keys.filter((k) => !state.locked.has(`${k.resourceType}/${k.id}`));
+    if (!wanted.length) return;
+    await this.store.lockMany(tx, wanted);
+    const unknown = wanted.filter((k) => !state.current.has(`${k.resourceType}/${k.id}`));
+    const found = await this.store.readCurrentMany(unknown, tx);
+    for (const k of wanted) {
+      const key = `${k.resourceType}/${k.id}`;
+      state.locked.add(key);
+      if (!state.current.has(key)) state.current.set(key, found.get(key) ?? null);
+    }
+  }
+
+  /** The current version as this transaction sees it (its own writes included), the resource locked. */
+  async currentOf(tx: Tx, resourceType: string, id: string): Promise<StoredVersion | undefined> {
+    await this.prefetch(tx, [{ resourceType, id }]);
+    return this.state(tx).current.get(`${resourceType}/${id}`) ?? undefined;
+  }
+
   /** Creates a validated resource whose id was assigned by the server (so it cannot exist yet). */
   async createInTx(tx: Tx, resource: Resource): Promise<WriteOutcome> {
     return this.writeVersion(tx, resource, undefined);
@@ -94,8 +153,7 @@ export class ResourceWriteService {
 
   async updateInTx(tx: Tx, resource: Resource, options: UpdateOptions): Promise<WriteOutcome> {
     const { resourceType, id } = resource as Resource & { id: string };
-    await this.store.lock(tx, resourceType, id);
-    const current = await this.store.readCurrent(resourceType, id, tx);
+    const current = await this.currentOf(tx, resourceType, id);
     checkIfMatch(current, options.ifMatch, `${resourceType}/${id}`);
     if (current && !current.deleted && current.json && sameContent(JSON.parse(current.json), resource)) {
       const stored = JSON.parse(current.json) as Resource;
@@ -105,48 +163,84 @@ export class ResourceWriteService {
   }
 
   async deleteInTx(tx: Tx, resourceType: string, id: string, options: UpdateOptions): Promise<DeleteOutcome> {
-    await this.store.lock(tx, resourceType, id);
-    const current = await this.store.readCurrent(resourceType, id, tx);
+    const current = await this.currentOf(tx, resourceType, id);
     if (!current) throw notFound(`${resourceType}/${id} does not exist`);
     checkIfMatch(current, options.ifMatch, `${resourceType}/${id}`);
     if (current.deleted) return {};
-    const versionId = current.versionId + 1;
-    const lastUpdated = nextTimestamp(current.lastUpdated);
-    await this.store.writeVersion(
-      tx,
-      { resourceType, id, versionId, lastUpdated, deleted: true, patientId: current.patientId, json: null },
-      current.patientId,
-    );
-    await this.projection.remove(tx, resourceType, id);
-    await this.tokens.remove(tx, resourceType, id);
-    if (resourceType === 'Patient') this.compartments.get(tx)?.deletedPatients.add(id);
-    await this.outbox.record(tx, { resourceType, resourceId: id, versionId, patientId: current.patientId, action: 'delete' });
-    return { versionId };
+    const state = this.state(tx);
+    const version: NewVersion = {
+      resourceType,
+      id,
+      versionId: current.versionId + 1,
+      lastUpdated: nextTimestamp(current.lastUpdated),
+      deleted: true,
+      patientId: current.patientId,
+      json: null,
+    };
+    state.pending.push({ version, previousPatientId: current.patientId, isNew: false, action: 'delete' });
+    state.current.set(`${resourceType}/${id}`, { ...version });
+    if (resourceType === 'Patient') state.deletedPatients.add(id);
+    return { versionId: version.versionId };
   }
 
-  private async writeVersion(tx: Tx, resource: Resource, current: StoredVersion | undefined): Promise<WriteOutcome> {
+  /** Writes what the transaction has buffered: one statement per table for all of it. */
+  async flush(tx: Tx): Promise<void> {
+    const state = this.state(tx);
+    const pending = state.pending;
+    if (!pending.length) return;
+    state.pending = [];
+    await this.store.writeVersions(tx, pending);
+    const live = pending.filter((p) => p.resource);
+    await this.projection.projectMany(
+      tx,
+      live.map((p) => ({ resource: p.resource as Resource, meta: { versionId: p.version.versionId, lastUpdated: p.version.lastUpdated, isNew: p.isNew } })),
+    );
+    await this.tokens.indexMany(tx, live.map((p) => ({ resource: p.resource as Resource, patientId: p.version.patientId, isNew: p.isNew })));
+    for (const p of pending.filter((d) => !d.resource)) {
+      await this.projection.remove(tx, p.version.resourceType, p.version.id);
+      await this.tokens.remove(tx, p.version.resourceType, p.version.id);
+    }
+    await this.outbox.recordMany(
+      tx,
+      pending.map((p) => ({
+        resourceType: p.version.resourceType,
+        resourceId: p.version.id,
+        versionId: p.version.versionId,
+        patientId: p.version.patientId,
+        action: p.action,
+      })),
+    );
+  }
+
+  private writeVersion(tx: Tx, resource: Resource, current: StoredVersion | undefined): WriteOutcome {
+    const state = this.state(tx);
     const versionId = (current?.versionId ?? 0) + 1;
     const lastUpdated = nextTimestamp(current?.lastUpdated);
     const stored = withMeta(resource, versionId, lastUpdated);
     const patientId = owningPatientId(stored) ?? null;
     const id = stored.id as string;
-    if (patientId && stored.resourceType !== 'Patient') this.compartments.get(tx)?.written.add(patientId);
-    await this.store.writeVersion(
-      tx,
-      { resourceType: stored.resourceType, id, versionId, lastUpdated, deleted: false, patientId, json: JSON.stringify(stored) },
-      current ? current.patientId : undefined,
-    );
-    await this.projection.project(tx, stored, { versionId, lastUpdated, isNew: !current });
-    await this.tokens.index(tx, stored, patientId, !current);
-    await this.outbox.record(tx, {
-      resourceType: stored.resourceType,
-      resourceId: id,
-      versionId,
-      patientId,
+    if (patientId && stored.resourceType !== 'Patient') state.written.add(patientId);
+    const version: NewVersion = { resourceType: stored.resourceType, id, versionId, lastUpdated, deleted: false, patientId, json: JSON.stringify(stored) };
+    state.pending.push({
+      version,
+      previousPatientId: current ? current.patientId : undefined,
+      resource: stored,
+      isNew: !current,
       action: current && !current.deleted ? 'update' : 'create',
     });
+    state.current.set(`${stored.resourceType}/${id}`, { ...version });
+    state.locked.add(`${stored.resourceType}/${id}`);
     const created = !current || current.deleted;
     return { status: created ? 201 : 200, resource: stored, versionId, lastUpdated };
+  }
+
+  private state(tx: Tx): TxState {
+    let state = this.states.get(tx);
+    if (!state) {
+      state = newState();
+      this.states.set(tx, state);
+    }
+    return state;
   }
 
   /**
@@ -154,10 +248,10 @@ export class ResourceWriteService {
    * exists, and a Patient may only be deleted once no live resource is filed under it.
    */
   private async checkCompartments(tx: Tx): Promise<void> {
-    const pending = this.compartments.get(tx);
-    if (!pending) return;
+    const pending = this.state(tx);
     if (pending.written.size) {
       const ids = [...pending.written];
+      pending.written = new Set();
       // FOR SHARE: a concurrent delete of the Patient (an UPDATE of this row) waits for us, or we for it.
       const found = await tx.query<{ patient_id: string }>(
         `SELECT patient_id FROM fhir_patient_resource
@@ -169,10 +263,12 @@ export class ResourceWriteService {
       if (missing) throw badRequest(`Reference to Patient/${missing} cannot be resolved: no such resource on this server`);
     }
     if (pending.deletedPatients.size) {
+      const deleted = [...pending.deletedPatients];
+      pending.deletedPatients = new Set();
       const rows = await tx.query<{ patient_id: string; types: string[] }>(
         `SELECT patient_id, array_agg(DISTINCT resource_type ORDER BY resource_type) AS types FROM fhir_patient_resource
          WHERE patient_id = ANY(?::text[]) AND resource_type <> 'Patient' AND NOT deleted GROUP BY patient_id`,
-        [[...pending.deletedPatients]],
+        [deleted],
       );
       if (rows.length) {
         const { patient_id, types } = rows[0];
@@ -180,6 +276,10 @@ export class ResourceWriteService {
       }
     }
   }
+}
+
+function newState(): TxState {
+  return { written: new Set(), deletedPatients: new Set(), current: new Map(), locked: new Set(), pending: [] };
 }
 
 /** Validates the body as a resource of `resourceType` with the given id. Throws a 400 OperationOutcome otherwise. */
