@@ -138,26 +138,32 @@ export class ResourceStore {
       where.push('last_updated >= ?');
       params.push(query.since);
     }
-    if (query.at) {
-      where.push('last_updated <= ?');
-      params.push(query.at);
-    }
-    const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const at = query.at ? [query.at, query.at] : [];
+    // _at: the versions that were current at that instant (the last one at or before it, per resource).
+    const cond = (table: string) => {
+      const all = [...where];
+      if (query.at) {
+        all.push('last_updated <= ?');
+        all.push(`NOT EXISTS (SELECT 1 FROM ${table} later WHERE later.resource_type = v.resource_type AND later.id = v.id
+                   AND later.version_id > v.version_id AND later.last_updated <= ?)`);
+      }
+      return `${table} v ${all.length ? `WHERE ${all.join(' AND ')}` : ''}`;
+    };
     const key = this.keys.dataKey();
     const rows = await this.q(tx).query<Row & { total: string }>(
       `SELECT *, count(*) OVER () AS total FROM (
-         SELECT NULL::text AS patient_id, ${COLUMNS} FROM fhir_resource_history ${cond}
+         SELECT NULL::text AS patient_id, ${COLUMNS} FROM ${cond('fhir_resource_history')}
          UNION ALL
-         SELECT patient_id::text, ${COLUMNS} FROM fhir_patient_resource_history ${cond}
+         SELECT patient_id::text, ${COLUMNS} FROM ${cond('fhir_patient_resource_history')}
        ) h ORDER BY last_updated DESC, resource_type, id, version_id DESC LIMIT ? OFFSET ?`,
-      [key, ...params, key, ...params, query.count, query.offset],
+      [key, ...params, ...at, key, ...params, ...at, query.count, query.offset],
     );
     let total = rows.length ? Number(rows[0].total) : 0;
     // No row carries the window total when the page is empty (_count=0, or an offset past the end): count apart.
     if (!rows.length && (query.offset > 0 || query.count === 0)) {
       const [c] = await this.q(tx).query<{ n: string }>(
-        `SELECT (SELECT count(*) FROM fhir_resource_history ${cond}) + (SELECT count(*) FROM fhir_patient_resource_history ${cond}) AS n`,
-        [...params, ...params],
+        `SELECT (SELECT count(*) FROM ${cond('fhir_resource_history')}) + (SELECT count(*) FROM ${cond('fhir_patient_resource_history')}) AS n`,
+        [...params, ...at, ...params, ...at],
       );
       total = Number(c.n);
     }
