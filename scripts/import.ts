@@ -11,7 +11,9 @@ import { fhirKitClient } from '../src/exchange/fhir-kit-client';
  *   so that the patient bundles' conditional references resolve.
  * - Safe to rerun: a POST entry whose fullUrl is `urn:uuid:<uuid>` is sent as a PUT to
  *   `Type/<uuid>`, so a second run finds the same resources and writes no new version (the server
- *   skips updates that change nothing); NDJSON resources with an id are PUT likewise.
+ *   skips updates that change nothing); NDJSON resources with an id are PUT likewise. Shared
+ *   resources (Organization, Practitioner...) with an identifier are sent as conditional creates
+ *   on it instead, so that copies in several bundles make one resource (see idempotent()).
  * - Prints a progress line and a summary: files, resources, resources/s, failures with their
  *   OperationOutcome. Exit code 1 if anything failed.
  *
@@ -82,13 +84,31 @@ export function listFiles(paths: string[]): string[] {
   return files.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
-/** Makes a bundle safe to send twice: POSTs of urn:uuid entries become PUTs to that uuid. Pure. */
+/**
+ * Resources that belong to no patient and that several bundles carry (Synthea's support bundles
+ * create them with ifNoneExist; its older exports repeat them in every patient bundle, under the
+ * same uuid but with other content).
+ */
+const SHARED_TYPES = new Set(['Organization', 'Practitioner', 'PractitionerRole', 'Location', 'HealthcareService', 'Endpoint', 'Medication']);
+
+/**
+ * Makes a bundle safe to send twice: POSTs of urn:uuid entries become PUTs to that uuid, except
+ * shared resources (SHARED_TYPES) with an identifier, which become conditional creates on it
+ * (first writer wins), so that a support bundle's ifNoneExist entry and a patient bundle's copy of
+ * the same Organization or Practitioner make one resource, not two that every later conditional
+ * reference or ifNoneExist on that identifier would find (412). Pure.
+ */
 export function idempotent(bundle: Bundle): Bundle {
   return {
     ...bundle,
     entry: bundle.entry?.map((e: BundleEntry) => {
       const uuid = /^urn:uuid:([0-9a-fA-F-]{36})$/.exec(e.fullUrl ?? '')?.[1];
       if (e.request?.method !== 'POST' || !uuid || !e.resource || e.request.ifNoneExist) return e;
+      const identifier = (e.resource as { identifier?: Array<{ system?: string; value?: string }> }).identifier?.find((i) => i.system && i.value);
+      if (SHARED_TYPES.has(e.resource.resourceType) && identifier) {
+        const token = (s: string) => encodeURIComponent(s.replace(/[\\|,$]/g, '\\$&'));
+        return { ...e, request: { ...e.request, ifNoneExist: `identifier=${token(identifier.system as string)}|${token(identifier.value as string)}` } };
+      }
       return { ...e, resource: { ...e.resource, id: uuid }, request: { method: 'PUT', url: `${e.resource.resourceType}/${uuid}` } };
     }),
   };

@@ -5,6 +5,7 @@ import { LOGGER } from '../core/core.module';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import { OperationOutcomeError, outcome, type IssueCode } from '../fhir/operation-outcome';
 import { resourceToXml } from '../fhir/rest/fhir-xml';
+import { negotiate } from '../fhir/rest/fhir-http';
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
@@ -23,6 +24,15 @@ export class OperationOutcomeFilter implements ExceptionFilter {
     const { status, body } = this.toOutcome(exception, req);
     if (res.headersSent) return;
     if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="fhir-ai-server"');
+    // Errors raised before the handler negotiated (body parsing, authentication) answer in the
+    // format the client asked for too; an Accept the server cannot produce falls back to JSON.
+    if (req.fhirFormat === undefined && req.originalUrl?.startsWith('/fhir')) {
+      try {
+        negotiate(req);
+      } catch {
+        req.fhirFormat = 'json';
+      }
+    }
     if (req.fhirFormat === 'xml' && (body as { resourceType?: string }).resourceType === 'OperationOutcome') {
       res.status(status).type('application/fhir+xml; charset=utf-8').send(resourceToXml(body as OperationOutcome));
       return;

@@ -112,6 +112,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       };
       const onReady = () => done();
       const timer = setTimeout(() => done(new Error(`Redis is not ready (${connection.status})`)), timeoutMs);
+      timer.unref(); // never what keeps a stopping process alive
       connection.once('ready', onReady);
     });
   }
