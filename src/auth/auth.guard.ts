@@ -4,6 +4,10 @@ import type { Request } from 'express';
 import { unauthorized } from '../fhir/operation-outcome';
 import { IS_PUBLIC } from './public.decorator';
 import { InvalidTokenError, TokenService } from './token.service';
+import { ClientRepository } from './client.repository';
+
+/** How long a process may keep honouring a revoked client's tokens. */
+const REVOCATION_CACHE_MS = 5000;
 
 /**
  * Every route needs a valid bearer token unless marked @Public(). The verified caller is put on
@@ -11,9 +15,13 @@ import { InvalidTokenError, TokenService } from './token.service';
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
+  /** Whether a client is still active, remembered briefly so that revocation costs no query per request. */
+  private readonly active = new Map<string, { active: boolean; until: number }>();
+
   constructor(
     private readonly reflector: Reflector,
     private readonly tokens: TokenService,
+    private readonly clients: ClientRepository,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -29,6 +37,17 @@ export class AuthGuard implements CanActivate {
       if (e instanceof InvalidTokenError) throw unauthorized(`Invalid bearer token: ${e.message}`);
       throw e;
     }
+    if (!(await this.isActive(req.auth.clientId))) throw unauthorized('Invalid bearer token: the client has been revoked');
     return true;
+  }
+
+  private async isActive(clientId: string): Promise<boolean> {
+    const now = Date.now();
+    const cached = this.active.get(clientId);
+    if (cached && cached.until > now) return cached.active;
+    const active = await this.clients.isActive(clientId);
+    if (this.active.size > 10000) this.active.clear();
+    this.active.set(clientId, { active, until: now + REVOCATION_CACHE_MS });
+    return active;
   }
 }

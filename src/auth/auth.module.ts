@@ -7,10 +7,14 @@ import { ROLE_SCOPE_CEILING } from './auth.types';
 import { ClientRepository } from './client.repository';
 import { SigningKeyService } from './signing-key.service';
 import { TokenController } from './token.controller';
+import { SmartConfigurationController } from './smart-configuration.controller';
+import { ClientsController } from './clients.controller';
+import { FhirStoreModule } from '../fhir/fhir.module';
 import { TokenService } from './token.service';
 
 @Module({
-  controllers: [TokenController],
+  imports: [FhirStoreModule],
+  controllers: [TokenController, SmartConfigurationController, ClientsController],
   providers: [ClientRepository, SigningKeyService, TokenService, { provide: APP_GUARD, useClass: AuthGuard }],
   exports: [TokenService],
 })

@@ -29,19 +29,70 @@ export class ClientRepository {
     });
   }
 
+  async create(actor: string, c: ClientRecord, secret: string): Promise<void> {
+    await this.db.transaction({ actor }, async (tx) => {
+      await tx.query(
+        'INSERT INTO auth_clients (client_id, secret_hash, role, scopes, patient_id, practitioner_id) VALUES (?, ?, ?, ?, ?, ?)',
+        [c.clientId, await hashSecret(secret), c.role, c.scopes.join(' '), c.patientId ?? null, c.practitionerId ?? null],
+      );
+    });
+  }
+
+  async list(): Promise<Array<ClientRecord & { createdAt: Date; revokedAt: Date | null }>> {
+    const rows = await this.db.query<ClientRow & { created_at: Date; revoked_at: Date | null }>(
+      'SELECT client_id, role, scopes, patient_id, practitioner_id, created_at, revoked_at FROM auth_clients ORDER BY created_at',
+    );
+    return rows.map((r) => ({ ...toRecord(r), createdAt: r.created_at, revokedAt: r.revoked_at }));
+  }
+
+  /** Gives the client a new secret; false when there is no such live client. */
+  async rotate(actor: string, clientId: string, secret: string): Promise<boolean> {
+    const hash = await hashSecret(secret);
+    return this.db.transaction({ actor }, async (tx) => {
+      const rows = await tx.query('UPDATE auth_clients SET secret_hash = ? WHERE client_id = ? AND revoked_at IS NULL RETURNING 1', [hash, clientId]);
+      return rows.length > 0;
+    });
+  }
+
+  /** Revokes the client: it can no longer get tokens. False when there is no such live client. */
+  async revoke(actor: string, clientId: string): Promise<boolean> {
+    return this.db.transaction({ actor }, async (tx) => {
+      const rows = await tx.query('UPDATE auth_clients SET revoked_at = now() WHERE client_id = ? AND revoked_at IS NULL RETURNING 1', [clientId]);
+      return rows.length > 0;
+    });
+  }
+
+  /** Whether the client exists and is not revoked (tokens of revoked clients stop working). */
+  async isActive(clientId: string): Promise<boolean> {
+    const rows = await this.db.query('SELECT 1 FROM auth_clients WHERE client_id = ? AND revoked_at IS NULL', [clientId]);
+    return rows.length > 0;
+  }
+
   /** The client if the secret is right and it is not revoked. */
   async authenticate(clientId: string, secret: string): Promise<ClientRecord | undefined> {
-    const [row] = await this.db.query<{ client_id: string; secret_hash: string; role: Role; scopes: string; patient_id: string | null; practitioner_id: string | null }>(
+    const [row] = await this.db.query<ClientRow & { secret_hash: string }>(
       'SELECT client_id, secret_hash, role, scopes, patient_id, practitioner_id FROM auth_clients WHERE client_id = ? AND revoked_at IS NULL',
       [clientId],
     );
     if (!row || !(await verifySecret(secret, row.secret_hash))) return undefined;
-    return {
-      clientId: row.client_id,
-      role: row.role,
-      scopes: row.scopes.split(' ').filter(Boolean),
-      patientId: row.patient_id ?? undefined,
-      practitionerId: row.practitioner_id ?? undefined,
-    };
+    return toRecord(row);
   }
+}
+
+interface ClientRow {
+  client_id: string;
+  role: Role;
+  scopes: string;
+  patient_id: string | null;
+  practitioner_id: string | null;
+}
+
+function toRecord(row: ClientRow): ClientRecord {
+  return {
+    clientId: row.client_id,
+    role: row.role,
+    scopes: row.scopes.split(' ').filter(Boolean),
+    patientId: row.patient_id ?? undefined,
+    practitionerId: row.practitioner_id ?? undefined,
+  };
 }

@@ -5,6 +5,7 @@ import type { AppConfig } from '../config/app-config';
 import type { AuthContext, Role } from './auth.types';
 import type { ClientRecord } from './client.repository';
 import { SigningKeyService, TOKEN_ALG } from './signing-key.service';
+import { isCoveredBy } from './access/scopes';
 
 export const TOKEN_ISSUER = 'fhir-ai-server';
 export const TOKEN_AUDIENCE = 'fhir-ai-server/fhir';
@@ -19,11 +20,11 @@ export class TokenService {
     private readonly keys: SigningKeyService,
   ) {}
 
-  /** The scopes granted: those requested that the client holds, or all it holds when none are asked for. */
+  /** The scopes granted: those requested that the client's scopes cover, or all it holds when none are asked for. */
   grantScopes(client: ClientRecord, requested: string | undefined): string[] {
     if (!requested?.trim()) return client.scopes;
     const wanted = requested.trim().split(/\s+/);
-    return wanted.filter((s) => client.scopes.includes(s));
+    return [...new Set(wanted.filter((s) => isCoveredBy(s, client.scopes)))];
   }
 
   async issue(client: ClientRecord, scopes: string[]): Promise<{ token: string; expiresIn: number }> {

@@ -12,11 +12,12 @@ import { BundleService } from './bundle/bundle.service';
 import { ConditionalMatcher } from './search/conditional-matcher';
 import { TokenIndex } from './search/token-index';
 import { FhirDefinitionsLoader } from './definitions/definitions.loader';
+import { AccessPolicy } from '../auth/access/access-policy';
 
 /** The FHIR store and its one write path; the REST controller is added by the API only. */
 @Module({
-  providers: [FhirDefinitionsLoader, ResourceStore, ProjectionWriter, OutboxRepository, TokenIndex, ConditionalMatcher, ResourceWriteService, PatchService, BundleService, ResourceReadService],
-  exports: [ResourceStore, ResourceWriteService, PatchService, BundleService, ResourceReadService, OutboxRepository],
+  providers: [FhirDefinitionsLoader, AccessPolicy, ResourceStore, ProjectionWriter, OutboxRepository, TokenIndex, ConditionalMatcher, ResourceWriteService, PatchService, BundleService, ResourceReadService],
+  exports: [AccessPolicy, ResourceStore, ResourceWriteService, PatchService, BundleService, ResourceReadService, OutboxRepository],
 })
 export class FhirStoreModule {}
 

@@ -10,6 +10,9 @@ import { ResourceStore } from '../store/resource-store.repository';
 import { PatchService } from '../write/patch.service';
 import { ResourceWriteService, prepare } from '../write/resource-write.service';
 import { parseBundle, type ParsedEntry } from './bundle-request';
+import { AccessPolicy } from '../../auth/access/access-policy';
+import type { Permission } from '../../auth/access/scopes';
+import type { AuthContext } from '../../auth/auth.types';
 import { collectReferences, rewriteReferences } from './reference-rewriter';
 
 export type ReturnPreference = 'minimal' | 'representation' | 'OperationOutcome';
@@ -42,24 +45,37 @@ export class BundleService {
     private readonly store: ResourceStore,
     private readonly matcher: ConditionalMatcher,
     private readonly patcher: PatchService,
+    private readonly access: AccessPolicy,
   ) {}
 
-  async process(ctx: TxContext, body: unknown, fhirBase: string, ret: ReturnPreference): Promise<Bundle> {
+  async process(ctx: TxContext, body: unknown, fhirBase: string, ret: ReturnPreference, auth?: AuthContext): Promise<Bundle> {
     const { type, entries } = parseBundle(body, fhirBase, { maxEntries: this.config.maxBundleEntries });
-    if (type === 'batch') return this.batch(ctx, entries, fhirBase, ret);
-    return { resourceType: 'Bundle', type: 'transaction-response', entry: await this.transaction(ctx, entries, fhirBase, ret, atEntry) };
+    const scope = new EntryAccess(this.access, auth);
+    if (type === 'transaction') for (const e of entries) atEntry(e, () => scope.check(e)); // all or nothing: refuse before any work
+    if (type === 'batch') return this.batch(ctx, entries, fhirBase, ret, scope);
+    return { resourceType: 'Bundle', type: 'transaction-response', entry: await this.transaction(ctx, entries, fhirBase, ret, atEntry, scope) };
   }
 
   /**
    * One REST interaction (conditional create/update/delete, PATCH) run exactly as a one-entry
    * transaction, so that REST and bundles share their semantics; errors are not prefixed with an entry.
    */
-  async runOne(ctx: TxContext, e: Omit<ParsedEntry, 'index'>, fhirBase: string, ret: ReturnPreference): Promise<BundleEntry> {
-    const [response] = await this.transaction(ctx, [{ ...e, index: 0 }], fhirBase, ret, (_e, fn) => fn());
+  async runOne(ctx: TxContext, e: Omit<ParsedEntry, 'index'>, fhirBase: string, ret: ReturnPreference, auth?: AuthContext): Promise<BundleEntry> {
+    const scope = new EntryAccess(this.access, auth);
+    const entry = { ...e, index: 0 };
+    scope.check(entry);
+    const [response] = await this.transaction(ctx, [entry], fhirBase, ret, (_e, fn) => fn(), scope);
     return response;
   }
 
-  private async transaction(ctx: TxContext, entries: ParsedEntry[], base: string, ret: ReturnPreference, atEntry: EntryScope): Promise<BundleEntry[]> {
+  private async transaction(
+    ctx: TxContext,
+    entries: ParsedEntry[],
+    base: string,
+    ret: ReturnPreference,
+    atEntry: EntryScope,
+    scope: EntryAccess,
+  ): Promise<BundleEntry[]> {
     const prepared = entries.map((e) => atEntry(e, () => this.prepareEntry(e)));
     const responses: BundleEntry[] = new Array(entries.length);
     await this.writer.inTransaction(ctx, async (tx) => {
@@ -94,7 +110,7 @@ export class BundleService {
       for (const e of ordered) {
         if (e.method === 'GET' || e.method === 'HEAD') await this.writer.flush(tx); // reads see the writes before them
         const resource = prepared[e.index] && rewriteReferences(prepared[e.index] as Resource, (ref, path) => resolve(e, ref, path));
-        responses[e.index] = await atEntry(e, () => this.execute(tx, e, targets.get(e.index) as Target, resource, base, ret));
+        responses[e.index] = await atEntry(e, () => this.execute(tx, e, targets.get(e.index) as Target, resource, base, ret, scope));
       }
     });
     return responses;
@@ -105,18 +121,19 @@ export class BundleService {
    * entry) but each runs in a savepoint with its deferred checks at its end, so a failing entry is
    * rolled back alone and reported in its response entry.
    */
-  private async batch(ctx: TxContext, entries: ParsedEntry[], base: string, ret: ReturnPreference): Promise<Bundle> {
+  private async batch(ctx: TxContext, entries: ParsedEntry[], base: string, ret: ReturnPreference, scope: EntryAccess): Promise<Bundle> {
     const responses: BundleEntry[] = [];
     await this.writer.inTransaction(ctx, async (tx) => {
       for (const e of entries) {
         try {
+          atEntry(e, () => scope.check(e));
           const prepared = atEntry(e, () => this.prepareEntry(e));
           responses.push(
             await this.writer.inSavepoint(tx, async () => {
               const target = await atEntry(e, () => this.resolveTarget(tx, e, prepared));
               const resolve = await this.referenceResolver(tx, [e], [prepared], new Map(), false, atEntry);
               const resource = prepared && rewriteReferences(prepared, (ref, path) => resolve(e, ref, path));
-              return atEntry(e, () => this.execute(tx, e, target, resource, base, ret));
+              return atEntry(e, () => this.execute(tx, e, target, resource, base, ret, scope));
             }),
           );
         } catch (err) {
@@ -208,7 +225,15 @@ export class BundleService {
     };
   }
 
-  private async execute(tx: Tx, e: ParsedEntry, target: Target, resource: Resource | undefined, base: string, ret: ReturnPreference): Promise<BundleEntry> {
+  private async execute(
+    tx: Tx,
+    e: ParsedEntry,
+    target: Target,
+    resource: Resource | undefined,
+    base: string,
+    ret: ReturnPreference,
+    scope: EntryAccess,
+  ): Promise<BundleEntry> {
     const type = e.resourceType;
     switch (e.method) {
       case 'POST': {
@@ -235,25 +260,25 @@ export class BundleService {
       }
       case 'GET':
       case 'HEAD':
-        return this.read(tx, e, base);
+        return this.read(tx, e, base, scope);
     }
   }
 
-  private async read(tx: Tx, e: ParsedEntry, base: string): Promise<BundleEntry> {
+  private async read(tx: Tx, e: ParsedEntry, base: string, scope: EntryAccess): Promise<BundleEntry> {
     const type = e.resourceType;
     if (!e.id) {
       const ids = await this.matcher.match(tx, type, e.criteria ?? '');
       const found: BundleEntry[] = [];
       for (const id of ids) {
         const current = await this.store.readCurrent(type, id, tx);
-        if (current?.json) found.push({ fullUrl: `${base}/${type}/${id}`, resource: JSON.parse(current.json) as Resource, search: { mode: 'match' } });
+        if (current?.json && scope.visible(current)) found.push({ fullUrl: `${base}/${type}/${id}`, resource: JSON.parse(current.json) as Resource, search: { mode: 'match' } });
       }
       return { resource: { resourceType: 'Bundle', type: 'searchset', total: found.length, entry: found }, response: { status: '200 OK' } };
     }
     const version = e.versionId
       ? await this.store.readVersion(type, e.id, Number(e.versionId), tx)
       : await this.store.readCurrent(type, e.id, tx);
-    if (!version) throw notFound(`${type}/${e.id}${e.versionId ? `/_history/${e.versionId}` : ''} is not known`);
+    if (!version || !scope.visible(version)) throw notFound(`${type}/${e.id}${e.versionId ? `/_history/${e.versionId}` : ''} is not known`);
     if (version.deleted || !version.json) throw OperationOutcomeError.of(410, 'deleted', `${type}/${e.id} was deleted`);
     return {
       fullUrl: `${base}/${type}/${e.id}`,
@@ -275,6 +300,25 @@ function entry(base: string, type: string, id: string, status: number, versionId
 }
 
 type EntryScope = <T>(e: ParsedEntry, fn: () => T) => T;
+
+/** The caller's scopes applied to bundle entries: each interaction needs its permission; reads see only what the caller may. */
+class EntryAccess {
+  constructor(
+    private readonly policy: AccessPolicy,
+    private readonly auth: AuthContext | undefined,
+  ) {}
+
+  check(e: ParsedEntry): void {
+    const needs: Record<ParsedEntry['method'], Permission> = { POST: 'c', PUT: 'u', PATCH: 'u', DELETE: 'd', GET: e.id ? 'r' : 's', HEAD: e.id ? 'r' : 's' };
+    const permission = needs[e.method];
+    if (e.method === 'GET' || e.method === 'HEAD') this.policy.require(this.auth, e.resourceType, permission);
+    else this.policy.requireWrite(this.auth, e.resourceType, permission);
+  }
+
+  visible(v: { patientId: string | null }): boolean {
+    return this.policy.isVisible(this.auth, v);
+  }
+}
 
 /** Runs `fn`, naming the entry in any FHIR error it raises. */
 function atEntry<T>(e: ParsedEntry, fn: () => T): T {

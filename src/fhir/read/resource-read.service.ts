@@ -7,32 +7,40 @@ import { ResourceStore, type HistoryQuery, type StoredVersion } from '../store/r
 export class ResourceReadService {
   constructor(private readonly store: ResourceStore) {}
 
-  async read(resourceType: string, id: string): Promise<StoredVersion & { json: string }> {
+  /** `check` may refuse a resource the caller may not see (throwing as if it did not exist). */
+  async read(resourceType: string, id: string, check: VisibilityCheck = () => undefined): Promise<StoredVersion & { json: string }> {
     const current = await this.store.readCurrent(resourceType, id);
     if (!current) throw notFound(`${resourceType}/${id} is not known`);
+    check(current);
     if (current.deleted || current.json === null) throw gone(`${resourceType}/${id} was deleted (version ${current.versionId})`);
     return current as StoredVersion & { json: string };
   }
 
-  async vread(resourceType: string, id: string, versionId: string): Promise<StoredVersion & { json: string }> {
+  async vread(resourceType: string, id: string, versionId: string, check: VisibilityCheck = () => undefined): Promise<StoredVersion & { json: string }> {
     if (!/^\d{1,9}$/.test(versionId)) throw notFound(`${resourceType}/${id} has no version "${versionId}"`);
     const version = await this.store.readVersion(resourceType, id, Number(versionId));
     if (!version) {
       const exists = await this.store.readCurrent(resourceType, id);
+      if (exists) check(exists);
       throw notFound(exists ? `${resourceType}/${id} has no version ${versionId}` : `${resourceType}/${id} is not known`);
     }
+    check(version);
     if (version.deleted || version.json === null) throw gone(`${resourceType}/${id} version ${versionId} is a deletion`);
     return version as StoredVersion & { json: string };
   }
 
-  async history(query: HistoryQuery): Promise<{ versions: StoredVersion[]; total: number }> {
+  async history(query: HistoryQuery, check: VisibilityCheck = () => undefined): Promise<{ versions: StoredVersion[]; total: number }> {
     if (query.id && query.resourceType) {
       const exists = await this.store.readCurrent(query.resourceType, query.id);
       if (!exists) throw notFound(`${query.resourceType}/${query.id} is not known`);
+      check(exists);
     }
     return this.store.history(query);
   }
 }
+
+/** Throws when the caller may not see the resource. */
+export type VisibilityCheck = (v: StoredVersion) => void;
 
 /** Parses the history parameters _count, _since, _at and the paging offset. */
 export function historyParams(q: Record<string, unknown>, maxCount = 1000): Pick<HistoryQuery, 'count' | 'offset' | 'since' | 'at'> {

@@ -4,9 +4,11 @@ import type { BundleEntry, OperationOutcomeIssue, Parameters, Resource } from '@
 import type { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../core/tokens';
 import { Public } from '../../auth/public.decorator';
+import { AccessPolicy } from '../../auth/access/access-policy';
 import type { TxContext } from '../../database/database.service';
 import { validateFhirResource } from '../definitions/resource-validator';
-import { OperationOutcomeError, badRequest, informational, outcome } from '../operation-outcome';
+import { fhirResourceTypes } from '../definitions/fhir-definitions';
+import { OperationOutcomeError, badRequest, informational, notFound, outcome } from '../operation-outcome';
 import { ResourceReadService, historyParams } from '../read/resource-read.service';
 import { EverythingService } from '../read/everything.service';
 import { ResourceWriteService, type WriteOutcome } from '../write/resource-write.service';
@@ -35,6 +37,7 @@ export class FhirController {
     private readonly capabilities: CapabilityStatementService,
     private readonly bundles: BundleService,
     private readonly everything: EverythingService,
+    private readonly access: AccessPolicy,
   ) {}
 
   @Public()
@@ -49,15 +52,16 @@ export class FhirController {
   async bundle(@Body() body: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
     negotiate(req);
     requireJsonBody(req);
-    const result = await this.bundles.process(txContext(req), body, fhirBase(req, this.config), preferredReturn(req));
+    const result = await this.bundles.process(txContext(req), body, fhirBase(req, this.config), preferredReturn(req), req.auth);
     sendJson(res, 200, JSON.stringify(result));
   }
 
   @Get('_history')
   async systemHistory(@Req() req: Request, @Res() res: Response): Promise<void> {
     negotiate(req);
+    this.access.require(req.auth, '*', 's');
     const params = historyParams(req.query);
-    const result = await this.reader.history(params);
+    const result = await this.reader.history({ ...params, patientId: this.access.compartment(req.auth) ?? undefined });
     sendJson(res, 200, JSON.stringify(historyBundle(fhirBase(req, this.config), req, result, params)));
   }
 
@@ -65,8 +69,9 @@ export class FhirController {
   async typeHistory(@Param('type') type: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     negotiate(req);
     requireResourceType(type);
+    this.access.require(req.auth, type, 's');
     const params = historyParams(req.query);
-    const result = await this.reader.history({ ...params, resourceType: type });
+    const result = await this.reader.history({ ...params, resourceType: type, patientId: this.access.compartment(req.auth) ?? undefined });
     sendJson(res, 200, JSON.stringify(historyBundle(fhirBase(req, this.config), req, result, params)));
   }
 
@@ -74,7 +79,8 @@ export class FhirController {
   async read(@Param('type') type: string, @Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     negotiate(req);
     requireResourceType(type);
-    const found = await this.reader.read(type, id);
+    this.access.require(req.auth, type, 'r');
+    const found = await this.reader.read(type, id, (v) => this.access.requireVisible(req.auth, v));
     setVersionHeaders(res, found);
     sendJson(res, 200, found.json);
   }
@@ -83,8 +89,9 @@ export class FhirController {
   async instanceHistory(@Param('type') type: string, @Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     negotiate(req);
     requireResourceType(type);
+    this.access.require(req.auth, type, 'r');
     const params = historyParams(req.query);
-    const result = await this.reader.history({ ...params, resourceType: type, id });
+    const result = await this.reader.history({ ...params, resourceType: type, id }, (v) => this.access.requireVisible(req.auth, v));
     sendJson(res, 200, JSON.stringify(historyBundle(fhirBase(req, this.config), req, result, params)));
   }
 
@@ -92,7 +99,8 @@ export class FhirController {
   async vread(@Param('type') type: string, @Param('id') id: string, @Param('vid') vid: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     negotiate(req);
     requireResourceType(type);
-    const found = await this.reader.vread(type, id, vid);
+    this.access.require(req.auth, type, 'r');
+    const found = await this.reader.vread(type, id, vid, (v) => this.access.requireVisible(req.auth, v));
     setVersionHeaders(res, found);
     sendJson(res, 200, found.json);
   }
@@ -103,9 +111,15 @@ export class FhirController {
     negotiate(req);
     requireResourceType(type);
     if (type !== 'Patient' || operation !== '$everything') throw unknownOperation(req);
+    this.access.require(req.auth, 'Patient', 'r');
+    const compartment = this.access.compartment(req.auth);
+    if (compartment !== undefined && compartment !== id) throw notFound(`Patient/${id} is not known`);
     const { count, offset, since } = historyParams(req.query);
     const typeParam = req.query._type;
-    const types = typeParam === undefined ? undefined : String(typeParam).split(',').map((t) => t.trim()).filter(Boolean);
+    const asked = typeParam === undefined ? [...fhirResourceTypes()] : String(typeParam).split(',').map((t) => t.trim()).filter(Boolean);
+    // Only the types the token may read; with no _type and full read scopes, no filter at all.
+    const readable = asked.filter((t) => this.access.allows(req.auth, t, 'r'));
+    const types = typeParam === undefined && readable.length === asked.length ? undefined : readable;
     const base = fhirBase(req, this.config);
     const self = new URL(`${base}${req.path.replace(/^\/fhir/, '')}`);
     for (const [k, v] of Object.entries(req.query)) if (k !== '_offset') self.searchParams.set(k, String(v));
@@ -118,6 +132,7 @@ export class FhirController {
     negotiate(req);
     requireResourceType(type);
     requireJsonBody(req);
+    this.access.requireWrite(req.auth, type, 'c');
     const ifNoneExist = header(req, 'if-none-exist');
     if (ifNoneExist !== undefined) {
       await this.runOne(req, res, { method: 'POST', resourceType: type, resource: body as Resource, ifNoneExist: ifNoneExist.replace(/^[^?]*\?/, '') });
@@ -164,7 +179,7 @@ export class FhirController {
 
   /** Runs one interaction as a one-entry transaction and answers as REST does. */
   private async runOne(req: Request, res: Response, e: Omit<ParsedEntry, 'index'>): Promise<void> {
-    const entry: BundleEntry = await this.bundles.runOne(txContext(req), e, fhirBase(req, this.config), 'representation');
+    const entry: BundleEntry = await this.bundles.runOne(txContext(req), e, fhirBase(req, this.config), 'representation', req.auth);
     const response = entry.response ?? { status: '200' };
     const status = Number.parseInt(response.status, 10);
     if (response.etag) res.setHeader('ETag', response.etag);
@@ -191,6 +206,7 @@ export class FhirController {
     negotiate(req);
     requireResourceType(type);
     requireJsonBody(req);
+    this.access.requireWrite(req.auth, type, 'u');
     const ifMatch = req.headers['if-match'];
     const result = await this.writer.update(txContext(req), type, id, body, { ifMatch: typeof ifMatch === 'string' ? ifMatch : undefined });
     this.sendWrite(req, res, result);
@@ -200,6 +216,7 @@ export class FhirController {
   async delete(@Param('type') type: string, @Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     negotiate(req);
     requireResourceType(type);
+    this.access.requireWrite(req.auth, type, 'd');
     const ifMatch = req.headers['if-match'];
     const result = await this.writer.delete(txContext(req), type, id, { ifMatch: typeof ifMatch === 'string' ? ifMatch : undefined });
     if (result.versionId) res.setHeader('ETag', `W/"${result.versionId}"`);

@@ -34,6 +34,8 @@ export interface HistoryQuery {
   at?: Date;
   count: number;
   offset: number;
+  /** Only this patient's compartment (a patient-context token's history). */
+  patientId?: string;
 }
 
 type Queryable = Pick<Tx, 'query'>;
@@ -147,23 +149,24 @@ export class ResourceStore {
         all.push(`NOT EXISTS (SELECT 1 FROM ${table} later WHERE later.resource_type = v.resource_type AND later.id = v.id
                    AND later.version_id > v.version_id AND later.last_updated <= ?)`);
       }
-      return `${table} v ${all.length ? `WHERE ${all.join(' AND ')}` : ''}`;
+      return `${table} v WHERE ${all.length ? all.join(' AND ') : 'true'}`;
     };
     const key = this.keys.dataKey();
     const rows = await this.q(tx).query<Row & { total: string }>(
       `SELECT *, count(*) OVER () AS total FROM (
-         SELECT NULL::text AS patient_id, ${COLUMNS} FROM ${cond('fhir_resource_history')}
+         SELECT NULL::text AS patient_id, ${COLUMNS} FROM ${cond('fhir_resource_history')} ${query.patientId ? 'AND false' : ''}
          UNION ALL
-         SELECT patient_id::text, ${COLUMNS} FROM ${cond('fhir_patient_resource_history')}
+         SELECT patient_id::text, ${COLUMNS} FROM ${cond('fhir_patient_resource_history')} ${query.patientId ? 'AND v.patient_id = ?' : ''}
        ) h ORDER BY last_updated DESC, resource_type, id, version_id DESC LIMIT ? OFFSET ?`,
-      [key, ...params, ...at, key, ...params, ...at, query.count, query.offset],
+      [key, ...params, ...at, key, ...params, ...at, ...(query.patientId ? [query.patientId] : []), query.count, query.offset],
     );
     let total = rows.length ? Number(rows[0].total) : 0;
     // No row carries the window total when the page is empty (_count=0, or an offset past the end): count apart.
     if (!rows.length && (query.offset > 0 || query.count === 0)) {
       const [c] = await this.q(tx).query<{ n: string }>(
-        `SELECT (SELECT count(*) FROM ${cond('fhir_resource_history')}) + (SELECT count(*) FROM ${cond('fhir_patient_resource_history')}) AS n`,
-        [...params, ...at, ...params, ...at],
+        `SELECT (SELECT count(*) FROM ${cond('fhir_resource_history')} ${query.patientId ? 'AND false' : ''})
+              + (SELECT count(*) FROM ${cond('fhir_patient_resource_history')} ${query.patientId ? 'AND v.patient_id = ?' : ''}) AS n`,
+        [...params, ...at, ...params, ...at, ...(query.patientId ? [query.patientId] : [])],
       );
       total = Number(c.n);
     }

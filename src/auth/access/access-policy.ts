@@ -1,0 +1,60 @@
+import { Injectable } from '@nestjs/common';
+import { forbidden, notFound } from '../../fhir/operation-outcome';
+import type { AuthContext } from '../auth.types';
+import { allows, isPatientContext, type Permission } from './scopes';
+
+const PERMISSION_NAMES: Record<Permission, string> = { c: 'create', r: 'read', u: 'update', d: 'delete', s: 'search' };
+
+/**
+ * What a token may do: its SMART scopes per resource type and interaction, and, for a
+ * patient-context token, only what lies in its patient's compartment (plus resources that belong
+ * to no patient). What a confined token may not see answers as if it did not exist.
+ */
+@Injectable()
+export class AccessPolicy {
+  /** Throws 403 unless the token's scopes grant `permission` on `resourceType` (`*`: every type). */
+  require(auth: AuthContext | undefined, resourceType: string, permission: Permission): void {
+    if (!auth) throw forbidden('No authenticated client');
+    if (!allows(auth.scopes, resourceType, permission)) {
+      const scope = `${resourceType}.${permission}`;
+      throw forbidden(`The token's scopes (${auth.scopes.join(' ') || 'none'}) do not grant ${PERMISSION_NAMES[permission]} on ${resourceType} (needs e.g. system/${scope})`);
+    }
+    if (this.compartment(auth) === null) throw forbidden('The token has patient scopes but is bound to no patient');
+  }
+
+  /**
+   * A write (create, update, patch, delete): the scope as for any interaction, and never by a
+   * patient-context token, whose role ceiling holds no write scopes (patients read; clinicians and
+   * EHRs write).
+   */
+  requireWrite(auth: AuthContext | undefined, resourceType: string, permission: Permission): void {
+    this.require(auth, resourceType, permission);
+    if (this.compartment(auth) !== undefined) throw forbidden('Patient-context tokens may not write');
+  }
+
+  /** Whether the token may `permission` on `resourceType`, without throwing. */
+  allows(auth: AuthContext | undefined, resourceType: string, permission: Permission): boolean {
+    return !!auth && allows(auth.scopes, resourceType, permission);
+  }
+
+  /**
+   * The patient a patient-context token is confined to; undefined when the token is not confined;
+   * null when it is confined but bound to no patient (it may then see nothing).
+   */
+  compartment(auth: AuthContext | undefined): string | undefined | null {
+    if (!auth) return null;
+    if (auth.role !== 'patient' && !isPatientContext(auth.scopes)) return undefined;
+    return auth.patient ?? null;
+  }
+
+  /** Throws 404, as for a resource that does not exist, when a confined token may not see it. */
+  requireVisible(auth: AuthContext | undefined, resource: { resourceType: string; id: string; patientId: string | null }): void {
+    if (!this.isVisible(auth, resource)) throw notFound(`${resource.resourceType}/${resource.id} is not known`);
+  }
+
+  isVisible(auth: AuthContext | undefined, resource: { patientId: string | null }): boolean {
+    const compartment = this.compartment(auth);
+    if (compartment === undefined) return true;
+    return resource.patientId === null || resource.patientId === compartment;
+  }
+}
