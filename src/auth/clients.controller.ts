@@ -50,8 +50,8 @@ export class ClientsController {
       scope: c.scopes.join(' '),
       ...(c.patientId ? { patient: `Patient/${c.patientId}` } : {}),
       ...(c.practitionerId ? { practitioner: `Practitioner/${c.practitionerId}` } : {}),
-      created_at: c.createdAt,
-      revoked_at: c.revokedAt,
+      created_at: new Date(c.createdAt).toISOString(),
+      revoked_at: c.revokedAt ? new Date(c.revokedAt).toISOString() : null,
     }));
   }
 
