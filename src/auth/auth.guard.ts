@@ -1,4 +1,7 @@
-import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../core/tokens';
+import { RateLimiter } from '../http/rate-limit';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { unauthorized } from '../fhir/operation-outcome';
@@ -18,11 +21,16 @@ export class AuthGuard implements CanActivate {
   /** Whether a client is still active, remembered briefly so that revocation costs no query per request. */
   private readonly active = new Map<string, { active: boolean; until: number }>();
 
+  private readonly limiter: RateLimiter;
+
   constructor(
     private readonly reflector: Reflector,
     private readonly tokens: TokenService,
     private readonly clients: ClientRepository,
-  ) {}
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.limiter = new RateLimiter(config.clientRateLimitPerMinute);
+  }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()]);
@@ -38,6 +46,7 @@ export class AuthGuard implements CanActivate {
       throw e;
     }
     if (!(await this.isActive(req.auth.clientId))) throw unauthorized('Invalid bearer token: the client has been revoked');
+    this.limiter.take(`client:${req.auth.clientId}`);
     return true;
   }
 

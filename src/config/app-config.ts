@@ -15,6 +15,12 @@ export interface AppConfig {
   publicBaseUrl?: string;
   tokenTtlSeconds: number;
   maxBodyBytes: number;
+  /** Allowed CORS origins (`*` for any); empty: CORS off. */
+  corsOrigins: string[];
+  /** Requests per minute per remote address (before authentication); 0: off. */
+  rateLimitPerMinute: number;
+  /** Requests per minute per authenticated client; 0: off. */
+  clientRateLimitPerMinute: number;
   /** Most entries a batch or transaction Bundle may hold. */
   maxBundleEntries: number;
   logLevel: string;
@@ -93,6 +99,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     publicBaseUrl: env.PUBLIC_BASE_URL ? urlVar(env, 'PUBLIC_BASE_URL', '', ['http:', 'https:'], errors).replace(/\/+$/, '') : undefined,
     tokenTtlSeconds: intVar(env, 'TOKEN_TTL_SECONDS', 3600, 60, 86400, errors),
     maxBodyBytes: intVar(env, 'MAX_BODY_BYTES', 16 * 1024 * 1024, 1024, 512 * 1024 * 1024, errors),
+    corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+    rateLimitPerMinute: intVar(env, 'RATE_LIMIT_PER_MINUTE', 60000, 0, 10_000_000, errors),
+    clientRateLimitPerMinute: intVar(env, 'CLIENT_RATE_LIMIT_PER_MINUTE', 60000, 0, 10_000_000, errors),
     maxBundleEntries: intVar(env, 'MAX_BUNDLE_ENTRIES', 10000, 1, 1000000, errors),
     logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'warn' : 'info'),
     defaulted,

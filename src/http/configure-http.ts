@@ -3,6 +3,8 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { AppConfig } from '../config/app-config';
 import { xmlToResource } from '../fhir/rest/fhir-xml';
+import { assertJsonDepth } from './json-depth';
+import { rateLimiter } from './rate-limit';
 
 const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json+fhir', 'application/json-patch+json'];
 const XML_TYPES = ['application/fhir+xml', 'application/xml', 'text/xml', 'application/xml+fhir'];
@@ -21,7 +23,11 @@ export function configureHttp(app: NestExpressApplication, config: AppConfig): v
     res.setHeader('Cache-Control', 'no-store');
     next();
   });
-  app.use(express.json({ type: JSON_TYPES, limit: config.maxBodyBytes, strict: false }));
+  if (config.corsOrigins.length) {
+    app.enableCors({ origin: config.corsOrigins.includes('*') ? true : config.corsOrigins, exposedHeaders: ['Location', 'ETag', 'Last-Modified', 'X-Request-Id'] });
+  }
+  app.use(rateLimiter(config.rateLimitPerMinute));
+  app.use(express.json({ type: JSON_TYPES, limit: config.maxBodyBytes, strict: false, verify: (_req, _res, buf) => assertJsonDepth(buf.toString('utf8')) }));
   // FHIR XML is parsed into its JSON form here, so everything after the body parser sees one format.
   app.use(express.text({ type: XML_TYPES, limit: config.maxBodyBytes }));
   app.use((req: Request, _res: Response, next: NextFunction) => {

@@ -24,6 +24,8 @@ export class OperationOutcomeFilter implements ExceptionFilter {
     const { status, body } = this.toOutcome(exception, req);
     if (res.headersSent) return;
     if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="fhir-ai-server"');
+    const retryAfter = (exception as { retryAfter?: number }).retryAfter;
+    if (status === 429 && retryAfter) res.setHeader('Retry-After', String(retryAfter));
     // Errors raised before the handler negotiated (body parsing, authentication) answer in the
     // format the client asked for too; an Accept the server cannot produce falls back to JSON.
     if (req.fhirFormat === undefined && req.originalUrl?.startsWith('/fhir')) {
