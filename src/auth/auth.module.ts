@@ -9,14 +9,14 @@ import { SigningKeyService } from './signing-key.service';
 import { TokenController } from './token.controller';
 import { SmartConfigurationController } from './smart-configuration.controller';
 import { ClientsController } from './clients.controller';
-import { FhirStoreModule } from '../fhir/fhir.module';
+import { FhirStoreModule } from '../fhir/fhir-store.module';
 import { TokenService } from './token.service';
 
 @Module({
   imports: [FhirStoreModule],
   controllers: [TokenController, SmartConfigurationController, ClientsController],
   providers: [ClientRepository, SigningKeyService, TokenService, { provide: APP_GUARD, useClass: AuthGuard }],
-  exports: [TokenService],
+  exports: [TokenService, SigningKeyService],
 })
 export class AuthModule implements OnModuleInit {
   constructor(

@@ -27,7 +27,7 @@ export class ClientsController {
   async create(@Body() body: NewClientRequest | undefined, @Req() req: Request): Promise<{ client_id: string; client_secret: string; role: Role; scope: string }> {
     const actor = requireAdmin(req.auth);
     const role = body?.role;
-    if (typeof role !== 'string' || !(role in ROLE_SCOPE_CEILING)) {
+    if (typeof role !== 'string' || !Object.hasOwn(ROLE_SCOPE_CEILING, role)) {
       throw badRequest(`role must be one of ${Object.keys(ROLE_SCOPE_CEILING).join(', ')}`, ['role']);
     }
     const patientId = role === 'patient' ? await this.binding(body?.patient, 'Patient', 'patient') : undefined;

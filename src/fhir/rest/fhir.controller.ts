@@ -8,9 +8,10 @@ import { AccessPolicy } from '../../auth/access/access-policy';
 import type { TxContext } from '../../database/database.service';
 import { validateFhirResource } from '../definitions/resource-validator';
 import { fhirResourceTypes } from '../definitions/fhir-definitions';
-import { OperationOutcomeError, badRequest, informational, notFound, outcome } from '../operation-outcome';
+import { OperationOutcomeError, badRequest, forbidden, informational, notFound, outcome } from '../operation-outcome';
 import { ResourceReadService, historyParams } from '../read/resource-read.service';
 import { EverythingService } from '../read/everything.service';
+import { EhrChainService } from '../ehr/ehr-chain.service';
 import { ResourceWriteService, type WriteOutcome } from '../write/resource-write.service';
 import { BundleService } from '../bundle/bundle.service';
 import type { ParsedEntry } from '../bundle/bundle-request';
@@ -38,6 +39,7 @@ export class FhirController {
     private readonly bundles: BundleService,
     private readonly everything: EverythingService,
     private readonly access: AccessPolicy,
+    private readonly ehrChain: EhrChainService,
   ) {}
 
   @Public()
@@ -54,6 +56,15 @@ export class FhirController {
     requireJsonBody(req);
     const result = await this.bundles.process(txContext(req), body, fhirBase(req, this.config), preferredReturn(req), req.auth);
     sendJson(res, 200, JSON.stringify(result));
+  }
+
+  /** Verifies every patient's EHR record chain. */
+  @Get('$verify-ehr-chain')
+  async verifyAllChains(@Req() req: Request, @Res() res: Response): Promise<void> {
+    negotiate(req);
+    this.access.require(req.auth, '*', 'r');
+    if (this.access.compartment(req.auth) !== undefined) throw forbidden('Verifying every chain needs a system or user token');
+    sendJson(res, 200, JSON.stringify(await this.ehrChain.verifyAll()));
   }
 
   @Get('_history')
@@ -110,10 +121,17 @@ export class FhirController {
   async instanceGetOperation(@Param('type') type: string, @Param('id') id: string, @Param('operation') operation: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     negotiate(req);
     requireResourceType(type);
-    if (type !== 'Patient' || operation !== '$everything') throw unknownOperation(req);
+    if (type !== 'Patient' || !['$everything', '$verify-ehr-chain', '$ehr-chain-checkpoint'].includes(operation)) throw unknownOperation(req);
     this.access.require(req.auth, 'Patient', 'r');
     const compartment = this.access.compartment(req.auth);
     if (compartment !== undefined && compartment !== id) throw notFound(`Patient/${id} is not known`);
+    if (operation !== '$everything') {
+      await this.reader.read('Patient', id);
+      const checkpoint = typeof req.query.checkpoint === 'string' ? req.query.checkpoint : undefined;
+      const result = operation === '$verify-ehr-chain' ? await this.ehrChain.verifyPatient(id, checkpoint) : await this.ehrChain.checkpoint(id);
+      sendJson(res, 200, JSON.stringify(result));
+      return;
+    }
     const { count, offset, since } = historyParams(req.query);
     const typeParam = req.query._type;
     const asked = typeParam === undefined ? [...fhirResourceTypes()] : String(typeParam).split(',').map((t) => t.trim()).filter(Boolean);

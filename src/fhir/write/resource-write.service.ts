@@ -10,6 +10,8 @@ import { owningPatientId } from '../store/resource-ownership';
 import { ResourceStore, type NewVersion, type StoredVersion } from '../store/resource-store.repository';
 import { TokenIndex } from '../search/token-index';
 import { translateConstraintError } from './constraint-errors';
+import { canonicalJson } from '../canonical-json';
+import { EhrChainRepository } from '../ehr/ehr-chain.repository';
 
 export interface WriteOutcome {
   /** 201 when the write created the resource, 200 otherwise. */
@@ -66,6 +68,7 @@ export class ResourceWriteService {
     private readonly projection: ProjectionWriter,
     private readonly outbox: OutboxRepository,
     private readonly tokens: TokenIndex,
+    private readonly ehrChain: EhrChainRepository,
   ) {}
 
   /** Runs several writes in one transaction (transaction bundles). */
@@ -196,6 +199,18 @@ export class ResourceWriteService {
       live.map((p) => ({ resource: p.resource as Resource, meta: { versionId: p.version.versionId, lastUpdated: p.version.lastUpdated, isNew: p.isNew } })),
     );
     await this.tokens.indexMany(tx, live.map((p) => ({ resource: p.resource as Resource, patientId: p.version.patientId, isNew: p.isNew })));
+    await this.ehrChain.append(
+      tx,
+      pending
+        .filter((p) => p.version.patientId && this.ehrChain.records(p.version.resourceType))
+        .map((p) => ({
+          patientId: p.version.patientId as string,
+          resourceType: p.version.resourceType,
+          resourceId: p.version.id,
+          versionId: p.version.versionId,
+          resource: p.resource,
+        })),
+    );
     for (const p of pending.filter((d) => !d.resource)) {
       await this.projection.remove(tx, p.version.resourceType, p.version.id);
       await this.tokens.remove(tx, p.version.resourceType, p.version.id);
@@ -333,17 +348,7 @@ function sameContent(stored: Resource, incoming: Resource): boolean {
     const { versionId: _v, lastUpdated: _l, ...m } = meta ?? {};
     return { ...rest, ...(Object.keys(m).length ? { meta: m } : {}) };
   };
-  return canonical(strip(stored)) === canonical(strip(incoming));
+  return canonicalJson(strip(stored)) === canonicalJson(strip(incoming));
 }
 
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
 
