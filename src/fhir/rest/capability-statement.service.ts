@@ -40,7 +40,13 @@ export class CapabilityStatementService {
       referencePolicy: ['literal', 'local'],
       operation: [
         { name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' },
-        ...(type === 'Patient' ? [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }] : []),
+        ...(type === 'Patient'
+          ? [
+              { name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' },
+              { name: 'verify-ehr-chain', definition: 'urn:fhir-ai-server:OperationDefinition/verify-ehr-chain' },
+              { name: 'ehr-chain-checkpoint', definition: 'urn:fhir-ai-server:OperationDefinition/ehr-chain-checkpoint' },
+            ]
+          : []),
       ],
     }));
     return {
@@ -70,6 +76,7 @@ export class CapabilityStatementService {
           },
           resource,
           interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'history-system' }],
+          operation: [{ name: 'verify-ehr-chain', definition: 'urn:fhir-ai-server:OperationDefinition/verify-ehr-chain' }],
         },
       ],
     };

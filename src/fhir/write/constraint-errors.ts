@@ -13,6 +13,7 @@ const TABLE_TYPES: Record<string, string> = {
   inventory: 'Medication',
   resources: 'Device',
   ai_models: 'Device',
+  ehr_records: 'EHR record chain',
 };
 
 interface PgError {
