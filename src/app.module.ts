@@ -8,6 +8,8 @@ import { FhirApiModule } from './fhir/fhir.module';
 import { HealthController } from './health/health.controller';
 import { OperationOutcomeFilter } from './http/operation-outcome.filter';
 import { RedisShutdown, redisProvider } from './queue/redis.provider';
+import { AuditEventRecorder } from './audit/audit-event.recorder';
+import { FhirStoreModule } from './fhir/fhir-store.module';
 
 /** The HTTP API: FHIR REST, authentication, health. */
 @Module({})
@@ -15,9 +17,9 @@ export class AppModule {
   static forRoot(config: AppConfig, logger: Logger): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(config, logger), AuthModule, FhirApiModule],
+      imports: [CoreModule.forRoot(config, logger), AuthModule, FhirApiModule, FhirStoreModule],
       controllers: [HealthController],
-      providers: [redisProvider, RedisShutdown, { provide: APP_FILTER, useClass: OperationOutcomeFilter }],
+      providers: [redisProvider, RedisShutdown, AuditEventRecorder, { provide: APP_FILTER, useClass: OperationOutcomeFilter }],
     };
   }
 }

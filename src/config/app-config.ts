@@ -15,6 +15,8 @@ export interface AppConfig {
   publicBaseUrl?: string;
   tokenTtlSeconds: number;
   maxBodyBytes: number;
+  /** Which requests get an AuditEvent: all, writes (and failures) only, or off. */
+  auditEvents: 'all' | 'writes' | 'off';
   /** Allowed CORS origins (`*` for any); empty: CORS off. */
   corsOrigins: string[];
   /** Requests per minute per remote address (before authentication); 0: off. */
@@ -99,6 +101,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     publicBaseUrl: env.PUBLIC_BASE_URL ? urlVar(env, 'PUBLIC_BASE_URL', '', ['http:', 'https:'], errors).replace(/\/+$/, '') : undefined,
     tokenTtlSeconds: intVar(env, 'TOKEN_TTL_SECONDS', 3600, 60, 86400, errors),
     maxBodyBytes: intVar(env, 'MAX_BODY_BYTES', 16 * 1024 * 1024, 1024, 512 * 1024 * 1024, errors),
+    auditEvents: (env.AUDIT_EVENTS || 'all') as AppConfig['auditEvents'],
     corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     rateLimitPerMinute: intVar(env, 'RATE_LIMIT_PER_MINUTE', 60000, 0, 10_000_000, errors),
     clientRateLimitPerMinute: intVar(env, 'CLIENT_RATE_LIMIT_PER_MINUTE', 60000, 0, 10_000_000, errors),
@@ -106,6 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'warn' : 'info'),
     defaulted,
   };
+  if (!['all', 'writes', 'off'].includes(config.auditEvents)) errors.push('AUDIT_EVENTS must be all, writes or off');
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(config.logLevel)) {
     errors.push(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent`);
   }

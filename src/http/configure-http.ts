@@ -4,6 +4,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { AppConfig } from '../config/app-config';
 import { xmlToResource } from '../fhir/rest/fhir-xml';
 import { assertJsonDepth } from './json-depth';
+import { AuditEventRecorder } from '../audit/audit-event.recorder';
 import { rateLimiter } from './rate-limit';
 
 const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json+fhir', 'application/json-patch+json'];
@@ -13,7 +14,10 @@ const XML_TYPES = ['application/fhir+xml', 'application/xml', 'text/xml', 'appli
 export function configureHttp(app: NestExpressApplication, config: AppConfig): void {
   app.set('trust proxy', 'loopback');
   app.disable('x-powered-by');
+  app.set('etag', false); // ETags are FHIR versions, set where a resource is served
+  const audit = app.get(AuditEventRecorder, { strict: false });
   app.use((req: Request, res: Response, next: NextFunction) => {
+    res.on('finish', () => audit.recordHttp(req, res));
     const incoming = req.headers['x-request-id'];
     req.requestId = typeof incoming === 'string' && /^[\w.-]{1,64}$/.test(incoming) ? incoming : randomUUID();
     res.setHeader('X-Request-Id', req.requestId);

@@ -15,6 +15,10 @@ export class AccessPolicy {
   /** Throws 403 unless the token's scopes grant `permission` on `resourceType` (`*`: every type). */
   require(auth: AuthContext | undefined, resourceType: string, permission: Permission): void {
     if (!auth) throw forbidden('No authenticated client');
+    if (resourceType === 'AuditEvent') {
+      if (!['r', 's'].includes(permission)) throw forbidden('AuditEvents are recorded by the server and cannot be changed');
+      if (!auth.scopes.includes('admin')) throw forbidden('Only administrators read AuditEvents');
+    }
     if (!allows(auth.scopes, resourceType, permission)) {
       const scope = `${resourceType}.${permission}`;
       throw forbidden(`The token's scopes (${auth.scopes.join(' ') || 'none'}) do not grant ${PERMISSION_NAMES[permission]} on ${resourceType} (needs e.g. system/${scope})`);
@@ -34,7 +38,16 @@ export class AccessPolicy {
 
   /** Whether the token may `permission` on `resourceType`, without throwing. */
   allows(auth: AuthContext | undefined, resourceType: string, permission: Permission): boolean {
+    if (resourceType === 'AuditEvent' && !auth?.scopes.includes('admin')) return false;
     return !!auth && allows(auth.scopes, resourceType, permission);
+  }
+
+  /**
+   * Types left out of system-wide listings (system history): AuditEvents, which every request adds
+   * to, are listed at AuditEvent/_history, to administrators only.
+   */
+  hiddenTypes(): string[] {
+    return ['AuditEvent'];
   }
 
   /**

@@ -72,7 +72,11 @@ export class FhirController {
     negotiate(req);
     this.access.require(req.auth, '*', 's');
     const params = historyParams(req.query);
-    const result = await this.reader.history({ ...params, patientId: this.access.compartment(req.auth) ?? undefined });
+    const result = await this.reader.history({
+      ...params,
+      patientId: this.access.compartment(req.auth) ?? undefined,
+      excludeTypes: this.access.hiddenTypes(),
+    });
     sendJson(res, 200, JSON.stringify(historyBundle(fhirBase(req, this.config), req, result, params)));
   }
 

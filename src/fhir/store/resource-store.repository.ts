@@ -36,6 +36,8 @@ export interface HistoryQuery {
   offset: number;
   /** Only this patient's compartment (a patient-context token's history). */
   patientId?: string;
+  /** Types left out (those the caller may not see in system-wide listings). */
+  excludeTypes?: string[];
 }
 
 type Queryable = Pick<Tx, 'query'>;
@@ -139,6 +141,10 @@ export class ResourceStore {
     if (query.since) {
       where.push('last_updated >= ?');
       params.push(query.since);
+    }
+    if (query.excludeTypes?.length) {
+      where.push('resource_type <> ALL(?::text[])');
+      params.push(query.excludeTypes);
     }
     const at = query.at ? [query.at, query.at] : [];
     // _at: the versions that were current at that instant (the last one at or before it, per resource).

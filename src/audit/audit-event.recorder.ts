@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import type { Logger } from 'pino';
+import type { AppConfig } from '../config/app-config';
+import { LOGGER } from '../core/core.module';
+import { APP_CONFIG } from '../core/tokens';
+import { DatabaseService } from '../database/database.service';
+import { ResourceStore } from '../fhir/store/resource-store.repository';
+import { classify, toAuditEvent, type AuditRecord } from './audit-event';
+
+/**
+ * Records an AuditEvent resource for every request to the FHIR API, the clients API and the token
+ * endpoint (reads, searches, writes, logins, failures), after the response. Events are buffered and
+ * written together every few hundred milliseconds, straight into the resource store as resources of
+ * no patient (so no patient token ever sees them), without events of their own. Row changes are
+ * also recorded synchronously by the database's audit triggers; these are the FHIR view.
+ */
+@Injectable()
+export class AuditEventRecorder implements OnApplicationShutdown {
+  private buffer: AuditRecord[] = [];
+  private timer?: NodeJS.Timeout;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly db: DatabaseService,
+    private readonly store: ResourceStore,
+  ) {}
+
+  /** Call when the response has been sent. */
+  recordHttp(req: Request, res: Response): void {
+    if (this.config.auditEvents === 'off') return;
+    const path = req.path;
+    const kind = classify(req.method, path);
+    if (!kind) return;
+    if (this.config.auditEvents === 'writes' && kind.action === 'R' && res.statusCode < 400) return;
+    const body = req.body as { client_id?: unknown } | undefined;
+    const loginClient = kind.interaction === 'login' && typeof body?.client_id === 'string' ? body.client_id : undefined;
+    const q = req.originalUrl.indexOf('?');
+    this.record({
+      ...kind,
+      status: res.statusCode,
+      clientId: req.auth?.clientId ?? loginClient,
+      address: req.ip,
+      requestId: req.requestId,
+      method: req.method,
+      path,
+      query: q >= 0 ? req.originalUrl.slice(q + 1) : undefined,
+      recorded: new Date(),
+    });
+  }
+
+  record(r: AuditRecord): void {
+    this.buffer.push(r);
+    if (this.buffer.length >= 500) void this.flush();
+    else if (!this.timer) this.timer = setTimeout(() => void this.flush(), 200);
+  }
+
+  /** Writes what is buffered. Resolves when everything recorded so far is stored. */
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.buffer;
+    this.buffer = [];
+    this.flushing = this.flushing.then(async () => {
+      if (!batch.length) return;
+      try {
+        await this.db.transaction({ actor: 'system:audit' }, (tx) =>
+          this.store.writeVersions(
+            tx,
+            batch.map((r) => {
+              const id = randomUUID();
+              const event = { ...toAuditEvent(r, id), meta: { versionId: '1', lastUpdated: r.recorded.toISOString() } };
+              return {
+                version: { resourceType: 'AuditEvent', id, versionId: 1, lastUpdated: r.recorded, deleted: false, patientId: null, json: JSON.stringify(event) },
+                previousPatientId: undefined,
+              };
+            }),
+          ),
+        );
+      } catch (e) {
+        this.logger.error({ err: e, events: batch.length }, 'could not store AuditEvents');
+      }
+    });
+    return this.flushing;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.flush();
+  }
+}
