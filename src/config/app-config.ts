@@ -15,6 +15,8 @@ export interface AppConfig {
   publicBaseUrl?: string;
   tokenTtlSeconds: number;
   maxBodyBytes: number;
+  /** An external OpenID Connect issuer whose tokens are accepted besides the server's own. */
+  oidc?: { issuer: string; audience: string; jwksUrl: string };
   /** Which requests get an AuditEvent: all, writes (and failures) only, or off. */
   auditEvents: 'all' | 'writes' | 'off';
   /** Allowed CORS origins (`*` for any); empty: CORS off. */
@@ -109,6 +111,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'warn' : 'info'),
     defaulted,
   };
+  const oidcVars = [env.OIDC_ISSUER, env.OIDC_AUDIENCE, env.OIDC_JWKS_URL];
+  if (oidcVars.some(Boolean)) {
+    if (!oidcVars.every(Boolean)) errors.push('OIDC_ISSUER, OIDC_AUDIENCE and OIDC_JWKS_URL go together: set all three or none');
+    else config.oidc = { issuer: env.OIDC_ISSUER as string, audience: env.OIDC_AUDIENCE as string, jwksUrl: urlVar(env, 'OIDC_JWKS_URL', '', ['https:', 'http:'], errors) };
+  }
   if (!['all', 'writes', 'off'].includes(config.auditEvents)) errors.push('AUDIT_EVENTS must be all, writes or off');
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(config.logLevel)) {
     errors.push(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent`);
