@@ -1,8 +1,10 @@
 import { Migration20261126000100_foundation } from './Migration20261126000100_foundation';
 import { Migration20261126000200_search_tokens } from './Migration20261126000200_search_tokens';
+import { Migration20261126000300_key_rotation } from './Migration20261126000300_key_rotation';
 
 /** Every migration, in order. Listed explicitly so that ts-jest, ts-node and the compiled build agree. */
 export const migrationsList = [
   { name: 'Migration20261126000100_foundation', class: Migration20261126000100_foundation },
   { name: 'Migration20261126000200_search_tokens', class: Migration20261126000200_search_tokens },
+  { name: 'Migration20261126000300_key_rotation', class: Migration20261126000300_key_rotation },
 ];

@@ -9,6 +9,7 @@ import { OutboxRelay } from '../src/outbox/outbox-relay.service';
 import { QUEUES } from '../src/queue/queues';
 import { REDIS, RedisShutdown, bullPrefix, createRedis } from '../src/queue/redis.provider';
 import { HandlerCheck } from './handler-check';
+import { KeyRotationService } from '../src/crypto/key-rotation.service';
 import { ResourceEventProcessor } from './processors/resource-event.processor';
 
 /** The worker process: the outbox relay and the BullMQ processors. No HTTP server. */
@@ -27,7 +28,7 @@ export class WorkerModule {
         BullModule.forRoot({ connection, prefix: bullPrefix(config.queuePrefix) }),
         ...Object.values(QUEUES).map((name) => BullModule.registerQueue({ name })),
       ],
-      providers: [OutboxRelay, HandlerCheck, ResourceEventProcessor, { provide: REDIS, useValue: connection }, RedisShutdown],
+      providers: [OutboxRelay, HandlerCheck, KeyRotationService, ResourceEventProcessor, { provide: REDIS, useValue: connection }, RedisShutdown],
     };
   }
 }

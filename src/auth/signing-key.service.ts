@@ -52,8 +52,8 @@ export class SigningKeyService implements OnModuleInit {
 
   private readKeys() {
     return this.db.query<{ kid: string; public_jwk: JWK; private_jwk: string; retired_at: Date | null }>(
-      `SELECT kid, public_jwk, pgp_sym_decrypt(private_jwk, ?) AS private_jwk, retired_at FROM auth_signing_keys ORDER BY created_at DESC`,
-      [this.keys.dataKey()],
+      `SELECT kid, public_jwk, fhir_decrypt(private_jwk, key_id, ?::text[]) AS private_jwk, retired_at FROM auth_signing_keys ORDER BY created_at DESC`,
+      [this.keys.decryptionKeys()],
     );
   }
 

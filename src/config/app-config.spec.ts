@@ -7,7 +7,7 @@ describe('loadConfig', () => {
     expect(c.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/fhir');
     expect(c.redisUrl).toBe('redis://127.0.0.1:6379');
     expect(c.queuePrefix).toBe('fhir');
-    expect(c.defaulted).toEqual(['ENCRYPTION_KEY', 'AUTH_CLIENT_ID', 'AUTH_CLIENT_SECRET']);
+    expect([...c.defaulted].sort()).toEqual(['AUTH_CLIENT_ID', 'AUTH_CLIENT_SECRET', 'ENCRYPTION_KEY']);
   });
 
   it('refuses to start in production without the secrets, naming each', () => {
@@ -45,5 +45,22 @@ describe('loadConfig', () => {
 
   it('names the database of a URL', () => {
     expect(databaseName('postgres://u@h:5432/my_db?sslmode=disable')).toBe('my_db');
+  });
+});
+
+describe('encryption keys', () => {
+  const k = (c: string) => c.repeat(40);
+  it('reads a key ring, the active key first', () => {
+    const c = loadConfig({ ENCRYPTION_KEYS: `2:${k('b')},1:${k('a')}` });
+    expect(c.encryptionKeys.map((x) => x.id)).toEqual([2, 1]);
+    expect(c.encryptionKey).toBe(k('b'));
+  });
+  it.each([
+    [{ ENCRYPTION_KEYS: 'nonsense' }, /ENCRYPTION_KEYS must look like/],
+    [{ ENCRYPTION_KEYS: `1:${k('a')},1:${k('b')}` }, /twice/],
+    [{ ENCRYPTION_KEYS: '2:short' }, /at least 32/],
+    [{ ENCRYPTION_KEYS: `1:${k('a')}`, ENCRYPTION_KEY: k('c') }, /not both/],
+  ])('refuses %p', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
   });
 });

@@ -7,8 +7,12 @@ export interface AppConfig {
   databaseUrl: string;
   redisUrl: string;
   queuePrefix: string;
-  /** Secret from which the pgcrypto key and the blind-index key are derived. Never logged. */
+  /** The active key's secret (from ENCRYPTION_KEY, or the first of ENCRYPTION_KEYS). Never logged. */
   encryptionKey: string;
+  /** Every configured key, the active one first (ENCRYPTION_KEYS="2:new,1:old"; ENCRYPTION_KEY alone is key 1). */
+  encryptionKeys: Array<{ id: number; secret: string }>;
+  /** The blind index's own secret, if set apart from the data keys (BLIND_INDEX_KEY). */
+  blindIndexKey?: string;
   authClientId: string;
   authClientSecret: string;
   /** Base URL the server names itself by (fullUrl, Location); derived from the request when unset. */
@@ -97,7 +101,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     databaseUrl: urlVar(env, 'DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/fhir', ['postgres:', 'postgresql:'], errors),
     redisUrl: urlVar(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:'], errors),
     queuePrefix,
-    encryptionKey: secret('ENCRYPTION_KEY', 32),
+    encryptionKey: '',
+    encryptionKeys: [],
+    blindIndexKey: env.BLIND_INDEX_KEY || undefined,
     authClientId: secret('AUTH_CLIENT_ID', 1),
     authClientSecret: secret('AUTH_CLIENT_SECRET', production ? 16 : 1),
     publicBaseUrl: env.PUBLIC_BASE_URL ? urlVar(env, 'PUBLIC_BASE_URL', '', ['http:', 'https:'], errors).replace(/\/+$/, '') : undefined,
@@ -111,6 +117,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'warn' : 'info'),
     defaulted,
   };
+  if (env.ENCRYPTION_KEYS) {
+    if (env.ENCRYPTION_KEY) errors.push('Set ENCRYPTION_KEY or ENCRYPTION_KEYS, not both');
+    for (const part of env.ENCRYPTION_KEYS.split(',')) {
+      const m = /^\s*(\d{1,4}):(.+?)\s*$/.exec(part);
+      if (!m || Number(m[1]) < 1) {
+        errors.push('ENCRYPTION_KEYS must look like "2:<secret>,1:<secret>" (ids from 1, the active key first)');
+        break;
+      }
+      if (m[2].length < 32) errors.push(`ENCRYPTION_KEYS: key ${m[1]} must be at least 32 characters`);
+      if (config.encryptionKeys.some((k) => k.id === Number(m[1]))) errors.push(`ENCRYPTION_KEYS names key ${m[1]} twice`);
+      config.encryptionKeys.push({ id: Number(m[1]), secret: m[2] });
+    }
+  } else {
+    config.encryptionKeys = [{ id: 1, secret: secret('ENCRYPTION_KEY', 32) }];
+  }
+  config.encryptionKey = config.encryptionKeys[0]?.secret ?? '';
+  if (config.blindIndexKey !== undefined && config.blindIndexKey.length < 32) errors.push('BLIND_INDEX_KEY must be at least 32 characters');
   const oidcVars = [env.OIDC_ISSUER, env.OIDC_AUDIENCE, env.OIDC_JWKS_URL];
   if (oidcVars.some(Boolean)) {
     if (!oidcVars.every(Boolean)) errors.push('OIDC_ISSUER, OIDC_AUDIENCE and OIDC_JWKS_URL go together: set all three or none');

@@ -20,7 +20,7 @@ export class CoreModule {
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: LOGGER, useValue: logger },
-        { provide: KeyRing, useValue: new KeyRing(config.encryptionKey) },
+        { provide: KeyRing, useValue: new KeyRing(config.encryptionKeys, config.blindIndexKey) },
         DatabaseService,
       ],
       exports: [APP_CONFIG, LOGGER, KeyRing, DatabaseService],

@@ -81,9 +81,9 @@ export class EhrChainRepository {
       previous_hash: string;
       blockchain_hash: string;
     }>(
-      `SELECT id, seq, record_type, resource_id, resource_version, pgp_sym_decrypt(data, ?) AS content, previous_hash, blockchain_hash
+      `SELECT id, seq, record_type, resource_id, resource_version, fhir_decrypt(data, key_id, ?::text[]) AS content, previous_hash, blockchain_hash
        FROM ehr_records WHERE patient_id = ? ORDER BY seq, id`,
-      [this.keys.dataKey(), patientId],
+      [this.keys.decryptionKeys(), patientId],
     );
     return rows.map((r) => ({
       id: r.id,

@@ -30,7 +30,7 @@ export class EverythingService {
   async everything(q: EverythingQuery, base: string, selfUrl: URL): Promise<Bundle> {
     await this.reader.read('Patient', q.patientId); // 404 / 410 as for a read
     for (const t of q.types ?? []) if (!isResourceType(t)) throw badRequest(`_type names an unknown resource type "${t}"`);
-    const key = this.keys.dataKey();
+    const key = this.keys.decryptionKeys();
     const typeFilter = q.types?.length ? 'AND resource_type = ANY(?::text[])' : '';
     const sinceFilter = q.since ? 'AND last_updated >= ?' : '';
     const filters = (alias = '') =>
@@ -38,23 +38,23 @@ export class EverythingService {
     const filterParams = [...(q.types?.length ? [q.types] : []), ...(q.since ? [q.since] : [])];
     const rows = await this.db.query<{ resource_type: string; id: string; json: string; total: string }>(
       `WITH comp AS (
-         SELECT resource_type, id, last_updated, content, content_enc FROM fhir_patient_resource
+         SELECT resource_type, id, last_updated, content, content_enc, key_id FROM fhir_patient_resource
          WHERE patient_id = ? AND NOT deleted AND (resource_type <> 'Patient' OR id = ?)
        ), refs AS (
          SELECT DISTINCT split_part(r #>> '{}', '/', 1) AS resource_type, split_part(r #>> '{}', '/', 2) AS id
-         FROM comp, jsonb_path_query(CASE WHEN content_enc IS NOT NULL THEN pgp_sym_decrypt(content_enc, ?)::jsonb ELSE content END,
+         FROM comp, jsonb_path_query(CASE WHEN content_enc IS NOT NULL THEN fhir_decrypt(content_enc, key_id, ?::text[])::jsonb ELSE content END,
                                      'strict $.**.reference') r
          WHERE jsonb_typeof(r) = 'string'
        ), keys AS (
-         SELECT CASE WHEN resource_type = 'Patient' THEN 0 ELSE 1 END AS grp, resource_type, id, content, content_enc
+         SELECT CASE WHEN resource_type = 'Patient' THEN 0 ELSE 1 END AS grp, resource_type, id, content, content_enc, key_id
          FROM comp WHERE true ${typeFilter} ${sinceFilter}
          UNION ALL
-         SELECT 2, f.resource_type, f.id, f.content, f.content_enc FROM fhir_resource f
+         SELECT 2, f.resource_type, f.id, f.content, f.content_enc, f.key_id FROM fhir_resource f
          JOIN refs ON f.resource_type = refs.resource_type AND f.id = refs.id
          WHERE NOT f.deleted ${filters('f.')}
        )
        SELECT resource_type, id, count(*) OVER () AS total,
-              CASE WHEN content_enc IS NOT NULL THEN pgp_sym_decrypt(content_enc, ?) ELSE content::text END AS json
+              CASE WHEN content_enc IS NOT NULL THEN fhir_decrypt(content_enc, key_id, ?::text[]) ELSE content::text END AS json
        FROM keys ORDER BY grp, resource_type, id LIMIT ? OFFSET ?`,
       [q.patientId, q.patientId, key, ...filterParams, ...filterParams, key, q.count, q.offset],
     );

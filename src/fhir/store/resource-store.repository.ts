@@ -53,7 +53,7 @@ interface Row {
 }
 
 const COLUMNS = `resource_type, id, version_id, last_updated, deleted,
-  CASE WHEN content_enc IS NOT NULL THEN pgp_sym_decrypt(content_enc, ?) ELSE content::text END AS json`;
+  CASE WHEN content_enc IS NOT NULL THEN fhir_decrypt(content_enc, key_id, ?::text[]) ELSE content::text END AS json`;
 
 /**
  * The FHIR resource store: current versions and history, in a table for resources that belong to
@@ -80,7 +80,7 @@ export class ResourceStore {
   }
 
   async readCurrent(resourceType: string, id: string, tx?: Queryable): Promise<StoredVersion | undefined> {
-    const key = this.keys.dataKey();
+    const key = this.keys.decryptionKeys();
     const rows = await this.q(tx).query<Row>(
       `SELECT NULL::text AS patient_id, ${COLUMNS} FROM fhir_resource WHERE resource_type = ? AND id = ?
        UNION ALL
@@ -101,7 +101,7 @@ export class ResourceStore {
   async readCurrentMany(keys: Array<{ resourceType: string; id: string }>, tx?: Queryable): Promise<Map<string, StoredVersion>> {
     const found = new Map<string, StoredVersion>();
     if (!keys.length) return found;
-    const key = this.keys.dataKey();
+    const key = this.keys.decryptionKeys();
     const types = keys.map((k) => k.resourceType);
     const ids = keys.map((k) => k.id);
     const rows = await this.q(tx).query<Row>(
@@ -116,7 +116,7 @@ export class ResourceStore {
   }
 
   async readVersion(resourceType: string, id: string, versionId: number, tx?: Queryable): Promise<StoredVersion | undefined> {
-    const key = this.keys.dataKey();
+    const key = this.keys.decryptionKeys();
     const rows = await this.q(tx).query<Row>(
       `SELECT NULL::text AS patient_id, ${COLUMNS} FROM fhir_resource_history WHERE resource_type = ? AND id = ? AND version_id = ?
        UNION ALL
@@ -157,7 +157,7 @@ export class ResourceStore {
       }
       return `${table} v WHERE ${all.length ? all.join(' AND ') : 'true'}`;
     };
-    const key = this.keys.dataKey();
+    const key = this.keys.decryptionKeys();
     const rows = await this.q(tx).query<Row & { total: string }>(
       `SELECT *, count(*) OVER () AS total FROM (
          SELECT NULL::text AS patient_id, ${COLUMNS} FROM ${cond('fhir_resource_history')} ${query.patientId ? 'AND false' : ''}
