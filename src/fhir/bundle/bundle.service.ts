@@ -30,6 +30,9 @@ interface Target {
 
 const STATUS_TEXT: Record<number, string> = { 200: 'OK', 201: 'Created', 204: 'No Content' };
 
+/** Batch entries per database transaction. */
+const BATCH_CHUNK = 50;
+
 /**
  * Batch and transaction Bundles. A transaction is all or nothing in one database transaction:
  * identities are resolved first (new ids, ifNoneExist, conditional targets), then every reference
@@ -117,31 +120,34 @@ export class BundleService {
   }
 
   /**
-   * A batch: every entry on its own. They share one database transaction (one commit, not one per
-   * entry) but each runs in a savepoint with its deferred checks at its end, so a failing entry is
-   * rolled back alone and reported in its response entry.
+   * A batch: every entry on its own. Entries share database transactions (one commit per
+   * BATCH_CHUNK entries, not one per entry) but each runs in a savepoint with its deferred checks at
+   * its end, so a failing entry is rolled back alone and reported in its response entry. Chunks stay
+   * small because PostgreSQL slows down once a transaction holds more than 64 subtransactions.
    */
   private async batch(ctx: TxContext, entries: ParsedEntry[], base: string, ret: ReturnPreference, scope: EntryAccess): Promise<Bundle> {
     const responses: BundleEntry[] = [];
-    await this.writer.inTransaction(ctx, async (tx) => {
-      for (const e of entries) {
-        try {
-          atEntry(e, () => scope.check(e));
-          const prepared = atEntry(e, () => this.prepareEntry(e));
-          responses.push(
-            await this.writer.inSavepoint(tx, async () => {
-              const target = await atEntry(e, () => this.resolveTarget(tx, e, prepared));
-              const resolve = await this.referenceResolver(tx, [e], [prepared], new Map(), false, atEntry);
-              const resource = prepared && rewriteReferences(prepared, (ref, path) => resolve(e, ref, path));
-              return atEntry(e, () => this.execute(tx, e, target, resource, base, ret, scope));
-            }),
-          );
-        } catch (err) {
-          if (!(err instanceof OperationOutcomeError)) throw err;
-          responses.push({ response: { status: `${err.status}`, outcome: err.outcome } });
+    for (let start = 0; start < entries.length; start += BATCH_CHUNK) {
+      await this.writer.inTransaction(ctx, async (tx) => {
+        for (const e of entries.slice(start, start + BATCH_CHUNK)) {
+          try {
+            atEntry(e, () => scope.check(e));
+            const prepared = atEntry(e, () => this.prepareEntry(e));
+            responses.push(
+              await this.writer.inSavepoint(tx, async () => {
+                const target = await atEntry(e, () => this.resolveTarget(tx, e, prepared));
+                const resolve = await this.referenceResolver(tx, [e], [prepared], new Map(), false, atEntry);
+                const resource = prepared && rewriteReferences(prepared, (ref, path) => resolve(e, ref, path));
+                return atEntry(e, () => this.execute(tx, e, target, resource, base, ret, scope));
+              }),
+            );
+          } catch (err) {
+            if (!(err instanceof OperationOutcomeError)) throw err;
+            responses.push({ response: { status: `${err.status}`, outcome: err.outcome } });
+          }
         }
-      }
-    });
+      });
+    }
     return { resourceType: 'Bundle', type: 'batch-response', entry: responses };
   }
 

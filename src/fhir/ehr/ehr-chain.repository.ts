@@ -31,13 +31,14 @@ export class EhrChainRepository {
     return EHR_RECORD_TYPES.has(resourceType);
   }
 
-  async append(tx: Tx, items: ChainAppend[]): Promise<void> {
+  /** Appends the records; returns whether there were any. */
+  async append(tx: Tx, items: ChainAppend[]): Promise<boolean> {
     const byPatient = new Map<string, ChainAppend[]>();
     for (const item of items) {
       if (!this.records(item.resourceType)) continue;
       byPatient.set(item.patientId, [...(byPatient.get(item.patientId) ?? []), item]);
     }
-    if (!byPatient.size) return;
+    if (!byPatient.size) return false;
     const patients = [...byPatient.keys()].sort();
     await tx.query('SELECT count(pg_advisory_xact_lock(hashtextextended(k, 2))) FROM (SELECT unnest(?::text[]) AS k ORDER BY 1) s', [
       patients.map((p) => `ehr:${p}`),
@@ -67,6 +68,7 @@ export class EhrChainRepository {
        VALUES ${tuples.join(', ')}`,
       params,
     );
+    return true;
   }
 
   /** A patient's chain in order, decrypted (deletions have null content). */

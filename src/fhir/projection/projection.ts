@@ -39,11 +39,13 @@ export interface ProjectionTable {
   encrypted?: readonly string[];
   /** Whether the table has version_id / last_updated columns the writer fills in. */
   versioned?: boolean;
+  /** Whether the table has foreign keys of its own (deferred: checked at commit, or at the end of a batch entry). */
+  foreignKeys?: boolean;
   /** A key that must stay unique across resources: a conflicting row of another resource is refused. */
   uniqueAcrossResources?: { message: (row: Record<string, unknown>) => string };
 }
 
-const patientOwned = (name: string): ProjectionTable => ({ name, key: ['patient_id', 'id'], owner: 'id', versioned: true });
+const patientOwned = (name: string): ProjectionTable => ({ name, key: ['patient_id', 'id'], owner: 'id', versioned: true, foreignKeys: true });
 
 export const PROJECTION_TABLES: Record<string, ProjectionTable> = {
   patients: { name: 'patients', key: ['id'], owner: 'id', encrypted: ['contact_info', 'national_id'], versioned: true },

@@ -25,15 +25,17 @@ export class ProjectionWriter {
     return MAPPERS.has(resourceType);
   }
 
-  async project(tx: Tx, resource: Resource, meta: ProjectionMeta): Promise<void> {
-    await this.projectMany(tx, [{ resource, meta }]);
+  async project(tx: Tx, resource: Resource, meta: ProjectionMeta): Promise<boolean> {
+    return this.projectMany(tx, [{ resource, meta }]);
   }
 
   /**
    * Projects several resources: removes the rows that updated resources no longer map to, then
-   * upserts the new rows with one statement per table (and column set).
+   * upserts the new rows with one statement per table (and column set). Returns whether it wrote
+   * anything foreign keys may object to (rows with foreign keys, or deletions others may reference).
    */
-  async projectMany(tx: Tx, items: Array<{ resource: Resource; meta: ProjectionMeta }>): Promise<void> {
+  async projectMany(tx: Tx, items: Array<{ resource: Resource; meta: ProjectionMeta }>): Promise<boolean> {
+    let constrained = false;
     const groups = new Map<string, { table: ProjectionTable; rows: Array<{ row: ProjectionRow; meta: ProjectionMeta }> }>();
     for (const { resource, meta } of items) {
       const mapper = MAPPERS.get(resource.resourceType);
@@ -42,8 +44,12 @@ export class ProjectionWriter {
       for (const tableName of mapper.tables) {
         const table = tableOf(tableName);
         const row = rows.find((r) => r.table === tableName);
-        if (!meta.isNew) await this.removeOthers(tx, table, resource.id as string, row);
+        if (!meta.isNew) {
+          await this.removeOthers(tx, table, resource.id as string, row);
+          constrained = true;
+        }
         if (!row) continue;
+        constrained ||= !!table.foreignKeys;
         if (table.uniqueAcrossResources) {
           await this.upsert(tx, table, [{ row, meta }]);
           continue;
@@ -59,13 +65,15 @@ export class ProjectionWriter {
         await this.upsert(tx, table, chunk);
       }
     }
+    return constrained;
   }
 
-  /** The resource was deleted: its rows go. */
-  async remove(tx: Tx, resourceType: string, id: string): Promise<void> {
+  /** The resource was deleted: its rows go. Returns whether it had any (others may reference them). */
+  async remove(tx: Tx, resourceType: string, id: string): Promise<boolean> {
     const mapper = MAPPERS.get(resourceType);
-    if (!mapper) return;
+    if (!mapper) return false;
     for (const tableName of mapper.tables) await this.removeOthers(tx, tableOf(tableName), id, undefined);
+    return true;
   }
 
   /** Deletes the resource's rows in `table` other than `keep`. */

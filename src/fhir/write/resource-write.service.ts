@@ -47,6 +47,8 @@ interface TxState {
   current: Map<string, StoredVersion | null>;
   locked: Set<string>;
   pending: PendingWrite[];
+  /** Rows with deferred foreign keys were written (or referenced rows deleted) since the last check. */
+  deferredChecksDue: boolean;
 }
 
 interface PendingWrite {
@@ -96,8 +98,13 @@ export class ResourceWriteService {
     try {
       const result = await fn();
       await this.flush(tx);
-      await tx.query('SET CONSTRAINTS ALL IMMEDIATE');
-      await tx.query('SET CONSTRAINTS ALL DEFERRED');
+      const state = this.state(tx);
+      if (state.deferredChecksDue) {
+        // Run the deferred foreign-key checks now, so that a violation is this entry's alone.
+        await tx.query('SET CONSTRAINTS ALL IMMEDIATE');
+        await tx.query('SET CONSTRAINTS ALL DEFERRED');
+        state.deferredChecksDue = false;
+      }
       await this.checkCompartments(tx);
       await tx.query('RELEASE SAVEPOINT batch_entry');
       return result;
@@ -194,12 +201,12 @@ export class ResourceWriteService {
     state.pending = [];
     await this.store.writeVersions(tx, pending);
     const live = pending.filter((p) => p.resource);
-    await this.projection.projectMany(
+    const projected = await this.projection.projectMany(
       tx,
       live.map((p) => ({ resource: p.resource as Resource, meta: { versionId: p.version.versionId, lastUpdated: p.version.lastUpdated, isNew: p.isNew } })),
     );
     await this.tokens.indexMany(tx, live.map((p) => ({ resource: p.resource as Resource, patientId: p.version.patientId, isNew: p.isNew })));
-    await this.ehrChain.append(
+    const chained = await this.ehrChain.append(
       tx,
       pending
         .filter((p) => p.version.patientId && this.ehrChain.records(p.version.resourceType))
@@ -211,10 +218,12 @@ export class ResourceWriteService {
           resource: p.resource,
         })),
     );
+    let removed = false;
     for (const p of pending.filter((d) => !d.resource)) {
-      await this.projection.remove(tx, p.version.resourceType, p.version.id);
+      removed = (await this.projection.remove(tx, p.version.resourceType, p.version.id)) || removed;
       await this.tokens.remove(tx, p.version.resourceType, p.version.id);
     }
+    if (projected || chained || removed) state.deferredChecksDue = true;
     await this.outbox.recordMany(
       tx,
       pending.map((p) => ({
@@ -294,7 +303,7 @@ export class ResourceWriteService {
 }
 
 function newState(): TxState {
-  return { written: new Set(), deletedPatients: new Set(), current: new Map(), locked: new Set(), pending: [] };
+  return { written: new Set(), deletedPatients: new Set(), current: new Map(), locked: new Set(), pending: [], deferredChecksDue: false };
 }
 
 /** Validates the body as a resource of `resourceType` with the given id. Throws a 400 OperationOutcome otherwise. */
