@@ -71,8 +71,3 @@ function derive(secret: string, info: string): Buffer {
 
 /** pgcrypto options: AES-256; the key is random and high-entropy, so S2K iteration adds only cost. */
 export const PGP_OPTIONS = 'cipher-algo=aes256, s2k-mode=1';
-
-/** SQL that decrypts `column` with the key its row names: bind `KeyRing.decryptionKeys()` to the `?`. */
-export function decryptSql(column: string, keyIdColumn = 'key_id'): string {
-  return `fhir_decrypt(${column}, ${keyIdColumn}, ?::text[])`;
-}

@@ -24,10 +24,6 @@ export const OUTBOX_CHANNEL = 'fhir_outbox';
 export class OutboxRepository {
   constructor(private readonly db: DatabaseService) {}
 
-  async record(tx: Tx, e: Omit<ResourceEvent, 'id'>): Promise<void> {
-    await this.recordMany(tx, [e]);
-  }
-
   async recordMany(tx: Tx, events: Array<Omit<ResourceEvent, 'id'>>): Promise<void> {
     if (!events.length) return;
     await tx.query(
@@ -74,10 +70,5 @@ export class OutboxRepository {
       await tx.query(`UPDATE outbox_events SET dispatched_at = now() WHERE id = ANY(?::bigint[])`, [rows.map((r) => r.id)]);
       return rows.length;
     });
-  }
-
-  async pendingCount(): Promise<number> {
-    const [r] = await this.db.query<{ n: string }>('SELECT count(*) AS n FROM outbox_events WHERE dispatched_at IS NULL');
-    return Number(r.n);
   }
 }

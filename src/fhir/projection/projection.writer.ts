@@ -20,15 +20,6 @@ export class ProjectionWriter {
     this.ctx = { blindIndex: (v) => keys.blindIndex(v) };
   }
 
-  /** Whether this type has a relational face. */
-  projects(resourceType: string): boolean {
-    return MAPPERS.has(resourceType);
-  }
-
-  async project(tx: Tx, resource: Resource, meta: ProjectionMeta): Promise<boolean> {
-    return this.projectMany(tx, [{ resource, meta }]);
-  }
-
   /**
    * Projects several resources: removes the rows that updated resources no longer map to, then
    * upserts the new rows with one statement per table (and column set). Returns whether it wrote

@@ -31,8 +31,6 @@ export class EverythingService {
     await this.reader.read('Patient', q.patientId); // 404 / 410 as for a read
     for (const t of q.types ?? []) if (!isResourceType(t)) throw badRequest(`_type names an unknown resource type "${t}"`);
     const key = this.keys.decryptionKeys();
-    const typeFilter = q.types?.length ? 'AND resource_type = ANY(?::text[])' : '';
-    const sinceFilter = q.since ? 'AND last_updated >= ?' : '';
     const filters = (alias = '') =>
       [q.types?.length ? `${alias}resource_type = ANY(?::text[])` : '', q.since ? `${alias}last_updated >= ?` : ''].filter(Boolean).map((f) => `AND ${f}`).join(' ');
     const filterParams = [...(q.types?.length ? [q.types] : []), ...(q.since ? [q.since] : [])];
@@ -47,7 +45,7 @@ export class EverythingService {
          WHERE jsonb_typeof(r) = 'string'
        ), keys AS (
          SELECT CASE WHEN resource_type = 'Patient' THEN 0 ELSE 1 END AS grp, resource_type, id, content, content_enc, key_id
-         FROM comp WHERE true ${typeFilter} ${sinceFilter}
+         FROM comp WHERE true ${filters()}
          UNION ALL
          SELECT 2, f.resource_type, f.id, f.content, f.content_enc, f.key_id FROM fhir_resource f
          JOIN refs ON f.resource_type = refs.resource_type AND f.id = refs.id

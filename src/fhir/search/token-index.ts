@@ -27,11 +27,6 @@ interface TokenRow {
 export class TokenIndex {
   constructor(private readonly keys: KeyRing) {}
 
-  /** Replaces the resource's index rows with those of its new version. */
-  async index(tx: Tx, resource: Resource, patientId: string | null, isNew: boolean): Promise<void> {
-    await this.indexMany(tx, [{ resource, patientId, isNew }]);
-  }
-
   /** Replaces the index rows of several resources: one DELETE for the updated ones, one INSERT for all. */
   async indexMany(tx: Tx, items: Array<{ resource: Resource; patientId: string | null; isNew: boolean }>): Promise<void> {
     const updated = items.filter((i) => !i.isNew).map((i) => i.resource);

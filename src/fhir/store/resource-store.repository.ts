@@ -71,14 +71,6 @@ export class ResourceStore {
     return tx ?? this.db;
   }
 
-  /**
-   * Serialises writers of one resource for the rest of the transaction. Cheaper than row locks
-   * across two tables, and it also covers a resource that does not exist yet (update-as-create).
-   */
-  async lock(tx: Tx, resourceType: string, id: string): Promise<void> {
-    await tx.query('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [`${resourceType}/${id}`]);
-  }
-
   async readCurrent(resourceType: string, id: string, tx?: Queryable): Promise<StoredVersion | undefined> {
     const key = this.keys.decryptionKeys();
     const rows = await this.q(tx).query<Row>(
@@ -177,11 +169,6 @@ export class ResourceStore {
       total = Number(c.n);
     }
     return { versions: rows.map(toStored), total };
-  }
-
-  /** Writes one new version (see writeVersions). */
-  async writeVersion(tx: Tx, v: NewVersion, previousPatientId: string | null | undefined): Promise<void> {
-    await this.writeVersions(tx, [{ version: v, previousPatientId }]);
   }
 
   /**
