@@ -31,6 +31,9 @@ export interface AppConfig {
   clientRateLimitPerMinute: number;
   /** Most entries a batch or transaction Bundle may hold. */
   maxBundleEntries: number;
+  /** Search page sizes: the default _count and the largest a client may ask for. */
+  searchDefaultCount: number;
+  searchMaxCount: number;
   logLevel: string;
   /** Which configuration values fell back to development defaults. */
   defaulted: string[];
@@ -114,6 +117,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     rateLimitPerMinute: intVar(env, 'RATE_LIMIT_PER_MINUTE', 60000, 0, 10_000_000, errors),
     clientRateLimitPerMinute: intVar(env, 'CLIENT_RATE_LIMIT_PER_MINUTE', 60000, 0, 10_000_000, errors),
     maxBundleEntries: intVar(env, 'MAX_BUNDLE_ENTRIES', 10000, 1, 1000000, errors),
+    searchDefaultCount: intVar(env, 'SEARCH_DEFAULT_COUNT', 20, 1, 10000, errors),
+    searchMaxCount: intVar(env, 'SEARCH_MAX_COUNT', 1000, 1, 10000, errors),
     logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'warn' : 'info'),
     defaulted,
   };

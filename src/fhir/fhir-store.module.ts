@@ -7,14 +7,15 @@ import { ResourceWriteService } from './write/resource-write.service';
 import { PatchService } from './write/patch.service';
 import { BundleService } from './bundle/bundle.service';
 import { ConditionalMatcher } from './search/conditional-matcher';
-import { TokenIndex } from './search/token-index';
+import { SearchIndexWriter } from './search/search-index.writer';
+import { SearchService } from './search/search.service';
 import { FhirDefinitionsLoader } from './definitions/definitions.loader';
 import { AccessPolicy } from '../auth/access/access-policy';
 import { EhrChainRepository } from './ehr/ehr-chain.repository';
 
 /** The FHIR store and its one write path; the REST controller is added by the API only. */
 @Module({
-  providers: [FhirDefinitionsLoader, AccessPolicy, EhrChainRepository, ResourceStore, ProjectionWriter, OutboxRepository, TokenIndex, ConditionalMatcher, ResourceWriteService, PatchService, BundleService, ResourceReadService],
-  exports: [AccessPolicy, EhrChainRepository, ResourceStore, ResourceWriteService, PatchService, BundleService, ResourceReadService, OutboxRepository],
+  providers: [FhirDefinitionsLoader, AccessPolicy, EhrChainRepository, ResourceStore, ProjectionWriter, OutboxRepository, SearchIndexWriter, SearchService, ConditionalMatcher, ResourceWriteService, PatchService, BundleService, ResourceReadService],
+  exports: [AccessPolicy, SearchService, EhrChainRepository, ResourceStore, ResourceWriteService, PatchService, BundleService, ResourceReadService, OutboxRepository],
 })
 export class FhirStoreModule {}

@@ -1,5 +1,5 @@
 import { PatientRow } from './patient.entity';
-import { SearchTokenRow } from './search-token.entity';
+import { SearchTokenRow, SearchStringRow, SearchDateRow, SearchNumberRow, SearchQuantityRow, SearchReferenceRow, SearchUriRow } from './search-index.entities';
 import { PatientNationalIdRow } from './patient-national-id.entity';
 import { DoctorRow } from './doctor.entity';
 import { HospitalResourceRow } from './hospital-resource.entity';
@@ -32,7 +32,7 @@ import { OutboxEventRow } from './outbox-event.entity';
 import { AuditLogRow } from './audit-log.entity';
 
 export { PatientRow } from './patient.entity';
-export { SearchTokenRow } from './search-token.entity';
+export { SearchTokenRow, SearchStringRow, SearchDateRow, SearchNumberRow, SearchQuantityRow, SearchReferenceRow, SearchUriRow } from './search-index.entities';
 export { PatientNationalIdRow } from './patient-national-id.entity';
 export { DoctorRow } from './doctor.entity';
 export { HospitalResourceRow } from './hospital-resource.entity';
@@ -98,4 +98,10 @@ export const ENTITIES: Function[] = [
   OutboxEventRow,
   AuditLogRow,
   SearchTokenRow,
+  SearchStringRow,
+  SearchDateRow,
+  SearchNumberRow,
+  SearchQuantityRow,
+  SearchReferenceRow,
+  SearchUriRow,
 ];

@@ -16,6 +16,7 @@ import { ResourceWriteService, type WriteOutcome } from '../write/resource-write
 import { BundleService } from '../bundle/bundle.service';
 import type { ParsedEntry } from '../bundle/bundle-request';
 import { CapabilityStatementService } from './capability-statement.service';
+import { SearchService } from '../search/search.service';
 import { historyBundle } from './history-bundle';
 import {
   fhirBase,
@@ -40,6 +41,7 @@ export class FhirController {
     private readonly everything: EverythingService,
     private readonly access: AccessPolicy,
     private readonly ehrChain: EhrChainService,
+    private readonly searches: SearchService,
   ) {}
 
   @Public()
@@ -47,6 +49,17 @@ export class FhirController {
   metadata(@Req() req: Request, @Res() res: Response): void {
     negotiate(req);
     sendJson(res, 200, JSON.stringify(this.capabilities.build(fhirBase(req, this.config))));
+  }
+
+  /** Search at system level: GET [base]?_type=...&... */
+  @Get()
+  async systemSearch(@Req() req: Request, @Res() res: Response): Promise<void> {
+    await this.runSearch(req, res, undefined, queryParams(req));
+  }
+
+  @Post('_search')
+  async systemSearchPost(@Req() req: Request, @Res() res: Response): Promise<void> {
+    await this.runSearch(req, res, undefined, [...queryParams(req), ...formParams(req)]);
   }
 
   /** Batch and transaction Bundles. */
@@ -88,6 +101,38 @@ export class FhirController {
     const params = historyParams(req.query);
     const result = await this.reader.history({ ...params, resourceType: type, patientId: this.access.compartment(req.auth) ?? undefined });
     sendJson(res, 200, JSON.stringify(historyBundle(fhirBase(req, this.config), req, result, params)));
+  }
+
+  /** Search at type level: GET [type]?... */
+  @Get(':type')
+  async typeSearch(@Param('type') type: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+    await this.runSearch(req, res, type, queryParams(req));
+  }
+
+  @Post(':type/_search')
+  async typeSearchPost(@Param('type') type: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+    await this.runSearch(req, res, type, [...queryParams(req), ...formParams(req)]);
+  }
+
+  private async runSearch(req: Request, res: Response, type: string | undefined, params: Array<[string, string]>): Promise<void> {
+    negotiate(req);
+    if (type !== undefined) {
+      requireResourceType(type);
+      this.access.require(req.auth, type, 's');
+    } else {
+      this.access.require(req.auth, '*', 's');
+    }
+    const prefer = header(req, 'prefer') ?? '';
+    const bundle = await this.searches.search({
+      resourceType: type,
+      params,
+      strict: /handling\s*=\s*strict/i.test(prefer),
+      compartment: this.access.compartment(req.auth) ?? undefined,
+      canRead: (t) => this.access.allows(req.auth, t, 's') || this.access.allows(req.auth, t, 'r'),
+      hiddenTypes: this.access.hiddenTypes(),
+      base: fhirBase(req, this.config),
+    });
+    sendJson(res, 200, JSON.stringify(bundle));
   }
 
   @Get(':type/:id')
@@ -281,6 +326,24 @@ export class FhirController {
     }
     sendJson(res, result.status, JSON.stringify(result.resource));
   }
+}
+
+/** The query string's parameters in order, repeated ones kept (express would fold them). */
+function queryParams(req: Request): Array<[string, string]> {
+  const q = req.originalUrl.indexOf('?');
+  return q >= 0 ? [...new URLSearchParams(req.originalUrl.slice(q + 1)).entries()] : [];
+}
+
+/** The form body of POST _search (application/x-www-form-urlencoded). */
+function formParams(req: Request): Array<[string, string]> {
+  if (!req.is('application/x-www-form-urlencoded')) {
+    if (req.headers['content-length'] && req.headers['content-length'] !== '0') {
+      throw OperationOutcomeError.of(415, 'not-supported', 'POST _search takes its parameters as application/x-www-form-urlencoded');
+    }
+    return [];
+  }
+  const body = (req.body ?? {}) as Record<string, string | string[]>;
+  return Object.entries(body).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x): [string, string] => [k, x]) : [[k, String(v)] as [string, string]]));
 }
 
 function header(req: Request, name: string): string | undefined {

@@ -8,7 +8,7 @@ import { badRequest, conflict, notFound, preconditionFailed } from '../operation
 import { ProjectionWriter } from '../projection/projection.writer';
 import { owningPatientId } from '../store/resource-ownership';
 import { ResourceStore, type NewVersion, type StoredVersion } from '../store/resource-store.repository';
-import { TokenIndex } from '../search/token-index';
+import { SearchIndexWriter } from '../search/search-index.writer';
 import { translateConstraintError } from './constraint-errors';
 import { canonicalJson } from '../canonical-json';
 import { EhrChainRepository } from '../ehr/ehr-chain.repository';
@@ -69,7 +69,7 @@ export class ResourceWriteService {
     private readonly store: ResourceStore,
     private readonly projection: ProjectionWriter,
     private readonly outbox: OutboxRepository,
-    private readonly tokens: TokenIndex,
+    private readonly searchIndex: SearchIndexWriter,
     private readonly ehrChain: EhrChainRepository,
   ) {}
 
@@ -205,7 +205,7 @@ export class ResourceWriteService {
       tx,
       live.map((p) => ({ resource: p.resource as Resource, meta: { versionId: p.version.versionId, lastUpdated: p.version.lastUpdated, isNew: p.isNew } })),
     );
-    await this.tokens.indexMany(tx, live.map((p) => ({ resource: p.resource as Resource, patientId: p.version.patientId, isNew: p.isNew })));
+    await this.searchIndex.indexMany(tx, live.map((p) => ({ resource: p.resource as Resource, patientId: p.version.patientId, isNew: p.isNew })));
     const chained = await this.ehrChain.append(
       tx,
       pending
@@ -219,10 +219,9 @@ export class ResourceWriteService {
         })),
     );
     let removed = false;
-    for (const p of pending.filter((d) => !d.resource)) {
-      removed = (await this.projection.remove(tx, p.version.resourceType, p.version.id)) || removed;
-      await this.tokens.remove(tx, p.version.resourceType, p.version.id);
-    }
+    const deletions = pending.filter((d) => !d.resource);
+    for (const p of deletions) removed = (await this.projection.remove(tx, p.version.resourceType, p.version.id)) || removed;
+    await this.searchIndex.removeMany(tx, deletions.map((p) => ({ resourceType: p.version.resourceType, id: p.version.id })));
     if (projected || chained || removed) state.deferredChecksDue = true;
     await this.outbox.recordMany(
       tx,

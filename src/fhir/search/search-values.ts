@@ -1,0 +1,78 @@
+/**
+ * The value rules that index rows and search values share: string normalisation, date ranges
+ * from a FHIR date's precision, number ranges from a decimal's significant figures, reference
+ * parsing. Pure.
+ */
+
+/** Case, accents and runs of white space do not matter to a string search. */
+export function normalizeString(s: string): string {
+  return s.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase().replace(/\s+/g, ' ').trim().slice(0, 1000);
+}
+
+const DATE = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
+
+/** Half-open range [low, high) in ISO form, with `-infinity`/`infinity` for open ends. */
+export interface DateRange {
+  low: string;
+  high: string;
+}
+
+/**
+ * The instants a FHIR date, dateTime or instant covers at its precision: `2020` is the whole year,
+ * `2020-03-04` the whole day, `2020-03-04T10:00:00Z` one second. Dates and times without a zone
+ * are read as UTC. Undefined when the text is not a FHIR date.
+ */
+export function dateRange(text: string): DateRange | undefined {
+  const m = DATE.exec(text);
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, s, frac, zone] = m;
+  const year = Number(y);
+  const month = mo ? Number(mo) - 1 : 0;
+  const day = d ? Number(d) : 1;
+  if (mo && (month < 0 || month > 11)) return undefined;
+  if (d && (day < 1 || day > new Date(Date.UTC(year, month + 1, 0)).getUTCDate())) return undefined;
+  if (h !== undefined && (Number(h) > 23 || Number(mi) > 59 || (s !== undefined && Number(s) > 59))) return undefined;
+  if (h === undefined) {
+    const low = Date.UTC(year, month, day);
+    const high = !mo ? Date.UTC(year + 1, 0, 1) : !d ? Date.UTC(year, month + 1, 1) : Date.UTC(year, month, day + 1);
+    return { low: iso(low, year), high: iso(high, year) };
+  }
+  const offsetMin = !zone || zone === 'Z' ? 0 : (zone[0] === '-' ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)));
+  const ms = frac ? Math.floor(Number(`0${frac}`) * 1000) : 0;
+  const base = Date.UTC(year, month, day, Number(h), Number(mi), s ? Number(s) : 0, ms) - offsetMin * 60_000;
+  const step = frac ? 1 : s !== undefined ? 1000 : 60_000;
+  return { low: iso(base, year), high: iso(base + step, year) };
+}
+
+function iso(ms: number, year: number): string {
+  // Date.UTC maps years 0-99 to 1900-1999; FHIR years are four digits, so correct that.
+  const d = new Date(ms);
+  if (year < 100) d.setUTCFullYear(d.getUTCFullYear() - 1900);
+  return d.toISOString();
+}
+
+/** The range a decimal stands for at its precision: `100` is [99.5, 100.5), `1.50` is [1.495, 1.505). */
+export function numberRange(text: string): { value: string; low: string; high: string } | undefined {
+  if (!/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(text)) return undefined;
+  const [mantissa, exp] = text.toLowerCase().split('e');
+  const decimals = mantissa.includes('.') ? mantissa.split('.')[1].length : 0;
+  const scale = decimals - (exp ? Number(exp) : 0);
+  const half = 0.5 * 10 ** -scale;
+  const value = Number(text);
+  if (!Number.isFinite(value)) return undefined;
+  const round = (n: number) => String(Number(n.toPrecision(15)));
+  return { value: String(value), low: round(value - half), high: round(value + half) };
+}
+
+const LOCAL_REF = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
+
+/** `Type/id` (a version suffix is dropped), or undefined for other references. */
+export function parseLocalReference(reference: string): { type: string; id: string } | undefined {
+  const m = LOCAL_REF.exec(reference);
+  return m ? { type: m[1], id: m[2] } : undefined;
+}
+
+/** Escapes LIKE's wildcards, so that user text is matched literally. */
+export function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
