@@ -14,24 +14,11 @@ import { runImport } from './import';
  */
 async function main(): Promise<void> {
   const fixtures = resolve(process.argv[2] ?? join(__dirname, '..', '..', '..', 'shared', 'fixtures', 'synthea'));
-  const dbName = `fhir_bench_${randomBytes(4).toString('hex')}`;
-  const databaseUrl = `${process.env.BENCH_DATABASE_BASE_URL ?? 'postgres://postgres@127.0.0.1:5432'}/${dbName}`;
-  const port = 18000 + Math.floor(Math.random() * 1000);
-  await prepareDatabase(databaseUrl);
-  const env = {
-    ...process.env,
-    NODE_ENV: 'development',
-    PORT: String(port),
-    DATABASE_URL: databaseUrl,
-    QUEUE_PREFIX: `bench${randomBytes(3).toString('hex')}`,
-    LOG_LEVEL: 'error',
-  };
-  const server = spawn(process.execPath, [join(__dirname, '..', 'src', 'main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const api = await startBenchApi();
   try {
-    await waitForHealth(`http://127.0.0.1:${port}/health`);
     const summary = await runImport(
       {
-        url: `http://127.0.0.1:${port}/fhir`,
+        url: `${api.base}/fhir`,
         clientId: 'admin',
         clientSecret: 'dev-only-admin-secret',
         concurrency: Number(process.env.BENCH_CONCURRENCY || 2),
@@ -40,7 +27,7 @@ async function main(): Promise<void> {
       },
       true,
     );
-    const peakKb = peakRssKb(server.pid as number);
+    const peakKb = peakRssKb(api.pid);
     const rate = summary.resources / summary.seconds;
     process.stdout.write(
       [
@@ -57,15 +44,66 @@ async function main(): Promise<void> {
       process.exitCode = 1;
     }
   } finally {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
-    await dropDatabase(databaseUrl);
+    await api.stop();
   }
 }
 
-async function waitForHealth(url: string, timeoutMs = 60000): Promise<void> {
+/** An API process started by a benchmark on a database of its own. */
+export interface BenchApi {
+  /** http://127.0.0.1:<port> (the FHIR base is `${base}/fhir`). */
+  base: string;
+  databaseUrl: string;
+  pid: number;
+  /** Stops the process and drops its database. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Creates a fresh database (fhir_bench_<random>), starts the built API (dist/src/main.js) on a
+ * random port against it with its own queue prefix, and waits until /health answers. `env` is
+ * laid over the defaults (NODE_ENV=development, LOG_LEVEL=error). The child's stdout (its logs)
+ * is discarded, its stderr shown.
+ */
+export async function startBenchApi(env: NodeJS.ProcessEnv = {}): Promise<BenchApi> {
+  const dbName = `fhir_bench_${randomBytes(4).toString('hex')}`;
+  const databaseUrl = `${process.env.BENCH_DATABASE_BASE_URL ?? 'postgres://postgres@127.0.0.1:5432'}/${dbName}`;
+  const port = 18000 + Math.floor(Math.random() * 1000);
+  await prepareDatabase(databaseUrl);
+  const server = spawn(process.execPath, [join(__dirname, '..', 'src', 'main.js')], {
+    env: {
+      ...process.env,
+      NODE_ENV: 'development',
+      PORT: String(port),
+      DATABASE_URL: databaseUrl,
+      QUEUE_PREFIX: `bench${randomBytes(3).toString('hex')}`,
+      LOG_LEVEL: 'error',
+      ...env,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      if (server.exitCode === null && server.signalCode === null) {
+        const exited = new Promise((r) => server.once('exit', r));
+        server.kill('SIGTERM');
+        await exited;
+      }
+      await dropDatabase(databaseUrl);
+    })());
+  try {
+    await waitForHealth(`http://127.0.0.1:${port}/health`, 60000, () => server.exitCode !== null || server.signalCode !== null);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { base: `http://127.0.0.1:${port}`, databaseUrl, pid: server.pid as number, stop };
+}
+
+export async function waitForHealth(url: string, timeoutMs = 60000, exited: () => boolean = () => false): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    if (exited()) throw new Error(`the server exited before it became healthy at ${url}`);
     try {
       if ((await fetch(url)).ok) return;
     } catch {
@@ -76,12 +114,14 @@ async function waitForHealth(url: string, timeoutMs = 60000): Promise<void> {
   throw new Error(`server did not become healthy at ${url}`);
 }
 
-function peakRssKb(pid: number): number {
+export function peakRssKb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
 }
 
-main().catch((e) => {
-  process.stderr.write(`bench:ingest failed: ${e instanceof Error ? e.stack : e}\n`);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((e) => {
+    process.stderr.write(`bench:ingest failed: ${e instanceof Error ? e.stack : e}\n`);
+    process.exit(1);
+  });
+}

@@ -7,13 +7,14 @@ import { LOGGER } from '../core/core.module';
 import { APP_CONFIG } from '../core/tokens';
 import { DatabaseService } from '../database/database.service';
 import { ResourceStore } from '../fhir/store/resource-store.repository';
+import { SearchIndexWriter } from '../fhir/search/search-index.writer';
 import { classify, toAuditEvent, type AuditRecord } from './audit-event';
 
 /**
  * Records an AuditEvent resource for every request to the FHIR API, the clients API and the token
  * endpoint (reads, searches, writes, logins, failures), after the response. Events are buffered and
  * written together every few hundred milliseconds, straight into the resource store as resources of
- * no patient (so no patient token ever sees them), without events of their own. Row changes are
+ * no patient (so no patient token ever sees them), indexed for search, without events of their own. Row changes are
  * also recorded synchronously by the database's audit triggers; these are the FHIR view.
  */
 @Injectable()
@@ -27,6 +28,7 @@ export class AuditEventRecorder implements OnApplicationShutdown {
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly db: DatabaseService,
     private readonly store: ResourceStore,
+    private readonly searchIndex: SearchIndexWriter,
   ) {}
 
   /** Call when the response has been sent. */
@@ -67,19 +69,21 @@ export class AuditEventRecorder implements OnApplicationShutdown {
     this.flushing = this.flushing.then(async () => {
       if (!batch.length) return;
       try {
-        await this.db.transaction({ actor: 'system:audit' }, (tx) =>
-          this.store.writeVersions(
+        const events = batch.map((r) => {
+          const id = randomUUID();
+          return { ...toAuditEvent(r, id), meta: { versionId: '1', lastUpdated: r.recorded.toISOString() } };
+        });
+        await this.db.transaction({ actor: 'system:audit' }, async (tx) => {
+          await this.store.writeVersions(
             tx,
-            batch.map((r) => {
-              const id = randomUUID();
-              const event = { ...toAuditEvent(r, id), meta: { versionId: '1', lastUpdated: r.recorded.toISOString() } };
-              return {
-                version: { resourceType: 'AuditEvent', id, versionId: 1, lastUpdated: r.recorded, deleted: false, patientId: null, json: JSON.stringify(event) },
-                previousPatientId: undefined,
-              };
-            }),
-          ),
-        );
+            events.map((event, i) => ({
+              version: { resourceType: 'AuditEvent', id: event.id as string, versionId: 1, lastUpdated: batch[i].recorded, deleted: false, patientId: null, json: JSON.stringify(event) },
+              previousPatientId: undefined,
+            })),
+          );
+          // Searchable by administrators, like any resource.
+          await this.searchIndex.indexMany(tx, events.map((resource) => ({ resource, patientId: null, isNew: true })));
+        });
       } catch (e) {
         this.logger.error({ err: e, events: batch.length }, 'could not store AuditEvents');
       }

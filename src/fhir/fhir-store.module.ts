@@ -6,7 +6,6 @@ import { ResourceStore } from './store/resource-store.repository';
 import { ResourceWriteService } from './write/resource-write.service';
 import { PatchService } from './write/patch.service';
 import { BundleService } from './bundle/bundle.service';
-import { ConditionalMatcher } from './search/conditional-matcher';
 import { SearchIndexWriter } from './search/search-index.writer';
 import { SearchService } from './search/search.service';
 import { FhirDefinitionsLoader } from './definitions/definitions.loader';
@@ -15,7 +14,7 @@ import { EhrChainRepository } from './ehr/ehr-chain.repository';
 
 /** The FHIR store and its one write path; the REST controller is added by the API only. */
 @Module({
-  providers: [FhirDefinitionsLoader, AccessPolicy, EhrChainRepository, ResourceStore, ProjectionWriter, OutboxRepository, SearchIndexWriter, SearchService, ConditionalMatcher, ResourceWriteService, PatchService, BundleService, ResourceReadService],
-  exports: [AccessPolicy, SearchService, EhrChainRepository, ResourceStore, ResourceWriteService, PatchService, BundleService, ResourceReadService, OutboxRepository],
+  providers: [FhirDefinitionsLoader, AccessPolicy, EhrChainRepository, ResourceStore, ProjectionWriter, OutboxRepository, SearchIndexWriter, SearchService, ResourceWriteService, PatchService, BundleService, ResourceReadService],
+  exports: [AccessPolicy, SearchService, SearchIndexWriter, EhrChainRepository, ResourceStore, ResourceWriteService, PatchService, BundleService, ResourceReadService, OutboxRepository],
 })
 export class FhirStoreModule {}

@@ -5,7 +5,7 @@ import type { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../core/tokens';
 import type { Tx, TxContext } from '../../database/database.service';
 import { OperationOutcomeError, badRequest, notFound, outcome, preconditionFailed } from '../operation-outcome';
-import { ConditionalMatcher } from '../search/conditional-matcher';
+import { SearchService } from '../search/search.service';
 import { ResourceStore } from '../store/resource-store.repository';
 import { PatchService } from '../write/patch.service';
 import { ResourceWriteService, prepare } from '../write/resource-write.service';
@@ -46,7 +46,7 @@ export class BundleService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly writer: ResourceWriteService,
     private readonly store: ResourceStore,
-    private readonly matcher: ConditionalMatcher,
+    private readonly search: SearchService,
     private readonly patcher: PatchService,
     private readonly access: AccessPolicy,
   ) {}
@@ -186,7 +186,7 @@ export class BundleService {
   private async matchLocked(tx: Tx, resourceType: string, criteria: string): Promise<string[]> {
     const key = [...new URLSearchParams(criteria).entries()].map(([k, v]) => `${k}=${v}`).sort().join('&');
     await tx.query('SELECT pg_advisory_xact_lock(hashtextextended(?, 1))', [`${resourceType}?${key}`]);
-    return this.matcher.match(tx, resourceType, criteria);
+    return this.search.matchIds(tx, resourceType, criteria);
   }
 
   /**
@@ -209,7 +209,7 @@ export class BundleService {
       for (const { reference, path } of collectReferences(resource)) {
         const m = /^([A-Za-z]+)\?(.+)$/.exec(reference);
         if (!m || conditional.has(reference)) continue;
-        const ids = await atEntry(e, () => this.matcher.match(tx, m[1], m[2]));
+        const ids = await atEntry(e, () => this.search.matchIds(tx, m[1], m[2]));
         const where = `Bundle.entry[${e.index}].resource ${path}`;
         if (ids.length === 0) throw badRequest(`Conditional reference ${reference} at ${where} matches no resource`, [`Bundle.entry[${e.index}]`]);
         if (ids.length > 1) throw preconditionFailed(`Conditional reference ${reference} at ${where} matches ${ids.length} resources`);
@@ -273,13 +273,18 @@ export class BundleService {
   private async read(tx: Tx, e: ParsedEntry, base: string, scope: EntryAccess): Promise<BundleEntry> {
     const type = e.resourceType;
     if (!e.id) {
-      const ids = await this.matcher.match(tx, type, e.criteria ?? '');
-      const found: BundleEntry[] = [];
-      for (const id of ids) {
-        const current = await this.store.readCurrent(type, id, tx);
-        if (current?.json && scope.visible(current)) found.push({ fullUrl: `${base}/${type}/${id}`, resource: JSON.parse(current.json) as Resource, search: { mode: 'match' } });
-      }
-      return { resource: { resourceType: 'Bundle', type: 'searchset', total: found.length, entry: found }, response: { status: '200 OK' } };
+      // A search entry: the same search as GET [type]?criteria, inside this transaction.
+      const bundle = await this.search.search({
+        resourceType: type,
+        params: [...new URLSearchParams(e.criteria ?? '').entries()],
+        strict: false,
+        compartment: scope.compartment(),
+        canRead: (t) => scope.mayRead(t),
+        hiddenTypes: this.access.hiddenTypes(),
+        base,
+        tx,
+      });
+      return { resource: bundle, response: { status: '200 OK' } };
     }
     const version = e.versionId
       ? await this.store.readVersion(type, e.id, Number(e.versionId), tx)
@@ -323,6 +328,14 @@ class EntryAccess {
 
   visible(v: { patientId: string | null }): boolean {
     return this.policy.isVisible(this.auth, v);
+  }
+
+  compartment(): string | undefined {
+    return this.policy.compartment(this.auth) ?? undefined;
+  }
+
+  mayRead(type: string): boolean {
+    return this.policy.allows(this.auth, type, 's') || this.policy.allows(this.auth, type, 'r');
   }
 }
 

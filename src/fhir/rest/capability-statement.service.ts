@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import type { CapabilityStatement, CapabilityStatementRestResource } from '@medplum/fhirtypes';
 import { fhirResourceTypes } from '../definitions/fhir-definitions';
 import { MAPPERS } from '../projection/mappers';
+import { searchParamsOf } from '../search/search-parameters';
+import { isEncryptedType } from '../store/sensitivity';
 
 const SERVER_VERSION = '0.1.0';
 
@@ -29,6 +31,7 @@ export class CapabilityStatementService {
         { code: 'history-type' },
         { code: 'create' },
         { code: 'patch' },
+        { code: 'search-type' },
       ],
       versioning: 'versioned',
       readHistory: true,
@@ -38,6 +41,17 @@ export class CapabilityStatementService {
       conditionalUpdate: true,
       conditionalDelete: 'single',
       referencePolicy: ['literal', 'local'],
+      searchInclude: ['*', ...searchParamsOfType(type, 'reference').map((p) => `${type}:${p}`)],
+      searchRevInclude: ['*'],
+      searchParam: [...searchParamsOf(type).values()]
+        .filter((p) => p.atom || p.code === '_id' || p.code === '_lastUpdated')
+        .sort((a, b) => a.code.localeCompare(b.code))
+        .map((p) => ({
+          name: p.code,
+          definition: p.url,
+          type: p.type,
+          ...(isEncryptedType(type) && p.sensitive ? { documentation: 'Encrypted at rest: matched whole (exact after normalisation) through a keyed hash' } : {}),
+        })),
       operation: [
         { name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' },
         ...(type === 'Patient'
@@ -64,7 +78,9 @@ export class CapabilityStatementService {
           mode: 'server',
           documentation:
             'All interactions need an OAuth2 bearer token from POST /auth/token (client credentials), except this statement. ' +
-            'Conditional interactions and conditional references match on identifier and _id.',
+            'Search: every R4 search parameter with an expression, prefixes, modifiers (:missing :exact :contains :not :text :identifier :above/:below on uri, type modifiers), ' +
+            'chains, _has, composites, _include/_revinclude (:iterate), _sort, _count with keyset paging (_cursor), _total, _summary, _elements; ' +
+            'Prefer: handling=strict refuses unknown parameters. Conditional interactions and references take any search criteria.',
           security: {
             cors: false,
             service: [
@@ -75,10 +91,23 @@ export class CapabilityStatementService {
             ],
           },
           resource,
-          interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'history-system' }],
+          interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'history-system' }, { code: 'search-system' }],
+          // System-level search: the parameters every resource type has, and _type.
+          searchParam: [
+            ...(['_id', '_lastUpdated', '_tag', '_profile', '_security', '_source'] as const).map((name) => ({
+              name,
+              type: (name === '_lastUpdated' ? 'date' : name === '_profile' || name === '_source' ? 'uri' : 'token') as 'date' | 'uri' | 'token',
+              definition: `http://hl7.org/fhir/SearchParameter/Resource-${name.slice(1)}`,
+            })),
+            { name: '_type', type: 'token' as const },
+          ],
           operation: [{ name: 'verify-ehr-chain', definition: 'urn:fhir-ai-server:OperationDefinition/verify-ehr-chain' }],
         },
       ],
     };
   }
+}
+
+function searchParamsOfType(type: string, kind: string): string[] {
+  return [...searchParamsOf(type).values()].filter((p) => p.type === kind && p.atom).map((p) => p.code);
 }

@@ -27,6 +27,8 @@ export interface SearchInput {
   /** Types left out of system-level searches unless `_type` names them. */
   hiddenTypes: string[];
   base: string;
+  /** Run inside this transaction (a GET entry of a bundle sees the writes before it). */
+  tx?: Pick<Tx, 'query'>;
 }
 
 interface MatchRow {
@@ -53,6 +55,7 @@ export class SearchService {
   ) {}
 
   async search(input: SearchInput): Promise<Bundle> {
+    const query = <T>(q: Sql) => (input.tx ?? this.db).query<T>(q.text, q.params);
     const req = parseSearchRequest(input.params, { defaultCount: this.config.searchDefaultCount, maxCount: this.config.searchMaxCount });
     const types = this.typesOf(input, req);
     const ctx = this.context(input.base, input.compartment);
@@ -73,7 +76,7 @@ export class SearchService {
     const rows =
       count === 0
         ? []
-        : await this.query<MatchRow>(sql`
+        : await query<MatchRow>(sql`
       SELECT resource_type, id, ${raw(keyText)} FROM (
         SELECT r.resource_type, r.id, ${selectKeys} FROM ${candidates} r WHERE ${where}
       ) s WHERE ${cursor ? keysetCondition(keys, cursor.values, backwards) : sql`true`}
@@ -89,12 +92,15 @@ export class SearchService {
     if (wantTotal !== 'none' || req.summary === 'count') {
       if (!cursor && !more && count > 0) total = page.length;
       else {
-        const [c] = await this.query<{ n: string }>(sql`SELECT count(*) AS n FROM ${candidates} r WHERE ${where}`);
+        const [c] = await query<{ n: string }>(sql`SELECT count(*) AS n FROM ${candidates} r WHERE ${where}`);
         total = Number(c.n);
       }
     }
 
-    const found = await this.store.readCurrentMany(page.map((r) => ({ resourceType: r.resource_type, id: r.id })));
+    const found = await this.store.readCurrentMany(
+      page.map((r) => ({ resourceType: r.resource_type, id: r.id })),
+      input.tx,
+    );
     const matches = page.map((r) => found.get(`${r.resource_type}/${r.id}`)).filter((v): v is StoredVersion => !!v?.json && !v.deleted);
     const included = await this.includes(req, matches, input);
 
@@ -206,11 +212,11 @@ export class SearchService {
       const specsRev = req.revinclude.filter((s) => round === 0 || s.iterate);
       if (!specsInc.length && !specsRev.length) break;
       const wanted: Array<{ resourceType: string; id: string }> = [];
-      for (const s of specsInc) wanted.push(...(await this.forwardRefs(s, frontier, input.compartment)));
-      for (const s of specsRev) wanted.push(...(await this.reverseRefs(s, frontier, input.compartment)));
+      for (const s of specsInc) wanted.push(...(await this.forwardRefs(s, frontier, input)));
+      for (const s of specsRev) wanted.push(...(await this.reverseRefs(s, frontier, input)));
       const fresh = wanted.filter((w) => !seen.has(`${w.resourceType}/${w.id}`) && input.canRead(w.resourceType));
       if (!fresh.length) break;
-      const found = await this.store.readCurrentMany(fresh.slice(0, MAX_INCLUDED - out.length));
+      const found = await this.store.readCurrentMany(fresh.slice(0, MAX_INCLUDED - out.length), input.tx);
       const next: StoredVersion[] = [];
       for (const v of found.values()) {
         const key = `${v.resourceType}/${v.id}`;
@@ -225,7 +231,8 @@ export class SearchService {
     return out;
   }
 
-  private async forwardRefs(spec: IncludeSpec, from: StoredVersion[], compartment?: string): Promise<Array<{ resourceType: string; id: string }>> {
+  private async forwardRefs(spec: IncludeSpec, from: StoredVersion[], input: SearchInput): Promise<Array<{ resourceType: string; id: string }>> {
+    const { compartment } = input;
     const sources = from.filter((v) => spec.sourceType === '*' || v.resourceType === spec.sourceType);
     if (!sources.length) return [];
     const rows = await this.query<{ target_type: string; target_id: string }>(sql`
@@ -235,11 +242,12 @@ export class SearchService {
         ${spec.code !== '*' ? sql`AND code = ${spec.code}` : sql``}
         ${spec.targetType ? sql`AND target_type = ${spec.targetType}` : sql``}
         ${compartment !== undefined ? sql`AND patient_id IN ('', ${compartment})` : sql``}
-      LIMIT ${MAX_INCLUDED}`);
+      LIMIT ${MAX_INCLUDED}`, input.tx);
     return rows.map((r) => ({ resourceType: r.target_type, id: r.target_id }));
   }
 
-  private async reverseRefs(spec: IncludeSpec, to: StoredVersion[], compartment?: string): Promise<Array<{ resourceType: string; id: string }>> {
+  private async reverseRefs(spec: IncludeSpec, to: StoredVersion[], input: SearchInput): Promise<Array<{ resourceType: string; id: string }>> {
+    const { compartment } = input;
     const targets = spec.targetType ? to.filter((v) => v.resourceType === spec.targetType) : to;
     if (!targets.length) return [];
     const rows = await this.query<{ resource_type: string; resource_id: string }>(sql`
@@ -248,7 +256,7 @@ export class SearchService {
         ${spec.sourceType !== '*' ? sql`AND resource_type = ${spec.sourceType}` : sql``}
         ${spec.code !== '*' ? sql`AND code = ${spec.code}` : sql``}
         ${compartment !== undefined ? sql`AND patient_id IN ('', ${compartment})` : sql``}
-      LIMIT ${MAX_INCLUDED}`);
+      LIMIT ${MAX_INCLUDED}`, input.tx);
     return rows.map((r) => ({ resourceType: r.resource_type, id: r.resource_id }));
   }
 
@@ -275,8 +283,8 @@ export class SearchService {
     return links;
   }
 
-  private async query<T>(q: Sql): Promise<T[]> {
-    return this.db.query<T>(q.text, q.params);
+  private async query<T>(q: Sql, tx?: Pick<Tx, 'query'>): Promise<T[]> {
+    return (tx ?? this.db).query<T>(q.text, q.params);
   }
 }
 
