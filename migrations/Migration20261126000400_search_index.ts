@@ -29,6 +29,9 @@ ALTER TABLE search_token ALTER COLUMN hash_value DROP NOT NULL;
 ALTER TABLE search_token ADD COLUMN grp integer NOT NULL DEFAULT 0;
 ALTER TABLE search_token ADD COLUMN text text COLLATE "C";  -- display / CodeableConcept.text, normalised (:text)
 UPDATE search_token SET value = NULL WHERE resource_type IN ('Patient', 'RelatedPerson', 'Person', 'DocumentReference', 'DiagnosticReport', 'Composition');
+DROP INDEX search_token_sv, search_token_v;  -- only secret rows carry hashes now
+CREATE INDEX search_token_hsv ON search_token (resource_type, code, hash_system_value) WHERE hash_system_value IS NOT NULL;
+CREATE INDEX search_token_hv ON search_token (resource_type, code, hash_value) WHERE hash_value IS NOT NULL;
 CREATE INDEX search_token_res ON search_token (resource_type, resource_id, code);
 CREATE INDEX search_token_value ON search_token (resource_type, code, value);
 

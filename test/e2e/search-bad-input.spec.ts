@@ -158,7 +158,8 @@ function ownText(body: Json, sent: string[]): string {
 
 /** The words of a parameter name (`subject:Patient.name` -> subject, Patient, name), one of which a 400 must name. */
 function nameParts(name: string): string[] {
-  return name.split(/[:.]/).filter((p) => p.length >= 2);
+  const parts = name.split(/[:.]/).filter((p) => p.trim().length >= 2);
+  return parts.length ? parts : [name];
 }
 
 /**
@@ -202,7 +203,8 @@ function searchPath(type: string | undefined): string {
 /** GET with the parameter in the query (when the URL stays well under Node's header limit). */
 async function viaGet(type: string | undefined, name: string, value: string, headers: Record<string, string> = {}): Promise<Response | undefined> {
   const query = `${encodeURIComponent(name)}=${encodeURIComponent(value)}`;
-  if (query.length > 12000) return undefined;
+  // Node refuses request heads over 16 KiB itself (431, before the application): such values go by POST only.
+  if (query.replace(/[^A-Za-z0-9%]/g, '%XX').length > 12000) return undefined;
   let req = api.get(`/fhir${type ? `/${type}` : ''}?${query}`);
   for (const [k, v] of Object.entries(headers)) req = req.set(k, v);
   return req;
@@ -436,7 +438,7 @@ describe('result parameters', () => {
     await rejected('Patient?_sort=-unknownparam', 'unknownparam');
     await rejected('Patient?_sort=name,,birthdate', '_sort');
     await rejected(`Patient?_sort=${encodeURIComponent('name; DROP TABLE patients')}`, '_sort');
-    await rejected('_sort=name&_type=Patient,Observation', /_sort|name/);
+    await rejected('/fhir?_sort=name&_type=Patient,Observation', /_sort|name/);
   });
 
   it('_include and _revinclude of what is not a reference parameter of a resource type are a 400', async () => {
@@ -486,8 +488,8 @@ describe('result parameters', () => {
     await rejected('Patient?_total=sometimes', '_total');
     await rejected('Patient?_summary=maybe', '_summary');
     await rejected(`Patient?_elements=${encodeURIComponent('name,birth date')}`, '_elements');
-    await rejected('?_type=Foo', 'Foo');
-    await rejected('?_type=Patient,,Observation', '_type');
+    await rejected('/fhir?_type=Foo', 'Foo');
+    await rejected('/fhir?_type=Patient,,Observation', '_type');
     await rejected('Patient?_type=Observation', '_type');
   });
 });
@@ -568,9 +570,9 @@ describe('hostile strings', () => {
   it('many parameters and long OR lists', async () => {
     const manyOr = Array.from({ length: 500 }, (_, i) => `'v${i}%_`).join(',');
     const out: string[] = [];
-    out.push(...(await sweep('Patient', 'name', manyOr, '500 ORed hostile values')));
-    out.push(...(await sweep('Observation', 'code', manyOr, '500 ORed hostile tokens')));
-    out.push(...(await sweep('Patient', '_id', manyOr, '500 ORed ids')));
+    let t0 = Date.now(); out.push(...(await sweep('Patient', 'name', manyOr, '500 ORed hostile values'))); console.log('name', Date.now() - t0); t0 = Date.now();
+    out.push(...(await sweep('Observation', 'code', manyOr, '500 ORed hostile tokens'))); console.log('code', Date.now() - t0); t0 = Date.now();
+    out.push(...(await sweep('Patient', '_id', manyOr, '500 ORed ids'))); console.log('id', Date.now() - t0); t0 = Date.now();
     const body = new URLSearchParams(Array.from({ length: 200 }, (_, i): [string, string] => ['name', `'x${i}`])).toString();
     const many = await api.post('Patient/_search', body, FORM);
     for (const p of problems(many, 'name', '', 'Patient')) out.push(`200 name parameters: ${p}`);

@@ -46,6 +46,12 @@ beforeAll(async () => {
     pNoBirth: { resourceType: 'Patient', name: [{ family: 'Adams' }], gender: 'other' },
     // Born the same day as Desmond: a tie on birthdate, broken by id.
     pTwin: { resourceType: 'Patient', name: [{ family: 'Zimmer', given: ['Twin'] }], gender: 'male', birthDate: synPatient.Desmond.birthDate },
+    pZoe1: { resourceType: 'Patient', name: [{ family: 'Ärger', given: ['Zoë'] }], gender: 'female', birthDate: '2001-02-03' },
+    pZoe2: { resourceType: 'Patient', name: [{ family: 'Arger', given: ['Zoe'] }], gender: 'female', birthDate: '2001-02-04' },
+    // For links that must keep an escaped comma: with it, "alpha\,beta" is one value; without, "alpha" would match Alpha Omega too.
+    orgAB: { resourceType: 'Organization', name: 'Alpha,Beta Clinic' },
+    orgB: { resourceType: 'Organization', name: 'Beta Labs' },
+    orgAO: { resourceType: 'Organization', name: 'Alpha Omega' },
   };
   // Paging: dates with two ties, and two without any date (they sort last both ways).
   const pagingDates = ['2001-01-01', '2001-01-02', '2001-01-02', '2001-01-03', '2001-02-01', '2001-02-01', '2001-03-01', '2002', '2002-06', '2003-01-01T10:00:00Z', '2003-01-01T10:00:01Z'];
@@ -235,8 +241,10 @@ describe('paging', () => {
     expect(first.entry).toHaveLength(20);
     expect(first.total).toBe(bethany.length);
 
+    expect(bethany.length % 49).toBe(0); // an exact number of pages: no empty page at the end
     for (const [query, spec] of [
       [`Observation?patient=${synPatient.Bethany.id}&_count=13`, '_id'],
+      [`Observation?patient=${synPatient.Bethany.id}&_count=49&_sort=date`, 'date'],
       [`Observation?patient=${synPatient.Bethany.id}&_count=10&_sort=-date,code`, '-date,code'],
     ]) {
       const expected = sortBy(bethany, spec).map(refOf);
@@ -289,6 +297,50 @@ describe('paging', () => {
     // A new search sees everything, in order.
     const fresh = await pagesForward(await search(query));
     expect(fresh.pages.flat()).toEqual([before, ...made.slice(0, 5), between, made[5], made[6], made[8]].map(refOf));
+  });
+});
+
+describe('links', () => {
+  it_('self gives the same page again; a cursor of another search or a forged one is refused', async () => {
+    const query = `Observation?patient=${synPatient.Patria.id}&_count=7&_sort=-date`;
+    const first = await search(query);
+    const second = await follow(link(first, 'next') as string);
+    const self = link(second, 'self') as string;
+    expect(new URL(self).searchParams.get('_cursor')).toBeTruthy();
+    expect(matchRefs(await follow(self))).toEqual(matchRefs(second));
+    expect(matchRefs(await follow(link(first, 'self') as string))).toEqual(matchRefs(first));
+
+    const cursor = new URL(link(first, 'next') as string).searchParams.get('_cursor') as string;
+    const res = await api.get(`Observation?patient=${synPatient.Patria.id}&_count=7&_sort=-date,code&_cursor=${cursor}`);
+    expect(res.status).toBe(400);
+    expect(res.body.resourceType).toBe('OperationOutcome');
+  });
+
+  it_('links keep escaped commas, modifiers, chains and non-ASCII values', async () => {
+    const orgs = ofType('Organization').filter((o) => norm(o.name).startsWith('alpha,beta') || norm(o.name).startsWith('beta'));
+    expect(orgs).toHaveLength(2);
+    const { pages } = await pagesForward(await search('Organization?name=alpha\\,beta,beta&_count=1'));
+    expect(pages.flat()).toEqual(sortBy(orgs, '_id').map(refOf));
+
+    const patients = ofType('Patient').filter((p) => (p.name ?? []).some((n: Json) => norm(n.family ?? '').startsWith('arger')));
+    expect(patients).toHaveLength(2);
+    const accented = await pagesForward(await search(`Patient?family=${encodeURIComponent('ÄRGER')}&_count=1&_sort=-birthdate`));
+    expect(accented.pages.flat()).toEqual(sortBy(patients, '-birthdate').map(refOf));
+    const exact = await pagesForward(await search(`Patient?family:exact=${encodeURIComponent('Ärger')}&_count=1`));
+    expect(exact.pages.flat()).toEqual([refOf(own.pZoe1)]);
+
+    const chained = ofType('Observation').filter((o) => o.subject?.reference === refOf(synPatient.Desmond) && o.code.coding.some((c: Json) => ['8302-2', '29463-7'].includes(c.code)));
+    const viaChain = await pagesForward(await search(`Observation?subject:Patient.name=desmond&code=${LOINC}|8302-2,${LOINC}|29463-7&_count=3&_sort=date`));
+    expect(viaChain.pages.flat()).toEqual(sortBy(chained, 'date').map(refOf));
+  });
+
+  it_('the pages of a POST _search are followed with GET', async () => {
+    const expected = sortBy(observationsOf(synPatient.Desmond), 'date').map(refOf);
+    const form = new URLSearchParams({ patient: synPatient.Desmond.id, _sort: 'date', _count: '11' }).toString();
+    const first = searchset(await api.post('Observation/_search', form, 'application/x-www-form-urlencoded'), 'POST _search');
+    expect(first.total).toBe(expected.length);
+    const { pages } = await pagesForward(first);
+    expect(pages).toEqual(chunk(expected, 11));
   });
 });
 
@@ -435,6 +487,21 @@ describe('_include and _revinclude', () => {
     const included = includeRefs(iterated);
     expect(new Set(included).size).toBe(included.length);
     expect(included.sort()).toEqual([...results, ...resultEncounters, ...practitioners].sort());
+  });
+
+  it_('_revinclude:iterate, and a resource reached by two includes appears once', async () => {
+    const desmond = synPatient.Desmond;
+    const encounters = ofType('Encounter').filter((e) => e.subject.reference === refOf(desmond));
+    const encounterRefs = new Set(encounters.map(refOf));
+    const observations = ofType('Observation').filter((o) => encounterRefs.has(o.encounter?.reference));
+    const bundle = await search(`Patient?_id=${desmond.id}&_revinclude=Encounter:subject&_revinclude:iterate=Observation:encounter`);
+    expect(matchRefs(bundle)).toEqual([refOf(desmond)]);
+    expect(includeRefs(bundle).sort()).toEqual([...encounters, ...observations].map(refOf).sort());
+
+    const twice = await search(`Patient?_id=${desmond.id}&_revinclude=Observation:subject&_revinclude=Observation:patient`);
+    const included = includeRefs(twice);
+    expect(new Set(included).size).toBe(included.length);
+    expect(included.sort()).toEqual(observationsOf(desmond).map(refOf).sort());
   });
 
   it_('includes come with the page of matches they belong to', async () => {

@@ -201,6 +201,21 @@ async function expectSearch(query: string, expected: Json[], opts: { empty?: boo
 
 const enc = encodeURIComponent;
 
+/** The match refs of every page of a search, following next links. */
+async function allPages(query: string): Promise<string[]> {
+  let bundle = await search(query);
+  const refs = matchRefs(bundle);
+  for (let pages = 1; ; pages++) {
+    const next = (bundle.link as Json[]).find((l) => l.relation === 'next')?.url as string | undefined;
+    if (!next) return refs;
+    if (pages > 100) throw new Error('too many pages');
+    bundle = searchset(await api.get(linkPath(next)), next);
+    refs.push(...matchRefs(bundle));
+  }
+}
+
+const labelOf = (ref: string) => Object.entries(own).find(([, r]) => refOf(r) === ref)?.[0] ?? ref;
+
 // ---------------------------------------------------------------------------------------------
 // The resources made here
 // ---------------------------------------------------------------------------------------------
@@ -347,6 +362,16 @@ describe('search basics', () => {
   });
 });
 
+describe('refusals', () => {
+  it_('an unknown modifier, a malformed date or number, a bad cursor are 400 OperationOutcomes', async () => {
+    for (const query of ['Patient?name:foo=x', 'Patient?gender:exact=male', 'Observation?date=2010-13', 'Observation?date=xx2010', 'RiskAssessment?probability=abc', 'Observation?_cursor=not-a-cursor']) {
+      const res = await api.get(query);
+      expect({ query, status: res.status }).toEqual({ query, status: 400 });
+      expectOutcome(res, 400);
+    }
+  });
+});
+
 describe('string parameters', () => {
   const patients = () => ofType('Patient');
 
@@ -410,6 +435,13 @@ describe('string parameters', () => {
     expect(await found('Organization?name=alpha,beta')).toEqual([own.orgAB, own.orgB].map(refOf).sort());
   });
 
+  it_('LIKE wildcards in a value are literal; :exact with an escaped comma', async () => {
+    await expectSearch('Patient?name:contains=_', [], { empty: true });
+    await expectSearch('Patient?name=%25', [], { empty: true });
+    await expectSearch('Organization?name:contains=%25', [], { empty: true });
+    await expectSearch('Organization?name:exact=Alpha\\,Beta%20Clinic', [own.orgAB]);
+  });
+
   it_('address parts match by prefix on types that are not encrypted', async () => {
     const practitioners = ofType('Practitioner');
     await expectSearch('Practitioner?address-city=chelm', practitioners.filter((p) => startsWith((p.address ?? []).map((a: Json) => a.city), 'chelm')));
@@ -452,6 +484,7 @@ describe('encrypted types: identifier, telecom and address are matched by keyed 
     await expectSearch(`Patient?phone=${phone.slice(0, 7)}`, [], { empty: true });
     await expectSearch('Patient?email=jose.munoz@example.org', [own.patA]);
     await expectSearch(`Patient?telecom=${phone}`, [synPatient.Edward]);
+    await expectSearch('Patient?phone:missing=true', patients().filter((p) => !(p.telecom ?? []).some((c: Json) => c.system === 'phone')));
   });
 
   it_('address-city with the full city (case and accents folded) matches; a prefix does not, nor does :contains of a part', async () => {
@@ -510,6 +543,7 @@ describe('token parameters', () => {
     expect(expected).toEqual(expect.arrayContaining([own.dateY, own.obsNoSys])); // no category at all
     await expectSearch(`Observation?category:not=${vital}`, expected);
     await expectSearch('Patient?gender:not=male', ofType('Patient').filter((p) => p.gender !== 'male'));
+    await expectSearch('Patient?gender:not=male,other', ofType('Patient').filter((p) => p.gender !== 'male' && p.gender !== 'other'));
   });
 
   it_(':text matches a word of a display or of the text, case and accents folded', async () => {
@@ -558,10 +592,9 @@ describe('date parameters', () => {
     const actual = await found(`Observation?code=${CS}|date-edge&${query}`);
     expect({ query, labels: actual.map((r) => labelOf(r)).sort() }).toEqual({ query, labels: expected.map((l) => `date${l}`).sort() });
     // The rules written out in this file agree with the hand-worked expectation.
-    const computed = dateEdges(...Object.keys(DATE_EDGES)).filter((o) => query.split('&').every((q) => q.split('=')[1].split(',').some((v) => dateMatches(v, obsDate(o)))));
+    const computed = dateEdges(...Object.keys(DATE_EDGES)).filter((o) => query.split('&').every((q) => decodeURIComponent(q.split('=')[1]).split(',').some((v) => dateMatches(v, obsDate(o)))));
     expect(computed.map(refOf).sort()).toEqual(dateEdges(...expected).map(refOf).sort());
   }
-  const labelOf = (ref: string) => Object.entries(own).find(([, r]) => refOf(r) === ref)?.[0] ?? ref;
 
   it_('eq at year, month, day and second precision, and with a time zone', async () => {
     await edges('date=2010', ['Y', 'M', 'D', 'S', 'Z', 'P']);
@@ -573,6 +606,7 @@ describe('date parameters', () => {
     await edges('date=2010-06-15T10:00:00', ['S']); // no zone: UTC
     await edges('date=2010-06-15T23:30:00-05:00', ['Z']);
     await edges('date=2010-06-16T04:30:00Z', ['Z']);
+    await edges('date=2010-06-16T09:30:00%2B05:00', ['Z']);
     await edges('date=2010-06-12', []); // inside the Period, which is not inside the day
   });
 
@@ -619,6 +653,35 @@ describe('date parameters', () => {
     }
     const encounters = ofType('Encounter');
     await expectSearch('Encounter?date=2017', encounters.filter((e) => dateMatches('2017', valueRange(e.period))));
+  });
+
+  it_('_sort by a date: the low end ascending, the high end descending, open ends infinite, no date last; paged through', async () => {
+    const orders: Array<[string, string[]]> = [
+      ['date', ['L', 'Y', 'M', 'P', 'D', 'S', 'O', 'Z', 'N']],
+      ['-date', ['O', 'Y', 'M', 'P', 'Z', 'D', 'S', 'L', 'N']],
+    ];
+    for (const [spec, order] of orders) {
+      const expected = order.map((l) => `date${l}`);
+      const one = matchRefs(await search(`Observation?code=${CS}|date-edge&_sort=${spec}&_count=100`));
+      expect({ spec, order: one.map(labelOf) }).toEqual({ spec, order: expected });
+      const paged = await allPages(`Observation?code=${CS}|date-edge&_sort=${spec}&_count=2`);
+      expect({ spec, order: paged.map(labelOf) }).toEqual({ spec, order: expected });
+    }
+  });
+
+  it_('the index follows updates and deletes', async () => {
+    const [made] = await transaction(txOf([{ ...obsOf('upd', 'first'), effectiveDateTime: '2011-01-01' }]));
+    expect(await found(`Observation?code=${CS}|upd&date=2011`)).toEqual([refOf(made)]);
+    const changed = { ...made, effectiveDateTime: '2012-05-05' };
+    const put = await api.put(`Observation/${made.id}`, changed);
+    expect(put.status).toBe(200);
+    Object.assign(made, changed);
+    expect(await found(`Observation?code=${CS}|upd&date=2011`)).toEqual([]);
+    expect(await found(`Observation?code=${CS}|upd&date=2012-05`)).toEqual([refOf(made)]);
+    expect((await api.delete(`Observation/${made.id}`)).status).toBe(200);
+    stored.splice(stored.indexOf(made), 1);
+    expect(await found(`Observation?code=${CS}|upd`)).toEqual([]);
+    expect(await found(`Observation?_id=${made.id}`)).toEqual([]);
   });
 
   it_('_lastUpdated with prefixes', async () => {
@@ -704,6 +767,38 @@ describe('number and quantity parameters', () => {
     await expectSearch(`Observation?value-quantity=165|${UCUM}|cm`, obs.filter((o) => o.valueQuantity?.code === 'cm' && (v(o) as number) >= 164.5 && (v(o) as number) < 165.5));
     await expectSearch('Observation?code=8302-2&value-quantity=lt100', obs.filter((o) => hasCoding(o.code, undefined, '8302-2') && (v(o) as number) < 100));
     await expectSearch(`Observation?value-quantity=gt150|${UCUM}|cm`, obs.filter((o) => o.valueQuantity?.code === 'cm' && (v(o) as number) > 150));
+  });
+});
+
+describe('parameters of other types, computed over the Synthea data', () => {
+  it_('Encounter class (Coding), Immunization vaccine-code, MedicationRequest code, Observation value-concept, DiagnosticReport code', async () => {
+    const encounters = ofType('Encounter');
+    await expectSearch('Encounter?class=EMER', encounters.filter((e) => e.class?.code === 'EMER'));
+    await expectSearch('Encounter?class=http://terminology.hl7.org/CodeSystem/v3-ActCode|AMB', encounters.filter((e) => e.class?.code === 'AMB'));
+    const immunizations = ofType('Immunization');
+    await expectSearch('Immunization?vaccine-code=http://hl7.org/fhir/sid/cvx|140', immunizations.filter((i) => hasCoding(i.vaccineCode, 'http://hl7.org/fhir/sid/cvx', '140')));
+    const requests = ofType('MedicationRequest');
+    const rx = codings(requests[0]?.medicationCodeableConcept)[0];
+    await expectSearch(`MedicationRequest?code=${rx.system}|${rx.code}`, requests.filter((m) => hasCoding(m.medicationCodeableConcept, rx.system, rx.code)));
+    const observations = ofType('Observation');
+    const concepts = observations.filter((o) => o.valueCodeableConcept);
+    const concept = codings(concepts[0].valueCodeableConcept)[0];
+    await expectSearch(`Observation?value-concept=${concept.system}|${concept.code}`, observations.filter((o) => hasCoding(o.valueCodeableConcept, concept.system, concept.code)));
+    const reports = ofType('DiagnosticReport');
+    await expectSearch('DiagnosticReport?code=57698-3', reports.filter((d) => hasCoding(d.code, undefined, '57698-3')));
+    const allergies = ofType('AllergyIntolerance');
+    const allergy = codings(allergies[0].code)[0];
+    await expectSearch(`AllergyIntolerance?code=${allergy.system}|${allergy.code}`, allergies.filter((a) => hasCoding(a.code, allergy.system, allergy.code)));
+  });
+
+  it_('dates of Periods and of choice elements: Procedure, Condition, Encounter', async () => {
+    const procedures = ofType('Procedure');
+    const performed = (p: Json) => valueRange(p.performedDateTime ?? p.performedPeriod);
+    await expectSearch('Procedure?date=ge2015', procedures.filter((p) => dateMatches('ge2015', performed(p))));
+    const conditions = ofType('Condition');
+    await expectSearch('Condition?onset-date=lt2000', conditions.filter((c) => dateMatches('lt2000', valueRange(c.onsetDateTime ?? c.onsetPeriod))));
+    const encounters = ofType('Encounter');
+    await expectSearch('Encounter?date=ge2017-01-01&date=le2018-06-30', encounters.filter((e) => dateMatches('ge2017-01-01', valueRange(e.period)) && dateMatches('le2018-06-30', valueRange(e.period))));
   });
 });
 
@@ -799,6 +894,21 @@ describe('chains and reverse chains', () => {
     await expectSearch('Observation?subject.name=gulgowski', expected);
     await expectSearch(`Observation?patient.identifier=${US_SSN}|${identifierValue(synPatient.Violet, US_SSN)}`, observations().filter((o) => patientOf(o) === synPatient.Violet));
     await expectSearch(`Observation?patient.name=${enc('josé')}`, observations().filter((o) => startsWith(nameParts(patientOf(o)?.name), 'jose')));
+    await expectSearch('Observation?subject:Patient.name:exact=Gulgowski', expected);
+    await expectSearch('Observation?subject:Patient.name:exact=gulgowski', [], { empty: true });
+    await expectSearch(
+      'Observation?subject:Patient.name=gulgowski,gerhold',
+      observations().filter((o) => ['gulgowski', 'gerhold'].some((v) => startsWith(nameParts(patientOf(o)?.name), v))),
+    );
+    // into a field of an encrypted type that is matched by keyed hash
+    const inChelmsford = observations().filter((o) => equalsNorm(((patientOf(o)?.address ?? []) as Json[]).map((a) => a.city), 'chelmsford'));
+    await expectSearch('Observation?subject:Patient.address-city=chelmsford', inChelmsford);
+    await expectSearch('Observation?subject:Patient.address-city=chelm', [], { empty: true });
+    // AND of two chains
+    await expectSearch(
+      'Observation?patient.gender=female&patient.birthdate=lt1950',
+      observations().filter((o) => patientOf(o)?.gender === 'female' && dateMatches('lt1950', valueRange(patientOf(o)?.birthDate))),
+    );
   });
 
   it_('two levels', async () => {

@@ -13,6 +13,7 @@ function load<T>(file: string): T {
 let loaded = false;
 let resourceTypes: Set<string>;
 let compartmentPaths: Map<string, FhirPathAtom[]>;
+let ownerPaths: Map<string, string>;
 
 export function loadFhirDefinitions(): void {
   if (loaded) return;
@@ -34,6 +35,7 @@ export function loadFhirDefinitions(): void {
   // in a patient's compartment, resolved to their FHIRPath expressions.
   const compartment = load<{ resource: { code: string; param?: string[] }[] }>('compartmentdefinition-patient.json');
   compartmentPaths = new Map();
+  ownerPaths = new Map();
   for (const { code: type, param } of compartment.resource) {
     if (!param?.length) continue;
     // 'patient' and 'subject' name the owner most directly; prefer them over performer, author...
@@ -48,6 +50,7 @@ export function loadFhirDefinitions(): void {
         .filter((s) => s.startsWith(`${type}.`) || s.startsWith(`(${type}.`))
         .join(' | ');
       if (expr) atoms.push(parseFhirPath(expr));
+      if (expr && !ownerPaths.has(type)) ownerPaths.set(type, expr);
     }
     compartmentPaths.set(type, atoms);
   }
@@ -74,4 +77,13 @@ export function isResourceType(type: string): boolean {
 export function patientCompartmentPaths(type: string): FhirPathAtom[] {
   loadFhirDefinitions();
   return compartmentPaths.get(type) ?? [];
+}
+
+/**
+ * The expression of the compartment parameter consulted first when choosing a resource's owning
+ * patient (e.g. `Observation.subject`), if the type has one.
+ */
+export function ownerPathExpression(type: string): string | undefined {
+  loadFhirDefinitions();
+  return ownerPaths.get(type);
 }

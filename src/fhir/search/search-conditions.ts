@@ -1,5 +1,6 @@
 import { and, or, raw, sql, type Sql } from '../../database/sql-fragment';
-import { isResourceType } from '../definitions/fhir-definitions';
+import { getDataType } from '@medplum/core';
+import { isResourceType, ownerPathExpression } from '../definitions/fhir-definitions';
 import { badRequest } from '../operation-outcome';
 import { isEncryptedType } from '../store/sensitivity';
 import { componentCode, identifierCode } from './index-extractor';
@@ -14,6 +15,8 @@ export interface RowRef {
   id: Sql;
   /** Present on resource rows; absent on chained targets. */
   lastUpdated?: Sql;
+  /** The row's owning patient (the shard key), on resource rows. */
+  patientId?: Sql;
 }
 
 export interface ConditionContext {
@@ -108,9 +111,39 @@ function paramCondition(type: string, row: RowRef, def: SearchParamDef, modifier
     return sql`EXISTS (SELECT 1 FROM search_token ${x} WHERE ${rowMatch(x, row, identifierCode(def.code), ctx)} AND ${or(matches)})`;
   }
   const x = alias('s');
+  if (def.type === 'reference' && modifier === undefined && row.patientId && impliesOwner(type, def)) {
+    // A reference to Patient X through the path that decides ownership means the resource is filed
+    // under X: say so, so that the query reads one patient's rows (one shard) by the primary key.
+    return or(values.map((v) => ownerAware(x, row, def, v, ctx)));
+  }
   const matches = values.map((v) => valueMatch(x, def, isTypeModifier ? undefined : modifier, isTypeModifier ? modifier : undefined, v, secret, ctx));
   const exists = sql`EXISTS (SELECT 1 FROM ${raw(TABLE[def.type])} ${x} WHERE ${rowMatch(x, row, def.code, ctx)} AND ${or(matches)})`;
   return modifier === 'not' ? sql`NOT ${exists}` : exists;
+}
+
+function ownerAware(x: ReturnType<typeof raw>, row: RowRef, def: SearchParamDef, value: string, ctx: ConditionContext): Sql {
+  const exists = sql`EXISTS (SELECT 1 FROM search_reference ${x} WHERE ${rowMatch(x, row, def.code, ctx)} AND ${valueMatch(x, def, undefined, undefined, value, false, ctx)})`;
+  let v = unescapeValue(value);
+  if (v.startsWith(`${ctx.base.replace(/\/$/, '')}/`)) v = v.slice(ctx.base.replace(/\/$/, '').length + 1);
+  const local = parseLocalReference(v);
+  const patientId = local?.type === 'Patient' ? local.id : !local && def.targets.length === 1 && def.targets[0] === 'Patient' && /^[A-Za-z0-9\-.]{1,64}$/.test(v) ? v : undefined;
+  return patientId ? and([sql`${row.patientId} = ${patientId}`, exists]) : exists;
+}
+
+const ownerCache = new Map<string, boolean>();
+
+/** Whether the parameter follows the single-valued path that decides a resource's owning patient. */
+function impliesOwner(type: string, def: SearchParamDef): boolean {
+  const key = `${type}.${def.code}`;
+  let known = ownerCache.get(key);
+  if (known === undefined) {
+    const strip = (e: string) => e.replace(/\.where\(resolve\(\) is Patient\)/g, '').trim();
+    const owner = ownerPathExpression(type);
+    const path = owner ? strip(owner).split('.') : [];
+    known = !!owner && !!def.expression && strip(def.expression) === strip(owner) && path.length === 2 && getDataType(type).elements[path[1]]?.max === 1;
+    ownerCache.set(key, known);
+  }
+  return known;
 }
 
 /** Index rows of the given row and parameter code (and, for a confined token, of visible resources only). */

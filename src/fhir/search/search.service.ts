@@ -37,7 +37,7 @@ interface MatchRow {
   [k: `t${number}`]: string | null;
 }
 
-const ROW: RowRef = { type: sql`r.resource_type`, id: sql`r.id`, lastUpdated: sql`r.last_updated` };
+const ROW: RowRef = { type: sql`r.resource_type`, id: sql`r.id`, lastUpdated: sql`r.last_updated`, patientId: sql`r.patient_id` };
 const MAX_INCLUDED = 1000;
 
 /**
@@ -167,7 +167,8 @@ export class SearchService {
       let unknown: UnknownParameterError | undefined;
       for (const t of types) {
         try {
-          const cond = clauseCondition(t, types.length === 1 ? ROW : { ...ROW, type: sql`${t}::text` }, clause.name, clause.value, ctx);
+          // The type as a constant, not r.resource_type: index lookups then need no correlation on it.
+          const cond = clauseCondition(t, { ...ROW, type: sql`${t}::text` }, clause.name, clause.value, ctx);
           perType.push(types.length === 1 ? cond : sql`(r.resource_type = ${t} AND ${cond})`);
         } catch (e) {
           if (!(e instanceof UnknownParameterError)) throw e;
