@@ -7,7 +7,7 @@ import { componentCode, identifierCode } from './index-extractor';
 import { searchParam, type SearchParamDef, type SearchParamType } from './search-parameters';
 import { splitUnescaped, truncate, unescapeValue } from './search-request';
 import { isSecretParam } from './search-secrets';
-import { dateRange, escapeLike, normalizeString, numberRange, parseLocalReference } from './search-values';
+import { capText, dateRange, escapeLike, normalizeString, numberRange, parseLocalReference } from './search-values';
 
 /** The row a condition is about: SQL expressions for its type and id (a resource row, or a reference's target). */
 export interface RowRef {
@@ -170,7 +170,7 @@ function valueMatch(
       if (!norm) throw badRequest(`${def.code}: the value is empty once spaces are removed`);
       // Secret fields are matched by keyed hash: whole (normalised) values only.
       if (secret) return sql`${x}.hash = ${ctx.stringHash(norm)}`;
-      if (modifier === 'exact') return sql`${x}.exact = ${s}`;
+      if (modifier === 'exact') return sql`${x}.exact = ${capText(s)}`;
       if (modifier === 'contains') return sql`${x}.value LIKE ${`%${escapeLike(norm)}%`}`;
       return sql`${x}.value LIKE ${`${escapeLike(norm)}%`}`;
     }
@@ -191,7 +191,7 @@ function valueMatch(
     case 'reference':
       return referenceMatch(x, def, targetType, value, ctx);
     case 'uri': {
-      const v = unescapeValue(value);
+      const v = capText(unescapeValue(value));
       if (modifier === 'below') return sql`${x}.value LIKE ${`${escapeLike(v)}%`}`;
       if (modifier === 'above') return sql`starts_with(${v}::text, ${x}.value)`;
       return sql`${x}.value = ${v}`;
@@ -204,7 +204,7 @@ function valueMatch(
 function tokenMatch(x: ReturnType<typeof raw>, value: string, secret: boolean, ctx: ConditionContext): Sql {
   const parts = splitUnescaped(value, '|');
   if (parts.length > 2) throw badRequest(`A token is system|code; "${truncate(value)}" has more than one "|" (escape it as \\|)`);
-  const [a, b] = parts.map(unescapeValue);
+  const [a, b] = parts.map((p) => capText(unescapeValue(p)));
   if (parts.length === 1) return secret ? sql`${x}.hash_value = ${ctx.tokenHash('', a)}` : sql`${x}.value = ${a}`;
   if (!a && !b) throw badRequest('A token needs a system or a code');
   if (!a) return secret ? sql`${x}.hash_system_value = ${ctx.tokenHash('', b)}` : sql`(${x}.system IS NULL AND ${x}.value = ${b})`;
@@ -327,7 +327,7 @@ function referenceMatch(x: ReturnType<typeof raw>, def: { code: string; targets:
     const types = targetType ? [targetType] : def.targets;
     return types.length ? sql`(${x}.target_id = ${v} AND ${x}.target_type = ANY(${types}::text[]))` : sql`${x}.target_id = ${v}`;
   }
-  if (/^[a-z][a-z0-9+.-]*:/i.test(v)) return sql`${x}.url = ${v.split('|')[0]}`;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(v)) return sql`${x}.url = ${capText(v.split('|')[0])}`;
   throw badRequest(`${def.code}: "${truncate(value)}" is not a reference (Type/id, id, or an absolute URL)`);
 }
 

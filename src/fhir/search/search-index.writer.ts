@@ -5,6 +5,7 @@ import type { Tx } from '../../database/database.service';
 import { isEncryptedType } from '../store/sensitivity';
 import { extractIndexRows, type IndexRows } from './index-extractor';
 import { isSecretParam } from './search-secrets';
+import { capText } from './search-values';
 
 type Column = { name: string; type: string; of: (row: never) => unknown };
 
@@ -98,7 +99,10 @@ export class SearchIndexWriter {
           cols[0].push(patientId ?? '');
           cols[1].push(resource.resourceType);
           cols[2].push(resource.id);
-          for (let c = 3; c < spec.length; c++) cols[c].push(spec[c].of(row as never));
+          for (let c = 3; c < spec.length; c++) {
+            const v = spec[c].of(row as never);
+            cols[c].push(typeof v === 'string' ? capText(v) : v);
+          }
         }
       }
     }

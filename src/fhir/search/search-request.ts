@@ -54,6 +54,8 @@ export function parseSearchRequest(params: Array<[string, string]>, limits: Sear
   const once = new Set<string>();
   for (const [rawName, value] of params) {
     const name = rawName.trim();
+    // PostgreSQL text cannot hold NUL; nothing indexed contains it, so such a value is malformed.
+    if (name.includes('\u0000') || value.includes('\u0000')) throw badRequest(`${truncate(name.replace(/\u0000/g, ''))}: the value contains a NUL character`);
     const base = name.split(':')[0];
     if (!RESULT_PARAMS.has(base)) {
       if (!name) throw badRequest('A search parameter has no name');

@@ -4,9 +4,19 @@
  * parsing. Pure.
  */
 
+/**
+ * The longest text an index row keeps (and a search compares): b-tree entries are limited to about
+ * 2,700 bytes, and 500 characters stay below that even at four bytes each.
+ */
+export const MAX_INDEXED_CHARS = 500;
+
+export function capText(s: string): string {
+  return s.length > MAX_INDEXED_CHARS ? s.slice(0, MAX_INDEXED_CHARS) : s;
+}
+
 /** Case, accents and runs of white space do not matter to a string search. */
 export function normalizeString(s: string): string {
-  return s.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase().replace(/\s+/g, ' ').trim().slice(0, 1000);
+  return capText(s.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase().replace(/\s+/g, ' ').trim());
 }
 
 const DATE = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
@@ -27,6 +37,7 @@ export function dateRange(text: string): DateRange | undefined {
   if (!m) return undefined;
   const [, y, mo, d, h, mi, s, frac, zone] = m;
   const year = Number(y);
+  if (year < 1) return undefined; // PostgreSQL has no year 0
   const month = mo ? Number(mo) - 1 : 0;
   const day = d ? Number(d) : 1;
   if (mo && (month < 0 || month > 11)) return undefined;

@@ -4,7 +4,7 @@ import type { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../core/tokens';
 import { DatabaseService, type Tx } from '../../database/database.service';
 import { and, join, or, raw, sql, type Sql } from '../../database/sql-fragment';
-import { fhirResourceTypes, isResourceType } from '../definitions/fhir-definitions';
+import { fhirResourceTypes, isResourceType, patientCompartmentPaths } from '../definitions/fhir-definitions';
 import { badRequest, forbidden } from '../operation-outcome';
 import { ResourceStore, type StoredVersion } from '../store/resource-store.repository';
 import { clauseCondition, UnknownParameterError, type ConditionContext, type RowRef } from './search-conditions';
@@ -195,11 +195,23 @@ export class SearchService {
     }
   }
 
-  /** The current, non-deleted rows of the types searched, confined to a patient's compartment (and shared resources) when asked. */
+  /**
+   * The current, non-deleted rows of the types searched, confined to a patient's compartment (and
+   * shared resources) when asked. A type outside the Patient compartment lives only in the shared
+   * table and a Patient only in the patient table, so their queries read one table.
+   */
   private candidates(types: string[], compartment?: string): Sql {
-    const confine = compartment !== undefined ? sql` AND patient_id = ${compartment}` : sql``;
-    return sql`(SELECT NULL::text AS patient_id, resource_type, id, last_updated FROM fhir_resource WHERE resource_type = ANY(${types}::text[]) AND NOT deleted
-      UNION ALL SELECT patient_id::text, resource_type, id, last_updated FROM fhir_patient_resource WHERE resource_type = ANY(${types}::text[]) AND NOT deleted${confine})`;
+    const shared = types.filter((t) => t !== 'Patient');
+    const owned = types.filter((t) => t === 'Patient' || patientCompartmentPaths(t).length > 0);
+    const parts: Sql[] = [];
+    if (shared.length) {
+      parts.push(sql`SELECT NULL::text AS patient_id, resource_type, id, last_updated FROM fhir_resource WHERE resource_type = ANY(${shared}::text[]) AND NOT deleted`);
+    }
+    if (owned.length) {
+      const confine = compartment !== undefined ? sql` AND patient_id = ${compartment}` : sql``;
+      parts.push(sql`SELECT patient_id::text, resource_type, id, last_updated FROM fhir_patient_resource WHERE resource_type = ANY(${owned}::text[]) AND NOT deleted${confine}`);
+    }
+    return sql`(${join(parts, ' UNION ALL ')})`;
   }
 
   /** _include and _revinclude (with :iterate, up to 4 rounds), limited to what the caller may see. */
