@@ -1,0 +1,101 @@
+import { capText, dateRange, escapeLike, normalizeString, numberRange, parseLocalReference } from './search-values';
+import { parseSearchRequest, splitUnescaped } from './search-request';
+import { OperationOutcomeError } from '../operation-outcome';
+
+describe('dateRange', () => {
+  it('covers the whole year, month or day at that precision (UTC)', () => {
+    expect(dateRange('2020')).toEqual({ low: '2020-01-01T00:00:00.000Z', high: '2021-01-01T00:00:00.000Z' });
+    expect(dateRange('2020-02')).toEqual({ low: '2020-02-01T00:00:00.000Z', high: '2020-03-01T00:00:00.000Z' });
+    expect(dateRange('2020-12-31')).toEqual({ low: '2020-12-31T00:00:00.000Z', high: '2021-01-01T00:00:00.000Z' });
+  });
+
+  it('covers one second, one minute or one millisecond with a time, honouring the zone', () => {
+    expect(dateRange('2020-01-01T10:00:00+02:00')).toEqual({ low: '2020-01-01T08:00:00.000Z', high: '2020-01-01T08:00:01.000Z' });
+    expect(dateRange('2020-01-01T10:00Z')).toEqual({ low: '2020-01-01T10:00:00.000Z', high: '2020-01-01T10:01:00.000Z' });
+    expect(dateRange('2020-01-01T10:00:00.250Z')).toEqual({ low: '2020-01-01T10:00:00.250Z', high: '2020-01-01T10:00:00.251Z' });
+  });
+
+  it('refuses what is not a date', () => {
+    for (const bad of ['2020-13', '2020-02-30', '2020-01-01T25:00:00Z', 'abc', '0000', '20200101', '2020-1-1', "2020'--"]) expect(dateRange(bad)).toBeUndefined();
+  });
+
+  it('keeps years below 100 as written', () => {
+    expect(dateRange('0099')?.low).toBe('0099-01-01T00:00:00.000Z');
+  });
+});
+
+describe('numberRange', () => {
+  it('gives the range of the significant figures', () => {
+    expect(numberRange('100')).toEqual({ value: '100', low: '99.5', high: '100.5' });
+    expect(numberRange('1.50')).toEqual({ value: '1.5', low: '1.495', high: '1.505' });
+    expect(numberRange('1e2')).toEqual({ value: '100', low: '50', high: '150' });
+  });
+  it('refuses what is not a number, and infinities', () => {
+    for (const bad of ['abc', '1,5', '', '1e999', '--1', '0x10']) expect(numberRange(bad)).toBeUndefined();
+  });
+});
+
+describe('strings and references', () => {
+  it('normalises case, accents and spaces, and caps length', () => {
+    expect(normalizeString('  Zoë   MÜLLER ')).toBe('zoe muller');
+    expect(capText('x'.repeat(600))).toHaveLength(500);
+  });
+  it('escapes LIKE wildcards', () => {
+    expect(escapeLike('50%_off\\')).toBe('50\\%\\_off\\\\');
+  });
+  it('parses local references, dropping a version', () => {
+    expect(parseLocalReference('Patient/123/_history/2')).toEqual({ type: 'Patient', id: '123' });
+    expect(parseLocalReference('http://x/Patient/1')).toBeUndefined();
+    expect(parseLocalReference('urn:uuid:1')).toBeUndefined();
+  });
+  it('splits on unescaped separators only', () => {
+    expect(splitUnescaped('a\\,b,c', ',')).toEqual(['a\\,b', 'c']);
+  });
+});
+
+describe('parseSearchRequest', () => {
+  const limits = { defaultCount: 20, maxCount: 100 };
+  const bad = (params: Array<[string, string]>) => {
+    try {
+      parseSearchRequest(params, limits);
+    } catch (e) {
+      return (e as OperationOutcomeError).status;
+    }
+    return 200;
+  };
+
+  it('separates clauses from result parameters', () => {
+    const r = parseSearchRequest(
+      [
+        ['name', 'x'],
+        ['_sort', '-date,_id'],
+        ['_count', '5'],
+        ['_include', 'Observation:subject:Patient'],
+        ['_include:iterate', 'Patient:general-practitioner'],
+        ['_summary', 'count'],
+      ],
+      limits,
+    );
+    expect(r.clauses).toEqual([{ name: 'name', value: 'x' }]);
+    expect(r.sort).toEqual([
+      { code: 'date', descending: true },
+      { code: '_id', descending: false },
+    ]);
+    expect(r.count).toBe(5);
+    expect(r.include).toEqual([
+      { sourceType: 'Observation', code: 'subject', targetType: 'Patient', iterate: false },
+      { sourceType: 'Patient', code: 'general-practitioner', iterate: true, targetType: undefined },
+    ]);
+    expect(r.summary).toBe('count');
+  });
+
+  it('refuses malformed result parameters with 400', () => {
+    expect(bad([['_count', '101']])).toBe(400);
+    expect(bad([['_count', '-1']])).toBe(400);
+    expect(bad([['_total', 'sometimes']])).toBe(400);
+    expect(bad([['_include', 'Observation']])).toBe(400);
+    expect(bad([['_sort', "name'; drop"]])).toBe(400);
+    expect(bad([['name', 'a\u0000b']])).toBe(400);
+    expect(bad([['_count', '1'], ['_count', '2']])).toBe(400);
+  });
+});
