@@ -7,7 +7,7 @@ import { Public } from '../../auth/public.decorator';
 import { AccessPolicy } from '../../auth/access/access-policy';
 import type { TxContext } from '../../database/database.service';
 import { validateFhirResource } from '../definitions/resource-validator';
-import { fhirResourceTypes } from '../definitions/fhir-definitions';
+import { fhirResourceTypes, isResourceType } from '../definitions/fhir-definitions';
 import { OperationOutcomeError, badRequest, forbidden, informational, notFound, outcome } from '../operation-outcome';
 import { ResourceReadService, historyParams } from '../read/resource-read.service';
 import { EverythingService } from '../read/everything.service';
@@ -120,7 +120,9 @@ export class FhirController {
       requireResourceType(type);
       this.access.require(req.auth, type, 's');
     } else {
-      this.access.require(req.auth, '*', 's');
+      // At system level: search permission on each type _type names, or on every type.
+      const named = params.filter(([k]) => k === '_type').flatMap(([, v]) => v.split(',').map((t) => t.trim()).filter(isResourceType));
+      for (const t of named.length ? named : ['*']) this.access.require(req.auth, t, 's');
     }
     const prefer = header(req, 'prefer') ?? '';
     const bundle = await this.searches.search({

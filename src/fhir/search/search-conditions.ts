@@ -1,7 +1,7 @@
 import { and, or, raw, sql, type Sql } from '../../database/sql-fragment';
 import { getDataType } from '@medplum/core';
 import { isResourceType, ownerPathExpression } from '../definitions/fhir-definitions';
-import { badRequest } from '../operation-outcome';
+import { badRequest, forbidden } from '../operation-outcome';
 import { isEncryptedType } from '../store/sensitivity';
 import { componentCode, identifierCode } from './index-extractor';
 import { searchParam, type SearchParamDef, type SearchParamType } from './search-parameters';
@@ -28,6 +28,8 @@ export interface ConditionContext {
   stringHash(normalized: string): Buffer;
   /** Now, for `ap` on dates. */
   now: Date;
+  /** Whether the caller may search a type: chains and _has may only look into those. */
+  canSearch(type: string): boolean;
 }
 
 /** A parameter this server does not know for the type: lenient searches ignore it, strict ones refuse it. */
@@ -107,7 +109,7 @@ function paramCondition(type: string, row: RowRef, def: SearchParamDef, modifier
   if (def.type === 'composite') return or(values.map((v) => compositeCondition(row, def, v, ctx)));
   if (def.type === 'reference' && modifier === 'identifier') {
     const x = alias('t');
-    const matches = values.map((v) => tokenMatch(x, v, isEncryptedType(type), ctx));
+    const matches = values.map((v) => tokenMatch(x, `${def.code}:identifier`, v, isEncryptedType(type), ctx));
     return sql`EXISTS (SELECT 1 FROM search_token ${x} WHERE ${rowMatch(x, row, identifierCode(def.code), ctx)} AND ${or(matches)})`;
   }
   const x = alias('s');
@@ -179,7 +181,7 @@ function valueMatch(
         const norm = normalizeString(unescapeValue(value));
         return sql`(${x}.text LIKE ${`${escapeLike(norm)}%`} OR ${x}.text LIKE ${`% ${escapeLike(norm)}%`})`;
       }
-      return tokenMatch(x, value, secret, ctx);
+      return tokenMatch(x, def.code, value, secret, ctx);
     case 'date':
       return dateMatch(x, def.code, value, ctx);
     case 'number': {
@@ -201,12 +203,12 @@ function valueMatch(
   }
 }
 
-function tokenMatch(x: ReturnType<typeof raw>, value: string, secret: boolean, ctx: ConditionContext): Sql {
+function tokenMatch(x: ReturnType<typeof raw>, code: string, value: string, secret: boolean, ctx: ConditionContext): Sql {
   const parts = splitUnescaped(value, '|');
-  if (parts.length > 2) throw badRequest(`A token is system|code; "${truncate(value)}" has more than one "|" (escape it as \\|)`);
+  if (parts.length > 2) throw badRequest(`${code}: a token is system|code; "${truncate(value)}" has more than one "|" (escape it as \\|)`);
   const [a, b] = parts.map((p) => capText(unescapeValue(p)));
   if (parts.length === 1) return secret ? sql`${x}.hash_value = ${ctx.tokenHash('', a)}` : sql`${x}.value = ${a}`;
-  if (!a && !b) throw badRequest('A token needs a system or a code');
+  if (!a && !b) throw badRequest(`${code}: a token needs a system or a code`);
   if (!a) return secret ? sql`${x}.hash_system_value = ${ctx.tokenHash('', b)}` : sql`(${x}.system IS NULL AND ${x}.value = ${b})`;
   if (!b) return sql`${x}.system = ${a}`;
   return secret ? sql`${x}.hash_system_value = ${ctx.tokenHash(a, b)}` : sql`(${x}.system = ${a} AND ${x}.value = ${b})`;
@@ -385,7 +387,9 @@ function chainCondition(type: string, row: RowRef, head: string, rest: string, v
     throw badRequest(`${code}:${truncate(typeModifier)}: ${typeModifier} is not a resource type ${code} may refer to`);
   }
   const nextCode = rest.split(/[.:]/)[0];
-  const candidates = (typeModifier ? [typeModifier] : def.targets).filter(
+  const allowed = (typeModifier ? [typeModifier] : def.targets).filter((t) => ctx.canSearch(t));
+  if (!allowed.length) throw forbidden(`${type}.${code}: the token may not search the types it refers to (${(typeModifier ? [typeModifier] : def.targets).join(', ')})`);
+  const candidates = allowed.filter(
     (t) => ['_id', '_lastUpdated', '_has'].includes(nextCode) || nextCode.startsWith('_has') || !!searchParam(t, nextCode),
   );
   if (!candidates.length) throw new UnknownParameterError(`No resource type that ${type}.${code} refers to has a search parameter "${truncate(nextCode)}"`);
@@ -405,6 +409,7 @@ function hasCondition(type: string, row: RowRef, name: string, value: string, ct
   const ref = searchParam(source, refCode);
   if (!ref) throw new UnknownParameterError(`${source} has no search parameter "${truncate(refCode)}"`);
   if (ref.type !== 'reference') throw badRequest(`_has: ${source}.${refCode} is a ${ref.type} parameter, not a reference`);
+  if (!ctx.canSearch(source)) throw forbidden(`_has: the token may not search ${source}`);
   const h = alias('h');
   const parts = [sql`${h}.target_id = ${row.id}`, sql`${h}.target_type = ${row.type}`, sql`${h}.resource_type = ${source}`, sql`${h}.code = ${refCode}`];
   if (ctx.compartment !== undefined) parts.push(sql`${h}.patient_id IN ('', ${ctx.compartment})`);

@@ -108,8 +108,17 @@ export function parseSearchRequest(params: Array<[string, string]>, limits: Sear
         break; // _format, _pretty: handled by content negotiation
     }
   }
+  // Each clause is a join for the planner, whose work grows much faster than their number.
+  if (request.clauses.length > MAX_CLAUSES) throw badRequest(`A search may combine at most ${MAX_CLAUSES} parameters; this one has ${request.clauses.length}`);
+  for (const c of request.clauses) {
+    if (splitUnescaped(c.value, ',').length > MAX_VALUES) throw badRequest(`${truncate(c.name)}: at most ${MAX_VALUES} values separated by commas`);
+  }
+  if (request.include.length + request.revinclude.length > MAX_CLAUSES) throw badRequest(`At most ${MAX_CLAUSES} _include and _revinclude parameters`);
   return request;
 }
+
+const MAX_CLAUSES = 32;
+const MAX_VALUES = 100;
 
 function parseInclude(param: string, value: string, iterate: boolean): IncludeSpec {
   const m = /^([A-Z][A-Za-z]+|\*):([A-Za-z0-9_-]+|\*)(?::([A-Z][A-Za-z]+))?$/.exec(value);

@@ -58,13 +58,13 @@ export class SearchService {
     const query = <T>(q: Sql) => (input.tx ?? this.db).query<T>(q.text, q.params);
     const req = parseSearchRequest(input.params, { defaultCount: this.config.searchDefaultCount, maxCount: this.config.searchMaxCount });
     const types = this.typesOf(input, req);
-    const ctx = this.context(input.base, input.compartment);
+    const ctx = this.context(input.base, input.compartment, input.canRead);
     const ignored: string[] = [];
     const where = this.conditions(types, req, ctx, input.strict, ignored);
     for (const spec of [...req.include, ...req.revinclude]) this.checkInclude(spec);
 
     const keys = sortKeys(types.length === 1 ? types[0] : undefined, req.sort);
-    const cursor = req.cursor ? decodeCursor(req.cursor, keys.length) : undefined;
+    const cursor = req.cursor ? decodeCursor(req.cursor, keys) : undefined;
     const count = req.summary === 'count' ? 0 : req.count;
     const candidates = this.candidates(types, input.compartment);
     const selectKeys = join(
@@ -127,17 +127,18 @@ export class SearchService {
     const params = [...new URLSearchParams(criteria).entries()].filter(([k]) => !['_format', '_pretty'].includes(k));
     if (!params.length) throw badRequest(`Conditional criteria for ${resourceType} are empty`);
     const req = parseSearchRequest(params, { defaultCount: limit, maxCount: limit });
-    const ctx = this.context('', undefined);
+    const ctx = this.context('', undefined, () => true);
     const where = this.conditions([resourceType], req, ctx, true, []);
     const q = sql`SELECT r.id FROM ${this.candidates([resourceType])} r WHERE ${where} ORDER BY r.id LIMIT ${limit}`;
     const rows = await tx.query<{ id: string }>(q.text, q.params);
     return rows.map((r) => r.id);
   }
 
-  private context(base: string, compartment: string | undefined): ConditionContext {
+  private context(base: string, compartment: string | undefined, canSearch: (type: string) => boolean): ConditionContext {
     return {
       base,
       compartment,
+      canSearch,
       now: new Date(),
       tokenHash: (s, v) => this.index.tokenHash(s, v),
       stringHash: (n) => this.index.stringHash(n),
@@ -307,11 +308,20 @@ function encodeCursor(direction: 'next' | 'previous', values: Array<string | nul
   return Buffer.from(JSON.stringify({ d: direction === 'next' ? 'n' : 'p', v: values })).toString('base64url');
 }
 
-function decodeCursor(text: string, keyCount: number): { direction: 'next' | 'previous'; values: Array<string | null> } {
+function decodeCursor(text: string, keys: SortKey[]): { direction: 'next' | 'previous'; values: Array<string | null> } {
+  // Cursors come back from clients: every value must fit its key's type before it reaches SQL.
+  const fits = (v: unknown, k: SortKey) =>
+    v === null ||
+    (typeof v === 'string' &&
+      v.length <= 600 &&
+      !v.includes('\u0000') &&
+      (k.cast === 'text' ||
+        (k.cast === 'numeric' && /^(-?\d+(\.\d+)?(e[+-]?\d+)?|-?Infinity|NaN)$/i.test(v)) ||
+        (k.cast === 'timestamptz' && (/^-?infinity$/.test(v) || (/^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}(:?\d{2})?|Z)?$/.test(v) && !Number.isNaN(Date.parse(v.replace(' ', 'T').replace(/([+-]\d{2})$/, '$1:00'))))))));
   try {
     const parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as { d?: unknown; v?: unknown };
     const values = parsed.v;
-    if ((parsed.d === 'n' || parsed.d === 'p') && Array.isArray(values) && values.length === keyCount && values.every((x) => x === null || typeof x === 'string')) {
+    if ((parsed.d === 'n' || parsed.d === 'p') && Array.isArray(values) && values.length === keys.length && values.every((x, i) => fits(x, keys[i]))) {
       return { direction: parsed.d === 'n' ? 'next' : 'previous', values: values as Array<string | null> };
     }
   } catch {
