@@ -10,6 +10,7 @@ import { Migration } from '@mikro-orm/migrations';
  * Values of encrypted resource types that are contact details or national identifiers keep no
  * plain text: only a keyed hash (HMAC, the blind index), which supports exact matches.
  * Text columns use the "C" collation so that b-tree indexes serve prefix (LIKE 'abc%') searches.
+ * Value indexes INCLUDE resource_id, so that the ids matching a value come from the index alone.
  */
 export class Migration20261126000400_search_index extends Migration {
   override async up(): Promise<void> {
@@ -33,7 +34,7 @@ DROP INDEX search_token_sv, search_token_v;  -- only secret rows carry hashes no
 CREATE INDEX search_token_hsv ON search_token (resource_type, code, hash_system_value) WHERE hash_system_value IS NOT NULL;
 CREATE INDEX search_token_hv ON search_token (resource_type, code, hash_value) WHERE hash_value IS NOT NULL;
 CREATE INDEX search_token_res ON search_token (resource_type, resource_id, code);
-CREATE INDEX search_token_value ON search_token (resource_type, code, value);
+CREATE INDEX search_token_value ON search_token (resource_type, code, value) INCLUDE (system, resource_id);
 
 CREATE TABLE search_string (
   ${base},
@@ -42,7 +43,7 @@ CREATE TABLE search_string (
   hash bytea                     -- HMAC of the normalised value, instead of value/exact for secret fields
 );
 CREATE INDEX search_string_res ON search_string (resource_type, resource_id, code);
-CREATE INDEX search_string_value ON search_string (resource_type, code, value);
+CREATE INDEX search_string_value ON search_string (resource_type, code, value) INCLUDE (resource_id);
 CREATE INDEX search_string_hash ON search_string (resource_type, code, hash) WHERE hash IS NOT NULL;
 CREATE INDEX search_string_trgm ON search_string USING gin (value gin_trgm_ops);
 
@@ -52,8 +53,8 @@ CREATE TABLE search_date (
   high timestamptz NOT NULL
 );
 CREATE INDEX search_date_res ON search_date (resource_type, resource_id, code);
-CREATE INDEX search_date_low ON search_date (resource_type, code, low);
-CREATE INDEX search_date_high ON search_date (resource_type, code, high);
+CREATE INDEX search_date_low ON search_date (resource_type, code, low) INCLUDE (high, resource_id);
+CREATE INDEX search_date_high ON search_date (resource_type, code, high) INCLUDE (low, resource_id);
 
 CREATE TABLE search_number (
   ${base},
@@ -61,7 +62,7 @@ CREATE TABLE search_number (
   high numeric NOT NULL
 );
 CREATE INDEX search_number_res ON search_number (resource_type, resource_id, code);
-CREATE INDEX search_number_low ON search_number (resource_type, code, low);
+CREATE INDEX search_number_low ON search_number (resource_type, code, low) INCLUDE (high, resource_id);
 
 CREATE TABLE search_quantity (
   ${base},
@@ -71,7 +72,7 @@ CREATE TABLE search_quantity (
   high numeric NOT NULL
 );
 CREATE INDEX search_quantity_res ON search_quantity (resource_type, resource_id, code);
-CREATE INDEX search_quantity_low ON search_quantity (resource_type, code, low);
+CREATE INDEX search_quantity_low ON search_quantity (resource_type, code, low) INCLUDE (high, system, unit, resource_id);
 
 CREATE TABLE search_reference (
   ${base},
@@ -80,7 +81,7 @@ CREATE TABLE search_reference (
   url text                       -- anything else: absolute URLs, canonicals, urn:uuid
 );
 CREATE INDEX search_reference_res ON search_reference (resource_type, resource_id, code);
-CREATE INDEX search_reference_target ON search_reference (target_id, target_type, resource_type, code);
+CREATE INDEX search_reference_target ON search_reference (target_id, target_type, resource_type, code) INCLUDE (resource_id);
 CREATE INDEX search_reference_url ON search_reference (url, resource_type, code) WHERE url IS NOT NULL;
 
 CREATE TABLE search_uri (
@@ -88,7 +89,7 @@ CREATE TABLE search_uri (
   value text COLLATE "C" NOT NULL
 );
 CREATE INDEX search_uri_res ON search_uri (resource_type, resource_id, code);
-CREATE INDEX search_uri_value ON search_uri (resource_type, code, value);
+CREATE INDEX search_uri_value ON search_uri (resource_type, code, value) INCLUDE (resource_id);
 `);
   }
 

@@ -133,12 +133,12 @@ const KEYS = {
   id: (r: Json) => r.id as string,
 };
 
-/** Sorted as _sort asks: each key in its direction, resources without a value last, ties by type and id ascending. */
+/** Sorted as _sort asks (`` for none): each key in its direction, resources without a value last, ties by type and id ascending. */
 function sortBy(resources: Json[], spec: string): Json[] {
-  const keys: SortKey[] = spec.split(',').map((k) => {
+  const keys: SortKey[] = (spec ? spec.split(',') : []).map((k) => {
     const descending = k.startsWith('-');
-    const name = k.replace(/^-/, '') as keyof typeof KEYS;
-    const value = name === '_id' ? KEYS.id : KEYS[name];
+    const name = k.replace(/^-/, '');
+    const value = name === '_id' ? KEYS.id : KEYS[name as keyof typeof KEYS];
     if (!value) throw new Error(`no sort key ${name}`);
     return { value, descending };
   });
@@ -259,6 +259,20 @@ describe('paging', () => {
     }
   });
 
+  it_('_sort=-_lastUpdated pages through without gaps or duplicates (the order agrees with meta.lastUpdated)', async () => {
+    const expected = observationsOf(synPatient.Bethany).map(refOf).sort();
+    const { pages, bundles } = await pagesForward(await search(`Observation?patient=${synPatient.Bethany.id}&_sort=-_lastUpdated&_count=7`));
+    const seen = pages.flat();
+    expect([...seen].sort()).toEqual(expected);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(await pagesBackward(bundles[bundles.length - 1])).toEqual([...pages].reverse());
+    const stamps = bundles.flatMap((b) => entries(b, 'match').map((e) => ({ at: Date.parse(e.resource.meta.lastUpdated), id: e.resource.id as string })));
+    for (let i = 1; i < stamps.length; i++) {
+      const [a, b] = [stamps[i - 1], stamps[i]];
+      expect(a.at > b.at || (a.at === b.at && a.id < b.id)).toBe(true);
+    }
+  });
+
   it_('ties and resources without a value are paged through without gaps, in both directions', async () => {
     for (const spec of ['date', '-date']) {
       const expected = sortBy(pagingSet(), spec).map(refOf);
@@ -332,6 +346,14 @@ describe('links', () => {
     const chained = ofType('Observation').filter((o) => o.subject?.reference === refOf(synPatient.Desmond) && o.code.coding.some((c: Json) => ['8302-2', '29463-7'].includes(c.code)));
     const viaChain = await pagesForward(await search(`Observation?subject:Patient.name=desmond&code=${LOINC}|8302-2,${LOINC}|29463-7&_count=3&_sort=date`));
     expect(viaChain.pages.flat()).toEqual(sortBy(chained, 'date').map(refOf));
+  });
+
+  it_('system-level searches page forwards and backwards too (by type, then id)', async () => {
+    const expected = sortBy([...ofType('Patient'), ...ofType('Condition'), ...ofType('AllergyIntolerance')], '').map(refOf);
+    const { pages, bundles } = await pagesForward(await search('?_type=Patient,Condition,AllergyIntolerance&_count=4'));
+    expect(pages).toEqual(chunk(expected, 4));
+    expect(bundles[0].total).toBe(expected.length);
+    expect(await pagesBackward(bundles[bundles.length - 1])).toEqual([...pages].reverse());
   });
 
   it_('the pages of a POST _search are followed with GET', async () => {
@@ -451,6 +473,7 @@ describe('_include and _revinclude', () => {
   it_('_include=Observation:* follows every reference parameter', async () => {
     const matches = patriaLipids();
     const bundle = await search(`${lipidQuery()}&_include=Observation:*`);
+    expect(bundle.total).toBe(matches.length); // the total counts matches only
     expect(includeRefs(bundle).sort()).toEqual(refsIn(matches, (o) => [o.subject?.reference, o.encounter?.reference]));
   });
 

@@ -302,6 +302,13 @@ async function loadOwnResources(): Promise<void> {
   for (const [label, p] of Object.entries(PROBABILITIES)) {
     add(label, { resourceType: 'RiskAssessment', status: 'final', subject: ref('patA'), prediction: [{ outcome: { text: label }, probabilityDecimal: p }] });
   }
+  add('drPerformer', {
+    resourceType: 'DiagnosticReport',
+    status: 'final',
+    code: { text: 'Outside report' },
+    subject: ref('patB'),
+    performer: [{ identifier: { system: 'urn:search-spec:npi', value: 'D-9' }, display: 'Outside lab' }],
+  });
   add('vsA', { resourceType: 'ValueSet', status: 'draft', url: 'http://example.org/fhir/ValueSet/search-a' });
   add('vsAB', { resourceType: 'ValueSet', status: 'draft', url: 'http://example.org/fhir/ValueSet/search-a/b' });
   add('vsOther', { resourceType: 'ValueSet', status: 'draft', url: 'http://example.org/other/ValueSet/x' });
@@ -359,6 +366,24 @@ describe('search basics', () => {
     const strict = await api.get(`Observation?code=${LOINC}|2093-3&no-such-param=1`).set('Prefer', 'handling=strict');
     expectOutcome(strict, 400);
     expect(JSON.stringify(strict.body)).toContain('no-such-param');
+  });
+});
+
+describe('ignored parameters and the self link', () => {
+  it_('an ignored parameter with a modifier, or in a reverse chain, is left out of the links too', async () => {
+    const expected = ofType('Observation').filter((o) => hasCoding(o.code, CS, 'date-edge')).map(refOf).sort();
+    const cases = ['no-such-param:exact=1', '_has:DiagnosticReport:result:no-such-param=1', 'subject.no-such-param=1'];
+    const selfParams: Array<{ ignored: string; params: string[] }> = [];
+    for (const ignored of cases) {
+      const bundle = await search(`Observation?code=${CS}|date-edge&${ignored}&_count=100`);
+      expect(matchRefs(bundle).sort()).toEqual(expected);
+      const outcomes = ((bundle.entry as Json[]) ?? []).filter((e) => e.search?.mode === 'outcome');
+      expect(outcomes).toHaveLength(1);
+      expect(outcomes[0].resource.issue[0].severity).toBe('warning');
+      const self = new URL((bundle.link as Json[]).find((l) => l.relation === 'self')?.url as string);
+      selfParams.push({ ignored, params: [...self.searchParams.keys()].sort() });
+    }
+    expect(selfParams).toEqual(cases.map((ignored) => ({ ignored, params: ['_count', 'code'] })));
   });
 });
 
@@ -484,6 +509,7 @@ describe('encrypted types: identifier, telecom and address are matched by keyed 
     await expectSearch(`Patient?phone=${phone.slice(0, 7)}`, [], { empty: true });
     await expectSearch('Patient?email=jose.munoz@example.org', [own.patA]);
     await expectSearch(`Patient?telecom=${phone}`, [synPatient.Edward]);
+    await expectSearch('Patient?identifier:missing=true', patients().filter((p) => !p.identifier?.length));
     await expectSearch('Patient?phone:missing=true', patients().filter((p) => !(p.telecom ?? []).some((c: Json) => c.system === 'phone')));
   });
 
@@ -731,6 +757,8 @@ describe('number and quantity parameters', () => {
     await risks('probability=ap0.5', ['r50']);
     await risks('probability=0.1,0.95', ['r10', 'r95']);
     await risks('probability=gt0.1&probability=lt0.9', ['r15', 'r50']);
+    expect(matchRefs(await search('RiskAssessment?_sort=-probability'))).toEqual(labels('r95', 'r50', 'r15', 'r10').map(refOf));
+    expect(matchRefs(await search('RiskAssessment?_sort=probability&_count=3'))).toEqual(labels('r10', 'r15', 'r50').map(refOf));
   });
 
   async function qty(query: string, expected: string[]): Promise<void> {
@@ -749,6 +777,12 @@ describe('number and quantity parameters', () => {
     await qty('value-quantity=sa100', ['q100_5mg']);
     await qty('value-quantity=eb99.5', ['q99_4999mg', 'q5milligram']);
     await qty('value-quantity=ap100', ['q100mg', 'q99_5mg', 'q100_5mg', 'q99_4999mg', 'q100kg', 'q100text']);
+    // sorted by value; the three at 100 by id
+    const at100 = labels('q100mg', 'q100kg', 'q100text').map(refOf).sort();
+    const ascending = [refOf(own.q5milligram), refOf(own.q99_4999mg), refOf(own.q99_5mg), ...at100, refOf(own.q100_5mg)];
+    expect(matchRefs(await search(`Observation?code=${CS}|qty&_sort=value-quantity`))).toEqual(ascending);
+    const descending = [refOf(own.q100_5mg), ...at100, refOf(own.q99_5mg), refOf(own.q99_4999mg), refOf(own.q5milligram)];
+    expect(matchRefs(await search(`Observation?code=${CS}|qty&_sort=-value-quantity`))).toEqual(descending);
   });
 
   it_('quantity: units by system and code, by code in any system, by unit text', async () => {
@@ -797,6 +831,9 @@ describe('parameters of other types, computed over the Synthea data', () => {
     await expectSearch('Procedure?date=ge2015', procedures.filter((p) => dateMatches('ge2015', performed(p))));
     const conditions = ofType('Condition');
     await expectSearch('Condition?onset-date=lt2000', conditions.filter((c) => dateMatches('lt2000', valueRange(c.onsetDateTime ?? c.onsetPeriod))));
+    const reports = ofType('DiagnosticReport');
+    const issuedDay = (reports[0].issued as string).slice(0, 10);
+    await expectSearch(`DiagnosticReport?issued=${issuedDay}`, reports.filter((d) => dateMatches(issuedDay, valueRange(d.issued))));
     const encounters = ofType('Encounter');
     await expectSearch('Encounter?date=ge2017-01-01&date=le2018-06-30', encounters.filter((e) => dateMatches('ge2017-01-01', valueRange(e.period)) && dateMatches('le2018-06-30', valueRange(e.period))));
   });
@@ -833,6 +870,13 @@ describe('reference parameters', () => {
   it_(':identifier matches Reference.identifier', async () => {
     await expectSearch('Observation?performer:identifier=urn:search-spec:npi|P-77', [own.obsPerformer]);
     await expectSearch('Observation?performer:identifier=urn:search-spec:npi|P-7', [], { empty: true });
+  });
+
+  it_(':identifier on an encrypted type (matched by keyed hash: whole values only)', async () => {
+    await expectSearch('DiagnosticReport?performer:identifier=urn:search-spec:npi|D-9', [own.drPerformer]);
+    await expectSearch('DiagnosticReport?performer:identifier=D-9', [own.drPerformer]);
+    await expectSearch('DiagnosticReport?performer:identifier=urn:search-spec:npi|D-', [], { empty: true });
+    await expectSearch('DiagnosticReport?performer:identifier=urn:search-spec:other|D-9', [], { empty: true });
   });
 
   it_(':missing', async () => {

@@ -16,8 +16,8 @@ export interface EverythingQuery {
 
 /**
  * Patient/{id}/$everything: the Patient, every current resource in its compartment, and the
- * resources outside any compartment that those reference (Practitioners, Organizations,
- * Locations, Medications...), paged in a stable order (the Patient first).
+ * resources outside any compartment that those reference through their search parameters
+ * (Practitioners, Organizations, Locations, Medications...), paged in a stable order (the Patient first).
  */
 @Injectable()
 export class EverythingService {
@@ -39,10 +39,9 @@ export class EverythingService {
          SELECT resource_type, id, last_updated, content, content_enc, key_id FROM fhir_patient_resource
          WHERE patient_id = ? AND NOT deleted AND (resource_type <> 'Patient' OR id = ?)
        ), refs AS (
-         SELECT DISTINCT split_part(r #>> '{}', '/', 1) AS resource_type, split_part(r #>> '{}', '/', 2) AS id
-         FROM comp, jsonb_path_query(CASE WHEN content_enc IS NOT NULL THEN fhir_decrypt(content_enc, key_id, ?::text[])::jsonb ELSE content END,
-                                     'strict $.**.reference') r
-         WHERE jsonb_typeof(r) = 'string'
+         -- the shared resources the compartment refers to, from the search index (no decryption)
+         SELECT DISTINCT target_type AS resource_type, target_id AS id FROM search_reference
+         WHERE patient_id = ? AND target_type IS NOT NULL
        ), keys AS (
          SELECT CASE WHEN resource_type = 'Patient' THEN 0 ELSE 1 END AS grp, resource_type, id, content, content_enc, key_id
          FROM comp WHERE true ${filters()}
@@ -50,11 +49,14 @@ export class EverythingService {
          SELECT 2, f.resource_type, f.id, f.content, f.content_enc, f.key_id FROM fhir_resource f
          JOIN refs ON f.resource_type = refs.resource_type AND f.id = refs.id
          WHERE NOT f.deleted ${filters('f.')}
+       ), page AS (
+         SELECT *, count(*) OVER () AS total FROM keys ORDER BY grp, resource_type, id LIMIT ? OFFSET ?
        )
-       SELECT resource_type, id, count(*) OVER () AS total,
+       -- decrypt the page only
+       SELECT resource_type, id, total,
               CASE WHEN content_enc IS NOT NULL THEN fhir_decrypt(content_enc, key_id, ?::text[]) ELSE content::text END AS json
-       FROM keys ORDER BY grp, resource_type, id LIMIT ? OFFSET ?`,
-      [q.patientId, q.patientId, key, ...filterParams, ...filterParams, key, q.count, q.offset],
+       FROM page ORDER BY grp, resource_type, id`,
+      [q.patientId, q.patientId, q.patientId, ...filterParams, ...filterParams, q.count, q.offset, key],
     );
     let total = rows.length ? Number(rows[0].total) : 0;
     if (!rows.length && q.offset > 0) {

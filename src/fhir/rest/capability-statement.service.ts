@@ -11,10 +11,21 @@ const SERVER_VERSION = '0.1.0';
 @Injectable()
 export class CapabilityStatementService {
   private cached?: CapabilityStatement;
+  private readonly serialized = new Map<string, string>();
 
   build(base: string): CapabilityStatement {
     const statement = this.cached ?? (this.cached = this.make());
     return { ...statement, implementation: { description: 'FHIR R4 server with AI plugin workers', url: base } };
+  }
+
+  /** The statement as JSON text, kept per base URL: it is large and never changes while the server runs. */
+  json(base: string): string {
+    let text = this.serialized.get(base);
+    if (!text) {
+      text = JSON.stringify(this.build(base));
+      if (this.serialized.size < 16) this.serialized.set(base, text);
+    }
+    return text;
   }
 
   private make(): CapabilityStatement {

