@@ -52,7 +52,27 @@ export class TokenService {
   }
 
   /** Verifies a bearer token: one of ours, or, when configured, one from the hospital's OpenID Connect issuer. */
+  /**
+   * Verified tokens, by their text, until they expire: a client sends the same token with every
+   * request, and checking an ECDSA signature costs more than the rest of a read. Revocation is
+   * checked apart (AuthGuard), so a cached token of a revoked client is still refused.
+   */
+  private readonly verified = new Map<string, { context: AuthContext; expiresAt: number }>();
+
   async verify(token: string): Promise<AuthContext> {
+    const hit = this.verified.get(token);
+    if (hit && hit.expiresAt > Date.now()) return hit.context;
+    if (hit) this.verified.delete(token);
+    const context = await this.verifyUncached(token);
+    const exp = decodeJwt(token).exp;
+    if (typeof exp === 'number') {
+      if (this.verified.size >= 10_000) this.verified.delete(this.verified.keys().next().value as string); // oldest first
+      this.verified.set(token, { context, expiresAt: exp * 1000 });
+    }
+    return context;
+  }
+
+  private async verifyUncached(token: string): Promise<AuthContext> {
     try {
       if (this.oidc && unverifiedIssuer(token) === this.oidc.issuer) return await this.verifyExternal(token);
       const { payload } = await jwtVerify(token, async (header) => {
