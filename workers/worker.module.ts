@@ -11,6 +11,8 @@ import { REDIS, RedisShutdown, bullPrefix, createRedis } from '../src/queue/redi
 import { HandlerCheck } from './handler-check';
 import { KeyRotationService } from '../src/crypto/key-rotation.service';
 import { ResourceEventProcessor } from './processors/resource-event.processor';
+import { AiTaskProcessor } from './processors/ai-task.processor';
+import { AiModule } from '../src/ai/ai.module';
 
 /** The worker process: the outbox relay and the BullMQ processors. No HTTP server. */
 @Module({})
@@ -25,10 +27,11 @@ export class WorkerModule {
         CoreModule.forRoot(config, logger),
         DiscoveryModule,
         FhirStoreModule,
+        AiModule,
         BullModule.forRoot({ connection, prefix: bullPrefix(config.queuePrefix) }),
         ...Object.values(QUEUES).map((name) => BullModule.registerQueue({ name })),
       ],
-      providers: [OutboxRelay, HandlerCheck, KeyRotationService, ResourceEventProcessor, { provide: REDIS, useValue: connection }, RedisShutdown],
+      providers: [OutboxRelay, HandlerCheck, KeyRotationService, ResourceEventProcessor, AiTaskProcessor, { provide: REDIS, useValue: connection }, RedisShutdown],
     };
   }
 }

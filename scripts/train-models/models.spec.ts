@@ -1,5 +1,5 @@
 /**
- * @jest-environment ./scripts/train-models/ort-test-environment.js
+ * @jest-environment ./test/helpers/ort-test-environment.js
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';

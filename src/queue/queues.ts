@@ -5,6 +5,8 @@
 export const QUEUES = {
   /** Every committed resource change, from the outbox: the trigger for AI plugins. */
   resourceEvents: 'resource-events',
+  /** One AI task on one resource version, fanned out from resource events (deterministic job ids). */
+  aiTasks: 'ai-tasks',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];

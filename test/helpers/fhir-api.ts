@@ -33,6 +33,11 @@ export class FhirApi {
     return r.send(JSON.stringify(resource));
   }
 
+  /** GET [type]?params (a search). */
+  search(type: string, params: Record<string, string>): request.Test {
+    return this.auth(request(this.server).get(`/fhir/${type}`).query(params));
+  }
+
   read(type: string, id: string): request.Test {
     return this.auth(request(this.server).get(`/fhir/${type}/${id}`));
   }

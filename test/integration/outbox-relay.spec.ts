@@ -197,6 +197,19 @@ describe('worker start-up check', () => {
     async process(): Promise<void> {}
   }
 
+  /** Stand-ins for the real processors (which need the whole worker module). */
+  @Processor(QUEUES.resourceEvents)
+  @Injectable()
+  class StubResourceEvents extends WorkerHost {
+    async process(): Promise<void> {}
+  }
+
+  @Processor(QUEUES.aiTasks)
+  @Injectable()
+  class StubAiTasks extends WorkerHost {
+    async process(): Promise<void> {}
+  }
+
   @Processor('some-other-queue')
   @Injectable()
   class OtherQueueProcessor extends WorkerHost {
@@ -215,7 +228,8 @@ describe('worker start-up check', () => {
   }
 
   it('starts when every queue has exactly one processor', async () => {
-    await expect(initWith([ResourceEventProcessor])).resolves.toBeUndefined();
+    await expect(initWith([StubResourceEvents, StubAiTasks])).resolves.toBeUndefined();
+    await expect(initWith([StubResourceEvents])).rejects.toThrow('Queue "ai-tasks" has 0 processors; it needs exactly one');
   });
 
   it('refuses to start when a queue has no processor', async () => {
@@ -225,7 +239,7 @@ describe('worker start-up check', () => {
   });
 
   it('refuses to start when a queue has two processors', async () => {
-    await expect(initWith([ResourceEventProcessor, SecondResourceEventProcessor])).rejects.toThrow('Queue "resource-events" has 2 processors');
+    await expect(initWith([StubResourceEvents, StubAiTasks, SecondResourceEventProcessor])).rejects.toThrow('Queue "resource-events" has 2 processors');
   });
 
   it('refuses to start the real worker module without its processor', async () => {

@@ -1,24 +1,36 @@
 import { Inject } from '@nestjs/common';
-import { Processor, WorkerHost } from '@nestjs/bullmq';
-import type { Job } from 'bullmq';
+import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import { LOGGER } from '../../src/core/core.module';
+import { AiTaskRunner, aiJobId } from '../../src/ai/ai-task.runner';
 import type { ResourceEvent } from '../../src/outbox/outbox.repository';
 import { QUEUES } from '../../src/queue/queues';
 
 /**
- * Receives every committed resource change. AI plugins subscribe to these events by resource type
- * and action; with no plugin interested, the job completes and says so in its return value.
+ * Receives every committed resource change and fans it out to the AI plugins it triggers, as jobs
+ * of the ai-tasks queue with deterministic ids (a redelivered event adds nothing new).
  */
 @Processor(QUEUES.resourceEvents, { concurrency: Number(process.env.WORKER_CONCURRENCY || 8) })
 export class ResourceEventProcessor extends WorkerHost {
-  constructor(@Inject(LOGGER) private readonly logger: Logger) {
+  constructor(
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly runner: AiTaskRunner,
+    @InjectQueue(QUEUES.aiTasks) private readonly aiTasks: Queue,
+  ) {
     super();
   }
 
   async process(job: Job<ResourceEvent>): Promise<{ handledBy: string[] }> {
     const e = job.data;
-    this.logger.debug({ jobId: job.id, event: `${e.action} ${e.resourceType}/${e.resourceId}/_history/${e.versionId}` }, 'resource event');
-    return { handledBy: [] };
+    const jobs = await this.runner.jobsFor(e).catch((err: unknown) => {
+      this.logger.warn({ err, jobId: job.id }, 'resource event: could not fan out to the AI plugins');
+      throw err;
+    });
+    for (const j of jobs) {
+      await this.aiTasks.add(j.task, j, { jobId: aiJobId(j), attempts: 5, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: 10_000, removeOnFail: false });
+    }
+    this.logger.debug({ jobId: job.id, event: `${e.action} ${e.resourceType}/${e.resourceId}/_history/${e.versionId}`, ai: jobs.map((j) => j.task) }, 'resource event');
+    return { handledBy: jobs.map((j) => j.task) };
   }
 }

@@ -1,6 +1,6 @@
 import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
 
-/** Device (software: an ONNX model version). */
+/** Device (software: an ONNX model version) and the registry's record of it. */
 @Entity({ tableName: 'ai_models' })
 export class AiModelRow {
   @PrimaryKey({ type: 'string', columnType: 'fhir_id' })
@@ -15,4 +15,18 @@ export class AiModelRow {
   lastTrained?: Date | null;
   @Property({ type: 'boolean', nullable: true, default: true })
   federated?: boolean | null;
+  @Property({ type: 'string', columnType: 'varchar(64)', nullable: true })
+  task?: string | null;
+  @Property({ type: 'string', columnType: 'varchar(64)', nullable: true })
+  conditionCode?: string | null;
+  @Property({ type: 'string', columnType: 'char(64)', nullable: true })
+  sha256?: string | null;
+  @Property({ type: 'blob', columnType: 'bytea', nullable: true })
+  modelFile?: Buffer | null;
+  @Property({ type: 'json', columnType: 'jsonb', nullable: true })
+  manifest?: unknown;
+  @Property({ type: 'string', columnType: 'varchar(16)', default: 'candidate' })
+  status!: string;
+  @Property({ type: 'datetime', columnType: 'timestamptz', defaultRaw: 'now()' })
+  registeredAt!: Date;
 }

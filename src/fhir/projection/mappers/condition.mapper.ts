@@ -18,6 +18,9 @@ import {
 /** Extension carrying an AI model's confidence (valueDecimal, 0..1) in a Condition it supported. */
 export const AI_CONFIDENCE_EXTENSION_URL = 'https://fhir-ai-server.dev/StructureDefinition/ai-confidence';
 
+/** Extension naming the model version (valueReference Device/<ai_models id>) behind that confidence. */
+export const AI_MODEL_EXTENSION_URL = 'https://fhir-ai-server.dev/StructureDefinition/ai-model';
+
 /**
  * The confidence stored in diagnoses.confidence_score (decimal(3,2)): rounded to 2 decimals, and
  * null outside 0..1 (a percentage such as 87 is not a probability and would not fit the column).
@@ -50,6 +53,7 @@ export const conditionMapper: ResourceMapper<Condition> = {
           doctor_id: localRefId(condition.asserter, 'Practitioner') ?? localRefId(condition.recorder, 'Practitioner') ?? null,
           ai_supported: !!ai,
           confidence_score: confidenceScore(ai),
+          ai_model_id: localRefId(condition.extension?.find((e) => e.url === AI_MODEL_EXTENSION_URL)?.valueReference, 'Device') ?? null,
           diagnosis_text: conceptLabel(condition.code) ?? null,
           code_system: truncate(coding?.system, 255),
           code: truncate(coding?.code, 64),

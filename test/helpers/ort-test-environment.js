@@ -4,7 +4,7 @@
  * `data instanceof Float32Array` against the sandbox's constructors, so every session.run fails
  * with "A float32 tensor's data must be type of function Float32Array()". Sharing the host realm's
  * typed-array constructors with the sandbox fixes it. Use with a docblock at the top of the spec:
- *   @jest-environment ./scripts/train-models/ort-test-environment.js
+ *   @jest-environment ./test/helpers/ort-test-environment.js
  */
 const { TestEnvironment } = require('jest-environment-node');
 

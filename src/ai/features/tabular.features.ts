@@ -1,0 +1,171 @@
+import type { CodeableConcept, Observation, Patient, Reference } from '@medplum/fhirtypes';
+import type { ManifestInput, ModelManifest } from '../model-manifest';
+
+/** What a tabular model is fed, and what it was fed from. */
+export interface TabularInput {
+  /** One value per manifest input; NaN where it is missing (the graph imputes it). */
+  values: Record<string, number>;
+  /** The Observations (and the Patient) the real values came from: the RiskAssessment's basis. */
+  basis: Reference[];
+  /** Inputs filled by the manifest's imputation, by name. */
+  imputed: string[];
+  /** Values refused (unknown unit, implausible), with the reason: they count as missing. */
+  problems: string[];
+  /** Whether enough real inputs are known for a meaningful estimate (manifest minRealInputs). */
+  enough: boolean;
+}
+
+const LOINC = 'http://loinc.org';
+
+/** UCUM conversions to a manifest's unit, for the units labs and devices commonly send. */
+const CONVERSIONS: Record<string, Record<string, (v: number) => number>> = {
+  'mg/dL': { 'mmol/L': (v) => v * 38.67 }, // cholesterol; glucose handled apart
+  Cel: { '[degF]': (v) => ((v - 32) * 5) / 9, degF: (v) => ((v - 32) * 5) / 9, K: (v) => v - 273.15 },
+  '/min': { '{beats}/min': (v) => v, '{breaths}/min': (v) => v, 'beats/min': (v) => v, bpm: (v) => v },
+  '%': { '1': (v) => v * 100 },
+  'mm[Hg]': { mmHg: (v) => v, kPa: (v) => v * 7.50062 },
+};
+
+/** What a value may plausibly be, whatever the model: outside this it is a unit or typing error. */
+const PLAUSIBLE: Record<string, [number, number]> = {
+  '/min': [0, 400],
+  '%': [0, 100],
+  'mm[Hg]': [0, 400],
+  Cel: [20, 46],
+  'mg/dL': [0, 2000],
+  a: [0, 130],
+};
+
+/**
+ * Builds a tabular model's input from a patient and their Observations: for each manifest input,
+ * the latest Observation with its code (unit converted to the manifest's UCUM unit, or refused),
+ * or the patient's age and sex for those inputs. Missing values are NaN and listed as imputed:
+ * the model's graph imputes them as its manifest says. Pure.
+ */
+export function buildTabularInput(manifest: ModelManifest, patient: Patient | undefined, observations: Observation[], now = new Date()): TabularInput {
+  const latest = latestByCode(observations);
+  const values: Record<string, number> = {};
+  const basis = new Map<string, Reference>();
+  const imputed: string[] = [];
+  const problems: string[] = [];
+  let real = 0;
+  for (const input of manifest.inputs) {
+    const found = valueOf(input, patient, latest, now, problems);
+    if (found === undefined) {
+      values[input.name] = Number.NaN;
+      imputed.push(input.name);
+      continue;
+    }
+    values[input.name] = found.value;
+    real++;
+    if (found.from) basis.set(found.from.reference as string, found.from);
+  }
+  return { values, basis: [...basis.values()], imputed, problems, enough: real >= manifest.minRealInputs };
+}
+
+function latestByCode(observations: Observation[]): Map<string, Observation> {
+  const out = new Map<string, Observation>();
+  const when = (o: Observation) => o.effectiveDateTime ?? o.effectivePeriod?.end ?? o.effectivePeriod?.start ?? o.issued ?? o.meta?.lastUpdated ?? '';
+  for (const o of observations) {
+    if (o.status === 'entered-in-error' || o.status === 'cancelled') continue;
+    for (const c of o.code?.coding ?? []) {
+      const key = `${c.system}|${c.code}`;
+      const prev = out.get(key);
+      if (!prev || when(o) > when(prev)) out.set(key, o);
+    }
+  }
+  return out;
+}
+
+function valueOf(
+  input: ManifestInput,
+  patient: Patient | undefined,
+  latest: Map<string, Observation>,
+  now: Date,
+  problems: string[],
+): { value: number; from?: Reference } | undefined {
+  const { system, code } = input.code;
+  const patientRef = patient ? { reference: `Patient/${patient.id}` } : undefined;
+  if (system === LOINC && code === '30525-0') {
+    if (!patient?.birthDate) return undefined;
+    const born = new Date(patient.birthDate);
+    const age = (now.getTime() - born.getTime()) / (365.2425 * 86_400_000);
+    return age >= 0 && age < 130 ? { value: Math.floor(age), from: patientRef } : undefined;
+  }
+  if (system === LOINC && code === '46098-0') {
+    if (patient?.gender === 'male') return { value: 1, from: patientRef };
+    if (patient?.gender === 'female') return { value: 0, from: patientRef };
+    return undefined;
+  }
+  if (system === LOINC && code === '1558-6' && input.kind === 'binary') {
+    // fasting glucose above 120 mg/dL (6.7 mmol/L)
+    const o = latest.get(`${LOINC}|1558-6`);
+    const q = o?.valueQuantity;
+    if (!o || typeof q?.value !== 'number') return undefined;
+    const mgdl = q.code === 'mmol/L' || q.unit === 'mmol/L' ? q.value * 18.016 : q.value;
+    return { value: mgdl > 120 ? 1 : 0, from: ref(o) };
+  }
+  if (system === LOINC && code === '80288-4') {
+    const o = latest.get(`${LOINC}|80288-4`);
+    if (!o) return undefined;
+    const text = `${o.valueCodeableConcept?.text ?? ''} ${(o.valueCodeableConcept?.coding ?? []).map((c) => `${c.code} ${c.display}`).join(' ')} ${o.valueString ?? ''}`.toLowerCase();
+    if (!text.trim()) return undefined;
+    return { value: /\balert\b|LA9340-6/i.test(text) && !/confus|voice|pain|unresponsive/.test(text) ? 0 : 1, from: ref(o) };
+  }
+  if (code === 'supplemental-oxygen') {
+    const flow = latest.get(`${LOINC}|3151-8`);
+    const fio2 = latest.get(`${LOINC}|3150-0`);
+    if (typeof flow?.valueQuantity?.value === 'number') return { value: flow.valueQuantity.value > 0 ? 1 : 0, from: ref(flow) };
+    if (typeof fio2?.valueQuantity?.value === 'number') return { value: fio2.valueQuantity.value > 21 ? 1 : 0, from: ref(fio2) };
+    return undefined;
+  }
+  const o = latest.get(`${system}|${code}`) ?? componentHolder(latest, system, code);
+  if (!o) return undefined;
+  const raw = observationValue(o, system, code);
+  if (raw === undefined) return undefined;
+  const converted = convert(raw.value, raw.unit, input.unit);
+  if (converted === undefined) {
+    problems.push(`${input.name}: unit "${raw.unit}" cannot be converted to ${input.unit}; treated as missing`);
+    return undefined;
+  }
+  const range = input.unit ? PLAUSIBLE[input.unit] : undefined;
+  if (range && (converted < range[0] || converted > range[1])) {
+    problems.push(`${input.name}: ${converted} ${input.unit} is implausible; treated as missing`);
+    return undefined;
+  }
+  return { value: converted, from: ref(o) };
+}
+
+/** Blood pressure often arrives as components of a panel (85354-9): find the panel holding the code. */
+function componentHolder(latest: Map<string, Observation>, system: string | undefined, code: string | undefined): Observation | undefined {
+  let best: Observation | undefined;
+  for (const o of latest.values()) {
+    if (o.component?.some((c) => c.code?.coding?.some((x) => x.system === system && x.code === code))) best = o;
+  }
+  return best;
+}
+
+function observationValue(o: Observation, system: string | undefined, code: string | undefined): { value: number; unit?: string } | undefined {
+  const component = o.component?.find((c) => c.code?.coding?.some((x) => x.system === system && x.code === code));
+  const holder = component ?? o;
+  if (typeof holder.valueQuantity?.value === 'number') return { value: holder.valueQuantity.value, unit: holder.valueQuantity.code ?? holder.valueQuantity.unit };
+  if (typeof holder.valueInteger === 'number') return { value: holder.valueInteger };
+  if (typeof holder.valueBoolean === 'boolean') return { value: holder.valueBoolean ? 1 : 0 };
+  const coded = codedNumber(holder.valueCodeableConcept);
+  return coded === undefined ? undefined : { value: coded };
+}
+
+/** Local codes of categorical inputs are their numbers (1-4...). */
+function codedNumber(cc: CodeableConcept | undefined): number | undefined {
+  for (const c of cc?.coding ?? []) if (c.code && /^-?\d+(\.\d+)?$/.test(c.code)) return Number(c.code);
+  return undefined;
+}
+
+function convert(value: number, from: string | undefined, to: string | undefined): number | undefined {
+  if (!to || !from || from === to || to === '1') return value;
+  return CONVERSIONS[to]?.[from]?.(value);
+}
+
+function ref(o: Observation): Reference {
+  return { reference: `Observation/${o.id}` };
+}

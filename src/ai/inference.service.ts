@@ -1,0 +1,49 @@
+import { Injectable } from '@nestjs/common';
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import type { ModelManifest } from './model-manifest';
+
+type Ort = typeof import('onnxruntime-node');
+let ort: Ort | undefined;
+function runtime(): Ort {
+  // Loaded on first use: the API process never needs the native runtime.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (ort ??= require('onnxruntime-node') as Ort);
+}
+
+/** Model outputs by name, as plain numbers (one row). */
+export type ModelOutputs = Record<string, number[]>;
+
+/**
+ * Runs ONNX models with onnxruntime-node. A session is created once per model file (by sha256)
+ * and reused by every job; sessions are safe to run concurrently.
+ */
+@Injectable()
+export class InferenceService {
+  private readonly sessions = new Map<string, Promise<InferenceSession>>();
+
+  session(sha256: string, bytes: Buffer): Promise<InferenceSession> {
+    let s = this.sessions.get(sha256);
+    if (!s) {
+      s = runtime().InferenceSession.create(bytes, { executionProviders: ['cpu'], intraOpNumThreads: 1 });
+      s.catch(() => this.sessions.delete(sha256)); // a file that fails to load is tried again next time
+      this.sessions.set(sha256, s);
+    }
+    return s;
+  }
+
+  /** One row through a model: numbers for tabular inputs, a string for text ones. */
+  async run(manifest: ModelManifest, sha256: string, bytes: Buffer, row: Record<string, number | string>): Promise<ModelOutputs> {
+    const session = await this.session(sha256, bytes);
+    const { Tensor: T } = runtime();
+    const feeds: Record<string, Tensor> = {};
+    for (const input of manifest.inputs) {
+      const v = row[input.name];
+      const dims = input.tensor.shape.map((d) => (typeof d === 'number' ? d : 1));
+      feeds[input.name] = input.tensor.elementType === 'string' ? new T('string', [String(v ?? '')], dims) : new T('float32', Float32Array.from([Number(v)]), dims);
+    }
+    const result = await session.run(feeds);
+    const out: ModelOutputs = {};
+    for (const [name, tensor] of Object.entries(result)) out[name] = Array.from(tensor.data as ArrayLike<number | bigint>, (x) => Number(x));
+    return out;
+  }
+}

@@ -1,0 +1,89 @@
+import type { Condition, RiskAssessment } from '@medplum/fhirtypes';
+import type { ResourceEvent } from '../../outbox/outbox.repository';
+import { AI_CONFIDENCE_EXTENSION_URL, AI_MODEL_EXTENSION_URL } from '../../fhir/projection/mappers/condition.mapper';
+import { AI_SOURCE, type AiPlugin, type PluginInput, type PluginOutputs, type PreparedInput } from '../ai-plugin';
+import { buildTabularInput } from '../features/tabular.features';
+import type { ModelOutputs } from '../inference.service';
+import type { ModelRegistry, RegisteredModel } from '../model-registry.service';
+import { asOutput, provenanceOf, sourceRef } from './outputs';
+
+/**
+ * Diagnosis confidence: a Condition whose code has an active diagnosis model gets a RiskAssessment
+ * (condition, basis, probability) and the probability on the Condition itself (which projects it
+ * to diagnoses.confidence_score).
+ */
+export class DiagnosisPlugin implements AiPlugin {
+  readonly task = 'diagnosis-confidence' as const;
+  readonly needsObservations = true;
+
+  constructor(private readonly registry: ModelRegistry) {}
+
+  async triggers(event: ResourceEvent, resource: Condition): Promise<boolean> {
+    if (event.resourceType !== 'Condition' || resource.meta?.source === AI_SOURCE || !event.patientId) return false;
+    const active = await this.registry.activeConditions();
+    return conditionCodes(resource).some((c) => active.has(c));
+  }
+
+  async model(resource: Condition): Promise<RegisteredModel | undefined> {
+    for (const c of conditionCodes(resource)) {
+      const m = await this.registry.active(this.task, c);
+      if (m) return m;
+    }
+    return undefined;
+  }
+
+  prepare(model: RegisteredModel, input: PluginInput): PreparedInput {
+    const t = buildTabularInput(model.manifest, input.patient, input.observations);
+    const basis = t.basis.map((r) => r.reference as string);
+    if (!t.enough) {
+      const known = model.manifest.inputs.length - t.imputed.length;
+      return { kind: 'insufficient', basis, imputed: t.imputed, problems: t.problems, reason: `${known} of ${model.manifest.inputs.length} inputs known; the model card asks for at least ${model.manifest.minRealInputs}` };
+    }
+    return { kind: 'run', row: t.values, basis, imputed: t.imputed, problems: t.problems };
+  }
+
+  outputs(model: RegisteredModel, input: PluginInput, prepared: PreparedInput, out: ModelOutputs | undefined): PluginOutputs {
+    if (prepared.kind === 'fail') throw new Error(prepared.reason);
+    const condition = input.resource as Condition;
+    const probability = out?.probability?.[0];
+    const notes = [
+      ...(prepared.imputed.length ? [`Imputed as the model card says: ${prepared.imputed.join(', ')}`] : []),
+      ...prepared.problems,
+      ...(prepared.kind === 'insufficient' ? [`Too little is known for a meaningful estimate: ${prepared.reason}`] : []),
+    ];
+    const assessment = asOutput<RiskAssessment>(input, {
+      resourceType: 'RiskAssessment',
+      status: 'final',
+      subject: { reference: `Patient/${input.patient?.id ?? input.job.patientId}` },
+      condition: { reference: sourceRef(input) },
+      occurrenceDateTime: new Date().toISOString(),
+      performer: { reference: `Device/${model.id}` },
+      method: { text: `${model.manifest.title} (${model.manifest.name} ${model.manifest.version})` },
+      basis: [sourceRef(input), ...prepared.basis].map((reference) => ({ reference })),
+      // Without enough inputs there is no prediction at all, only the note saying why.
+      ...(prepared.kind === 'run' && typeof probability === 'number' ? { prediction: [{ outcome: condition.code, probabilityDecimal: round(probability) }] } : {}),
+      ...(notes.length ? { note: notes.map((text) => ({ text })) } : {}),
+    });
+    const create = [assessment, provenanceOf(model, assessment, [sourceRef(input), ...prepared.basis])];
+    if (prepared.kind !== 'run' || typeof probability !== 'number') return { create };
+    const others = (condition.extension ?? []).filter((e) => e.url !== AI_CONFIDENCE_EXTENSION_URL && e.url !== AI_MODEL_EXTENSION_URL);
+    const update: Condition = {
+      ...condition,
+      meta: { ...(condition.meta ?? {}), source: AI_SOURCE },
+      extension: [
+        ...others,
+        { url: AI_CONFIDENCE_EXTENSION_URL, valueDecimal: round(probability) },
+        { url: AI_MODEL_EXTENSION_URL, valueReference: { reference: `Device/${model.id}` } },
+      ],
+    };
+    return { create, update };
+  }
+}
+
+function conditionCodes(c: Condition): string[] {
+  return (c.code?.coding ?? []).filter((x) => x.system && x.code).map((x) => `${x.system}|${x.code}`);
+}
+
+function round(p: number): number {
+  return Math.round(p * 10000) / 10000;
+}

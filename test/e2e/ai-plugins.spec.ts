@@ -1,0 +1,170 @@
+/**
+ * @jest-environment ./test/helpers/ort-test-environment.js
+ */
+import type { Client } from 'pg';
+import { FhirApi, expectStatus, type Json } from '../helpers/fhir-api';
+import { patient } from '../helpers/resources';
+import { startTestApp, type TestApp } from '../helpers/test-app';
+import { rawClient } from '../helpers/test-database';
+import { startTestWorker, type TestWorker } from '../helpers/test-worker';
+import { waitFor } from '../helpers/wait-for';
+import { AiTaskRunner } from '../../src/ai/ai-task.runner';
+
+/**
+ * The AI plugins end to end: a write through the API, the outbox, the resource-events queue, the
+ * fan-out to ai-tasks, the ONNX model in the worker, and the outputs written back through the one
+ * write path with their Provenance, once per input version.
+ */
+const AI_JOB = 'urn:fhir-ai-server:ai-job';
+const LOINC = 'http://loinc.org';
+const CAD = { system: 'http://snomed.info/sct', code: '53741008', display: 'Coronary arteriosclerosis' };
+
+let t: TestApp;
+let worker: TestWorker;
+let api: FhirApi;
+let pg: Client;
+
+beforeAll(async () => {
+  t = await startTestApp();
+  worker = await startTestWorker(t.config);
+  api = new FhirApi(t);
+  pg = await rawClient(t.db.url);
+}, 60000);
+
+afterAll(async () => {
+  await pg?.end();
+  await worker?.close();
+  await t?.close();
+});
+
+async function create(resource: Json): Promise<Json> {
+  return expectStatus(await api.create(resource), 201).body as Json;
+}
+
+function quantity(patientId: string, code: string, value: number, unit: string, date = '2024-05-01T10:00:00Z', system = LOINC): Json {
+  return {
+    resourceType: 'Observation',
+    status: 'final',
+    code: { coding: [{ system, code }] },
+    subject: { reference: `Patient/${patientId}` },
+    effectiveDateTime: date,
+    valueQuantity: { value, unit, system: 'http://unitsofmeasure.org', code: unit },
+  };
+}
+
+function integer(patientId: string, code: string, value: number): Json {
+  return {
+    resourceType: 'Observation',
+    status: 'final',
+    code: { coding: [{ system: 'urn:fhir-ai-server:cleveland', code }] },
+    subject: { reference: `Patient/${patientId}` },
+    effectiveDateTime: '2024-05-01T10:00:00Z',
+    valueInteger: value,
+  };
+}
+
+async function outputsFor(type: string, trigger: string): Promise<Json[]> {
+  const res = expectStatus(await api.search(type, { identifier: `${AI_JOB}|`, _count: '50' }), 200);
+  return ((res.body.entry ?? []) as Json[]).map((e) => e.resource).filter((r: Json) => (r.identifier ?? []).some((i: Json) => String(i.value).includes(trigger)));
+}
+
+describe('diagnosis confidence', () => {
+  it('scores a CAD Condition from the patient\'s Observations: RiskAssessment, Provenance, the Condition and diagnoses', async () => {
+    const p = await create(patient({ gender: 'male', birthDate: '1960-01-01' }));
+    for (const o of [
+      quantity(p.id, '8480-6', 160, 'mm[Hg]'),
+      quantity(p.id, '2093-3', 290, 'mg/dL'),
+      integer(p.id, 'chest-pain-type', 4),
+      integer(p.id, 'max-heart-rate-exercise', 110),
+      integer(p.id, 'exercise-induced-angina', 1),
+      integer(p.id, 'fluoroscopy-major-vessels', 2),
+      integer(p.id, 'thallium-scan', 7),
+      integer(p.id, 'st-slope-peak-exercise', 2),
+    ]) {
+      await create(o);
+    }
+    const condition = await create({ resourceType: 'Condition', subject: { reference: `Patient/${p.id}` }, code: { coding: [CAD] } });
+
+    const [ra] = await waitFor('a RiskAssessment for the Condition', async () => {
+      const found = await outputsFor('RiskAssessment', `Condition/${condition.id}/`);
+      return found.length ? found : undefined;
+    }, 30000);
+    const probability = ra.prediction[0].probabilityDecimal;
+    expect(probability).toBeGreaterThan(0.5); // a textbook high-risk profile
+    expect(probability).toBeLessThanOrEqual(1);
+    expect(ra.condition.reference).toBe(`Condition/${condition.id}`);
+    expect(ra.performer.reference).toBe('Device/cad-cleveland-1.0.0');
+    expect(ra.basis.map((b: Json) => b.reference)).toEqual(expect.arrayContaining([`Condition/${condition.id}`, `Patient/${p.id}`]));
+    expect(ra.note.map((n: Json) => n.text).join(' ')).toMatch(/Imputed.*st_depression/);
+
+    const prov = expectStatus(await api.search('Provenance', { target: `RiskAssessment/${ra.id}` }), 200).body.entry.map((e: Json) => e.resource);
+    expect(prov).toHaveLength(1);
+    expect(prov[0].agent[0].who.reference).toBe('Device/cad-cleveland-1.0.0');
+    expect(expectStatus(await api.read('Device', 'cad-cleveland-1.0.0'), 200).body.version[0].value).toBe('1.0.0');
+
+    const scored = await waitFor('the confidence on the Condition', async () => {
+      const c = (await api.read('Condition', condition.id)).body as Json;
+      return c.extension?.length ? c : undefined;
+    });
+    expect(scored.meta.source).toBe('urn:fhir-ai-server:ai-worker');
+    const { rows } = await pg.query('SELECT confidence_score, ai_model_id, ai_supported FROM diagnoses WHERE id = $1', [condition.id]);
+    expect(Number(rows[0].confidence_score)).toBeCloseTo(probability, 2);
+    expect(rows[0].ai_model_id).toBe('cad-cleveland-1.0.0');
+
+    // The AI's own update of the Condition triggers nothing, and a rerun of the job writes nothing new.
+    const runner = worker.ctx.get(AiTaskRunner);
+    const again = await runner.run({ task: 'diagnosis-confidence', resourceType: 'Condition', resourceId: condition.id, versionId: 1, patientId: p.id });
+    expect(again.status).toBe('skipped');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await outputsFor('RiskAssessment', `Condition/${condition.id}/`)).toHaveLength(1);
+  }, 60000);
+
+  it('says so instead of giving a probability when too little is known', async () => {
+    const p = await create(patient({ gender: 'female', birthDate: '1970-01-01' }));
+    const condition = await create({ resourceType: 'Condition', subject: { reference: `Patient/${p.id}` }, code: { coding: [CAD] } });
+    const [ra] = await waitFor('a RiskAssessment', async () => {
+      const found = await outputsFor('RiskAssessment', `Condition/${condition.id}/`);
+      return found.length ? found : undefined;
+    }, 30000);
+    expect(ra.prediction).toBeUndefined();
+    expect(ra.note.map((n: Json) => n.text).join(' ')).toMatch(/Too little is known/);
+    const c = (await api.read('Condition', condition.id)).body as Json;
+    expect(c.extension).toBeUndefined();
+  }, 60000);
+});
+
+describe('sentiment', () => {
+  async function scoreOf(resource: Json): Promise<number> {
+    const created = await create(resource);
+    const [obs] = await waitFor('a sentiment Observation', async () => {
+      const found = await outputsFor('Observation', `${resource.resourceType}/${created.id}/`);
+      return found.length ? found : undefined;
+    }, 30000);
+    const link = obs.derivedFrom?.[0]?.reference ?? obs.focus?.[0]?.reference;
+    expect(link).toBe(`${resource.resourceType}/${created.id}`);
+    return obs.valueQuantity.value;
+  }
+
+  it('scores feedback comments and therapy-session text in [-1, 1]', async () => {
+    const p = await create(patient());
+    const feedback = (text: string): Json => ({
+      resourceType: 'QuestionnaireResponse',
+      status: 'completed',
+      subject: { reference: `Patient/${p.id}` },
+      item: [
+        { linkId: 'rating', answer: [{ valueInteger: 5 }] },
+        { linkId: 'comments', answer: [{ valueString: text }] },
+      ],
+    });
+    expect(await scoreOf(feedback('The staff were wonderful, kind and very helpful. Great care!'))).toBeGreaterThan(0.3);
+    expect(await scoreOf(feedback('Terrible experience, rude staff and awful waiting times. Very disappointed.'))).toBeLessThan(-0.3);
+    const session = await scoreOf({
+      resourceType: 'Communication',
+      status: 'completed',
+      subject: { reference: `Patient/${p.id}` },
+      payload: [{ contentString: 'I feel much better this week, the exercises are really good.' }],
+    });
+    expect(session).toBeGreaterThan(0);
+    expect(session).toBeLessThanOrEqual(1);
+  }, 90000);
+});
