@@ -12,6 +12,7 @@ import { InferenceService } from './inference.service';
 import { ModelRegistry } from './model-registry.service';
 import { DiagnosisPlugin } from './plugins/diagnosis.plugin';
 import { SentimentPlugin } from './plugins/sentiment.plugin';
+import { TriagePlugin } from './plugins/triage.plugin';
 
 export type AiJobResult =
   | { status: 'written'; model: string; output: string }
@@ -41,7 +42,7 @@ export class AiTaskRunner {
     registry: ModelRegistry,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
-    this.plugins = [new DiagnosisPlugin(registry), new SentimentPlugin(registry)];
+    this.plugins = [new DiagnosisPlugin(registry), new TriagePlugin(registry, store), new SentimentPlugin(registry)];
   }
 
   /** The AI jobs a committed change calls for. */

@@ -166,5 +166,79 @@ describe('sentiment', () => {
     });
     expect(session).toBeGreaterThan(0);
     expect(session).toBeLessThanOrEqual(1);
+
+    // The scores reach the seed's tables through the scored resources.
+    await waitFor('feedback rows with their sentiment', async () => {
+      const { rows } = await pg.query('SELECT sentiment_score, ai_model_id, rating FROM feedback WHERE patient_id = $1 AND sentiment_score IS NOT NULL', [p.id]);
+      return rows.length === 2 ? rows : undefined;
+    });
+    const { rows: sessions } = await pg.query('SELECT sentiment_analysis, ai_model_id FROM therapy_sessions WHERE patient_id = $1', [p.id]);
+    expect(Number(sessions[0].sentiment_analysis)).toBeGreaterThan(0);
+    expect(sessions[0].ai_model_id).toBe('sentiment-uci-1.0.0');
   }, 90000);
+
+  it('fails the job visibly for text with no word the model knows, writing nothing', async () => {
+    const p = await create(patient());
+    const qr = await create({
+      resourceType: 'QuestionnaireResponse',
+      status: 'completed',
+      subject: { reference: `Patient/${p.id}` },
+      item: [{ linkId: 'comments', answer: [{ valueString: 'zzqx vvbn qqwp' }] }],
+    });
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await outputsFor('Observation', `QuestionnaireResponse/${qr.id}/`)).toEqual([]);
+    expect(((await api.read('QuestionnaireResponse', qr.id)).body as Json).extension).toBeUndefined();
+  }, 30000);
+});
+
+describe('triage', () => {
+  const vital = (patientId: string, encounterId: string, code: string, value: number, unit: string): Json => ({
+    ...quantity(patientId, code, value, unit),
+    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }],
+    encounter: { reference: `Encounter/${encounterId}` },
+  });
+
+  async function triageOf(vitals: Array<[string, number, string]>): Promise<{ ra: Json; patientId: string }> {
+    const p = await create(patient());
+    const enc = await create({
+      resourceType: 'Encounter',
+      status: 'in-progress',
+      class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'EMER' },
+      subject: { reference: `Patient/${p.id}` },
+    });
+    let last: Json | undefined;
+    for (const [code, value, unit] of vitals) last = await create(vital(p.id, enc.id, code, value, unit));
+    const [ra] = await waitFor('a triage RiskAssessment', async () => {
+      const found = await outputsFor('RiskAssessment', `Observation/${(last as Json).id}/`);
+      return found.length ? found : undefined;
+    }, 30000);
+    return { ra, patientId: p.id };
+  }
+
+  it('gives critical vital signs in an emergency encounter priority 1 or 2, and writes the triage row', async () => {
+    const { ra, patientId } = await triageOf([
+      ['9279-1', 32, '/min'],
+      ['59408-5', 85, '%'],
+      ['8480-6', 85, 'mm[Hg]'],
+      ['8867-4', 140, '/min'],
+      ['8310-5', 39.8, 'Cel'],
+    ]);
+    const priority = Number(ra.prediction[0].outcome.coding[0].code);
+    expect(priority).toBeLessThanOrEqual(2);
+    expect(ra.performer.reference).toBe('Device/triage-news2-1.0.0');
+    // Each vital sign in the emergency triggers a triage; the row of this one holds its priority.
+    const { rows } = await pg.query('SELECT priority_score, ai_model_id FROM triage WHERE patient_id = $1 AND id = $2', [patientId, ra.id]);
+    expect(rows).toEqual([{ priority_score: priority, ai_model_id: 'triage-news2-1.0.0' }]);
+  }, 60000);
+
+  it('gives normal vital signs priority 4 or 5', async () => {
+    const { ra } = await triageOf([
+      ['9279-1', 14, '/min'],
+      ['59408-5', 98, '%'],
+      ['8480-6', 122, 'mm[Hg]'],
+      ['8867-4', 72, '/min'],
+      ['8310-5', 36.8, 'Cel'],
+    ]);
+    expect(Number(ra.prediction[0].outcome.coding[0].code)).toBeGreaterThanOrEqual(4);
+  }, 60000);
 });

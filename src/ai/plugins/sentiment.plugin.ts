@@ -1,10 +1,12 @@
-import type { Observation, Resource } from '@medplum/fhirtypes';
+import type { Extension, Observation, Resource } from '@medplum/fhirtypes';
 import type { ResourceEvent } from '../../outbox/outbox.repository';
 import { AI_SOURCE, type AiPlugin, type PluginInput, type PluginOutputs, type PreparedInput } from '../ai-plugin';
 import { freeTextOf } from '../features/text.features';
 import type { ModelOutputs } from '../inference.service';
 import type { ModelRegistry, RegisteredModel } from '../model-registry.service';
 import { asOutput, provenanceOf, sourceRef } from './outputs';
+import { AI_SENTIMENT_EXTENSION_URL } from '../../fhir/projection/mappers/ai-output.mappers';
+import { AI_MODEL_EXTENSION_URL } from '../../fhir/projection/mappers/condition.mapper';
 
 export const SENTIMENT_CODE = { system: 'urn:fhir-ai-server:sentiment', code: 'score', display: 'Sentiment score (-1 negative .. +1 positive)' };
 
@@ -49,6 +51,13 @@ export class SentimentPlugin implements AiPlugin {
       valueQuantity: { value: Math.round(score * 10000) / 10000, unit: '1', system: 'http://unitsofmeasure.org', code: '1' },
       ...(isFeedback ? { derivedFrom: [{ reference: sourceRef(input) }] } : { focus: [{ reference: sourceRef(input) }] }),
     });
-    return { create: [observation, provenanceOf(model, observation, [sourceRef(input)])] };
+    // The score also goes back onto the text's resource, which projects it to feedback / therapy_sessions.
+    const others = ((input.resource as { extension?: Extension[] }).extension ?? []).filter((e) => e.url !== AI_SENTIMENT_EXTENSION_URL && e.url !== AI_MODEL_EXTENSION_URL);
+    const update = {
+      ...input.resource,
+      meta: { ...(input.resource.meta ?? {}), source: AI_SOURCE },
+      extension: [...others, { url: AI_SENTIMENT_EXTENSION_URL, valueDecimal: Math.round(score * 10000) / 10000 }, { url: AI_MODEL_EXTENSION_URL, valueReference: { reference: `Device/${model.id}` } }],
+    } as Resource;
+    return { create: [observation, provenanceOf(model, observation, [sourceRef(input)])], update };
   }
 }

@@ -62,4 +62,7 @@ export const PROJECTION_TABLES: Record<string, ProjectionTable> = {
   stress_data: patientOwned('stress_data'),
   prescriptions: patientOwned('prescriptions'),
   diagnoses: patientOwned('diagnoses'),
+  feedback: patientOwned('feedback'),
+  therapy_sessions: patientOwned('therapy_sessions'),
+  triage: patientOwned('triage'),
 };

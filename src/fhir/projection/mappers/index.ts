@@ -5,6 +5,7 @@ import { medicationRequestMapper } from './medication-request.mapper';
 import { observationMapper } from './observation.mapper';
 import { patientMapper } from './patient.mapper';
 import { practitionerMapper } from './practitioner.mapper';
+import { feedbackMapper, therapySessionMapper, triageMapper } from './ai-output.mappers';
 
 export * from './condition.mapper';
 export * from './encounter.mapper';
@@ -12,10 +13,11 @@ export * from './medication-request.mapper';
 export * from './observation.mapper';
 export * from './patient.mapper';
 export * from './practitioner.mapper';
+export * from './ai-output.mappers';
 
 /** The mapper of each resource type that has a seed table, keyed by resourceType. */
 export const MAPPERS: ReadonlyMap<string, ResourceMapper> = new Map<string, ResourceMapper>(
-  [patientMapper, practitionerMapper, encounterMapper, observationMapper, medicationRequestMapper, conditionMapper].map(
+  [patientMapper, practitionerMapper, encounterMapper, observationMapper, medicationRequestMapper, conditionMapper, feedbackMapper, therapySessionMapper, triageMapper].map(
     (m) => [m.resourceType, m as ResourceMapper],
   ),
 );

@@ -1,0 +1,93 @@
+import type { Encounter, Observation, RiskAssessment } from '@medplum/fhirtypes';
+import type { ResourceEvent } from '../../outbox/outbox.repository';
+import type { ResourceStore } from '../../fhir/store/resource-store.repository';
+import { AI_SOURCE, type AiPlugin, type PluginInput, type PluginOutputs, type PreparedInput } from '../ai-plugin';
+import { buildTabularInput } from '../features/tabular.features';
+import type { ModelOutputs } from '../inference.service';
+import type { ModelRegistry, RegisteredModel } from '../model-registry.service';
+import { asOutput, provenanceOf, sourceRef } from './outputs';
+
+import { TRIAGE_SYSTEM as TRIAGE_PRIORITY_SYSTEM } from '../../fhir/projection/mappers/ai-output.mappers';
+const EMERGENCY_CLASSES = new Set(['EMER', 'emergency']);
+
+/** Whether an Observation is a vital sign (the FHIR vital-signs category). Pure. */
+export function isVitalSign(o: Observation): boolean {
+  return (o.category ?? []).some((c) => c.coding?.some((x) => x.code === 'vital-signs'));
+}
+
+/**
+ * Triage: vital signs recorded in an emergency encounter get a priority from 1 (immediate) to 5
+ * (non-urgent), from the patient's latest vital signs, as a RiskAssessment for the patient (which
+ * projects to the triage table). Priorities 1 and 2 are urgent.
+ */
+export class TriagePlugin implements AiPlugin {
+  readonly task = 'triage' as const;
+  readonly needsObservations = true;
+
+  constructor(
+    private readonly registry: ModelRegistry,
+    private readonly store: ResourceStore,
+  ) {}
+
+  async triggers(event: ResourceEvent, resource: Observation): Promise<boolean> {
+    if (event.resourceType !== 'Observation' || resource.meta?.source === AI_SOURCE || !event.patientId || !isVitalSign(resource)) return false;
+    const ref = resource.encounter?.reference;
+    const m = ref ? /^Encounter\/([A-Za-z0-9\-.]{1,64})$/.exec(ref) : null;
+    if (!m) return false;
+    const enc = await this.store.readCurrent('Encounter', m[1]);
+    if (!enc?.json || enc.deleted) return false;
+    const encounter = JSON.parse(enc.json) as Encounter;
+    return EMERGENCY_CLASSES.has(encounter.class?.code ?? '') && encounter.status !== 'finished' && encounter.status !== 'cancelled';
+  }
+
+  model(): Promise<RegisteredModel | undefined> {
+    return this.registry.active(this.task);
+  }
+
+  prepare(model: RegisteredModel, input: PluginInput): PreparedInput {
+    const t = buildTabularInput(model.manifest, input.patient, input.observations);
+    const basis = t.basis.map((r) => r.reference as string);
+    if (!t.enough) {
+      const known = model.manifest.inputs.length - t.imputed.length;
+      return { kind: 'insufficient', basis, imputed: t.imputed, problems: t.problems, reason: `${known} of ${model.manifest.inputs.length} vital signs known; at least ${model.manifest.minRealInputs} are needed` };
+    }
+    return { kind: 'run', row: t.values, basis, imputed: t.imputed, problems: t.problems };
+  }
+
+  outputs(model: RegisteredModel, input: PluginInput, prepared: PreparedInput, out: ModelOutputs | undefined): PluginOutputs {
+    if (prepared.kind === 'fail') throw new Error(prepared.reason);
+    const trigger = input.resource as Observation;
+    const priority = out?.priority?.[0];
+    const probabilities = out?.probabilities ?? [];
+    const labels = model.manifest.outputs.find((o) => o.name === 'priority')?.labels ?? [];
+    const notes = [
+      ...(prepared.imputed.length ? [`Imputed as the model card says: ${prepared.imputed.join(', ')}`] : []),
+      ...prepared.problems,
+      ...(prepared.kind === 'insufficient' ? [`Too little is known for a triage: ${prepared.reason}`] : []),
+    ];
+    const assessment = asOutput<RiskAssessment>(input, {
+      resourceType: 'RiskAssessment',
+      status: 'final',
+      code: { coding: [{ system: TRIAGE_PRIORITY_SYSTEM, code: 'triage' }], text: 'Triage priority' },
+      subject: { reference: `Patient/${input.job.patientId}` },
+      ...(trigger.encounter ? { encounter: trigger.encounter } : {}),
+      occurrenceDateTime: new Date().toISOString(),
+      performer: { reference: `Device/${model.id}` },
+      method: { text: `${model.manifest.title} (${model.manifest.name} ${model.manifest.version})` },
+      basis: [sourceRef(input), ...prepared.basis].map((reference) => ({ reference })),
+      ...(prepared.kind === 'run' && typeof priority === 'number' && priority >= 1 && priority <= 5
+        ? {
+            prediction: [
+              {
+                outcome: { coding: [{ system: TRIAGE_PRIORITY_SYSTEM, code: String(priority), display: labels[priority - 1] }], text: `Priority ${priority}` },
+                probabilityDecimal: Math.round((probabilities[priority - 1] ?? 0) * 10000) / 10000,
+                qualitativeRisk: { text: priority <= 2 ? 'urgent' : 'not urgent' },
+              },
+            ],
+          }
+        : {}),
+      ...(notes.length ? { note: notes.map((text) => ({ text })) } : {}),
+    });
+    return { create: [assessment, provenanceOf(model, assessment, [sourceRef(input), ...prepared.basis])] };
+  }
+}
