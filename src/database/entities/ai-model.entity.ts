@@ -19,7 +19,7 @@ export class AiModelRow {
   task?: string | null;
   @Property({ type: 'string', columnType: 'varchar(64)', nullable: true })
   conditionCode?: string | null;
-  @Property({ type: 'string', columnType: 'char(64)', nullable: true })
+  @Property({ type: 'string', columnType: 'character(64)', nullable: true })
   sha256?: string | null;
   @Property({ type: 'blob', columnType: 'bytea', nullable: true })
   modelFile?: Buffer | null;
