@@ -10,6 +10,8 @@ export interface ManifestInput {
   name: string;
   kind: 'continuous' | 'binary' | 'categorical' | 'count' | 'text';
   code: Coding;
+  /** Other codes the same value may be recorded under (e.g. SpO2 as 2708-6 as well as 59408-5). */
+  alternativeCodes?: Coding[];
   unit?: string;
   derivation?: string;
   tensor: { elementType: 'float32' | 'string'; shape: Array<string | number> };

@@ -63,12 +63,19 @@ export function buildTabularInput(manifest: ModelManifest, patient: Patient | un
   return { values, basis: [...basis.values()], imputed, problems, enough: real >= manifest.minRealInputs };
 }
 
+/** When an Observation was made, as an instant (zones honoured); -Infinity when it does not say. */
+function when(o: Observation): number {
+  const t = Date.parse(o.effectiveDateTime ?? o.effectivePeriod?.end ?? o.effectivePeriod?.start ?? o.effectiveInstant ?? o.issued ?? o.meta?.lastUpdated ?? '');
+  return Number.isNaN(t) ? -Infinity : t;
+}
+
+/** The latest usable Observation per code, for its own code and for the codes of its components (panels). */
 function latestByCode(observations: Observation[]): Map<string, Observation> {
   const out = new Map<string, Observation>();
-  const when = (o: Observation) => o.effectiveDateTime ?? o.effectivePeriod?.end ?? o.effectivePeriod?.start ?? o.issued ?? o.meta?.lastUpdated ?? '';
   for (const o of observations) {
     if (o.status === 'entered-in-error' || o.status === 'cancelled') continue;
-    for (const c of o.code?.coding ?? []) {
+    const codings = [...(o.code?.coding ?? []), ...(o.component ?? []).flatMap((c) => c.code?.coding ?? [])];
+    for (const c of codings) {
       const key = `${c.system}|${c.code}`;
       const prev = out.get(key);
       if (!prev || when(o) > when(prev)) out.set(key, o);
@@ -88,9 +95,11 @@ function valueOf(
   const patientRef = patient ? { reference: `Patient/${patient.id}` } : undefined;
   if (system === LOINC && code === '30525-0') {
     if (!patient?.birthDate) return undefined;
-    const born = new Date(patient.birthDate);
-    const age = (now.getTime() - born.getTime()) / (365.2425 * 86_400_000);
-    return age >= 0 && age < 130 ? { value: Math.floor(age), from: patientRef } : undefined;
+    const [y, m = 1, d = 1] = patient.birthDate.split('-').map(Number);
+    // Whole years, by the calendar: one more on each birthday.
+    const beforeBirthday = now.getUTCMonth() + 1 < m || (now.getUTCMonth() + 1 === m && now.getUTCDate() < d);
+    const age = now.getUTCFullYear() - y - (beforeBirthday ? 1 : 0);
+    return age >= 0 && age < 130 ? { value: age, from: patientRef } : undefined;
   }
   if (system === LOINC && code === '46098-0') {
     if (patient?.gender === 'male') return { value: 1, from: patientRef };
@@ -102,11 +111,16 @@ function valueOf(
     const o = latest.get(`${LOINC}|1558-6`);
     const q = o?.valueQuantity;
     if (!o || typeof q?.value !== 'number') return undefined;
-    const mgdl = q.code === 'mmol/L' || q.unit === 'mmol/L' ? q.value * 18.016 : q.value;
+    const unit = q.code ?? q.unit;
+    const mgdl = unit === 'mmol/L' ? q.value * 18.016 : unit === 'g/L' ? q.value * 100 : unit === 'mg/dL' || unit === undefined ? q.value : undefined;
+    if (mgdl === undefined) {
+      problems.push(`${input.name}: glucose unit "${unit}" cannot be converted to mg/dL; treated as missing`);
+      return undefined;
+    }
     return { value: mgdl > 120 ? 1 : 0, from: ref(o) };
   }
   if (system === LOINC && code === '80288-4') {
-    const o = latest.get(`${LOINC}|80288-4`);
+    const o = [latest.get(`${LOINC}|80288-4`), latest.get(`${LOINC}|67775-7`)].filter((x): x is Observation => !!x).sort((a, b) => when(b) - when(a))[0];
     if (!o) return undefined;
     const text = `${o.valueCodeableConcept?.text ?? ''} ${(o.valueCodeableConcept?.coding ?? []).map((c) => `${c.code} ${c.display}`).join(' ')} ${o.valueString ?? ''}`.toLowerCase();
     if (!text.trim()) return undefined;
@@ -119,9 +133,15 @@ function valueOf(
     if (typeof fio2?.valueQuantity?.value === 'number') return { value: fio2.valueQuantity.value > 21 ? 1 : 0, from: ref(fio2) };
     return undefined;
   }
-  const o = latest.get(`${system}|${code}`) ?? componentHolder(latest, system, code);
-  if (!o) return undefined;
-  const raw = observationValue(o, system, code);
+  // The latest among the input's code and its alternatives (a value may sit in a panel's component).
+  const codes = [input.code, ...(input.alternativeCodes ?? [])];
+  const found = codes
+    .map((c) => ({ c, o: latest.get(`${c.system}|${c.code}`) }))
+    .filter((x): x is { c: typeof x.c; o: Observation } => !!x.o)
+    .sort((a, b) => when(b.o) - when(a.o))[0];
+  if (!found) return undefined;
+  const o = found.o;
+  const raw = observationValue(o, found.c.system, found.c.code);
   if (raw === undefined) return undefined;
   const converted = convert(raw.value, raw.unit, input.unit);
   if (converted === undefined) {
@@ -134,15 +154,6 @@ function valueOf(
     return undefined;
   }
   return { value: converted, from: ref(o) };
-}
-
-/** Blood pressure often arrives as components of a panel (85354-9): find the panel holding the code. */
-function componentHolder(latest: Map<string, Observation>, system: string | undefined, code: string | undefined): Observation | undefined {
-  let best: Observation | undefined;
-  for (const o of latest.values()) {
-    if (o.component?.some((c) => c.code?.coding?.some((x) => x.system === system && x.code === code))) best = o;
-  }
-  return best;
 }
 
 function observationValue(o: Observation, system: string | undefined, code: string | undefined): { value: number; unit?: string } | undefined {

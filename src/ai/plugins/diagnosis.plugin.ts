@@ -59,7 +59,7 @@ export class DiagnosisPlugin implements AiPlugin {
       occurrenceDateTime: new Date().toISOString(),
       performer: { reference: `Device/${model.id}` },
       method: { text: `${model.manifest.title} (${model.manifest.name} ${model.manifest.version})` },
-      basis: [sourceRef(input), ...prepared.basis].map((reference) => ({ reference })),
+      basis: [...new Set([sourceRef(input), ...prepared.basis])].map((reference) => ({ reference })),
       // Without enough inputs there is no prediction at all, only the note saying why.
       ...(prepared.kind === 'run' && typeof probability === 'number' ? { prediction: [{ outcome: condition.code, probabilityDecimal: round(probability) }] } : {}),
       ...(notes.length ? { note: notes.map((text) => ({ text })) } : {}),

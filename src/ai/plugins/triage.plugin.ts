@@ -74,7 +74,7 @@ export class TriagePlugin implements AiPlugin {
       occurrenceDateTime: new Date().toISOString(),
       performer: { reference: `Device/${model.id}` },
       method: { text: `${model.manifest.title} (${model.manifest.name} ${model.manifest.version})` },
-      basis: [sourceRef(input), ...prepared.basis].map((reference) => ({ reference })),
+      basis: [...new Set([sourceRef(input), ...prepared.basis])].map((reference) => ({ reference })),
       ...(prepared.kind === 'run' && typeof priority === 'number' && priority >= 1 && priority <= 5
         ? {
             prediction: [

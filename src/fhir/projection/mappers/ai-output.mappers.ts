@@ -20,8 +20,11 @@ function modelOf(extensions: Extension[] | undefined): string | null {
 
 function aiExtensions(sentiment: unknown, model: unknown): Extension[] | undefined {
   const s = num(sentiment);
-  if (s === undefined) return undefined;
-  return [{ url: AI_SENTIMENT_EXTENSION_URL, valueDecimal: s }, ...(str(model) ? [{ url: AI_MODEL_EXTENSION_URL, valueReference: { reference: `Device/${String(model)}` } }] : [])];
+  const list: Extension[] = [
+    ...(s !== undefined ? [{ url: AI_SENTIMENT_EXTENSION_URL, valueDecimal: s }] : []),
+    ...(str(model) ? [{ url: AI_MODEL_EXTENSION_URL, valueReference: { reference: `Device/${String(model)}` } }] : []),
+  ];
+  return list.length ? list : undefined;
 }
 
 /** QuestionnaireResponse (a feedback form: `rating`, `comments`) → feedback, with its sentiment once scored. */
@@ -32,7 +35,8 @@ export const feedbackMapper: ResourceMapper<QuestionnaireResponse> = {
     const patientId = localRefId(qr.subject, 'Patient');
     const comments = freeTextOf(qr);
     const rating = ratingOf(qr);
-    if (!patientId || (comments === undefined && rating === undefined)) return [];
+    // entered-in-error: the table has no status column to tell consumers it is void
+    if (!patientId || qr.status === 'entered-in-error' || (comments === undefined && rating === undefined)) return [];
     return [
       {
         table: 'feedback',
@@ -72,7 +76,7 @@ export const therapySessionMapper: ResourceMapper<Communication> = {
   toRows(c: Communication): ProjectionRow[] {
     const patientId = localRefId(c.subject, 'Patient');
     const text = freeTextOf(c);
-    if (!patientId || text === undefined) return [];
+    if (!patientId || c.status === 'entered-in-error' || text === undefined) return [];
     return [
       {
         table: 'therapy_sessions',
