@@ -219,6 +219,10 @@ describe("a patient token for A searches A's compartment only", () => {
     const fromProvenance = await find(asA, `Provenance?_include=Provenance:target`);
     expect(fromProvenance.include).not.toContain(`Observation/${ids.bObs}`);
     expectNothingOfB(fromProvenance.body);
+    // A Provenance about B's Observation belongs with B: A does not even see it exists.
+    expect(fromProvenance.match).not.toContain(`Provenance/${ids.provB}`);
+    expect((await find(asA, `Provenance?target=Observation/${ids.bObs}`)).match).toEqual([]);
+    expect((await find(admin, `Provenance?target=Observation/${ids.bObs}`)).match).toEqual([`Provenance/${ids.provB}`]);
   });
 
   it("_revinclude never includes B's resources", async () => {

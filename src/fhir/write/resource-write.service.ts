@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import type { Meta, Resource } from '@medplum/fhirtypes';
+import type { Provenance, Meta, Resource } from '@medplum/fhirtypes';
 import { DatabaseService, type Tx, type TxContext } from '../../database/database.service';
 import { OutboxRepository, type ResourceAction } from '../../outbox/outbox.repository';
 import { validateFhirResource } from '../definitions/resource-validator';
@@ -158,7 +158,7 @@ export class ResourceWriteService {
 
   /** Creates a validated resource whose id was assigned by the server (so it cannot exist yet). */
   async createInTx(tx: Tx, resource: Resource): Promise<WriteOutcome> {
-    return this.writeVersion(tx, resource, undefined);
+    return this.writeVersion(tx, resource, undefined, await this.ownerByTarget(tx, resource));
   }
 
   async updateInTx(tx: Tx, resource: Resource, options: UpdateOptions): Promise<WriteOutcome> {
@@ -169,7 +169,7 @@ export class ResourceWriteService {
       const stored = JSON.parse(current.json) as Resource;
       return { status: 200, resource: stored, versionId: current.versionId, lastUpdated: current.lastUpdated, unchanged: true };
     }
-    return this.writeVersion(tx, resource, current);
+    return this.writeVersion(tx, resource, current, await this.ownerByTarget(tx, resource));
   }
 
   async deleteInTx(tx: Tx, resourceType: string, id: string, options: UpdateOptions): Promise<DeleteOutcome> {
@@ -235,12 +235,28 @@ export class ResourceWriteService {
     );
   }
 
-  private writeVersion(tx: Tx, resource: Resource, current: StoredVersion | undefined): WriteOutcome {
+  /**
+   * A Provenance about a patient's resources (an Observation, a RiskAssessment) names no Patient, so
+   * the compartment definition puts it in no compartment; it goes with the patient who owns its
+   * first local target instead, so that it is never shown to other patients.
+   */
+  private async ownerByTarget(tx: Tx, resource: Resource): Promise<string | undefined> {
+    if (resource.resourceType !== 'Provenance' || owningPatientId(resource)) return undefined;
+    for (const t of (resource as Provenance).target ?? []) {
+      const m = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/.*)?$/.exec(t.reference ?? '');
+      if (!m) continue;
+      const target = await this.currentOf(tx, m[1], m[2]);
+      if (target?.patientId) return target.patientId;
+    }
+    return undefined;
+  }
+
+  private writeVersion(tx: Tx, resource: Resource, current: StoredVersion | undefined, ownerHint?: string): WriteOutcome {
     const state = this.state(tx);
     const versionId = (current?.versionId ?? 0) + 1;
     const lastUpdated = nextTimestamp(current?.lastUpdated);
     const stored = withMeta(resource, versionId, lastUpdated);
-    const patientId = owningPatientId(stored) ?? null;
+    const patientId = owningPatientId(stored) ?? ownerHint ?? null;
     const id = stored.id as string;
     if (patientId && stored.resourceType !== 'Patient') state.written.add(patientId);
     const version: NewVersion = { resourceType: stored.resourceType, id, versionId, lastUpdated, deleted: false, patientId, json: JSON.stringify(stored) };
