@@ -5,6 +5,7 @@ import type { Response } from 'supertest';
 import { FhirRequest, expectOutcome, linkPath } from '../helpers/fhir-request';
 import { US_SSN, hasSynthea, identifierValue, itWithSynthea, syntheaBundleFiles } from '../helpers/synthea';
 import { startTestApp, type TestApp } from '../helpers/test-app';
+import { norm, postTransaction } from '../helpers/search-fixtures';
 
 /**
  * FHIR search, parameter by parameter: every parameter type with its prefixes and modifiers, OR
@@ -63,26 +64,14 @@ const urn = () => `urn:uuid:${randomUUID()}`;
 
 /** POSTs a transaction and records its resources with the ids from the transaction-response (same order). */
 async function transaction(bundle: Json): Promise<Json[]> {
-  const res = await api.post('', bundle);
-  if (res.status !== 200) throw new Error(`transaction answered ${res.status}: ${JSON.stringify(res.body).slice(0, 2000)}`);
-  const ids = new Map<string, string>();
-  (bundle.entry as Json[]).forEach((e, i) => {
-    const location = res.body.entry[i]?.response?.location as string;
-    const m = /^([A-Za-z]+)\/([A-Za-z0-9\-.]+)\/_history\/1$/.exec(location ?? '');
-    if (!m || m[1] !== e.resource.resourceType) throw new Error(`entry ${i}: unexpected location ${location}`);
-    ids.set(e.fullUrl, `${m[1]}/${m[2]}`);
-  });
-  return (bundle.entry as Json[]).map((e) => {
-    const r = JSON.parse(JSON.stringify(e.resource), (k, v: unknown) => (k === 'reference' && typeof v === 'string' && ids.has(v) ? ids.get(v) : v)) as Json;
-    r.id = (ids.get(e.fullUrl) as string).split('/')[1];
+  const resources = await postTransaction(api, bundle);
+  for (const r of resources) {
     stored.push(r);
     byRef.set(refOf(r), r);
-    return r;
-  });
+  }
+  return resources;
 }
 
-/** Case, accents and runs of white space do not matter to string search. */
-const norm = (s: string) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/\s+/g, ' ').trim();
 
 function nameParts(names: Json[] | undefined): string[] {
   return (names ?? []).flatMap((n) => [n.text, n.family, ...(n.given ?? []), ...(n.prefix ?? []), ...(n.suffix ?? [])]).filter((s): s is string => typeof s === 'string');
