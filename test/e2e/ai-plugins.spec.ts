@@ -2,6 +2,7 @@
  * @jest-environment ./test/helpers/ort-test-environment.js
  */
 import type { Client } from 'pg';
+import request from 'supertest';
 import { FhirApi, expectStatus, type Json } from '../helpers/fhir-api';
 import { patient } from '../helpers/resources';
 import { startTestApp, type TestApp } from '../helpers/test-app';
@@ -229,6 +230,34 @@ describe('triage', () => {
     // Each vital sign in the emergency triggers a triage; the row of this one holds its priority.
     const { rows } = await pg.query('SELECT priority_score, ai_model_id FROM triage WHERE patient_id = $1 AND id = $2', [patientId, ra.id]);
     expect(rows).toEqual([{ priority_score: priority, ai_model_id: 'triage-news2-1.0.0' }]);
+  }, 60000);
+
+  it('runs a triage on request (POST Patient/$triage: 202 and a Task completed with the result)', async () => {
+    const p = await create(patient());
+    for (const [code, value, unit] of [
+      ['9279-1', 30, '/min'],
+      ['59408-5', 88, '%'],
+      ['8480-6', 88, 'mm[Hg]'],
+      ['8867-4', 135, '/min'],
+      ['8310-5', 39.5, 'Cel'],
+    ] as Array<[string, number, string]>) {
+      await create({ ...quantity(p.id, code, value, unit), category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }] });
+    }
+    const res = await request(t.app.getHttpServer()).post(`/fhir/Patient/${p.id}/$triage`).set('Authorization', `Bearer ${t.token}`);
+    expect(res.status).toBe(202);
+    const taskId = /\/Task\/([^/]+)$/.exec(res.headers.location)?.[1] as string;
+    const done = await waitFor('the triage Task to complete', async () => {
+      const task = (await api.read('Task', taskId)).body as Json;
+      return task.status === 'completed' ? task : undefined;
+    }, 30000);
+    const raRef = done.output[0].valueReference.reference as string;
+    const ra = (await api.read('RiskAssessment', raRef.split('/')[1])).body as Json;
+    expect(ra.basedOn.reference).toBe(`Task/${taskId}`);
+    expect(Number(ra.prediction[0].outcome.coding[0].code)).toBeLessThanOrEqual(2);
+
+    const missing = await request(t.app.getHttpServer()).post('/fhir/Patient/no-such-patient/$triage').set('Authorization', `Bearer ${t.token}`);
+    expect(missing.status).toBe(404);
+    expect(missing.body.resourceType).toBe('OperationOutcome');
   }, 60000);
 
   it('gives normal vital signs priority 4 or 5', async () => {

@@ -1,4 +1,4 @@
-import type { Encounter, Observation, RiskAssessment } from '@medplum/fhirtypes';
+import type { Encounter, Observation, RiskAssessment, Task } from '@medplum/fhirtypes';
 import type { ResourceEvent } from '../../outbox/outbox.repository';
 import type { ResourceStore } from '../../fhir/store/resource-store.repository';
 import { AI_SOURCE, type AiPlugin, type PluginInput, type PluginOutputs, type PreparedInput } from '../ai-plugin';
@@ -10,14 +10,23 @@ import { asOutput, provenanceOf, sourceRef } from './outputs';
 import { TRIAGE_SYSTEM as TRIAGE_PRIORITY_SYSTEM } from '../../fhir/projection/mappers/ai-output.mappers';
 const EMERGENCY_CLASSES = new Set(['EMER', 'emergency']);
 
+/** The code of a Task asking for a triage (what `POST Patient/{id}/$triage` creates). */
+export const TRIAGE_REQUEST_CODE = { system: 'urn:fhir-ai-server:ai-task', code: 'triage', display: 'Triage requested' };
+
+/** Whether a Task asks for a triage of its patient. Pure. */
+export function isTriageRequest(t: Task): boolean {
+  return t.status === 'requested' && !!t.code?.coding?.some((c) => c.system === TRIAGE_REQUEST_CODE.system && c.code === TRIAGE_REQUEST_CODE.code);
+}
+
 /** Whether an Observation is a vital sign (the FHIR vital-signs category). Pure. */
 export function isVitalSign(o: Observation): boolean {
   return (o.category ?? []).some((c) => c.coding?.some((x) => x.code === 'vital-signs'));
 }
 
 /**
- * Triage: vital signs recorded in an emergency encounter get a priority from 1 (immediate) to 5
- * (non-urgent), from the patient's latest vital signs, as a RiskAssessment for the patient (which
+ * Triage: vital signs recorded in an emergency encounter, or a Task asking for a triage (made by
+ * `POST Patient/{id}/$triage`), get a priority from 1 (immediate) to 5 (non-urgent), from the
+ * patient's latest vital signs, as a RiskAssessment for the patient (which
  * projects to the triage table). Priorities 1 and 2 are urgent.
  */
 export class TriagePlugin implements AiPlugin {
@@ -29,8 +38,10 @@ export class TriagePlugin implements AiPlugin {
     private readonly store: ResourceStore,
   ) {}
 
-  async triggers(event: ResourceEvent, resource: Observation): Promise<boolean> {
-    if (event.resourceType !== 'Observation' || resource.meta?.source === AI_SOURCE || !event.patientId || !isVitalSign(resource)) return false;
+  async triggers(event: ResourceEvent, resource: Observation | Task): Promise<boolean> {
+    if (resource.meta?.source === AI_SOURCE || !event.patientId) return false;
+    if (resource.resourceType === 'Task') return isTriageRequest(resource);
+    if (resource.resourceType !== 'Observation' || !isVitalSign(resource)) return false;
     const ref = resource.encounter?.reference;
     const m = ref ? /^Encounter\/([A-Za-z0-9\-.]{1,64})$/.exec(ref) : null;
     if (!m) return false;
@@ -56,7 +67,8 @@ export class TriagePlugin implements AiPlugin {
 
   outputs(model: RegisteredModel, input: PluginInput, prepared: PreparedInput, out: ModelOutputs | undefined): PluginOutputs {
     if (prepared.kind === 'fail') throw new Error(prepared.reason);
-    const trigger = input.resource as Observation;
+    const trigger = input.resource as Observation | Task;
+    const encounter = trigger.encounter;
     const priority = out?.priority?.[0];
     const probabilities = out?.probabilities ?? [];
     const labels = model.manifest.outputs.find((o) => o.name === 'priority')?.labels ?? [];
@@ -70,7 +82,8 @@ export class TriagePlugin implements AiPlugin {
       status: 'final',
       code: { coding: [{ system: TRIAGE_PRIORITY_SYSTEM, code: 'triage' }], text: 'Triage priority' },
       subject: { reference: `Patient/${input.job.patientId}` },
-      ...(trigger.encounter ? { encounter: trigger.encounter } : {}),
+      ...(encounter ? { encounter } : {}),
+      ...(trigger.resourceType === 'Task' ? { basedOn: { reference: sourceRef(input) } } : {}),
       occurrenceDateTime: new Date().toISOString(),
       performer: { reference: `Device/${model.id}` },
       method: { text: `${model.manifest.title} (${model.manifest.name} ${model.manifest.version})` },
@@ -88,6 +101,15 @@ export class TriagePlugin implements AiPlugin {
         : {}),
       ...(notes.length ? { note: notes.map((text) => ({ text })) } : {}),
     });
-    return { create: [assessment, provenanceOf(model, assessment, [sourceRef(input), ...prepared.basis])] };
+    const create = [assessment, provenanceOf(model, assessment, [sourceRef(input), ...prepared.basis])];
+    if (trigger.resourceType !== 'Task') return { create };
+    // A requested triage: the Task is done, and points at its result.
+    const done: Task = {
+      ...trigger,
+      meta: { ...(trigger.meta ?? {}), source: AI_SOURCE },
+      status: 'completed',
+      output: [{ type: { text: 'triage' }, valueReference: { reference: `RiskAssessment/${assessment.id}` } }],
+    };
+    return { create, update: done };
   }
 }

@@ -70,6 +70,11 @@ export class CapabilityStatementService {
               { name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' },
               { name: 'verify-ehr-chain', definition: 'urn:fhir-ai-server:OperationDefinition/verify-ehr-chain' },
               { name: 'ehr-chain-checkpoint', definition: 'urn:fhir-ai-server:OperationDefinition/ehr-chain-checkpoint' },
+              {
+                name: 'triage',
+                definition: 'urn:fhir-ai-server:OperationDefinition/triage',
+                documentation: 'POST: asks the AI workers for a triage priority (1-5) from the latest vital signs; 202 with the Task that tracks it',
+              },
             ]
           : []),
       ],

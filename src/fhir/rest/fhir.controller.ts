@@ -17,6 +17,7 @@ import { BundleService } from '../bundle/bundle.service';
 import type { ParsedEntry } from '../bundle/bundle-request';
 import { CapabilityStatementService } from './capability-statement.service';
 import { SearchService } from '../search/search.service';
+import { TRIAGE_REQUEST_CODE } from '../../ai/plugins/triage.plugin';
 import { historyBundle } from './history-bundle';
 import {
   fhirBase,
@@ -304,12 +305,41 @@ export class FhirController {
   }
 
   @Post(':type/:id/:operation')
-  async instanceOperation(@Param('type') type: string, @Param('operation') operation: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
+  async instanceOperation(@Param('type') type: string, @Param('id') id: string, @Param('operation') operation: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
     negotiate(req);
     requireResourceType(type);
+    if (type === 'Patient' && operation === '$triage') {
+      await this.requestTriage(req, res, id);
+      return;
+    }
     if (operation !== '$validate') throw unknownOperation(req);
     requireJsonBody(req);
     sendJson(res, 200, JSON.stringify(validateOperation(type, body)));
+  }
+
+  /**
+   * Patient/{id}/$triage: asks the AI workers for a triage from the patient's latest vital signs.
+   * The request is a Task written through the one write path (so it survives a Redis outage, as
+   * every write's event does); 202 with the Task's location, which the worker completes with a
+   * reference to the RiskAssessment.
+   */
+  private async requestTriage(req: Request, res: Response, patientId: string): Promise<void> {
+    this.access.require(req.auth, 'Patient', 'r');
+    this.access.requireWrite(req.auth, 'Task', 'c');
+    await this.reader.read('Patient', patientId, (v) => this.access.requireVisible(req.auth, v));
+    const task = {
+      resourceType: 'Task',
+      status: 'requested',
+      intent: 'order',
+      code: { coding: [TRIAGE_REQUEST_CODE] },
+      for: { reference: `Patient/${patientId}` },
+      authoredOn: new Date().toISOString(),
+    };
+    const result = await this.writer.create(txContext(req), task, 'Task');
+    const location = `${fhirBase(req, this.config)}/Task/${result.resource.id}`;
+    res.setHeader('Content-Location', location);
+    res.setHeader('Location', location);
+    sendJson(res, 202, JSON.stringify(informational(`Triage requested: Task/${result.resource.id} is completed with a reference to the RiskAssessment once the worker has run`)));
   }
 
   private sendWrite(req: Request, res: Response, result: WriteOutcome): void {
