@@ -112,6 +112,13 @@ describe('diagnosis confidence', () => {
     expect(Number(rows[0].confidence_score)).toBeCloseTo(probability, 2);
     expect(rows[0].ai_model_id).toBe('cad-cleveland-1.0.0');
 
+    // Above the model card's threshold: a recommendation awaiting a clinician, never approved by the AI.
+    const recs = expectStatus(await api.search('Task', { code: 'urn:fhir-ai-server:ai-task|recommendation', focus: `Condition/${condition.id}` }), 200).body.entry.map((e: Json) => e.resource);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ status: 'requested', intent: 'proposal', requester: { reference: 'Device/cad-cleveland-1.0.0' } });
+    const { rows: recRows } = await pg.query('SELECT diagnosis_id, approved_by_doctor, ai_generated, ai_model_id FROM recommendations WHERE patient_id = $1', [p.id]);
+    expect(recRows).toEqual([{ diagnosis_id: condition.id, approved_by_doctor: false, ai_generated: true, ai_model_id: 'cad-cleveland-1.0.0' }]);
+
     // The AI's own update of the Condition triggers nothing, and a rerun of the job writes nothing new.
     const runner = worker.ctx.get(AiTaskRunner);
     const again = await runner.run({ task: 'diagnosis-confidence', resourceType: 'Condition', resourceId: condition.id, versionId: 1, patientId: p.id });
@@ -230,6 +237,13 @@ describe('triage', () => {
     // Each vital sign in the emergency triggers a triage; the row of this one holds its priority.
     const { rows } = await pg.query('SELECT priority_score, ai_model_id FROM triage WHERE patient_id = $1 AND id = $2', [patientId, ra.id]);
     expect(rows).toEqual([{ priority_score: priority, ai_model_id: 'triage-news2-1.0.0' }]);
+    // Priority 1 or 2: an emergency alert and an urgent recommendation.
+    const { rows: alerts } = await pg.query('SELECT response_status FROM emergency_alerts WHERE patient_id = $1', [patientId]);
+    expect(alerts.length).toBeGreaterThan(0);
+    expect(alerts.every((a) => a.response_status === 'raised')).toBe(true);
+    const recs = expectStatus(await api.search('Task', { code: 'urn:fhir-ai-server:ai-task|recommendation', focus: `RiskAssessment/${ra.id}` }), 200).body.entry.map((e: Json) => e.resource);
+    expect(recs).toHaveLength(1);
+    expect(['stat', 'asap']).toContain(recs[0].priority);
   }, 60000);
 
   it('runs a triage on request (POST Patient/$triage: 202 and a Task completed with the result)', async () => {
@@ -269,5 +283,6 @@ describe('triage', () => {
       ['8310-5', 36.8, 'Cel'],
     ]);
     expect(Number(ra.prediction[0].outcome.coding[0].code)).toBeGreaterThanOrEqual(4);
+    expect((await api.search('Task', { code: 'urn:fhir-ai-server:ai-task|recommendation', focus: `RiskAssessment/${ra.id}` })).body.entry ?? []).toEqual([]);
   }, 60000);
 });

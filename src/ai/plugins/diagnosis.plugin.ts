@@ -5,7 +5,8 @@ import { AI_SOURCE, type AiPlugin, type PluginInput, type PluginOutputs, type Pr
 import { buildTabularInput } from '../features/tabular.features';
 import type { ModelOutputs } from '../inference.service';
 import type { ModelRegistry, RegisteredModel } from '../model-registry.service';
-import { asOutput, provenanceOf, sourceRef } from './outputs';
+import { asAiResource, asOutput, provenanceOf, sourceRef } from './outputs';
+import { recommendationsFor } from '../recommendation-rules';
 
 /**
  * Diagnosis confidence: a Condition whose code has an active diagnosis model gets a RiskAssessment
@@ -64,7 +65,11 @@ export class DiagnosisPlugin implements AiPlugin {
       ...(prepared.kind === 'run' && typeof probability === 'number' ? { prediction: [{ outcome: condition.code, probabilityDecimal: round(probability) }] } : {}),
       ...(notes.length ? { note: notes.map((text) => ({ text })) } : {}),
     });
-    const create = [assessment, provenanceOf(model, assessment, [sourceRef(input), ...prepared.basis])];
+    const create = [
+      assessment,
+      provenanceOf(model, assessment, [sourceRef(input), ...prepared.basis]),
+      ...recommendationsFor(model.manifest, { reference: `Device/${model.id}` }, assessment).map(asAiResource),
+    ];
     if (prepared.kind !== 'run' || typeof probability !== 'number') return { create };
     const others = (condition.extension ?? []).filter((e) => e.url !== AI_CONFIDENCE_EXTENSION_URL && e.url !== AI_MODEL_EXTENSION_URL);
     const update: Condition = {

@@ -35,3 +35,8 @@ export function provenanceOf(model: RegisteredModel, target: Resource & { id: st
 export function sourceRef(input: PluginInput): string {
   return `${input.job.resourceType}/${input.job.resourceId}`;
 }
+
+/** A resource the AI writes beside its output (a recommendation, an alert): a fresh id, marked as the AI's. */
+export function asAiResource<T extends Resource>(resource: T): T & { id: string } {
+  return { ...resource, id: randomUUID(), meta: { ...(resource.meta ?? {}), source: AI_SOURCE } } as T & { id: string };
+}

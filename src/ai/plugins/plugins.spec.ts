@@ -195,7 +195,8 @@ describe('DiagnosisPlugin', () => {
       if (prepared.kind !== 'run') throw new Error('not run');
       const out = plugin.outputs(cad, input, prepared, { probability: [0.812345], logit: [1.46] });
 
-      expect(out.create).toHaveLength(2);
+      // the RiskAssessment, its Provenance, and (above the card's threshold) a recommendation Task
+      expect(out.create.map((r) => r.resourceType)).toEqual(['RiskAssessment', 'Provenance', 'Task']);
       const [ra, prov] = out.create as [RiskAssessment, Provenance];
       expectOutputMarks(ra, input.jobId);
       expect(ra).toEqual({
@@ -378,7 +379,8 @@ describe('TriagePlugin', () => {
       if (prepared.kind !== 'run') throw new Error('not run');
       const out = plugin.outputs(news2, input, prepared, { priority: [2], probabilities: [0.1, 0.7, 0.1, 0.05, 0.05] });
       expect(out.update).toBeUndefined();
-      expect(out.create).toHaveLength(2);
+      // priority 2 is urgent: a recommendation Task and an emergency Flag besides
+      expect(out.create.map((r) => r.resourceType)).toEqual(['RiskAssessment', 'Provenance', 'Task', 'Flag']);
       const [ra, prov] = out.create as [RiskAssessment, Provenance];
       expect(ra).toEqual({
         resourceType: 'RiskAssessment',

@@ -5,7 +5,8 @@ import { AI_SOURCE, type AiPlugin, type PluginInput, type PluginOutputs, type Pr
 import { buildTabularInput } from '../features/tabular.features';
 import type { ModelOutputs } from '../inference.service';
 import type { ModelRegistry, RegisteredModel } from '../model-registry.service';
-import { asOutput, provenanceOf, sourceRef } from './outputs';
+import { asAiResource, asOutput, provenanceOf, sourceRef } from './outputs';
+import { recommendationsFor } from '../recommendation-rules';
 
 import { TRIAGE_SYSTEM as TRIAGE_PRIORITY_SYSTEM } from '../../fhir/projection/mappers/ai-output.mappers';
 const EMERGENCY_CLASSES = new Set(['EMER', 'emergency']);
@@ -101,7 +102,11 @@ export class TriagePlugin implements AiPlugin {
         : {}),
       ...(notes.length ? { note: notes.map((text) => ({ text })) } : {}),
     });
-    const create = [assessment, provenanceOf(model, assessment, [sourceRef(input), ...prepared.basis])];
+    const create = [
+      assessment,
+      provenanceOf(model, assessment, [sourceRef(input), ...prepared.basis]),
+      ...recommendationsFor(model.manifest, { reference: `Device/${model.id}` }, assessment).map(asAiResource),
+    ];
     if (trigger.resourceType !== 'Task') return { create };
     // A requested triage: the Task is done, and points at its result.
     const done: Task = {

@@ -65,4 +65,6 @@ export const PROJECTION_TABLES: Record<string, ProjectionTable> = {
   feedback: patientOwned('feedback'),
   therapy_sessions: patientOwned('therapy_sessions'),
   triage: patientOwned('triage'),
+  recommendations: patientOwned('recommendations'),
+  emergency_alerts: patientOwned('emergency_alerts'),
 };

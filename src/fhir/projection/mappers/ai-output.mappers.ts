@@ -1,4 +1,4 @@
-import type { Communication, Extension, QuestionnaireResponse, RiskAssessment } from '@medplum/fhirtypes';
+import type { Communication, Extension, Flag, QuestionnaireResponse, RiskAssessment, Task } from '@medplum/fhirtypes';
 import type { ProjectionRow, ResourceMapper } from '../projection';
 import { freeTextOf, ratingOf } from '../../../ai/features/text.features';
 import { AI_MODEL_EXTENSION_URL } from './condition.mapper';
@@ -142,6 +142,87 @@ export const triageMapper: ResourceMapper<RiskAssessment> = {
       performer: localRef('Device', row.ai_model_id),
       prediction: priority !== undefined ? [{ outcome: { coding: [{ system: TRIAGE_SYSTEM, code: String(priority) }] } }] : undefined,
       note: str(row.symptoms) ? [{ text: str(row.symptoms) as string }] : undefined,
+    });
+  },
+};
+
+const RECOMMENDATION_SYSTEM = 'urn:fhir-ai-server:ai-task';
+const ALERT_SYSTEM = 'urn:fhir-ai-server:alert';
+
+/**
+ * A recommendation awaiting a clinician (Task coded urn:fhir-ai-server:ai-task#recommendation) →
+ * recommendations: approved once a clinician has accepted or completed it (owner: the doctor).
+ */
+export const recommendationMapper: ResourceMapper<Task> = {
+  resourceType: 'Task',
+  tables: ['recommendations'],
+  toRows(task: Task): ProjectionRow[] {
+    const patientId = localRefId(task.for, 'Patient');
+    const isRecommendation = task.code?.coding?.some((c) => c.system === RECOMMENDATION_SYSTEM && c.code === 'recommendation');
+    if (!patientId || !isRecommendation || task.status === 'entered-in-error') return [];
+    const device = localRefId(task.requester, 'Device');
+    return [
+      {
+        table: 'recommendations',
+        values: {
+          patient_id: patientId,
+          id: requireId(task),
+          diagnosis_id: localRefId(task.focus, 'Condition') ?? null,
+          recommendation: task.description ?? null,
+          ai_generated: !!device,
+          approved_by_doctor: task.status === 'accepted' || task.status === 'completed',
+          ai_model_id: device ?? null,
+          doctor_id: localRefId(task.owner, 'Practitioner') ?? null,
+        },
+      },
+    ];
+  },
+  toResource(row: Record<string, unknown>): Task {
+    return compact<Task>({
+      resourceType: 'Task',
+      id: String(row.id),
+      status: row.approved_by_doctor ? 'accepted' : 'requested',
+      intent: 'proposal',
+      code: { coding: [{ system: RECOMMENDATION_SYSTEM, code: 'recommendation' }] },
+      for: patientRef(row),
+      focus: localRef('Condition', row.diagnosis_id),
+      description: str(row.recommendation),
+      requester: localRef('Device', row.ai_model_id),
+      owner: localRef('Practitioner', row.doctor_id),
+    });
+  },
+};
+
+/** An emergency alert (Flag coded urn:fhir-ai-server:alert#emergency) → emergency_alerts: active is raised, inactive resolved. */
+export const emergencyAlertMapper: ResourceMapper<Flag> = {
+  resourceType: 'Flag',
+  tables: ['emergency_alerts'],
+  toRows(flag: Flag): ProjectionRow[] {
+    const patientId = localRefId(flag.subject, 'Patient');
+    const isAlert = flag.code?.coding?.some((c) => c.system === ALERT_SYSTEM && c.code === 'emergency');
+    if (!patientId || !isAlert || flag.status === 'entered-in-error') return [];
+    return [
+      {
+        table: 'emergency_alerts',
+        values: {
+          patient_id: patientId,
+          id: requireId(flag),
+          alert_type: flag.code.text ?? 'emergency',
+          response_status: flag.status === 'active' ? 'raised' : 'resolved',
+          geolocation: null,
+          created_at: toTimestamp(flag.period?.start),
+        },
+      },
+    ];
+  },
+  toResource(row: Record<string, unknown>): Flag {
+    return compact<Flag>({
+      resourceType: 'Flag',
+      id: String(row.id),
+      status: row.response_status === 'resolved' ? 'inactive' : 'active',
+      code: { coding: [{ system: ALERT_SYSTEM, code: 'emergency' }], text: str(row.alert_type) },
+      subject: patientRef(row) as Flag['subject'],
+      period: fromTimestamp(row.created_at) ? { start: fromTimestamp(row.created_at) } : undefined,
     });
   },
 };

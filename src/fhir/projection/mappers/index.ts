@@ -5,7 +5,7 @@ import { medicationRequestMapper } from './medication-request.mapper';
 import { observationMapper } from './observation.mapper';
 import { patientMapper } from './patient.mapper';
 import { practitionerMapper } from './practitioner.mapper';
-import { feedbackMapper, therapySessionMapper, triageMapper } from './ai-output.mappers';
+import { emergencyAlertMapper, feedbackMapper, recommendationMapper, therapySessionMapper, triageMapper } from './ai-output.mappers';
 
 export * from './condition.mapper';
 export * from './encounter.mapper';
@@ -17,7 +17,7 @@ export * from './ai-output.mappers';
 
 /** The mapper of each resource type that has a seed table, keyed by resourceType. */
 export const MAPPERS: ReadonlyMap<string, ResourceMapper> = new Map<string, ResourceMapper>(
-  [patientMapper, practitionerMapper, encounterMapper, observationMapper, medicationRequestMapper, conditionMapper, feedbackMapper, therapySessionMapper, triageMapper].map(
+  [patientMapper, practitionerMapper, encounterMapper, observationMapper, medicationRequestMapper, conditionMapper, feedbackMapper, therapySessionMapper, triageMapper, recommendationMapper, emergencyAlertMapper].map(
     (m) => [m.resourceType, m as ResourceMapper],
   ),
 );
