@@ -25,6 +25,7 @@ const CACHE_MS = 5_000;
 @Injectable()
 export class ModelRegistry {
   private cache = new Map<string, { at: number; model: Promise<RegisteredModel | undefined> }>();
+  private conditions?: { at: number; codes: Promise<Set<string>> };
 
   constructor(
     private readonly db: DatabaseService,
@@ -52,6 +53,9 @@ export class ModelRegistry {
       });
       await this.writer.update({ actor: 'system:model-registry' }, 'Device', id, deviceOf(id, m.manifest, m.sha256));
     }
+    // What was cached before the registration is stale now.
+    this.cache.clear();
+    this.conditions = undefined;
     this.logger.info({ models: models.map((m) => modelId(m.manifest)) }, 'built-in models registered');
   }
 
@@ -65,8 +69,15 @@ export class ModelRegistry {
     return model;
   }
 
-  /** Condition codes (`system|code`) that have an active diagnosis model. */
-  async activeConditions(): Promise<Set<string>> {
+  /** Condition codes (`system|code`) that have an active diagnosis model; cached as active() is (asked on every Condition event). */
+  activeConditions(): Promise<Set<string>> {
+    if (this.conditions && Date.now() - this.conditions.at < CACHE_MS) return this.conditions.codes;
+    const codes = this.loadConditions();
+    this.conditions = { at: Date.now(), codes };
+    return codes;
+  }
+
+  private async loadConditions(): Promise<Set<string>> {
     const rows = await this.db.query<{ condition_code: string }>(
       `SELECT condition_code FROM ai_models WHERE status = 'active' AND task = 'diagnosis-confidence' AND condition_code IS NOT NULL`,
     );

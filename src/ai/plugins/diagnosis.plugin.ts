@@ -2,10 +2,9 @@ import type { Condition, RiskAssessment } from '@medplum/fhirtypes';
 import type { ResourceEvent } from '../../outbox/outbox.repository';
 import { AI_CONFIDENCE_EXTENSION_URL, AI_MODEL_EXTENSION_URL } from '../../fhir/projection/mappers/condition.mapper';
 import { AI_SOURCE, type AiPlugin, type PluginInput, type PluginOutputs, type PreparedInput } from '../ai-plugin';
-import { buildTabularInput } from '../features/tabular.features';
 import type { ModelOutputs } from '../inference.service';
 import type { ModelRegistry, RegisteredModel } from '../model-registry.service';
-import { asAiResource, asOutput, provenanceOf, sourceRef } from './outputs';
+import { asAiResource, asOutput, prepareTabular, provenanceOf, sourceRef, tabularNotes } from './outputs';
 import { recommendationsFor } from '../recommendation-rules';
 
 /**
@@ -34,24 +33,14 @@ export class DiagnosisPlugin implements AiPlugin {
   }
 
   prepare(model: RegisteredModel, input: PluginInput): PreparedInput {
-    const t = buildTabularInput(model.manifest, input.patient, input.observations);
-    const basis = t.basis.map((r) => r.reference as string);
-    if (!t.enough) {
-      const known = model.manifest.inputs.length - t.imputed.length;
-      return { kind: 'insufficient', basis, imputed: t.imputed, problems: t.problems, reason: `${known} of ${model.manifest.inputs.length} inputs known; the model card asks for at least ${model.manifest.minRealInputs}` };
-    }
-    return { kind: 'run', row: t.values, basis, imputed: t.imputed, problems: t.problems };
+    return prepareTabular(model, input, 'inputs', (min) => `the model card asks for at least ${min}`);
   }
 
   outputs(model: RegisteredModel, input: PluginInput, prepared: PreparedInput, out: ModelOutputs | undefined): PluginOutputs {
     if (prepared.kind === 'fail') throw new Error(prepared.reason);
     const condition = input.resource as Condition;
     const probability = out?.probability?.[0];
-    const notes = [
-      ...(prepared.imputed.length ? [`Imputed as the model card says: ${prepared.imputed.join(', ')}`] : []),
-      ...prepared.problems,
-      ...(prepared.kind === 'insufficient' ? [`Too little is known for a meaningful estimate: ${prepared.reason}`] : []),
-    ];
+    const notes = tabularNotes(prepared, 'Too little is known for a meaningful estimate');
     const assessment = asOutput<RiskAssessment>(input, {
       resourceType: 'RiskAssessment',
       status: 'final',

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Provenance, Reference, Resource } from '@medplum/fhirtypes';
-import { AI_JOB_SYSTEM, AI_SOURCE, type PluginInput } from '../ai-plugin';
+import { AI_JOB_SYSTEM, AI_SOURCE, type PluginInput, type PreparedInput } from '../ai-plugin';
+import { buildTabularInput } from '../features/tabular.features';
 import type { RegisteredModel } from '../model-registry.service';
 
 /** An output resource: a fresh id, marked as the AI's, identified by its job (one output per job). Pure but for the id. */
@@ -39,4 +40,27 @@ export function sourceRef(input: PluginInput): string {
 /** A resource the AI writes beside its output (a recommendation, an alert): a fresh id, marked as the AI's. */
 export function asAiResource<T extends Resource>(resource: T): T & { id: string } {
   return { ...resource, id: randomUUID(), meta: { ...(resource.meta ?? {}), source: AI_SOURCE } } as T & { id: string };
+}
+
+/**
+ * The input of a tabular model (diagnosis, triage): the row, or why there are too few real values.
+ * `what` names the inputs in that message ("inputs", "vital signs"); `need` how the minimum is put.
+ */
+export function prepareTabular(model: RegisteredModel, input: PluginInput, what: string, need: (min: number) => string): PreparedInput {
+  const t = buildTabularInput(model.manifest, input.patient, input.observations);
+  const basis = t.basis.map((r) => r.reference as string);
+  if (!t.enough) {
+    const known = model.manifest.inputs.length - t.imputed.length;
+    return { kind: 'insufficient', basis, imputed: t.imputed, problems: t.problems, reason: `${known} of ${model.manifest.inputs.length} ${what} known; ${need(model.manifest.minRealInputs)}` };
+  }
+  return { kind: 'run', row: t.values, basis, imputed: t.imputed, problems: t.problems };
+}
+
+/** The notes of a tabular output: imputed inputs, refused values, and why no estimate was made (after `insufficientLead`). */
+export function tabularNotes(prepared: Exclude<PreparedInput, { kind: 'fail' }>, insufficientLead: string): string[] {
+  return [
+    ...(prepared.imputed.length ? [`Imputed as the model card says: ${prepared.imputed.join(', ')}`] : []),
+    ...prepared.problems,
+    ...(prepared.kind === 'insufficient' ? [`${insufficientLead}: ${prepared.reason}`] : []),
+  ];
 }

@@ -2,10 +2,9 @@ import type { Encounter, Observation, RiskAssessment, Task } from '@medplum/fhir
 import type { ResourceEvent } from '../../outbox/outbox.repository';
 import type { ResourceStore } from '../../fhir/store/resource-store.repository';
 import { AI_SOURCE, type AiPlugin, type PluginInput, type PluginOutputs, type PreparedInput } from '../ai-plugin';
-import { buildTabularInput } from '../features/tabular.features';
 import type { ModelOutputs } from '../inference.service';
 import type { ModelRegistry, RegisteredModel } from '../model-registry.service';
-import { asAiResource, asOutput, provenanceOf, sourceRef } from './outputs';
+import { asAiResource, asOutput, prepareTabular, provenanceOf, sourceRef, tabularNotes } from './outputs';
 import { recommendationsFor } from '../recommendation-rules';
 
 import { TRIAGE_SYSTEM as TRIAGE_PRIORITY_SYSTEM } from '../../fhir/projection/mappers/ai-output.mappers';
@@ -57,13 +56,7 @@ export class TriagePlugin implements AiPlugin {
   }
 
   prepare(model: RegisteredModel, input: PluginInput): PreparedInput {
-    const t = buildTabularInput(model.manifest, input.patient, input.observations);
-    const basis = t.basis.map((r) => r.reference as string);
-    if (!t.enough) {
-      const known = model.manifest.inputs.length - t.imputed.length;
-      return { kind: 'insufficient', basis, imputed: t.imputed, problems: t.problems, reason: `${known} of ${model.manifest.inputs.length} vital signs known; at least ${model.manifest.minRealInputs} are needed` };
-    }
-    return { kind: 'run', row: t.values, basis, imputed: t.imputed, problems: t.problems };
+    return prepareTabular(model, input, 'vital signs', (min) => `at least ${min} are needed`);
   }
 
   outputs(model: RegisteredModel, input: PluginInput, prepared: PreparedInput, out: ModelOutputs | undefined): PluginOutputs {
@@ -73,11 +66,7 @@ export class TriagePlugin implements AiPlugin {
     const priority = out?.priority?.[0];
     const probabilities = out?.probabilities ?? [];
     const labels = model.manifest.outputs.find((o) => o.name === 'priority')?.labels ?? [];
-    const notes = [
-      ...(prepared.imputed.length ? [`Imputed as the model card says: ${prepared.imputed.join(', ')}`] : []),
-      ...prepared.problems,
-      ...(prepared.kind === 'insufficient' ? [`Too little is known for a triage: ${prepared.reason}`] : []),
-    ];
+    const notes = tabularNotes(prepared, 'Too little is known for a triage');
     const assessment = asOutput<RiskAssessment>(input, {
       resourceType: 'RiskAssessment',
       status: 'final',

@@ -73,6 +73,10 @@ const TABLES: Record<keyof IndexRows, { table: string; columns: Column[] }> = {
 
 export const SEARCH_TABLES = Object.values(TABLES).map((t) => t.table);
 
+const KINDS = Object.keys(TABLES) as Array<keyof IndexRows>;
+/** Every column of each table, in INSERT order. */
+const COLUMNS = Object.fromEntries(KINDS.map((k) => [k, [...BASE, ...TABLES[k].columns]])) as Record<keyof IndexRows, Column[]>;
+
 /**
  * Writes the search index of resources, as part of the one write path: a resource's rows are
  * replaced with each new version and removed when it is deleted. Rows for the secret fields of
@@ -87,13 +91,13 @@ export class SearchIndexWriter {
     const updated = items.filter((i) => !i.isNew).map((i) => i.resource);
     if (updated.length) await this.removeMany(tx, updated);
     const columns = new Map<keyof IndexRows, unknown[][]>();
-    for (const kind of Object.keys(TABLES) as Array<keyof IndexRows>) columns.set(kind, [...BASE, ...TABLES[kind].columns].map(() => []));
+    for (const kind of KINDS) columns.set(kind, COLUMNS[kind].map(() => []));
     for (const { resource, patientId } of items) {
       const rows = extractIndexRows(resource);
       const encrypted = isEncryptedType(resource.resourceType);
-      for (const kind of Object.keys(TABLES) as Array<keyof IndexRows>) {
+      for (const kind of KINDS) {
         const cols = columns.get(kind) as unknown[][];
-        const spec = [...BASE, ...TABLES[kind].columns];
+        const spec = COLUMNS[kind];
         for (const raw of rows[kind]) {
           const row = encrypted && isSecretParam(resource.resourceType, raw.code) ? this.secretRow(kind, raw) : raw;
           cols[0].push(patientId ?? '');
@@ -106,10 +110,10 @@ export class SearchIndexWriter {
         }
       }
     }
-    for (const kind of Object.keys(TABLES) as Array<keyof IndexRows>) {
+    for (const kind of KINDS) {
       const cols = columns.get(kind) as unknown[][];
       if (!cols[0].length) continue;
-      const spec = [...BASE, ...TABLES[kind].columns];
+      const spec = COLUMNS[kind];
       // unnest: one bind parameter per column, however many rows.
       await tx.query(
         `INSERT INTO ${TABLES[kind].table} (${spec.map((c) => c.name).join(', ')})

@@ -55,7 +55,6 @@ export class SearchService {
   ) {}
 
   async search(input: SearchInput): Promise<Bundle> {
-    const query = <T>(q: Sql) => (input.tx ?? this.db).query<T>(q.text, q.params);
     const req = parseSearchRequest(input.params, { defaultCount: this.config.searchDefaultCount, maxCount: this.config.searchMaxCount });
     const types = this.typesOf(input, req);
     const ctx = this.context(input.base, input.compartment, input.canRead);
@@ -79,11 +78,11 @@ export class SearchService {
     const rows =
       count === 0
         ? []
-        : await query<MatchRow & { total?: string }>(sql`
+        : await this.query<MatchRow & { total?: string }>(sql`
       SELECT resource_type, id, ${raw(keyText)}${raw(totalInline ? ', count(*) OVER () AS total' : '')} FROM (
         SELECT r.resource_type, r.id, ${selectKeys} FROM ${candidates} r WHERE ${where}
       ) s WHERE ${cursor ? keysetCondition(keys, cursor.values, backwards) : sql`true`}
-      ORDER BY ${orderBy(keys, backwards)} LIMIT ${count + 1}`);
+      ORDER BY ${orderBy(keys, backwards)} LIMIT ${count + 1}`, input.tx);
     const more = rows.length > count;
     const page = rows.slice(0, count);
     if (backwards) page.reverse();
@@ -94,7 +93,7 @@ export class SearchService {
     if (wantTotal !== 'none') {
       if (totalInline) total = rows.length ? Number(rows[0].total) : 0;
       else {
-        const [c] = await query<{ n: string }>(sql`SELECT count(*) AS n FROM ${candidates} r WHERE ${where}`);
+        const [c] = await this.query<{ n: string }>(sql`SELECT count(*) AS n FROM ${candidates} r WHERE ${where}`, input.tx);
         total = Number(c.n);
       }
     }
@@ -131,8 +130,7 @@ export class SearchService {
     const req = parseSearchRequest(params, { defaultCount: limit, maxCount: limit });
     const ctx = this.context('', undefined, () => true);
     const where = this.conditions([resourceType], req, ctx, true, []);
-    const q = sql`SELECT r.id FROM ${this.candidates([resourceType])} r WHERE ${where} ORDER BY r.id LIMIT ${limit}`;
-    const rows = await tx.query<{ id: string }>(q.text, q.params);
+    const rows = await this.query<{ id: string }>(sql`SELECT r.id FROM ${this.candidates([resourceType])} r WHERE ${where} ORDER BY r.id LIMIT ${limit}`, tx);
     return rows.map((r) => r.id);
   }
 
