@@ -10,16 +10,21 @@ import { OperationOutcomeFilter } from './http/operation-outcome.filter';
 import { RedisShutdown, redisProvider } from './queue/redis.provider';
 import { AuditEventRecorder } from './audit/audit-event.recorder';
 import { FhirStoreModule } from './fhir/fhir-store.module';
+import { MetricsModule } from './metrics/metrics.module';
+import { MetricsController } from './metrics/metrics.controller';
+import { MetricsExposition } from './metrics/metrics-exposition.service';
+import { MetricsPublisher } from './metrics/metrics-publisher.service';
+import { ApiQueues } from './queue/api-queues';
 
-/** The HTTP API: FHIR REST, authentication, health. */
+/** The HTTP API: FHIR REST, authentication, health, metrics. */
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig, logger: Logger): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(config, logger), AuthModule, FhirApiModule, FhirStoreModule],
-      controllers: [HealthController],
-      providers: [redisProvider, RedisShutdown, AuditEventRecorder, { provide: APP_FILTER, useClass: OperationOutcomeFilter }],
+      imports: [CoreModule.forRoot(config, logger), MetricsModule.forRoot('api'), AuthModule, FhirApiModule, FhirStoreModule],
+      controllers: [HealthController, MetricsController],
+      providers: [redisProvider, RedisShutdown, ApiQueues, MetricsPublisher, MetricsExposition, AuditEventRecorder, { provide: APP_FILTER, useClass: OperationOutcomeFilter }],
     };
   }
 }

@@ -13,6 +13,8 @@ import { KeyRotationService } from '../src/crypto/key-rotation.service';
 import { ResourceEventProcessor } from './processors/resource-event.processor';
 import { AiTaskProcessor } from './processors/ai-task.processor';
 import { AiModule } from '../src/ai/ai.module';
+import { MetricsModule } from '../src/metrics/metrics.module';
+import { MetricsPublisher } from '../src/metrics/metrics-publisher.service';
 
 /** The worker process: the outbox relay and the BullMQ processors. No HTTP server. */
 @Module({})
@@ -25,13 +27,14 @@ export class WorkerModule {
       module: WorkerModule,
       imports: [
         CoreModule.forRoot(config, logger),
+        MetricsModule.forRoot('worker'),
         DiscoveryModule,
         FhirStoreModule,
         AiModule,
         BullModule.forRoot({ connection, prefix: bullPrefix(config.queuePrefix) }),
         ...Object.values(QUEUES).map((name) => BullModule.registerQueue({ name })),
       ],
-      providers: [OutboxRelay, HandlerCheck, KeyRotationService, ResourceEventProcessor, AiTaskProcessor, { provide: REDIS, useValue: connection }, RedisShutdown],
+      providers: [OutboxRelay, HandlerCheck, KeyRotationService, ResourceEventProcessor, AiTaskProcessor, MetricsPublisher, { provide: REDIS, useValue: connection }, RedisShutdown],
     };
   }
 }

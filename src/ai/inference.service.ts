@@ -1,6 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { ModelManifest } from './model-manifest';
+import { Metrics } from '../metrics/metrics';
+import { modelId } from './model-registry.service';
 
 type Ort = typeof import('onnxruntime-node');
 let ort: Ort | undefined;
@@ -20,6 +22,8 @@ export type ModelOutputs = Record<string, number[]>;
 @Injectable()
 export class InferenceService {
   private readonly sessions = new Map<string, Promise<InferenceSession>>();
+
+  constructor(@Optional() private readonly metrics?: Metrics) {}
 
   session(sha256: string, bytes: Buffer): Promise<InferenceSession> {
     let s = this.sessions.get(sha256);
@@ -41,7 +45,9 @@ export class InferenceService {
       const dims = input.tensor.shape.map((d) => (typeof d === 'number' ? d : 1));
       feeds[input.name] = input.tensor.elementType === 'string' ? new T('string', [String(v ?? '')], dims) : new T('float32', Float32Array.from([Number(v)]), dims);
     }
+    const started = process.hrtime.bigint();
     const result = await session.run(feeds);
+    this.metrics?.inferenceSeconds.observe({ model: modelId(manifest) }, Number(process.hrtime.bigint() - started) / 1e9);
     const out: ModelOutputs = {};
     for (const [name, tensor] of Object.entries(result)) out[name] = Array.from(tensor.data as ArrayLike<number | bigint>, (x) => Number(x));
     return out;

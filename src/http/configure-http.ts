@@ -6,6 +6,8 @@ import { xmlToResource } from '../fhir/rest/fhir-xml';
 import { assertJsonDepth } from './json-depth';
 import { AuditEventRecorder } from '../audit/audit-event.recorder';
 import { rateLimiter } from './rate-limit';
+import { Metrics } from '../metrics/metrics';
+import { mountQueueDashboard } from '../admin/queue-dashboard';
 
 const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json+fhir', 'application/json-patch+json'];
 const XML_TYPES = ['application/fhir+xml', 'application/xml', 'text/xml', 'application/xml+fhir'];
@@ -16,8 +18,15 @@ export function configureHttp(app: NestExpressApplication, config: AppConfig): v
   app.disable('x-powered-by');
   app.set('etag', false); // ETags are FHIR versions, set where a resource is served
   const audit = app.get(AuditEventRecorder, { strict: false });
+  const metrics = app.get(Metrics, { strict: false });
   app.use((req: Request, res: Response, next: NextFunction) => {
-    res.on('finish', () => audit.recordHttp(req, res));
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      audit.recordHttp(req, res);
+      // The route pattern (not the URL) keeps the label set small.
+      const route = (req.route as { path?: string } | undefined)?.path;
+      metrics.httpRequestSeconds.observe({ method: req.method, route: route ? `${req.baseUrl}${route}` : 'unmatched', status: String(res.statusCode) }, Number(process.hrtime.bigint() - started) / 1e9);
+    });
     const incoming = req.headers['x-request-id'];
     req.requestId = typeof incoming === 'string' && /^[\w.-]{1,64}$/.test(incoming) ? incoming : randomUUID();
     res.setHeader('X-Request-Id', req.requestId);
@@ -44,4 +53,5 @@ export function configureHttp(app: NestExpressApplication, config: AppConfig): v
     }
   });
   app.use(express.urlencoded({ extended: false, limit: '1mb', type: 'application/x-www-form-urlencoded' }));
+  mountQueueDashboard(app);
 }

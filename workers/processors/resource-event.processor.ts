@@ -6,23 +6,27 @@ import { LOGGER } from '../../src/core/core.module';
 import { AiTaskRunner, aiJobId } from '../../src/ai/ai-task.runner';
 import type { ResourceEvent } from '../../src/outbox/outbox.repository';
 import { QUEUES } from '../../src/queue/queues';
+import { Metrics } from '../../src/metrics/metrics';
+import { workerLockOptions } from '../../src/queue/worker-lock-options';
 
 /**
  * Receives every committed resource change and fans it out to the AI plugins it triggers, as jobs
  * of the ai-tasks queue with deterministic ids (a redelivered event adds nothing new).
  */
-@Processor(QUEUES.resourceEvents, { concurrency: Number(process.env.WORKER_CONCURRENCY || 8) })
+@Processor(QUEUES.resourceEvents, { concurrency: Number(process.env.WORKER_CONCURRENCY || 8), ...workerLockOptions() })
 export class ResourceEventProcessor extends WorkerHost {
   constructor(
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly runner: AiTaskRunner,
     @InjectQueue(QUEUES.aiTasks) private readonly aiTasks: Queue,
+    private readonly metrics: Metrics,
   ) {
     super();
   }
 
   async process(job: Job<ResourceEvent>): Promise<{ handledBy: string[] }> {
     const e = job.data;
+    this.metrics.resourceEvents.inc({ action: e.action });
     const jobs = await this.runner.jobsFor(e).catch((err: unknown) => {
       this.logger.warn({ err, jobId: job.id }, 'resource event: could not fan out to the AI plugins');
       throw err;
