@@ -25,7 +25,7 @@ export async function bootstrapProcess(name: string, env: NodeJS.ProcessEnv = pr
     logger.warn(`\n${banner}\n  DEVELOPMENT DEFAULTS IN USE for ${config.defaulted.join(', ')}.\n  Anyone who reads this source can decrypt the data and log in as administrator.\n  Set them in the environment (NODE_ENV=production refuses to start without them).\n${banner}`);
   }
   logger.info({ encryptionKey: keyFingerprint(config.encryptionKey), database: new URL(config.databaseUrl).pathname }, 'configuration loaded');
-  const applied = await prepareDatabase(config.databaseUrl);
+  const applied = await prepareDatabase(config.databaseDirectUrl);
   if (applied.length) logger.info({ migrations: applied }, 'database migrated');
   return { config, logger, nestLogger: new PinoNestLogger(logger) };
 }

@@ -43,6 +43,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig(env)).toThrow(message);
   });
 
+  it('uses DATABASE_URL for migrations and LISTEN unless a direct URL is given (for a pooler in transaction mode)', () => {
+    expect(loadConfig({ DATABASE_URL: 'postgres://u@pgbouncer:6432/fhir' }).databaseDirectUrl).toBe('postgres://u@pgbouncer:6432/fhir');
+    const c = loadConfig({ DATABASE_URL: 'postgres://u@pgbouncer:6432/fhir', DATABASE_DIRECT_URL: 'postgres://u@db:5432/fhir' });
+    expect(c.databaseUrl).toBe('postgres://u@pgbouncer:6432/fhir');
+    expect(c.databaseDirectUrl).toBe('postgres://u@db:5432/fhir');
+    expect(() => loadConfig({ DATABASE_DIRECT_URL: 'mysql://x/y' })).toThrow(/DATABASE_DIRECT_URL must use postgres/);
+  });
+
   it('names the database of a URL', () => {
     expect(databaseName('postgres://u@h:5432/my_db?sslmode=disable')).toBe('my_db');
   });

@@ -5,6 +5,12 @@ export interface AppConfig {
   nodeEnv: string;
   port: number;
   databaseUrl: string;
+  /**
+   * A direct connection to PostgreSQL (DATABASE_DIRECT_URL, default DATABASE_URL) for what a
+   * pooler in transaction mode cannot carry: creating and migrating the database (session
+   * advisory lock) and the outbox relay's LISTEN.
+   */
+  databaseDirectUrl: string;
   redisUrl: string;
   queuePrefix: string;
   /** The active key's secret (from ENCRYPTION_KEY, or the first of ENCRYPTION_KEYS). Never logged. */
@@ -19,6 +25,8 @@ export interface AppConfig {
   publicBaseUrl?: string;
   tokenTtlSeconds: number;
   maxBodyBytes: number;
+  /** Largest ONNX file POST /api/models accepts (MODEL_MAX_BYTES; larger: 413). */
+  modelMaxBytes: number;
   /** An external OpenID Connect issuer whose tokens are accepted besides the server's own. */
   oidc?: { issuer: string; audience: string; jwksUrl: string };
   /** Which requests get an AuditEvent: all, writes (and failures) only, or off. */
@@ -98,10 +106,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const queuePrefix = env.QUEUE_PREFIX || 'fhir';
   if (!/^[A-Za-z0-9_{}:-]{1,64}$/.test(queuePrefix)) errors.push('QUEUE_PREFIX may hold only letters, digits, _ - : { }');
 
+  const databaseUrl = urlVar(env, 'DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/fhir', ['postgres:', 'postgresql:'], errors);
   const config: AppConfig = {
     nodeEnv,
     port: intVar(env, 'PORT', 8080, 0, 65535, errors),
-    databaseUrl: urlVar(env, 'DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/fhir', ['postgres:', 'postgresql:'], errors),
+    databaseUrl,
+    databaseDirectUrl: urlVar(env, 'DATABASE_DIRECT_URL', databaseUrl, ['postgres:', 'postgresql:'], errors),
     redisUrl: urlVar(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:'], errors),
     queuePrefix,
     encryptionKey: '',
@@ -112,6 +122,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     publicBaseUrl: env.PUBLIC_BASE_URL ? urlVar(env, 'PUBLIC_BASE_URL', '', ['http:', 'https:'], errors).replace(/\/+$/, '') : undefined,
     tokenTtlSeconds: intVar(env, 'TOKEN_TTL_SECONDS', 3600, 60, 86400, errors),
     maxBodyBytes: intVar(env, 'MAX_BODY_BYTES', 16 * 1024 * 1024, 1024, 512 * 1024 * 1024, errors),
+    modelMaxBytes: intVar(env, 'MODEL_MAX_BYTES', 50 * 1024 * 1024, 1024, 1024 * 1024 * 1024, errors),
     auditEvents: (env.AUDIT_EVENTS || 'all') as AppConfig['auditEvents'],
     corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     rateLimitPerMinute: intVar(env, 'RATE_LIMIT_PER_MINUTE', 60000, 0, 10_000_000, errors),

@@ -52,7 +52,8 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
 
   private async listen(): Promise<void> {
     try {
-      const client = new Client({ connectionString: this.config.databaseUrl });
+      // LISTEN needs a session of its own: a pooler in transaction mode would not deliver notifications.
+      const client = new Client({ connectionString: this.config.databaseDirectUrl });
       client.on('notification', () => this.kick());
       client.on('error', () => {
         this.listener = undefined;

@@ -1,0 +1,180 @@
+import request from 'supertest';
+import { ApiProcess } from '../helpers/api-process';
+import { OwnPgBouncer } from '../helpers/pgbouncer';
+import { freePort } from '../helpers/redis-server';
+import { TEST_CLIENT_ID, TEST_CLIENT_SECRET } from '../helpers/test-app';
+import { createTestDatabase, rawClient, testQueuePrefix, type TestDatabase } from '../helpers/test-database';
+import { waitFor } from '../helpers/wait-for';
+import { WorkerProcess, buildForProcesses, type TestBuild } from '../helpers/worker-process';
+import type { Client } from 'pg';
+
+/**
+ * Two API processes and two worker processes, real ones, on one database and one Redis, the
+ * processes reaching PostgreSQL through PgBouncer in transaction mode when it is installed (as
+ * docs/SCALING.md recommends): no job is lost or run twice, optimistic locking and conditional
+ * creates hold across processes, and no concurrent update is lost.
+ */
+jest.setTimeout(300_000);
+
+const FHIR = 'application/fhir+json';
+let build: TestBuild;
+let db: TestDatabase;
+let bouncer: OwnPgBouncer | undefined;
+let apis: ApiProcess[] = [];
+let workers: WorkerProcess[] = [];
+let token: string;
+let pg: Client;
+
+beforeAll(async () => {
+  build = await buildForProcesses();
+  db = await createTestDatabase();
+  if (OwnPgBouncer.available()) bouncer = await OwnPgBouncer.start();
+  // eslint-disable-next-line no-console
+  else console.warn('pgbouncer is not installed (apt-get install pgbouncer): the processes connect to PostgreSQL directly');
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_ENV: 'test',
+    DATABASE_URL: bouncer ? bouncer.urlFor(db.url) : db.url,
+    DATABASE_DIRECT_URL: db.url,
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    QUEUE_PREFIX: testQueuePrefix(),
+    ENCRYPTION_KEY: 'test-encryption-key-0123456789abcdef0123456789',
+    AUTH_CLIENT_ID: TEST_CLIENT_ID,
+    AUTH_CLIENT_SECRET: TEST_CLIENT_SECRET,
+    LOG_LEVEL: 'info',
+    PG_POOL_MAX: '4',
+    AUDIT_EVENTS: 'writes',
+  };
+  apis = [new ApiProcess(build, env, await freePort()), new ApiProcess(build, env, await freePort())];
+  workers = [new WorkerProcess(build, env), new WorkerProcess(build, env)];
+  await Promise.all([...apis.map((a) => a.started), ...workers.map((w) => w.started)]);
+  const res = await request(apis[0].baseUrl).post('/auth/token').type('form').send({ grant_type: 'client_credentials', client_id: TEST_CLIENT_ID, client_secret: TEST_CLIENT_SECRET });
+  expect(res.status).toBe(200);
+  token = res.body.access_token;
+  pg = await rawClient(db.url);
+});
+
+afterAll(async () => {
+  await pg?.end();
+  await Promise.all([...apis.map((a) => a.stop()), ...workers.map((w) => w.kill('SIGTERM'))]);
+  await bouncer?.stop();
+  await db?.drop();
+  build?.remove();
+});
+
+/** The i-th request goes to API process i mod 2. */
+const api = (i: number) => request(apis[i % apis.length].baseUrl);
+const auth = (r: request.Test) => r.set('Authorization', `Bearer ${token}`).set('Accept', FHIR);
+
+async function create(i: number, resource: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const res = await auth(api(i).post(`/fhir/${resource.resourceType as string}`)).set('Content-Type', FHIR).send(resource);
+  if (res.status !== 201) throw new Error(`create ${resource.resourceType as string}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+/** Runs `count` tasks with at most `width` at once. */
+async function pooled<T>(count: number, width: number, task: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = new Array(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < count) {
+        const i = next++;
+        out[i] = await task(i);
+      }
+    }),
+  );
+  return out;
+}
+
+it('runs the AI job of every write made through either API exactly once, across both workers', async () => {
+  const patients = await pooled(4, 4, (i) => create(i, { resourceType: 'Patient', name: [{ family: `Many${i}` }], gender: 'female', birthDate: '1970-01-01' }));
+  const feedback = await pooled(24, 6, (i) =>
+    create(i, {
+      resourceType: 'QuestionnaireResponse',
+      status: 'completed',
+      subject: { reference: `Patient/${patients[i % patients.length].id as string}` },
+      item: [
+        { linkId: 'rating', answer: [{ valueInteger: 1 + (i % 5) }] },
+        { linkId: 'comments', answer: [{ valueString: i % 2 ? 'Kind, helpful and wonderful staff.' : 'Rude staff and an awful wait.' }] },
+      ],
+    }),
+  );
+  const sources = new Set(feedback.map((f) => `QuestionnaireResponse/${f.id as string}`));
+  const scored = async () =>
+    (
+      await pg.query<{ src: string; n: number }>(
+        `SELECT content->'derivedFrom'->0->>'reference' AS src, count(*)::int AS n FROM fhir_patient_resource
+          WHERE resource_type = 'Observation' AND NOT deleted GROUP BY 1`,
+      )
+    ).rows;
+  await waitFor('a sentiment for every feedback', async () => ((await scored()).length === sources.size ? true : undefined), 120_000, 500);
+  // Give a duplicate, were there one, time to land.
+  await new Promise((r) => setTimeout(r, 3000));
+  const rows = await scored();
+  expect(new Set(rows.map((r) => r.src))).toEqual(sources);
+  expect(rows.every((r) => r.n === 1)).toBe(true);
+  const { rows: pending } = await pg.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox_events WHERE dispatched_at IS NULL');
+  expect(pending[0].n).toBe(0);
+});
+
+it('lets exactly one of many concurrent If-Match updates through, whichever process they reach', async () => {
+  const p = await create(0, { resourceType: 'Patient', name: [{ family: 'Locked' }], gender: 'male' });
+  const statuses = await Promise.all(
+    Array.from({ length: 16 }, (_, i) =>
+      auth(api(i).put(`/fhir/Patient/${p.id as string}`))
+        .set('Content-Type', FHIR)
+        .set('If-Match', 'W/"1"')
+        .send({ ...p, name: [{ family: `Locked${i}` }] })
+        .then((r) => r.status),
+    ),
+  );
+  expect(statuses.filter((s) => s === 200)).toHaveLength(1);
+  expect(statuses.filter((s) => s === 412)).toHaveLength(15);
+  const read = await auth(api(1).get(`/fhir/Patient/${p.id as string}`));
+  expect(read.body.meta.versionId).toBe('2');
+});
+
+it('keeps every concurrent unconditional update as its own version (none lost)', async () => {
+  const p = await create(1, { resourceType: 'Patient', name: [{ family: 'Busy' }], gender: 'other' });
+  const etags = await Promise.all(
+    Array.from({ length: 16 }, (_, i) =>
+      auth(api(i).put(`/fhir/Patient/${p.id as string}`))
+        .set('Content-Type', FHIR)
+        .send({ ...p, name: [{ family: `Busy${i}` }] })
+        .then((r) => {
+          expect(r.status).toBe(200);
+          return r.headers.etag as string;
+        }),
+    ),
+  );
+  expect(new Set(etags).size).toBe(16);
+  const history = await auth(api(0).get(`/fhir/Patient/${p.id as string}/_history?_count=100`));
+  expect(history.body.total).toBe(17);
+  const families = (history.body.entry as Array<{ resource: { name: Array<{ family: string }> } }>).map((e) => e.resource.name[0].family);
+  expect(new Set(families).size).toBe(17);
+});
+
+it('makes one resource of concurrent conditional creates sent to both processes', async () => {
+  const statuses = await Promise.all(
+    Array.from({ length: 12 }, (_, i) =>
+      auth(api(i).post('/fhir/Practitioner'))
+        .set('Content-Type', FHIR)
+        .set('If-None-Exist', 'identifier=urn:test:npi|many-1')
+        .send({ resourceType: 'Practitioner', identifier: [{ system: 'urn:test:npi', value: 'many-1' }], name: [{ family: 'Once' }] })
+        .then((r) => r.status),
+    ),
+  );
+  expect(statuses.filter((s) => s === 201)).toHaveLength(1);
+  expect(statuses.filter((s) => s === 200)).toHaveLength(11);
+  const found = await auth(api(1).get('/fhir/Practitioner?identifier=urn:test:npi|many-1'));
+  expect(found.body.total).toBe(1);
+});
+
+it('serves the metrics of all four processes from either API', async () => {
+  await waitFor('every process in /metrics', async () => {
+    const res = await auth(api(1).get('/metrics'));
+    const processes = new Set([...String(res.text).matchAll(/process_cpu_user_seconds_total\{role="(\w+)",process="([^"]+)"\}/g)].map((m) => `${m[1]} ${m[2]}`));
+    return [...processes].filter((p) => p.startsWith('worker')).length === 2 && [...processes].filter((p) => p.startsWith('api')).length === 2 ? true : undefined;
+  }, 20_000, 500);
+});
