@@ -11,10 +11,11 @@ import { SearchService } from './search/search.service';
 import { FhirDefinitionsLoader } from './definitions/definitions.loader';
 import { AccessPolicy } from '../auth/access/access-policy';
 import { EhrChainRepository } from './ehr/ehr-chain.repository';
+import { WriteRules } from './write/write-rules';
 
 /** The FHIR store and its one write path; the REST controller is added by the API only. */
 @Module({
-  providers: [FhirDefinitionsLoader, AccessPolicy, EhrChainRepository, ResourceStore, ProjectionWriter, OutboxRepository, SearchIndexWriter, SearchService, ResourceWriteService, PatchService, BundleService, ResourceReadService],
-  exports: [AccessPolicy, SearchService, SearchIndexWriter, EhrChainRepository, ResourceStore, ResourceWriteService, PatchService, BundleService, ResourceReadService, OutboxRepository],
+  providers: [FhirDefinitionsLoader, AccessPolicy, EhrChainRepository, WriteRules, ResourceStore, ProjectionWriter, OutboxRepository, SearchIndexWriter, SearchService, ResourceWriteService, PatchService, BundleService, ResourceReadService],
+  exports: [AccessPolicy, WriteRules, SearchService, SearchIndexWriter, EhrChainRepository, ResourceStore, ResourceWriteService, PatchService, BundleService, ResourceReadService, OutboxRepository],
 })
 export class FhirStoreModule {}

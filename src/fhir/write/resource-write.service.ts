@@ -12,6 +12,7 @@ import { SearchIndexWriter } from '../search/search-index.writer';
 import { translateConstraintError } from './constraint-errors';
 import { canonicalJson } from '../canonical-json';
 import { EhrChainRepository } from '../ehr/ehr-chain.repository';
+import { WriteRules } from './write-rules';
 
 export interface WriteOutcome {
   /** 201 when the write created the resource, 200 otherwise. */
@@ -71,6 +72,7 @@ export class ResourceWriteService {
     private readonly outbox: OutboxRepository,
     private readonly searchIndex: SearchIndexWriter,
     private readonly ehrChain: EhrChainRepository,
+    private readonly rules: WriteRules,
   ) {}
 
   /** Runs several writes in one transaction (transaction bundles). */
@@ -158,7 +160,8 @@ export class ResourceWriteService {
 
   /** Creates a validated resource whose id was assigned by the server (so it cannot exist yet). */
   async createInTx(tx: Tx, resource: Resource): Promise<WriteOutcome> {
-    return this.writeVersion(tx, resource, undefined, await this.ownerByTarget(tx, resource));
+    const checked = await this.applyRules(tx, resource, undefined);
+    return this.writeVersion(tx, checked, undefined, await this.ownerByTarget(tx, checked));
   }
 
   async updateInTx(tx: Tx, resource: Resource, options: UpdateOptions): Promise<WriteOutcome> {
@@ -169,7 +172,15 @@ export class ResourceWriteService {
       const stored = JSON.parse(current.json) as Resource;
       return { status: 200, resource: stored, versionId: current.versionId, lastUpdated: current.lastUpdated, unchanged: true };
     }
-    return this.writeVersion(tx, resource, current, await this.ownerByTarget(tx, resource));
+    const checked = await this.applyRules(tx, resource, current);
+    return this.writeVersion(tx, checked, current, await this.ownerByTarget(tx, checked));
+  }
+
+  /** The hospital modules' rules for this type, if any (see write-rules.ts). */
+  private async applyRules(tx: Tx, resource: Resource, current: StoredVersion | undefined): Promise<Resource> {
+    if (!this.rules.has(resource.resourceType)) return resource;
+    const previous = current && !current.deleted && current.json ? (JSON.parse(current.json) as Resource) : undefined;
+    return this.rules.apply(tx, resource, { previous, flush: () => this.flush(tx) });
   }
 
   async deleteInTx(tx: Tx, resourceType: string, id: string, options: UpdateOptions): Promise<DeleteOutcome> {
