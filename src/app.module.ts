@@ -15,6 +15,9 @@ import { MetricsController } from './metrics/metrics.controller';
 import { MetricsExposition } from './metrics/metrics-exposition.service';
 import { MetricsPublisher } from './metrics/metrics-publisher.service';
 import { ApiQueues } from './queue/api-queues';
+import { HospitalModule } from './hospital/hospital.module';
+import { RecommendationsModule } from './recommendations/recommendations.module';
+import { CdsHooksModule } from './cds-hooks/cds-hooks.module';
 
 /** The HTTP API: FHIR REST, authentication, health, metrics. */
 @Module({})
@@ -22,7 +25,7 @@ export class AppModule {
   static forRoot(config: AppConfig, logger: Logger): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(config, logger), MetricsModule.forRoot('api'), AuthModule, FhirApiModule, FhirStoreModule],
+      imports: [CoreModule.forRoot(config, logger), MetricsModule.forRoot('api'), AuthModule, FhirApiModule, FhirStoreModule, HospitalModule, RecommendationsModule, CdsHooksModule],
       controllers: [HealthController, MetricsController],
       providers: [redisProvider, RedisShutdown, ApiQueues, MetricsPublisher, MetricsExposition, AuditEventRecorder, { provide: APP_FILTER, useClass: OperationOutcomeFilter }],
     };

@@ -15,6 +15,7 @@ import { AiTaskProcessor } from './processors/ai-task.processor';
 import { AiModule } from '../src/ai/ai.module';
 import { MetricsModule } from '../src/metrics/metrics.module';
 import { MetricsPublisher } from '../src/metrics/metrics-publisher.service';
+import { HospitalModule } from '../src/hospital/hospital.module';
 
 /** The worker process: the outbox relay and the BullMQ processors. No HTTP server. */
 @Module({})
@@ -30,6 +31,7 @@ export class WorkerModule {
         MetricsModule.forRoot('worker'),
         DiscoveryModule,
         FhirStoreModule,
+        HospitalModule,
         AiModule,
         BullModule.forRoot({ connection, prefix: bullPrefix(config.queuePrefix) }),
         ...Object.values(QUEUES).map((name) => BullModule.registerQueue({ name })),

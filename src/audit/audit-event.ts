@@ -17,6 +17,12 @@ export interface AuditRecord {
   /** For searches and history: the query string. */
   query?: string;
   recorded: Date;
+  /** The patient concerned (`Patient/id`), a further entity, so the event is found by `patient`. */
+  patient?: string;
+  /** The agent's FHIR identity besides its client (e.g. a clinician's `Practitioner/id`). */
+  agentRef?: string;
+  /** Name/value details of the act (e.g. a clinician's decision and its reason). */
+  details?: Array<{ type: string; value: string }>;
 }
 
 const REST_SUBTYPE = 'http://hl7.org/fhir/restful-interaction';
@@ -44,7 +50,9 @@ export function toAuditEvent(r: AuditRecord, id: string): AuditEvent {
     agent: [
       {
         type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/extra-security-role-type', code: 'humanuser', display: 'human user' }] },
-        who: r.clientId ? { identifier: { system: 'urn:fhir-ai-server:client', value: r.clientId } } : { display: 'unauthenticated' },
+        who: r.clientId
+          ? { ...(r.agentRef ? { reference: r.agentRef } : {}), identifier: { system: 'urn:fhir-ai-server:client', value: r.clientId } }
+          : { display: 'unauthenticated' },
         requestor: true,
         ...(r.address ? { network: { address: r.address, type: '2' as const } } : {}),
       },
@@ -58,8 +66,11 @@ export function toAuditEvent(r: AuditRecord, id: string): AuditEvent {
         ...(r.entity ? { what: { reference: r.entity } } : {}),
         description: `${r.method} ${r.path}`,
         ...(r.query ? { query: Buffer.from(r.query, 'utf8').toString('base64') } : {}),
-        ...(r.requestId ? { detail: [{ type: 'request-id', valueString: r.requestId }] } : {}),
+        ...(r.requestId || r.details?.length
+          ? { detail: [...(r.requestId ? [{ type: 'request-id', valueString: r.requestId }] : []), ...(r.details ?? []).map((d) => ({ type: d.type, valueString: d.value }))] }
+          : {}),
       },
+      ...(r.patient ? [{ what: { reference: r.patient }, type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '1', display: 'Person' }, role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' } }] : []),
     ],
   };
 }

@@ -1,0 +1,93 @@
+import request from 'supertest';
+import { expectStatus, type FhirApi, type Json } from './fhir-api';
+import { fetchToken, type TestApp } from './test-app';
+import { waitFor } from './wait-for';
+
+/**
+ * Real AI recommendations for the approval and CDS Hooks suites: FHIR data that makes the worker's
+ * models raise them (a high-risk coronary heart disease profile; critical vital signs triaged on
+ * request), and clients of each role.
+ */
+export const RECOMMENDATION_CODE = 'urn:fhir-ai-server:ai-task|recommendation';
+const LOINC = 'http://loinc.org';
+const CAD = { system: 'http://snomed.info/sct', code: '53741008', display: 'Coronary arteriosclerosis' };
+const VITAL_SIGNS = [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }];
+
+function quantity(patientId: string, code: string, value: number, unit: string): Json {
+  return {
+    resourceType: 'Observation',
+    status: 'final',
+    code: { coding: [{ system: LOINC, code }] },
+    subject: { reference: `Patient/${patientId}` },
+    effectiveDateTime: '2024-05-01T10:00:00Z',
+    valueQuantity: { value, unit, system: 'http://unitsofmeasure.org', code: unit },
+  };
+}
+
+function integer(patientId: string, code: string, value: number): Json {
+  return {
+    resourceType: 'Observation',
+    status: 'final',
+    code: { coding: [{ system: 'urn:fhir-ai-server:cleveland', code }] },
+    subject: { reference: `Patient/${patientId}` },
+    effectiveDateTime: '2024-05-01T10:00:00Z',
+    valueInteger: value,
+  };
+}
+
+/** A textbook high-risk coronary profile for the patient (the diagnosis model's inputs). */
+export async function highRiskCadObservations(api: FhirApi, patientId: string): Promise<void> {
+  for (const o of [
+    quantity(patientId, '8480-6', 160, 'mm[Hg]'),
+    quantity(patientId, '2093-3', 290, 'mg/dL'),
+    integer(patientId, 'chest-pain-type', 4),
+    integer(patientId, 'max-heart-rate-exercise', 110),
+    integer(patientId, 'exercise-induced-angina', 1),
+    integer(patientId, 'fluoroscopy-major-vessels', 2),
+    integer(patientId, 'thallium-scan', 7),
+    integer(patientId, 'st-slope-peak-exercise', 2),
+  ]) {
+    await api.created(o);
+  }
+}
+
+/** A CAD Condition: the worker scores it and, above the threshold, raises a recommendation. */
+export async function cadCondition(api: FhirApi, patientId: string): Promise<Json> {
+  return api.created({ resourceType: 'Condition', subject: { reference: `Patient/${patientId}` }, code: { coding: [CAD] } });
+}
+
+/** Critical vital signs (outside an emergency encounter: nothing runs until asked) and a triage on request. */
+export async function urgentTriage(t: TestApp, api: FhirApi, patientId: string): Promise<void> {
+  for (const [code, value, unit] of [
+    ['9279-1', 32, '/min'],
+    ['59408-5', 85, '%'],
+    ['8480-6', 85, 'mm[Hg]'],
+    ['8867-4', 140, '/min'],
+    ['8310-5', 39.8, 'Cel'],
+  ] as Array<[string, number, string]>) {
+    await api.created({ ...quantity(patientId, code, value, unit), category: VITAL_SIGNS });
+  }
+  const res = await request(t.app.getHttpServer()).post(`/fhir/Patient/${patientId}/$triage`).set('Authorization', `Bearer ${t.token}`);
+  expectStatus(res, 202);
+}
+
+/** Waits until the patient has `n` recommendation Tasks, and returns them. */
+export async function recommendationTasks(api: FhirApi, patientId: string, n: number, timeoutMs = 45000): Promise<Json[]> {
+  return waitFor(
+    `${n} recommendation(s) for Patient/${patientId}`,
+    async () => {
+      const res = expectStatus(await api.search('Task', { code: RECOMMENDATION_CODE, patient: `Patient/${patientId}`, _count: '50' }), 200);
+      const tasks = ((res.body.entry ?? []) as Json[]).map((e) => e.resource as Json);
+      return tasks.length >= n ? tasks : undefined;
+    },
+    timeoutMs,
+    250,
+  );
+}
+
+/** A client of the role (bound as given) and a token for it. */
+export async function clientToken(t: TestApp, body: Json): Promise<{ clientId: string; token: string }> {
+  const res = await request(t.app.getHttpServer()).post('/api/clients').set('Authorization', `Bearer ${t.token}`).send(body);
+  expectStatus(res, 201);
+  return { clientId: res.body.client_id, token: await fetchToken(t.app, res.body.client_id, res.body.client_secret) };
+}
