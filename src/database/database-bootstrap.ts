@@ -2,6 +2,7 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import { Client } from 'pg';
 import { databaseName } from '../config/app-config';
 import { mikroOrmConfig } from './mikro-orm.config';
+import { distributeOnCitus } from './citus/citus-distribution';
 
 /** A fixed advisory-lock key so that concurrent starters (API, workers) migrate one at a time. */
 const MIGRATION_LOCK = 0x46484952; // 'FHIR'
@@ -42,7 +43,10 @@ export async function dropDatabase(databaseUrl: string): Promise<void> {
   }
 }
 
-/** Applies pending migrations, holding an advisory lock so that only one process migrates at a time. */
+/**
+ * Applies pending migrations, holding an advisory lock so that only one process migrates at a time,
+ * then, on Citus, distributes the tables (src/database/citus/).
+ */
 export async function migrate(databaseUrl: string): Promise<string[]> {
   const lock = new Client({ connectionString: databaseUrl });
   await lock.connect();
@@ -51,7 +55,7 @@ export async function migrate(databaseUrl: string): Promise<string[]> {
     const orm = await MikroORM.init(mikroOrmConfig({ databaseUrl }, 2));
     try {
       const applied = await orm.getMigrator().up();
-      return applied.map((m) => m.name);
+      return [...applied.map((m) => m.name), ...(await distributeOnCitus(lock))];
     } finally {
       await orm.close(true);
     }

@@ -1,8 +1,12 @@
-import { Entity, PrimaryKey, Property, type Opt } from '@mikro-orm/core';
+import { Entity, PrimaryKey, PrimaryKeyProp, Property, type Opt } from '@mikro-orm/core';
 
-/** An append-only audit entry written by the audit triggers (AuditEvent source). */
+/** An append-only audit entry written by the audit triggers (AuditEvent source); it follows its row's patient ('' for shared tables). */
 @Entity({ tableName: 'audit_log' })
 export class AuditLogRow {
+  [PrimaryKeyProp]?: ['patientId', 'id'];
+
+  @PrimaryKey({ type: 'text', default: '' })
+  patientId!: Opt<string>;
   @PrimaryKey({ type: 'bigint', autoincrement: true })
   id!: Opt<string>;
   @Property({ type: 'datetime', columnType: 'timestamptz', defaultRaw: 'clock_timestamp()' })
