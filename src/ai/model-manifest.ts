@@ -41,6 +41,12 @@ export interface ModelManifest {
   outputs: ManifestOutput[];
   threshold: { output: string; value: number; meaning?: string };
   metrics?: Record<string, unknown>;
+  description?: string;
+  /** When the model was last trained (ISO date), and whether it was trained federated (ai_models columns). */
+  lastTrained?: string;
+  federated?: boolean;
+  /** The training data and method, as the model card describes them. */
+  training?: Record<string, unknown>;
 }
 
 export interface BuiltInModel {

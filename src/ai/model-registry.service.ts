@@ -1,10 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Device } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import { LOGGER } from '../core/core.module';
 import { DatabaseService } from '../database/database.service';
-import { ResourceWriteService } from '../fhir/write/resource-write.service';
+import { ResourceWriteService, prepare } from '../fhir/write/resource-write.service';
+import { lockTask, recordTransition } from './registry/model-transitions';
 import { loadBuiltInModels, type AiTask, type BuiltInModel, type ModelManifest } from './model-manifest';
+import { conditionKey, deviceOf, modelId } from './model-device';
+
+export { MODEL_LIFECYCLE_SYSTEM, MODEL_PROPERTY_SYSTEM, conditionKey, deviceOf, modelId } from './model-device';
 
 /** A registered model version, ready to run. */
 export interface RegisteredModel {
@@ -25,7 +28,11 @@ const CACHE_MS = 5_000;
 @Injectable()
 export class ModelRegistry {
   private cache = new Map<string, { at: number; model: Promise<RegisteredModel | undefined> }>();
+  private shadowCache = new Map<string, { at: number; models: Promise<RegisteredModel[]> }>();
   private conditions?: { at: number; codes: Promise<Set<string>> };
+  private markSeeded: () => void = () => undefined;
+  /** Resolves once this process has registered the built-in models: the worker takes jobs only then (workers/processor-start.ts). */
+  readonly seeded = new Promise<void>((resolve) => (this.markSeeded = resolve));
 
   constructor(
     private readonly db: DatabaseService,
@@ -33,30 +40,46 @@ export class ModelRegistry {
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
-  /** Registers the built-in models that are not yet registered; idempotent and safe in several processes at once. */
+  /**
+   * Registers the built-in models that are not yet registered; idempotent and safe in several
+   * processes at once. It never undoes a lifecycle change: only a built-in that is still a
+   * candidate (never promoted, retired or rolled back) and whose task/condition has no active
+   * version is made active, and each Device is written from the row's actual status.
+   */
   async seedBuiltIns(models: BuiltInModel[] = loadBuiltInModels()): Promise<void> {
+    const actor = 'system:model-registry';
     for (const m of models) {
       const id = modelId(m.manifest);
+      const condition = conditionKey(m.manifest);
       const accuracy = typeof m.manifest.metrics?.accuracy === 'number' ? Math.round(m.manifest.metrics.accuracy * 100) / 100 : null;
-      await this.db.transaction({ actor: 'system:model-registry' }, async (tx) => {
-        await tx.query(
+      await this.writer.inTransaction({ actor }, async (tx) => {
+        await lockTask(tx, m.manifest.task, condition);
+        const inserted = await tx.query(
           `INSERT INTO ai_models (id, name, version, accuracy, last_trained, federated, task, condition_code, sha256, model_file, manifest, status)
-           VALUES (?, ?, ?, ?, NULL, false, ?, ?, ?, ?, ?::jsonb, 'candidate') ON CONFLICT DO NOTHING`,
-          [id, m.manifest.name, m.manifest.version, accuracy, m.manifest.task, conditionKey(m.manifest), m.sha256, m.bytes, JSON.stringify(m.manifest)],
+           VALUES (?, ?, ?, ?, NULL, false, ?, ?, ?, ?, ?::jsonb, 'candidate') ON CONFLICT DO NOTHING RETURNING id`,
+          [id, m.manifest.name, m.manifest.version, accuracy, m.manifest.task, condition, m.sha256, m.bytes, JSON.stringify(m.manifest)],
         );
+        if (inserted.length) await recordTransition(tx, { modelId: id, action: 'seed', from: null, to: 'candidate', actor });
         // The first version of a task/condition becomes active; later ones wait for a promotion.
-        await tx.query(
-          `UPDATE ai_models SET status = 'active' WHERE id = ? AND status = 'candidate'
-             AND NOT EXISTS (SELECT 1 FROM ai_models a WHERE a.status = 'active' AND a.task = ? AND coalesce(a.condition_code, '') = coalesce(?::text, ''))`,
-          [id, m.manifest.task, conditionKey(m.manifest)],
+        const activated = await tx.query(
+          `UPDATE ai_models SET status = 'active' WHERE id = ? AND status = 'candidate' AND sha256 = ?
+             AND NOT EXISTS (SELECT 1 FROM ai_model_transitions t WHERE t.model_id = ? AND t.action <> 'seed')
+             AND NOT EXISTS (SELECT 1 FROM ai_models a WHERE a.status = 'active' AND a.task = ? AND coalesce(a.condition_code, '') = coalesce(?::text, ''))
+           RETURNING id`,
+          [id, m.sha256, id, m.manifest.task, condition],
         );
+        if (activated.length) await recordTransition(tx, { modelId: id, action: 'seed', from: 'candidate', to: 'active', actor });
+        // The row may be a version uploaded under the same name and version: describe what is stored.
+        const [row] = await tx.query<{ status: string; manifest: ModelManifest; sha256: string }>('SELECT status, manifest, sha256 FROM ai_models WHERE id = ?', [id]);
+        await this.writer.updateInTx(tx, prepare(deviceOf(id, row.manifest, row.sha256, row.status), 'Device', id), {});
       });
-      await this.writer.update({ actor: 'system:model-registry' }, 'Device', id, deviceOf(id, m.manifest, m.sha256));
     }
     // What was cached before the registration is stale now.
     this.cache.clear();
+    this.shadowCache.clear();
     this.conditions = undefined;
     this.logger.info({ models: models.map((m) => modelId(m.manifest)) }, 'built-in models registered');
+    this.markSeeded();
   }
 
   /** The active version for a task (and, for diagnosis models, a condition code `system|code`). */
@@ -67,6 +90,22 @@ export class ModelRegistry {
     const model = this.load(task, condition);
     this.cache.set(key, { at: Date.now(), model });
     return model;
+  }
+
+  /** The shadow versions of a task (and condition): run beside the active one on live jobs, never shown. Cached as active() is. */
+  shadows(task: AiTask, condition?: string): Promise<RegisteredModel[]> {
+    const key = `${task}|${condition ?? ''}`;
+    const hit = this.shadowCache.get(key);
+    if (hit && Date.now() - hit.at < CACHE_MS) return hit.models;
+    const models = this.db
+      .query<{ id: string; manifest: ModelManifest; sha256: string; model_file: Buffer }>(
+        `SELECT id, manifest, sha256, model_file FROM ai_models WHERE status = 'shadow' AND task = ? AND coalesce(condition_code, '') = ? ORDER BY id`,
+        [task, condition ?? ''],
+      )
+      .then((rows) => rows.map((row) => ({ id: row.id, manifest: row.manifest, sha256: row.sha256, bytes: row.model_file })));
+    models.catch(() => this.shadowCache.delete(key)); // a failed read is not cached
+    this.shadowCache.set(key, { at: Date.now(), models });
+    return models;
   }
 
   /** Condition codes (`system|code`) that have an active diagnosis model; cached as active() is (asked on every Condition event). */
@@ -91,29 +130,4 @@ export class ModelRegistry {
     );
     return row && { id: row.id, manifest: row.manifest, sha256: row.sha256, bytes: row.model_file };
   }
-}
-
-/** The registry id of a version, also its Device id: `<name>-<version>`. */
-export function modelId(manifest: ModelManifest): string {
-  return `${manifest.name}-${manifest.version}`.replace(/[^A-Za-z0-9.-]/g, '-').slice(0, 64);
-}
-
-export function conditionKey(manifest: ModelManifest): string | null {
-  return manifest.condition ? `${manifest.condition.system}|${manifest.condition.code}` : null;
-}
-
-/** The FHIR view of a model version. Pure. */
-export function deviceOf(id: string, manifest: ModelManifest, sha256: string): Device {
-  const metrics = Object.entries(manifest.metrics ?? {}).filter(([, v]) => typeof v === 'number') as Array<[string, number]>;
-  return {
-    resourceType: 'Device',
-    id,
-    status: 'active',
-    identifier: [{ system: 'urn:fhir-ai-server:model-sha256', value: sha256 }],
-    deviceName: [{ name: manifest.title, type: 'model-name' }],
-    modelNumber: manifest.name,
-    type: { coding: [{ system: 'urn:fhir-ai-server:ai-task', code: manifest.task }], text: 'AI model (ONNX)' },
-    version: [{ value: manifest.version }],
-    property: metrics.map(([name, value]) => ({ type: { text: name }, valueQuantity: [{ value }] })),
-  };
 }

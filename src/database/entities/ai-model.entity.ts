@@ -29,4 +29,7 @@ export class AiModelRow {
   status!: string;
   @Property({ type: 'datetime', columnType: 'timestamptz', defaultRaw: 'now()' })
   registeredAt!: Date;
+  /** The version that was active before this one was promoted: what a rollback makes active again. */
+  @Property({ type: 'string', columnType: 'fhir_id', nullable: true })
+  previousActiveId?: string | null;
 }
