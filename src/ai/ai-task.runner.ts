@@ -7,9 +7,11 @@ import { ResourceStore } from '../fhir/store/resource-store.repository';
 import { SearchService } from '../fhir/search/search.service';
 import { ResourceWriteService, prepare } from '../fhir/write/resource-write.service';
 import type { ResourceEvent } from '../outbox/outbox.repository';
-import { AI_JOB_SYSTEM, type AiJob, type AiPlugin } from './ai-plugin';
+import { AI_JOB_SYSTEM, type AiJob, type AiPlugin, type PluginInput } from './ai-plugin';
 import { InferenceService } from './inference.service';
-import { ModelRegistry } from './model-registry.service';
+import { ModelRegistry, conditionKey, type RegisteredModel } from './model-registry.service';
+import { failedRecord, predictionRecord, type PredictionRecord } from './model-stats/prediction-record';
+import { PredictionRepository } from './model-stats/prediction.repository';
 import { DiagnosisPlugin } from './plugins/diagnosis.plugin';
 import { SentimentPlugin } from './plugins/sentiment.plugin';
 import { TriagePlugin } from './plugins/triage.plugin';
@@ -17,6 +19,9 @@ import { TriagePlugin } from './plugins/triage.plugin';
 export type AiJobResult =
   | { status: 'written'; model: string; output: string }
   | { status: 'skipped'; reason: string };
+
+/** A shadow version slower than this on a job is recorded as failed; the job does not wait longer for it. */
+const SHADOW_TIMEOUT_MS = 5_000;
 
 /** The deterministic id of an AI job: one per task and input version. */
 export function aiJobId(job: AiJob): string {
@@ -28,6 +33,11 @@ export function aiJobId(job: AiJob): string {
  * (skip if superseded or deleted), pick the active model version, build the input, run the model,
  * and write the outputs in one transaction through the one write path, unless this job already
  * wrote them (idempotent under retries and crashes).
+ *
+ * Shadow versions of the task run beside the active one on the same data (each prepared by its own
+ * manifest); their predictions are recorded in ai_predictions with the active one's, in the same
+ * transaction as the output, but they write no FHIR resource and raise no recommendation. A
+ * shadow that fails or times out is logged and recorded as failed; the job goes on.
  */
 @Injectable()
 export class AiTaskRunner {
@@ -39,7 +49,8 @@ export class AiTaskRunner {
     private readonly writer: ResourceWriteService,
     private readonly search: SearchService,
     private readonly inference: InferenceService,
-    registry: ModelRegistry,
+    private readonly registry: ModelRegistry,
+    private readonly predictions: PredictionRepository,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.plugins = [new DiagnosisPlugin(registry), new TriagePlugin(registry, store), new SentimentPlugin(registry)];
@@ -77,10 +88,17 @@ export class AiTaskRunner {
     const input = { job, jobId, resource, patient, observations };
     const prepared = plugin.prepare(model, input);
     if (prepared.kind === 'fail') throw new Error(prepared.reason);
+    // Shadows start now and run beside the active model; they never reject.
+    const shadowRuns = (await this.shadowsOf(model)).map((s) => this.runShadow(plugin, s, input));
     const started = process.hrtime.bigint();
     const outputs = prepared.kind === 'run' ? await this.inference.run(model.manifest, model.sha256, model.bytes, prepared.row) : undefined;
     const inferenceMs = Number(process.hrtime.bigint() - started) / 1e6;
     const { create, update } = plugin.outputs(model, input, prepared, outputs);
+    const outputRef = `${create[0].resourceType}/${create[0].id}`;
+    const records = [
+      predictionRecord({ modelId: model.id, manifest: model.manifest, job, jobId, shadow: false, outputRef }, prepared, outputs, prepared.kind === 'run' ? inferenceMs : null),
+      ...(await Promise.all(shadowRuns)),
+    ];
 
     const written = await this.writer.inTransaction({ actor: `system:ai:${model.id}` }, async (tx) => {
       // One writer per job at a time, and never twice: the output carries the job's identifier.
@@ -89,10 +107,46 @@ export class AiTaskRunner {
       if (done.length) return undefined;
       for (const r of create) await this.writer.createInTx(tx, prepare(r, r.resourceType, r.id as string));
       if (update) await this.writer.updateInTx(tx, prepare(update, update.resourceType, update.id as string), { ifMatch: `W/"${job.versionId}"` });
-      return `${create[0].resourceType}/${create[0].id}`;
+      // Counted only with the output they belong to, and once per job (unique model and job).
+      await this.predictions.insert(tx, records);
+      return outputRef;
     });
     this.logger.debug({ jobId, model: model.id, inferenceMs, written }, 'ai job');
     return written ? { status: 'written', model: model.id, output: written } : { status: 'skipped', reason: 'already written by an earlier run of this job' };
+  }
+
+  /** The shadow versions beside the active one (same task and condition); none if the registry cannot say. */
+  private async shadowsOf(active: RegisteredModel): Promise<RegisteredModel[]> {
+    try {
+      const shadows = await this.registry.shadows(active.manifest.task, conditionKey(active.manifest) ?? undefined);
+      return shadows.filter((s) => s.id !== active.id);
+    } catch (err) {
+      this.logger.warn({ err, model: active.id }, 'shadow versions could not be read; running the active version alone');
+      return [];
+    }
+  }
+
+  /** One shadow version on the job's data: its prediction, or its failure, as a record. Never rejects. */
+  private async runShadow(plugin: AiPlugin, model: RegisteredModel, input: PluginInput): Promise<PredictionRecord> {
+    const ctx = { modelId: model.id, manifest: model.manifest, job: input.job, jobId: input.jobId, shadow: true };
+    const started = process.hrtime.bigint();
+    const elapsed = () => Number(process.hrtime.bigint() - started) / 1e6;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const prepared = plugin.prepare(model, input);
+      if (prepared.kind === 'fail') return failedRecord(ctx, prepared.reason, null);
+      if (prepared.kind !== 'run') return predictionRecord(ctx, prepared, undefined, null);
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${SHADOW_TIMEOUT_MS} ms`)), SHADOW_TIMEOUT_MS);
+      });
+      const outputs = await Promise.race([this.inference.run(model.manifest, model.sha256, model.bytes, prepared.row), timeout]);
+      return predictionRecord(ctx, prepared, outputs, elapsed());
+    } catch (err) {
+      this.logger.warn({ err, jobId: input.jobId, model: model.id }, 'shadow model failed; the job goes on without it');
+      return failedRecord(ctx, err instanceof Error ? err.message : String(err), elapsed());
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private async readPatient(id: string): Promise<Patient | undefined> {
