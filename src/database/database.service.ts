@@ -12,6 +12,8 @@ export interface TxContext {
 /** A running transaction. SQL uses `?` placeholders; values travel only as bind parameters. */
 export interface Tx {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Whom the transaction's changes are attributed to (TxContext.actor). */
+  readonly actor?: string;
 }
 
 /**
@@ -35,6 +37,7 @@ export class DatabaseService {
   async transaction<T>(ctx: TxContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
     return this.knex.transaction(async (trx) => {
       const tx: Tx = {
+        actor: ctx.actor,
         query: async <R>(sql: string, params: unknown[] = []) => (await trx.raw(sql, params as Knex.RawBinding[])).rows as R[],
       };
       await tx.query("SELECT set_config('app.actor', ?, true), set_config('app.request_id', ?, true)", [ctx.actor, ctx.requestId ?? '']);

@@ -7,11 +7,16 @@ import { AiTaskRunner, aiJobId } from '../../src/ai/ai-task.runner';
 import type { ResourceEvent } from '../../src/outbox/outbox.repository';
 import { QUEUES } from '../../src/queue/queues';
 import { Metrics } from '../../src/metrics/metrics';
+import type { AppConfig } from '../../src/config/app-config';
+import { APP_CONFIG } from '../../src/core/tokens';
+import { SubscriptionMatcher } from '../../src/subscriptions/subscription-matcher.service';
+import { notificationJobId, type SubscriptionNotification } from '../../src/subscriptions/subscription-notification';
 import { workerLockOptions } from '../../src/queue/worker-lock-options';
 
 /**
- * Receives every committed resource change and fans it out to the AI plugins it triggers, as jobs
- * of the ai-tasks queue with deterministic ids (a redelivered event adds nothing new).
+ * Receives every committed resource change and fans it out to the AI plugins it triggers (jobs of
+ * the ai-tasks queue) and to the Subscriptions it matches (jobs of subscription-deliveries), with
+ * deterministic ids (a redelivered event adds nothing new).
  */
 @Processor(QUEUES.resourceEvents, { concurrency: Number(process.env.WORKER_CONCURRENCY || 8), ...workerLockOptions() })
 export class ResourceEventProcessor extends WorkerHost {
@@ -20,11 +25,14 @@ export class ResourceEventProcessor extends WorkerHost {
     private readonly runner: AiTaskRunner,
     @InjectQueue(QUEUES.aiTasks) private readonly aiTasks: Queue,
     private readonly metrics: Metrics,
+    private readonly subscriptions: SubscriptionMatcher,
+    @InjectQueue(QUEUES.subscriptionDeliveries) private readonly deliveries: Queue,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     super();
   }
 
-  async process(job: Job<ResourceEvent>): Promise<{ handledBy: string[] }> {
+  async process(job: Job<ResourceEvent>): Promise<{ handledBy: string[]; notified: string[] }> {
     const e = job.data;
     this.metrics.resourceEvents.inc({ action: e.action });
     const jobs = await this.runner.jobsFor(e).catch((err: unknown) => {
@@ -34,7 +42,18 @@ export class ResourceEventProcessor extends WorkerHost {
     for (const j of jobs) {
       await this.aiTasks.add(j.task, j, { jobId: aiJobId(j), attempts: 5, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: 10_000, removeOnFail: false });
     }
+    const notify = await this.subscriptions.matching(e);
+    for (const subscriptionId of notify) {
+      const n: SubscriptionNotification = { subscriptionId, resourceType: e.resourceType, resourceId: e.resourceId, versionId: e.versionId };
+      await this.deliveries.add('notify', n, {
+        jobId: notificationJobId(n),
+        attempts: this.config.subscriptionDeliveryAttempts,
+        backoff: { type: 'exponential', delay: 1000 },
+        removeOnComplete: 10_000,
+        removeOnFail: false,
+      });
+    }
     this.logger.debug({ jobId: job.id, event: `${e.action} ${e.resourceType}/${e.resourceId}/_history/${e.versionId}`, ai: jobs.map((j) => j.task) }, 'resource event');
-    return { handledBy: jobs.map((j) => j.task) };
+    return { handledBy: jobs.map((j) => j.task), notified: notify };
   }
 }

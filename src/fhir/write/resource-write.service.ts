@@ -180,7 +180,7 @@ export class ResourceWriteService {
   private async applyRules(tx: Tx, resource: Resource, current: StoredVersion | undefined): Promise<Resource> {
     if (!this.rules.has(resource.resourceType)) return resource;
     const previous = current && !current.deleted && current.json ? (JSON.parse(current.json) as Resource) : undefined;
-    return this.rules.apply(tx, resource, { previous, flush: () => this.flush(tx) });
+    return this.rules.apply(tx, resource, { previous, actor: tx.actor, flush: () => this.flush(tx) });
   }
 
   async deleteInTx(tx: Tx, resourceType: string, id: string, options: UpdateOptions): Promise<DeleteOutcome> {

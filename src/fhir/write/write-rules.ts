@@ -4,6 +4,8 @@ import type { Tx } from '../../database/database.service';
 
 /** What a rule may use besides the transaction. */
 export interface WriteRuleContext {
+  /** Whom the write is attributed to (a client id, or `system:...` for the server's own components). */
+  actor?: string;
   /** The current version before this write (undefined for a create, or when it was deleted). */
   previous?: Resource;
   /**

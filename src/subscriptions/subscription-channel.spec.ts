@@ -1,0 +1,52 @@
+import type { Subscription } from '@medplum/fhirtypes';
+import { acceptedStatus, channelHeaders, channelProblems, parseCriteria } from './subscription-channel';
+import { isPrivateAddress } from './endpoint-guard';
+
+const sub = (channel: Partial<Subscription['channel']>, criteria = 'Observation?code=1'): Subscription =>
+  ({ resourceType: 'Subscription', status: 'requested', reason: 'r', criteria, channel: { type: 'rest-hook', endpoint: 'https://ehr.example.org/hook', ...channel } }) as Subscription;
+
+describe('Subscription channels', () => {
+  it('parses criteria of a known type with a query', () => {
+    expect(parseCriteria('Observation?code=http://loinc.org|8867-4')).toEqual({ resourceType: 'Observation', query: 'code=http://loinc.org|8867-4' });
+    expect(parseCriteria('Observation')).toBeUndefined();
+    expect(parseCriteria('Observation?')).toBeUndefined();
+    expect(parseCriteria('Nothing?x=1')).toBeUndefined();
+    expect(parseCriteria('/Observation?x=1')).toBeUndefined();
+  });
+
+  it('accepts a well-formed rest-hook and websocket channel', () => {
+    expect(channelProblems(sub({ payload: 'application/fhir+json', header: ['Authorization: Bearer x'] }))).toEqual([]);
+    expect(channelProblems(sub({ type: 'websocket', endpoint: undefined }))).toEqual([]);
+  });
+
+  it('names each problem by its path', () => {
+    const paths = (s: Subscription) => channelProblems(s).map((p) => p.path);
+    expect(paths(sub({}, 'Observation'))).toEqual(['Subscription.criteria']);
+    expect(paths(sub({ type: 'email' }))).toEqual(['Subscription.channel.type']);
+    expect(paths(sub({ endpoint: 'ftp://x/y' }))).toEqual(['Subscription.channel.endpoint']);
+    expect(paths(sub({ endpoint: 'https://user:pw@x.org/y' }))).toEqual(['Subscription.channel.endpoint']);
+    expect(paths(sub({ payload: 'text/plain' }))).toEqual(['Subscription.channel.payload']);
+    expect(paths(sub({ type: 'websocket', payload: 'application/fhir+json' }))).toEqual(['Subscription.channel.payload']);
+    expect(paths(sub({ header: ['ok: 1', 'Bad\nName: x'] }))).toEqual(['Subscription.channel.header[1]']);
+  });
+
+  it('reads headers as an object', () => {
+    expect(channelHeaders(sub({ header: ['Authorization: Bearer a:b', 'X-Y:z'] }))).toEqual({ Authorization: 'Bearer a:b', 'X-Y': 'z' });
+  });
+
+  it('lets clients submit requested or off, keeps a re-submitted status, refuses the rest', () => {
+    expect(acceptedStatus('requested', undefined)).toBe('active');
+    expect(acceptedStatus('off', 'active')).toBe('off');
+    expect(acceptedStatus('active', 'active')).toBe('active');
+    expect(acceptedStatus('active', undefined)).toHaveProperty('refused');
+    expect(acceptedStatus('error', 'active')).toHaveProperty('refused');
+  });
+});
+
+describe('isPrivateAddress', () => {
+  it.each(['127.0.0.1', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '::', 'fd12:3456::1', 'fe80::1', '::ffff:127.0.0.1', '224.0.0.1'])(
+    'treats %s as private',
+    (a) => expect(isPrivateAddress(a)).toBe(true),
+  );
+  it.each(['8.8.8.8', '172.32.0.1', '193.168.1.1', '2001:db8::1', '100.128.0.1'])('treats %s as public', (a) => expect(isPrivateAddress(a)).toBe(false));
+});

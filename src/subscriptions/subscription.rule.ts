@@ -1,0 +1,59 @@
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import type { Resource, Subscription } from '@medplum/fhirtypes';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../core/tokens';
+import type { Tx } from '../database/database.service';
+import { OperationOutcomeError, badRequest, outcome } from '../fhir/operation-outcome';
+import { SearchService } from '../fhir/search/search.service';
+import { WriteRules, type WriteRule, type WriteRuleContext } from '../fhir/write/write-rules';
+import { acceptedStatus, channelProblems, parseCriteria } from './subscription-channel';
+import { endpointRefusal } from './endpoint-guard';
+
+/** The actor of the server's own changes to a Subscription (recording a delivery error). */
+export const SUBSCRIPTIONS_ACTOR = 'system:subscriptions';
+
+/**
+ * A Subscription is checked when it is written, so that a bad one is refused at once (400 naming
+ * what is wrong) rather than failing silently later: the channel (subscription-channel.ts), the
+ * criteria's parameters (by the search engine), and a rest-hook endpoint that does not point into
+ * the server's own network. A valid `requested` Subscription is stored `active`.
+ */
+@Injectable()
+export class SubscriptionRule implements WriteRule, OnModuleInit {
+  readonly name = 'subscription';
+  readonly resourceTypes = ['Subscription'];
+
+  constructor(
+    private readonly rules: WriteRules,
+    private readonly search: SearchService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  onModuleInit(): void {
+    this.rules.add(this);
+  }
+
+  async beforeWrite(tx: Tx, resource: Resource, ctx: WriteRuleContext): Promise<Resource> {
+    const sub = resource as Subscription;
+    const previous = ctx.previous as Subscription | undefined;
+    if (ctx.actor === SUBSCRIPTIONS_ACTOR) return sub; // the server's own status change
+    const problems = channelProblems(sub);
+    if (problems.length) throw new OperationOutcomeError(400, outcome(problems.map((p) => ({ severity: 'error', code: 'invalid', diagnostics: p.message, expression: [p.path] }))));
+    const criteria = parseCriteria(sub.criteria) as NonNullable<ReturnType<typeof parseCriteria>>;
+    try {
+      await this.search.matchIds(tx, criteria.resourceType, `${criteria.query}&_id=subscription-check`, 1);
+    } catch (e) {
+      if (e instanceof OperationOutcomeError) throw badRequest(`Subscription.criteria: ${e.message}`, ['Subscription.criteria']);
+      throw e;
+    }
+    if (sub.channel.type === 'rest-hook') {
+      const refusal = await endpointRefusal(sub.channel.endpoint as string, this.config.subscriptionAllowPrivateEndpoints);
+      if (refusal) throw badRequest(`Subscription.channel.endpoint: ${refusal}`, ['Subscription.channel.endpoint']);
+    }
+    const status = acceptedStatus(sub.status, previous?.status);
+    if (typeof status === 'object') throw badRequest(status.refused, ['Subscription.status']);
+    const stored: Subscription = { ...sub, status };
+    if (status === 'active') delete stored.error;
+    return stored;
+  }
+}
