@@ -1,4 +1,8 @@
 import { Module } from '@nestjs/common';
+import { BedsModule } from './beds/beds.module';
+import { SchedulingModule } from './scheduling/scheduling.module';
+import { BillingModule } from './billing/billing.module';
+import { PharmacyModule } from './pharmacy/pharmacy.module';
 
 /**
  * The hospital modules (scheduling, beds, pharmacy, billing...): their rules on the one write path
@@ -6,6 +10,6 @@ import { Module } from '@nestjs/common';
  * same rules.
  */
 @Module({
-  imports: [],
+  imports: [PharmacyModule, BillingModule, SchedulingModule, BedsModule],
 })
 export class HospitalModule {}

@@ -19,6 +19,13 @@ export class AppointmentRow {
   status?: string | null;
   @Property({ type: 'boolean', nullable: true, default: false })
   aiConflictResolved?: boolean | null;
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
+  startAt?: Date | null;
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
+  endAt?: Date | null;
+  /** The actors the appointment holds (Practitioner/..., Location/..., Device/...): see src/hospital/scheduling. */
+  @Property({ type: 'string[]', columnType: 'text[]', nullable: true })
+  actors?: string[] | null;
   @Property({ type: 'integer', nullable: true })
   versionId?: number | null;
   @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })

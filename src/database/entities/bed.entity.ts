@@ -15,6 +15,9 @@ export class BedRow {
   occupancyPrediction?: unknown;
   @Property({ type: 'string', columnType: 'fhir_id', nullable: true })
   resourceId?: string | null;
+  /** The ward (Location.partOf). */
+  @Property({ type: 'string', columnType: 'fhir_id', nullable: true })
+  wardId?: string | null;
   @Property({ type: 'integer', nullable: true })
   versionId?: number | null;
   @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })

@@ -1,6 +1,6 @@
 import { Entity, PrimaryKey, Property, PrimaryKeyProp } from '@mikro-orm/core';
 
-/** Claim / Invoice. */
+/** Claim. */
 @Entity({ tableName: 'billing' })
 export class BillingRow {
   [PrimaryKeyProp]?: ['patientId', 'id'];
@@ -15,6 +15,11 @@ export class BillingRow {
   status?: string | null;
   @Property({ type: 'boolean', nullable: true, default: false })
   aiErrorDetected?: boolean | null;
+  /** Why: [{code, detail, item?}] from the billing-error rules (src/hospital/billing/claim-errors.ts). */
+  @Property({ type: 'json', columnType: 'jsonb', nullable: true })
+  aiErrorReasons?: unknown;
+  @Property({ type: 'string', columnType: 'fhir_id', nullable: true })
+  encounterId?: string | null;
   @Property({ type: 'datetime', columnType: 'timestamp', nullable: true, defaultRaw: 'now()' })
   createdAt?: Date | null;
   @Property({ type: 'integer', nullable: true })

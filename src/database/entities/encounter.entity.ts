@@ -21,6 +21,9 @@ export class EncounterRow {
   periodStart?: Date | null;
   @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
   periodEnd?: Date | null;
+  /** Encounter.location as stays (see src/hospital/beds/bed-stays.ts). */
+  @Property({ type: 'json', nullable: true })
+  locations?: unknown;
   @Property({ type: 'integer', nullable: true })
   versionId?: number | null;
   @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })

@@ -57,6 +57,8 @@ export const PROJECTION_TABLES: Record<string, ProjectionTable> = {
   },
   doctors: { name: 'doctors', key: ['id'], owner: 'id', versioned: true },
   encounters: patientOwned('encounters'),
+  appointments: patientOwned('appointments'),
+  beds: { name: 'beds', key: ['id'], owner: 'id', versioned: true },
   monitoring_data: patientOwned('monitoring_data'),
   icu_monitoring: patientOwned('icu_monitoring'),
   stress_data: patientOwned('stress_data'),
@@ -67,4 +69,7 @@ export const PROJECTION_TABLES: Record<string, ProjectionTable> = {
   triage: patientOwned('triage'),
   recommendations: patientOwned('recommendations'),
   emergency_alerts: patientOwned('emergency_alerts'),
+  inventory: { name: 'inventory', key: ['id'], owner: 'id', versioned: true },
+  adherence_tracking: patientOwned('adherence_tracking'),
+  billing: patientOwned('billing'),
 };

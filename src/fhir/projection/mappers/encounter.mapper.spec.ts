@@ -18,6 +18,7 @@ describe('encounterMapper', () => {
           type_text: null,
           period_start: null,
           period_end: null,
+          locations: null,
         },
       },
     ]);

@@ -12,6 +12,7 @@ import {
   toTimestamp,
   truncate,
 } from './mapper-utils';
+import { bedStays } from '../../../hospital/beds/bed-stays';
 
 /** Encounter → encounters (only when its subject is a local Patient: the table is keyed by patient). */
 export const encounterMapper: ResourceMapper<Encounter> = {
@@ -22,6 +23,7 @@ export const encounterMapper: ResourceMapper<Encounter> = {
     const patientId = localRefId(encounter.subject, 'Patient');
     if (!patientId) return [];
     const doctorId = encounter.participant?.map((p) => localRefId(p.individual, 'Practitioner')).find(Boolean);
+    const stays = bedStays(encounter);
     return [
       {
         table: 'encounters',
@@ -34,6 +36,8 @@ export const encounterMapper: ResourceMapper<Encounter> = {
           type_text: truncate(conceptText(encounter.type?.[0]), 255),
           period_start: toTimestamp(encounter.period?.start),
           period_end: toTimestamp(encounter.period?.end),
+          // The locations as stays, for the beds module's allocation rule and occupancy.
+          locations: stays.length ? stays : null,
         },
       },
     ];

@@ -8,12 +8,24 @@ import {
   fromTimestamp,
   localRef,
   localRefId,
+  num,
   patientRef,
   requireId,
   str,
   toTimestamp,
   truncate,
 } from './mapper-utils';
+
+/**
+ * The share of expected doses taken (0..1), kept by the server from the prescription's adherence
+ * events (src/hospital/pharmacy/adherence.ts); clients cannot set it.
+ */
+export const ADHERENCE_RATE_URL = 'https://fhir-ai-server.dev/StructureDefinition/adherence-rate';
+
+export function adherenceRateOf(mr: MedicationRequest): number | undefined {
+  const v = mr.extension?.find((e) => e.url === ADHERENCE_RATE_URL)?.valueDecimal;
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
 
 /** The medication's concept: the CodeableConcept, or the code of a contained Medication (`#id`). */
 function medicationConcept(mr: MedicationRequest): CodeableConcept | undefined {
@@ -62,6 +74,8 @@ export const medicationRequestMapper: ResourceMapper<MedicationRequest> = {
           medication: truncate(medication, 255),
           medication_code: truncate(firstCoding(concept)?.code, 64),
           dosage: truncate(dosageText(mr.dosageInstruction?.[0]), 100),
+          adherence_rate: adherenceRateOf(mr)?.toFixed(2) ?? null,
+          inventory_id: localRefId(mr.medicationReference, 'Medication') ?? null,
           status: truncate(mr.status, 50),
           doctor_id: localRefId(mr.requester, 'Practitioner') ?? null,
           created_at: toTimestamp(mr.authoredOn),
@@ -74,9 +88,11 @@ export const medicationRequestMapper: ResourceMapper<MedicationRequest> = {
     const medication = str(row.medication);
     const code = str(row.medication_code);
     const dosage = str(row.dosage);
+    const adherence = num(row.adherence_rate);
     return compact<MedicationRequest>({
       resourceType: 'MedicationRequest',
       id: String(row.id),
+      extension: adherence !== undefined ? [{ url: ADHERENCE_RATE_URL, valueDecimal: adherence }] : undefined,
       status: (str(row.status) ?? 'unknown') as MedicationRequest['status'],
       intent: 'order', // required; the table does not keep the intent
       medicationCodeableConcept:

@@ -132,6 +132,19 @@ describe('observationMapper', () => {
     expect(observationTable({ ...stressLevel, status: 'cancelled' })).toBeUndefined();
   });
 
+  it('gives no row for the AI\'s own scores, whose device is the model that made them', () => {
+    const score: Observation = {
+      resourceType: 'Observation',
+      status: 'final',
+      code: { coding: [{ system: 'urn:fhir-ai-server:sentiment', code: 'score' }] },
+      subject: { reference: 'Patient/p1' },
+      device: { reference: 'Device/sentiment-uci-1.0.0' },
+      valueQuantity: { value: 0.8 },
+    };
+    expect(observationTable(score)).toBeUndefined();
+    expect(observationTable({ ...score, code: { coding: [{ system: LOINC, code: '8867-4' }] } })).toBe('monitoring_data');
+  });
+
   it('gives no row when the subject is not a local Patient', () => {
     expect(rowsOf({ ...hl7Example<Observation>('Observation-satO2'), subject: { reference: 'urn:uuid:4f9c7c6e-0b9a-4a55-9d0f-1b9a8c1d2e3f' } })).toEqual([]);
     expect(rowsOf({ ...stressLevel, subject: { reference: 'Group/herd1' } })).toEqual([]);

@@ -64,10 +64,12 @@ const has = (cc: CodeableConcept | undefined, codes: readonly Coding[]) =>
  * wearable stress readings); a vital-signs panel (85353-1) with components or members →
  * icu_monitoring (even from a bedside monitor); a device reference → monitoring_data.
  * Entered-in-error and cancelled observations take none: these tables have no status column
- * and feed anomaly detection.
+ * and feed anomaly detection. Nor do the AI's own scores (coded in the server's `urn:fhir-ai-server:`
+ * systems): their `device` is the model that computed them, not a sensor.
  */
 export function observationTable(obs: Observation): ObservationTable | undefined {
   if (obs.status === 'entered-in-error' || obs.status === 'cancelled') return undefined;
+  if (obs.code?.coding?.some((c) => c.system?.startsWith('urn:fhir-ai-server:'))) return undefined;
   if (has(obs.code, STRESS_CODES)) return 'stress_data';
   if (has(obs.code, [VITAL_SIGNS_PANEL]) && (obs.component?.length || obs.hasMember?.length)) return 'icu_monitoring';
   if (obs.device) return 'monitoring_data';

@@ -1,0 +1,65 @@
+import { Injectable } from '@nestjs/common';
+import type { Encounter, Resource } from '@medplum/fhirtypes';
+import type { Tx } from '../../database/database.service';
+import { OperationOutcomeError } from '../../fhir/operation-outcome';
+import { localRefId } from '../../fhir/projection/mappers/mapper-utils';
+import type { WriteRule, WriteRuleContext } from '../../fhir/write/write-rules';
+import { bedStays, overlaps, type BedStay } from './bed-stays';
+import { BedsRepository, type Allocation } from './beds.repository';
+
+/**
+ * A bed holds one patient at a time and a patient is in at most one bed at a time: an Encounter
+ * whose allocating location (status active, planned or reserved, see bed-stays.ts) would overlap
+ * another encounter's allocation of the same bed, or another bed of the same patient, is refused
+ * with a 409 naming the bed and the encounter in the way. Allocations of a bed and of a patient are
+ * serialised by advisory locks, so two concurrent admissions cannot both pass.
+ */
+@Injectable()
+export class BedAllocationRule implements WriteRule {
+  readonly name = 'beds:one-patient-per-bed';
+  readonly resourceTypes = ['Encounter'] as const;
+
+  constructor(private readonly repo: BedsRepository) {}
+
+  async beforeWrite(tx: Tx, resource: Resource, ctx: WriteRuleContext): Promise<void> {
+    const encounter = resource as Encounter;
+    const candidates = bedStays(encounter).filter((s) => s.allocating);
+    if (!candidates.length) return;
+    const patientId = localRefId(encounter.subject, 'Patient');
+    await this.repo.lock(tx, [...candidates.map((s) => `bed:${s.location}`), ...(patientId ? [`bed-patient:${patientId}`] : [])]);
+    await ctx.flush();
+    const beds = await this.repo.bedsAmong(tx, candidates.map((s) => s.location));
+    const stays = candidates.filter((s) => beds.has(s.location));
+    const id = encounter.id as string;
+    for (let i = 0; i < stays.length; i++) {
+      for (let j = i + 1; j < stays.length; j++) {
+        if (overlaps(stays[i], stays[j])) {
+          throw refuse(
+            `Encounter/${id} puts its patient in Location/${stays[i].location} and Location/${stays[j].location} at the same time (${period(stays[j])}); a patient is in at most one bed at a time`,
+          );
+        }
+      }
+    }
+    for (const stay of stays) {
+      const [taken] = await this.repo.allocationsOfBed(tx, stay.location, stay.start, stay.end, id);
+      if (taken) {
+        throw refuse(`Location/${stay.location} is occupied: Encounter/${taken.encounterId} holds it ${period(taken)}, which overlaps the requested ${period(stay)}`);
+      }
+      if (!patientId) continue;
+      const [other] = await this.repo.allocationsOfPatient(tx, patientId, stay.start, stay.end, id);
+      if (other) {
+        throw refuse(
+          `Patient/${patientId} already has a bed: Location/${other.bed} in Encounter/${other.encounterId} ${period(other)}, which overlaps the requested Location/${stay.location} ${period(stay)}; release it first (location status completed or a period end)`,
+        );
+      }
+    }
+  }
+}
+
+function period(s: BedStay | Allocation): string {
+  return `from ${s.start ?? 'an open start'} to ${s.end ?? 'an open end'}`;
+}
+
+function refuse(message: string): OperationOutcomeError {
+  return OperationOutcomeError.of(409, 'conflict', message, ['Encounter.location']);
+}

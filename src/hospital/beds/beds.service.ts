@@ -1,0 +1,146 @@
+import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { badRequest } from '../../fhir/operation-outcome';
+import { BedsRepository, type BedRowView } from './beds.repository';
+import { bucketsOf, INTERVAL_MS, occupancyCounts, wardKey, type OccupancyBucket, type OccupancyInterval } from './occupancy';
+import { FORECAST_METHOD, forecastOccupancy } from './occupancy-forecast';
+
+const DAY = 86_400_000;
+const MAX_BUCKETS = 2000;
+/** Days of daily occupancy the forecast learns from (eight weeks: several weekly seasons). */
+export const FORECAST_HISTORY_DAYS = 56;
+/** How often beds.occupied is brought up to date for periods that ended with no write. */
+const REFRESH_MS = 60_000;
+const ACTOR = 'system:beds';
+
+export interface OccupancyReport {
+  from: string;
+  to: string;
+  interval: OccupancyInterval;
+  beds: { total: number; wards: Record<string, number> };
+  buckets: OccupancyBucket[];
+}
+
+export interface WardForecast {
+  ward: string;
+  beds: number;
+  method: string;
+  history: number[];
+  forecast: Array<{ date: string; occupied: number; rate: number | null }>;
+}
+
+export interface ForecastReport {
+  method: typeof FORECAST_METHOD;
+  generated_at: string;
+  history: { from: string; to: string; days: number };
+  total: WardForecast;
+  wards: WardForecast[];
+}
+
+@Injectable()
+export class BedsService implements OnModuleInit, OnModuleDestroy {
+  private timer?: NodeJS.Timeout;
+
+  constructor(private readonly repo: BedsRepository) {}
+
+  onModuleInit(): void {
+    this.timer = setInterval(() => void this.repo.refreshOccupancy(ACTOR).catch(() => undefined), REFRESH_MS);
+    this.timer.unref();
+  }
+
+  onModuleDestroy(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** The beds now: occupied flags brought up to date first. */
+  async beds(): Promise<BedRowView[]> {
+    await this.repo.refreshOccupancy(ACTOR);
+    return this.repo.beds();
+  }
+
+  async occupancy(fromParam: unknown, toParam: unknown, intervalParam: unknown): Promise<OccupancyReport> {
+    const interval = (intervalParam ?? 'day') as OccupancyInterval;
+    if (typeof interval !== 'string' || !Object.hasOwn(INTERVAL_MS, interval)) throw badRequest('interval must be hour, day or week', ['interval']);
+    const today = startOfDay(Date.now());
+    const to = toParam === undefined ? today + DAY : parseInstant(toParam, 'to');
+    const from = fromParam === undefined ? to - 7 * DAY : parseInstant(fromParam, 'from');
+    if (!(from < to)) throw badRequest('from must be before to', ['from']);
+    if ((to - from) / INTERVAL_MS[interval] > MAX_BUCKETS) throw badRequest(`At most ${MAX_BUCKETS} intervals per request: shorten the range or widen the interval`, ['interval']);
+    const beds = await this.repo.beds();
+    const stays = await this.repo.occupiedStays(from, to);
+    const infos = this.repo.bedInfos(beds);
+    return {
+      from: new Date(from).toISOString(),
+      to: new Date(to).toISOString(),
+      interval,
+      beds: { total: beds.length, wards: countByWard(beds) },
+      buckets: occupancyCounts(stays, infos, bucketsOf(from, to, interval)),
+    };
+  }
+
+  /**
+   * Forecasts daily occupancy for `days` days from today, per ward and in total, from the last
+   * FORECAST_HISTORY_DAYS complete days (see occupancy-forecast.ts), and stores each ward's forecast
+   * on its beds (`beds.occupancy_prediction`).
+   */
+  async forecast(daysParam: unknown, now = Date.now()): Promise<ForecastReport> {
+    const days = daysParam === undefined ? 7 : Number(daysParam);
+    if (!Number.isInteger(days) || days < 1 || days > 90) throw badRequest('days must be a whole number from 1 to 90', ['days']);
+    const today = startOfDay(now);
+    const from = today - FORECAST_HISTORY_DAYS * DAY;
+    const beds = await this.repo.beds();
+    const stays = await this.repo.occupiedStays(from, today);
+    const history = occupancyCounts(stays, this.repo.bedInfos(beds), bucketsOf(from, today, 'day'));
+    const capacity = countByWard(beds);
+    const dates = Array.from({ length: days }, (_, i) => new Date(today + i * DAY).toISOString().slice(0, 10));
+    const build = (ward: string, series: number[], size: number): WardForecast => {
+      const f = forecastOccupancy(series, days, size);
+      return {
+        ward,
+        beds: size,
+        method: f.method,
+        history: series,
+        forecast: f.values.map((occupied, i) => ({ date: dates[i], occupied, rate: size ? Math.round((occupied / size) * 1000) / 1000 : null })),
+      };
+    };
+    const total = build('all', history.map((b) => b.occupied), beds.length);
+    const wards = Object.keys(capacity).sort().map((w) => build(w, history.map((b) => b.wards[w] ?? 0), capacity[w]));
+    const generatedAt = new Date(now).toISOString();
+    const predictions = new Map<string | null, unknown>();
+    for (const w of wards) {
+      predictions.set(w.ward === wardKey(null) ? null : w.ward.slice('Location/'.length), {
+        method: FORECAST_METHOD.name,
+        method_version: FORECAST_METHOD.version,
+        fitted_with: w.method,
+        generated_at: generatedAt,
+        ward: w.ward,
+        ward_beds: w.beds,
+        forecast: w.forecast,
+      });
+    }
+    await this.repo.savePredictions(ACTOR, predictions);
+    return {
+      method: FORECAST_METHOD,
+      generated_at: generatedAt,
+      history: { from: new Date(from).toISOString(), to: new Date(today).toISOString(), days: FORECAST_HISTORY_DAYS },
+      total,
+      wards,
+    };
+  }
+}
+
+function countByWard(beds: BedRowView[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const b of beds) out[wardKey(b.ward)] = (out[wardKey(b.ward)] ?? 0) + 1;
+  return out;
+}
+
+function startOfDay(t: number): number {
+  return Math.floor(t / 86_400_000) * 86_400_000;
+}
+
+function parseInstant(value: unknown, name: string): number {
+  const s = typeof value === 'string' ? value : '';
+  const t = /^\d{4}-\d{2}-\d{2}$/.test(s) ? Date.parse(`${s}T00:00:00Z`) : /^\d{4}-\d{2}-\d{2}T/.test(s) ? Date.parse(s) : NaN;
+  if (Number.isNaN(t)) throw badRequest(`${name} must be a date (YYYY-MM-DD) or an instant (e.g. 2030-01-01T00:00:00Z)`, [name]);
+  return t;
+}

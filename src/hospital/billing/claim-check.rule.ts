@@ -1,0 +1,69 @@
+import { Injectable } from '@nestjs/common';
+import type { Claim, Encounter, Resource } from '@medplum/fhirtypes';
+import type { Tx } from '../../database/database.service';
+import { BILLING_CHECK_URL, billingCheckExtension } from '../../fhir/projection/mappers/claim.mapper';
+import { localRefId } from '../../fhir/projection/mappers/mapper-utils';
+import { SearchService } from '../../fhir/search/search.service';
+import { ResourceStore } from '../../fhir/store/resource-store.repository';
+import type { WriteRule } from '../../fhir/write/write-rules';
+import { ResourceWriteService } from '../../fhir/write/resource-write.service';
+import { TxWrites } from '../pharmacy/tx-writes';
+import { BILLING_RULES_VERSION, detectClaimErrors } from './claim-errors';
+
+/**
+ * Every Claim written is checked for likely billing errors (claim-errors.ts) and annotated, never
+ * refused: a flagged claim gets the billing-error-check extension (flag, rule version, reasons),
+ * a clean one is stored as sent (any such extension a client set is removed); the billing table projects (`ai_error_detected`, `ai_error_reasons`). Claims of one patient are
+ * checked one at a time (a transaction-level advisory lock on the patient's billing), so two
+ * duplicates written at once cannot both miss each other. Encounters are read through the write
+ * path (which locks them until commit: a claim is checked against the encounter as it stays).
+ */
+@Injectable()
+export class ClaimCheckRule implements WriteRule {
+  readonly name = 'billing-error-check';
+  readonly resourceTypes = ['Claim'];
+
+  constructor(
+    private readonly writer: ResourceWriteService,
+    private readonly txWrites: TxWrites,
+    private readonly search: SearchService,
+    private readonly store: ResourceStore,
+  ) {}
+
+  async beforeWrite(tx: Tx, resource: Resource): Promise<Resource> {
+    const claim = resource as Claim;
+    const patientId = localRefId(claim.patient, 'Patient');
+    const encounterIds = [...new Set((claim.item ?? []).flatMap((i) => i.encounter ?? []).map((r) => localRefId(r, 'Encounter')))].filter((id): id is string => !!id);
+    // Through the write path, which locks them in sorted order and sees an encounter written earlier in this transaction (a bundle).
+    await this.writer.prefetch(tx, encounterIds.map((id) => ({ resourceType: 'Encounter', id })));
+    const encounters = new Map<string, Encounter | null>();
+    for (const id of encounterIds) encounters.set(id, await this.current<Encounter>(tx, 'Encounter', id));
+    const otherClaims: Claim[] = [];
+    if (patientId && claim.status === 'active') {
+      // Taken after the encounters' locks, in the order every claim takes them, so two writers cannot deadlock.
+      await tx.query('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [`billing/Patient/${patientId}`]);
+      // The index holds committed (and flushed) claims; this transaction's others are read as they now stand.
+      const inTx = new Set(this.txWrites.ids(tx, 'Claim'));
+      const indexed = (await this.search.matchIds(tx, 'Claim', `patient=Patient/${encodeURIComponent(patientId)}&status=active`, 1000)).filter((id) => !inTx.has(id));
+      const found = await this.store.readCurrentMany(indexed.map((id) => ({ resourceType: 'Claim', id })), tx);
+      for (const v of found.values()) if (!v.deleted && v.json) otherClaims.push(JSON.parse(v.json) as Claim);
+      for (const id of inTx) {
+        const c = id === claim.id ? null : await this.current<Claim>(tx, 'Claim', id);
+        if (c) otherClaims.push(c);
+      }
+    }
+    if (claim.id) this.txWrites.note(tx, 'Claim', claim.id);
+    const reasons = detectClaimErrors(claim, { encounters, otherClaims: otherClaims.filter((c) => c.id !== claim.id) });
+    // A clean claim is stored as sent (exchange is lossless); only a flagged one carries the verdict.
+    const others = (claim.extension ?? []).filter((e) => e.url !== BILLING_CHECK_URL);
+    const extension = reasons.length ? [...others, billingCheckExtension({ detected: true, rules: BILLING_RULES_VERSION, reasons })] : others;
+    const checked = { ...claim, extension } as Claim;
+    if (!extension.length) delete checked.extension;
+    return checked;
+  }
+
+  private async current<T>(tx: Tx, type: string, id: string): Promise<T | null> {
+    const v = await this.writer.currentOf(tx, type, id);
+    return v && !v.deleted && v.json ? (JSON.parse(v.json) as T) : null;
+  }
+}
