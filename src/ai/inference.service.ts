@@ -37,7 +37,10 @@ export class InferenceService {
 
   /** One row through a model: numbers for tabular inputs, a string for text ones. */
   async run(manifest: ModelManifest, sha256: string, bytes: Buffer, row: Record<string, number | string>): Promise<ModelOutputs> {
-    const session = await this.session(sha256, bytes);
+    const session = await this.session(sha256, bytes).catch((err: unknown) => {
+      // onnxruntime's message does not say which model: the failed job's reason must.
+      throw new Error(`Model ${modelId(manifest)} (sha256 ${sha256.slice(0, 12)}) could not be loaded: ${(err as Error).message}`);
+    });
     const { Tensor: T } = runtime();
     const feeds: Record<string, Tensor> = {};
     for (const input of manifest.inputs) {
