@@ -3,7 +3,12 @@ import { Migration20261126000200_search_tokens } from './Migration20261126000200
 import { Migration20261126000300_key_rotation } from './Migration20261126000300_key_rotation';
 import { Migration20261126000400_search_index } from './Migration20261126000400_search_index';
 import { Migration20261126000500_ai_models } from './Migration20261126000500_ai_models';
+import { Migration20261127000600_model_lifecycle } from './Migration20261127000600_model_lifecycle';
+import { Migration20261127000700_model_predictions } from './Migration20261127000700_model_predictions';
+import { Migration20261127000800_bulk_export } from './Migration20261127000800_bulk_export';
+import { Migration20261127001000_scheduling_beds } from './Migration20261127001000_scheduling_beds';
 import { Migration20261127000900_citus_ready } from './Migration20261127000900_citus_ready';
+import { Migration20261127001200_pharmacy_billing } from './Migration20261127001200_pharmacy_billing';
 
 /** Every migration, in order. Listed explicitly so that ts-jest, ts-node and the compiled build agree. */
 export const migrationsList = [
@@ -12,5 +17,10 @@ export const migrationsList = [
   { name: 'Migration20261126000300_key_rotation', class: Migration20261126000300_key_rotation },
   { name: 'Migration20261126000400_search_index', class: Migration20261126000400_search_index },
   { name: 'Migration20261126000500_ai_models', class: Migration20261126000500_ai_models },
+  { name: 'Migration20261127000600_model_lifecycle', class: Migration20261127000600_model_lifecycle },
+  { name: 'Migration20261127000700_model_predictions', class: Migration20261127000700_model_predictions },
+  { name: 'Migration20261127000800_bulk_export', class: Migration20261127000800_bulk_export },
+  { name: 'Migration20261127001000_scheduling_beds', class: Migration20261127001000_scheduling_beds },
   { name: 'Migration20261127000900_citus_ready', class: Migration20261127000900_citus_ready },
+  { name: 'Migration20261127001200_pharmacy_billing', class: Migration20261127001200_pharmacy_billing },
 ];

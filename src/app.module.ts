@@ -10,12 +10,16 @@ import { OperationOutcomeFilter } from './http/operation-outcome.filter';
 import { RedisShutdown, redisProvider } from './queue/redis.provider';
 import { AuditEventRecorder } from './audit/audit-event.recorder';
 import { FhirStoreModule } from './fhir/fhir-store.module';
+import { ModelStatsModule } from './ai/model-stats/model-stats.module';
+import { ModelRegistryApiModule } from './ai/registry/model-registry-api.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { MetricsController } from './metrics/metrics.controller';
 import { MetricsExposition } from './metrics/metrics-exposition.service';
 import { MetricsPublisher } from './metrics/metrics-publisher.service';
 import { ApiQueues } from './queue/api-queues';
 import { HospitalModule } from './hospital/hospital.module';
+import { SubscriptionsModule } from './subscriptions/subscriptions.module';
+import { SubscriptionSockets } from './subscriptions/subscription-sockets';
 import { RecommendationsModule } from './recommendations/recommendations.module';
 import { CdsHooksModule } from './cds-hooks/cds-hooks.module';
 
@@ -25,9 +29,9 @@ export class AppModule {
   static forRoot(config: AppConfig, logger: Logger): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(config, logger), MetricsModule.forRoot('api'), AuthModule, FhirApiModule, FhirStoreModule, HospitalModule, RecommendationsModule, CdsHooksModule],
+      imports: [CoreModule.forRoot(config, logger), MetricsModule.forRoot('api'), AuthModule, FhirApiModule, FhirStoreModule, HospitalModule, SubscriptionsModule, ModelStatsModule, ModelRegistryApiModule, RecommendationsModule, CdsHooksModule],
       controllers: [HealthController, MetricsController],
-      providers: [redisProvider, RedisShutdown, ApiQueues, MetricsPublisher, MetricsExposition, AuditEventRecorder, { provide: APP_FILTER, useClass: OperationOutcomeFilter }],
+      providers: [redisProvider, RedisShutdown, ApiQueues, SubscriptionSockets, MetricsPublisher, MetricsExposition, AuditEventRecorder, { provide: APP_FILTER, useClass: OperationOutcomeFilter }],
     };
   }
 }

@@ -9,20 +9,27 @@ import { OutboxRelay } from '../src/outbox/outbox-relay.service';
 import { QUEUES } from '../src/queue/queues';
 import { REDIS, RedisShutdown, bullPrefix, createRedis } from '../src/queue/redis.provider';
 import { HandlerCheck } from './handler-check';
+import { ProcessorStart } from './processor-start';
+import { ProcessorStop } from './processor-stop';
 import { KeyRotationService } from '../src/crypto/key-rotation.service';
 import { ResourceEventProcessor } from './processors/resource-event.processor';
 import { AiTaskProcessor } from './processors/ai-task.processor';
+import { BulkExportProcessor } from './processors/bulk-export.processor';
+import { BulkExportWorkerModule } from '../src/fhir/bulk/bulk-export.module';
 import { AiModule } from '../src/ai/ai.module';
 import { MetricsModule } from '../src/metrics/metrics.module';
 import { MetricsPublisher } from '../src/metrics/metrics-publisher.service';
 import { HospitalModule } from '../src/hospital/hospital.module';
+import { SubscriptionsModule } from '../src/subscriptions/subscriptions.module';
+import { SubscriptionDelivery } from '../src/subscriptions/subscription-delivery.service';
+import { SubscriptionDeliveryProcessor } from './processors/subscription-delivery.processor';
 
 /** The worker process: the outbox relay and the BullMQ processors. No HTTP server. */
 @Module({})
 export class WorkerModule {
   static forRoot(config: AppConfig, logger: Logger): DynamicModule {
     // Shared by the processors' workers; BullMQ does not close a connection it was given, so
-    // RedisShutdown does (after the workers, which are closed by BullModule's own hook).
+    // RedisShutdown does (after the workers, which ProcessorStop closes first).
     const connection = createRedis(config.redisUrl);
     return {
       module: WorkerModule,
@@ -32,11 +39,13 @@ export class WorkerModule {
         DiscoveryModule,
         FhirStoreModule,
         HospitalModule,
+        SubscriptionsModule,
         AiModule,
-        BullModule.forRoot({ connection, prefix: bullPrefix(config.queuePrefix) }),
+        BulkExportWorkerModule,
+        BullModule.forRoot({ connection, prefix: bullPrefix(config.queuePrefix), extraOptions: { manualRegistration: true } }),
         ...Object.values(QUEUES).map((name) => BullModule.registerQueue({ name })),
       ],
-      providers: [OutboxRelay, HandlerCheck, KeyRotationService, ResourceEventProcessor, AiTaskProcessor, MetricsPublisher, { provide: REDIS, useValue: connection }, RedisShutdown],
+      providers: [OutboxRelay, HandlerCheck, ProcessorStart, ProcessorStop, KeyRotationService, ResourceEventProcessor, AiTaskProcessor, SubscriptionDelivery, SubscriptionDeliveryProcessor, BulkExportProcessor, MetricsPublisher, { provide: REDIS, useValue: connection }, RedisShutdown],
     };
   }
 }

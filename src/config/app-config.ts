@@ -31,6 +31,10 @@ export interface AppConfig {
   oidc?: { issuer: string; audience: string; jwksUrl: string };
   /** Which requests get an AuditEvent: all, writes (and failures) only, or off. */
   auditEvents: 'all' | 'writes' | 'off';
+  /** Whether rest-hook Subscriptions may call loopback and private addresses (SUBSCRIPTION_ALLOW_PRIVATE_ENDPOINTS). */
+  subscriptionAllowPrivateEndpoints: boolean;
+  /** How often a notification is tried before its Subscription is set to error (SUBSCRIPTION_DELIVERY_ATTEMPTS). */
+  subscriptionDeliveryAttempts: number;
   /** Allowed CORS origins (`*` for any); empty: CORS off. */
   corsOrigins: string[];
   /** Requests per minute per remote address (before authentication); 0: off. */
@@ -124,6 +128,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     maxBodyBytes: intVar(env, 'MAX_BODY_BYTES', 16 * 1024 * 1024, 1024, 512 * 1024 * 1024, errors),
     modelMaxBytes: intVar(env, 'MODEL_MAX_BYTES', 50 * 1024 * 1024, 1024, 1024 * 1024 * 1024, errors),
     auditEvents: (env.AUDIT_EVENTS || 'all') as AppConfig['auditEvents'],
+    subscriptionAllowPrivateEndpoints: env.SUBSCRIPTION_ALLOW_PRIVATE_ENDPOINTS === 'true',
+    subscriptionDeliveryAttempts: intVar(env, 'SUBSCRIPTION_DELIVERY_ATTEMPTS', 5, 1, 100, errors),
     corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     rateLimitPerMinute: intVar(env, 'RATE_LIMIT_PER_MINUTE', 60000, 0, 10_000_000, errors),
     clientRateLimitPerMinute: intVar(env, 'CLIENT_RATE_LIMIT_PER_MINUTE', 60000, 0, 10_000_000, errors),
@@ -156,6 +162,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     else config.oidc = { issuer: env.OIDC_ISSUER as string, audience: env.OIDC_AUDIENCE as string, jwksUrl: urlVar(env, 'OIDC_JWKS_URL', '', ['https:', 'http:'], errors) };
   }
   if (!['all', 'writes', 'off'].includes(config.auditEvents)) errors.push('AUDIT_EVENTS must be all, writes or off');
+  if (!['', 'true', 'false'].includes(env.SUBSCRIPTION_ALLOW_PRIVATE_ENDPOINTS ?? '')) errors.push('SUBSCRIPTION_ALLOW_PRIVATE_ENDPOINTS must be true or false');
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(config.logLevel)) {
     errors.push(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent`);
   }

@@ -7,6 +7,10 @@ export const QUEUES = {
   resourceEvents: 'resource-events',
   /** One AI task on one resource version, fanned out from resource events (deterministic job ids). */
   aiTasks: 'ai-tasks',
+  /** One Bulk Data $export (job id: the export id), from the bulk_exports rows the API writes. */
+  bulkExport: 'bulk-export',
+  /** One notification of one Subscription about one resource version (deterministic job ids). */
+  subscriptionDeliveries: 'subscription-deliveries',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];

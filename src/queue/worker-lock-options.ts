@@ -1,19 +1,22 @@
 /**
- * How soon a job whose worker died is handed to another worker. BullMQ keeps a lock on each active
- * job, renewed every lockDuration/2 while its worker lives; a job whose lock has expired is found
- * by the stalled-job check (every stalledInterval) and put back to wait. The defaults (30 s each)
- * suit production; tests that kill a worker use shorter ones. Read when the processors' decorators
- * are evaluated, hence from the environment directly.
+ * How soon work resumes after a failure. BullMQ keeps a lock on each active job, renewed every
+ * lockDuration/2 while its worker lives; a job whose lock has expired (its worker died) is found by
+ * the stalled-job check (every stalledInterval) and put back to wait. After a Redis error a worker
+ * waits runRetryDelay before it fetches or acknowledges jobs again. The defaults are BullMQ's
+ * (30 s, 30 s, 15 s); tests that kill a worker or Redis use shorter ones. Read when the
+ * processors' decorators are evaluated, hence from the environment directly.
  */
 export interface WorkerLockOptions {
   lockDuration: number;
   stalledInterval: number;
+  runRetryDelay: number;
 }
 
 export function workerLockOptions(env: NodeJS.ProcessEnv = process.env): WorkerLockOptions {
   return {
     lockDuration: msVar(env, 'WORKER_LOCK_MS', 30_000),
     stalledInterval: msVar(env, 'WORKER_STALLED_INTERVAL_MS', 30_000),
+    runRetryDelay: msVar(env, 'WORKER_RETRY_MS', 15_000),
   };
 }
 

@@ -114,7 +114,7 @@ describe('outbox relay (Redis up)', () => {
         patientId: e.patient_id,
         action: e.action,
       });
-      expect(job.returnvalue).toEqual({ handledBy: [] });
+      expect(job.returnvalue).toEqual({ handledBy: [], notified: [] });
     }
   });
 
@@ -216,6 +216,21 @@ describe('worker start-up check', () => {
     async process(): Promise<void> {}
   }
 
+  @Processor(QUEUES.bulkExport)
+  @Injectable()
+  class StubBulkExport extends WorkerHost {
+    async process(): Promise<void> {}
+  }
+
+  @Processor(QUEUES.subscriptionDeliveries)
+  @Injectable()
+  class StubDeliveries extends WorkerHost {
+    async process(): Promise<void> {}
+  }
+
+  /** One stand-in per queue. */
+  const allStubs = [StubResourceEvents, StubAiTasks, StubBulkExport, StubDeliveries];
+
   @Processor('some-other-queue')
   @Injectable()
   class OtherQueueProcessor extends WorkerHost {
@@ -234,8 +249,8 @@ describe('worker start-up check', () => {
   }
 
   it('starts when every queue has exactly one processor', async () => {
-    await expect(initWith([StubResourceEvents, StubAiTasks])).resolves.toBeUndefined();
-    await expect(initWith([StubResourceEvents])).rejects.toThrow('Queue "ai-tasks" has 0 processors; it needs exactly one');
+    await expect(initWith(allStubs)).resolves.toBeUndefined();
+    await expect(initWith(allStubs.filter((s) => s !== StubAiTasks))).rejects.toThrow('Queue "ai-tasks" has 0 processors; it needs exactly one');
   });
 
   it('refuses to start when a queue has no processor', async () => {
@@ -245,7 +260,7 @@ describe('worker start-up check', () => {
   });
 
   it('refuses to start when a queue has two processors', async () => {
-    await expect(initWith([StubResourceEvents, StubAiTasks, SecondResourceEventProcessor])).rejects.toThrow('Queue "resource-events" has 2 processors');
+    await expect(initWith([...allStubs, SecondResourceEventProcessor])).rejects.toThrow('Queue "resource-events" has 2 processors');
   });
 
   it('refuses to start the real worker module without its processor', async () => {

@@ -4,6 +4,8 @@ import { PatientNationalIdRow } from './patient-national-id.entity';
 import { DoctorRow } from './doctor.entity';
 import { HospitalResourceRow } from './hospital-resource.entity';
 import { AiModelRow } from './ai-model.entity';
+import { AiModelTransitionRow } from './ai-model-transition.entity';
+import { AiPredictionRow } from './ai-prediction.entity';
 import { InventoryRow } from './inventory.entity';
 import { BedRow } from './bed.entity';
 import { EncounterRow } from './encounter.entity';
@@ -30,6 +32,7 @@ import { AuthClientRow } from './auth-client.entity';
 import { AuthSigningKeyRow } from './auth-signing-key.entity';
 import { OutboxEventRow } from './outbox-event.entity';
 import { AuditLogRow } from './audit-log.entity';
+import { BulkExportRow, BulkExportFileRow } from './bulk-export.entities';
 
 export { PatientRow } from './patient.entity';
 export { SearchTokenRow, SearchStringRow, SearchDateRow, SearchNumberRow, SearchQuantityRow, SearchReferenceRow, SearchUriRow } from './search-index.entities';
@@ -37,6 +40,8 @@ export { PatientNationalIdRow } from './patient-national-id.entity';
 export { DoctorRow } from './doctor.entity';
 export { HospitalResourceRow } from './hospital-resource.entity';
 export { AiModelRow } from './ai-model.entity';
+export { AiModelTransitionRow } from './ai-model-transition.entity';
+export { AiPredictionRow } from './ai-prediction.entity';
 export { InventoryRow } from './inventory.entity';
 export { BedRow } from './bed.entity';
 export { EncounterRow } from './encounter.entity';
@@ -63,6 +68,7 @@ export { AuthClientRow } from './auth-client.entity';
 export { AuthSigningKeyRow } from './auth-signing-key.entity';
 export { OutboxEventRow } from './outbox-event.entity';
 export { AuditLogRow } from './audit-log.entity';
+export { BulkExportRow, BulkExportFileRow } from './bulk-export.entities';
 
 /** Every MikroORM entity, one per table of the schema (see migrations/). */
 export const ENTITIES: Function[] = [
@@ -71,6 +77,8 @@ export const ENTITIES: Function[] = [
   DoctorRow,
   HospitalResourceRow,
   AiModelRow,
+  AiModelTransitionRow,
+  AiPredictionRow,
   InventoryRow,
   BedRow,
   EncounterRow,
@@ -97,6 +105,8 @@ export const ENTITIES: Function[] = [
   AuthSigningKeyRow,
   OutboxEventRow,
   AuditLogRow,
+  BulkExportRow,
+  BulkExportFileRow,
   SearchTokenRow,
   SearchStringRow,
   SearchDateRow,

@@ -6,6 +6,9 @@ import { searchParamsOf } from '../search/search-parameters';
 import { isEncryptedType } from '../store/sensitivity';
 
 const SERVER_VERSION = '0.1.0';
+const BULK_EXPORT_DOC =
+  'Prefer: respond-async; _outputFormat (application/fhir+ndjson, application/ndjson, ndjson), _type, _since, patient (POST); ' +
+  'deidentify=true|false (data scientists always get de-identified data); _typeFilter and _elements are not supported';
 
 /** The CapabilityStatement, built from what the code supports today. */
 @Injectable()
@@ -15,7 +18,14 @@ export class CapabilityStatementService {
 
   build(base: string): CapabilityStatement {
     const statement = this.cached ?? (this.cached = this.make());
-    return { ...statement, implementation: { description: 'FHIR R4 server with AI plugin workers', url: base } };
+    // Where the R4 websocket channel of Subscriptions listens (src/subscriptions/subscription-sockets.ts).
+    const websocket = { url: 'http://hl7.org/fhir/StructureDefinition/capabilitystatement-websocket', valueUri: `${base.replace(/^http/, 'ws')}/websocket` };
+    const [rest, ...others] = statement.rest ?? [];
+    return {
+      ...statement,
+      implementation: { description: 'FHIR R4 server with AI plugin workers', url: base },
+      rest: rest ? [{ ...rest, extension: [...(rest.extension ?? []), websocket] }, ...others] : [],
+    };
   }
 
   /** The statement as JSON text, kept per base URL: it is large and never changes while the server runs. */
@@ -29,10 +39,24 @@ export class CapabilityStatementService {
   }
 
   private make(): CapabilityStatement {
+    // What the hospital modules' and Subscriptions' write rules add to a type (src/hospital/, src/subscriptions/).
+    const RULES: Record<string, string> = {
+      Appointment:
+        'A double-booking of a Practitioner, PractitionerRole, Location, Device or HealthcareService is refused (409) with the nearest free slot proposed (extension https://fhir-ai-server.dev/StructureDefinition/proposed-slot); the extension .../appointment-conflict-resolution = nearest-slot moves it there instead.',
+      Encounter: 'An active, planned or reserved location that is a bed (Location physicalType bd) may not overlap another patient\'s stay, nor the same patient\'s other bed (409).',
+      Slot: 'status is kept busy/free by the Appointments that reference it.',
+      Medication: 'A stocked batch: extensions .../stock-on-hand and .../reorder-threshold; below the threshold a reorder Task is opened.',
+      MedicationRequest: 'Refused (409/422) when the stocked units cannot serve it (out of stock, too few, expired); .../adherence-rate is server-owned.',
+      MedicationDispense: 'Completed: takes units from stock (first expiry first); .../dispensed-from is server-owned.',
+      Claim: 'Checked for likely billing errors; a flagged claim carries the server-owned extension .../billing-error-check.',
+      Subscription: 'rest-hook and websocket channels; a requested Subscription is checked and made active; delivery failures end in status error.',
+    };
     const resource: CapabilityStatementRestResource[] = [...fhirResourceTypes()].sort().map((type) => ({
       type: type as CapabilityStatementRestResource['type'],
       profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
-      ...(MAPPERS.has(type) ? { documentation: 'Also projected onto its relational table (see docs/ARCHITECTURE.md).' } : {}),
+      ...(MAPPERS.has(type) || RULES[type]
+        ? { documentation: [MAPPERS.has(type) ? 'Also projected onto its relational table (see docs/ARCHITECTURE.md).' : '', RULES[type] ?? ''].filter(Boolean).join(' ') }
+        : {}),
       interaction: [
         { code: 'read' },
         { code: 'vread' },
@@ -65,6 +89,10 @@ export class CapabilityStatementService {
         })),
       operation: [
         { name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' },
+        // Bulk Data $export (IG 2.0.0); data-scientist tokens get de-identified output (docs/ARCHITECTURE.md).
+        ...(type === 'Patient' || type === 'Group'
+          ? [{ name: 'export', definition: `http://hl7.org/fhir/uv/bulkdata/OperationDefinition/${type.toLowerCase()}-export`, documentation: BULK_EXPORT_DOC }]
+          : []),
         ...(type === 'Patient'
           ? [
               { name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' },
@@ -96,7 +124,8 @@ export class CapabilityStatementService {
             'All interactions need an OAuth2 bearer token from POST /auth/token (client credentials), except this statement. ' +
             'Search: every R4 search parameter with an expression, prefixes, modifiers (:missing :exact :contains :not :text :identifier :above/:below on uri, type modifiers), ' +
             'chains, _has, composites, _include/_revinclude (:iterate), _sort, _count with keyset paging (_cursor), _total, _summary, _elements; ' +
-            'Prefer: handling=strict refuses unknown parameters. Conditional interactions and references take any search criteria.',
+            'Prefer: handling=strict refuses unknown parameters. Conditional interactions and references take any search criteria. ' +
+            'Subscriptions (R4): rest-hook (empty POST, or PUT [endpoint]/[type]/[id] with a payload) and websocket (bind/ping, see the websocket extension).',
           security: {
             cors: false,
             service: [
@@ -117,7 +146,10 @@ export class CapabilityStatementService {
             })),
             { name: '_type', type: 'token' as const },
           ],
-          operation: [{ name: 'verify-ehr-chain', definition: 'urn:fhir-ai-server:OperationDefinition/verify-ehr-chain' }],
+          operation: [
+            { name: 'verify-ehr-chain', definition: 'urn:fhir-ai-server:OperationDefinition/verify-ehr-chain' },
+            { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export', documentation: BULK_EXPORT_DOC },
+          ],
         },
       ],
     };
