@@ -4,7 +4,8 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { dropDatabase, prepareDatabase } from '../src/database/database-bootstrap';
 import { waitForHealth } from './bench-ingest';
-import { OwnPgBouncer, freePort } from './lib/pgbouncer';
+import { freePort } from './lib/free-port';
+import { OwnPgBouncer } from './lib/pgbouncer';
 
 /**
  * `npm run bench:scale`: what each scaling step costs or brings on this machine. On one fresh

@@ -10,6 +10,7 @@ import { rawClient } from '../helpers/test-database';
 import { startTestWorker, type TestWorker } from '../helpers/test-worker';
 import { waitFor } from '../helpers/wait-for';
 import { AiTaskRunner } from '../../src/ai/ai-task.runner';
+import { CAD, clevelandInteger as integer, quantity } from '../helpers/ai-fixtures';
 
 /**
  * The AI plugins end to end: a write through the API, the outbox, the resource-events queue, the
@@ -17,8 +18,6 @@ import { AiTaskRunner } from '../../src/ai/ai-task.runner';
  * write path with their Provenance, once per input version.
  */
 const AI_JOB = 'urn:fhir-ai-server:ai-job';
-const LOINC = 'http://loinc.org';
-const CAD = { system: 'http://snomed.info/sct', code: '53741008', display: 'Coronary arteriosclerosis' };
 
 let t: TestApp;
 let worker: TestWorker;
@@ -42,27 +41,7 @@ async function create(resource: Json): Promise<Json> {
   return expectStatus(await api.create(resource), 201).body as Json;
 }
 
-function quantity(patientId: string, code: string, value: number, unit: string, date = '2024-05-01T10:00:00Z', system = LOINC): Json {
-  return {
-    resourceType: 'Observation',
-    status: 'final',
-    code: { coding: [{ system, code }] },
-    subject: { reference: `Patient/${patientId}` },
-    effectiveDateTime: date,
-    valueQuantity: { value, unit, system: 'http://unitsofmeasure.org', code: unit },
-  };
-}
 
-function integer(patientId: string, code: string, value: number): Json {
-  return {
-    resourceType: 'Observation',
-    status: 'final',
-    code: { coding: [{ system: 'urn:fhir-ai-server:cleveland', code }] },
-    subject: { reference: `Patient/${patientId}` },
-    effectiveDateTime: '2024-05-01T10:00:00Z',
-    valueInteger: value,
-  };
-}
 
 async function outputsFor(type: string, trigger: string): Promise<Json[]> {
   const res = expectStatus(await api.search(type, { identifier: `${AI_JOB}|`, _count: '50' }), 200);

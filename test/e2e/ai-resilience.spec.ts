@@ -17,6 +17,7 @@ import { WorkerProcess, buildForProcesses, processEnv, type TestBuild } from '..
 import { QUEUES } from '../../src/queue/queues';
 import { bullPrefix } from '../../src/queue/redis.provider';
 import { ModelRegistry } from '../../src/ai/model-registry.service';
+import { CAD, LOINC, clevelandInteger as cleveland, quantity } from '../helpers/ai-fixtures';
 
 /**
  * Nothing lost, nothing twice: AI triggers written while Redis crashes and comes back, and AI jobs
@@ -24,8 +25,6 @@ import { ModelRegistry } from '../../src/ai/model-registry.service';
  * not load fails its jobs visibly, writes nothing, and leaves the API up.
  */
 const AI_JOB = 'urn:fhir-ai-server:ai-job';
-const LOINC = 'http://loinc.org';
-const CAD = { system: 'http://snomed.info/sct', code: '53741008', display: 'Coronary arteriosclerosis' };
 const CAD_MODEL = 'cad-cleveland-1.0.0';
 const PENDING_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children'] as const;
 
@@ -36,27 +35,7 @@ const TEXTS = [
   'Very disappointed, nobody answered my questions.',
 ];
 
-function quantity(patientId: string, code: string, value: number, unit: string, system = LOINC): Json {
-  return {
-    resourceType: 'Observation',
-    status: 'final',
-    code: { coding: [{ system, code }] },
-    subject: { reference: `Patient/${patientId}` },
-    effectiveDateTime: '2024-05-01T10:00:00Z',
-    valueQuantity: { value, unit, system: 'http://unitsofmeasure.org', code: unit },
-  };
-}
 
-function cleveland(patientId: string, code: string, value: number): Json {
-  return {
-    resourceType: 'Observation',
-    status: 'final',
-    code: { coding: [{ system: 'urn:fhir-ai-server:cleveland', code }] },
-    subject: { reference: `Patient/${patientId}` },
-    effectiveDateTime: '2024-05-01T10:00:00Z',
-    valueInteger: value,
-  };
-}
 
 /** A patient with enough Observations (with age and sex, 9 of the model card's 13; it needs 8) for a CAD probability. */
 async function cadPatient(api: FhirApi, systolic: Json = {}): Promise<string> {

@@ -19,6 +19,7 @@ import { modelsDir, type ModelManifest } from '../../src/ai/model-manifest';
 import { QUEUES } from '../../src/queue/queues';
 import { bullPrefix } from '../../src/queue/redis.provider';
 import { DataType, GraphBuilder, encodeModel, floatTensor, valueInfo } from '../../scripts/train-models/onnx';
+import { CAD, clevelandInteger as integer, quantity } from '../helpers/ai-fixtures';
 
 /**
  * Per-version statistics and shadow versions end to end: the worker records each version's
@@ -30,8 +31,6 @@ const ACTIVE = 'cad-cleveland-1.0.0';
 const SHADOW = 'cad-shadow-2.0.0';
 const BROKEN = 'cad-broken-2.0.1';
 const SENTIMENT = 'sentiment-uci-1.0.0';
-const CAD = { system: 'http://snomed.info/sct', code: '53741008', display: 'Coronary arteriosclerosis' };
-const LOINC = 'http://loinc.org';
 /** The shadow model: logit = 0.02 · age − 1.5, whatever else it is fed (so it disagrees with the active one on the profile below). */
 const SHADOW_W = 0.02;
 const SHADOW_B = -1.5;
@@ -87,27 +86,7 @@ async function create(resource: Json): Promise<Json> {
   return expectStatus(await api.create(resource), 201).body as Json;
 }
 
-function quantity(patientId: string, code: string, value: number, unit: string): Json {
-  return {
-    resourceType: 'Observation',
-    status: 'final',
-    code: { coding: [{ system: LOINC, code }] },
-    subject: { reference: `Patient/${patientId}` },
-    effectiveDateTime: '2024-05-01T10:00:00Z',
-    valueQuantity: { value, unit, system: 'http://unitsofmeasure.org', code: unit },
-  };
-}
 
-function integer(patientId: string, code: string, value: number): Json {
-  return {
-    resourceType: 'Observation',
-    status: 'final',
-    code: { coding: [{ system: 'urn:fhir-ai-server:cleveland', code }] },
-    subject: { reference: `Patient/${patientId}` },
-    effectiveDateTime: '2024-05-01T10:00:00Z',
-    valueInteger: value,
-  };
-}
 
 const cadCondition = (patientId: string): Json => ({ resourceType: 'Condition', subject: { reference: `Patient/${patientId}` }, code: { coding: [CAD] } });
 

@@ -2,6 +2,7 @@ import request from 'supertest';
 import { expectStatus, type FhirApi, type Json } from './fhir-api';
 import { fetchToken, type TestApp } from './test-app';
 import { waitFor } from './wait-for';
+import { CAD, clevelandInteger as integer, quantity } from './ai-fixtures';
 
 /**
  * Real AI recommendations for the approval and CDS Hooks suites: FHIR data that makes the worker's
@@ -9,31 +10,9 @@ import { waitFor } from './wait-for';
  * request), and clients of each role.
  */
 export const RECOMMENDATION_CODE = 'urn:fhir-ai-server:ai-task|recommendation';
-const LOINC = 'http://loinc.org';
-const CAD = { system: 'http://snomed.info/sct', code: '53741008', display: 'Coronary arteriosclerosis' };
 const VITAL_SIGNS = [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }];
 
-function quantity(patientId: string, code: string, value: number, unit: string): Json {
-  return {
-    resourceType: 'Observation',
-    status: 'final',
-    code: { coding: [{ system: LOINC, code }] },
-    subject: { reference: `Patient/${patientId}` },
-    effectiveDateTime: '2024-05-01T10:00:00Z',
-    valueQuantity: { value, unit, system: 'http://unitsofmeasure.org', code: unit },
-  };
-}
 
-function integer(patientId: string, code: string, value: number): Json {
-  return {
-    resourceType: 'Observation',
-    status: 'final',
-    code: { coding: [{ system: 'urn:fhir-ai-server:cleveland', code }] },
-    subject: { reference: `Patient/${patientId}` },
-    effectiveDateTime: '2024-05-01T10:00:00Z',
-    valueInteger: value,
-  };
-}
 
 /** A textbook high-risk coronary profile for the patient (the diagnosis model's inputs). */
 export async function highRiskCadObservations(api: FhirApi, patientId: string): Promise<void> {

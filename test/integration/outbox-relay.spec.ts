@@ -8,7 +8,6 @@ import type { Redis } from 'ioredis';
 import type { Client } from 'pg';
 import { LOGGER } from '../../src/core/core.module';
 import { createLogger } from '../../src/core/logger';
-import { OutboxRelay } from '../../src/outbox/outbox-relay.service';
 import { QUEUES } from '../../src/queue/queues';
 import { REDIS } from '../../src/queue/redis.provider';
 import { HandlerCheck } from '../../workers/handler-check';
@@ -21,6 +20,7 @@ import { startTestApp, type TestApp } from '../helpers/test-app';
 import { rawClient } from '../helpers/test-database';
 import { REFUSING_REDIS_URL, TEST_REDIS_URL, resourceEventsQueue, startTestWorker, type TestWorker } from '../helpers/test-worker';
 import { waitFor } from '../helpers/wait-for';
+import { PUBLISH_TIMEOUT_MS } from '../../src/queue/table-to-queue';
 
 /** The outbox after the test's own writes, without the Device events of the worker registering its built-in models. */
 async function ownEvents(pg: Client): Promise<OutboxRow[]> {
@@ -182,7 +182,7 @@ describe('outbox relay (Redis down)', () => {
     const closing = Date.now();
     await worker.close();
     worker = undefined;
-    expect(Date.now() - closing).toBeLessThan(OutboxRelay.PUBLISH_TIMEOUT_MS);
+    expect(Date.now() - closing).toBeLessThan(PUBLISH_TIMEOUT_MS);
 
     worker = await startTestWorker({ ...t.config, redisUrl: TEST_REDIS_URL });
     await waitFor('the pending events to be dispatched', async () => (await ownEvents(pg)).every((e) => e.dispatched_at !== null));
