@@ -9,6 +9,7 @@ import { Migration20261127000800_bulk_export } from './Migration20261127000800_b
 import { Migration20261127001000_scheduling_beds } from './Migration20261127001000_scheduling_beds';
 import { Migration20261127000900_citus_ready } from './Migration20261127000900_citus_ready';
 import { Migration20261127001200_pharmacy_billing } from './Migration20261127001200_pharmacy_billing';
+import { Migration20261127001400_alerts_wellness } from './Migration20261127001400_alerts_wellness';
 
 /** Every migration, in order. Listed explicitly so that ts-jest, ts-node and the compiled build agree. */
 export const migrationsList = [
@@ -23,4 +24,5 @@ export const migrationsList = [
   { name: 'Migration20261127001000_scheduling_beds', class: Migration20261127001000_scheduling_beds },
   { name: 'Migration20261127000900_citus_ready', class: Migration20261127000900_citus_ready },
   { name: 'Migration20261127001200_pharmacy_billing', class: Migration20261127001200_pharmacy_billing },
+  { name: 'Migration20261127001400_alerts_wellness', class: Migration20261127001400_alerts_wellness },
 ];

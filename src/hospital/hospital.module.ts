@@ -3,6 +3,9 @@ import { BedsModule } from './beds/beds.module';
 import { SchedulingModule } from './scheduling/scheduling.module';
 import { BillingModule } from './billing/billing.module';
 import { PharmacyModule } from './pharmacy/pharmacy.module';
+import { AlertsModule } from './alerts/alerts.module';
+import { WellnessModule } from './wellness/wellness.module';
+import { EquipmentModule } from './equipment/equipment.module';
 
 /**
  * The hospital modules (scheduling, beds, pharmacy, billing...): their rules on the one write path
@@ -10,6 +13,6 @@ import { PharmacyModule } from './pharmacy/pharmacy.module';
  * same rules.
  */
 @Module({
-  imports: [PharmacyModule, BillingModule, SchedulingModule, BedsModule],
+  imports: [PharmacyModule, BillingModule, SchedulingModule, BedsModule, AlertsModule, WellnessModule, EquipmentModule],
 })
 export class HospitalModule {}

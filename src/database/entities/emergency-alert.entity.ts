@@ -17,6 +17,18 @@ export class EmergencyAlertRow {
   geolocation?: unknown;
   @Property({ type: 'datetime', columnType: 'timestamp', nullable: true, defaultRaw: 'now()' })
   createdAt?: Date | null;
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
+  acknowledgedAt?: Date | null;
+  @Property({ type: 'string', columnType: 'varchar(255)', nullable: true })
+  acknowledgedBy?: string | null;
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
+  resolvedAt?: Date | null;
+  @Property({ type: 'string', columnType: 'varchar(255)', nullable: true })
+  resolvedBy?: string | null;
+  @Property({ type: 'decimal', precision: 12, scale: 3, columnType: 'numeric(12,3)', nullable: true })
+  secondsToAcknowledge?: string | null;
+  @Property({ type: 'decimal', precision: 12, scale: 3, columnType: 'numeric(12,3)', nullable: true })
+  secondsToResolve?: string | null;
   @Property({ type: 'integer', nullable: true })
   versionId?: number | null;
   @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })

@@ -69,7 +69,9 @@ export const PROJECTION_TABLES: Record<string, ProjectionTable> = {
   triage: patientOwned('triage'),
   recommendations: patientOwned('recommendations'),
   emergency_alerts: patientOwned('emergency_alerts'),
+  wellness_plans: patientOwned('wellness_plans'),
   inventory: { name: 'inventory', key: ['id'], owner: 'id', versioned: true },
+  resources: { name: 'resources', key: ['id'], owner: 'id', versioned: true },
   adherence_tracking: patientOwned('adherence_tracking'),
   billing: patientOwned('billing'),
 };

@@ -49,6 +49,12 @@ export class CapabilityStatementService {
       MedicationRequest: 'Refused (409/422) when the stocked units cannot serve it (out of stock, too few, expired); .../adherence-rate is server-owned.',
       MedicationDispense: 'Completed: takes units from stock (first expiry first); .../dispensed-from is server-owned.',
       Claim: 'Checked for likely billing errors; a flagged claim carries the server-owned extension .../billing-error-check.',
+      Device:
+        'Equipment (not an AI model version): extensions .../maintenance-interval-hours and .../last-maintenance; the server writes .../predictive-maintenance and the Task maintenance-{id}. Devices typed urn:fhir-ai-server:ai-task are the AI model versions.',
+      DeviceUseStatement: 'Usage of equipment: recomputes the named Device\'s predictive maintenance.',
+      Observation: 'Stress readings (LOINC 93038-8, 106860-0, SNOMED CT 73595000) carry the server-computed extension .../intervention-suggested.',
+      Flag: 'Emergency alerts (code urn:fhir-ai-server:alert#emergency) carry meta.tag urn:fhir-ai-server:alert|emergency (search with _tag); raised, acknowledged (extension .../alert-acknowledgement), resolved (inactive, period.end); an update that breaks this lifecycle is refused (409).',
+      CarePlan: 'Wellness plans (category urn:fhir-ai-server:care-plan#wellness) carry the server-computed extension .../wellness-progress.',
       Subscription: 'rest-hook and websocket channels; a requested Subscription is checked and made active; delivery failures end in status error.',
     };
     const resource: CapabilityStatementRestResource[] = [...fhirResourceTypes()].sort().map((type) => ({

@@ -2,7 +2,8 @@ import type { Communication, Extension, Flag, QuestionnaireResponse, RiskAssessm
 import type { ProjectionRow, ResourceMapper } from '../projection';
 import { freeTextOf, ratingOf } from '../../../ai/features/text.features';
 import { AI_MODEL_EXTENSION_URL } from './condition.mapper';
-import { compact, fromTimestamp, localRef, localRefId, num, patientRef, requireId, str, toTimestamp } from './mapper-utils';
+import { compact, fromTimestamp, json, localRef, localRefId, num, patientRef, requireId, str, toTimestamp } from './mapper-utils';
+import { ALERT_ACKNOWLEDGEMENT_URL, ALERT_SYSTEM, GEOLOCATION_URL, alertState, deciderLabel, decisionExtension, isEmergencyAlert, secondsBetween } from './alert-state';
 
 /** Extension carrying a sentiment score (valueDecimal, -1..1) on the text it was computed from. */
 export const AI_SENTIMENT_EXTENSION_URL = 'https://fhir-ai-server.dev/StructureDefinition/ai-sentiment';
@@ -147,7 +148,6 @@ export const triageMapper: ResourceMapper<RiskAssessment> = {
 };
 
 const RECOMMENDATION_SYSTEM = 'urn:fhir-ai-server:ai-task';
-const ALERT_SYSTEM = 'urn:fhir-ai-server:alert';
 
 /**
  * A recommendation awaiting a clinician (Task coded urn:fhir-ai-server:ai-task#recommendation) →
@@ -193,14 +193,18 @@ export const recommendationMapper: ResourceMapper<Task> = {
   },
 };
 
-/** An emergency alert (Flag coded urn:fhir-ai-server:alert#emergency) → emergency_alerts: active is raised, inactive resolved. */
+/**
+ * An emergency alert (Flag coded urn:fhir-ai-server:alert#emergency) → emergency_alerts. Its
+ * lifecycle (alert-state.ts): active is raised, active with an acknowledgement extension is
+ * acknowledged, inactive is resolved (at period.end); response times are seconds from period.start.
+ */
 export const emergencyAlertMapper: ResourceMapper<Flag> = {
   resourceType: 'Flag',
   tables: ['emergency_alerts'],
   toRows(flag: Flag): ProjectionRow[] {
     const patientId = localRefId(flag.subject, 'Patient');
-    const isAlert = flag.code?.coding?.some((c) => c.system === ALERT_SYSTEM && c.code === 'emergency');
-    if (!patientId || !isAlert || flag.status === 'entered-in-error') return [];
+    if (!patientId || !isEmergencyAlert(flag) || flag.status === 'entered-in-error') return [];
+    const state = alertState(flag);
     return [
       {
         table: 'emergency_alerts',
@@ -208,21 +212,38 @@ export const emergencyAlertMapper: ResourceMapper<Flag> = {
           patient_id: patientId,
           id: requireId(flag),
           alert_type: flag.code.text ?? 'emergency',
-          response_status: flag.status === 'active' ? 'raised' : 'resolved',
-          geolocation: null,
+          response_status: state.status,
+          geolocation: state.geolocation ?? null,
           created_at: toTimestamp(flag.period?.start),
+          acknowledged_at: toTimestamp(state.acknowledged?.at),
+          acknowledged_by: deciderLabel(state.acknowledged),
+          resolved_at: toTimestamp(state.resolved?.at),
+          resolved_by: deciderLabel(state.resolved),
+          seconds_to_acknowledge: secondsBetween(state.raisedAt, state.acknowledged?.at),
+          seconds_to_resolve: secondsBetween(state.raisedAt, state.resolved?.at),
         },
       },
     ];
   },
   toResource(row: Record<string, unknown>): Flag {
+    const start = fromTimestamp(row.created_at);
+    const end = row.response_status === 'resolved' ? fromTimestamp(row.resolved_at) : undefined;
+    const geo = json<{ latitude?: number; longitude?: number }>(row.geolocation);
+    const ack = fromTimestamp(row.acknowledged_at);
+    const extension = [
+      ...(geo && typeof geo.latitude === 'number' && typeof geo.longitude === 'number'
+        ? [{ url: GEOLOCATION_URL, extension: [{ url: 'latitude', valueDecimal: geo.latitude }, { url: 'longitude', valueDecimal: geo.longitude }] }]
+        : []),
+      ...(ack && str(row.acknowledged_by) ? [decisionExtension(ALERT_ACKNOWLEDGEMENT_URL, { by: { reference: str(row.acknowledged_by) as string }, at: ack })] : []),
+    ];
     return compact<Flag>({
       resourceType: 'Flag',
       id: String(row.id),
+      extension: extension.length ? extension : undefined,
       status: row.response_status === 'resolved' ? 'inactive' : 'active',
       code: { coding: [{ system: ALERT_SYSTEM, code: 'emergency' }], text: str(row.alert_type) },
       subject: patientRef(row) as Flag['subject'],
-      period: fromTimestamp(row.created_at) ? { start: fromTimestamp(row.created_at) } : undefined,
+      period: start || end ? compact({ start, end }) : undefined,
     });
   },
 };

@@ -11,11 +11,15 @@ import { emergencyAlertMapper, feedbackMapper, recommendationMapper, therapySess
 import { medicationMapper } from './medication.mapper';
 import { medicationAdministrationMapper, medicationStatementMapper } from './adherence.mapper';
 import { claimMapper } from './claim.mapper';
+import { carePlanMapper } from './wellness.mapper';
+import { deviceMapper } from './device.mapper';
 
 export * from './condition.mapper';
 export * from './medication.mapper';
 export * from './adherence.mapper';
 export * from './claim.mapper';
+export * from './wellness.mapper';
+export * from './device.mapper';
 export * from './encounter.mapper';
 export * from './medication-request.mapper';
 export * from './observation.mapper';
@@ -28,7 +32,7 @@ export * from './location.mapper';
 
 /** The mapper of each resource type that has a seed table, keyed by resourceType. */
 export const MAPPERS: ReadonlyMap<string, ResourceMapper> = new Map<string, ResourceMapper>(
-  [patientMapper, practitionerMapper, encounterMapper, observationMapper, medicationRequestMapper, conditionMapper, feedbackMapper, therapySessionMapper, triageMapper, recommendationMapper, emergencyAlertMapper, medicationMapper, medicationAdministrationMapper, medicationStatementMapper, claimMapper, appointmentMapper, locationMapper].map(
+  [patientMapper, practitionerMapper, encounterMapper, observationMapper, medicationRequestMapper, conditionMapper, feedbackMapper, therapySessionMapper, triageMapper, recommendationMapper, emergencyAlertMapper, medicationMapper, medicationAdministrationMapper, medicationStatementMapper, claimMapper, appointmentMapper, locationMapper, deviceMapper, carePlanMapper].map(
     (m) => [m.resourceType, m as ResourceMapper],
   ),
 );

@@ -1,5 +1,6 @@
 import type { Observation } from '@medplum/fhirtypes';
 import { LOINC, observationMapper, observationTable, SNOMED_CT } from './observation.mapper';
+import { INTERVENTION_SUGGESTED_URL } from './wellness.mapper';
 import { describeSynthea, fakeCtx, hl7Example, localize, syntheaResources } from '../../../../test/helpers/mapper-fixtures';
 
 const rowsOf = (o: Observation) => observationMapper.toRows(o, fakeCtx);
@@ -103,6 +104,7 @@ describe('observationMapper', () => {
           patient_id: 'example',
           id: 'stress-1',
           readings: { code: '93038-8', system: LOINC, display: 'Stress level', type: 'CodeableConcept', value: 'A little bit', valueCode: 'LA13863-8', valueSystem: LOINC },
+          intervention_suggested: false,
           timestamp: '2022-03-29T22:38:59.000Z',
         },
       },
@@ -122,6 +124,15 @@ describe('observationMapper', () => {
     };
     expect(rowsOf(wearable)[0]).toMatchObject({ table: 'stress_data', values: { readings: { code: '73595000', type: 'integer', value: 42 } } });
     expect(roundTrip(wearable).valueInteger).toBe(42);
+  });
+
+  it("copies the stress rule's decision onto stress_data.intervention_suggested", () => {
+    const decided = (suggested: boolean): Observation => ({
+      ...stressLevel,
+      extension: [{ url: INTERVENTION_SUGGESTED_URL, extension: [{ url: 'suggested', valueBoolean: suggested }, { url: 'rule', valueString: 'stress-intervention/1' }] }],
+    });
+    expect(rowsOf(decided(true))[0].values.intervention_suggested).toBe(true);
+    expect(rowsOf(decided(false))[0].values.intervention_suggested).toBe(false);
   });
 
   it('gives no row for labs, single vital signs without a device, and voided readings', () => {

@@ -14,6 +14,7 @@ import {
   toTimestamp,
   truncate,
 } from './mapper-utils';
+import { interventionSuggestedOf } from './wellness.mapper';
 
 export const LOINC = 'http://loinc.org';
 export const SNOMED_CT = 'http://snomed.info/sct';
@@ -118,8 +119,8 @@ function fromReading(r: Reading): ObservationComponent {
 
 /**
  * Observation → monitoring_data, icu_monitoring or stress_data (see observationTable), only when
- * its subject is a local Patient. anomaly_alert, alerts and intervention_suggested are left to
- * their defaults: AI plugins set them.
+ * its subject is a local Patient. anomaly_alert and alerts are left to their defaults: AI plugins
+ * set them; intervention_suggested comes from the stress rule's extension (src/hospital/wellness).
  */
 export const observationMapper: ResourceMapper<Observation> = {
   resourceType: 'Observation',
@@ -144,7 +145,7 @@ export const observationMapper: ResourceMapper<Observation> = {
       case 'icu_monitoring':
         return [{ table, values: { ...key, vital_signs: readings, timestamp } }];
       case 'stress_data':
-        return [{ table, values: { ...key, readings, timestamp } }];
+        return [{ table, values: { ...key, readings, intervention_suggested: interventionSuggestedOf(obs), timestamp } }];
     }
   },
 
