@@ -33,6 +33,11 @@ interface PgError {
 export function translateConstraintError(e: unknown): unknown {
   if (e instanceof OperationOutcomeError) return e;
   const err = e as PgError;
+  // Two transactions that lock the same rows in opposite orders (e.g. bundles dispensing several
+  // drugs): PostgreSQL aborts one. Nothing of it was stored, and trying again will do.
+  if (err?.code === '40P01' || err?.code === '40001') {
+    return OperationOutcomeError.of(409, 'transient', 'A concurrent transaction wrote the same resources; nothing was stored: try again');
+  }
   if (err?.code !== '23503' || !err.detail) return e;
   // Key (doctor_id)=(abc) is not present in table "doctors".
   const missing = /^Key \(([^)]+)\)=\(([^)]*)\) is not present in table "([^"]+)"/.exec(err.detail);
