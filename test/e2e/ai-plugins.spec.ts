@@ -10,7 +10,7 @@ import { rawClient } from '../helpers/test-database';
 import { startTestWorker, type TestWorker } from '../helpers/test-worker';
 import { waitFor } from '../helpers/wait-for';
 import { AiTaskRunner } from '../../src/ai/ai-task.runner';
-import { CAD, clevelandInteger as integer, quantity } from '../helpers/ai-fixtures';
+import { CAD, highRiskCadObservations, quantity } from '../helpers/ai-fixtures';
 
 /**
  * The AI plugins end to end: a write through the API, the outbox, the resource-events queue, the
@@ -51,18 +51,7 @@ async function outputsFor(type: string, trigger: string): Promise<Json[]> {
 describe('diagnosis confidence', () => {
   it('scores a CAD Condition from the patient\'s Observations: RiskAssessment, Provenance, the Condition and diagnoses', async () => {
     const p = await create(patient({ gender: 'male', birthDate: '1960-01-01' }));
-    for (const o of [
-      quantity(p.id, '8480-6', 160, 'mm[Hg]'),
-      quantity(p.id, '2093-3', 290, 'mg/dL'),
-      integer(p.id, 'chest-pain-type', 4),
-      integer(p.id, 'max-heart-rate-exercise', 110),
-      integer(p.id, 'exercise-induced-angina', 1),
-      integer(p.id, 'fluoroscopy-major-vessels', 2),
-      integer(p.id, 'thallium-scan', 7),
-      integer(p.id, 'st-slope-peak-exercise', 2),
-    ]) {
-      await create(o);
-    }
+    await highRiskCadObservations(api, p.id);
     const condition = await create({ resourceType: 'Condition', subject: { reference: `Patient/${p.id}` }, code: { coding: [CAD] } });
 
     const [ra] = await waitFor('a RiskAssessment for the Condition', async () => {

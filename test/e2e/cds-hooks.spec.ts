@@ -10,7 +10,8 @@ import { startTestApp, type TestApp } from '../helpers/test-app';
 import { rawClient } from '../helpers/test-database';
 import { startTestWorker, type TestWorker } from '../helpers/test-worker';
 import { waitFor } from '../helpers/wait-for';
-import { cadCondition, clientToken, highRiskCadObservations, recommendationTasks, urgentTriage } from '../helpers/ai-recommendations';
+import { cadCondition, clientToken, recommendationTasks, urgentTriage } from '../helpers/ai-recommendations';
+import { highRiskCadObservations } from '../helpers/ai-fixtures';
 
 /**
  * CDS Hooks end to end: discovery, a patient-view call whose cards are the patient's pending

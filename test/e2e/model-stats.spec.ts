@@ -19,7 +19,7 @@ import { modelsDir, type ModelManifest } from '../../src/ai/model-manifest';
 import { QUEUES } from '../../src/queue/queues';
 import { bullPrefix } from '../../src/queue/redis.provider';
 import { DataType, GraphBuilder, encodeModel, floatTensor, valueInfo } from '../../scripts/train-models/onnx';
-import { CAD, clevelandInteger as integer, quantity } from '../helpers/ai-fixtures';
+import { CAD, highRiskCadObservations } from '../helpers/ai-fixtures';
 
 /**
  * Per-version statistics and shadow versions end to end: the worker records each version's
@@ -135,18 +135,7 @@ describe('recording predictions', () => {
   it('records each version once per job, beside the output, however often the job runs; a broken shadow fails nothing', async () => {
     const p = await create(patient({ gender: 'male', birthDate: '1960-01-01' }));
     patientA = p.id;
-    for (const o of [
-      quantity(p.id, '8480-6', 160, 'mm[Hg]'),
-      quantity(p.id, '2093-3', 290, 'mg/dL'),
-      integer(p.id, 'chest-pain-type', 4),
-      integer(p.id, 'max-heart-rate-exercise', 110),
-      integer(p.id, 'exercise-induced-angina', 1),
-      integer(p.id, 'fluoroscopy-major-vessels', 2),
-      integer(p.id, 'thallium-scan', 7),
-      integer(p.id, 'st-slope-peak-exercise', 2),
-    ]) {
-      await create(o);
-    }
+    await highRiskCadObservations(api, p.id);
     const condition = await create(cadCondition(p.id));
     firstCondition = condition.id;
     const jobId = `diagnosis-confidence/Condition/${condition.id}/_history/1`;

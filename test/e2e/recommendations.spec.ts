@@ -9,7 +9,8 @@ import { startTestApp, type TestApp } from '../helpers/test-app';
 import { rawClient } from '../helpers/test-database';
 import { startTestWorker, type TestWorker } from '../helpers/test-worker';
 import { waitFor } from '../helpers/wait-for';
-import { RECOMMENDATION_CODE, cadCondition, clientToken, highRiskCadObservations, recommendationTasks, urgentTriage } from '../helpers/ai-recommendations';
+import { RECOMMENDATION_CODE, cadCondition, clientToken, recommendationTasks, urgentTriage } from '../helpers/ai-recommendations';
+import { highRiskCadObservations } from '../helpers/ai-fixtures';
 
 /**
  * Clinicians' approvals end to end: recommendations made by the worker's real models, listed for

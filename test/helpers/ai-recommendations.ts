@@ -2,7 +2,7 @@ import request from 'supertest';
 import { expectStatus, type FhirApi, type Json } from './fhir-api';
 import { fetchToken, type TestApp } from './test-app';
 import { waitFor } from './wait-for';
-import { CAD, clevelandInteger as integer, quantity } from './ai-fixtures';
+import { CAD, quantity } from './ai-fixtures';
 
 /**
  * Real AI recommendations for the approval and CDS Hooks suites: FHIR data that makes the worker's
@@ -14,21 +14,6 @@ const VITAL_SIGNS = [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem
 
 
 
-/** A textbook high-risk coronary profile for the patient (the diagnosis model's inputs). */
-export async function highRiskCadObservations(api: FhirApi, patientId: string): Promise<void> {
-  for (const o of [
-    quantity(patientId, '8480-6', 160, 'mm[Hg]'),
-    quantity(patientId, '2093-3', 290, 'mg/dL'),
-    integer(patientId, 'chest-pain-type', 4),
-    integer(patientId, 'max-heart-rate-exercise', 110),
-    integer(patientId, 'exercise-induced-angina', 1),
-    integer(patientId, 'fluoroscopy-major-vessels', 2),
-    integer(patientId, 'thallium-scan', 7),
-    integer(patientId, 'st-slope-peak-exercise', 2),
-  ]) {
-    await api.created(o);
-  }
-}
 
 /** A CAD Condition: the worker scores it and, above the threshold, raises a recommendation. */
 export async function cadCondition(api: FhirApi, patientId: string): Promise<Json> {
