@@ -10,6 +10,7 @@ import { Migration20261127001000_scheduling_beds } from './Migration202611270010
 import { Migration20261127000900_citus_ready } from './Migration20261127000900_citus_ready';
 import { Migration20261127001200_pharmacy_billing } from './Migration20261127001200_pharmacy_billing';
 import { Migration20261127001400_alerts_wellness } from './Migration20261127001400_alerts_wellness';
+import { Migration20261127001500_exchange } from './Migration20261127001500_exchange';
 
 /** Every migration, in order. Listed explicitly so that ts-jest, ts-node and the compiled build agree. */
 export const migrationsList = [
@@ -25,4 +26,5 @@ export const migrationsList = [
   { name: 'Migration20261127000900_citus_ready', class: Migration20261127000900_citus_ready },
   { name: 'Migration20261127001200_pharmacy_billing', class: Migration20261127001200_pharmacy_billing },
   { name: 'Migration20261127001400_alerts_wellness', class: Migration20261127001400_alerts_wellness },
+  { name: 'Migration20261127001500_exchange', class: Migration20261127001500_exchange },
 ];

@@ -10,6 +10,7 @@ import { OperationOutcomeFilter } from './http/operation-outcome.filter';
 import { RedisShutdown, redisProvider } from './queue/redis.provider';
 import { AuditEventRecorder } from './audit/audit-event.recorder';
 import { FhirStoreModule } from './fhir/fhir-store.module';
+import { ExchangeModule } from './exchange/exchange.module';
 import { ModelStatsModule } from './ai/model-stats/model-stats.module';
 import { ModelRegistryApiModule } from './ai/registry/model-registry-api.module';
 import { MetricsModule } from './metrics/metrics.module';
@@ -29,7 +30,7 @@ export class AppModule {
   static forRoot(config: AppConfig, logger: Logger): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(config, logger), MetricsModule.forRoot('api'), AuthModule, FhirApiModule, FhirStoreModule, HospitalModule, SubscriptionsModule, ModelStatsModule, ModelRegistryApiModule, RecommendationsModule, CdsHooksModule],
+      imports: [CoreModule.forRoot(config, logger), MetricsModule.forRoot('api'), AuthModule, FhirApiModule, FhirStoreModule, HospitalModule, SubscriptionsModule, ModelStatsModule, ModelRegistryApiModule, RecommendationsModule, CdsHooksModule, ExchangeModule],
       controllers: [HealthController, MetricsController],
       providers: [redisProvider, RedisShutdown, ApiQueues, SubscriptionSockets, MetricsPublisher, MetricsExposition, AuditEventRecorder, { provide: APP_FILTER, useClass: OperationOutcomeFilter }],
     };

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { AppConfig } from '../src/config/app-config';
 import { CoreModule } from '../src/core/core.module';
 import { FhirStoreModule } from '../src/fhir/fhir.module';
+import { ExchangeModule } from '../src/exchange/exchange.module';
 import { OutboxRelay } from '../src/outbox/outbox-relay.service';
 import { QUEUES } from '../src/queue/queues';
 import { REDIS, RedisShutdown, bullPrefix, createRedis } from '../src/queue/redis.provider';
@@ -42,6 +43,7 @@ export class WorkerModule {
         SubscriptionsModule,
         AiModule,
         BulkExportWorkerModule,
+        ExchangeModule,
         BullModule.forRoot({ connection, prefix: bullPrefix(config.queuePrefix), extraOptions: { manualRegistration: true } }),
         ...Object.values(QUEUES).map((name) => BullModule.registerQueue({ name })),
       ],

@@ -35,6 +35,14 @@ export interface AppConfig {
   subscriptionAllowPrivateEndpoints: boolean;
   /** How often a notification is tried before its Subscription is set to error (SUBSCRIPTION_DELIVERY_ATTEMPTS). */
   subscriptionDeliveryAttempts: number;
+  /** Whether connections to external FHIR servers may name loopback and private addresses (CONNECTION_ALLOW_PRIVATE_ENDPOINTS). */
+  connectionAllowPrivateEndpoints: boolean;
+  /** How long one request to an external FHIR server may take, in ms (EXCHANGE_TIMEOUT_MS). */
+  exchangeTimeoutMs: number;
+  /** Resources per page a pull asks the remote for (EXCHANGE_PAGE_SIZE). */
+  exchangePageSize: number;
+  /** How often a push is tried before it goes to the dead-letter list (EXCHANGE_PUSH_ATTEMPTS). */
+  exchangePushAttempts: number;
   /** Allowed CORS origins (`*` for any); empty: CORS off. */
   corsOrigins: string[];
   /** Requests per minute per remote address (before authentication); 0: off. */
@@ -130,6 +138,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     auditEvents: (env.AUDIT_EVENTS || 'all') as AppConfig['auditEvents'],
     subscriptionAllowPrivateEndpoints: env.SUBSCRIPTION_ALLOW_PRIVATE_ENDPOINTS === 'true',
     subscriptionDeliveryAttempts: intVar(env, 'SUBSCRIPTION_DELIVERY_ATTEMPTS', 5, 1, 100, errors),
+    connectionAllowPrivateEndpoints: env.CONNECTION_ALLOW_PRIVATE_ENDPOINTS === 'true',
+    exchangeTimeoutMs: intVar(env, 'EXCHANGE_TIMEOUT_MS', 30_000, 100, 600_000, errors),
+    exchangePageSize: intVar(env, 'EXCHANGE_PAGE_SIZE', 100, 1, 1000, errors),
+    exchangePushAttempts: intVar(env, 'EXCHANGE_PUSH_ATTEMPTS', 8, 1, 100, errors),
     corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     rateLimitPerMinute: intVar(env, 'RATE_LIMIT_PER_MINUTE', 60000, 0, 10_000_000, errors),
     clientRateLimitPerMinute: intVar(env, 'CLIENT_RATE_LIMIT_PER_MINUTE', 60000, 0, 10_000_000, errors),

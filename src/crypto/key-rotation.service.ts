@@ -14,6 +14,7 @@ export const ENCRYPTED_COLUMNS: ReadonlyArray<{ table: string; columns: readonly
   { table: 'patients', columns: ['contact_info', 'national_id'] },
   { table: 'ehr_records', columns: ['data'] },
   { table: 'auth_signing_keys', columns: ['private_jwk'] },
+  { table: 'exchange_connections', columns: ['secret_enc'] },
 ];
 
 export interface EncryptionReport {

@@ -33,6 +33,7 @@ import { AuthSigningKeyRow } from './auth-signing-key.entity';
 import { OutboxEventRow } from './outbox-event.entity';
 import { AuditLogRow } from './audit-log.entity';
 import { BulkExportRow, BulkExportFileRow } from './bulk-export.entities';
+import { ExchangeConnectionRow, ExchangeSyncRunRow, ExchangeSyncCursorRow, ExchangeRemoteResourceRow, ExchangePushRow, ExchangeFailureRow } from './exchange.entities';
 
 export { PatientRow } from './patient.entity';
 export { SearchTokenRow, SearchStringRow, SearchDateRow, SearchNumberRow, SearchQuantityRow, SearchReferenceRow, SearchUriRow } from './search-index.entities';
@@ -69,6 +70,7 @@ export { AuthSigningKeyRow } from './auth-signing-key.entity';
 export { OutboxEventRow } from './outbox-event.entity';
 export { AuditLogRow } from './audit-log.entity';
 export { BulkExportRow, BulkExportFileRow } from './bulk-export.entities';
+export { ExchangeConnectionRow, ExchangeSyncRunRow, ExchangeSyncCursorRow, ExchangeRemoteResourceRow, ExchangePushRow, ExchangeFailureRow } from './exchange.entities';
 
 /** Every MikroORM entity, one per table of the schema (see migrations/). */
 export const ENTITIES: Function[] = [
@@ -107,6 +109,12 @@ export const ENTITIES: Function[] = [
   AuditLogRow,
   BulkExportRow,
   BulkExportFileRow,
+  ExchangeConnectionRow,
+  ExchangeSyncRunRow,
+  ExchangeSyncCursorRow,
+  ExchangeRemoteResourceRow,
+  ExchangePushRow,
+  ExchangeFailureRow,
   SearchTokenRow,
   SearchStringRow,
   SearchDateRow,
