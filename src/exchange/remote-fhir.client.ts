@@ -202,10 +202,9 @@ export function outcomeOf(code: string, diagnostics: string): OperationOutcome {
 }
 
 function causeOf(e: unknown): string {
-  if (e instanceof Error) {
-    if (e.name === 'TimeoutError' || e.name === 'AbortError') return 'no answer within the timeout';
-    const cause = (e as { cause?: unknown }).cause;
-    return cause instanceof Error ? `${e.message} (${cause.message})` : e.message;
-  }
+  // DOMException (the timeout) is not an Error in every realm, so go by name and message.
+  const err = e as { name?: unknown; message?: unknown; cause?: { message?: unknown } } | undefined;
+  if (err?.name === 'TimeoutError' || err?.name === 'AbortError') return 'no answer within the timeout';
+  if (typeof err?.message === 'string') return typeof err.cause?.message === 'string' ? `${err.message} (${err.cause.message})` : err.message;
   return String(e);
 }
