@@ -1,7 +1,7 @@
 import type { Extension, Observation, Resource } from '@medplum/fhirtypes';
 import type { ResourceEvent } from '../../outbox/outbox.repository';
 import { AI_SOURCE, type AiPlugin, type PluginInput, type PluginOutputs, type PreparedInput } from '../ai-plugin';
-import { freeTextOf } from '../features/text.features';
+import { freeTextOf } from '../../fhir/text/free-text';
 import type { ModelOutputs } from '../inference.service';
 import type { ModelRegistry, RegisteredModel } from '../model-registry.service';
 import { asOutput, provenanceOf, sourceRef } from './outputs';

@@ -1,6 +1,6 @@
 import type { Communication, Extension, Flag, QuestionnaireResponse, RiskAssessment, Task } from '@medplum/fhirtypes';
 import type { ProjectionRow, ResourceMapper } from '../projection';
-import { freeTextOf, ratingOf } from '../../../ai/features/text.features';
+import { freeTextOf, ratingOf } from '../../text/free-text';
 import { AI_MODEL_EXTENSION_URL } from './condition.mapper';
 import { compact, fromTimestamp, json, localRef, localRefId, num, patientRef, requireId, str, toTimestamp } from './mapper-utils';
 import { ALERT_ACKNOWLEDGEMENT_URL, ALERT_SYSTEM, GEOLOCATION_URL, alertState, deciderLabel, decisionExtension, isEmergencyAlert, secondsBetween } from './alert-state';

@@ -1,5 +1,5 @@
 import type { Communication, Observation, Patient, QuestionnaireResponse } from '@medplum/fhirtypes';
-import { freeTextOf, ratingOf } from './text.features';
+import { freeTextOf, ratingOf } from './free-text';
 
 const feedback = (item: QuestionnaireResponse['item']): QuestionnaireResponse => ({
   resourceType: 'QuestionnaireResponse',
