@@ -23,6 +23,9 @@ export function mikroOrmConfig(config: Pick<AppConfig, 'databaseUrl'>, poolMax =
     pool: { min: 0, max: poolMax },
     // Queries are never logged: the encryption key travels as a bind parameter.
     debug: false,
+    // For the same reason a failed query's error names its SQL with placeholders, not with the
+    // values knex would otherwise splice in (errors reach the logs).
+    driverOptions: { compileSqlOnError: false },
     allowGlobalContext: false,
   });
 }
