@@ -3,6 +3,9 @@ import { FhirStoreModule } from '../fhir/fhir-store.module';
 import { ConnectionRepository } from './connection.repository';
 import { RemoteClients } from './remote-clients';
 import { SyncRunRepository } from './sync-runs.repository';
+import { ConnectionsController } from './connections/connections.controller';
+import { ConnectionsService } from './connections/connections.service';
+import { ConnectionSettingsRepository } from './connections/connection-settings.repository';
 
 /**
  * Exchange with external FHIR servers: connections (administrators' API, Endpoint resources),
@@ -11,7 +14,8 @@ import { SyncRunRepository } from './sync-runs.repository';
  */
 @Module({
   imports: [FhirStoreModule],
-  providers: [ConnectionRepository, RemoteClients, SyncRunRepository],
+  providers: [ConnectionRepository, RemoteClients, SyncRunRepository, ConnectionsService, ConnectionSettingsRepository],
+  controllers: [ConnectionsController],
   exports: [ConnectionRepository, RemoteClients, SyncRunRepository],
 })
 export class ExchangeModule {}
