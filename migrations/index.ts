@@ -11,6 +11,7 @@ import { Migration20261127000900_citus_ready } from './Migration20261127000900_c
 import { Migration20261127001200_pharmacy_billing } from './Migration20261127001200_pharmacy_billing';
 import { Migration20261127001400_alerts_wellness } from './Migration20261127001400_alerts_wellness';
 import { Migration20261127001500_exchange } from './Migration20261127001500_exchange';
+import { Migration20261127001700_exchange_push_dispatch } from './Migration20261127001700_exchange_push_dispatch';
 
 /** Every migration, in order. Listed explicitly so that ts-jest, ts-node and the compiled build agree. */
 export const migrationsList = [
@@ -27,4 +28,5 @@ export const migrationsList = [
   { name: 'Migration20261127001200_pharmacy_billing', class: Migration20261127001200_pharmacy_billing },
   { name: 'Migration20261127001400_alerts_wellness', class: Migration20261127001400_alerts_wellness },
   { name: 'Migration20261127001500_exchange', class: Migration20261127001500_exchange },
+  { name: 'Migration20261127001700_exchange_push_dispatch', class: Migration20261127001700_exchange_push_dispatch },
 ];

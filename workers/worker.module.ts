@@ -24,6 +24,10 @@ import { HospitalModule } from '../src/hospital/hospital.module';
 import { SubscriptionsModule } from '../src/subscriptions/subscriptions.module';
 import { SubscriptionDelivery } from '../src/subscriptions/subscription-delivery.service';
 import { SubscriptionDeliveryProcessor } from './processors/subscription-delivery.processor';
+import { ExchangePushProcessor } from './processors/exchange-push.processor';
+import { PushDispatcher } from '../src/exchange/push/push-dispatcher.service';
+import { ExchangeSyncProcessor } from './processors/exchange-sync.processor';
+import { ExchangePullWorkerModule } from '../src/exchange/pull/pull-worker.module';
 
 /** The worker process: the outbox relay and the BullMQ processors. No HTTP server. */
 @Module({})
@@ -44,10 +48,11 @@ export class WorkerModule {
         AiModule,
         BulkExportWorkerModule,
         ExchangeModule,
+        ExchangePullWorkerModule,
         BullModule.forRoot({ connection, prefix: bullPrefix(config.queuePrefix), extraOptions: { manualRegistration: true } }),
         ...Object.values(QUEUES).map((name) => BullModule.registerQueue({ name })),
       ],
-      providers: [OutboxRelay, HandlerCheck, ProcessorStart, ProcessorStop, KeyRotationService, ResourceEventProcessor, AiTaskProcessor, SubscriptionDelivery, SubscriptionDeliveryProcessor, BulkExportProcessor, MetricsPublisher, { provide: REDIS, useValue: connection }, RedisShutdown],
+      providers: [OutboxRelay, HandlerCheck, ProcessorStart, ProcessorStop, KeyRotationService, ResourceEventProcessor, AiTaskProcessor, SubscriptionDelivery, SubscriptionDeliveryProcessor, BulkExportProcessor, ExchangePushProcessor, PushDispatcher, ExchangeSyncProcessor, MetricsPublisher, { provide: REDIS, useValue: connection }, RedisShutdown],
     };
   }
 }

@@ -3,6 +3,11 @@ import { FhirStoreModule } from '../fhir/fhir-store.module';
 import { ConnectionRepository } from './connection.repository';
 import { RemoteClients } from './remote-clients';
 import { SyncRunRepository } from './sync-runs.repository';
+import { PushAdminService } from './push/push-admin.service';
+import { PushController } from './push/push.controller';
+import { PushRepository } from './push/push.repository';
+import { PushSender } from './push/push-sender.service';
+import { PushTrigger } from './push/push-trigger.service';
 import { ConnectionsController } from './connections/connections.controller';
 import { ConnectionsService } from './connections/connections.service';
 import { ConnectionSettingsRepository } from './connections/connection-settings.repository';
@@ -14,8 +19,8 @@ import { ConnectionSettingsRepository } from './connections/connection-settings.
  */
 @Module({
   imports: [FhirStoreModule],
-  providers: [ConnectionRepository, RemoteClients, SyncRunRepository, ConnectionsService, ConnectionSettingsRepository],
-  controllers: [ConnectionsController],
-  exports: [ConnectionRepository, RemoteClients, SyncRunRepository],
+  providers: [ConnectionRepository, RemoteClients, SyncRunRepository, ConnectionsService, ConnectionSettingsRepository, PushRepository, PushTrigger, PushSender, PushAdminService],
+  controllers: [ConnectionsController, PushController],
+  exports: [ConnectionRepository, RemoteClients, SyncRunRepository, PushRepository, PushTrigger, PushSender],
 })
 export class ExchangeModule {}

@@ -11,6 +11,10 @@ export const QUEUES = {
   bulkExport: 'bulk-export',
   /** One notification of one Subscription about one resource version (deterministic job ids). */
   subscriptionDeliveries: 'subscription-deliveries',
+  /** One push of a resource version to a connection (job id push-<rowId>, push-<rowId>-r<n> after a replay), from exchange_push rows. */
+  exchangePush: 'exchange-push',
+  /** One pull of one connection (job id sync-<runId>), from the exchange_sync_runs rows. */
+  exchangeSync: 'exchange-sync',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];

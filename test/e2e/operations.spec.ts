@@ -133,6 +133,6 @@ describe('the queue dashboard at /admin/queues', () => {
     const queues = await http().get('/admin/queues/api/queues').set('Authorization', `Bearer ${t.token}`);
     expect(queues.status).toBe(200);
     const names = (queues.body.queues as Array<{ name: string }>).map((q) => q.name).sort();
-    expect(names).toEqual(['ai-tasks', 'bulk-export', 'resource-events', 'subscription-deliveries']);
+    expect(names).toEqual(['ai-tasks', 'bulk-export', 'exchange-push', 'exchange-sync', 'resource-events', 'subscription-deliveries']);
   });
 });

@@ -228,8 +228,20 @@ describe('worker start-up check', () => {
     async process(): Promise<void> {}
   }
 
+  @Processor(QUEUES.exchangePush)
+  @Injectable()
+  class StubExchangePush extends WorkerHost {
+    async process(): Promise<void> {}
+  }
+
+  @Processor(QUEUES.exchangeSync)
+  @Injectable()
+  class StubExchangeSync extends WorkerHost {
+    async process(): Promise<void> {}
+  }
+
   /** One stand-in per queue. */
-  const allStubs = [StubResourceEvents, StubAiTasks, StubBulkExport, StubDeliveries];
+  const allStubs = [StubResourceEvents, StubAiTasks, StubBulkExport, StubDeliveries, StubExchangePush, StubExchangeSync];
 
   @Processor('some-other-queue')
   @Injectable()

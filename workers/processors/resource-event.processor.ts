@@ -12,6 +12,7 @@ import { APP_CONFIG } from '../../src/core/tokens';
 import { SubscriptionMatcher } from '../../src/subscriptions/subscription-matcher.service';
 import { notificationJobId, type SubscriptionNotification } from '../../src/subscriptions/subscription-notification';
 import { workerLockOptions } from '../../src/queue/worker-lock-options';
+import { PushTrigger } from '../../src/exchange/push/push-trigger.service';
 
 /**
  * Receives every committed resource change and fans it out to the AI plugins it triggers (jobs of
@@ -28,6 +29,7 @@ export class ResourceEventProcessor extends WorkerHost {
     private readonly subscriptions: SubscriptionMatcher,
     @InjectQueue(QUEUES.subscriptionDeliveries) private readonly deliveries: Queue,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly push: PushTrigger,
   ) {
     super();
   }
@@ -53,6 +55,8 @@ export class ResourceEventProcessor extends WorkerHost {
         removeOnFail: false,
       });
     }
+    // To the patient's home EHR (an AI result, an approved recommendation): a row, queued by the push dispatcher.
+    await this.push.onEvent(e);
     this.logger.debug({ jobId: job.id, event: `${e.action} ${e.resourceType}/${e.resourceId}/_history/${e.versionId}`, ai: jobs.map((j) => j.task) }, 'resource event');
     return { handledBy: jobs.map((j) => j.task), notified: notify };
   }

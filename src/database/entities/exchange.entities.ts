@@ -147,6 +147,10 @@ export class ExchangePushRow {
   updatedAt!: Opt<Date>;
   @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
   sentAt?: Date | null;
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
+  enqueuedAt?: Date | null;
+  @Property({ type: 'integer', default: 0 })
+  replays!: Opt<number>;
 }
 
 /** A failed check, pull or push, with the OperationOutcome that explains it. */

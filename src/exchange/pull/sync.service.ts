@@ -1,0 +1,271 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { Logger } from 'pino';
+import type { AppConfig } from '../../config/app-config';
+import { LOGGER } from '../../core/core.module';
+import { APP_CONFIG } from '../../core/tokens';
+import { DatabaseService, type Tx } from '../../database/database.service';
+import { fhirResourceTypes } from '../../fhir/definitions/fhir-definitions';
+import { FHIR_ID } from '../../fhir/definitions/resource-validator';
+import { OperationOutcomeError } from '../../fhir/operation-outcome';
+import { ResourceStore } from '../../fhir/store/resource-store.repository';
+import { ResourceWriteService, prepare } from '../../fhir/write/resource-write.service';
+import { ConnectionRepository, type ConnectionRow } from '../connection.repository';
+import { RemoteClients } from '../remote-clients';
+import { RemoteFhirError, outcomeOf, type RemoteFhirClient } from '../remote-fhir.client';
+import { ourSystem } from '../identity';
+import { identifierShape } from './identifier-shape';
+import { pullOptions } from './pull-options';
+import { orderForPull, searchableTypes } from './pull-order';
+import { EXCHANGE_ACTOR, PullRepository, type RemoteMapping, type RunCounts } from './pull.repository';
+import { contentSha256, ownIdOf, pulledForm, refKey, remoteReferencesOf, rewriteRemoteReferences, type RemoteRef } from './remote-references';
+
+export interface SyncResult {
+  runId: number;
+  status: 'succeeded' | 'failed' | 'skipped';
+  types?: number;
+}
+
+/** What one run knows while it runs. */
+interface RunState {
+  runId: number;
+  connection: ConnectionRow;
+  client: RemoteFhirClient;
+  /** Remote resources that failed to store in this run (`Type/remoteId`): referred to logically, not tried again. */
+  failed: Set<string>;
+  /** Remote resources a read did not give (gone, refused): referred to logically, not read again. */
+  unreadable: Set<string>;
+}
+
+/** What one page's transaction knows. */
+interface PageState {
+  tx: Tx;
+  /** Local ids by `Type/remoteId`, as known in this transaction (null: looked up, not here). */
+  local: Map<string, RemoteMapping | null>;
+  /** Resources being stored (a reference back to one of them is a cycle: kept logical). */
+  inProgress: Set<string>;
+  counts: RunCounts;
+}
+
+/**
+ * One pull of one connection (a sync run): for each resource type, what changed on the remote
+ * since the type's high-water mark, page by page (`_lastUpdated=ge…`, sorted, following `next`
+ * links), each page stored in one transaction through the write path together with the cursor
+ * and the counters, so that a crash loses at most the page in progress and the next attempt
+ * resumes from the cursor. A remote resource whose content (without meta) did not change since it
+ * was last stored is not written again. Transient remote failures are thrown (BullMQ retries);
+ * permanent ones end the run as failed.
+ */
+@Injectable()
+export class SyncService {
+  constructor(
+    private readonly db: DatabaseService,
+    private readonly writer: ResourceWriteService,
+    private readonly repo: PullRepository,
+    private readonly connections: ConnectionRepository,
+    private readonly clients: RemoteClients,
+    private readonly resources: ResourceStore,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async run(runId: number): Promise<SyncResult> {
+    const run = await this.repo.start(runId);
+    if (!run) return { runId, status: 'skipped' };
+    const remote = await this.clients.forConnection(run.connectionId);
+    if (!remote) return { runId, status: 'skipped' }; // the connection is gone (its runs with it)
+    const state: RunState = { runId, connection: remote.connection, client: remote.client, failed: new Set(), unreadable: new Set() };
+    try {
+      const types = await this.typesOf(state);
+      for (const type of types) await this.pullType(state, type);
+      await this.db.transaction(EXCHANGE_ACTOR, (tx) => this.repo.finish(tx, runId, 'succeeded'));
+      return { runId, status: 'succeeded', types: types.length };
+    } catch (e) {
+      // A permanent refusal (4xx, a link outside the base, a private address): trying again cannot help.
+      if (e instanceof RemoteFhirError && !e.transient) {
+        await this.fail(runId, e);
+        return { runId, status: 'failed' };
+      }
+      throw e;
+    }
+  }
+
+  /** Ends the run as failed, with a failure row holding the OperationOutcome (once, however often called). */
+  async fail(runId: number, e: unknown): Promise<void> {
+    const message = e instanceof Error ? e.message : String(e);
+    const outcome = e instanceof RemoteFhirError || e instanceof OperationOutcomeError ? e.outcome : outcomeOf('exception', message);
+    await this.db.transaction(EXCHANGE_ACTOR, async (tx) => {
+      const [row] = await tx.query<{ connection_id: string }>('SELECT connection_id FROM exchange_sync_runs WHERE id = ?', [runId]);
+      if (!row || !(await this.repo.finish(tx, runId, 'failed', message))) return;
+      await this.connections.addFailure(tx, row.connection_id, { direction: 'pull', outcome, runId });
+    });
+    this.logger.warn({ runId, err: message }, 'exchange sync failed');
+  }
+
+  /** The connection's types, else what the remote can search that this server knows; in pulling order. */
+  private async typesOf(state: RunState): Promise<string[]> {
+    if (state.connection.resourceTypes?.length) return orderForPull(state.connection.resourceTypes);
+    const known = fhirResourceTypes();
+    return orderForPull(searchableTypes(await state.client.capabilityStatement()).filter((t) => known.has(t)));
+  }
+
+  private async pullType(state: RunState, type: string): Promise<void> {
+    const connectionId = state.connection.id;
+    const start = await this.repo.cursor(this.db, connectionId, type);
+    let highWater = start.highWater;
+    // Resume where the last attempt stopped (a next link it stored), else everything since the high-water mark.
+    const firstPage = () =>
+      state.client.search(type, {
+        ...(highWater ? { _lastUpdated: `ge${highWater.toISOString()}` } : {}),
+        _sort: '_lastUpdated',
+        _count: String(this.config.exchangePageSize),
+      });
+    let bundle: Bundle;
+    try {
+      bundle = start.nextUrl ? await state.client.page(start.nextUrl) : await firstPage();
+    } catch (e) {
+      // A stored link the remote no longer accepts (an expired paging cursor, a changed base URL):
+      // start the type again from its high-water mark; what is already stored comes back unchanged.
+      if (!start.nextUrl || !(e instanceof RemoteFhirError) || e.transient) throw e;
+      this.logger.warn({ runId: state.runId, type, err: e.message }, 'exchange sync: the stored next link was refused; starting the type again');
+      bundle = await firstPage();
+    }
+    for (;;) {
+      const next = bundle.link?.find((l) => l.relation === 'next')?.url ?? null;
+      const matches = matchesOf(bundle);
+      for (const r of matches) {
+        const at = r.meta?.lastUpdated ? new Date(r.meta.lastUpdated) : undefined;
+        if (at && !Number.isNaN(at.getTime()) && (!highWater || at > highWater)) highWater = at;
+      }
+      await this.writer.inTransaction(EXCHANGE_ACTOR, async (tx) => {
+        await this.repo.lockConnection(tx, connectionId);
+        const page: PageState = { tx, local: new Map(), inProgress: new Set(), counts: { in: 0, unchanged: 0, failed: 0 } };
+        // One look-up for the page's resources and everything they refer to.
+        const keys = matches.filter((r) => r.id).flatMap((r) => [{ type: r.resourceType, id: r.id as string }, ...remoteReferencesOf(r, state.connection.baseUrl)]);
+        await this.lookUp(state, page, keys);
+        for (const r of matches) await this.store(state, page, r, 0);
+        // The greatest lastUpdated seen so far: with _sort=_lastUpdated every earlier one is stored.
+        await this.repo.saveCursor(tx, connectionId, type, { nextUrl: next, highWater, runId: state.runId });
+        await this.repo.addRunCounts(tx, state.runId, page.counts);
+        await this.connections.addCounts(tx, connectionId, { in: page.counts.in });
+      });
+      if (!next) return;
+      bundle = await state.client.page(next);
+    }
+  }
+
+  /** Fills the page's mapping cache for `refs` not looked up yet. */
+  private async lookUp(state: RunState, page: PageState, refs: RemoteRef[]): Promise<void> {
+    const wanted = refs.filter((r) => !page.local.has(refKey(r)));
+    if (!wanted.length) return;
+    const found = await this.repo.mappings(page.tx, state.connection.id, wanted);
+    for (const r of wanted) page.local.set(refKey(r), found.get(refKey(r)) ?? null);
+  }
+
+  /**
+   * Stores one remote resource (unless unchanged) and returns its local id; undefined when it
+   * cannot be stored (recorded as a failure: the run goes on). Remote resources it refers to that
+   * are not here yet are read and stored first, up to a depth, never round a cycle.
+   */
+  private async store(state: RunState, page: PageState, remote: Resource, depth: number): Promise<string | undefined> {
+    const key = `${remote.resourceType}/${remote.id ?? ''}`;
+    if (!remote.id || !FHIR_ID.test(remote.id) || !/^[A-Z][A-Za-z]{1,63}$/.test(remote.resourceType ?? '')) {
+      await this.recordFailure(state, page, key.slice(0, 200), outcomeOf('value', `A resource from ${state.connection.baseUrl} has no valid type and id (${key.slice(0, 200)})`));
+      return undefined;
+    }
+    const sha = contentSha256(remote);
+    await this.lookUp(state, page, [{ type: remote.resourceType, id: remote.id }]);
+    const mapped = page.local.get(key) ?? undefined;
+    if (mapped?.contentSha256?.equals(sha)) {
+      page.counts.unchanged++;
+      return mapped.localId;
+    }
+    if (state.failed.has(key)) return undefined;
+    const own = await this.ownResource(remote);
+    if (own) {
+      // Ours, pushed there: map it to our resource rather than pull a copy of it back.
+      await this.repo.mapOwn(page.tx, state.connection.id, { resourceType: remote.resourceType, remoteId: remote.id, localId: own, contentSha256: sha });
+      page.local.set(key, { localId: own, contentSha256: sha });
+      page.counts.unchanged++;
+      return own;
+    }
+    page.inProgress.add(key);
+    try {
+      await this.fetchMissing(state, page, remote, depth);
+      const baseUrl = state.connection.baseUrl;
+      const rewritten = rewriteRemoteReferences(remote, baseUrl, (r) => page.local.get(refKey(r))?.localId);
+      const localId = mapped?.localId ?? randomUUID();
+      const unchanged = await this.writer.inSavepoint(page.tx, async () => {
+        const resource = prepare(pulledForm(rewritten, baseUrl, identifierShape(remote.resourceType)), remote.resourceType, localId);
+        const out = mapped ? await this.writer.updateInTx(page.tx, resource, {}) : await this.writer.createInTx(page.tx, resource);
+        await this.repo.upsertMapping(page.tx, state.connection.id, {
+          resourceType: remote.resourceType,
+          remoteId: remote.id as string,
+          localId,
+          remoteVersionId: remote.meta?.versionId,
+          remoteLastUpdated: remote.meta?.lastUpdated,
+          contentSha256: sha,
+        });
+        return out.unchanged === true;
+      });
+      page.local.set(key, { localId, contentSha256: sha });
+      if (unchanged) page.counts.unchanged++;
+      else page.counts.in++;
+      return localId;
+    } catch (e) {
+      if (!(e instanceof OperationOutcomeError)) throw e;
+      state.failed.add(key);
+      await this.recordFailure(state, page, key, e.outcome);
+      return undefined;
+    } finally {
+      page.inProgress.delete(key);
+    }
+  }
+
+  /** Our id when the remote resource is one this server pushed and still has, else undefined. */
+  private async ownResource(remote: Resource): Promise<string | undefined> {
+    const id = ownIdOf(remote, ourSystem(this.config));
+    if (!id) return undefined;
+    const found = await this.resources.readCurrentMany([{ resourceType: remote.resourceType, id }]);
+    const current = found.get(`${remote.resourceType}/${id}`);
+    return current && !current.deleted ? id : undefined;
+  }
+
+  /** Reads and stores the remote resources `remote` refers to that are not here yet (bounded depth, cycle-safe). */
+  private async fetchMissing(state: RunState, page: PageState, remote: Resource, depth: number): Promise<void> {
+    const refs = remoteReferencesOf(remote, state.connection.baseUrl);
+    await this.lookUp(state, page, refs);
+    if (depth >= pullOptions().referenceDepth) return;
+    for (const ref of refs) {
+      const key = refKey(ref);
+      if (page.local.get(key) || page.inProgress.has(key) || state.failed.has(key) || state.unreadable.has(key)) continue;
+      let found: Resource | undefined;
+      try {
+        found = await state.client.read(ref.type, ref.id);
+      } catch (e) {
+        // Not allowed to see it, or not a valid read: it stays a logical reference. No answer: the page is tried again.
+        if (e instanceof RemoteFhirError && !e.transient) {
+          state.unreadable.add(key);
+          continue;
+        }
+        throw e;
+      }
+      if (!found || found.resourceType !== ref.type || found.id !== ref.id) {
+        state.unreadable.add(key); // gone on the remote (404/410) or not what was asked for
+        continue;
+      }
+      await this.store(state, page, found, depth + 1);
+    }
+  }
+
+  private async recordFailure(state: RunState, page: PageState, resource: string, outcome: Parameters<ConnectionRepository['addFailure']>[2]['outcome']): Promise<void> {
+    await this.connections.addFailure(page.tx, state.connection.id, { direction: 'pull', outcome, runId: state.runId, resource });
+    page.counts.failed++;
+  }
+}
+
+/** The resources a search page matched (entries with search.mode match, or no mode). */
+function matchesOf(bundle: Bundle): Resource[] {
+  return (bundle.entry ?? []).filter((e) => e.resource && (!e.search?.mode || e.search.mode === 'match')).map((e) => e.resource as Resource);
+}
