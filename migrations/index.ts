@@ -12,6 +12,7 @@ import { Migration20261127001200_pharmacy_billing } from './Migration20261127001
 import { Migration20261127001400_alerts_wellness } from './Migration20261127001400_alerts_wellness';
 import { Migration20261127001500_exchange } from './Migration20261127001500_exchange';
 import { Migration20261127001700_exchange_push_dispatch } from './Migration20261127001700_exchange_push_dispatch';
+import { Migration20261127001900_rule_models } from './Migration20261127001900_rule_models';
 
 /** Every migration, in order. Listed explicitly so that ts-jest, ts-node and the compiled build agree. */
 export const migrationsList = [
@@ -29,4 +30,5 @@ export const migrationsList = [
   { name: 'Migration20261127001400_alerts_wellness', class: Migration20261127001400_alerts_wellness },
   { name: 'Migration20261127001500_exchange', class: Migration20261127001500_exchange },
   { name: 'Migration20261127001700_exchange_push_dispatch', class: Migration20261127001700_exchange_push_dispatch },
+  { name: 'Migration20261127001900_rule_models', class: Migration20261127001900_rule_models },
 ];

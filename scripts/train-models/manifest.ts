@@ -65,7 +65,7 @@ export interface ModelManifest {
   schema: 'fhir-ai-server/model-manifest/1';
   name: string;
   version: string;
-  task: 'diagnosis-confidence' | 'triage' | 'sentiment';
+  task: 'diagnosis-confidence' | 'triage' | 'sentiment' | 'vital-sign-anomaly';
   title: string;
   description: string;
   /** The condition a diagnosis-confidence model serves (SNOMED CT). */

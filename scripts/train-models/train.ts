@@ -11,6 +11,7 @@ import { trainSentiment } from './sentiment';
 import type { Feed, TaskOutput } from './task';
 import { trainTriage } from './triage';
 import { trainWdbc } from './wdbc';
+import { trainAnomaly } from './anomaly';
 
 /**
  * `npm run models:train [-- <datasets folder>] [--out <models folder>] [--only name,name]`:
@@ -20,7 +21,7 @@ import { trainWdbc } from './wdbc';
  * predictions. Deterministic: the same data give byte-identical files.
  */
 
-export const MODEL_NAMES = ['cad-cleveland', 'breast-wdbc', 'triage-news2', 'sentiment-uci'] as const;
+export const MODEL_NAMES = ['cad-cleveland', 'breast-wdbc', 'triage-news2', 'sentiment-uci', 'vitals-anomaly'] as const;
 
 /** The folder holding this project's package.json (works from scripts/ and from dist/scripts/). */
 export function projectRoot(from = __dirname): string {
@@ -117,6 +118,7 @@ async function main(): Promise<void> {
     ['breast-wdbc', () => trainWdbc(readWdbc(args.datasets), version)],
     ['triage-news2', () => trainTriage(version)],
     ['sentiment-uci', () => trainSentiment(readSentences(args.datasets), version)],
+    ['vitals-anomaly', () => trainAnomaly(version)],
   ];
   process.stdout.write(`models:train: data ${args.datasets}; output ${args.out}\n\n`);
   for (const [name, job] of jobs) {

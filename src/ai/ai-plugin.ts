@@ -25,6 +25,8 @@ export interface PluginInput {
   resource: Resource;
   patient?: Patient;
   observations: Observation[];
+  /** What the plugin's own `context` read for this job (e.g. whether a reading is from an ICU). */
+  context?: Record<string, unknown>;
 }
 
 /** A plugin's model input: the row for the model, or the reason no estimate can be made. */
@@ -48,6 +50,8 @@ export interface AiPlugin {
   model(resource: Resource): Promise<RegisteredModel | undefined>;
   /** Whether the plugin needs the patient's Observations. */
   needsObservations: boolean;
+  /** Optional: what prepare() and outputs() need beyond the trigger and the patient's data (it may read); run before prepare(). */
+  context?(resource: Resource): Promise<Record<string, unknown>>;
   prepare(model: RegisteredModel, input: PluginInput): PreparedInput;
   /**
    * The resources that record the result, with their ids (the first is the output proper, found

@@ -7,7 +7,7 @@ import { ResourceStore } from '../fhir/store/resource-store.repository';
 import { SearchService } from '../fhir/search/search.service';
 import { ResourceWriteService, prepare } from '../fhir/write/resource-write.service';
 import type { ResourceEvent } from '../outbox/outbox.repository';
-import { AI_JOB_SYSTEM, type AiJob, type AiPlugin, type PluginInput } from './ai-plugin';
+import { AI_JOB_SYSTEM, AI_SOURCE, type AiJob, type AiPlugin, type PluginInput } from './ai-plugin';
 import { InferenceService } from './inference.service';
 import { ModelRegistry, conditionKey, type RegisteredModel } from './model-registry.service';
 import { failedRecord, predictionRecord, type PredictionRecord } from './model-stats/prediction-record';
@@ -15,6 +15,7 @@ import { PredictionRepository } from './model-stats/prediction.repository';
 import { DiagnosisPlugin } from './plugins/diagnosis.plugin';
 import { SentimentPlugin } from './plugins/sentiment.plugin';
 import { TriagePlugin } from './plugins/triage.plugin';
+import { AnomalyPlugin } from './plugins/anomaly.plugin';
 
 export type AiJobResult =
   | { status: 'written'; model: string; output: string }
@@ -53,7 +54,7 @@ export class AiTaskRunner {
     private readonly predictions: PredictionRepository,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
-    this.plugins = [new DiagnosisPlugin(registry), new TriagePlugin(registry, store), new SentimentPlugin(registry)];
+    this.plugins = [new DiagnosisPlugin(registry), new TriagePlugin(registry, store), new SentimentPlugin(registry), new AnomalyPlugin(registry, store)];
   }
 
   /** The AI jobs a committed change calls for. */
@@ -77,15 +78,18 @@ export class AiTaskRunner {
     const jobId = aiJobId(job);
     const current = await this.store.readCurrent(job.resourceType, job.resourceId);
     if (!current?.json || current.deleted) return { status: 'skipped', reason: `${job.resourceType}/${job.resourceId} no longer exists` };
-    if (current.versionId !== job.versionId) return { status: 'skipped', reason: `superseded by version ${current.versionId}` };
     const resource = JSON.parse(current.json) as Resource;
+    // A version the AI wrote right after this one only annotates it (e.g. the anomaly verdict on a reading): it does not supersede it.
+    const annotated = current.versionId === job.versionId + 1 && resource.meta?.source === AI_SOURCE;
+    if (current.versionId !== job.versionId && !annotated) return { status: 'skipped', reason: `superseded by version ${current.versionId}` };
     const model = await plugin.model(resource);
     if (!model) return { status: 'skipped', reason: `no active model for ${job.task}` };
 
     const patientId = job.patientId ?? undefined;
     const patient = patientId ? await this.readPatient(patientId) : undefined;
     const observations = plugin.needsObservations && patientId ? await this.observationsOf(patientId) : [];
-    const input = { job, jobId, resource, patient, observations };
+    const context = plugin.context ? await plugin.context(resource) : undefined;
+    const input = { job, jobId, resource, patient, observations, ...(context ? { context } : {}) };
     const prepared = plugin.prepare(model, input);
     if (prepared.kind === 'fail') throw new Error(prepared.reason);
     // Shadows start now and run beside the active model; they never reject.

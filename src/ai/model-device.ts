@@ -21,6 +21,9 @@ export const MODEL_LIFECYCLE_SYSTEM = 'urn:fhir-ai-server:model-lifecycle';
  */
 export function deviceOf(id: string, manifest: ModelManifest, sha256: string, status = 'active'): Device {
   const metrics = Object.entries(manifest.metrics ?? {}).filter(([, v]) => typeof v === 'number') as Array<[string, number]>;
+  // A rule version (src/ai/rules/) has no file: its kind and numeric parameters are properties.
+  const rule = (manifest as { kind?: string }).kind === 'rule';
+  const parameters = Object.entries((manifest as { parameters?: Record<string, unknown> }).parameters ?? {}).filter(([, v]) => typeof v === 'number') as Array<[string, number]>;
   return {
     resourceType: 'Device',
     id,
@@ -28,7 +31,7 @@ export function deviceOf(id: string, manifest: ModelManifest, sha256: string, st
     identifier: [{ system: 'urn:fhir-ai-server:model-sha256', value: sha256 }],
     deviceName: [{ name: manifest.title, type: 'model-name' }],
     modelNumber: manifest.name,
-    type: { coding: [{ system: 'urn:fhir-ai-server:ai-task', code: manifest.task }], text: 'AI model (ONNX)' },
+    type: { coding: [{ system: 'urn:fhir-ai-server:ai-task', code: manifest.task }], text: rule ? 'AI rule (versioned, implemented in code)' : 'AI model (ONNX)' },
     version: [{ value: manifest.version }],
     property: [
       {
@@ -39,6 +42,8 @@ export function deviceOf(id: string, manifest: ModelManifest, sha256: string, st
         ? [{ type: { coding: [{ system: MODEL_PROPERTY_SYSTEM, code: 'condition' }], text: 'condition served' }, valueCode: [{ coding: [manifest.condition] }] }]
         : []),
       ...metrics.map(([name, value]) => ({ type: { text: name }, valueQuantity: [{ value }] })),
+      ...(rule ? [{ type: { coding: [{ system: MODEL_PROPERTY_SYSTEM, code: 'kind' }], text: 'kind' }, valueCode: [{ text: 'rule' }] }] : []),
+      ...parameters.map(([name, value]) => ({ type: { text: `parameter ${name}` }, valueQuantity: [{ value }] })),
     ],
   };
 }

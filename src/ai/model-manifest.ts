@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Coding } from '@medplum/fhirtypes';
 
-export type AiTask = 'diagnosis-confidence' | 'triage' | 'sentiment';
+export type AiTask = 'diagnosis-confidence' | 'triage' | 'sentiment' | 'vital-sign-anomaly';
 
 /** One model input as its manifest declares it: the FHIR code it is read from, its unit, how it is imputed. */
 export interface ManifestInput {

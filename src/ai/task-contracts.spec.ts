@@ -8,7 +8,7 @@ const manifestOf = (name: string) => JSON.parse(readFileSync(path.join(ROOT, 'mo
 const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
 
 describe('task contracts', () => {
-  it.each(['cad-cleveland', 'breast-wdbc', 'triage-news2', 'sentiment-uci'])('the built-in %s honours its task contract', (name) => {
+  it.each(['cad-cleveland', 'breast-wdbc', 'triage-news2', 'sentiment-uci', 'vitals-anomaly'])('the built-in %s honours its task contract', (name) => {
     expect(contractProblems(manifestOf(name))).toEqual([]);
   });
 
@@ -99,6 +99,6 @@ describe('task contracts', () => {
   });
 
   it('has a contract for every task', () => {
-    expect(Object.keys(TASK_CONTRACTS).sort()).toEqual(['diagnosis-confidence', 'sentiment', 'triage']);
+    expect(Object.keys(TASK_CONTRACTS).sort()).toEqual(['diagnosis-confidence', 'sentiment', 'triage', 'vital-sign-anomaly']);
   });
 });

@@ -77,6 +77,14 @@ export const TASK_CONTRACTS: Record<AiTask, TaskContract> = {
     condition: 'forbidden',
     threshold: { output: 'score', range: [-1, 1] },
   },
+  // One reading's vitals and its deviation from the patient's baseline -> P(anomalous) (plugins/anomaly.plugin.ts).
+  'vital-sign-anomaly': {
+    task: 'vital-sign-anomaly',
+    input: TABULAR_INPUT,
+    outputs: [{ name: 'score', elementType: 'float32', shape: ['N', 1], required: true, range: [0, 1] }],
+    condition: 'forbidden',
+    threshold: { output: 'score', range: [0, 1] },
+  },
 };
 
 export const KNOWN_TASKS = Object.keys(TASK_CONTRACTS) as AiTask[];

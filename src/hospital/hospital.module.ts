@@ -6,6 +6,8 @@ import { PharmacyModule } from './pharmacy/pharmacy.module';
 import { AlertsModule } from './alerts/alerts.module';
 import { WellnessModule } from './wellness/wellness.module';
 import { EquipmentModule } from './equipment/equipment.module';
+import { MonitoringModule } from './monitoring/monitoring.module';
+import { RulesModule } from '../ai/rules/rules.module';
 
 /**
  * The hospital modules (scheduling, beds, pharmacy, billing...): their rules on the one write path
@@ -13,6 +15,6 @@ import { EquipmentModule } from './equipment/equipment.module';
  * same rules.
  */
 @Module({
-  imports: [PharmacyModule, BillingModule, SchedulingModule, BedsModule, AlertsModule, WellnessModule, EquipmentModule],
+  imports: [RulesModule, PharmacyModule, BillingModule, SchedulingModule, BedsModule, AlertsModule, WellnessModule, EquipmentModule, MonitoringModule],
 })
 export class HospitalModule {}

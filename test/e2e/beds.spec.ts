@@ -289,6 +289,8 @@ describe('occupancy forecast', () => {
   it("returns the documented method's numbers for the ward and stores them as occupancy_prediction", async () => {
     const res = expectStatus(await get('/api/beds/forecast?days=7'), 200).body;
     expect(res.method).toMatchObject({ name: 'holt-winters-additive-weekly', seasonLength: 7, alpha: 0.4, beta: 0.1, gamma: 0.3 });
+    // The forecast names the active version of the method in the registry (ai_models) and its Device.
+    expect(res.method).toMatchObject({ version: '1.0.0', model: 'Device/holt-winters-additive-weekly-1.0.0' });
     const ward = res.wards.find((w: Json) => w.ward === `Location/${loc.w3}`);
     // the daily series computed independently: 28 empty days, then four weeks of the pattern
     const series = [...Array(28).fill(0), ...Array.from({ length: 28 }, (_, i) => pattern[i % 7])];
@@ -303,6 +305,7 @@ describe('occupancy forecast', () => {
     expect(ward.forecast.indexOf(peak)).toBe(3);
     const row = await bedRow(loc.f2);
     expect(row.occupancy_prediction).toMatchObject({ method: 'holt-winters-additive-weekly', ward: `Location/${loc.w3}`, ward_beds: 4 });
+    expect(row.occupancy_prediction).toMatchObject({ method_version: '1.0.0', model: 'Device/holt-winters-additive-weekly-1.0.0' });
     expect(row.occupancy_prediction.forecast.map((f: Json) => f.occupied)).toEqual(expected.values);
   });
 

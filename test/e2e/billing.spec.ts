@@ -159,6 +159,10 @@ describe('claims from encounters', () => {
     const v = verdict(res.body);
     expect(v.codes).toEqual(['duplicate']);
     expect(v.details[0]).toContain(`Claim/${first.id}`);
+    // The verdict names the rule version that made it, and its Device in the registry (ai_models).
+    expect(v.rules).toBe('billing-error-rules 1.0.0');
+    const check = (res.body.extension as Json[]).find((e) => e.url === CHECK);
+    expect((check!.extension as Json[]).find((e) => e.url === 'model')?.valueReference).toEqual({ reference: 'Device/billing-error-rules-1.0.0', display: 'billing-error-rules 1.0.0' });
     expect((await billingRow(res.body.id)).ai_error_detected).toBe(true);
     // Cancelling the duplicate clears its flag (a cancelled claim is no duplicate).
     const cancelled = await api.updated({ ...res.body, status: 'cancelled' });

@@ -121,6 +121,9 @@ describe('predictive maintenance from usage', () => {
     expect(await forecastOf(dev.id)).toMatchObject({ flag: false, hours_since_maintenance: 0, interval_hours: INTERVAL_H, method: 'usage-hours-linear', method_version: '1.0.0', predicted_date: null });
     expect((await task()).status).toBe(404);
     expect(dev.extension.some((e: Json) => e.url === PREDICTIVE)).toBe(true);
+    // The forecast names the method version that made it: its Device in the registry (ai_models).
+    const ext = dev.extension.find((e: Json) => e.url === PREDICTIVE);
+    expect(ext.extension.find((e: Json) => e.url === 'model')?.valueReference?.reference).toBe('Device/usage-hours-linear-1.0.0');
   });
 
   it('counts recorded usage and extrapolates the date; flags within the 14-day horizon before 90% is reached', async () => {

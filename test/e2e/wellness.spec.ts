@@ -64,6 +64,8 @@ describe('stress readings and the intervention rule (stress-intervention/1)', ()
     const p = (await api.created(patient())).id as string;
     const high = await api.created(pss(p, 30, '2026-11-01T08:00:00Z'));
     expect(ruleOf(high)?.extension).toEqual(expect.arrayContaining([{ url: 'suggested', valueBoolean: true }, { url: 'rule', valueString: 'stress-intervention/1' }]));
+    // ... and the rule version's Device in the registry (ai_models)
+    expect(ruleOf(high)?.extension).toEqual(expect.arrayContaining([{ url: 'model', valueReference: { reference: 'Device/stress-intervention-1.0.0', display: 'stress-intervention 1.0.0' } }]));
     expect(await suggested(high.id)).toBe(true);
 
     await loadFhirKitClient();
@@ -140,6 +142,9 @@ describe('wellness plans and their progress', () => {
     });
     // g1: latest = baseline → 0; g2 improving → 0.5; g3 not counted → (0 + 0.5) / 2
     expect(await planProgress(plan.id)).toBe(0.25);
+    // The progress names the rule version that computed it (its Device in ai_models).
+    const stored = expectStatus(await api.read('CarePlan', plan.id), 200).body as Json;
+    expect((stored.extension as Json[]).find((e) => e.url === `${PROGRESS_URL}-model`)?.valueReference?.reference).toBe('Device/wellness-progress-1.0.0');
     expect(await progressRow(plan.id)).toEqual({ patient_id: p, plan_details: 'Stress reduction: Breathing exercises, sleep hygiene', ai_generated: false, progress: '0.25' });
 
     const mid = await api.created(pss(p, 21, '2026-10-20T08:00:00Z')); // 8 above: g1 = 1 − 8/16 = 0.5

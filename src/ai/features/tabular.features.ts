@@ -27,7 +27,7 @@ const CONVERSIONS: Record<string, Record<string, (v: number) => number>> = {
 };
 
 /** What a value may plausibly be, whatever the model: outside this it is a unit or typing error. */
-const PLAUSIBLE: Record<string, [number, number]> = {
+export const PLAUSIBLE: Record<string, [number, number]> = {
   '/min': [0, 400],
   '%': [0, 100],
   'mm[Hg]': [0, 400],
@@ -172,7 +172,7 @@ function codedNumber(cc: CodeableConcept | undefined): number | undefined {
   return undefined;
 }
 
-function convert(value: number, from: string | undefined, to: string | undefined): number | undefined {
+export function convert(value: number, from: string | undefined, to: string | undefined): number | undefined {
   if (!to || !from || from === to || to === '1') return value;
   return CONVERSIONS[to]?.[from]?.(value);
 }

@@ -44,7 +44,7 @@ export class ModelStatsService {
 
   async stats(id: string, limit: number, since?: Date): Promise<ModelStats> {
     const model = await this.model(id);
-    const manifest = model.manifest;
+    const manifest = model.manifest?.threshold ? model.manifest : null; // a rule version's manifest has no model outputs to summarise
     const [counts, rows] = await Promise.all([this.predictions.counts(id, since), this.predictions.window(id, limit, since)]);
     const scores = rows.map((r) => r.score as number);
     const classes: Record<string, number> = {};

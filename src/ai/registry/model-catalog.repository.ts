@@ -7,7 +7,7 @@ import { MODEL_COLUMNS, type ModelRow, type TransitionRow } from './model-view';
 export class ModelCatalog {
   constructor(private readonly db: DatabaseService) {}
 
-  list(filter: { task?: string; status?: string; name?: string }): Promise<ModelRow[]> {
+  list(filter: { task?: string; status?: string; name?: string; kind?: string }): Promise<ModelRow[]> {
     const where: string[] = ['sha256 IS NOT NULL'];
     const params: unknown[] = [];
     for (const [column, value] of Object.entries(filter)) {

@@ -1,10 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import type { Tx } from '../../database/database.service';
 import { conflict, notFound } from '../../fhir/operation-outcome';
 import { ResourceWriteService, prepare } from '../../fhir/write/resource-write.service';
 import { deviceOf } from '../model-device';
 import { ModelCatalog } from './model-catalog.repository';
 import { lockTask, recordTransition } from './model-transitions';
+import { RuleRegistry } from '../rules/rule-registry.service';
 import type { ModelRow, ModelStatus } from './model-view';
 
 export interface TransitionResult {
@@ -25,6 +26,7 @@ export class ModelLifecycleService {
   constructor(
     private readonly writer: ResourceWriteService,
     private readonly catalog: ModelCatalog,
+    @Optional() private readonly rules?: RuleRegistry,
   ) {}
 
   shadow(id: string, actor: string, reason?: string): Promise<TransitionResult> {
@@ -75,12 +77,15 @@ export class ModelLifecycleService {
     const found = await this.catalog.get(id);
     if (!found) throw notFound(`No model version ${id}`);
     try {
-      return await this.writer.inTransaction({ actor }, async (tx) => {
+      const result = await this.writer.inTransaction({ actor }, async (tx) => {
         await lockTask(tx, found.task, found.condition_code);
         const model = (await this.catalog.get(id, tx, true)) as ModelRow;
         const { other } = await fn(tx, model);
         return { model: (await this.catalog.get(id, tx)) as ModelRow, ...(other ? { other } : {}) };
       });
+      // A rule's next output in this process names the new version at once (other processes: within the cache's 5 s).
+      if (found.kind === 'rule') this.rules?.forget();
+      return result;
     } catch (e) {
       // The lock makes this unlikely; the unique index (one active per task and condition) is the guarantee.
       if ((e as { code?: string }).code === '23505') throw conflict(`Another version of ${found.task} became active at the same time; try again`);

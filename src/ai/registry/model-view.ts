@@ -19,6 +19,8 @@ export interface ModelRow {
   previous_active_id: string | null;
   registered_at: Date;
   manifest: ModelManifest;
+  /** `onnx` or `rule` (no file). */
+  kind?: string;
 }
 
 export interface TransitionRow {
@@ -32,7 +34,7 @@ export interface TransitionRow {
 }
 
 /** The columns ModelRow reads (the file's size, not the file). */
-export const MODEL_COLUMNS = `id, name, version, task, condition_code, status, sha256, octet_length(model_file) AS bytes, accuracy, last_trained, federated, previous_active_id, registered_at, manifest`;
+export const MODEL_COLUMNS = `id, name, version, task, condition_code, status, sha256, octet_length(model_file) AS bytes, accuracy, last_trained, federated, previous_active_id, registered_at, manifest, kind`;
 
 /** A model version as the API answers it. Pure. */
 export function modelView(row: ModelRow, history?: TransitionRow[]): Record<string, unknown> {
@@ -51,7 +53,8 @@ export function modelView(row: ModelRow, history?: TransitionRow[]): Record<stri
     accuracy: row.accuracy === null ? null : Number(row.accuracy),
     previous_active: row.previous_active_id,
     device: `Device/${row.id}`,
-    file: `/api/models/${row.id}/model.onnx`,
+    kind: row.kind ?? 'onnx',
+    file: row.kind === 'rule' ? null : `/api/models/${row.id}/model.onnx`,
     manifest: row.manifest,
     ...(history
       ? {

@@ -4,12 +4,15 @@ import type { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../core/tokens';
 import { badRequest, notFound } from '../../fhir/operation-outcome';
 import { KNOWN_TASKS } from '../task-contracts';
+import { RULE_TASKS, isRuleTask } from '../rules/rule-catalog';
 import type { AiTask } from '../model-manifest';
 import { requireModelManager, requireModelReader } from './model-access';
 import { ModelCatalog } from './model-catalog.repository';
 import { readModelForm } from './model-form';
 import { ModelLifecycleService, type TransitionResult } from './model-lifecycle.service';
 import { ModelUploadService } from './model-upload.service';
+import { RuleRegistrationService } from './rule-registration.service';
+import { isRuleManifest } from '../rules/rule-manifest.checks';
 import { MODEL_STATUSES, modelView, type ModelStatus } from './model-view';
 
 /** The model registry for data scientists: register (checked), list, read, download, and move through the lifecycle. */
@@ -20,14 +23,18 @@ export class ModelsController {
     private readonly catalog: ModelCatalog,
     private readonly uploads: ModelUploadService,
     private readonly lifecycle: ModelLifecycleService,
+    private readonly rules: RuleRegistrationService,
   ) {}
 
   @Post()
   @HttpCode(201)
   async register(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<Record<string, unknown>> {
     const actor = requireModelManager(req.auth, 'register model versions');
-    const form = await readModelForm(req, res, this.config.modelMaxBytes);
-    const row = await this.uploads.register(form, actor);
+    // A rule version (kind "rule", no file): as a JSON body, or as the form's only field "manifest".
+    const json = req.is('application/json') ? (req.body as unknown) : undefined;
+    const form = isRuleManifest(json) ? { manifest: JSON.stringify(json) } : await readModelForm(req, res, this.config.modelMaxBytes);
+    const rule = ruleManifestOf(form.manifest);
+    const row = rule ? await this.rules.register(rule, !!form.file, actor) : await this.uploads.register(form, actor);
     res.setHeader('Location', `/api/models/${row.id}`);
     return modelView(row, await this.catalog.history(row.id));
   }
@@ -43,11 +50,13 @@ export class ModelsController {
     };
     const task = one('task');
     const status = one('status');
-    if (task && !KNOWN_TASKS.includes(task as AiTask)) throw badRequest(`task must be one of ${KNOWN_TASKS.join(', ')}`, ['task']);
+    if (task && !KNOWN_TASKS.includes(task as AiTask) && !isRuleTask(task)) throw badRequest(`task must be one of ${[...KNOWN_TASKS, ...RULE_TASKS].join(', ')}`, ['task']);
     if (status && !MODEL_STATUSES.includes(status as ModelStatus)) throw badRequest(`status must be one of ${MODEL_STATUSES.join(', ')}`, ['status']);
-    const unknown = Object.keys(query).filter((k) => !['task', 'status', 'name'].includes(k));
-    if (unknown.length) throw badRequest(`Unknown parameter(s) ${unknown.join(', ')}: filter by task, status or name`, unknown);
-    return (await this.catalog.list({ task, status, name: one('name') })).map((row) => modelView(row));
+    const kind = one('kind');
+    if (kind && kind !== 'onnx' && kind !== 'rule') throw badRequest('kind must be onnx or rule', ['kind']);
+    const unknown = Object.keys(query).filter((k) => !['task', 'status', 'name', 'kind'].includes(k));
+    if (unknown.length) throw badRequest(`Unknown parameter(s) ${unknown.join(', ')}: filter by task, status, name or kind`, unknown);
+    return (await this.catalog.list({ task, status, name: one('name'), kind })).map((row) => modelView(row));
   }
 
   @Get(':id')
@@ -96,6 +105,17 @@ export class ModelsController {
   private async answer(result: Promise<TransitionResult>, otherAs?: string): Promise<Record<string, unknown>> {
     const { model, other } = await result;
     return { ...modelView(model, await this.catalog.history(model.id)), ...(otherAs ? { [otherAs]: other ?? null } : {}) };
+  }
+}
+
+/** The manifest, parsed, when it declares a rule version (anything else is an ONNX upload, checked as such). */
+function ruleManifestOf(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return isRuleManifest(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -65,7 +65,19 @@ export const CITUS_PLAN: CitusPlan = {
     'auth_clients',
     'auth_signing_keys',
   ],
-  coordinatorLocal: ['outbox_events', 'bulk_exports', 'bulk_export_files', 'mikro_orm_migrations'],
+  coordinatorLocal: [
+    'outbox_events',
+    'bulk_exports',
+    'bulk_export_files',
+    'mikro_orm_migrations',
+    // Exchange bookkeeping: connections, runs, cursors, the remote-id map, pushes, failures.
+    'exchange_connections',
+    'exchange_sync_runs',
+    'exchange_sync_cursors',
+    'exchange_remote_resources',
+    'exchange_push',
+    'exchange_failures',
+  ],
 };
 
 /** The distribution column of a distributed table, or undefined for the others. */

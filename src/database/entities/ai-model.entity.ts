@@ -32,4 +32,7 @@ export class AiModelRow {
   /** The version that was active before this one was promoted: what a rollback makes active again. */
   @Property({ type: 'string', columnType: 'fhir_id', nullable: true })
   previousActiveId?: string | null;
+  /** `onnx` (a model file) or `rule` (a rule version the code implements; no file). */
+  @Property({ type: 'string', columnType: 'varchar(8)', default: 'onnx' })
+  kind!: string;
 }

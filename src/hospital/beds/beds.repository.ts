@@ -103,11 +103,13 @@ export class BedsRepository {
   }
 
   /** Stores the forecast of each ward on its beds (`occupancy_prediction`). */
-  async savePredictions(actor: string, byWard: Map<string | null, unknown>): Promise<void> {
+  /** Stores each ward's forecast on its beds; `also` runs in the same transaction (the forecast's count per rule version). */
+  async savePredictions(actor: string, byWard: Map<string | null, unknown>, also?: (tx: Tx) => Promise<void>): Promise<void> {
     await this.db.transaction({ actor }, async (tx) => {
       for (const [ward, prediction] of byWard) {
         await tx.query('UPDATE beds SET occupancy_prediction = ?::jsonb WHERE ward_id IS NOT DISTINCT FROM ?', [JSON.stringify(prediction), ward]);
       }
+      await also?.(tx);
     });
   }
 }

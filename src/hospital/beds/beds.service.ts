@@ -2,7 +2,8 @@ import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/com
 import { badRequest } from '../../fhir/operation-outcome';
 import { BedsRepository, type BedRowView } from './beds.repository';
 import { bucketsOf, INTERVAL_MS, occupancyCounts, wardKey, type OccupancyBucket, type OccupancyInterval } from './occupancy';
-import { FORECAST_METHOD, forecastOccupancy } from './occupancy-forecast';
+import { OCCUPANCY_FORECAST, forecastMethodOf, type ForecastMethod } from './occupancy-forecast';
+import { RuleRegistry } from '../../ai/rules/rule-registry.service';
 
 const DAY = 86_400_000;
 const MAX_BUCKETS = 2000;
@@ -29,7 +30,8 @@ export interface WardForecast {
 }
 
 export interface ForecastReport {
-  method: typeof FORECAST_METHOD;
+  /** The rule version that made the forecast (the active one in ai_models) and its Device, `model`. */
+  method: ForecastMethod & { model: string };
   generated_at: string;
   history: { from: string; to: string; days: number };
   total: WardForecast;
@@ -40,7 +42,10 @@ export interface ForecastReport {
 export class BedsService implements OnModuleInit, OnModuleDestroy {
   private timer?: NodeJS.Timeout;
 
-  constructor(private readonly repo: BedsRepository) {}
+  constructor(
+    private readonly repo: BedsRepository,
+    private readonly rules: RuleRegistry,
+  ) {}
 
   onModuleInit(): void {
     this.timer = setInterval(() => void this.repo.refreshOccupancy(ACTOR).catch(() => undefined), REFRESH_MS);
@@ -79,8 +84,9 @@ export class BedsService implements OnModuleInit, OnModuleDestroy {
 
   /**
    * Forecasts daily occupancy for `days` days from today, per ward and in total, from the last
-   * FORECAST_HISTORY_DAYS complete days (see occupancy-forecast.ts), and stores each ward's forecast
-   * on its beds (`beds.occupancy_prediction`).
+   * FORECAST_HISTORY_DAYS complete days (see occupancy-forecast.ts), by the active version of the
+   * method in ai_models, and stores each ward's forecast on its beds (`beds.occupancy_prediction`),
+   * naming the version (`method_version` and its Device, `model`).
    */
   async forecast(daysParam: unknown, now = Date.now()): Promise<ForecastReport> {
     const days = daysParam === undefined ? 7 : Number(daysParam);
@@ -92,8 +98,9 @@ export class BedsService implements OnModuleInit, OnModuleDestroy {
     const history = occupancyCounts(stays, this.repo.bedInfos(beds), bucketsOf(from, today, 'day'));
     const capacity = countByWard(beds);
     const dates = Array.from({ length: days }, (_, i) => new Date(today + i * DAY).toISOString().slice(0, 10));
+    const rule = await this.rules.active(OCCUPANCY_FORECAST.task);
     const build = (ward: string, series: number[], size: number): WardForecast => {
-      const f = forecastOccupancy(series, days, size);
+      const f = OCCUPANCY_FORECAST.evaluate(rule.definition, { history: series, horizon: days, capacity: size });
       return {
         ward,
         beds: size,
@@ -108,8 +115,9 @@ export class BedsService implements OnModuleInit, OnModuleDestroy {
     const predictions = new Map<string | null, unknown>();
     for (const w of wards) {
       predictions.set(w.ward === wardKey(null) ? null : w.ward.slice('Location/'.length), {
-        method: FORECAST_METHOD.name,
-        method_version: FORECAST_METHOD.version,
+        method: rule.definition.name,
+        method_version: rule.definition.version,
+        model: rule.device,
         fitted_with: w.method,
         generated_at: generatedAt,
         ward: w.ward,
@@ -117,9 +125,15 @@ export class BedsService implements OnModuleInit, OnModuleDestroy {
         forecast: w.forecast,
       });
     }
-    await this.repo.savePredictions(ACTOR, predictions);
+    // Counted per version (the forecast of all beds), with shadow versions run beside it on the same history.
+    const where = { input: { ref: 'beds/forecast' }, at: generatedAt, patientId: null, outputRef: null };
+    const what = (f: { values: number[] }) => ({ score: f.values[0] ?? null, label: null, outputs: { occupied: f.values } });
+    await this.repo.savePredictions(ACTOR, predictions, async (tx) => {
+      await this.rules.record(tx, rule, { ...where, ...what({ values: total.forecast.map((f) => f.occupied) }) });
+      await this.rules.recordShadows(tx, OCCUPANCY_FORECAST, { history: total.history, horizon: days, capacity: beds.length }, where, what);
+    });
     return {
-      method: FORECAST_METHOD,
+      method: { ...forecastMethodOf(rule.definition), model: rule.device },
       generated_at: generatedAt,
       history: { from: new Date(from).toISOString(), to: new Date(today).toISOString(), days: FORECAST_HISTORY_DAYS },
       total,

@@ -1,3 +1,6 @@
+import { numberParameter, type RuleBehaviour } from '../../ai/rules/rule-behaviour';
+import type { RuleDefinition } from '../../ai/rules/rule-catalog';
+
 /**
  * The bed occupancy forecast (`occupancy_prediction`), a documented, versioned method:
  *
@@ -30,14 +33,43 @@ export interface Forecast {
   values: number[];
 }
 
-export function forecastOccupancy(history: readonly number[], horizon: number, capacity = Infinity): Forecast {
-  const m = FORECAST_METHOD.seasonLength;
+/** A version of the method: its name, version and smoothing parameters (ai_models, task occupancy-forecast). */
+export interface ForecastMethod {
+  name: string;
+  version: string;
+  seasonLength: number;
+  alpha: number;
+  beta: number;
+  gamma: number;
+}
+
+/** The method as a versioned behaviour: a rule version's parameters are the smoothing constants (1.1.0 smooths more than 1.0.0). */
+export const OCCUPANCY_FORECAST: RuleBehaviour<{ history: readonly number[]; horizon: number; capacity: number }, Forecast> = {
+  task: 'occupancy-forecast',
+  triggers: [],
+  evaluate: (rule, { history, horizon, capacity }) => forecastOccupancy(history, horizon, capacity, forecastMethodOf(rule)),
+};
+
+/** A rule version's method (its parameters over the 1.0.0 defaults). Pure. */
+export function forecastMethodOf(rule: RuleDefinition): ForecastMethod {
+  return {
+    name: rule.name,
+    version: rule.version,
+    seasonLength: numberParameter(rule, 'seasonLength', FORECAST_METHOD.seasonLength),
+    alpha: numberParameter(rule, 'alpha', FORECAST_METHOD.alpha),
+    beta: numberParameter(rule, 'beta', FORECAST_METHOD.beta),
+    gamma: numberParameter(rule, 'gamma', FORECAST_METHOD.gamma),
+  };
+}
+
+export function forecastOccupancy(history: readonly number[], horizon: number, capacity = Infinity, params: ForecastMethod = FORECAST_METHOD): Forecast {
+  const m = params.seasonLength;
   const n = history.length;
   let method: string;
   let raw: number[];
   if (n >= 2 * m) {
-    method = FORECAST_METHOD.name;
-    raw = holtWinters(history, horizon);
+    method = params.name;
+    raw = holtWinters(history, horizon, params);
   } else if (n >= m) {
     method = 'seasonal-naive';
     raw = Array.from({ length: horizon }, (_, h) => history[n - m + (h % m)]);
@@ -49,8 +81,8 @@ export function forecastOccupancy(history: readonly number[], horizon: number, c
   return { method, values: raw.map((v) => round2(Math.min(capacity, Math.max(0, v)))) };
 }
 
-function holtWinters(y: readonly number[], horizon: number): number[] {
-  const { seasonLength: m, alpha, beta, gamma } = FORECAST_METHOD;
+function holtWinters(y: readonly number[], horizon: number, params: ForecastMethod): number[] {
+  const { seasonLength: m, alpha, beta, gamma } = params;
   const mean = (a: readonly number[]) => a.reduce((s, v) => s + v, 0) / a.length;
   const week1 = mean(y.slice(0, m));
   let trend = (mean(y.slice(m, 2 * m)) - week1) / m;

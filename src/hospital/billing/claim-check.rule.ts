@@ -5,14 +5,17 @@ import { BILLING_CHECK_URL, billingCheckExtension } from '../../fhir/projection/
 import { localRefId } from '../../fhir/projection/mappers/mapper-utils';
 import { SearchService } from '../../fhir/search/search.service';
 import { ResourceStore } from '../../fhir/store/resource-store.repository';
-import type { WriteRule } from '../../fhir/write/write-rules';
+import type { WriteRule, WriteRuleContext } from '../../fhir/write/write-rules';
 import { ResourceWriteService } from '../../fhir/write/resource-write.service';
 import { TxWrites } from '../pharmacy/tx-writes';
-import { BILLING_RULES_VERSION, detectClaimErrors } from './claim-errors';
+import { ruleModelExtension } from '../../ai/rules/rule-behaviour';
+import { RuleRegistry } from '../../ai/rules/rule-registry.service';
+import { BILLING_ERROR_DETECTION } from './claim-errors';
 
 /**
  * Every Claim written is checked for likely billing errors (claim-errors.ts) and annotated, never
- * refused: a flagged claim gets the billing-error-check extension (flag, rule version, reasons),
+ * refused: a flagged claim gets the billing-error-check extension (flag, rule version, reasons, and
+ * `model`: the Device of the active rule version in ai_models),
  * a clean one is stored as sent (any such extension a client set is removed); the billing table projects (`ai_error_detected`, `ai_error_reasons`). Claims of one patient are
  * checked one at a time (a transaction-level advisory lock on the patient's billing), so two
  * duplicates written at once cannot both miss each other. Encounters are read through the write
@@ -28,9 +31,10 @@ export class ClaimCheckRule implements WriteRule {
     private readonly txWrites: TxWrites,
     private readonly search: SearchService,
     private readonly store: ResourceStore,
+    private readonly rules: RuleRegistry,
   ) {}
 
-  async beforeWrite(tx: Tx, resource: Resource): Promise<Resource> {
+  async beforeWrite(tx: Tx, resource: Resource, ctx?: WriteRuleContext): Promise<Resource> {
     const claim = resource as Claim;
     const patientId = localRefId(claim.patient, 'Patient');
     const encounterIds = [...new Set((claim.item ?? []).flatMap((i) => i.encounter ?? []).map((r) => localRefId(r, 'Encounter')))].filter((id): id is string => !!id);
@@ -53,10 +57,19 @@ export class ClaimCheckRule implements WriteRule {
       }
     }
     if (claim.id) this.txWrites.note(tx, 'Claim', claim.id);
-    const reasons = detectClaimErrors(claim, { encounters, otherClaims: otherClaims.filter((c) => c.id !== claim.id) });
+    // The active version of the rules (ai_models, task billing-error-detection): the verdict names it.
+    // Counted per version (ai_predictions) with the claim's write; shadow versions run beside it, never shown.
+    const { rule, output: reasons } = await this.rules.run(
+      tx,
+      BILLING_ERROR_DETECTION,
+      { claim, ctx: { encounters, otherClaims: otherClaims.filter((c) => c.id !== claim.id) } },
+      { input: { ref: `Claim/${claim.id}`, versionId: Number(ctx?.previous?.meta?.versionId ?? 0) + 1 }, patientId: patientId ?? null, outputRef: `Claim/${claim.id}` },
+      (found) => ({ score: found.length, label: found.length ? 'flagged' : 'clean' }),
+    );
     // A clean claim is stored as sent (exchange is lossless); only a flagged one carries the verdict.
     const others = (claim.extension ?? []).filter((e) => e.url !== BILLING_CHECK_URL);
-    const extension = reasons.length ? [...others, billingCheckExtension({ detected: true, rules: BILLING_RULES_VERSION, reasons })] : others;
+    const verdict = billingCheckExtension({ detected: true, rules: rule.manifest.label, reasons });
+    const extension = reasons.length ? [...others, { ...verdict, extension: [...(verdict.extension ?? []), ruleModelExtension(rule)] }] : others;
     const checked = { ...claim, extension } as Claim;
     if (!extension.length) delete checked.extension;
     return checked;

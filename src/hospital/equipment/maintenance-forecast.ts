@@ -1,3 +1,5 @@
+import { numberParameter, type RuleBehaviour } from '../../ai/rules/rule-behaviour';
+
 /**
  * Predictive maintenance, method `usage-hours-linear` 1.0.0 (pure). Hours of use since the last
  * maintenance are the union of the usage periods after it (overlapping statements are not counted
@@ -61,13 +63,44 @@ const hoursOf = (ps: readonly Period[]) => ps.reduce((s, p) => s + (p.end - p.st
 const round2 = (n: number) => Math.round(n * 100) / 100;
 const day = (t: number) => new Date(t).toISOString().slice(0, 10);
 
-export function forecastMaintenance(input: MaintenanceInput): MaintenanceForecast {
+/** A version of the method: its name, version and parameters (ai_models, task predictive-maintenance). */
+export interface MaintenanceMethod {
+  name: string;
+  version: string;
+  flagShare: number;
+  flagHorizonDays: number;
+  rateWindowDays: number;
+}
+export const MAINTENANCE_METHOD_1: MaintenanceMethod = {
+  name: MAINTENANCE_METHOD,
+  version: MAINTENANCE_METHOD_VERSION,
+  flagShare: FLAG_SHARE,
+  flagHorizonDays: FLAG_HORIZON_DAYS,
+  rateWindowDays: RATE_WINDOW_DAYS,
+};
+
+/** The method as a versioned behaviour: a rule version's parameters drive the forecast. */
+export const PREDICTIVE_MAINTENANCE: RuleBehaviour<MaintenanceInput, MaintenanceForecast> = {
+  task: 'predictive-maintenance',
+  triggers: ['Device', 'DeviceUseStatement'],
+  evaluate: (rule, input) =>
+    forecastMaintenance(input, {
+      name: rule.name,
+      version: rule.version,
+      flagShare: numberParameter(rule, 'flagShare', FLAG_SHARE),
+      flagHorizonDays: numberParameter(rule, 'flagHorizonDays', FLAG_HORIZON_DAYS),
+      rateWindowDays: numberParameter(rule, 'rateWindowDays', RATE_WINDOW_DAYS),
+    }),
+};
+
+export function forecastMaintenance(input: MaintenanceInput, method: MaintenanceMethod = MAINTENANCE_METHOD_1): MaintenanceForecast {
+  const { flagShare, flagHorizonDays, rateWindowDays } = method;
   const { intervalHours, now } = input;
   const firstUse = input.usages.reduce((m, p) => Math.min(m, p.start), Infinity);
   const since = input.lastMaintenance ?? (Number.isFinite(firstUse) ? firstUse : now);
   const used = mergedPeriods(input.usages, since, now);
   const hours = hoursOf(used);
-  const windowStart = Math.max(since, now - RATE_WINDOW_DAYS * DAY);
+  const windowStart = Math.max(since, now - rateWindowDays * DAY);
   const windowDays = Math.max(1, (now - windowStart) / DAY);
   const rate = hoursOf(mergedPeriods(used, windowStart, now)) / windowDays;
 
@@ -91,16 +124,16 @@ export function forecastMaintenance(input: MaintenanceInput): MaintenanceForecas
   let flag = true;
   let reason: string;
   if (hours >= intervalHours) reason = `Overdue: ${h} h of use since maintenance, interval ${intervalHours} h`;
-  else if (hours >= FLAG_SHARE * intervalHours) reason = `${h} h of ${intervalHours} h used (${FLAG_SHARE * 100}% reached)`;
-  else if (predicted !== undefined && predicted - now <= FLAG_HORIZON_DAYS * DAY) {
-    reason = `At ${round2(rate)} h/day the ${intervalHours} h interval is reached on ${day(predicted)} (within ${FLAG_HORIZON_DAYS} days)`;
+  else if (hours >= flagShare * intervalHours) reason = `${h} h of ${intervalHours} h used (${flagShare * 100}% reached)`;
+  else if (predicted !== undefined && predicted - now <= flagHorizonDays * DAY) {
+    reason = `At ${round2(rate)} h/day the ${intervalHours} h interval is reached on ${day(predicted)} (within ${flagHorizonDays} days)`;
   } else {
     flag = false;
     reason = predicted !== undefined ? `${h} h of ${intervalHours} h used; interval reached on ${day(predicted)} at ${round2(rate)} h/day` : `${h} h of ${intervalHours} h used; not used lately`;
   }
   return {
-    method: MAINTENANCE_METHOD,
-    method_version: MAINTENANCE_METHOD_VERSION,
+    method: method.name,
+    method_version: method.version,
     generated_at: new Date(now).toISOString(),
     flag,
     reason,

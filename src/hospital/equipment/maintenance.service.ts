@@ -4,7 +4,9 @@ import type { Tx } from '../../database/database.service';
 import { ResourceStore } from '../../fhir/store/resource-store.repository';
 import { ResourceWriteService, prepare } from '../../fhir/write/resource-write.service';
 import { isEquipment, lastMaintenance, maintenanceIntervalHours, predictiveExtension, predictiveMaintenanceOf, usageDeviceId, usagePeriod, withPredictiveExtension } from './device-usage';
-import { forecastMaintenance, type Period } from './maintenance-forecast';
+import { PREDICTIVE_MAINTENANCE, type Period } from './maintenance-forecast';
+import { ruleModelExtension } from '../../ai/rules/rule-behaviour';
+import { RuleRegistry } from '../../ai/rules/rule-registry.service';
 import { OPEN_TASK_STATUSES, completedMaintenanceTask, maintenanceTaskId, openMaintenanceTask } from './maintenance-task';
 
 /**
@@ -20,6 +22,7 @@ export class MaintenanceService {
   constructor(
     private readonly store: ResourceStore,
     private readonly writer: ResourceWriteService,
+    private readonly rules: RuleRegistry,
   ) {}
 
   note(tx: Tx, statement: DeviceUseStatement): void {
@@ -31,10 +34,20 @@ export class MaintenanceService {
   /** The device as it must be stored: the forecast recomputed (none without an interval), its Task opened or completed. */
   async amend(tx: Tx, device: Device, now: Date): Promise<Device> {
     const interval = isEquipment(device) ? maintenanceIntervalHours(device) : undefined;
-    const forecast = interval
-      ? forecastMaintenance({ intervalHours: interval, lastMaintenance: lastMaintenance(device), usages: await this.usages(tx, device.id as string, now.getTime()), now: now.getTime() })
-      : null;
-    const amended = withPredictiveExtension(device, forecast ? predictiveExtension(forecast) : undefined);
+    // The active version of the method (ai_models, task predictive-maintenance); the forecast names its Device.
+    const run = interval
+      ? await this.rules.run(
+          tx,
+          PREDICTIVE_MAINTENANCE,
+          { intervalHours: interval, lastMaintenance: lastMaintenance(device), usages: await this.usages(tx, device.id as string, now.getTime()), now: now.getTime() },
+          { input: { ref: `Device/${device.id}` }, at: now.toISOString(), patientId: null, outputRef: `Device/${device.id}` },
+          (f) => ({ score: Math.round((f.hours_since_maintenance / f.interval_hours) * 1000) / 1000, label: f.flag ? 'flagged' : 'not-flagged' }),
+        )
+      : undefined;
+    const rule = run?.rule;
+    const forecast = run?.output ?? null;
+    const ext = forecast && rule ? predictiveExtension(forecast) : undefined;
+    const amended = withPredictiveExtension(device, ext && rule ? { ...ext, extension: [...(ext.extension ?? []), ruleModelExtension(rule)] } : undefined);
     await this.syncTask(tx, amended, now);
     return amended;
   }

@@ -1,4 +1,5 @@
 import type { Reading } from '../../fhir/projection/mappers/observation.mapper';
+import { numberParameter, type RuleBehaviour } from '../../ai/rules/rule-behaviour';
 
 /**
  * The stress-intervention rule, version 1 (`stress-intervention/1`): whether a stress reading
@@ -52,14 +53,34 @@ export interface InterventionDecision {
  * The rule on one reading's score and the scores of the patient's previous readings (oldest first;
  * only the last TREND_READINGS − 1 matter). Pure.
  */
-export function interventionDecision(score: number | undefined, previous: readonly number[]): InterventionDecision {
+export function interventionDecision(score: number | undefined, previous: readonly number[], params: StressParameters = STRESS_PARAMETERS): InterventionDecision {
+  const { highStress, trendReadings, trendMinRise } = params;
   if (score === undefined) return { suggested: false };
-  if (score >= HIGH_STRESS) return { suggested: true, reason: `high stress: ${fmt(score)} ≥ ${HIGH_STRESS}` };
-  const series = [...previous.slice(-(TREND_READINGS - 1)), score];
-  if (series.length === TREND_READINGS && series.every((s, i) => i === 0 || s > series[i - 1]) && score - series[0] >= TREND_MIN_RISE - 1e-9) {
-    return { suggested: true, reason: `rising stress over ${TREND_READINGS} readings: ${series.map(fmt).join(' → ')}` };
+  if (score >= highStress) return { suggested: true, reason: `high stress: ${fmt(score)} ≥ ${highStress}` };
+  const series = [...previous.slice(-(trendReadings - 1)), score];
+  if (series.length === trendReadings && series.every((s, i) => i === 0 || s > series[i - 1]) && score - series[0] >= trendMinRise - 1e-9) {
+    return { suggested: true, reason: `rising stress over ${trendReadings} readings: ${series.map(fmt).join(' → ')}` };
   }
   return { suggested: false };
 }
+
+export interface StressParameters {
+  highStress: number;
+  trendReadings: number;
+  trendMinRise: number;
+}
+export const STRESS_PARAMETERS: StressParameters = { highStress: HIGH_STRESS, trendReadings: TREND_READINGS, trendMinRise: TREND_MIN_RISE };
+
+/** The rule as a versioned behaviour (ai_models, task stress-intervention): a version's parameters drive the decision. */
+export const STRESS_INTERVENTION: RuleBehaviour<{ score: number | undefined; previous: readonly number[] }, InterventionDecision> = {
+  task: 'stress-intervention',
+  triggers: ['Observation'],
+  evaluate: (rule, { score, previous }) =>
+    interventionDecision(score, previous, {
+      highStress: numberParameter(rule, 'highStress', HIGH_STRESS),
+      trendReadings: numberParameter(rule, 'trendReadings', TREND_READINGS),
+      trendMinRise: numberParameter(rule, 'trendMinRise', TREND_MIN_RISE),
+    }),
+};
 
 const fmt = (n: number) => String(Math.round(n * 100) / 100);

@@ -5,7 +5,9 @@ import { localRefId } from '../../fhir/projection/mappers/mapper-utils';
 import { WELLNESS_PROGRESS_URL, isWellnessPlan } from '../../fhir/projection/mappers/wellness.mapper';
 import { ResourceStore } from '../../fhir/store/resource-store.repository';
 import { ResourceWriteService, prepare } from '../../fhir/write/resource-write.service';
-import { goalScore, planProgress, type Measurement } from './wellness-progress';
+import { ruleReference } from '../../ai/rules/rule-behaviour';
+import { RuleRegistry } from '../../ai/rules/rule-registry.service';
+import { WELLNESS_PROGRESS, WELLNESS_PROGRESS_MODEL_URL, type Measurement } from './wellness-progress';
 
 const NOT_MEASURED = new Set(['entered-in-error', 'cancelled', 'registered']);
 
@@ -44,6 +46,7 @@ export class WellnessProgressService {
   constructor(
     private readonly store: ResourceStore,
     private readonly writer: ResourceWriteService,
+    private readonly rules: RuleRegistry,
   ) {}
 
   isOwnWrite(tx: Tx, id: string): boolean {
@@ -58,15 +61,23 @@ export class WellnessProgressService {
     const goals = goalIds
       .map((id) => (id === pending.goal?.id ? pending.goal : parse<Goal>(stored.get(`Goal/${id}`)?.json)))
       .filter((g): g is Goal => !!g && localRefId(g.subject, 'Patient') === patientId);
-    const scores: Array<number | undefined> = [];
+    const byTarget = new Map<GoalTarget, Measurement[]>();
     for (const goal of goals) {
-      const byTarget = new Map<GoalTarget, Measurement[]>();
       for (const t of goal.target ?? []) if (t.measure && patientId) byTarget.set(t, await this.measurements(tx, patientId, t.measure, pending.observation));
-      scores.push(goalScore(goal, (t) => byTarget.get(t) ?? []));
     }
-    const progress = planProgress(scores);
-    const others = (plan.extension ?? []).filter((e) => e.url !== WELLNESS_PROGRESS_URL);
-    const extension = progress === undefined ? others : [...others, { url: WELLNESS_PROGRESS_URL, valueDecimal: progress }];
+    // The active version of the rule (ai_models); the progress names it beside the value.
+    const { rule, output: progress } = await this.rules.run(
+      tx,
+      WELLNESS_PROGRESS,
+      { goals, measurementsOf: (t) => byTarget.get(t) ?? [] },
+      { input: { ref: `CarePlan/${plan.id}` }, at: new Date().toISOString(), patientId: patientId ?? null, outputRef: `CarePlan/${plan.id}` },
+      (p) => ({ score: p ?? null, label: null }),
+    );
+    const others = (plan.extension ?? []).filter((e) => e.url !== WELLNESS_PROGRESS_URL && e.url !== WELLNESS_PROGRESS_MODEL_URL);
+    const extension =
+      progress === undefined
+        ? others
+        : [...others, { url: WELLNESS_PROGRESS_URL, valueDecimal: progress }, { url: WELLNESS_PROGRESS_MODEL_URL, valueReference: ruleReference(rule) }];
     const { extension: _old, ...rest } = plan;
     return (extension.length ? { ...rest, extension } : rest) as CarePlan;
   }

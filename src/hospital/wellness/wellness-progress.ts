@@ -1,4 +1,5 @@
 import type { Goal, GoalTarget } from '@medplum/fhirtypes';
+import { numberParameter, type RuleBehaviour } from '../../ai/rules/rule-behaviour';
 
 /** One measured value of a goal's target measure. */
 export interface Measurement {
@@ -22,6 +23,9 @@ export interface Measurement {
  * - otherwise from achievementStatus: improving 0.5, anything else 0.
  */
 export const PROGRESS_VERSION = 'wellness-progress/1';
+/** Server-owned, on a wellness CarePlan beside its progress: the rule version (Device) that computed it (valueReference). */
+export const WELLNESS_PROGRESS_MODEL_URL = 'https://fhir-ai-server.dev/StructureDefinition/wellness-progress-model';
+export const IMPROVING_SCORE = 0.5;
 
 const NOT_COUNTED = new Set(['cancelled', 'rejected', 'entered-in-error']);
 
@@ -63,7 +67,7 @@ export function targetScore(range: [number, number], measurements: readonly Meas
 }
 
 /** A goal's score, or undefined when it does not count. `measurementsOf(target)` gives a target's measurements. */
-export function goalScore(goal: Goal, measurementsOf: (t: GoalTarget) => readonly Measurement[]): number | undefined {
+export function goalScore(goal: Goal, measurementsOf: (t: GoalTarget) => readonly Measurement[], improvingScore = IMPROVING_SCORE): number | undefined {
   if (NOT_COUNTED.has(goal.lifecycleStatus)) return undefined;
   const a = achievement(goal);
   if (goal.lifecycleStatus === 'completed' || a === 'achieved' || a === 'sustaining') return 1;
@@ -74,7 +78,7 @@ export function goalScore(goal: Goal, measurementsOf: (t: GoalTarget) => readonl
     })
     .filter((s): s is number => s !== undefined);
   if (scores.length) return scores.reduce((x, y) => x + y, 0) / scores.length;
-  return a === 'improving' ? 0.5 : 0;
+  return a === 'improving' ? improvingScore : 0;
 }
 
 /** The plan's progress: the mean of its counted goals' scores, 2 decimals; undefined without any. */
@@ -83,3 +87,16 @@ export function planProgress(goalScores: ReadonlyArray<number | undefined>): num
   if (!counted.length) return undefined;
   return Math.round((counted.reduce((x, y) => x + y, 0) / counted.length) * 100) / 100;
 }
+
+/** The plan's goals with a way to measure their targets. */
+export interface PlanGoals {
+  goals: readonly Goal[];
+  measurementsOf: (t: GoalTarget) => readonly Measurement[];
+}
+
+/** The rule as a versioned behaviour (ai_models, task wellness-progress): a version's parameters drive the scores. */
+export const WELLNESS_PROGRESS: RuleBehaviour<PlanGoals, number | undefined> = {
+  task: 'wellness-progress',
+  triggers: ['CarePlan', 'Goal', 'Observation'],
+  evaluate: (rule, { goals, measurementsOf }) => planProgress(goals.map((g) => goalScore(g, measurementsOf, numberParameter(rule, 'improvingScore', IMPROVING_SCORE)))),
+};

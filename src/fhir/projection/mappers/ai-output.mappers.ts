@@ -211,7 +211,8 @@ export const emergencyAlertMapper: ResourceMapper<Flag> = {
         values: {
           patient_id: patientId,
           id: requireId(flag),
-          alert_type: flag.code.text ?? 'emergency',
+          // The seed's column holds 100 characters; the Flag keeps the whole text.
+          alert_type: Array.from(flag.code.text ?? 'emergency').slice(0, 100).join(''),
           response_status: state.status,
           geolocation: state.geolocation ?? null,
           created_at: toTimestamp(flag.period?.start),

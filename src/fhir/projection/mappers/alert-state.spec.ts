@@ -51,6 +51,12 @@ describe('emergencyAlertMapper', () => {
     const ok = { ...resolved, period: { start: raised.period!.start, end: '2026-11-27T10:20:00Z' } };
     expect(emergencyAlertMapper.toRows(ok, ctx)[0].values).toMatchObject({ seconds_to_resolve: 1200, seconds_to_acknowledge: 90 });
   });
+  it('cuts a long alert text to the seed column (100 characters), keeping whole characters', () => {
+    const text = `${'é'.repeat(99)}😀 and more`;
+    const type = emergencyAlertMapper.toRows({ ...raised, code: { ...raised.code, text } }, ctx)[0].values.alert_type as string;
+    expect(Array.from(type)).toHaveLength(100);
+    expect(type.endsWith('😀')).toBe(true);
+  });
   it('takes no Flag that is not an emergency alert, nor one entered in error', () => {
     expect(emergencyAlertMapper.toRows({ ...raised, code: { text: 'Fall risk' } }, ctx)).toEqual([]);
     expect(emergencyAlertMapper.toRows({ ...raised, status: 'entered-in-error' }, ctx)).toEqual([]);

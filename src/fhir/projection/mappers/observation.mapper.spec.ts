@@ -31,6 +31,7 @@ describe('observationMapper', () => {
             display: 'Vital signs Panel',
             members: ['Observation/respiratory-rate', 'Observation/heart-rate', 'Observation/blood-pressure', 'Observation/body-temperature'],
           },
+          alerts: null,
           timestamp: '1999-07-02T00:00:00.000Z',
         },
       },
@@ -72,6 +73,7 @@ describe('observationMapper', () => {
           device_type: 'DeviceMetric/example',
           readings: { code: '2708-6', system: LOINC, display: 'Oxygen saturation in Arterial blood', type: 'Quantity', value: 95, unit: '%' },
           timestamp: '2014-12-05T08:30:10.000Z',
+          anomaly_alert: false,
         },
       },
     ]);
@@ -191,6 +193,7 @@ describeSynthea('observationMapper on Synthea observations', () => {
         device_type: 'stadiometer',
         readings: { code: '8302-2', system: LOINC, display: 'Body Height', type: 'Quantity', value: 176.35499866729558, unit: 'cm' },
         timestamp: '2011-10-14T23:37:54.000Z',
+        anomaly_alert: false,
       },
     });
     expect(observationMapper.toResource({ ...row.values, timestamp: new Date('2011-10-14T23:37:54Z') })).toMatchObject({

@@ -15,6 +15,7 @@ import {
   truncate,
 } from './mapper-utils';
 import { interventionSuggestedOf } from './wellness.mapper';
+import { anomalyFlagOf, icuAlertsOf } from './anomaly-flag';
 
 export const LOINC = 'http://loinc.org';
 export const SNOMED_CT = 'http://snomed.info/sct';
@@ -119,8 +120,8 @@ function fromReading(r: Reading): ObservationComponent {
 
 /**
  * Observation → monitoring_data, icu_monitoring or stress_data (see observationTable), only when
- * its subject is a local Patient. anomaly_alert and alerts are left to their defaults: AI plugins
- * set them; intervention_suggested comes from the stress rule's extension (src/hospital/wellness).
+ * its subject is a local Patient. anomaly_alert and alerts come from the anomaly plugin's extension on
+ * the reading (anomaly-flag.ts); intervention_suggested from the stress rule's extension (src/hospital/wellness).
  */
 export const observationMapper: ResourceMapper<Observation> = {
   resourceType: 'Observation',
@@ -140,10 +141,10 @@ export const observationMapper: ResourceMapper<Observation> = {
     switch (table) {
       case 'monitoring_data': {
         const device = obs.device?.display ?? obs.device?.reference ?? obs.device?.identifier?.value;
-        return [{ table, values: { ...key, device_type: truncate(device, 100), readings, timestamp } }];
+        return [{ table, values: { ...key, device_type: truncate(device, 100), readings, timestamp, anomaly_alert: anomalyFlagOf(obs)?.flagged ?? false } }];
       }
       case 'icu_monitoring':
-        return [{ table, values: { ...key, vital_signs: readings, timestamp } }];
+        return [{ table, values: { ...key, vital_signs: readings, alerts: icuAlertsOf(obs), timestamp } }];
       case 'stress_data':
         return [{ table, values: { ...key, readings, intervention_suggested: interventionSuggestedOf(obs), timestamp } }];
     }
