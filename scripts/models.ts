@@ -5,8 +5,9 @@ import path from 'node:path';
  * `npm run models -- <command>`: the model registry of a running server, through its API
  * (/api/models), for data scientists.
  *
- *   register <folder>          folder with manifest.json and the .onnx file it names (model.file, default model.onnx)
- *   list [--task T] [--status S] [--name N]
+ *   register <folder>          folder with manifest.json and the .onnx file it names (model.file, default model.onnx);
+ *                              a rule version's manifest ({"kind": "rule", "name", "version"}) needs no file
+ *   list [--task T] [--status S] [--name N] [--kind onnx|rule]
  *   show <id>
  *   shadow <id> | promote <id> | rollback <id>   [--reason TEXT]
  *
@@ -27,7 +28,7 @@ type Env = Record<string, string | undefined>;
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const USAGE =
-  'usage: npm run models -- register <folder> | list [--task T] [--status S] [--name N] | show <id> | shadow <id> | promote <id> | rollback <id> [--reason TEXT]\n' +
+  'usage: npm run models -- register <folder> | list [--task T] [--status S] [--name N] [--kind onnx|rule] | show <id> | shadow <id> | promote <id> | rollback <id> [--reason TEXT]\n' +
   '       options: --url URL --client-id ID --client-secret SECRET | --token TOKEN, --json';
 
 export class UsageError extends Error {}
@@ -49,8 +50,11 @@ function parse(argv: string[]): Args {
   return args;
 }
 
-/** The folder's manifest (text) and model file, as `register` sends them. */
-export function readModelFolder(folder: string): { manifestText: string; file: Buffer; fileName: string } {
+/**
+ * The folder's manifest (text) and model file, as `register` sends them. A rule version (manifest
+ * `"kind": "rule"`) has no file: its implementation is the server's code.
+ */
+export function readModelFolder(folder: string): { manifestText: string; file?: Buffer; fileName?: string } {
   const manifestPath = path.join(folder, 'manifest.json');
   if (!existsSync(manifestPath)) throw new UsageError(`${folder} has no manifest.json`);
   const manifestText = readFileSync(manifestPath, 'utf8');
@@ -60,6 +64,7 @@ export function readModelFolder(folder: string): { manifestText: string; file: B
   } catch (e) {
     throw new UsageError(`${manifestPath} is not valid JSON: ${(e as Error).message}`);
   }
+  if (manifest?.kind === 'rule') return { manifestText };
   const fileName = typeof manifest?.model?.file === 'string' ? manifest.model.file : 'model.onnx';
   const filePath = path.resolve(folder, fileName);
   if (path.relative(path.resolve(folder), filePath).startsWith('..')) throw new UsageError(`model.file ${fileName} is outside ${folder}`);
@@ -100,6 +105,10 @@ export async function runModels(argv: string[], env: Env = process.env, out: (s:
         const folder = args.positional[0];
         if (!folder) throw new UsageError('register needs a folder holding manifest.json and the .onnx file');
         const { manifestText, file, fileName } = readModelFolder(folder);
+        if (!file) {
+          request = { method: 'POST', path: '', body: manifestText, json: true };
+          break;
+        }
         const form = new FormData();
         form.append('manifest', manifestText);
         form.append('model', new Blob([file], { type: 'application/octet-stream' }), fileName);
@@ -107,7 +116,7 @@ export async function runModels(argv: string[], env: Env = process.env, out: (s:
         break;
       }
       case 'list': {
-        const q = new URLSearchParams(Object.entries(args.flags).filter(([k]) => ['task', 'status', 'name'].includes(k)));
+        const q = new URLSearchParams(Object.entries(args.flags).filter(([k]) => ['task', 'status', 'name', 'kind'].includes(k)));
         request = { method: 'GET', path: q.size ? `?${q}` : '' };
         break;
       }

@@ -2,7 +2,7 @@
  * @jest-environment ./test/helpers/ort-test-environment.js
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Client } from 'pg';
@@ -399,6 +399,21 @@ describe('npm run models', () => {
       expect(JSON.parse(back.out)).toMatchObject({ status: 'retired', reactivated: BUILT_IN });
       expect((await run('register', path.join(dir, 'nowhere'))).code).toBe(2);
       expect((await run('frobnicate')).code).toBe(2);
+
+      // A rule version: a manifest and no file (its implementation is the server's code).
+      const ruleDir = path.join(dir, 'rule');
+      mkdirSync(ruleDir);
+      writeFileSync(path.join(ruleDir, 'manifest.json'), JSON.stringify({ kind: 'rule', name: 'holt-winters-additive-weekly', version: '1.1.0' }));
+      const rule = await run('register', ruleDir);
+      expect(rule).toMatchObject({ code: 0, err: '' });
+      expect(rule.out).toMatch(/^holt-winters-additive-weekly-1\.1\.0 {2}occupancy-forecast {2}candidate/);
+      const rules = await run('list', '--kind', 'rule');
+      expect(rules.out).toMatch(/holt-winters-additive-weekly-1\.1\.0/);
+      expect(rules.out).not.toMatch(/cad-test/);
+      writeFileSync(path.join(ruleDir, 'manifest.json'), JSON.stringify({ kind: 'rule', name: 'holt-winters-additive-weekly', version: '7.0.0' }));
+      const unknown = await run('register', ruleDir);
+      expect(unknown.code).toBe(1);
+      expect(unknown.err).toMatch(/HTTP 422/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -50,7 +50,9 @@ function jobIdOf(e: Pick<OutboxRow, 'action' | 'resource_type' | 'resource_id' |
 async function writeSomeResources(api: FhirApi): Promise<string[]> {
   const p = await api.created(patient());
   await api.updated({ ...p, birthDate: '1970-01-02' });
-  const obs = await api.created(deviceObservation(p.id));
+  // A glucometer reading: a device Observation that no AI plugin takes (a vital sign would start the anomaly plugin).
+  const glucose = { coding: [{ system: 'http://loinc.org', code: '2339-0', display: 'Glucose [Mass/volume] in Blood' }] };
+  const obs = await api.created(deviceObservation(p.id, { code: glucose, valueQuantity: { value: 95, unit: 'mg/dL', system: 'http://unitsofmeasure.org', code: 'mg/dL' } }));
   expectStatus(await api.delete('Observation', obs.id), 200);
   return [
     `create/Patient/${p.id}/_history/1`,
