@@ -69,7 +69,9 @@ export async function startBenchApi(env: NodeJS.ProcessEnv = {}): Promise<BenchA
   const databaseUrl = `${process.env.BENCH_DATABASE_BASE_URL ?? 'postgres://postgres@127.0.0.1:5432'}/${dbName}`;
   const port = 18000 + Math.floor(Math.random() * 1000);
   await prepareDatabase(databaseUrl);
-  const server = spawn(process.execPath, [join(__dirname, '..', 'src', 'main.js')], {
+  // BENCH_NODE_ARGS: extra node flags for the API process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const server = spawn(process.execPath, [...nodeArgs, join(__dirname, '..', 'src', 'main.js')], {
     env: {
       ...process.env,
       NODE_ENV: 'development',
