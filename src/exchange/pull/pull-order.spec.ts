@@ -16,6 +16,9 @@ describe('orderForPull', () => {
     ]);
   });
 
+  it('pulls Observations before the Conditions whose diagnosis AI reads them', () => {
+    expect(orderForPull(['Condition', 'Observation', 'Patient'])).toEqual(['Patient', 'Observation', 'Condition']);
+  });
   it('pulls Observations before the DiagnosticReports that list them, and drops duplicates', () => {
     expect(orderForPull(['DiagnosticReport', 'Observation', 'Observation'])).toEqual(['Observation', 'DiagnosticReport']);
   });

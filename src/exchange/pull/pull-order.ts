@@ -4,9 +4,11 @@ import type { CapabilityStatement } from '@medplum/fhirtypes';
  * Types others refer to, pulled first so that references to them usually resolve through the
  * mapping instead of a read per reference: who provides care, the patients, their encounters, then
  * the clinical records that others point at (a DiagnosticReport's results are Observations).
+ * Observations come before Conditions because a Condition triggers the diagnosis AI, which reads
+ * the patient's Observations: pulled the other way round, it would find too little to estimate.
  */
 const FIRST = ['Organization', 'Location', 'Practitioner', 'PractitionerRole', 'Patient', 'RelatedPerson', 'Encounter'];
-const THEN = ['Medication', 'Device', 'Specimen', 'Condition', 'Observation', 'Procedure', 'MedicationRequest', 'Immunization', 'ImagingStudy', 'Claim'];
+const THEN = ['Medication', 'Device', 'Specimen', 'Observation', 'Condition', 'Procedure', 'MedicationRequest', 'Immunization', 'ImagingStudy', 'Claim'];
 
 /**
  * Types never pulled from what the remote can search: its own subscriptions and connections
