@@ -141,6 +141,14 @@ describe('allocation', () => {
     expect(error?.response?.data.resourceType).toBe('OperationOutcome');
   });
 
+  it('releases the bed when the admitting Encounter is deleted', async () => {
+    const patientId = (await api.created({ resourceType: 'Patient', name: [{ family: 'Deleted-stay' }] })).id;
+    const admission = await api.created(encounter(patientId, [stay(loc.b2, 'active', ago(1))]));
+    expect(await bedRow(loc.b2)).toMatchObject({ occupied: true, patient_id: patientId });
+    expectStatus(await api.delete('Encounter', admission.id), 200);
+    expect(await bedRow(loc.b2)).toMatchObject({ occupied: false, patient_id: null });
+  });
+
   it('lets a transfer follow back to back, and lets a room hold several patients', async () => {
     const transfer = await api.created(encounter(p.C, [stay(loc.b2, 'completed', ago(3), ago(2)), stay(loc.b3, 'active', ago(2))]));
     expect(transfer.location).toHaveLength(2);

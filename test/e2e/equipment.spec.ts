@@ -162,6 +162,13 @@ describe('predictive maintenance from usage', () => {
     expect(expectStatus(await get('/api/resources/maintenance?flagged=maybe'), 400).body.resourceType).toBe('OperationOutcome');
   });
 
+  it('a deleted usage no longer counts', async () => {
+    const extra = await api.created(usage(dev.id, since + 6.6 * D, 4)); // after the 36 h above ended
+    expect((await forecastOf(dev.id)).hours_since_maintenance).toBe(94);
+    expectStatus(await api.delete('DeviceUseStatement', extra.id), 200);
+    expect((await forecastOf(dev.id)).hours_since_maintenance).toBe(90);
+  });
+
   it('concurrent usages of one device are both counted', async () => {
     const [a, b] = await Promise.all([api.create(usage(dev.id, since + 7 * D, 3)), api.create(usage(dev.id, since + 8 * D, 5))]);
     expect([a.status, b.status]).toEqual([201, 201]);

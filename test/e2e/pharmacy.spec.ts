@@ -253,6 +253,15 @@ describe('dispensing takes stock and raises reorder alerts', () => {
     expect([await stockOf(old), await stockOf(early), await stockOf(late)]).toEqual([100, 2, 5]);
   });
 
+  it('gives the units back when a completed dispense is deleted', async () => {
+    const id = (await api.created(batch('PH-X', 'Xeldrin', 'X-1', 7, '2099-01-01'))).id;
+    const d = await api.created(dispense(byBatch(id), 5));
+    expect(await stockOf(id)).toBe(2);
+    expectStatus(await api.delete('MedicationDispense', d.id), 200);
+    expect(await stockOf(id)).toBe(7);
+    expect((await inventoryRow(id)).stock_level).toBe(7);
+  });
+
   it('refuses to dispense a batch that has expired (422), storing nothing', async () => {
     const expired = (await pg.query(`SELECT id FROM inventory WHERE lot_number = 'F-OLD'`)).rows[0].id;
     const before = await storedCount('MedicationDispense');
@@ -319,6 +328,13 @@ describe('adherence', () => {
     // An administration recorded in error no longer counts: 10 / 14.
     const first = expectStatus(await api.read('MedicationAdministration', ids[0]), 200).body;
     await api.updated({ ...first, status: 'entered-in-error' });
+    expect(Number(await rateRow(mr))).toBeCloseTo(Math.round((10 / 14) * 100) / 100, 5);
+
+    // A deleted administration no longer counts either: 9 / 14.
+    expectStatus(await api.delete('MedicationAdministration', ids[1]), 200);
+    expect(Number(await rateRow(mr))).toBeCloseTo(Math.round((9 / 14) * 100) / 100, 5);
+    expect(await rateExt(mr)).toBe(Math.round((9 / 14) * 100) / 100);
+    await api.created(administration(mr, 'completed', '2026-11-02T20:00:00Z'));
     expect(Number(await rateRow(mr))).toBeCloseTo(Math.round((10 / 14) * 100) / 100, 5);
 
     // A client cannot set the rate: it is recomputed.

@@ -221,6 +221,13 @@ describe('booking', () => {
     expect(await slotStatus('s0900')).toBe('busy');
   });
 
+  it('frees the slot when the appointment is deleted', async () => {
+    const held = await api.created(appointment(patients[5], [doctor], '15:00', '15:30', { slot: [{ reference: `Slot/${slots.s1500}` }] }));
+    expect(await slotStatus('s1500')).toBe('busy');
+    expectStatus(await api.delete('Appointment', held.id), 200);
+    expect(await slotStatus('s1500')).toBe('free');
+  });
+
   it('checks an update against the others but not against itself', async () => {
     const [mine] = await appointmentsOf(patients[1]); // 09:30-10:00
     const later = await api.updated({ ...mine, start: at('09:40'), end: at('10:00') });

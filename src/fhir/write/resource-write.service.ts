@@ -188,6 +188,9 @@ export class ResourceWriteService {
     if (!current) throw notFound(`${resourceType}/${id} does not exist`);
     checkIfMatch(current, options.ifMatch, `${resourceType}/${id}`);
     if (current.deleted) return {};
+    if (this.rules.has(resourceType) && current.json) {
+      await this.rules.applyDelete(tx, JSON.parse(current.json) as Resource, { previous: JSON.parse(current.json) as Resource, actor: tx.actor, flush: () => this.flush(tx) });
+    }
     const state = this.state(tx);
     const version: NewVersion = {
       resourceType,

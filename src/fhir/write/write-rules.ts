@@ -20,13 +20,20 @@ export interface WriteRuleContext {
  * occupied bed, an expired drug). It runs inside the write transaction, after validation and
  * before the version is stored, for the resource types it names; it refuses by throwing an
  * OperationOutcomeError, or returns the resource to store instead (e.g. an appointment moved to
- * the nearest free slot). Concurrency is the rule's to handle (e.g. an advisory lock on what it
+ * the nearest free slot); when a resource is deleted, `beforeDelete` lets it give back what the
+ * resource held. Concurrency is the rule's to handle (e.g. an advisory lock on what it
  * allocates), since it is the only one that knows what must not overlap.
  */
 export interface WriteRule {
   readonly name: string;
   readonly resourceTypes: readonly string[];
   beforeWrite(tx: Tx, resource: Resource, ctx: WriteRuleContext): Promise<Resource | void>;
+  /**
+   * Undoes what the resource held, when it is deleted (a dispense's units go back to stock, an
+   * appointment's slots are free again); may refuse by throwing. `previous` is the version being
+   * deleted.
+   */
+  beforeDelete?(tx: Tx, previous: Resource, ctx: WriteRuleContext): Promise<void>;
 }
 
 /** The rules in force in this process; modules that bring rules add them when they start. */
@@ -58,5 +65,9 @@ export class WriteRules {
       }
     }
     return current;
+  }
+
+  async applyDelete(tx: Tx, previous: Resource, ctx: WriteRuleContext): Promise<void> {
+    for (const rule of this.byType.get(previous.resourceType) ?? []) await rule.beforeDelete?.(tx, previous, ctx);
   }
 }

@@ -24,8 +24,19 @@ export class DeviceUsageRule implements WriteRule {
   async beforeWrite(tx: Tx, resource: Resource, ctx: WriteRuleContext): Promise<void> {
     const statement = resource as DeviceUseStatement;
     this.maintenance.note(tx, statement);
-    const ids = new Set([usageDeviceId(statement), ctx.previous ? usageDeviceId(ctx.previous as DeviceUseStatement) : undefined]);
-    for (const id of [...ids].filter((i): i is string => !!i).sort()) {
+    await this.refresh(tx, [usageDeviceId(statement), ctx.previous ? usageDeviceId(ctx.previous as DeviceUseStatement) : undefined]);
+  }
+
+  /** A deleted usage no longer counts: the device's forecast is recomputed without it. */
+  async beforeDelete(tx: Tx, previous: Resource): Promise<void> {
+    const statement = previous as DeviceUseStatement;
+    // Seen by this transaction's forecast as not in use (only active, completed and stopped statements count).
+    this.maintenance.note(tx, { ...statement, status: 'entered-in-error' });
+    await this.refresh(tx, [usageDeviceId(statement)]);
+  }
+
+  private async refresh(tx: Tx, deviceIds: Array<string | undefined>): Promise<void> {
+    for (const id of [...new Set(deviceIds)].filter((i): i is string => !!i).sort()) {
       const current = await this.writer.currentOf(tx, 'Device', id);
       if (!current || current.deleted || !current.json) continue;
       const device = JSON.parse(current.json) as Device;

@@ -32,4 +32,10 @@ export class AdherenceEventRule implements WriteRule {
     }
     if (now.prescriptionId || before.prescriptionId) this.txWrites.note(tx, resource.resourceType, id);
   }
+
+  /** A deleted event no longer counts towards its prescription's adherence rate. */
+  async beforeDelete(tx: Tx, previous: Resource): Promise<void> {
+    const before = eventView(previous);
+    if (before.prescriptionId && before.taken !== undefined) await this.adherence.recompute(tx, before.prescriptionId, previous.id as string, undefined);
+  }
 }

@@ -73,6 +73,12 @@ export class DispenseRule implements WriteRule {
     return withAllocations(md, UNDOING.includes(md.status) ? [] : taken);
   }
 
+  /** A completed dispense that is deleted gives its units back, as one marked entered-in-error does. */
+  async beforeDelete(tx: Tx, previous: Resource): Promise<void> {
+    const md = previous as MedicationDispense;
+    if (md.status === 'completed') await this.giveBack(tx, allocationsOf(md));
+  }
+
   private async take(tx: Tx, md: MedicationDispense): Promise<Allocation[]> {
     const drug = drugOf(md);
     if (!drug) return [];

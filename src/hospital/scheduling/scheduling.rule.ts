@@ -72,6 +72,14 @@ export class SchedulingRule implements WriteRule {
     return nearestFreeSlot(period, slots, busy);
   }
 
+  /** A deleted appointment lets go of its slots, as a cancelled one does. */
+  async beforeDelete(tx: Tx, previous: Resource): Promise<void> {
+    const appointment = previous as Appointment;
+    for (const slotId of slotIds(appointment)) {
+      if (!(await this.repo.slotTakenByOther(tx, slotId, appointment.id as string))) await this.setSlotStatus(tx, slotId, 'busy', 'free');
+    }
+  }
+
   /** Slots held by an active appointment are busy; slots it let go of are free again unless another holds them. */
   private async syncSlots(tx: Tx, appointment: Appointment, ctx: WriteRuleContext): Promise<void> {
     const held = isActiveAppointment(appointment) ? slotIds(appointment) : [];
