@@ -50,6 +50,12 @@ export interface AiPlugin {
   model(resource: Resource): Promise<RegisteredModel | undefined>;
   /** Whether the plugin needs the patient's Observations. */
   needsObservations: boolean;
+  /**
+   * Optional: the codes (of any system) of the Observations prepare() reads for this model
+   * version; an Observation matches by its code or a component's. The runner then loads only
+   * those, not every Observation of the patient (a long monitoring stream). Undefined: all.
+   */
+  observationCodes?(model: RegisteredModel, resource: Resource): readonly string[] | undefined;
   /** Optional: what prepare() and outputs() need beyond the trigger and the patient's data (it may read); run before prepare(). */
   context?(resource: Resource): Promise<Record<string, unknown>>;
   prepare(model: RegisteredModel, input: PluginInput): PreparedInput;

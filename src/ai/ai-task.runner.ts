@@ -87,13 +87,14 @@ export class AiTaskRunner {
 
     const patientId = job.patientId ?? undefined;
     const patient = patientId ? await this.readPatient(patientId) : undefined;
-    const observations = plugin.needsObservations && patientId ? await this.observationsOf(patientId) : [];
+    const shadows = await this.shadowsOf(model);
+    const observations = plugin.needsObservations && patientId ? await this.observationsOf(patientId, observationCodesOf(plugin, [model, ...shadows], resource)) : [];
     const context = plugin.context ? await plugin.context(resource) : undefined;
     const input = { job, jobId, resource, patient, observations, ...(context ? { context } : {}) };
     const prepared = plugin.prepare(model, input);
     if (prepared.kind === 'fail') throw new Error(prepared.reason);
     // Shadows start now and run beside the active model; they never reject.
-    const shadowRuns = (await this.shadowsOf(model)).map((s) => this.runShadow(plugin, s, input));
+    const shadowRuns = shadows.map((s) => this.runShadow(plugin, s, input));
     const started = process.hrtime.bigint();
     const outputs = prepared.kind === 'run' ? await this.inference.run(model.manifest, model.sha256, model.bytes, prepared.row) : undefined;
     const inferenceMs = Number(process.hrtime.bigint() - started) / 1e6;
@@ -158,12 +159,31 @@ export class AiTaskRunner {
     return p?.json && !p.deleted ? (JSON.parse(p.json) as Patient) : undefined;
   }
 
-  /** The patient's current Observations (one shard: keyed by patient_id). */
-  private async observationsOf(patientId: string): Promise<Observation[]> {
+  /**
+   * The patient's current Observations (one shard: keyed by patient_id); with `codes`, only those
+   * whose code or a component's code is one of them (the search index's combo-code rows), so a
+   * patient with a long history of other readings costs index probes, not decoded resources.
+   */
+  private async observationsOf(patientId: string, codes?: readonly string[]): Promise<Observation[]> {
+    const byCode = codes
+      ? ` AND EXISTS (SELECT 1 FROM search_token t WHERE t.patient_id = r.patient_id AND t.resource_type = 'Observation' AND t.resource_id = r.id AND t.code = 'combo-code' AND t.value = ANY (?::text[]))`
+      : '';
     const rows = await this.db.query<{ content: Observation }>(
-      `SELECT content FROM fhir_patient_resource WHERE patient_id = ? AND resource_type = 'Observation' AND NOT deleted AND content IS NOT NULL`,
-      [patientId],
+      `SELECT r.content FROM fhir_patient_resource r WHERE r.patient_id = ? AND r.resource_type = 'Observation' AND NOT r.deleted AND r.content IS NOT NULL${byCode}`,
+      codes ? [patientId, [...codes]] : [patientId],
     );
     return rows.map((r) => r.content);
   }
+}
+
+/** The codes every given model version of the plugin reads (the union), or undefined when any of them reads all. Pure. */
+export function observationCodesOf(plugin: Pick<AiPlugin, 'observationCodes'>, models: readonly RegisteredModel[], resource: Resource): string[] | undefined {
+  if (!plugin.observationCodes) return undefined;
+  const codes = new Set<string>();
+  for (const m of models) {
+    const own = plugin.observationCodes(m, resource);
+    if (!own) return undefined;
+    for (const c of own) codes.add(c);
+  }
+  return [...codes];
 }

@@ -1,5 +1,3 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Client } from 'pg';
 import request from 'supertest';
 import { clientToken } from '../helpers/ai-recommendations';
@@ -10,6 +8,7 @@ import { startTestApp, type TestApp } from '../helpers/test-app';
 import { rawClient } from '../helpers/test-database';
 import { startTestWorker, type TestWorker } from '../helpers/test-worker';
 import { waitFor } from '../helpers/wait-for';
+import { startHookReceiver, type HookReceiver, type ReceivedRequest } from '../helpers/hook-receiver';
 
 /**
  * Emergency alerts end to end: a raised alert (Flag urn:fhir-ai-server:alert#emergency) reaches a
@@ -27,9 +26,9 @@ let t: TestApp;
 let worker: TestWorker;
 let api: FhirApi;
 let pg: Client;
-let hook: Server;
+let hook: HookReceiver;
 let hookBase: string;
-const received: Array<{ method: string; url: string; headers: IncomingMessage['headers']; body: string }> = [];
+let received: ReceivedRequest[] = [];
 const ids = {} as Record<'p' | 'dr', string>;
 const tokens = {} as Record<'dr' | 'ehr' | 'scientist', string>;
 
@@ -80,17 +79,9 @@ beforeAll(async () => {
   worker = await startTestWorker(t.config);
   api = new FhirApi(t);
   pg = await rawClient(t.db.url);
-  hook = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
-      received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
-      res.statusCode = 200;
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
-  hookBase = `http://127.0.0.1:${(hook.address() as AddressInfo).port}`;
+  hook = await startHookReceiver();
+  hookBase = hook.base;
+  received = hook.received;
   ids.p = (await api.created(patient())).id;
   ids.dr = (await api.created(practitioner({ family: 'Responder' }))).id;
   tokens.dr = (await clientToken(t, { role: 'clinician', practitioner: `Practitioner/${ids.dr}` })).token;
@@ -99,7 +90,7 @@ beforeAll(async () => {
 }, 90000);
 
 afterAll(async () => {
-  await new Promise((r) => hook?.close(r));
+  await hook?.close();
   await pg?.end();
   await worker?.close();
   await t?.close();

@@ -1,8 +1,6 @@
 /**
  * @jest-environment ./test/helpers/ort-test-environment.js
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Client } from 'pg';
 import request from 'supertest';
 import { FhirApi, expectStatus, type Json } from '../helpers/fhir-api';
@@ -13,6 +11,7 @@ import { rawClient } from '../helpers/test-database';
 import { startTestWorker, type TestWorker } from '../helpers/test-worker';
 import { waitFor } from '../helpers/wait-for';
 import { AiTaskRunner } from '../../src/ai/ai-task.runner';
+import { startHookReceiver, type HookReceiver, type ReceivedRequest } from '../helpers/hook-receiver';
 
 /**
  * Monitoring and ICU end to end: readings streamed as NDJSON to POST /api/monitoring/readings are
@@ -27,20 +26,13 @@ const AI_JOB = 'urn:fhir-ai-server:ai-job';
 const MODEL = 'vitals-anomaly-1.0.0';
 const NDJSON = 'application/x-ndjson';
 
-interface Received {
-  method: string;
-  url: string;
-  headers: IncomingMessage['headers'];
-  body: string;
-}
-
 let t: TestApp;
 let worker: TestWorker;
 let api: FhirApi;
 let pg: Client;
-let hook: Server;
+let hook: HookReceiver;
 let hookBase: string;
-const received: Received[] = [];
+let received: ReceivedRequest[] = [];
 let icuPatient: string;
 let wearer: string;
 let icuEncounter: string;
@@ -50,17 +42,9 @@ beforeAll(async () => {
   worker = await startTestWorker(t.config);
   api = new FhirApi(t);
   pg = await rawClient(t.db.url);
-  hook = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
-      received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
-      res.statusCode = 200;
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
-  hookBase = `http://127.0.0.1:${(hook.address() as AddressInfo).port}`;
+  hook = await startHookReceiver();
+  hookBase = hook.base;
+  received = hook.received;
 
   icuPatient = (await api.created(patient({ family: 'Icu' }))).id;
   wearer = (await api.created(patient({ family: 'Wearer' }))).id;
@@ -84,7 +68,7 @@ beforeAll(async () => {
 }, 60000);
 
 afterAll(async () => {
-  await new Promise((r) => hook?.close(r));
+  await hook?.close();
   await pg?.end();
   await worker?.close();
   await t?.close();

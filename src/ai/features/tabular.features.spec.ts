@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Observation, Patient } from '@medplum/fhirtypes';
 import type { ModelManifest } from '../model-manifest';
-import { buildTabularInput } from './tabular.features';
+import { buildTabularInput, tabularObservationCodes } from './tabular.features';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const manifestOf = (name: string) => JSON.parse(readFileSync(path.join(ROOT, 'models', name, 'manifest.json'), 'utf8')) as ModelManifest;
@@ -94,6 +94,32 @@ describe('the real manifests', () => {
     expect(cad.minRealInputs).toBe(8);
     expect(triage.inputs.map((i) => i.name)).toEqual(['respiratory_rate', 'spo2', 'supplemental_oxygen', 'systolic_bp', 'pulse_rate', 'consciousness', 'temperature']);
     expect(triage.minRealInputs).toBe(5);
+  });
+});
+
+describe('tabularObservationCodes', () => {
+  const codesOf = (o: Observation) => [...(o.code?.coding ?? []), ...(o.component ?? []).flatMap((c) => c.code?.coding ?? [])].map((c) => c.code);
+  const only = (list: Observation[], codes: string[]) => list.filter((o) => codesOf(o).some((c) => codes.includes(c as string)));
+  const unrelated = [loinc('2339-0', qty(95, 'mg/dL')), loinc('718-7', qty(14, 'g/dL')), local('something-else', { valueInteger: 1 })];
+
+  it('names every code buildTabularInput reads: the input is the same from those Observations alone', () => {
+    for (const [manifest, list] of [
+      [cad, fullCad().list],
+      [triage, fullTriage().list],
+      [triage, [...fullTriage().list.filter((o) => !codesOf(o).includes('80288-4')), loinc('67775-7', { valueCodeableConcept: { text: 'Confused' } })]],
+      [triage, [...fullTriage().list.filter((o) => !codesOf(o).includes('3151-8')), loinc('3150-0', qty(40, '%'))]],
+    ] as Array<[ModelManifest, Observation[]]>) {
+      const all = [...list, ...unrelated];
+      const codes = tabularObservationCodes(manifest);
+      expect(only(all, codes)).toHaveLength(list.length);
+      expect(buildTabularInput(manifest, patient(), only(all, codes), NOW)).toEqual(buildTabularInput(manifest, patient(), all, NOW));
+    }
+  });
+
+  it('includes the alternatives and the stand-ins, not the demographics only known from the Patient', () => {
+    const codes = tabularObservationCodes(triage);
+    expect(codes).toEqual(expect.arrayContaining(['59408-5', '2708-6', '3151-8', '3150-0', '80288-4', '67775-7', '8480-6']));
+    expect(tabularObservationCodes(cad)).toEqual(expect.arrayContaining(['8480-6', '2093-3', '1558-6', 'chest-pain-type', 'thallium-scan']));
   });
 });
 

@@ -63,6 +63,21 @@ export function buildTabularInput(manifest: ModelManifest, patient: Patient | un
   return { values, basis: [...basis.values()], imputed, problems, enough: real >= manifest.minRealInputs };
 }
 
+/**
+ * The Observation codes buildTabularInput reads for a manifest: each input's code and its
+ * alternatives, and the codes valueOf() reads in their place (consciousness also as 67775-7,
+ * supplemental oxygen as O2 flow 3151-8 or FiO2 3150-0). Kept beside valueOf so the two agree. Pure.
+ */
+export function tabularObservationCodes(manifest: ModelManifest): string[] {
+  const codes = new Set<string>();
+  for (const input of manifest.inputs) {
+    for (const c of [input.code, ...(input.alternativeCodes ?? [])]) if (c.code) codes.add(c.code);
+    if (input.code.code === '80288-4') codes.add('67775-7');
+    if (input.code.code === 'supplemental-oxygen') ['3151-8', '3150-0'].forEach((c) => codes.add(c));
+  }
+  return [...codes];
+}
+
 /** When an Observation was made, as an instant (zones honoured); -Infinity when it does not say. */
 function when(o: Observation): number {
   const t = Date.parse(o.effectiveDateTime ?? o.effectivePeriod?.end ?? o.effectivePeriod?.start ?? o.effectiveInstant ?? o.issued ?? o.meta?.lastUpdated ?? '');

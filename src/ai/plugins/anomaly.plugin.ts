@@ -45,6 +45,11 @@ export class AnomalyPlugin implements AiPlugin {
   readonly task = 'vital-sign-anomaly' as const;
   readonly needsObservations = true;
 
+  /** The readings of the five vitals (alone, or in panels whose components carry them). */
+  observationCodes(): readonly string[] {
+    return ANOMALY_VITALS.flatMap((v) => [v.code, ...(v.alternativeCodes ?? [])]).map((c) => c.code);
+  }
+
   constructor(
     private readonly registry: ModelRegistry,
     private readonly store: ResourceStore,

@@ -6,6 +6,7 @@ import type { ModelOutputs } from '../inference.service';
 import type { ModelRegistry, RegisteredModel } from '../model-registry.service';
 import { asAiResource, asOutput, prepareTabular, provenanceOf, sourceRef, tabularNotes } from './outputs';
 import { recommendationsFor } from '../recommendation-rules';
+import { tabularObservationCodes } from '../features/tabular.features';
 
 /**
  * Diagnosis confidence: a Condition whose code has an active diagnosis model gets a RiskAssessment
@@ -15,6 +16,10 @@ import { recommendationsFor } from '../recommendation-rules';
 export class DiagnosisPlugin implements AiPlugin {
   readonly task = 'diagnosis-confidence' as const;
   readonly needsObservations = true;
+
+  observationCodes(model: RegisteredModel): readonly string[] {
+    return tabularObservationCodes(model.manifest);
+  }
 
   constructor(private readonly registry: ModelRegistry) {}
 

@@ -631,3 +631,22 @@ describe('SentimentPlugin', () => {
     });
   });
 });
+
+describe('observationCodesOf (which Observations the runner loads)', () => {
+  // Imported here, not at the top: the runner module brings Nest providers with it.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { observationCodesOf } = require('../ai-task.runner') as typeof import('../ai-task.runner');
+  const model = (id: string) => ({ id }) as RegisteredModel;
+  const condition = { resourceType: 'Condition' } as Condition;
+
+  it('is the union of what the active and shadow versions read', () => {
+    const plugin = { observationCodes: (m: RegisteredModel) => (m.id === 'a' ? ['1', '2'] : ['2', '3']) };
+    expect(observationCodesOf(plugin, [model('a'), model('b')], condition)?.sort()).toEqual(['1', '2', '3']);
+  });
+
+  it('is everything when the plugin does not say, or one version reads everything', () => {
+    expect(observationCodesOf({}, [model('a')], condition)).toBeUndefined();
+    const plugin = { observationCodes: (m: RegisteredModel) => (m.id === 'a' ? ['1'] : undefined) };
+    expect(observationCodesOf(plugin, [model('a'), model('b')], condition)).toBeUndefined();
+  });
+});

@@ -8,6 +8,7 @@ import { asAiResource, asOutput, prepareTabular, provenanceOf, sourceRef, tabula
 import { recommendationsFor } from '../recommendation-rules';
 
 import { TRIAGE_SYSTEM as TRIAGE_PRIORITY_SYSTEM } from '../../fhir/projection/mappers/ai-output.mappers';
+import { tabularObservationCodes } from '../features/tabular.features';
 const EMERGENCY_CLASSES = new Set(['EMER', 'emergency']);
 
 /** The code of a Task asking for a triage (what `POST Patient/{id}/$triage` creates). */
@@ -32,6 +33,10 @@ export function isVitalSign(o: Observation): boolean {
 export class TriagePlugin implements AiPlugin {
   readonly task = 'triage' as const;
   readonly needsObservations = true;
+
+  observationCodes(model: RegisteredModel): readonly string[] {
+    return tabularObservationCodes(model.manifest);
+  }
 
   constructor(
     private readonly registry: ModelRegistry,
