@@ -106,6 +106,15 @@ export class TableToQueue {
     return total;
   }
 
+  /** Which of these job ids the queue does not hold at all (lost with Redis's data, or removed by hand); [] before start. */
+  async missingJobs(jobIds: readonly string[]): Promise<string[]> {
+    const queue = this.queue;
+    if (!queue || !jobIds.length) return [];
+    await this.redisReady();
+    const found = await Promise.all(jobIds.map((id) => queue.getJob(id)));
+    return jobIds.filter((_, i) => !found[i]);
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);

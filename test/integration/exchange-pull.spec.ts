@@ -22,6 +22,7 @@ import { startTestApp, type TestApp } from '../helpers/test-app';
 import { rawClient } from '../helpers/test-database';
 import { startTestWorker, type TestWorker } from '../helpers/test-worker';
 import { waitFor } from '../helpers/wait-for';
+import { SyncDispatcher } from '../../src/exchange/pull/sync-dispatcher.service';
 
 /**
  * The pull (issue #10) between two instances of this server in this process: a "remote" EHR
@@ -406,6 +407,29 @@ describe('pull from a remote that misbehaves', () => {
     const map = await mappings(id);
     expect(map.get('Patient/e1')?.localId).toBe(ours.body.id);
     expect((await localRead('Patient', ours.body.id)).meta.versionId).toBe('1');
+  });
+
+  it('queues again an open run whose job was lost (Redis lost its data), and finishes it', async () => {
+    fake.requests = [];
+    fake.handler = (path, res) => (path.startsWith('/fhir/Patient?') ? send(res, 200, searchset([patient('l1', 1), patient('l2', 2)])) : send(res, 404, outcome('not found')));
+    const id = await connect('fake-lost-job', fake.base, { type: 'none' }, ['Patient']);
+    // Handed to the queue ten minutes ago, but the queue holds no such job.
+    const { rows } = await pg.query(`INSERT INTO exchange_sync_runs (connection_id, trigger, enqueued_at) VALUES ($1, 'manual', now() - interval '10 minutes') RETURNING id`, [id]);
+    const runId = Number(rows[0].id);
+    const dispatcher = worker.ctx.get(SyncDispatcher);
+    expect(await dispatcher.requeueLost()).toEqual([runId]);
+    await dispatcher.dispatch();
+    const runs = local.app.get(SyncRunRepository);
+    const done = await waitFor(`run ${runId}`, async () => {
+      const r = await runs.get(runId);
+      return r && (r.status === 'succeeded' || r.status === 'failed') ? r : undefined;
+    }, 30000, 100);
+    expect(done).toMatchObject({ status: 'succeeded', resourcesIn: 2 });
+    // A run whose job the queue holds is left alone.
+    const again = await runs.request(id, 'manual');
+    await dispatcher.dispatch();
+    expect(await dispatcher.requeueLost(0)).not.toContain(again.run.id);
+    await waitFor(`run ${again.run.id}`, async () => ['succeeded', 'failed'].includes((await runs.get(again.run.id))?.status ?? ''), 30000, 100);
   });
 
   it('fails a run at once on a permanent refusal (401), with the remote OperationOutcome', async () => {

@@ -44,6 +44,23 @@ export class PullRepository {
   }
 
   /** Active connections with a sync interval whose latest run was created longer ago than it (or never). */
+  /** Open runs handed to the queue more than `seconds` ago (whose job should exist by now). */
+  async openEnqueuedBefore(seconds: number): Promise<number[]> {
+    const rows = await this.db.query<{ id: string }>(
+      `SELECT id FROM exchange_sync_runs WHERE status IN ('queued', 'running') AND enqueued_at < now() - make_interval(secs => ?) ORDER BY id LIMIT 100`,
+      [seconds],
+    );
+    return rows.map((r) => Number(r.id));
+  }
+
+  /** Puts runs back to be queued again (their cursors stay: the next attempt resumes where they stopped). */
+  async requeue(runIds: readonly number[]): Promise<void> {
+    if (!runIds.length) return;
+    await this.db.transaction(EXCHANGE_ACTOR, (tx) =>
+      tx.query(`UPDATE exchange_sync_runs SET status = 'queued', enqueued_at = NULL WHERE id = ANY(?::bigint[]) AND status IN ('queued', 'running')`, [[...runIds]]),
+    );
+  }
+
   async dueConnections(): Promise<string[]> {
     const rows = await this.db.query<{ id: string }>(
       `SELECT c.id FROM exchange_connections c
