@@ -1,11 +1,12 @@
 import { ANOMALY_VITALS, BASELINE, DEVIATION_INPUT, anomalyRow, type VitalName } from '../../src/ai/features/anomaly.features';
 import type { InputSpec, ModelManifest } from './manifest';
 import { metadataFor } from './diagnosis';
-import { argmax, predictNet, trainNet } from './models';
+import { argmax, predictNet } from './models';
+import { fitMlp, mlpLogits } from './mlp';
 import { scorePulse, scoreRespiration, scoreSpo2Scale1, scoreSystolic, scoreTemperature } from './news2';
-import { DataType, GraphBuilder, attr, encodeModel, floatTensor, valueInfo } from './onnx';
+import { DataType, GraphBuilder, encodeModel, floatTensor, valueInfo } from './onnx';
 import { Prng } from './prng';
-import { binaryMetrics, fitScaler, mean, median, sd, standardise, stratifiedSplit } from './stats';
+import { binaryMetrics, mean, median, sd } from './stats';
 import { fmt, floatFeed, sig, type Feed, type TaskOutput } from './task';
 
 /**
@@ -114,19 +115,8 @@ export function trainAnomaly(producerVersion: string): TaskOutput {
   const y = labels.map((l) => (l.anomalous ? 1 : 0));
   const normals = [...ANOMALY_VITALS.map((v) => v.normal), 0];
   const X = rows.map((r) => INPUT_NAMES.map((name, j) => (Number.isNaN(r.row[name]) ? normals[j] : r.row[name])));
-  const { train, test } = stratifiedSplit(y, 0.2, SPLIT_SEED);
-  const scaler = fitScaler(train.map((i) => X[i]));
-  const Z = standardise(X, scaler);
-  const net = trainNet(
-    train.map((i) => Z[i]),
-    train.map((i) => y[i]),
-    HIDDEN,
-    2,
-    LAMBDA,
-    INIT_SEED,
-    { maxIterations: MAX_ITERATIONS },
-  );
-  const probs = predictNet(net, test.map((i) => Z[i]));
+  const fitted = fitMlp(X, y, 2, { hidden: HIDDEN, lambda: LAMBDA, maxIterations: MAX_ITERATIONS, initSeed: INIT_SEED, splitSeed: SPLIT_SEED });
+  const { train, test, Z, net, testProbs: probs } = fitted;
   const scores = probs.map((p) => p[1]);
   const yt = test.map((i) => y[i]);
   const m = binaryMetrics(yt, scores, 0.5);
@@ -156,19 +146,7 @@ export function trainAnomaly(producerVersion: string): TaskOutput {
 
   // Graph: impute, standardise, hidden layer, and P(anomalous) = sigmoid(logit1 - logit0) = softmax column 1.
   const g = new GraphBuilder();
-  const filled = INPUT_NAMES.map((name, j) => {
-    const nan = g.op('IsNaN', [name], `${name}_is_missing`);
-    return g.op('Where', [nan, g.constant(floatTensor(`${name}_imputation`, [1, 1], [normals[j]])), name], `${name}_filled`);
-  });
-  const d = INPUT_NAMES.length;
-  const raw = g.op('Concat', filled, 'features', [attr.int('axis', 1)]);
-  const centred = g.op('Sub', [raw, g.constant(floatTensor('features_mean', [1, d], scaler.mean))], 'features_centred');
-  const z = g.op('Div', [centred, g.constant(floatTensor('features_sd', [1, d], scaler.sd))], 'features_standardised');
-  const h1 = g.op('MatMul', [z, g.constant(floatTensor('hidden_weights', [d, HIDDEN], net.w1))], 'hidden_linear');
-  const h2 = g.op('Add', [h1, g.constant(floatTensor('hidden_bias', [HIDDEN], net.b1))], 'hidden_preactivation');
-  const h = g.op('Tanh', [h2], 'hidden');
-  const o1 = g.op('MatMul', [h, g.constant(floatTensor('output_weights', [HIDDEN, 2], net.w2))], 'output_linear');
-  const logits = g.op('Add', [o1, g.constant(floatTensor('output_bias', [2], net.b2))], 'logits');
+  const logits = mlpLogits(g, INPUT_NAMES.map((name, j) => ({ name, imputation: normals[j] })), 'features', fitted, HIDDEN, 2);
   const margin = g.op('MatMul', [logits, g.constant(floatTensor('logit_difference', [2, 1], [-1, 1]))], 'margin');
   g.op('Sigmoid', [margin], 'score');
 

@@ -1,9 +1,10 @@
 import { DATASETS, LOINC, type InputSpec, type ModelManifest } from './manifest';
 import { metadataFor } from './diagnosis';
-import { argmax, predictNet, trainNet } from './models';
+import { argmax, predictNet } from './models';
+import { fitMlp, mlpLogits } from './mlp';
 import { generateVitals, VITAL_KEYS, vitalsVector } from './news2';
-import { DataType, GraphBuilder, attr, encodeModel, floatTensor, int64Tensor, valueInfo } from './onnx';
-import { auc, confusionMatrix, fitScaler, mean, median, sd, standardise, stratifiedSplit } from './stats';
+import { DataType, GraphBuilder, attr, encodeModel, int64Tensor, valueInfo } from './onnx';
+import { auc, confusionMatrix, mean, median, sd } from './stats';
 import { fmt, floatFeed, sig, type Feed, type TaskOutput } from './task';
 
 /**
@@ -125,19 +126,8 @@ export function trainTriage(producerVersion: string): TaskOutput {
   const data = generateVitals(SAMPLES, DATA_SEED);
   const y = data.map((d) => d.priority - 1);
   const X = data.map(vitalsVector);
-  const { train, test } = stratifiedSplit(y, 0.2, SPLIT_SEED);
-  const scaler = fitScaler(train.map((i) => X[i]));
-  const Z = standardise(X, scaler);
-  const net = trainNet(
-    train.map((i) => Z[i]),
-    train.map((i) => y[i]),
-    HIDDEN,
-    5,
-    LAMBDA,
-    INIT_SEED,
-    { maxIterations: MAX_ITERATIONS },
-  );
-  const probs = predictNet(net, test.map((i) => Z[i]));
+  const fitted = fitMlp(X, y, 5, { hidden: HIDDEN, lambda: LAMBDA, maxIterations: MAX_ITERATIONS, initSeed: INIT_SEED, splitSeed: SPLIT_SEED });
+  const { train, test, Z, net, testProbs: probs } = fitted;
   const pred = probs.map(argmax);
   const yt = test.map((i) => y[i]);
   const cm = confusionMatrix(yt, pred, 5);
@@ -170,18 +160,7 @@ export function trainTriage(producerVersion: string): TaskOutput {
 
   // Graph.
   const g = new GraphBuilder();
-  const filled = TRIAGE_INPUTS.map((inp) => {
-    const nan = g.op('IsNaN', [inp.name], `${inp.name}_is_missing`);
-    return g.op('Where', [nan, g.constant(floatTensor(`${inp.name}_imputation`, [1, 1], [inp.normal])), inp.name], `${inp.name}_filled`);
-  });
-  const raw = g.op('Concat', filled, 'vitals', [attr.int('axis', 1)]);
-  const centred = g.op('Sub', [raw, g.constant(floatTensor('vitals_mean', [1, 7], scaler.mean))], 'vitals_centred');
-  const z = g.op('Div', [centred, g.constant(floatTensor('vitals_sd', [1, 7], scaler.sd))], 'vitals_standardised');
-  const h1 = g.op('MatMul', [z, g.constant(floatTensor('hidden_weights', [7, HIDDEN], net.w1))], 'hidden_linear');
-  const h2 = g.op('Add', [h1, g.constant(floatTensor('hidden_bias', [HIDDEN], net.b1))], 'hidden_preactivation');
-  const h = g.op('Tanh', [h2], 'hidden');
-  const o1 = g.op('MatMul', [h, g.constant(floatTensor('output_weights', [HIDDEN, 5], net.w2))], 'output_linear');
-  const logits = g.op('Add', [o1, g.constant(floatTensor('output_bias', [5], net.b2))], 'logits');
+  const logits = mlpLogits(g, TRIAGE_INPUTS.map((inp) => ({ name: inp.name, imputation: inp.normal })), 'vitals', fitted, HIDDEN, 5);
   g.op('Softmax', [logits], 'probabilities', [attr.int('axis', 1)]);
   const idx = g.op('ArgMax', ['probabilities'], 'class_index', [attr.int('axis', 1), attr.int('keepdims', 1)]);
   g.op('Add', [idx, g.constant(int64Tensor('one', [1], [1]))], 'priority');
