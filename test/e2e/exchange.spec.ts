@@ -14,7 +14,7 @@ import { startTestApp, TEST_CLIENT_ID, TEST_CLIENT_SECRET, type TestApp } from '
 import { waitFor } from '../helpers/wait-for';
 import { buildForProcesses, type TestBuild } from '../helpers/worker-process';
 import { NEVER_PULLED } from '../../src/exchange/pull/pull-order';
-import { identifierShape } from '../../src/exchange/pull/identifier-shape';
+import { identifierShape } from '../../src/exchange/identity';
 import { AI_SOURCE } from '../../src/ai/ai-plugin';
 
 /**

@@ -1,6 +1,7 @@
 import { isResourceType } from '../../fhir/definitions/fhir-definitions';
 import { badRequest } from '../../fhir/operation-outcome';
 import type { ConnectionAuth } from '../remote-fhir.client';
+import type { ConnectionChanges } from './connection-settings.repository';
 
 /** A new connection as the administrator asked for it, checked. */
 export interface ConnectionInput {
@@ -13,15 +14,8 @@ export interface ConnectionInput {
   syncIntervalSeconds: number | null;
 }
 
-/** What a PATCH changes (JSON merge: absent = unchanged, null = removed where a field may be empty). */
-export interface ConnectionPatch {
-  name?: string;
-  baseUrl?: string;
-  auth?: ConnectionAuth;
-  resourceTypes?: string[] | null;
-  syncIntervalSeconds?: number | null;
-  status?: 'active' | 'off';
-}
+/** What a PATCH changes (JSON merge: absent = unchanged, null = removed where a field may be empty): the columns the repository changes. */
+export type ConnectionPatch = ConnectionChanges;
 
 export const MIN_SYNC_INTERVAL_SECONDS = 60;
 /** A year: anything longer is a typo rather than a schedule. */

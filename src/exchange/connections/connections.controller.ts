@@ -1,8 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import type { AuthContext } from '../../auth/auth.types';
-import type { TxContext } from '../../database/database.service';
-import { forbidden, unauthorized } from '../../fhir/operation-outcome';
+import { adminContext } from '../admin-context';
 import { parseConnectionPatch, parseNewConnection } from './connection-request';
 import { runView } from './connection-view';
 import { ConnectionsService, type CheckResult } from './connections.service';
@@ -70,12 +68,4 @@ export class ConnectionsController {
     adminContext(req);
     return runView(await this.connections.run(id, runId));
   }
-}
-
-/** Connections are the administrators' alone (scope "admin"). The audit actor and request id of the caller. */
-function adminContext(req: Request): TxContext {
-  const auth: AuthContext | undefined = req.auth;
-  if (!auth) throw unauthorized('A bearer token is required');
-  if (!auth.scopes.includes('admin')) throw forbidden('Only administrators manage connections to external FHIR servers (scope "admin")');
-  return { actor: `client:${auth.clientId}`, requestId: req.requestId };
 }

@@ -1,5 +1,5 @@
 import type { Resource } from '@medplum/fhirtypes';
-import { identifierShape } from './identifier-shape';
+import { identifierShape } from '../identity';
 import { contentSha256, ownIdOf, parseRemoteReference, pulledForm, remoteReferencesOf, rewriteRemoteReferences } from './remote-references';
 
 const BASE = 'https://ehr.example.org/fhir';

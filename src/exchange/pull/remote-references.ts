@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import { canonicalJson } from '../../fhir/canonical-json';
+import type { IdentifierShape } from '../identity';
 
 /** A resource on the remote server, by type and id. */
 export interface RemoteRef {
@@ -72,7 +73,6 @@ function walk(value: unknown, onReference: (ref: Ref) => Record<string, unknown>
 }
 
 /** How a type carries identifiers: an array, a single one, or none (e.g. Provenance). */
-export type IdentifierShape = 'array' | 'single' | 'none';
 
 /**
  * The resource to store for a remote one (its references already rewritten): without the remote

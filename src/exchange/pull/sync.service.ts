@@ -14,8 +14,7 @@ import { ResourceWriteService, prepare } from '../../fhir/write/resource-write.s
 import { ConnectionRepository, type ConnectionRow } from '../connection.repository';
 import { RemoteClients } from '../remote-clients';
 import { RemoteFhirError, outcomeOf, type RemoteFhirClient } from '../remote-fhir.client';
-import { ourSystem } from '../identity';
-import { identifierShape } from './identifier-shape';
+import { identifierShape, ourSystem } from '../identity';
 import { pullOptions } from './pull-options';
 import { orderForPull, searchableTypes } from './pull-order';
 import { EXCHANGE_ACTOR, PullRepository, type RemoteMapping, type RunCounts } from './pull.repository';

@@ -1,15 +1,13 @@
 import type { Identifier, Resource } from '@medplum/fhirtypes';
+import { identifierShape } from '../identity';
 export { DEFAULT_OUR_SYSTEM, ourSystem } from '../identity';
 
 /**
- * Resource types without an `identifier` element (R4): a pushed one carries our identity as a
- * meta.tag instead. Every type the push sends but Provenance (Device, RiskAssessment, Task) has an
- * identifier array.
+ * Whether a pushed resource carries our identity as an identifier (types with an identifier
+ * array, as Device, RiskAssessment and Task) or, lacking one (Provenance), as a meta.tag.
  */
-const WITHOUT_IDENTIFIER = new Set(['Provenance', 'Binary', 'Parameters', 'OperationOutcome', 'Subscription', 'AuditEvent']);
-
 export function hasIdentifierElement(resourceType: string): boolean {
-  return !WITHOUT_IDENTIFIER.has(resourceType);
+  return identifierShape(resourceType) === 'array';
 }
 
 /** Our identity of a local resource on a remote ("<Type>/<ourId>"), and the conditional-create criteria that find it there. Pure. */

@@ -1,7 +1,7 @@
 import { Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
 import type { Request } from 'express';
-import type { AuthContext } from '../../auth/auth.types';
-import { badRequest, forbidden, unauthorized } from '../../fhir/operation-outcome';
+import { badRequest } from '../../fhir/operation-outcome';
+import { adminContext } from '../admin-context';
 import { PushAdminService } from './push-admin.service';
 import { PUSH_STATUSES, type PushStatus } from './push.repository';
 import { pushView } from './push-view';
@@ -16,7 +16,7 @@ export class PushController {
 
   @Get(':id/dead-letters')
   async deadLetters(@Req() req: Request, @Param('id') id: string): Promise<Record<string, unknown>> {
-    requireAdmin(req.auth);
+    adminContext(req);
     const rows = await this.admin.list(id, 'dead', 1000);
     return { connection: id, count: rows.length, items: rows.map(pushView) };
   }
@@ -24,14 +24,14 @@ export class PushController {
   @Post(':id/dead-letters/:pushId/replay')
   @HttpCode(202)
   async replay(@Req() req: Request, @Param('id') id: string, @Param('pushId') pushId: string): Promise<Record<string, unknown>> {
-    requireAdmin(req.auth);
+    adminContext(req);
     const { row, jobId } = await this.admin.replay(id, pushId);
     return { ...pushView(row), jobId };
   }
 
   @Get(':id/pushes')
   async pushes(@Req() req: Request, @Param('id') id: string, @Query() query: Record<string, unknown>): Promise<Record<string, unknown>> {
-    requireAdmin(req.auth);
+    adminContext(req);
     const unknown = Object.keys(query).filter((k) => k !== 'status');
     if (unknown.length) throw badRequest(`Unknown parameter(s) ${unknown.join(', ')}: filter by status`, unknown);
     const status = query.status;
@@ -39,9 +39,4 @@ export class PushController {
     const rows = await this.admin.list(id, status as PushStatus | undefined, 1000);
     return { connection: id, ...(status ? { status } : {}), count: rows.length, items: rows.map(pushView) };
   }
-}
-
-function requireAdmin(auth: AuthContext | undefined): void {
-  if (!auth) throw unauthorized('A bearer token is required');
-  if (!auth.scopes.includes('admin')) throw forbidden('Connections are managed by administrators only (scope "admin")');
 }

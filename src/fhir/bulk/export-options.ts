@@ -1,3 +1,5 @@
+import { envInt } from '../../config/env-int';
+
 /**
  * Tunables of Bulk Data export, from the environment (read where used, like the worker lock
  * options): the largest file part, resources read per page, how long finished exports are kept,
@@ -13,17 +15,9 @@ export interface ExportOptions {
 
 export function exportOptions(env: NodeJS.ProcessEnv = process.env): ExportOptions {
   return {
-    fileBytes: intVar(env, 'BULK_EXPORT_FILE_BYTES', 8 * 1024 * 1024, 1024, 256 * 1024 * 1024),
-    pageSize: intVar(env, 'BULK_EXPORT_PAGE_SIZE', 500, 1, 10_000),
-    retentionMs: intVar(env, 'BULK_EXPORT_RETENTION_HOURS', 24, 1, 24 * 365) * 3_600_000,
-    pollMs: intVar(env, 'BULK_EXPORT_POLL_MS', 1000, 50, 3_600_000),
+    fileBytes: envInt(env, 'BULK_EXPORT_FILE_BYTES', 8 * 1024 * 1024, 1024, 256 * 1024 * 1024),
+    pageSize: envInt(env, 'BULK_EXPORT_PAGE_SIZE', 500, 1, 10_000),
+    retentionMs: envInt(env, 'BULK_EXPORT_RETENTION_HOURS', 24, 1, 24 * 365) * 3_600_000,
+    pollMs: envInt(env, 'BULK_EXPORT_POLL_MS', 1000, 50, 3_600_000),
   };
-}
-
-function intVar(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw.trim()) || n < min || n > max) throw new Error(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
-  return n;
 }

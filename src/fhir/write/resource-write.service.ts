@@ -189,7 +189,8 @@ export class ResourceWriteService {
     checkIfMatch(current, options.ifMatch, `${resourceType}/${id}`);
     if (current.deleted) return {};
     if (this.rules.has(resourceType) && current.json) {
-      await this.rules.applyDelete(tx, JSON.parse(current.json) as Resource, { previous: JSON.parse(current.json) as Resource, actor: tx.actor, flush: () => this.flush(tx) });
+      const previous = JSON.parse(current.json) as Resource;
+      await this.rules.applyDelete(tx, previous, { previous, actor: tx.actor, flush: () => this.flush(tx) });
     }
     const state = this.state(tx);
     const version: NewVersion = {
