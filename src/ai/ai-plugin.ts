@@ -3,11 +3,61 @@ import type { ResourceEvent } from '../outbox/outbox.repository';
 import type { ModelOutputs } from './inference.service';
 import type { AiTask } from './model-manifest';
 import type { RegisteredModel } from './model-registry.service';
+import type { RuleDefinition, RuleTask } from './rules/rule-catalog';
+import type { ActiveRule } from './rules/rule-registry.service';
+import type { PredictionValue } from './rules/rule-predictions';
 
 /** Written on every resource the AI writes, so that its own writes never trigger it again. */
 export const AI_SOURCE = 'urn:fhir-ai-server:ai-worker';
 /** Identifier system of AI outputs: one output per job (task and input version), however often it runs. */
 export const AI_JOB_SYSTEM = 'urn:fhir-ai-server:ai-job';
+
+/** The task of a plugin: a model task (ONNX versions in ai_models) or a rule task (rule versions in ai_models). */
+export type PluginTask = AiTask | RuleTask;
+
+/**
+ * When a plugin runs:
+ * - `queued`: by the AI worker (ai-tasks queue) after the trigger's transaction commits; its outputs are new resources;
+ * - `in-write`: inside the write transaction of its trigger, because what is stored needs the answer
+ *   (a Claim is stored already flagged; a reading with its suggestion);
+ * - `on-request`: computed when someone asks (a forecast), from what is stored then.
+ */
+export type PluginRuns = 'queued' | 'in-write' | 'on-request';
+
+/** A change that may trigger a plugin (an outbox event, or a write in progress described the same way). */
+export type TriggerEvent = Pick<ResourceEvent, 'action' | 'resourceType' | 'resourceId' | 'versionId' | 'patientId'>;
+
+/** The change a write in progress makes, as a trigger (in-write plugins see it before it is stored). Pure. */
+export function writeTrigger(resource: Resource, previous: Resource | undefined, patientId: string | null): TriggerEvent {
+  return {
+    action: previous ? 'update' : 'create',
+    resourceType: resource.resourceType,
+    resourceId: resource.id as string,
+    versionId: Number(previous?.meta?.versionId ?? 0) + 1,
+    patientId,
+  };
+}
+
+/** A version of a plugin's task: a row of ai_models, described by the Device `Device/<id>` that every output names. */
+export interface PluginVersion {
+  id: string;
+}
+
+/** The engine of a plugin whose versions are ONNX models: InferenceService runs the version's file on the prepared row. */
+export interface OnnxEngine {
+  readonly kind: 'onnx';
+}
+
+/** The engine of a plugin whose versions are rules: the code of the rule, run with the version's parameters. */
+export interface RuleEngine<Prepared, Result> {
+  readonly kind: 'rule';
+  /** Pure: what this version (its parameters) makes of the prepared input. */
+  evaluate(rule: RuleDefinition, prepared: Prepared): Result;
+  /** Pure: what the result counts as in ai_predictions (a model's score and class come from its manifest instead). */
+  scored(result: Result, prepared: Prepared): PredictionValue;
+}
+
+export const ONNX_ENGINE: OnnxEngine = { kind: 'onnx' };
 
 /** One AI job: a task on one version of one resource. */
 export interface AiJob {
@@ -18,7 +68,7 @@ export interface AiJob {
   patientId: string | null;
 }
 
-/** What the runner gathers for a plugin: the trigger, its patient and the patient's Observations. */
+/** What the queued runner gathers for a plugin: the trigger, its patient and the patient's Observations. */
 export interface PluginInput {
   job: AiJob;
   jobId: string;
@@ -29,45 +79,73 @@ export interface PluginInput {
   context?: Record<string, unknown>;
 }
 
-/** A plugin's model input: the row for the model, or the reason no estimate can be made. */
+/** A model plugin's model input: the row for the model, or the reason no estimate can be made. */
 export type PreparedInput =
   | { kind: 'run'; row: Record<string, number | string>; basis: string[]; imputed: string[]; problems: string[] }
   | { kind: 'insufficient'; basis: string[]; imputed: string[]; problems: string[]; reason: string }
   /** The input cannot be used at all (empty text...): the job fails with the reason, writing nothing. */
   | { kind: 'fail'; reason: string };
 
-/**
- * An AI task. A plugin says which resource changes trigger it, which model version serves a
- * trigger, how the model's input is built from FHIR data (pure), and what the output is as FHIR
- * (pure): entries of one transaction, written through the server's one write path. Adding a task
- * is adding a plugin; a new model version for a task is registered, not coded.
- */
-export interface AiPlugin {
-  task: AiTask;
-  /** Whether this change (already known to be a create or update of the current version) triggers the task. */
-  triggers(event: ResourceEvent, resource: Resource): boolean | Promise<boolean>;
-  /** The model version for this trigger, or undefined when there is none (nothing to do). */
-  model(resource: Resource): Promise<RegisteredModel | undefined>;
-  /** Whether the plugin needs the patient's Observations. */
-  needsObservations: boolean;
-  /**
-   * Optional: the codes (of any system) of the Observations prepare() reads for this model
-   * version; an Observation matches by its code or a component's. The runner then loads only
-   * those, not every Observation of the patient (a long monitoring stream). Undefined: all.
-   */
-  observationCodes?(model: RegisteredModel, resource: Resource): readonly string[] | undefined;
-  /** Optional: what prepare() and outputs() need beyond the trigger and the patient's data (it may read); run before prepare(). */
-  context?(resource: Resource): Promise<Record<string, unknown>>;
-  prepare(model: RegisteredModel, input: PluginInput): PreparedInput;
-  /**
-   * The resources that record the result, with their ids (the first is the output proper, found
-   * again by its job identifier), its Provenance, and an update of the trigger if the task writes
-   * back to it. Written in one transaction through the one write path.
-   */
-  outputs(model: RegisteredModel, input: PluginInput, prepared: PreparedInput, outputs: ModelOutputs | undefined): PluginOutputs;
-}
-
+/** What a queued plugin writes: entries of one transaction, the first the output proper (found again by its job identifier). */
 export interface PluginOutputs {
   create: Resource[];
   update?: Resource;
 }
+
+/**
+ * An AI behaviour. Every one, model or rule, is a plugin of this interface: it names its task, when
+ * it runs, which resource changes trigger it, which version serves a trigger (a row of ai_models:
+ * an ONNX model or a rule version), how the version's input is built from FHIR data (pure), the
+ * engine that runs the version, and what the result is as FHIR (pure). PluginCore
+ * (src/ai/plugins/plugin-core.ts) does the steps they share: pick the active version and its
+ * shadows, prepare and run each, build the outputs, record every version's prediction in
+ * ai_predictions. Adding a behaviour is adding a plugin to the catalogue; a new version of a task is
+ * registered in ai_models (a model file, or a rule version the code implements), not coded into
+ * the plugin.
+ *
+ * The type parameters default to a model plugin's (the AI worker's built-ins); a rule plugin names
+ * its own input, prepared input, result and output.
+ */
+export interface AiPlugin<Input = PluginInput, Prepared = PreparedInput, Result = ModelOutputs | undefined, Output = PluginOutputs, Version extends PluginVersion = RegisteredModel> {
+  readonly task: PluginTask;
+  readonly runs: PluginRuns;
+  readonly engine: OnnxEngine | RuleEngine<Prepared, Result>;
+  /** The resource types whose writes may trigger it (none for an on-request plugin). */
+  readonly resourceTypes: readonly string[];
+  /** Whether this change (a create or update of one of resourceTypes, `resource` as it is stored) triggers the task. */
+  triggers(event: TriggerEvent, resource: Resource): boolean | Promise<boolean>;
+  /**
+   * The version for this trigger, or undefined when there is none (nothing to do). Without it, the
+   * task's active version in ai_models serves (PluginCore.versions: one lookup for both kinds);
+   * a plugin says more only when its task has several active versions (diagnosis: one per condition).
+   */
+  model?(trigger?: Resource): Promise<Version | undefined>;
+  /** Queued plugins: whether the runner loads the patient's Observations for prepare(). */
+  readonly needsObservations?: boolean;
+  /**
+   * Queued plugins, optional: the codes (of any system) of the Observations prepare() reads for
+   * this version; an Observation matches by its code or a component's. The runner then loads only
+   * those, not every Observation of the patient (a long monitoring stream). Undefined: all.
+   */
+  observationCodes?(version: Version, resource: Resource): readonly string[] | undefined;
+  /** Queued plugins, optional: what prepare() and outputs() need beyond the trigger and the patient's data (it may read). */
+  context?(resource: Resource): Promise<Record<string, unknown>>;
+  /** Pure: the version's input from what was gathered (features for a model, the rule's arguments). */
+  prepare(version: Version, input: Input): Prepared;
+  /**
+   * Pure: what records the result, naming the version (its Device). A model plugin: the resources
+   * written in one transaction through the one write path (the first is the output proper, with its
+   * Provenance, and an update of the trigger if the task writes back to it). A rule plugin: the
+   * trigger as it is stored, annotated, or the answer to the request.
+   */
+  outputs(version: Version, input: Input, prepared: Prepared, result: Result): Output;
+}
+
+/** A plugin whose versions are ONNX models (the AI worker's built-ins). */
+export type ModelPlugin = AiPlugin & { readonly task: AiTask; readonly engine: OnnxEngine };
+
+/** A plugin whose versions are rules implemented in code (the hospital modules' behaviours). */
+export type RulePlugin<Input, Prepared, Result, Output> = AiPlugin<Input, Prepared, Result, Output, ActiveRule> & { readonly task: RuleTask; readonly engine: RuleEngine<Prepared, Result> };
+
+/** Any plugin, as the catalogue holds them. */
+export type AnyAiPlugin = AiPlugin<any, any, any, any, any>;

@@ -2,27 +2,24 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Observation, Patient, Resource } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import { LOGGER } from '../core/core.module';
+import { envInt } from '../config/env-int';
 import { DatabaseService } from '../database/database.service';
-import { ResourceStore } from '../fhir/store/resource-store.repository';
-import { SearchService } from '../fhir/search/search.service';
+import { ResourceStore, type StoredVersion } from '../fhir/store/resource-store.repository';
 import { ResourceWriteService, prepare } from '../fhir/write/resource-write.service';
 import type { ResourceEvent } from '../outbox/outbox.repository';
-import { AI_JOB_SYSTEM, AI_SOURCE, type AiJob, type AiPlugin, type PluginInput } from './ai-plugin';
-import { InferenceService } from './inference.service';
-import { ModelRegistry, conditionKey, type RegisteredModel } from './model-registry.service';
-import { failedRecord, predictionRecord, type PredictionRecord } from './model-stats/prediction-record';
+import { AI_SOURCE, type AiJob, type AiPlugin, type ModelPlugin } from './ai-plugin';
+import type { RegisteredModel } from './model-registry.service';
+import { GroupCommit } from './group-commit';
 import { PredictionRepository } from './model-stats/prediction.repository';
-import { DiagnosisPlugin } from './plugins/diagnosis.plugin';
-import { SentimentPlugin } from './plugins/sentiment.plugin';
-import { TriagePlugin } from './plugins/triage.plugin';
-import { AnomalyPlugin } from './plugins/anomaly.plugin';
+import { PluginCatalogue } from './plugins/catalogue';
+import { PluginCore } from './plugins/plugin-core';
 
 export type AiJobResult =
   | { status: 'written'; model: string; output: string }
   | { status: 'skipped'; reason: string };
 
-/** A shadow version slower than this on a job is recorded as failed; the job does not wait longer for it. */
-const SHADOW_TIMEOUT_MS = 5_000;
+/** The actor of the AI worker's write transactions (`system:ai:<model>`): its own writes trigger no plugin. */
+export const AI_ACTOR_PREFIX = 'system:ai:';
 
 /** The deterministic id of an AI job: one per task and input version. */
 export function aiJobId(job: AiJob): string {
@@ -30,37 +27,50 @@ export function aiJobId(job: AiJob): string {
 }
 
 /**
- * Runs AI jobs: which plugins a resource change triggers, and for one job: re-read the trigger
- * (skip if superseded or deleted), pick the active model version, build the input, run the model,
- * and write the outputs in one transaction through the one write path, unless this job already
- * wrote them (idempotent under retries and crashes).
+ * Runs the queued plugins' jobs: which plugins a resource change triggers, and for one job: re-read
+ * the trigger (skip if superseded or deleted), gather the patient's data, run the plugin through
+ * PluginCore (active model version and its shadows, prepare, inference, outputs, prediction
+ * records), and write the outputs in one transaction through the one write path, unless this job
+ * already wrote them (idempotent under retries and crashes).
  *
- * Shadow versions of the task run beside the active one on the same data (each prepared by its own
- * manifest); their predictions are recorded in ai_predictions with the active one's, in the same
- * transaction as the output, but they write no FHIR resource and raise no recommendation. A
- * shadow that fails or times out is logged and recorded as failed; the job goes on.
+ * Shadow versions' predictions are recorded in ai_predictions with the active one's, in the same
+ * transaction as the output, but they write no FHIR resource and raise no recommendation.
  */
 @Injectable()
 export class AiTaskRunner {
-  readonly plugins: AiPlugin[];
+  /** At most this many jobs per shared write transaction (AI_GROUP_COMMIT_MAX; 1: one transaction per job). */
+  private readonly commits = new GroupCommit((ctx, fn) => this.writer.inTransaction(ctx, fn), envInt(process.env, 'AI_GROUP_COMMIT_MAX', 16, 1, 1000), 50, (err, units) =>
+    this.logger.info({ err, units }, 'a shared AI write transaction failed; its jobs are written one per transaction'),
+  );
 
   constructor(
     private readonly store: ResourceStore,
     private readonly db: DatabaseService,
     private readonly writer: ResourceWriteService,
-    private readonly search: SearchService,
-    private readonly inference: InferenceService,
-    private readonly registry: ModelRegistry,
+    private readonly core: PluginCore,
+    private readonly catalogue: PluginCatalogue,
     private readonly predictions: PredictionRepository,
     @Inject(LOGGER) private readonly logger: Logger,
-  ) {
-    this.plugins = [new DiagnosisPlugin(registry), new TriagePlugin(registry, store), new SentimentPlugin(registry), new AnomalyPlugin(registry, store)];
+  ) {}
+
+  /** The queued plugins (the model plugins of the catalogue). */
+  get plugins(): ModelPlugin[] {
+    return this.catalogue.queued();
   }
 
-  /** The AI jobs a committed change calls for. */
-  async jobsFor(event: ResourceEvent): Promise<AiJob[]> {
-    if (event.action === 'delete') return [];
-    const current = await this.store.readCurrent(event.resourceType, event.resourceId);
+  /**
+   * Whether a committed change could trigger any plugin, decided without reading it: not a
+   * deletion, and not one of the AI's own writes (its outputs, their Provenance, recommendations,
+   * alerts, the write-back onto the trigger), which every plugin refuses (meta.source = AI_SOURCE).
+   */
+  mayTrigger(event: Pick<ResourceEvent, 'action' | 'actor'>): boolean {
+    return event.action !== 'delete' && !event.actor?.startsWith(AI_ACTOR_PREFIX);
+  }
+
+  /** The AI jobs a committed change calls for; `read`: the fan-out's shared read of the current version. */
+  async jobsFor(event: ResourceEvent, read: () => Promise<StoredVersion | undefined> = () => this.store.readCurrent(event.resourceType, event.resourceId)): Promise<AiJob[]> {
+    if (!this.mayTrigger(event)) return [];
+    const current = await read();
     if (!current?.json || current.deleted || current.versionId !== event.versionId) return []; // a later version has its own event
     const resource = JSON.parse(current.json) as Resource;
     const jobs: AiJob[] = [];
@@ -76,87 +86,47 @@ export class AiTaskRunner {
     const plugin = this.plugins.find((p) => p.task === job.task);
     if (!plugin) throw new Error(`No plugin for the task ${job.task}`);
     const jobId = aiJobId(job);
-    const current = await this.store.readCurrent(job.resourceType, job.resourceId);
+    const patientId = job.patientId ?? undefined;
+    // The trigger and its patient in one round trip.
+    const found = await this.store.readCurrentMany([{ resourceType: job.resourceType, id: job.resourceId }, ...(patientId ? [{ resourceType: 'Patient', id: patientId }] : [])]);
+    const current = found.get(`${job.resourceType}/${job.resourceId}`);
     if (!current?.json || current.deleted) return { status: 'skipped', reason: `${job.resourceType}/${job.resourceId} no longer exists` };
     const resource = JSON.parse(current.json) as Resource;
     // A version the AI wrote right after this one only annotates it (e.g. the anomaly verdict on a reading): it does not supersede it.
     const annotated = current.versionId === job.versionId + 1 && resource.meta?.source === AI_SOURCE;
     if (current.versionId !== job.versionId && !annotated) return { status: 'skipped', reason: `superseded by version ${current.versionId}` };
-    const model = await plugin.model(resource);
-    if (!model) return { status: 'skipped', reason: `no active model for ${job.task}` };
+    const versions = await this.core.versions(plugin, resource);
+    if (!versions) return { status: 'skipped', reason: `no active model for ${job.task}` };
+    const model = versions.active;
 
-    const patientId = job.patientId ?? undefined;
-    const patient = patientId ? await this.readPatient(patientId) : undefined;
-    const shadows = await this.shadowsOf(model);
-    const observations = plugin.needsObservations && patientId ? await this.observationsOf(patientId, observationCodesOf(plugin, [model, ...shadows], resource)) : [];
+    const patient = patientId ? patientOf(found.get(`Patient/${patientId}`)) : undefined;
+    const observations = plugin.needsObservations && patientId ? await this.observationsOf(patientId, observationCodesOf(plugin, [model, ...versions.shadows], resource)) : [];
     const context = plugin.context ? await plugin.context(resource) : undefined;
     const input = { job, jobId, resource, patient, observations, ...(context ? { context } : {}) };
-    const prepared = plugin.prepare(model, input);
-    if (prepared.kind === 'fail') throw new Error(prepared.reason);
-    // Shadows start now and run beside the active model; they never reject.
-    const shadowRuns = shadows.map((s) => this.runShadow(plugin, s, input));
-    const started = process.hrtime.bigint();
-    const outputs = prepared.kind === 'run' ? await this.inference.run(model.manifest, model.sha256, model.bytes, prepared.row) : undefined;
-    const inferenceMs = Number(process.hrtime.bigint() - started) / 1e6;
-    const { create, update } = plugin.outputs(model, input, prepared, outputs);
+    // The shared core: prepare, inference (shadows beside it), outputs, every version's prediction record.
+    const { output, records, latencyMs: inferenceMs } = await this.core.run(plugin, versions, input);
+    const { create, update } = output;
     const outputRef = `${create[0].resourceType}/${create[0].id}`;
-    const records = [
-      predictionRecord({ modelId: model.id, manifest: model.manifest, job, jobId, shadow: false, outputRef }, prepared, outputs, prepared.kind === 'run' ? inferenceMs : null),
-      ...(await Promise.all(shadowRuns)),
-    ];
 
-    const written = await this.writer.inTransaction({ actor: `system:ai:${model.id}` }, async (tx) => {
-      // One writer per job at a time, and never twice: the output carries the job's identifier.
-      await tx.query('SELECT pg_advisory_xact_lock(hashtextextended(?, 7))', [jobId]);
-      const done = await this.search.matchIds(tx, create[0].resourceType, `identifier=${encodeURIComponent(AI_JOB_SYSTEM)}|${encodeURIComponent(jobId)}`);
-      if (done.length) return undefined;
-      for (const r of create) await this.writer.createInTx(tx, prepare(r, r.resourceType, r.id as string));
-      if (update) await this.writer.updateInTx(tx, prepare(update, update.resourceType, update.id as string), { ifMatch: `W/"${job.versionId}"` });
-      // Counted only with the output they belong to, and once per job (unique model and job).
-      await this.predictions.insert(tx, records);
+    // Validated before any transaction: an output that fails validation fails its own job alone.
+    const creates = create.map((r) => prepare(r, r.resourceType, r.id as string));
+    const updated = update && prepare(update, update.resourceType, update.id as string);
+    // Group commit: concurrent jobs of the same model version share one transaction (each job's
+    // outcome stays its own: a failed shared transaction is re-run one job per transaction).
+    const written = await this.commits.submit({ actor: `${AI_ACTOR_PREFIX}${model.id}` }, async (tx) => {
+      // One writer per job at a time, and never twice: the active record is unique per job
+      // (migration 002000; a concurrent run waits on the key) and is counted only with its output.
+      const active = records.find((r) => !r.shadow);
+      if (!active) throw new Error(`job ${jobId}: no record of the active version`);
+      if (!(await this.predictions.claim(tx, active))) return undefined;
+      for (const r of creates) await this.writer.createInTx(tx, r);
+      if (updated) await this.writer.updateInTx(tx, updated, { ifMatch: `W/"${job.versionId}"` });
+      // The shadows' records beside it, once per (model, job).
+      await this.predictions.insert(tx, records.filter((r) => r !== active));
       return outputRef;
     });
     this.logger.debug({ jobId, model: model.id, inferenceMs, written }, 'ai job');
     return written ? { status: 'written', model: model.id, output: written } : { status: 'skipped', reason: 'already written by an earlier run of this job' };
-  }
-
-  /** The shadow versions beside the active one (same task and condition); none if the registry cannot say. */
-  private async shadowsOf(active: RegisteredModel): Promise<RegisteredModel[]> {
-    try {
-      const shadows = await this.registry.shadows(active.manifest.task, conditionKey(active.manifest) ?? undefined);
-      return shadows.filter((s) => s.id !== active.id);
-    } catch (err) {
-      this.logger.warn({ err, model: active.id }, 'shadow versions could not be read; running the active version alone');
-      return [];
-    }
-  }
-
-  /** One shadow version on the job's data: its prediction, or its failure, as a record. Never rejects. */
-  private async runShadow(plugin: AiPlugin, model: RegisteredModel, input: PluginInput): Promise<PredictionRecord> {
-    const ctx = { modelId: model.id, manifest: model.manifest, job: input.job, jobId: input.jobId, shadow: true };
-    const started = process.hrtime.bigint();
-    const elapsed = () => Number(process.hrtime.bigint() - started) / 1e6;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const prepared = plugin.prepare(model, input);
-      if (prepared.kind === 'fail') return failedRecord(ctx, prepared.reason, null);
-      if (prepared.kind !== 'run') return predictionRecord(ctx, prepared, undefined, null);
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${SHADOW_TIMEOUT_MS} ms`)), SHADOW_TIMEOUT_MS);
-      });
-      const outputs = await Promise.race([this.inference.run(model.manifest, model.sha256, model.bytes, prepared.row), timeout]);
-      return predictionRecord(ctx, prepared, outputs, elapsed());
-    } catch (err) {
-      this.logger.warn({ err, jobId: input.jobId, model: model.id }, 'shadow model failed; the job goes on without it');
-      return failedRecord(ctx, err instanceof Error ? err.message : String(err), elapsed());
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  private async readPatient(id: string): Promise<Patient | undefined> {
-    const p = await this.store.readCurrent('Patient', id);
-    return p?.json && !p.deleted ? (JSON.parse(p.json) as Patient) : undefined;
   }
 
   /**
@@ -186,4 +156,8 @@ export function observationCodesOf(plugin: Pick<AiPlugin, 'observationCodes'>, m
     for (const c of own) codes.add(c);
   }
   return [...codes];
+}
+
+function patientOf(p: StoredVersion | undefined): Patient | undefined {
+  return p?.json && !p.deleted ? (JSON.parse(p.json) as Patient) : undefined;
 }

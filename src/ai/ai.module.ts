@@ -1,14 +1,36 @@
-import { Module } from '@nestjs/common';
+import { Module, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
+import { DatabaseService } from '../database/database.service';
 import { FhirStoreModule } from '../fhir/fhir-store.module';
+import { ResourceStore } from '../fhir/store/resource-store.repository';
 import { AiTaskRunner } from './ai-task.runner';
-import { InferenceService } from './inference.service';
 import { ModelRegistry } from './model-registry.service';
-import { PredictionRepository } from './model-stats/prediction.repository';
+import { PLUGIN_TASKS, PluginCatalogue } from './plugins/catalogue';
+import { modelPlugins } from './plugins/model-plugins';
 
-/** The AI plugins, the model registry and the ONNX runtime; used by the worker process. */
+/**
+ * The AI worker's part: the model plugins (added to the plugin catalogue) and the queued runner.
+ * The catalogue, the run core, the registries and the ONNX runtime come from AiPluginsModule (global).
+ */
 @Module({
   imports: [FhirStoreModule],
-  providers: [InferenceService, ModelRegistry, AiTaskRunner, PredictionRepository],
-  exports: [ModelRegistry, AiTaskRunner],
+  providers: [AiTaskRunner],
+  exports: [AiTaskRunner],
 })
-export class AiModule {}
+export class AiModule implements OnModuleInit, OnApplicationBootstrap {
+  constructor(
+    private readonly catalogue: PluginCatalogue,
+    private readonly registry: ModelRegistry,
+    private readonly store: ResourceStore,
+    private readonly db: DatabaseService,
+  ) {}
+
+  onModuleInit(): void {
+    this.catalogue.add(...modelPlugins(this.registry, this.store));
+  }
+
+  /** A worker runs every kind of plugin's versions: it starts only if each task (known to the code, or in ai_models) has its plugin. */
+  async onApplicationBootstrap(): Promise<void> {
+    const rows = await this.db.query<{ task: string }>('SELECT DISTINCT task FROM ai_models WHERE task IS NOT NULL');
+    this.catalogue.check([...PLUGIN_TASKS, ...rows.map((r) => r.task)], 'worker');
+  }
+}

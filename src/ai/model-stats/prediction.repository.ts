@@ -63,12 +63,21 @@ export class PredictionRepository {
   /** Records predictions once per (model, job): a retried job adds nothing. */
   async insert(tx: Tx, records: PredictionRecord[]): Promise<void> {
     if (!records.length) return;
-    const values = records.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?::jsonb, ?)').join(', ');
-    const params = records.flatMap((r) => [
-      r.modelId, r.jobId, r.patientId ?? '', r.task, r.inputRef, r.outputRef, r.shadow, r.score, r.label,
-      r.outputs === null ? null : JSON.stringify(r.outputs), r.latencyMs, r.inputs === null ? null : JSON.stringify(r.inputs), r.error,
-    ]);
+    const { values, params } = rowsOf(records);
     await tx.query(`INSERT INTO ai_predictions (${COLUMNS.join(', ')}) VALUES ${values} ON CONFLICT (patient_id, model_id, job_id) DO NOTHING`, params);
+  }
+
+  /**
+   * Claims the job for its active (non-shadow) record: true when this transaction inserted it,
+   * false when the job already has one (unique per patient and job, migration 002000), whatever
+   * model version wrote it. A concurrent claim of the same job waits until the first transaction
+   * ends: false if it committed, true if it rolled back. Run first in the job's write transaction.
+   */
+  async claim(tx: Tx, active: PredictionRecord): Promise<boolean> {
+    if (active.shadow) throw new Error('a job is claimed by its active record, not a shadow');
+    const { values, params } = rowsOf([active]);
+    const rows = await tx.query(`INSERT INTO ai_predictions (${COLUMNS.join(', ')}) VALUES ${values} ON CONFLICT DO NOTHING RETURNING 1 AS claimed`, params);
+    return rows.length === 1;
   }
 
   async model(id: string): Promise<ModelRow | undefined> {
@@ -138,4 +147,13 @@ export class PredictionRepository {
       [...params, count],
     );
   }
+}
+
+function rowsOf(records: PredictionRecord[]): { values: string; params: unknown[] } {
+  const values = records.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?::jsonb, ?)').join(', ');
+  const params = records.flatMap((r) => [
+    r.modelId, r.jobId, r.patientId ?? '', r.task, r.inputRef, r.outputRef, r.shadow, r.score, r.label,
+    r.outputs === null ? null : JSON.stringify(r.outputs), r.latencyMs, r.inputs === null ? null : JSON.stringify(r.inputs), r.error,
+  ]);
+  return { values, params };
 }

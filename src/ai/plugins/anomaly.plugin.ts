@@ -3,7 +3,7 @@ import type { ResourceEvent } from '../../outbox/outbox.repository';
 import type { ResourceStore } from '../../fhir/store/resource-store.repository';
 import { observationTable } from '../../fhir/projection/mappers/observation.mapper';
 import { anomalyExtension } from '../../fhir/projection/mappers/anomaly-flag';
-import { AI_SOURCE, type AiPlugin, type PluginInput, type PluginOutputs, type PreparedInput } from '../ai-plugin';
+import { AI_SOURCE, ONNX_ENGINE, type AiPlugin, type PluginInput, type PluginOutputs, type PreparedInput } from '../ai-plugin';
 import { anomalyAlertsFor } from '../anomaly-rules';
 import { ANOMALY_SYSTEM, ANOMALY_VITALS, buildAnomalyInput, carriesVitalSign, type AnomalyInput } from '../features/anomaly.features';
 import type { ModelOutputs } from '../inference.service';
@@ -43,6 +43,10 @@ export function describeReading(a: AnomalyInput): string {
  */
 export class AnomalyPlugin implements AiPlugin {
   readonly task = 'vital-sign-anomaly' as const;
+  /** Queued: a reading is stored as sent (a monitoring stream must not wait for a model); the verdict follows as a RiskAssessment and a write-back. */
+  readonly runs = 'queued' as const;
+  readonly engine = ONNX_ENGINE;
+  readonly resourceTypes = ['Observation'];
   readonly needsObservations = true;
 
   /** The readings of the five vitals (alone, or in panels whose components carry them). */

@@ -1,7 +1,7 @@
 import type { Condition, RiskAssessment } from '@medplum/fhirtypes';
 import type { ResourceEvent } from '../../outbox/outbox.repository';
 import { AI_CONFIDENCE_EXTENSION_URL, AI_MODEL_EXTENSION_URL } from '../../fhir/projection/mappers/condition.mapper';
-import { AI_SOURCE, type AiPlugin, type PluginInput, type PluginOutputs, type PreparedInput } from '../ai-plugin';
+import { AI_SOURCE, ONNX_ENGINE, type AiPlugin, type PluginInput, type PluginOutputs, type PreparedInput } from '../ai-plugin';
 import type { ModelOutputs } from '../inference.service';
 import type { ModelRegistry, RegisteredModel } from '../model-registry.service';
 import { asAiResource, asOutput, prepareTabular, provenanceOf, sourceRef, tabularNotes } from './outputs';
@@ -15,6 +15,10 @@ import { tabularObservationCodes } from '../features/tabular.features';
  */
 export class DiagnosisPlugin implements AiPlugin {
   readonly task = 'diagnosis-confidence' as const;
+  /** Queued: its outputs are new resources (and a write-back to the Condition), which nothing in the Condition's own write waits for. */
+  readonly runs = 'queued' as const;
+  readonly engine = ONNX_ENGINE;
+  readonly resourceTypes = ['Condition'];
   readonly needsObservations = true;
 
   observationCodes(model: RegisteredModel): readonly string[] {

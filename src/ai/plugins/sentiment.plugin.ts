@@ -1,6 +1,6 @@
 import type { Extension, Observation, Resource } from '@medplum/fhirtypes';
 import type { ResourceEvent } from '../../outbox/outbox.repository';
-import { AI_SOURCE, type AiPlugin, type PluginInput, type PluginOutputs, type PreparedInput } from '../ai-plugin';
+import { AI_SOURCE, ONNX_ENGINE, type AiPlugin, type PluginInput, type PluginOutputs, type PreparedInput } from '../ai-plugin';
 import { freeTextOf } from '../../fhir/text/free-text';
 import type { ModelOutputs } from '../inference.service';
 import type { ModelRegistry, RegisteredModel } from '../model-registry.service';
@@ -17,6 +17,10 @@ export const SENTIMENT_CODE = { system: 'urn:fhir-ai-server:sentiment', code: 's
  */
 export class SentimentPlugin implements AiPlugin {
   readonly task = 'sentiment' as const;
+  /** Queued: the score is a new Observation (and a write-back to the text's resource), after the text is stored. */
+  readonly runs = 'queued' as const;
+  readonly engine = ONNX_ENGINE;
+  readonly resourceTypes = ['QuestionnaireResponse', 'Communication'];
   readonly needsObservations = false;
 
   constructor(private readonly registry: ModelRegistry) {}

@@ -1,7 +1,7 @@
 import type { Encounter, Observation, RiskAssessment, Task } from '@medplum/fhirtypes';
 import type { ResourceEvent } from '../../outbox/outbox.repository';
 import type { ResourceStore } from '../../fhir/store/resource-store.repository';
-import { AI_SOURCE, type AiPlugin, type PluginInput, type PluginOutputs, type PreparedInput } from '../ai-plugin';
+import { AI_SOURCE, ONNX_ENGINE, type AiPlugin, type PluginInput, type PluginOutputs, type PreparedInput } from '../ai-plugin';
 import type { ModelOutputs } from '../inference.service';
 import type { ModelRegistry, RegisteredModel } from '../model-registry.service';
 import { asAiResource, asOutput, prepareTabular, provenanceOf, sourceRef, tabularNotes } from './outputs';
@@ -32,6 +32,10 @@ export function isVitalSign(o: Observation): boolean {
  */
 export class TriagePlugin implements AiPlugin {
   readonly task = 'triage' as const;
+  /** Queued: the priority is a new RiskAssessment (and the request Task completed), after the vital sign or request is stored. */
+  readonly runs = 'queued' as const;
+  readonly engine = ONNX_ENGINE;
+  readonly resourceTypes = ['Observation', 'Task'];
   readonly needsObservations = true;
 
   observationCodes(model: RegisteredModel): readonly string[] {

@@ -13,7 +13,7 @@ import type { ModelRow } from './model-view';
  * Registers a version of a rule (ai_models, kind `rule`) as a candidate: the code must implement
  * that name and version (src/ai/rules/rule-catalog.ts); what the manifest states about its task,
  * parameters and sha256 must be the code's. From there it moves through the same lifecycle as a
- * model (shadow is recorded but a rule runs only as the active version).
+ * model (a shadow version runs beside the active one on the same inputs and is counted, never shown).
  */
 @Injectable()
 export class RuleRegistrationService {

@@ -1,10 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { LOGGER } from '../../core/core.module';
-import { DatabaseService, type Tx } from '../../database/database.service';
-import { PredictionRepository } from '../model-stats/prediction.repository';
-import { rulePredictionRecord, type PredictionPlace, type PredictionValue, type RulePrediction } from './rule-predictions';
-import type { RuleBehaviour } from './rule-behaviour';
+import { DatabaseService } from '../../database/database.service';
 import { ResourceWriteService, prepare } from '../../fhir/write/resource-write.service';
 import { deviceOf, modelId } from '../model-device';
 import { lockTask, recordTransition } from '../registry/model-transitions';
@@ -38,7 +35,8 @@ export function activeRuleOf(def: RuleDefinition): ActiveRule {
  * start-up each rule's built-in version is registered (idempotent, safe in several processes, never
  * undoing a lifecycle change) and made active when its task has no active version, with its Device.
  * The active version of a task is asked on the write path and cached a few seconds, as active
- * models are; a lifecycle change in this process clears the cache at once.
+ * models are; a lifecycle change in this process clears the cache at once. The rule plugins
+ * (PluginCore) get their versions here, as the model plugins get theirs from ModelRegistry.
  */
 @Injectable()
 export class RuleRegistry implements OnApplicationBootstrap {
@@ -48,7 +46,6 @@ export class RuleRegistry implements OnApplicationBootstrap {
   constructor(
     private readonly db: DatabaseService,
     private readonly writer: ResourceWriteService,
-    private readonly predictions: PredictionRepository,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -118,46 +115,10 @@ export class RuleRegistry implements OnApplicationBootstrap {
     this.shadowCache.clear();
   }
 
-  /**
-   * A behaviour on one input, in the output's transaction: the active version evaluates it (its
-   * output is returned, to be written naming that version) and is counted; each shadow version
-   * evaluates the same input beside it and is counted as a shadow (same job id, so agreement with
-   * the active version is measured), its output never written.
-   */
-  async run<I, O>(tx: Tx, behaviour: RuleBehaviour<I, O>, input: I, where: PredictionPlace, what: (output: O) => PredictionValue): Promise<{ rule: ActiveRule; output: O }> {
-    const rule = await this.active(behaviour.task);
-    const output = behaviour.evaluate(rule.definition, input);
-    await this.record(tx, rule, { ...where, ...what(output) });
-    await this.recordShadows(tx, behaviour, input, where, what);
-    return { rule, output };
-  }
-
-  /** The shadow versions' evaluations of an input, counted (a failing one with its error); nothing else is written. */
-  async recordShadows<I, O>(tx: Tx, behaviour: RuleBehaviour<I, O>, input: I, where: PredictionPlace, what: (output: O) => PredictionValue): Promise<void> {
-    const shadows = await this.shadows(behaviour.task);
-    if (!shadows.length) return;
-    const records = shadows.map((s) => {
-      try {
-        return { ...rulePredictionRecord(s, { ...where, ...what(behaviour.evaluate(s.definition, input)) }), shadow: true, outputRef: null };
-      } catch (err) {
-        this.logger.warn({ err, rule: s.id }, 'shadow rule version failed; the write goes on without it');
-        return { ...rulePredictionRecord(s, { ...where, score: null, label: null }), shadow: true, outputRef: null, error: err instanceof Error ? err.message : String(err) };
-      }
-    });
-    await this.predictions.insert(tx, records);
-  }
-
   private async load(task: RuleTask): Promise<ActiveRule> {
     const [row] = await this.db.query<{ name: string; version: string }>(`SELECT name, version FROM ai_models WHERE status = 'active' AND task = ? AND kind = 'rule'`, [task]);
     const def = row ? implementedRule(row.name, row.version) : undefined;
     if (row && !def) this.logger.warn({ task, rule: `${row.name} ${row.version}` }, 'the active rule version is not implemented by this code; using the built-in one');
     return def ? { ...activeRuleOf(def), registered: true } : activeRuleOf(builtInRule(task));
   }
-
-  /** Counts an output of a rule version in ai_predictions (per version, as model predictions are), in the output's transaction. */
-  async record(tx: Tx, rule: ActiveRule, prediction: RulePrediction): Promise<void> {
-    if (!rule.registered) return; // no row to count against (ai_predictions.model_id references ai_models)
-    await this.predictions.insert(tx, [rulePredictionRecord(rule, prediction)]);
-  }
 }
-

@@ -2,8 +2,11 @@ import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/com
 import { badRequest } from '../../fhir/operation-outcome';
 import { BedsRepository, type BedRowView } from './beds.repository';
 import { bucketsOf, INTERVAL_MS, occupancyCounts, wardKey, type OccupancyBucket, type OccupancyInterval } from './occupancy';
-import { OCCUPANCY_FORECAST, forecastMethodOf, type ForecastMethod } from './occupancy-forecast';
-import { RuleRegistry } from '../../ai/rules/rule-registry.service';
+import { forecastMethodOf, type ForecastMethod } from './occupancy-forecast';
+import { OCCUPANCY_FORECAST_PLUGIN, type WardForecast } from './occupancy-forecast.plugin';
+import { PluginCore } from '../../ai/plugins/plugin-core';
+
+export type { WardForecast } from './occupancy-forecast.plugin';
 
 const DAY = 86_400_000;
 const MAX_BUCKETS = 2000;
@@ -21,14 +24,6 @@ export interface OccupancyReport {
   buckets: OccupancyBucket[];
 }
 
-export interface WardForecast {
-  ward: string;
-  beds: number;
-  method: string;
-  history: number[];
-  forecast: Array<{ date: string; occupied: number; rate: number | null }>;
-}
-
 export interface ForecastReport {
   /** The rule version that made the forecast (the active one in ai_models) and its Device, `model`. */
   method: ForecastMethod & { model: string };
@@ -44,7 +39,7 @@ export class BedsService implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     private readonly repo: BedsRepository,
-    private readonly rules: RuleRegistry,
+    private readonly plugins: PluginCore,
   ) {}
 
   onModuleInit(): void {
@@ -84,8 +79,8 @@ export class BedsService implements OnModuleInit, OnModuleDestroy {
 
   /**
    * Forecasts daily occupancy for `days` days from today, per ward and in total, from the last
-   * FORECAST_HISTORY_DAYS complete days (see occupancy-forecast.ts), by the active version of the
-   * method in ai_models, and stores each ward's forecast on its beds (`beds.occupancy_prediction`),
+   * FORECAST_HISTORY_DAYS complete days (see occupancy-forecast.ts), by the occupancy forecast
+   * plugin (occupancy-forecast.plugin.ts) with the active version of the method in ai_models, and stores each ward's forecast on its beds (`beds.occupancy_prediction`),
    * naming the version (`method_version` and its Device, `model`).
    */
   async forecast(daysParam: unknown, now = Date.now()): Promise<ForecastReport> {
@@ -98,20 +93,20 @@ export class BedsService implements OnModuleInit, OnModuleDestroy {
     const history = occupancyCounts(stays, this.repo.bedInfos(beds), bucketsOf(from, today, 'day'));
     const capacity = countByWard(beds);
     const dates = Array.from({ length: days }, (_, i) => new Date(today + i * DAY).toISOString().slice(0, 10));
-    const rule = await this.rules.active(OCCUPANCY_FORECAST.task);
-    const build = (ward: string, series: number[], size: number): WardForecast => {
-      const f = OCCUPANCY_FORECAST.evaluate(rule.definition, { history: series, horizon: days, capacity: size });
-      return {
-        ward,
-        beds: size,
-        method: f.method,
-        history: series,
-        forecast: f.values.map((occupied, i) => ({ date: dates[i], occupied, rate: size ? Math.round((occupied / size) * 1000) / 1000 : null })),
-      };
-    };
-    const total = build('all', history.map((b) => b.occupied), beds.length);
-    const wards = Object.keys(capacity).sort().map((w) => build(w, history.map((b) => b.wards[w] ?? 0), capacity[w]));
+    const plugin = OCCUPANCY_FORECAST_PLUGIN;
+    const versions = await this.plugins.versions(plugin);
+    if (!versions) throw new Error('No version of occupancy-forecast is active');
+    const rule = versions.active;
     const generatedAt = new Date(now).toISOString();
+    // Counted per version: the forecast of all beds, with the shadow versions run beside it on the same history.
+    const where = { input: { ref: 'beds/forecast' }, at: generatedAt, patientId: null, outputRef: null };
+    const all = await this.plugins.run(plugin, versions, { ward: 'all', history: history.map((b) => b.occupied), capacity: beds.length, dates }, where);
+    const total = all.output;
+    // Each ward: the active version alone (not counted).
+    const wards: WardForecast[] = [];
+    for (const w of Object.keys(capacity).sort()) {
+      wards.push((await this.plugins.run(plugin, { active: rule, shadows: [] }, { ward: w, history: history.map((b) => b.wards[w] ?? 0), capacity: capacity[w], dates }, where)).output);
+    }
     const predictions = new Map<string | null, unknown>();
     for (const w of wards) {
       predictions.set(w.ward === wardKey(null) ? null : w.ward.slice('Location/'.length), {
@@ -125,13 +120,7 @@ export class BedsService implements OnModuleInit, OnModuleDestroy {
         forecast: w.forecast,
       });
     }
-    // Counted per version (the forecast of all beds), with shadow versions run beside it on the same history.
-    const where = { input: { ref: 'beds/forecast' }, at: generatedAt, patientId: null, outputRef: null };
-    const what = (f: { values: number[] }) => ({ score: f.values[0] ?? null, label: null, outputs: { occupied: f.values } });
-    await this.repo.savePredictions(ACTOR, predictions, async (tx) => {
-      await this.rules.record(tx, rule, { ...where, ...what({ values: total.forecast.map((f) => f.occupied) }) });
-      await this.rules.recordShadows(tx, OCCUPANCY_FORECAST, { history: total.history, horizon: days, capacity: beds.length }, where, what);
-    });
+    await this.repo.savePredictions(ACTOR, predictions, (tx) => this.plugins.save(tx, all.records));
     return {
       method: { ...forecastMethodOf(rule.definition), model: rule.device },
       generated_at: generatedAt,

@@ -1,4 +1,4 @@
-import { numberParameter, type RuleBehaviour } from '../../ai/rules/rule-behaviour';
+import { numberParameter } from '../../ai/rules/rule-outputs';
 import type { RuleDefinition } from '../../ai/rules/rule-catalog';
 
 /**
@@ -42,13 +42,6 @@ export interface ForecastMethod {
   beta: number;
   gamma: number;
 }
-
-/** The method as a versioned behaviour: a rule version's parameters are the smoothing constants (1.1.0 smooths more than 1.0.0). */
-export const OCCUPANCY_FORECAST: RuleBehaviour<{ history: readonly number[]; horizon: number; capacity: number }, Forecast> = {
-  task: 'occupancy-forecast',
-  triggers: [],
-  evaluate: (rule, { history, horizon, capacity }) => forecastOccupancy(history, horizon, capacity, forecastMethodOf(rule)),
-};
 
 /** A rule version's method (its parameters over the 1.0.0 defaults). Pure. */
 export function forecastMethodOf(rule: RuleDefinition): ForecastMethod {

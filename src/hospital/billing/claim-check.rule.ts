@@ -1,22 +1,19 @@
 import { Injectable } from '@nestjs/common';
 import type { Claim, Encounter, Resource } from '@medplum/fhirtypes';
 import type { Tx } from '../../database/database.service';
-import { BILLING_CHECK_URL, billingCheckExtension } from '../../fhir/projection/mappers/claim.mapper';
 import { localRefId } from '../../fhir/projection/mappers/mapper-utils';
 import { SearchService } from '../../fhir/search/search.service';
 import { ResourceStore } from '../../fhir/store/resource-store.repository';
 import type { WriteRule, WriteRuleContext } from '../../fhir/write/write-rules';
 import { ResourceWriteService } from '../../fhir/write/resource-write.service';
 import { TxWrites } from '../pharmacy/tx-writes';
-import { ruleModelExtension } from '../../ai/rules/rule-behaviour';
-import { RuleRegistry } from '../../ai/rules/rule-registry.service';
-import { BILLING_ERROR_DETECTION } from './claim-errors';
+import { PluginCore } from '../../ai/plugins/plugin-core';
+import { BILLING_ERROR_PLUGIN } from './billing-error.plugin';
 
 /**
- * Every Claim written is checked for likely billing errors (claim-errors.ts) and annotated, never
- * refused: a flagged claim gets the billing-error-check extension (flag, rule version, reasons, and
- * `model`: the Device of the active rule version in ai_models),
- * a clean one is stored as sent (any such extension a client set is removed); the billing table projects (`ai_error_detected`, `ai_error_reasons`). Claims of one patient are
+ * Runs the billing error plugin (billing-error.plugin.ts) on every Claim written, inside its write
+ * transaction: it gathers what the plugin needs and stores the claim as the plugin annotates it
+ * (the billing table projects `ai_error_detected`, `ai_error_reasons`). Claims of one patient are
  * checked one at a time (a transaction-level advisory lock on the patient's billing), so two
  * duplicates written at once cannot both miss each other. Encounters are read through the write
  * path (which locks them until commit: a claim is checked against the encounter as it stays).
@@ -24,14 +21,14 @@ import { BILLING_ERROR_DETECTION } from './claim-errors';
 @Injectable()
 export class ClaimCheckRule implements WriteRule {
   readonly name = 'billing-error-check';
-  readonly resourceTypes = ['Claim'];
+  readonly resourceTypes = BILLING_ERROR_PLUGIN.resourceTypes;
 
   constructor(
     private readonly writer: ResourceWriteService,
     private readonly txWrites: TxWrites,
     private readonly search: SearchService,
     private readonly store: ResourceStore,
-    private readonly rules: RuleRegistry,
+    private readonly plugins: PluginCore,
   ) {}
 
   async beforeWrite(tx: Tx, resource: Resource, ctx?: WriteRuleContext): Promise<Resource> {
@@ -57,21 +54,14 @@ export class ClaimCheckRule implements WriteRule {
       }
     }
     if (claim.id) this.txWrites.note(tx, 'Claim', claim.id);
-    // The active version of the rules (ai_models, task billing-error-detection): the verdict names it.
+    // The active version of the rules (ai_models, task billing-error-detection) decides; the verdict names it.
     // Counted per version (ai_predictions) with the claim's write; shadow versions run beside it, never shown.
-    const { rule, output: reasons } = await this.rules.run(
+    const { output: checked } = await this.plugins.inTransaction(
       tx,
-      BILLING_ERROR_DETECTION,
-      { claim, ctx: { encounters, otherClaims: otherClaims.filter((c) => c.id !== claim.id) } },
+      BILLING_ERROR_PLUGIN,
+      { claim, encounters, otherClaims },
       { input: { ref: `Claim/${claim.id}`, versionId: Number(ctx?.previous?.meta?.versionId ?? 0) + 1 }, patientId: patientId ?? null, outputRef: `Claim/${claim.id}` },
-      (found) => ({ score: found.length, label: found.length ? 'flagged' : 'clean' }),
     );
-    // A clean claim is stored as sent (exchange is lossless); only a flagged one carries the verdict.
-    const others = (claim.extension ?? []).filter((e) => e.url !== BILLING_CHECK_URL);
-    const verdict = billingCheckExtension({ detected: true, rules: rule.manifest.label, reasons });
-    const extension = reasons.length ? [...others, { ...verdict, extension: [...(verdict.extension ?? []), ruleModelExtension(rule)] }] : others;
-    const checked = { ...claim, extension } as Claim;
-    if (!extension.length) delete checked.extension;
     return checked;
   }
 

@@ -1,9 +1,8 @@
 import type { Claim, ClaimItem, Encounter } from '@medplum/fhirtypes';
 import { localRefId } from '../../fhir/projection/mappers/mapper-utils';
 import type { ClaimErrorReason } from '../../fhir/projection/mappers/claim.mapper';
-import type { RuleBehaviour } from '../../ai/rules/rule-behaviour';
 
-/** The built-in rule set's name and version (registered in ai_models as billing-error-rules-1.0.0; a verdict names the active version). */
+/** The built-in rule set's name and version (registered in ai_models as billing-error-rules-1.0.0; a verdict names the active version; the plugin: billing-error.plugin.ts). */
 export const BILLING_RULES_VERSION = 'billing-error-rules 1.0.0';
 
 /**
@@ -128,10 +127,3 @@ export function detectClaimErrors(claim: Claim, ctx: ClaimCheckContext, today: s
   }
   return reasons;
 }
-
-/** The checks as a versioned behaviour (ai_models, task billing-error-detection): version 1.0.0 is detectClaimErrors as it stands. */
-export const BILLING_ERROR_DETECTION: RuleBehaviour<{ claim: Claim; ctx: ClaimCheckContext }, ClaimErrorReason[]> = {
-  task: 'billing-error-detection',
-  triggers: ['Claim'],
-  evaluate: (_rule, { claim, ctx }) => detectClaimErrors(claim, ctx),
-};

@@ -1,5 +1,3 @@
-import { numberParameter, type RuleBehaviour } from '../../ai/rules/rule-behaviour';
-
 /**
  * Predictive maintenance, method `usage-hours-linear` 1.0.0 (pure). Hours of use since the last
  * maintenance are the union of the usage periods after it (overlapping statements are not counted
@@ -77,20 +75,6 @@ export const MAINTENANCE_METHOD_1: MaintenanceMethod = {
   flagShare: FLAG_SHARE,
   flagHorizonDays: FLAG_HORIZON_DAYS,
   rateWindowDays: RATE_WINDOW_DAYS,
-};
-
-/** The method as a versioned behaviour: a rule version's parameters drive the forecast. */
-export const PREDICTIVE_MAINTENANCE: RuleBehaviour<MaintenanceInput, MaintenanceForecast> = {
-  task: 'predictive-maintenance',
-  triggers: ['Device', 'DeviceUseStatement'],
-  evaluate: (rule, input) =>
-    forecastMaintenance(input, {
-      name: rule.name,
-      version: rule.version,
-      flagShare: numberParameter(rule, 'flagShare', FLAG_SHARE),
-      flagHorizonDays: numberParameter(rule, 'flagHorizonDays', FLAG_HORIZON_DAYS),
-      rateWindowDays: numberParameter(rule, 'rateWindowDays', RATE_WINDOW_DAYS),
-    }),
 };
 
 export function forecastMaintenance(input: MaintenanceInput, method: MaintenanceMethod = MAINTENANCE_METHOD_1): MaintenanceForecast {

@@ -3,16 +3,18 @@ import type { Device, DeviceUseStatement, Task } from '@medplum/fhirtypes';
 import type { Tx } from '../../database/database.service';
 import { ResourceStore } from '../../fhir/store/resource-store.repository';
 import { ResourceWriteService, prepare } from '../../fhir/write/resource-write.service';
-import { isEquipment, lastMaintenance, maintenanceIntervalHours, predictiveExtension, predictiveMaintenanceOf, usageDeviceId, usagePeriod, withPredictiveExtension } from './device-usage';
-import { PREDICTIVE_MAINTENANCE, type Period } from './maintenance-forecast';
-import { ruleModelExtension } from '../../ai/rules/rule-behaviour';
-import { RuleRegistry } from '../../ai/rules/rule-registry.service';
+import { predictiveMaintenanceOf, usageDeviceId, usagePeriod, withPredictiveExtension } from './device-usage';
+import type { Period } from './maintenance-forecast';
+import { writeTrigger } from '../../ai/ai-plugin';
+import { PluginCore } from '../../ai/plugins/plugin-core';
+import { PREDICTIVE_MAINTENANCE_PLUGIN } from './predictive-maintenance.plugin';
 import { OPEN_TASK_STATUSES, completedMaintenanceTask, maintenanceTaskId, openMaintenanceTask } from './maintenance-task';
 
 /**
  * The predictive maintenance of a Device inside a write transaction: its usage (the stored
  * DeviceUseStatements naming it, overlaid with the ones this transaction is writing, which are
- * not yet indexed), the forecast as its server-owned extension, and the biomed Task kept in step.
+ * not yet indexed), the forecast as its server-owned extension (the predictive maintenance plugin,
+ * predictive-maintenance.plugin.ts), and the biomed Task kept in step.
  */
 @Injectable()
 export class MaintenanceService {
@@ -22,7 +24,7 @@ export class MaintenanceService {
   constructor(
     private readonly store: ResourceStore,
     private readonly writer: ResourceWriteService,
-    private readonly rules: RuleRegistry,
+    private readonly plugins: PluginCore,
   ) {}
 
   note(tx: Tx, statement: DeviceUseStatement): void {
@@ -33,21 +35,20 @@ export class MaintenanceService {
 
   /** The device as it must be stored: the forecast recomputed (none without an interval), its Task opened or completed. */
   async amend(tx: Tx, device: Device, now: Date): Promise<Device> {
-    const interval = isEquipment(device) ? maintenanceIntervalHours(device) : undefined;
-    // The active version of the method (ai_models, task predictive-maintenance); the forecast names its Device.
-    const run = interval
-      ? await this.rules.run(
-          tx,
-          PREDICTIVE_MAINTENANCE,
-          { intervalHours: interval, lastMaintenance: lastMaintenance(device), usages: await this.usages(tx, device.id as string, now.getTime()), now: now.getTime() },
-          { input: { ref: `Device/${device.id}` }, at: now.toISOString(), patientId: null, outputRef: `Device/${device.id}` },
-          (f) => ({ score: Math.round((f.hours_since_maintenance / f.interval_hours) * 1000) / 1000, label: f.flag ? 'flagged' : 'not-flagged' }),
-        )
-      : undefined;
-    const rule = run?.rule;
-    const forecast = run?.output ?? null;
-    const ext = forecast && rule ? predictiveExtension(forecast) : undefined;
-    const amended = withPredictiveExtension(device, ext && rule ? { ...ext, extension: [...(ext.extension ?? []), ruleModelExtension(rule)] } : undefined);
+    const plugin = PREDICTIVE_MAINTENANCE_PLUGIN;
+    // An equipment Device with an interval: the active version of the method (ai_models, task predictive-maintenance)
+    // forecasts, and the forecast names its Device; any other Device carries no forecast.
+    const triggered = await plugin.triggers(writeTrigger(device, undefined, null), device);
+    const amended = triggered
+      ? (
+          await this.plugins.inTransaction(
+            tx,
+            plugin,
+            { device, usages: await this.usages(tx, device.id as string, now.getTime()), now: now.getTime() },
+            { input: { ref: `Device/${device.id}` }, at: now.toISOString(), patientId: null, outputRef: `Device/${device.id}` },
+          )
+        ).output
+      : withPredictiveExtension(device, undefined);
     await this.syncTask(tx, amended, now);
     return amended;
   }

@@ -1,5 +1,4 @@
 import type { Reading } from '../../fhir/projection/mappers/observation.mapper';
-import { numberParameter, type RuleBehaviour } from '../../ai/rules/rule-behaviour';
 
 /**
  * The stress-intervention rule, version 1 (`stress-intervention/1`): whether a stress reading
@@ -70,17 +69,5 @@ export interface StressParameters {
   trendMinRise: number;
 }
 export const STRESS_PARAMETERS: StressParameters = { highStress: HIGH_STRESS, trendReadings: TREND_READINGS, trendMinRise: TREND_MIN_RISE };
-
-/** The rule as a versioned behaviour (ai_models, task stress-intervention): a version's parameters drive the decision. */
-export const STRESS_INTERVENTION: RuleBehaviour<{ score: number | undefined; previous: readonly number[] }, InterventionDecision> = {
-  task: 'stress-intervention',
-  triggers: ['Observation'],
-  evaluate: (rule, { score, previous }) =>
-    interventionDecision(score, previous, {
-      highStress: numberParameter(rule, 'highStress', HIGH_STRESS),
-      trendReadings: numberParameter(rule, 'trendReadings', TREND_READINGS),
-      trendMinRise: numberParameter(rule, 'trendMinRise', TREND_MIN_RISE),
-    }),
-};
 
 const fmt = (n: number) => String(Math.round(n * 100) / 100);

@@ -2,12 +2,12 @@ import { Injectable } from '@nestjs/common';
 import type { CarePlan, CodeableConcept, Goal, GoalTarget, Observation } from '@medplum/fhirtypes';
 import type { Tx } from '../../database/database.service';
 import { localRefId } from '../../fhir/projection/mappers/mapper-utils';
-import { WELLNESS_PROGRESS_URL, isWellnessPlan } from '../../fhir/projection/mappers/wellness.mapper';
+import { isWellnessPlan } from '../../fhir/projection/mappers/wellness.mapper';
 import { ResourceStore } from '../../fhir/store/resource-store.repository';
 import { ResourceWriteService, prepare } from '../../fhir/write/resource-write.service';
-import { ruleReference } from '../../ai/rules/rule-behaviour';
-import { RuleRegistry } from '../../ai/rules/rule-registry.service';
-import { WELLNESS_PROGRESS, WELLNESS_PROGRESS_MODEL_URL, type Measurement } from './wellness-progress';
+import { PluginCore } from '../../ai/plugins/plugin-core';
+import type { Measurement } from './wellness-progress';
+import { WELLNESS_PROGRESS_PLUGIN } from './wellness-progress.plugin';
 
 const NOT_MEASURED = new Set(['entered-in-error', 'cancelled', 'registered']);
 
@@ -31,7 +31,8 @@ export interface Pending {
 
 /**
  * wellness_plans.progress: a wellness CarePlan carries its progress in a server-owned extension,
- * projected onto the column. It is computed (wellness-progress.ts) when the plan is written, and
+ * projected onto the column, from the wellness progress plugin (wellness-progress.plugin.ts), run
+ * here with what it needs. It is computed when the plan is written, and
  * recomputed — by writing the plan through the write path — when one of its Goals changes or an
  * Observation of one of its goals' target measures is recorded for the patient.
  */
@@ -46,7 +47,7 @@ export class WellnessProgressService {
   constructor(
     private readonly store: ResourceStore,
     private readonly writer: ResourceWriteService,
-    private readonly rules: RuleRegistry,
+    private readonly plugins: PluginCore,
   ) {}
 
   isOwnWrite(tx: Tx, id: string): boolean {
@@ -65,21 +66,14 @@ export class WellnessProgressService {
     for (const goal of goals) {
       for (const t of goal.target ?? []) if (t.measure && patientId) byTarget.set(t, await this.measurements(tx, patientId, t.measure, pending.observation));
     }
-    // The active version of the rule (ai_models); the progress names it beside the value.
-    const { rule, output: progress } = await this.rules.run(
+    // The active version of the rule (ai_models) computes it; the progress names it beside the value.
+    const { output } = await this.plugins.inTransaction(
       tx,
-      WELLNESS_PROGRESS,
-      { goals, measurementsOf: (t) => byTarget.get(t) ?? [] },
+      WELLNESS_PROGRESS_PLUGIN,
+      { plan, goals, measurementsOf: (t) => byTarget.get(t) ?? [] },
       { input: { ref: `CarePlan/${plan.id}` }, at: new Date().toISOString(), patientId: patientId ?? null, outputRef: `CarePlan/${plan.id}` },
-      (p) => ({ score: p ?? null, label: null }),
     );
-    const others = (plan.extension ?? []).filter((e) => e.url !== WELLNESS_PROGRESS_URL && e.url !== WELLNESS_PROGRESS_MODEL_URL);
-    const extension =
-      progress === undefined
-        ? others
-        : [...others, { url: WELLNESS_PROGRESS_URL, valueDecimal: progress }, { url: WELLNESS_PROGRESS_MODEL_URL, valueReference: ruleReference(rule) }];
-    const { extension: _old, ...rest } = plan;
-    return (extension.length ? { ...rest, extension } : rest) as CarePlan;
+    return output;
   }
 
   /** Recomputes (and writes, when it changed) the patient's wellness plans that list one of these goals. */

@@ -1,5 +1,4 @@
 import type { Goal, GoalTarget } from '@medplum/fhirtypes';
-import { numberParameter, type RuleBehaviour } from '../../ai/rules/rule-behaviour';
 
 /** One measured value of a goal's target measure. */
 export interface Measurement {
@@ -93,10 +92,3 @@ export interface PlanGoals {
   goals: readonly Goal[];
   measurementsOf: (t: GoalTarget) => readonly Measurement[];
 }
-
-/** The rule as a versioned behaviour (ai_models, task wellness-progress): a version's parameters drive the scores. */
-export const WELLNESS_PROGRESS: RuleBehaviour<PlanGoals, number | undefined> = {
-  task: 'wellness-progress',
-  triggers: ['CarePlan', 'Goal', 'Observation'],
-  evaluate: (rule, { goals, measurementsOf }) => planProgress(goals.map((g) => goalScore(g, measurementsOf, numberParameter(rule, 'improvingScore', IMPROVING_SCORE)))),
-};

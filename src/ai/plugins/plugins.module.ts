@@ -1,0 +1,24 @@
+import { Global, Module } from '@nestjs/common';
+import { FhirStoreModule } from '../../fhir/fhir-store.module';
+import { InferenceService } from '../inference.service';
+import { ModelRegistry } from '../model-registry.service';
+import { PredictionRepository } from '../model-stats/prediction.repository';
+import { RuleRegistry } from '../rules/rule-registry.service';
+import { PluginCatalogue } from './catalogue';
+import { PluginCore } from './plugin-core';
+
+/**
+ * What every AI plugin needs, in the API and the workers alike: the catalogue of plugins, the
+ * shared run core, the versions in ai_models (ModelRegistry for models, RuleRegistry for rules,
+ * which seeds the built-in rule versions at start), the ONNX runtime (loaded on first use) and the
+ * prediction records. Global: AiModule (workers) adds the model plugins, HospitalModule the rule
+ * plugins, and the model registry API clears the rule versions' cache after a lifecycle change.
+ * Imported once, by HospitalModule (API and workers).
+ */
+@Global()
+@Module({
+  imports: [FhirStoreModule],
+  providers: [PluginCatalogue, PluginCore, ModelRegistry, RuleRegistry, InferenceService, PredictionRepository],
+  exports: [PluginCatalogue, PluginCore, ModelRegistry, RuleRegistry, InferenceService, PredictionRepository],
+})
+export class AiPluginsModule {}
