@@ -12,6 +12,12 @@ export interface ResourceEvent {
   versionId: number;
   patientId: string | null;
   action: ResourceAction;
+  /**
+   * Who made the change: the write transaction's actor (`client:<id>`, `system:ai:<model>`...).
+   * Lets the fan-out pass over writes no consumer triggers on (the AI's own) without reading them.
+   * Null or absent on events recorded without one.
+   */
+  actor?: string | null;
 }
 
 export const OUTBOX_CHANNEL = 'fhir_outbox';
@@ -24,17 +30,19 @@ export const OUTBOX_CHANNEL = 'fhir_outbox';
 export class OutboxRepository {
   constructor(private readonly db: DatabaseService) {}
 
+  /** Records the events of a write; their actor is the transaction's unless an event names one. */
   async recordMany(tx: Tx, events: Array<Omit<ResourceEvent, 'id'>>): Promise<void> {
     if (!events.length) return;
     await tx.query(
-      `INSERT INTO outbox_events (resource_type, resource_id, version_id, patient_id, action)
-       SELECT * FROM unnest(?::text[], ?::text[], ?::integer[], ?::text[], ?::text[])`,
+      `INSERT INTO outbox_events (resource_type, resource_id, version_id, patient_id, action, actor)
+       SELECT * FROM unnest(?::text[], ?::text[], ?::integer[], ?::text[], ?::text[], ?::text[])`,
       [
         events.map((e) => e.resourceType),
         events.map((e) => e.resourceId),
         events.map((e) => e.versionId),
         events.map((e) => e.patientId),
         events.map((e) => e.action),
+        events.map((e) => e.actor ?? tx.actor ?? null),
       ],
     );
   }
@@ -51,8 +59,8 @@ export class OutboxRepository {
    */
   async drain(limit: number, publish: (events: ResourceEvent[]) => Promise<void>): Promise<number> {
     return this.db.transaction({ actor: 'system:outbox-relay' }, async (tx) => {
-      const rows = await tx.query<{ id: string; resource_type: string; resource_id: string; version_id: number; patient_id: string | null; action: ResourceAction }>(
-        `SELECT id, resource_type, resource_id, version_id, patient_id, action FROM outbox_events
+      const rows = await tx.query<{ id: string; resource_type: string; resource_id: string; version_id: number; patient_id: string | null; action: ResourceAction; actor: string | null }>(
+        `SELECT id, resource_type, resource_id, version_id, patient_id, action, actor FROM outbox_events
          WHERE dispatched_at IS NULL ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
         [limit],
       );
@@ -65,6 +73,7 @@ export class OutboxRepository {
           versionId: Number(r.version_id),
           patientId: r.patient_id,
           action: r.action,
+          actor: r.actor,
         })),
       );
       await tx.query(`UPDATE outbox_events SET dispatched_at = now() WHERE id = ANY(?::bigint[])`, [rows.map((r) => r.id)]);

@@ -359,11 +359,12 @@ describe('a worker process killed mid-job', () => {
     return w;
   }
 
-  /** Whether a session of this database waits for an advisory lock (the runner's per-job lock). */
-  async function someoneWaitsForAdvisoryLock(): Promise<boolean> {
-    const { rows } = await pg!.query(
-      `SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = current_database()`,
-    );
+  /**
+   * Whether a session waits for another transaction (the runner's claim of its job: an insert of
+   * the job's active ai_predictions row, unique per job, waits while another transaction holds it).
+   */
+  async function someoneWaitsForTheClaim(): Promise<boolean> {
+    const { rows } = await pg!.query(`SELECT 1 FROM pg_locks l WHERE l.locktype = 'transactionid' AND NOT l.granted`);
     return rows.length > 0;
   }
 
@@ -377,14 +378,19 @@ describe('a worker process killed mid-job', () => {
     );
     const aiTasks = qs.find((q) => q.name === QUEUES.aiTasks) as Queue;
 
-    // One job is held inside its write transaction (at the runner's advisory lock on its job id,
-    // which the test takes first): it will die mid-write.
+    // One job is held inside its write transaction (at the runner's claim of its job id, which
+    // the test's own open transaction holds first): it will die mid-write.
     const held = jobIdOf(triggers[0]);
-    await pg!.query('SELECT pg_advisory_lock(hashtextextended($1, 7))', [held]);
+    const holder = await rawClient(t!.db.url);
+    await holder.query('BEGIN');
+    await holder.query(
+      `INSERT INTO ai_predictions (model_id, job_id, patient_id, task, input_ref, shadow) VALUES ('cad-cleveland-1.0.0', $1, $2, 'diagnosis-confidence', $3, false)`,
+      [held, patients[0], `Condition/${triggers[0].id}/_history/1`],
+    );
     const first = startWorker();
     await waitFor('the held job to be running and blocked in its write', async () => {
       if (!first.running) throw new Error(`the first worker exited:\n${first.output}`);
-      return (await aiTasks.getJobState(held)) === 'active' && (await someoneWaitsForAdvisoryLock());
+      return (await aiTasks.getJobState(held)) === 'active' && (await someoneWaitsForTheClaim());
     }, 90000, 50);
 
     // Others are caught after their write but before they can tell Redis: Redis refuses writes
@@ -410,7 +416,9 @@ describe('a worker process killed mid-job', () => {
     const ended = await first.kill('SIGKILL');
     expect(ended.signal).toBe('SIGKILL');
     await control!.call('CLIENT', 'UNPAUSE');
-    await pg!.query('SELECT pg_advisory_unlock(hashtextextended($1, 7))', [held]);
+    // The holder gives way without writing anything.
+    await holder.query('ROLLBACK');
+    await holder.end();
     // Its jobs stay active (no one else may run them) until their locks run out.
     const orphans = (await aiTasks.getActive()).map((j) => j.id as string).sort();
     expect(orphans).toEqual([held, ...unacknowledged].sort());

@@ -115,6 +115,8 @@ describe('outbox relay (Redis up)', () => {
         versionId: e.version_id,
         patientId: e.patient_id,
         action: e.action,
+        // Who wrote it (the write transaction's actor): the fan-out passes over the AI's own writes by it.
+        actor: expect.stringMatching(/^client:/),
       });
       expect(job.returnvalue).toEqual({ handledBy: [], notified: [] });
     }

@@ -13,11 +13,16 @@ import { SubscriptionMatcher } from '../../src/subscriptions/subscription-matche
 import { notificationJobId, type SubscriptionNotification } from '../../src/subscriptions/subscription-notification';
 import { workerLockOptions } from '../../src/queue/worker-lock-options';
 import { PushTrigger } from '../../src/exchange/push/push-trigger.service';
+import { ResourceStore, type StoredVersion } from '../../src/fhir/store/resource-store.repository';
 
 /**
  * Receives every committed resource change and fans it out to the AI plugins it triggers (jobs of
  * the ai-tasks queue) and to the Subscriptions it matches (jobs of subscription-deliveries), with
  * deterministic ids (a redelivered event adds nothing new).
+ *
+ * Most events want nothing (the AI's own 3-4 writes per prediction trigger no plugin; few types
+ * are subscribed or pushed), so each consumer first decides what it can without reading, and the
+ * resource is read at most once, lazily, for all of them.
  */
 @Processor(QUEUES.resourceEvents, { concurrency: Number(process.env.WORKER_CONCURRENCY || 8), ...workerLockOptions() })
 export class ResourceEventProcessor extends WorkerHost {
@@ -30,21 +35,26 @@ export class ResourceEventProcessor extends WorkerHost {
     @InjectQueue(QUEUES.subscriptionDeliveries) private readonly deliveries: Queue,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly push: PushTrigger,
+    private readonly store: ResourceStore,
   ) {
     super();
   }
 
   async process(job: Job<ResourceEvent>): Promise<{ handledBy: string[]; notified: string[] }> {
     const e = job.data;
+    // Work begins after the event's commit: reads started from now on see everything it saw.
+    const since = performance.now();
     this.metrics.resourceEvents.inc({ action: e.action });
-    const jobs = await this.runner.jobsFor(e).catch((err: unknown) => {
+    let current: Promise<StoredVersion | undefined> | undefined;
+    const read = () => (current ??= this.store.readCurrent(e.resourceType, e.resourceId));
+    const jobs = await this.runner.jobsFor(e, read).catch((err: unknown) => {
       this.logger.warn({ err, jobId: job.id }, 'resource event: could not fan out to the AI plugins');
       throw err;
     });
     for (const j of jobs) {
       await this.aiTasks.add(j.task, j, { jobId: aiJobId(j), attempts: 5, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: 10_000, removeOnFail: false });
     }
-    const notify = await this.subscriptions.matching(e);
+    const notify = await this.subscriptions.matching(e, since);
     for (const subscriptionId of notify) {
       const n: SubscriptionNotification = { subscriptionId, resourceType: e.resourceType, resourceId: e.resourceId, versionId: e.versionId };
       await this.deliveries.add('notify', n, {
@@ -56,7 +66,7 @@ export class ResourceEventProcessor extends WorkerHost {
       });
     }
     // To the patient's home EHR (an AI result, an approved recommendation): a row, queued by the push dispatcher.
-    await this.push.onEvent(e);
+    await this.push.onEvent(e, since, read);
     this.logger.debug({ jobId: job.id, event: `${e.action} ${e.resourceType}/${e.resourceId}/_history/${e.versionId}`, ai: jobs.map((j) => j.task) }, 'resource event');
     return { handledBy: jobs.map((j) => j.task), notified: notify };
   }

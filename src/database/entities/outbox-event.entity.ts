@@ -15,6 +15,9 @@ export class OutboxEventRow {
   patientId?: string | null;
   @Property({ type: 'string', columnType: 'varchar(16)' })
   action!: string;
+  /** The transaction's actor (migration 002000); null on older events. */
+  @Property({ type: 'text', nullable: true })
+  actor?: string | null;
   @Property({ type: 'datetime', columnType: 'timestamptz', defaultRaw: 'now()' })
   createdAt!: Opt<Date>;
   @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { Resource } from '@medplum/fhirtypes';
-import { ResourceStore } from '../../fhir/store/resource-store.repository';
+import { ResourceStore, type StoredVersion } from '../../fhir/store/resource-store.repository';
 import type { ResourceEvent } from '../../outbox/outbox.repository';
+import { FreshRead } from '../../outbox/fresh-read';
 import { PushRepository } from './push.repository';
 import { patientOf, pushKindOf } from './push-rules';
 
@@ -17,16 +18,31 @@ const PUSHED_TYPES = new Set(['RiskAssessment', 'Task']);
  */
 @Injectable()
 export class PushTrigger {
+  /** Whether any connection is active, shared by events whose work began before the check started. */
+  private readonly anyActive = new FreshRead(() => this.pushes.anyActiveConnection());
+
   constructor(
     private readonly store: ResourceStore,
     private readonly pushes: PushRepository,
   ) {}
 
-  /** The id of the push recorded for the event, if one was. */
-  async onEvent(e: ResourceEvent): Promise<number | undefined> {
-    if (e.action === 'delete' || !PUSHED_TYPES.has(e.resourceType)) return undefined;
+  /** Whether the event is of a kind that could be pushed at all (no read). */
+  mayPush(e: Pick<ResourceEvent, 'action' | 'resourceType'>): boolean {
+    return e.action !== 'delete' && PUSHED_TYPES.has(e.resourceType);
+  }
+
+  /**
+   * The id of the push recorded for the event, if one was. `since`: when the event's work began
+   * (performance.now(), after its commit); `current`: the fan-out's read of the resource's
+   * current version, used when it is the event's version.
+   */
+  async onEvent(e: ResourceEvent, since: number = performance.now(), current?: () => Promise<StoredVersion | undefined>): Promise<number | undefined> {
+    if (!this.mayPush(e)) return undefined;
+    // Without an active connection (the usual case) nothing is read.
+    if (!(await this.anyActive.get(since))) return undefined;
     // The event's own version: a later one has its own event.
-    const version = await this.store.readVersion(e.resourceType, e.resourceId, e.versionId);
+    const latest = current ? await current() : undefined;
+    const version = latest?.versionId === e.versionId ? latest : await this.store.readVersion(e.resourceType, e.resourceId, e.versionId);
     if (!version?.json || version.deleted) return undefined;
     const resource = JSON.parse(version.json) as Resource;
     if (!pushKindOf(resource)) return undefined;

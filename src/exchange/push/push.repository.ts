@@ -51,6 +51,12 @@ export function pushJobId(row: { id: number; replays: number }): string {
 export class PushRepository {
   constructor(private readonly db: DatabaseService) {}
 
+  /** Whether any connection is active: while none is, no event can be pushed (checked before reading anything). */
+  async anyActiveConnection(tx: Queryable = this.db): Promise<boolean> {
+    const [row] = await tx.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM exchange_connections WHERE status = 'active') AS any`);
+    return !!row?.any;
+  }
+
   /**
    * The patient's home EHR: the connection its Patient was pulled from (the earliest if several),
    * and whether it is active; undefined when the patient came from nowhere.
