@@ -7,7 +7,6 @@ import { rawClient } from '../helpers/test-database';
 import { RuleRegistry } from '../../src/ai/rules/rule-registry.service';
 import { implementedRule, ruleManifest } from '../../src/ai/rules/rule-catalog';
 import { DatabaseService } from '../../src/database/database.service';
-import { PredictionRepository } from '../../src/ai/model-stats/prediction.repository';
 import { ResourceWriteService } from '../../src/fhir/write/resource-write.service';
 import { createLogger } from '../../src/core/logger';
 import { forecastMethodOf, forecastOccupancy } from '../../src/hospital/beds/occupancy-forecast';
@@ -260,7 +259,7 @@ describe('promoting a second version of a rule', () => {
 
     // Another process starting (seeding the built-ins again) does not undo the promotion.
     const db = t.app.get(DatabaseService);
-    await new RuleRegistry(db, t.app.get(ResourceWriteService), new PredictionRepository(db), createLogger('silent', 'test-rules')).seedBuiltIns();
+    await new RuleRegistry(db, t.app.get(ResourceWriteService), createLogger('silent', 'test-rules')).seedBuiltIns();
     expect((await pg.query(`SELECT id, status FROM ai_models WHERE task = 'occupancy-forecast' ORDER BY id`)).rows).toEqual([
       { id: HW1, status: 'retired' },
       { id: HW11, status: 'active' },
