@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Client } from 'pg';
 import { dropDatabase, prepareDatabase } from '../src/database/database-bootstrap';
 import { runImport } from './import';
 
@@ -10,12 +11,22 @@ import { runImport } from './import';
  * `npm run bench:ingest [-- <fixtures folder>]`: imports the Synthea fixtures into a fresh
  * database through a freshly started API process (everything on: validation, encryption, history,
  * projections, token index, audit triggers, outbox) and prints resources/s and the server's peak
- * memory (VmHWM). The database is dropped afterwards.
+ * memory (VmHWM), and the CPU seconds per resource of the API process and of the bench database's
+ * PostgreSQL backends (from /proc: comparable when the machine is shared, unlike the rate).
+ * BENCH_COUNT_STATEMENTS=1 also lists the statements the API sent during the import. The database
+ * is dropped afterwards.
  */
 async function main(): Promise<void> {
   const fixtures = resolve(process.argv[2] ?? join(__dirname, '..', '..', '..', 'shared', 'fixtures', 'synthea'));
-  const api = await startBenchApi();
+  // BENCH_COUNT_STATEMENTS=1: the API counts the statements it sends during the import (a preload).
+  const countFile = process.env.BENCH_COUNT_STATEMENTS ? join(tmpdir(), `bench-ingest-statements-${process.pid}.json`) : undefined;
+  const preload = countFile ? writeStatementCounter(countFile) : undefined;
+  const api = await startBenchApi(preload ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${preload}`.trim() } : {});
   try {
+    const load = loadavg()[0];
+    const apiCpu0 = processCpuSeconds(api.pid);
+    const pgCpu0 = await databaseBackendsCpu(api.databaseUrl);
+    if (countFile) process.kill(api.pid, 'SIGWINCH');
     const summary = await runImport(
       {
         url: `${api.base}/fhir`,
@@ -28,6 +39,12 @@ async function main(): Promise<void> {
       true,
     );
     const peakKb = peakRssKb(api.pid);
+    const apiCpu = processCpuSeconds(api.pid) - apiCpu0;
+    const pgCpu1 = await databaseBackendsCpu(api.databaseUrl);
+    // Backends that ended during the import are lost to this sum; the pool keeps its connections open.
+    let pgCpu = 0;
+    for (const [pid, s] of pgCpu1) pgCpu += s - (pgCpu0.get(pid) ?? 0);
+    const statements = countFile ? await readStatementCounts(api.pid, countFile) : undefined;
     const rate = summary.resources / summary.seconds;
     process.stdout.write(
       [
@@ -36,6 +53,8 @@ async function main(): Promise<void> {
         `time: ${summary.seconds.toFixed(2)} s`,
         `throughput: ${rate.toFixed(0)} resources/s`,
         `server peak memory (VmHWM): ${(peakKb / 1024).toFixed(0)} MiB`,
+        `CPU: API ${apiCpu.toFixed(1)} s (${((apiCpu * 1000) / summary.resources).toFixed(2)} ms/resource), PostgreSQL backends of the bench database ${pgCpu.toFixed(1)} s (${((pgCpu * 1000) / summary.resources).toFixed(2)} ms/resource, ${pgCpu1.size} backends); load average at start ${load.toFixed(2)}, at end ${loadavg()[0].toFixed(2)}`,
+        ...(statements ? statements : []),
         '',
       ].join('\n'),
     );
@@ -45,6 +64,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await api.stop();
+    if (preload) rmSync(preload, { force: true });
   }
 }
 
@@ -114,6 +134,73 @@ export async function waitForHealth(url: string, timeoutMs = 60000, exited: () =
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`server did not become healthy at ${url}`);
+}
+
+/** utime + stime of a process, in seconds (clock ticks of 1/100 s on Linux). */
+export function processCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU seconds of each PostgreSQL backend connected to the database of `databaseUrl` (by pid). */
+async function databaseBackendsCpu(databaseUrl: string): Promise<Map<number, number>> {
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+    const out = new Map<number, number>();
+    for (const { pid } of rows) {
+      try {
+        out.set(pid, processCpuSeconds(pid));
+      } catch {
+        // ended meanwhile
+      }
+    }
+    return out;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * A preload counting the statements the API sends through node-postgres (which MikroORM/knex and
+ * the raw queries all use) between two SIGWINCHs, written to `file` at the second.
+ */
+function writeStatementCounter(file: string): string {
+  const preload = join(tmpdir(), `bench-ingest-counter-${process.pid}.js`);
+  writeFileSync(
+    preload,
+    `const fs = require('node:fs');
+let counting = false;
+const counts = new Map();
+const pg = require(require.resolve('pg', { paths: [process.cwd()] }));
+const query = pg.Client.prototype.query;
+pg.Client.prototype.query = function (config) {
+  if (counting) {
+    const text = typeof config === 'string' ? config : (config && config.text) || '';
+    const key = text.replace(/\\s+/g, ' ').trim().slice(0, 100);
+    counts.set(key, (counts.get(key) || 0) + 1);
+  }
+  return query.apply(this, arguments);
+};
+process.on('SIGWINCH', () => {
+  if (!counting) { counting = true; return; }
+  counting = false;
+  fs.writeFileSync(${JSON.stringify(file)}, JSON.stringify([...counts.entries()]));
+});
+`,
+  );
+  return preload;
+}
+
+async function readStatementCounts(pid: number, file: string): Promise<string[]> {
+  process.kill(pid, 'SIGWINCH');
+  for (let i = 0; i < 50 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
+  const entries = (JSON.parse(readFileSync(file, 'utf8')) as Array<[string, number]>).sort((a, b) => b[1] - a[1]);
+  rmSync(file, { force: true });
+  const total = entries.reduce((a, [, n]) => a + n, 0);
+  return [`statements sent by the API: ${total}; most frequent:`, ...entries.slice(0, 25).map(([k, n]) => `  ${String(n).padStart(7)}  ${k}`)];
 }
 
 export function peakRssKb(pid: number): number {

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Bundle, Observation, Patient, Resource } from '@medplum/fhirtypes';
@@ -22,7 +22,12 @@ import { runImport } from './import';
  * of untimed load before each scenario, default 1), BENCH_ROTATE (how many patients/values each
  * scenario cycles through, default 8), BENCH_CONCURRENCY (bundles loaded at once, default 2),
  * AUDIT_EVENTS (passed to the API; default all, the real system), BENCH_ANALYZE (0: skip the
- * ANALYZE after the load), BENCH_DATABASE_BASE_URL.
+ * ANALYZE after the load), BENCH_DATABASE_BASE_URL, BENCH_SCENARIOS (comma-separated parts of
+ * scenario names: only those are driven, e.g. "everything,_sort"), BENCH_KEEP_DATABASE (a name:
+ * the loaded database is copied to it at the end, to EXPLAIN the queries afterwards).
+ *
+ * Besides latency, each scenario reports the CPU time per request (from /proc, so nearly
+ * independent of other load) of the API process and of the database's PostgreSQL backends.
  */
 
 // autocannon ships no type declarations: the little used here.
@@ -73,6 +78,9 @@ interface Row {
   p99: number;
   non2xx: number;
   errors: number;
+  /** CPU ms per successful request: the API process, the database's PostgreSQL backends. */
+  apiCpuMs: number;
+  pgCpuMs: number;
 }
 
 class AbortBench extends Error {}
@@ -159,7 +167,8 @@ async function main(): Promise<void> {
       }
       return { status: res.status, body };
     };
-    const scenarios = await buildScenarios(get, rotate, out);
+    const only = (process.env.BENCH_SCENARIOS ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+    const scenarios = (await buildScenarios(get, rotate, out)).filter((s) => !only.length || only.some((o) => s.name.includes(o)));
     out();
 
     // 3. Check, then drive each scenario.
@@ -173,6 +182,7 @@ async function main(): Promise<void> {
       const requests = s.paths.map((path) => ({ method: 'GET', path }));
       if (warmup > 0) await (current = autocannon({ url: api.base, connections, duration: warmup, headers, requests }));
       const latencies: number[] = [];
+      const cpuBefore = await cpuTicks(api.pid, api.databaseUrl);
       const started = process.hrtime.bigint();
       const run = (current = autocannon({ url: api.base, connections, duration, headers, requests, timeout: 30 }));
       // Successful responses only (as autocannon's own histogram): errors answered fast would flatter the numbers.
@@ -181,6 +191,7 @@ async function main(): Promise<void> {
       });
       const result = await run;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const cpuAfter = await cpuTicks(api.pid, api.databaseUrl);
       latencies.sort((a, b) => a - b);
       const row: Row = {
         name: s.name,
@@ -191,9 +202,11 @@ async function main(): Promise<void> {
         p99: percentile(latencies, 99),
         non2xx: result.non2xx,
         errors: result.errors + result.timeouts,
+        apiCpuMs: ((cpuAfter.api - cpuBefore.api) * TICK_MS) / Math.max(1, latencies.length),
+        pgCpuMs: (pgDelta(cpuBefore.pg, cpuAfter.pg) * TICK_MS) / Math.max(1, latencies.length),
       };
       rows.push(row);
-      if (!interrupted) process.stderr.write(`  ${s.name}: ${row.rps.toFixed(0)} req/s, p95 ${fmt(row.p95)} ms\n`);
+      if (!interrupted) process.stderr.write(`  ${s.name}: ${row.rps.toFixed(0)} req/s, p95 ${fmt(row.p95)} ms, CPU ms/request API ${row.apiCpuMs.toFixed(2)} PostgreSQL ${row.pgCpuMs.toFixed(2)}\n`);
     }
     const peakKb = peakRssKb(api.pid);
 
@@ -213,6 +226,12 @@ async function main(): Promise<void> {
     }
     out(`${met}/${rows.length} targets met (a benchmark: the exit code does not depend on them)`);
     out(`server peak memory (VmHWM): ${(peakKb / 1024).toFixed(0)} MiB; audit events: ${audit}`);
+    out(loadLine().replace('before starting', 'at the end'));
+    const keep = process.env.BENCH_KEEP_DATABASE;
+    if (keep && /^[a-z_][a-z0-9_]{0,62}$/.test(keep)) {
+      await keepCopy(api, keep);
+      out(`database copied to ${keep} (BENCH_KEEP_DATABASE): drop it when done`);
+    }
 
   } finally {
     process.removeListener('SIGINT', interrupt);
@@ -457,6 +476,62 @@ async function analyze(databaseUrl: string): Promise<void> {
   }
 }
 
+const TICK_MS = 10; // /proc CPU times are in clock ticks of 1/100 s (USER_HZ) on Linux
+
+function procTicks(pid: number): number {
+  try {
+    // utime and stime: fields 14 and 15, counted after the command name in parentheses.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0; // the process is gone
+  }
+}
+
+/** CPU ticks of the API process and of each PostgreSQL backend connected to the database. */
+async function cpuTicks(apiPid: number, databaseUrl: string): Promise<{ api: number; pg: Map<number, number> }> {
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+    return { api: procTicks(apiPid), pg: new Map(rows.map((r) => [r.pid, procTicks(r.pid)])) };
+  } finally {
+    await client.end();
+  }
+}
+
+/** Ticks the backends spent between two samples (a backend that appeared in between counts whole). */
+function pgDelta(before: Map<number, number>, after: Map<number, number>): number {
+  let sum = 0;
+  for (const [pid, t] of after) sum += t - (before.get(pid) ?? 0);
+  return sum;
+}
+
+/** Stops the API and copies its database to `name` (before it is dropped), for EXPLAIN afterwards. */
+async function keepCopy(api: { pid: number; databaseUrl: string }, name: string): Promise<void> {
+  const exited = new Promise<void>((r) => {
+    const poll = setInterval(() => {
+      if (!existsSync(`/proc/${api.pid}`)) {
+        clearInterval(poll);
+        r();
+      }
+    }, 100);
+  });
+  process.kill(api.pid, 'SIGTERM');
+  await exited;
+  const db = new URL(api.databaseUrl);
+  const source = db.pathname.slice(1);
+  db.pathname = '/postgres';
+  const client = new Client({ connectionString: db.toString() });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS ${name}`);
+    await client.query(`CREATE DATABASE ${name} TEMPLATE ${source}`);
+  } finally {
+    await client.end();
+  }
+}
+
 /** The load average, flagged when something else keeps the machine busy (the numbers then say little). */
 function loadLine(): string {
   const [one, five] = loadavg();
@@ -480,11 +555,11 @@ function describe(r: Resource): string {
 }
 
 function printTable(rows: Row[], out: (l?: string) => void): void {
-  const head = ['scenario', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'non-2xx'];
+  const head = ['scenario', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'non-2xx', 'API CPU ms/req', 'PG CPU ms/req'];
   const showErrors = rows.some((r) => r.errors > 0);
   if (showErrors) head.push('errors');
   const body = rows.map((r) => {
-    const cells = [r.name, r.rps.toFixed(0), fmt(r.p50), fmt(r.p95), fmt(r.p99), String(r.non2xx)];
+    const cells = [r.name, r.rps.toFixed(0), fmt(r.p50), fmt(r.p95), fmt(r.p99), String(r.non2xx), r.apiCpuMs.toFixed(2), r.pgCpuMs.toFixed(2)];
     if (showErrors) cells.push(String(r.errors));
     return cells;
   });

@@ -1,6 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { MikroORM, type PostgreSqlConnection } from '@mikro-orm/postgresql';
 import type { Knex } from '@mikro-orm/postgresql';
+import { preparedQuery } from './prepared-query';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../core/tokens';
 
 /** What a transaction is done for: recorded by the audit triggers and the audit log. */
 export interface TxContext {
@@ -22,7 +25,15 @@ export interface Tx {
  */
 @Injectable()
 export class DatabaseService {
-  constructor(private readonly orm: MikroORM) {}
+  /** Prepared statements live on one server connection: not through PgBouncer in transaction mode (DATABASE_URL then differs from DATABASE_DIRECT_URL). */
+  private readonly prepares: boolean;
+
+  constructor(
+    private readonly orm: MikroORM,
+    @Optional() @Inject(APP_CONFIG) config?: AppConfig,
+  ) {
+    this.prepares = !config || config.databaseDirectUrl === config.databaseUrl;
+  }
 
   private get knex(): Knex {
     return (this.orm.em.getConnection() as PostgreSqlConnection).getKnex();
@@ -31,6 +42,11 @@ export class DatabaseService {
   async query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
     const result = await this.knex.raw(sql, params as Knex.RawBinding[]);
     return result.rows as T[];
+  }
+
+  /** As `query`, as a named prepared statement (see prepared-query.ts): for stable statement shapes, outside PgBouncer. */
+  async queryPrepared<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return this.prepares ? preparedQuery<T>(this.knex, sql, params) : this.query<T>(sql, params);
   }
 
   /** Runs `fn` in one transaction whose changes the audit triggers attribute to `ctx.actor`. */

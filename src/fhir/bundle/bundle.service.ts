@@ -6,6 +6,7 @@ import { APP_CONFIG } from '../../core/tokens';
 import type { Tx, TxContext } from '../../database/database.service';
 import { OperationOutcomeError, badRequest, notFound, outcome, preconditionFailed } from '../operation-outcome';
 import { SearchService } from '../search/search.service';
+import { SearchIndexWriter } from '../search/search-index.writer';
 import { ResourceStore } from '../store/resource-store.repository';
 import { PatchService } from '../write/patch.service';
 import { ResourceWriteService, prepare } from '../write/resource-write.service';
@@ -14,6 +15,7 @@ import { AccessPolicy } from '../../auth/access/access-policy';
 import type { Permission } from '../../auth/access/scopes';
 import type { AuthContext } from '../../auth/auth.types';
 import { collectReferences, rewriteReferences } from './reference-rewriter';
+import { CONDITIONAL_REFERENCE, criteriaLockKey, tokenCriteria } from './batch-criteria';
 
 export type ReturnPreference = 'minimal' | 'representation' | 'OperationOutcome';
 
@@ -32,6 +34,11 @@ const STATUS_TEXT: Record<number, string> = { 200: 'OK', 201: 'Created', 204: 'N
 
 /** Batch entries per database transaction. */
 const BATCH_CHUNK = 50;
+/** After this many chunks of one batch failed their bulk attempt, the rest go entry by entry. */
+const BULK_ATTEMPT_FAILURES = 2;
+
+/** Thrown inside a bulk chunk when it cannot be decided in bulk: the chunk is rolled back and rerun entry by entry. */
+class BulkFallback extends Error {}
 
 /**
  * Batch and transaction Bundles. A transaction is all or nothing in one database transaction:
@@ -49,6 +56,7 @@ export class BundleService {
     private readonly search: SearchService,
     private readonly patcher: PatchService,
     private readonly access: AccessPolicy,
+    private readonly searchIndex: SearchIndexWriter,
   ) {}
 
   async process(ctx: TxContext, body: unknown, fhirBase: string, ret: ReturnPreference, auth?: AuthContext): Promise<Bundle> {
@@ -121,34 +129,156 @@ export class BundleService {
 
   /**
    * A batch: every entry on its own. Entries share database transactions (one commit per
-   * BATCH_CHUNK entries, not one per entry) but each runs in a savepoint with its deferred checks at
-   * its end, so a failing entry is rolled back alone and reported in its response entry. Chunks stay
-   * small because PostgreSQL slows down once a transaction holds more than 64 subtransactions.
+   * BATCH_CHUNK entries, not one per entry). A chunk of creates and updates by id is first tried in
+   * bulk (bulkChunk): matched, written and flushed together like a transaction's entries. If that
+   * fails for any reason, or cannot be decided in bulk, the chunk is rolled back and rerun with
+   * each entry in a savepoint with its deferred checks at its end, so a failing entry is rolled
+   * back alone and reported in its response entry. Chunks stay small because PostgreSQL slows down
+   * once a transaction holds more than 64 subtransactions.
    */
   private async batch(ctx: TxContext, entries: ParsedEntry[], base: string, ret: ReturnPreference, scope: EntryAccess): Promise<Bundle> {
     const responses: BundleEntry[] = [];
+    let bulkFailures = 0;
     for (let start = 0; start < entries.length; start += BATCH_CHUNK) {
-      await this.writer.inTransaction(ctx, async (tx) => {
-        for (const e of entries.slice(start, start + BATCH_CHUNK)) {
-          try {
-            atEntry(e, () => scope.check(e));
-            const prepared = atEntry(e, () => this.prepareEntry(e));
-            responses.push(
-              await this.writer.inSavepoint(tx, async () => {
-                const target = await atEntry(e, () => this.resolveTarget(tx, e, prepared));
-                const resolve = await this.referenceResolver(tx, [e], [prepared], new Map(), false, atEntry);
-                const resource = prepared && rewriteReferences(prepared, (ref, path) => resolve(e, ref, path));
-                return atEntry(e, () => this.execute(tx, e, target, resource, base, ret, scope));
-              }),
-            );
-          } catch (err) {
-            if (!(err instanceof OperationOutcomeError)) throw err;
-            responses.push({ response: { status: `${err.status}`, outcome: err.outcome } });
-          }
+      const chunk = entries.slice(start, start + BATCH_CHUNK);
+      // Access and validation need no database: their failures are answered without a transaction.
+      const answers = new Map<ParsedEntry, BundleEntry>();
+      const prepared = new Map<ParsedEntry, Resource | undefined>();
+      for (const e of chunk) {
+        try {
+          atEntry(e, () => scope.check(e));
+          prepared.set(e, atEntry(e, () => this.prepareEntry(e)));
+        } catch (err) {
+          if (!(err instanceof OperationOutcomeError)) throw err;
+          answers.set(e, { response: { status: `${err.status}`, outcome: err.outcome } });
         }
-      });
+      }
+      const ready = chunk.filter((e) => prepared.has(e));
+      const tryBulk = bulkFailures < BULK_ATTEMPT_FAILURES && ready.length > 1 && ready.every((e) => e.method === 'POST' || (e.method === 'PUT' && e.id));
+      const bulk = tryBulk ? await this.bulkChunk(ctx, ready, prepared, base, ret, scope) : undefined;
+      if (tryBulk && !bulk) bulkFailures++;
+      if (bulk) ready.forEach((e, i) => answers.set(e, bulk[i]));
+      else if (ready.length) {
+        await this.writer.inTransaction(ctx, async (tx) => {
+          for (const e of ready) {
+            try {
+              answers.set(
+                e,
+                await this.writer.inSavepoint(tx, async () => {
+                  const target = await atEntry(e, () => this.resolveTarget(tx, e, prepared.get(e)));
+                  const resolve = await this.referenceResolver(tx, [e], [prepared.get(e)], new Map(), false, atEntry);
+                  const p = prepared.get(e);
+                  const resource = p && rewriteReferences(p, (ref, path) => resolve(e, ref, path));
+                  return atEntry(e, () => this.execute(tx, e, target, resource, base, ret, scope));
+                }),
+              );
+            } catch (err) {
+              if (!(err instanceof OperationOutcomeError)) throw err;
+              answers.set(e, { response: { status: `${err.status}`, outcome: err.outcome } });
+            }
+          }
+        });
+      }
+      for (const e of chunk) responses.push(answers.get(e) as BundleEntry);
     }
     return { resourceType: 'Bundle', type: 'batch-response', entry: responses };
+  }
+
+  /**
+   * A chunk of batch entries (POSTs, PUTs by id) in one transaction without savepoints, its
+   * statements per chunk rather than per entry: the conditional-create locks of all its
+   * ifNoneExist criteria taken at once (sorted), every criteria (ifNoneExist and conditional
+   * references) matched in one query before anything is written, the PUT targets locked and read
+   * at once, the writes flushed together. An entry sees the chunk's earlier entries as it would
+   * entry by entry: their writes replace the database's answer for the resources they wrote, and
+   * are matched in memory against token criteria (`identifier=system|value`); any other criteria
+   * on a type the chunk has written, several matches, or any error makes the whole chunk roll back
+   * and returns undefined (the caller reruns it entry by entry, which reports each failure).
+   */
+  private async bulkChunk(
+    ctx: TxContext,
+    entries: ParsedEntry[],
+    prepared: Map<ParsedEntry, Resource | undefined>,
+    base: string,
+    ret: ReturnPreference,
+    scope: EntryAccess,
+  ): Promise<BundleEntry[] | undefined> {
+    const criteria = new Map<string, { resourceType: string; criteria: string }>();
+    for (const e of entries) {
+      if (e.method === 'POST' && e.ifNoneExist) criteria.set(`${e.resourceType}?${e.ifNoneExist}`, { resourceType: e.resourceType, criteria: e.ifNoneExist });
+      const resource = prepared.get(e);
+      for (const { reference } of resource ? collectReferences(resource) : []) {
+        const m = CONDITIONAL_REFERENCE.exec(reference);
+        if (m) criteria.set(reference, { resourceType: m[1], criteria: m[2] });
+      }
+    }
+    try {
+      return await this.writer.inTransaction(ctx, async (tx) => {
+        const locks = [...new Set(entries.filter((e) => e.method === 'POST' && e.ifNoneExist).map((e) => criteriaLockKey(e.resourceType, e.ifNoneExist as string)))].sort();
+        if (locks.length) {
+          await tx.query('SELECT count(pg_advisory_xact_lock(hashtextextended(k, 1))) FROM (SELECT k FROM unnest(?::text[]) AS k ORDER BY k) s', [locks]);
+        }
+        // Two rows are enough: a criteria matching several resources is decided entry by entry.
+        const found = await this.search.matchIdsMany(tx, [...criteria.values()], 2);
+        const stored = new Map([...criteria.keys()].map((k, i) => [k, found[i]]));
+        await this.writer.prefetch(
+          tx,
+          entries.filter((e) => e.method === 'PUT').map((e) => ({ resourceType: e.resourceType, id: e.id as string })),
+        );
+        const existing = await this.store.readCurrentMany(
+          entries
+            .filter((e) => e.method === 'POST' && e.ifNoneExist)
+            .flatMap((e) => (stored.get(`${e.resourceType}?${e.ifNoneExist}`) ?? []).map((id) => ({ resourceType: e.resourceType, id }))),
+          tx,
+        );
+        const match = (resourceType: string, text: string): string[] => {
+          const ids = stored.get(`${resourceType}?${text}`) ?? [];
+          if (ids.length > 1) throw new BulkFallback();
+          const changed = [...this.writer.changedIn(tx)].filter(([k]) => k.startsWith(`${resourceType}/`));
+          if (!changed.length) return ids;
+          const token = tokenCriteria(resourceType, text);
+          if (!token) throw new BulkFallback();
+          const kept = ids.filter((id) => !this.writer.changedIn(tx).has(`${resourceType}/${id}`));
+          for (const [key, resource] of changed) {
+            if (resource && this.searchIndex.matchesToken(resource, token.code, token.system, token.value)) kept.push(key.slice(resourceType.length + 1));
+          }
+          return kept;
+        };
+        const out: BundleEntry[] = [];
+        for (const e of entries) {
+          const p = prepared.get(e);
+          let target: Target = { id: e.method === 'PUT' ? e.id : p?.id };
+          if (e.method === 'POST' && e.ifNoneExist) {
+            const ids = match(e.resourceType, e.ifNoneExist);
+            if (ids.length > 1) throw new BulkFallback();
+            if (ids.length === 1) target = { id: ids[0], existing: true };
+          }
+          if (target.existing) {
+            const key = `${e.resourceType}/${target.id}`;
+            const current = this.writer.changedIn(tx).has(key) ? await this.writer.currentOf(tx, e.resourceType, target.id as string) : existing.get(key);
+            if (!current?.json) throw new BulkFallback();
+            out.push(entry(base, e.resourceType, target.id as string, 200, current.versionId, current.lastUpdated, JSON.parse(current.json) as Resource, ret));
+            continue;
+          }
+          const resource =
+            p &&
+            rewriteReferences(p, (reference) => {
+              const m = CONDITIONAL_REFERENCE.exec(reference);
+              if (m) {
+                const ids = match(m[1], m[2]);
+                if (ids.length !== 1) throw new BulkFallback();
+                return `${m[1]}/${ids[0]}`;
+              }
+              if (/^urn:(uuid|oid):/.test(reference)) throw new BulkFallback();
+              return undefined;
+            });
+          out.push(await this.execute(tx, e, target, resource, base, ret, scope));
+        }
+        return out;
+      });
+    } catch {
+      return undefined; // rolled back: rerun entry by entry, which answers each failure
+    }
   }
 
   /** Validates an entry's resource (POST/PUT) with a provisional id; PATCH bodies are checked when applied. */
@@ -184,8 +314,7 @@ export class BundleService {
 
   /** Matches criteria holding a lock on them, so two concurrent conditional creates cannot both create. */
   private async matchLocked(tx: Tx, resourceType: string, criteria: string): Promise<string[]> {
-    const key = [...new URLSearchParams(criteria).entries()].map(([k, v]) => `${k}=${v}`).sort().join('&');
-    await tx.query('SELECT pg_advisory_xact_lock(hashtextextended(?, 1))', [`${resourceType}?${key}`]);
+    await tx.query('SELECT pg_advisory_xact_lock(hashtextextended(?, 1))', [criteriaLockKey(resourceType, criteria)]);
     return this.search.matchIds(tx, resourceType, criteria);
   }
 
@@ -202,19 +331,28 @@ export class BundleService {
     internal: boolean,
     atEntry: EntryScope,
   ): Promise<(e: ParsedEntry, reference: string, path: string) => string | undefined> {
-    const conditional = new Map<string, string>();
+    const wanted: Array<{ e: ParsedEntry; reference: string; path: string; resourceType: string; criteria: string }> = [];
+    const seen = new Set<string>();
     for (const e of entries) {
       const resource = resources[entries.indexOf(e)];
       if (!resource || e.method === 'PATCH') continue;
       for (const { reference, path } of collectReferences(resource)) {
-        const m = /^([A-Za-z]+)\?(.+)$/.exec(reference);
-        if (!m || conditional.has(reference)) continue;
-        const ids = await atEntry(e, () => this.search.matchIds(tx, m[1], m[2]));
-        const where = `Bundle.entry[${e.index}].resource ${path}`;
-        if (ids.length === 0) throw badRequest(`Conditional reference ${reference} at ${where} matches no resource`, [`Bundle.entry[${e.index}]`]);
-        if (ids.length > 1) throw preconditionFailed(`Conditional reference ${reference} at ${where} matches ${ids.length} resources`);
-        conditional.set(reference, `${m[1]}/${ids[0]}`);
+        const m = CONDITIONAL_REFERENCE.exec(reference);
+        if (!m || seen.has(reference)) continue;
+        seen.add(reference);
+        wanted.push({ e, reference, path, resourceType: m[1], criteria: m[2] });
       }
+    }
+    // All of them in one round trip; if any criteria is malformed, one by one so that the error names its entry.
+    let found: string[][] | undefined;
+    if (wanted.length > 1) found = await this.search.matchIdsMany(tx, wanted, 1000).catch((err: unknown) => (err instanceof OperationOutcomeError ? undefined : Promise.reject(err)));
+    const conditional = new Map<string, string>();
+    for (const [i, { e, reference, path, resourceType, criteria }] of wanted.entries()) {
+      const ids = found ? found[i] : await atEntry(e, () => this.search.matchIds(tx, resourceType, criteria));
+      const where = `Bundle.entry[${e.index}].resource ${path}`;
+      if (ids.length === 0) throw badRequest(`Conditional reference ${reference} at ${where} matches no resource`, [`Bundle.entry[${e.index}]`]);
+      if (ids.length > 1) throw preconditionFailed(`Conditional reference ${reference} at ${where} matches ${ids.length} resources`);
+      conditional.set(reference, `${resourceType}/${ids[0]}`);
     }
     return (e, reference, path) => {
       const found = fullUrls.get(reference) ?? conditional.get(reference);

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import type { Bundle } from '@medplum/fhirtypes';
 import { KeyRing } from '../../crypto/key-ring';
 import { DatabaseService } from '../../database/database.service';
-import { badRequest } from '../operation-outcome';
+import { badRequest, gone, notFound } from '../operation-outcome';
 import { isResourceType } from '../definitions/fhir-definitions';
-import { ResourceReadService } from './resource-read.service';
+import { bundleJson, bundleObject, type RawBundle, type RawEntry } from '../search/bundle-json';
 
 export interface EverythingQuery {
   patientId: string;
@@ -24,50 +24,68 @@ export class EverythingService {
   constructor(
     private readonly db: DatabaseService,
     private readonly keys: KeyRing,
-    private readonly reader: ResourceReadService,
   ) {}
 
   async everything(q: EverythingQuery, base: string, selfUrl: URL): Promise<Bundle> {
-    await this.reader.read('Patient', q.patientId); // 404 / 410 as for a read
-    for (const t of q.types ?? []) if (!isResourceType(t)) throw badRequest(`_type names an unknown resource type "${t}"`);
+    return bundleObject(await this.run(q, base, selfUrl));
+  }
+
+  /** As `everything`, as JSON text: the stored resources are spliced in without a parse and serialise. */
+  async everythingJson(q: EverythingQuery, base: string, selfUrl: URL): Promise<string> {
+    return bundleJson(await this.run(q, base, selfUrl));
+  }
+
+  private async run(q: EverythingQuery, base: string, selfUrl: URL): Promise<RawBundle> {
+    const unknownType = q.types?.find((t) => !isResourceType(t));
+    if (unknownType !== undefined) {
+      await this.requirePatient(q.patientId); // 404 / 410 come first, as for a read
+      throw badRequest(`_type names an unknown resource type "${unknownType}"`);
+    }
     const key = this.keys.decryptionKeys();
     const filters = (alias = '') =>
       [q.types?.length ? `${alias}resource_type = ANY(?::text[])` : '', q.since ? `${alias}last_updated >= ?` : ''].filter(Boolean).map((f) => `AND ${f}`).join(' ');
     const filterParams = [...(q.types?.length ? [q.types] : []), ...(q.since ? [q.since] : [])];
-    const rows = await this.db.query<{ resource_type: string; id: string; json: string; total: string }>(
-      `WITH comp AS (
-         SELECT resource_type, id, last_updated, content, content_enc, key_id FROM fhir_patient_resource
-         WHERE patient_id = ? AND NOT deleted AND (resource_type <> 'Patient' OR id = ?)
-       ), refs AS (
-         -- the shared resources the compartment refers to, from the search index (no decryption)
-         SELECT DISTINCT target_type AS resource_type, target_id AS id FROM search_reference
-         WHERE patient_id = ? AND target_type IS NOT NULL
+    // Sorts and counts the keys only, then reads (and decrypts) the page's rows by primary key.
+    // A stable text (it varies only with _type and _since): kept prepared, except through PgBouncer.
+    const rows = await this.stableQuery<{ grp: number; resource_type: string; id: string; json: string; total: string }>(
+      `WITH refs AS (
+         -- the shared resources the compartment refers to, from the search index (no decryption),
+         -- read per compartment resource through search_reference_res: search_reference has no
+         -- index by patient, and a scan of it grows with every patient's rows. (OFFSET 0 keeps the
+         -- planner from flattening the lateral subquery into a join it would answer with that scan.)
+         SELECT DISTINCT s.target_type AS resource_type, s.target_id AS id
+         FROM fhir_patient_resource c CROSS JOIN LATERAL (
+           SELECT target_type, target_id FROM search_reference s
+           WHERE s.resource_type = c.resource_type AND s.resource_id = c.id AND s.patient_id = ? AND s.target_type IS NOT NULL OFFSET 0
+         ) s
+         WHERE c.patient_id = ? AND NOT c.deleted
        ), keys AS (
-         SELECT CASE WHEN resource_type = 'Patient' THEN 0 ELSE 1 END AS grp, resource_type, id, content, content_enc, key_id
-         FROM comp WHERE true ${filters()}
+         SELECT CASE WHEN resource_type = 'Patient' THEN 0 ELSE 1 END AS grp, resource_type, id FROM fhir_patient_resource
+         WHERE patient_id = ? AND NOT deleted AND (resource_type <> 'Patient' OR id = ?) ${filters()}
          UNION ALL
-         SELECT 2, f.resource_type, f.id, f.content, f.content_enc, f.key_id FROM fhir_resource f
+         SELECT 2, f.resource_type, f.id FROM fhir_resource f
          JOIN refs ON f.resource_type = refs.resource_type AND f.id = refs.id
          WHERE NOT f.deleted ${filters('f.')}
        ), page AS (
          SELECT *, count(*) OVER () AS total FROM keys ORDER BY grp, resource_type, id LIMIT ? OFFSET ?
        )
-       -- decrypt the page only
-       SELECT resource_type, id, total,
-              CASE WHEN content_enc IS NOT NULL THEN fhir_decrypt(content_enc, key_id, ?::text[]) ELSE content::text END AS json
-       FROM page ORDER BY grp, resource_type, id`,
-      [q.patientId, q.patientId, q.patientId, ...filterParams, ...filterParams, q.count, q.offset, key],
+       SELECT p.grp, p.resource_type, p.id, p.total,
+              CASE WHEN coalesce(g.content_enc, f.content_enc) IS NOT NULL THEN fhir_decrypt(coalesce(g.content_enc, f.content_enc), coalesce(g.key_id, f.key_id), ?::text[])
+                   ELSE coalesce(g.content, f.content)::text END AS json
+       FROM page p
+       LEFT JOIN fhir_patient_resource g ON p.grp < 2 AND g.patient_id = ? AND g.resource_type = p.resource_type AND g.id = p.id
+       LEFT JOIN fhir_resource f ON p.grp = 2 AND f.resource_type = p.resource_type AND f.id = p.id
+       ORDER BY p.grp, p.resource_type, p.id`,
+      [q.patientId, q.patientId, q.patientId, q.patientId, ...filterParams, ...filterParams, q.count, q.offset, key, q.patientId],
     );
+    // The Patient itself on the page proves it is there; otherwise ask (404 / 410 as for a read).
+    if (!(rows[0]?.grp === 0 && rows[0].id === q.patientId)) await this.requirePatient(q.patientId);
     let total = rows.length ? Number(rows[0].total) : 0;
     if (!rows.length && q.offset > 0) {
-      const again = await this.everything({ ...q, count: 1, offset: 0 }, base, selfUrl);
+      const again = await this.run({ ...q, count: 1, offset: 0 }, base, selfUrl);
       total = again.total ?? 0;
     }
-    const entry: BundleEntry[] = rows.map((r) => ({
-      fullUrl: `${base}/${r.resource_type}/${r.id}`,
-      resource: JSON.parse(r.json) as Resource,
-      search: { mode: 'match' },
-    }));
+    const entry: RawEntry[] = rows.map((r) => ({ fullUrl: `${base}/${r.resource_type}/${r.id}`, json: r.json, search: { mode: 'match' } }));
     const link = (relation: string, offset: number) => {
       const u = new URL(selfUrl);
       u.searchParams.set('_count', String(q.count));
@@ -79,5 +97,19 @@ export class EverythingService {
     if (q.count > 0 && q.offset + q.count < total) links.push(link('next', q.offset + q.count));
     if (q.offset > 0) links.push(link('previous', Math.max(0, q.offset - q.count)));
     return { resourceType: 'Bundle', type: 'searchset', total, link: links, entry };
+  }
+
+  private stableQuery<T>(text: string, params: unknown[]): Promise<T[]> {
+    return this.db.queryPrepared<T>(text, params);
+  }
+
+  /** 404 for an unknown Patient, 410 for a deleted one, as a read answers (without decrypting it). */
+  private async requirePatient(id: string): Promise<void> {
+    const [row] = await this.db.query<{ deleted: boolean; version_id: number }>(
+      `SELECT deleted, version_id FROM fhir_patient_resource WHERE resource_type = 'Patient' AND id = ?`,
+      [id],
+    );
+    if (!row) throw notFound(`Patient/${id} is not known`);
+    if (row.deleted) throw gone(`Patient/${id} was deleted (version ${row.version_id})`);
   }
 }

@@ -126,7 +126,7 @@ export class FhirController {
       for (const t of named.length ? named : ['*']) this.access.require(req.auth, t, 's');
     }
     const prefer = header(req, 'prefer') ?? '';
-    const bundle = await this.searches.search({
+    const json = await this.searches.searchJson({
       resourceType: type,
       params,
       strict: /handling\s*=\s*strict/i.test(prefer),
@@ -135,7 +135,7 @@ export class FhirController {
       hiddenTypes: this.access.hiddenTypes(),
       base: fhirBase(req, this.config),
     });
-    sendJson(res, 200, JSON.stringify(bundle));
+    sendJson(res, 200, json);
   }
 
   @Get(':type/:id')
@@ -193,8 +193,7 @@ export class FhirController {
     const base = fhirBase(req, this.config);
     const self = new URL(`${base}${req.path.replace(/^\/fhir/, '')}`);
     for (const [k, v] of Object.entries(req.query)) if (k !== '_offset') self.searchParams.set(k, String(v));
-    const bundle = await this.everything.everything({ patientId: id, count, offset, since, types }, base, self);
-    sendJson(res, 200, JSON.stringify(bundle));
+    sendJson(res, 200, await this.everything.everythingJson({ patientId: id, count, offset, since, types }, base, self));
   }
 
   @Post(':type')

@@ -89,6 +89,24 @@ export function extractIndexRows(resource: Resource): IndexRows {
   return dedupeRows(rows);
 }
 
+/**
+ * The token rows of one (non-composite) token parameter of a resource, exactly as
+ * extractIndexRows makes them, without evaluating the type's other parameters. Pure.
+ */
+export function extractTokenRows(resource: Resource, code: string): TokenRow[] {
+  const def = indexedParamsOf(resource.resourceType).find((d) => d.code === code);
+  if (!def || def.type !== 'token') return [];
+  let values: TypedValue[];
+  try {
+    values = def.atom!.eval({ variables: {} }, [toTypedValue(resource)]);
+  } catch {
+    return [];
+  }
+  const rows = emptyRows();
+  for (const v of values) addRows(rows, 'token', code, 0, v, def);
+  return rows.token;
+}
+
 function addRows(rows: IndexRows, type: SearchParamType, code: string, grp: number, tv: TypedValue, def?: SearchParamDef): void {
   const v = tv.value as Record<string, unknown> & string & number & boolean;
   if (v === undefined || v === null) return;

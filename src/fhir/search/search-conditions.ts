@@ -7,6 +7,7 @@ import { componentCode, identifierCode } from './index-extractor';
 import { searchParam, type SearchParamDef, type SearchParamType } from './search-parameters';
 import { splitUnescaped, truncate, unescapeValue } from './search-request';
 import { isSecretParam } from './search-secrets';
+import { nameLit } from './sql-names';
 import { capText, dateRange, escapeLike, normalizeString, numberRange, parseLocalReference } from './search-values';
 
 /** The row a condition is about: SQL expressions for its type and id (a resource row, or a reference's target). */
@@ -30,6 +31,11 @@ export interface ConditionContext {
   now: Date;
   /** Whether the caller may search a type: chains and _has may only look into those. */
   canSearch(type: string): boolean;
+  /**
+   * Numbers the table aliases of one query, from 0 for each query: the same search shape then
+   * always gives the same SQL text, which PostgreSQL can keep prepared.
+   */
+  aliases: { n: number };
 }
 
 /** A parameter this server does not know for the type: lenient searches ignore it, strict ones refuse it. */
@@ -63,8 +69,7 @@ const MODIFIERS: Record<SearchParamType, string[]> = {
 /** Modifiers the specification defines that need a terminology server or are not offered here. */
 const UNSUPPORTED_MODIFIERS = new Set(['in', 'not-in', 'of-type', 'above', 'below', 'text', 'code-text', 'iterate']);
 
-let aliasSeq = 0;
-const alias = (p: string) => raw(`${p}${++aliasSeq % 1_000_000}`);
+const alias = (p: string, ctx: ConditionContext) => raw(`${p}${++ctx.aliases.n}`);
 
 /**
  * Builds the SQL condition for one search clause (`name=value`) on rows of `type`: parameters of
@@ -99,7 +104,7 @@ function paramCondition(type: string, row: RowRef, def: SearchParamDef, modifier
     if (value !== 'true' && value !== 'false') throw badRequest(`${def.code}:missing must be true or false`);
     const table = def.type === 'composite' ? TABLE[def.components?.[0]?.type ?? 'token'] : TABLE[def.type];
     const code = def.type === 'composite' ? componentCode(def.code, 0) : def.code;
-    const x = alias('m');
+    const x = alias('m', ctx);
     const exists = sql`EXISTS (SELECT 1 FROM ${raw(table)} ${x} WHERE ${rowMatch(x, row, code, ctx)})`;
     return value === 'true' ? sql`NOT ${exists}` : exists;
   }
@@ -108,11 +113,11 @@ function paramCondition(type: string, row: RowRef, def: SearchParamDef, modifier
   const secret = isEncryptedType(type) && isSecretParam(type, def.code);
   if (def.type === 'composite') return or(values.map((v) => compositeCondition(row, def, v, ctx)));
   if (def.type === 'reference' && modifier === 'identifier') {
-    const x = alias('t');
+    const x = alias('t', ctx);
     const matches = values.map((v) => tokenMatch(x, `${def.code}:identifier`, v, isEncryptedType(type), ctx));
     return sql`EXISTS (SELECT 1 FROM search_token ${x} WHERE ${rowMatch(x, row, identifierCode(def.code), ctx)} AND ${or(matches)})`;
   }
-  const x = alias('s');
+  const x = alias('s', ctx);
   if (def.type === 'reference' && modifier === undefined && row.patientId && impliesOwner(type, def)) {
     // A reference to Patient X through the path that decides ownership means the resource is filed
     // under X: say so, so that the query reads one patient's rows (one shard) by the primary key.
@@ -150,7 +155,7 @@ function impliesOwner(type: string, def: SearchParamDef): boolean {
 
 /** Index rows of the given row and parameter code (and, for a confined token, of visible resources only). */
 function rowMatch(x: ReturnType<typeof raw>, row: RowRef, code: string, ctx: ConditionContext): Sql {
-  const parts = [sql`${x}.resource_type = ${row.type}`, sql`${x}.resource_id = ${row.id}`, sql`${x}.code = ${code}`];
+  const parts = [sql`${x}.resource_type = ${row.type}`, sql`${x}.resource_id = ${row.id}`, sql`${x}.code = ${nameLit(code)}`];
   if (ctx.compartment !== undefined) parts.push(sql`${x}.patient_id IN ('', ${ctx.compartment})`);
   return and(parts);
 }
@@ -339,7 +344,7 @@ function compositeCondition(row: RowRef, def: SearchParamDef, value: string, ctx
   const components = def.components ?? [];
   if (parts.length !== components.length) throw badRequest(`${def.code}: a composite value has ${components.length} parts separated by $, got "${truncate(value)}"`);
   let inner: Sql | undefined;
-  const aliases = components.map(() => alias('c'));
+  const aliases = components.map(() => alias('c', ctx));
   for (let n = components.length - 1; n >= 0; n--) {
     const c = components[n];
     const x = aliases[n];
@@ -348,7 +353,7 @@ function compositeCondition(row: RowRef, def: SearchParamDef, value: string, ctx
     const link =
       n === 0
         ? rowMatch(x, row, componentCode(def.code, 0), ctx)
-        : and([sql`${x}.resource_type = ${aliases[0]}.resource_type`, sql`${x}.resource_id = ${aliases[0]}.resource_id`, sql`${x}.grp = ${aliases[0]}.grp`, sql`${x}.code = ${componentCode(def.code, n)}`]);
+        : and([sql`${x}.resource_type = ${aliases[0]}.resource_type`, sql`${x}.resource_id = ${aliases[0]}.resource_id`, sql`${x}.grp = ${aliases[0]}.grp`, sql`${x}.code = ${nameLit(componentCode(def.code, n))}`]);
     inner = sql`EXISTS (SELECT 1 FROM ${raw(TABLE[c.type])} ${x} WHERE ${link} AND ${match}${inner ? sql` AND ${inner}` : sql``})`;
   }
   return inner as Sql;
@@ -393,9 +398,9 @@ function chainCondition(type: string, row: RowRef, head: string, rest: string, v
     (t) => ['_id', '_lastUpdated', '_has'].includes(nextCode) || nextCode.startsWith('_has') || !!searchParam(t, nextCode),
   );
   if (!candidates.length) throw new UnknownParameterError(`No resource type that ${type}.${code} refers to has a search parameter "${truncate(nextCode)}"`);
-  const x = alias('r');
+  const x = alias('r', ctx);
   const branches = candidates.map((t) =>
-    and([sql`${x}.target_type = ${t}`, clauseCondition(t, { type: sql`${t}::text`, id: sql`${x}.target_id` }, rest, value, ctx, depth + 1)]),
+    and([sql`${x}.target_type = ${nameLit(t)}`, clauseCondition(t, { type: sql`${nameLit(t)}::text`, id: sql`${x}.target_id` }, rest, value, ctx, depth + 1)]),
   );
   return sql`EXISTS (SELECT 1 FROM search_reference ${x} WHERE ${rowMatch(x, row, code, ctx)} AND ${or(branches)})`;
 }
@@ -410,8 +415,8 @@ function hasCondition(type: string, row: RowRef, name: string, value: string, ct
   if (!ref) throw new UnknownParameterError(`${source} has no search parameter "${truncate(refCode)}"`);
   if (ref.type !== 'reference') throw badRequest(`_has: ${source}.${refCode} is a ${ref.type} parameter, not a reference`);
   if (!ctx.canSearch(source)) throw forbidden(`_has: the token may not search ${source}`);
-  const h = alias('h');
-  const parts = [sql`${h}.target_id = ${row.id}`, sql`${h}.target_type = ${row.type}`, sql`${h}.resource_type = ${source}`, sql`${h}.code = ${refCode}`];
+  const h = alias('h', ctx);
+  const parts = [sql`${h}.target_id = ${row.id}`, sql`${h}.target_type = ${row.type}`, sql`${h}.resource_type = ${nameLit(source)}`, sql`${h}.code = ${nameLit(refCode)}`];
   if (ctx.compartment !== undefined) parts.push(sql`${h}.patient_id IN ('', ${ctx.compartment})`);
   const inner = clauseCondition(source, { type: sql`${h}.resource_type`, id: sql`${h}.resource_id` }, rest, value, ctx, depth + 1);
   return sql`EXISTS (SELECT 1 FROM search_reference ${h} WHERE ${and(parts)} AND ${inner})`;

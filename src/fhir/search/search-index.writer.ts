@@ -3,7 +3,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { KeyRing } from '../../crypto/key-ring';
 import type { Tx } from '../../database/database.service';
 import { isEncryptedType } from '../store/sensitivity';
-import { extractIndexRows, type IndexRows } from './index-extractor';
+import { extractIndexRows, extractTokenRows, type IndexRows } from './index-extractor';
 import { isSecretParam } from './search-secrets';
 import { capText } from './search-values';
 
@@ -135,6 +135,22 @@ export class SearchIndexWriter {
   /** The keyed hash of a token (`system|value`), as the search side computes it. */
   tokenHash(system: string, value: string): Buffer {
     return this.keys.blindIndex(`token:${system}|${value}`);
+  }
+
+  /**
+   * Whether `resource`, once indexed, would match the token search `code=system|value` (both
+   * non-empty, as the search side reads them: unescaped and capped): the rows it would write
+   * compared as the SQL condition compares them (the keyed hash for secret fields). Lets a
+   * batch chunk match its own unflushed writes.
+   */
+  matchesToken(resource: Resource, code: string, system: string, value: string): boolean {
+    const secret = isEncryptedType(resource.resourceType) && isSecretParam(resource.resourceType, code);
+    const wanted = secret ? this.tokenHash(system, value) : undefined;
+    for (const r of extractTokenRows(resource, code)) {
+      if (r.value === null) continue;
+      if (wanted ? this.tokenHash(r.system ?? '', r.value).equals(wanted) : r.system !== null && capText(r.system) === system && capText(r.value) === value) return true;
+    }
+    return false;
   }
 
   stringHash(normalized: string): Buffer {

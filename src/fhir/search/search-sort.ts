@@ -2,6 +2,7 @@ import { Sql, and, or, raw, sql } from '../../database/sql-fragment';
 import { badRequest } from '../operation-outcome';
 import { searchParam } from './search-parameters';
 import type { SortSpec } from './search-request';
+import { nameLit } from './sql-names';
 
 /** One ORDER BY key: an SQL expression over the resource row `r`, its type for casts, its direction. */
 export interface SortKey {
@@ -31,7 +32,7 @@ function paramKey(type: string | undefined, s: SortSpec): SortKey {
   const def = searchParam(type, s.code);
   if (!def?.atom) throw badRequest(`_sort: ${type} has no sortable search parameter "${s.code}"`);
   const agg = s.descending ? 'max' : 'min';
-  const where = sql`x.resource_type = r.resource_type AND x.resource_id = r.id AND x.code = ${def.code}`;
+  const where = sql`x.resource_type = r.resource_type AND x.resource_id = r.id AND x.code = ${nameLit(def.code)}`;
   const sub = (table: string, column: string, cast: SortKey['cast']): SortKey => ({
     expr: sql`(SELECT ${raw(agg)}(${raw(column)}) FROM ${raw(table)} x WHERE ${where})`,
     cast,

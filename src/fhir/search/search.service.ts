@@ -2,17 +2,20 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Bundle, BundleEntry, BundleLink, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../core/tokens';
+import { KeyRing } from '../../crypto/key-ring';
 import { DatabaseService, type Tx } from '../../database/database.service';
 import { and, join, or, raw, sql, type Sql } from '../../database/sql-fragment';
 import { fhirResourceTypes, isResourceType, patientCompartmentPaths } from '../definitions/fhir-definitions';
 import { badRequest, forbidden } from '../operation-outcome';
-import { ResourceStore, type StoredVersion } from '../store/resource-store.repository';
+import type { StoredVersion } from '../store/resource-store.repository';
 import { clauseCondition, UnknownParameterError, type ConditionContext, type RowRef } from './search-conditions';
 import { searchParam } from './search-parameters';
 import { SearchIndexWriter } from './search-index.writer';
 import { parseSearchRequest, truncate, type IncludeSpec, type SearchRequest } from './search-request';
 import { keysetCondition, orderBy, sortKeys, type SortKey } from './search-sort';
 import { shapeResource } from './result-shape';
+import { nameLit, namesLit } from './sql-names';
+import { bundleJson, bundleObject, type RawBundle, type RawEntry } from './bundle-json';
 
 export interface SearchInput {
   /** The type searched (type level), or undefined at system level (`_type` or every readable type). */
@@ -37,6 +40,21 @@ interface MatchRow {
   [k: `t${number}`]: string | null;
 }
 
+/** A resource row as the search statements return it (the page's rows and included ones). */
+interface ResourceRow {
+  resource_type: string;
+  id: string;
+  version_id: number | null;
+  last_updated: Date | null;
+  deleted: boolean | null;
+  patient_id: string | null;
+  json: string | null;
+}
+
+/** The stored version's columns of a resource table aliased `f`, decrypted with `keys`. */
+const versionColumns = (keys: Array<string | null>): Sql =>
+  sql`f.version_id, f.last_updated, f.deleted, CASE WHEN f.content_enc IS NOT NULL THEN fhir_decrypt(f.content_enc, f.key_id, ${keys}::text[]) ELSE f.content::text END AS json`;
+
 const ROW: RowRef = { type: sql`r.resource_type`, id: sql`r.id`, lastUpdated: sql`r.last_updated`, patientId: sql`r.patient_id` };
 const MAX_INCLUDED = 1000;
 
@@ -50,11 +68,20 @@ export class SearchService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly db: DatabaseService,
-    private readonly store: ResourceStore,
     private readonly index: SearchIndexWriter,
+    private readonly keys: KeyRing,
   ) {}
 
   async search(input: SearchInput): Promise<Bundle> {
+    return bundleObject(await this.run(input));
+  }
+
+  /** The search's Bundle as JSON text: stored resources served unchanged are not parsed and serialised again. */
+  async searchJson(input: SearchInput): Promise<string> {
+    return bundleJson(await this.run(input));
+  }
+
+  private async run(input: SearchInput): Promise<RawBundle> {
     const req = parseSearchRequest(input.params, { defaultCount: this.config.searchDefaultCount, maxCount: this.config.searchMaxCount });
     const types = this.typesOf(input, req);
     const ctx = this.context(input.base, input.compartment, input.canRead);
@@ -65,24 +92,46 @@ export class SearchService {
     const keys = sortKeys(types.length === 1 ? types[0] : undefined, req.sort);
     const cursor = req.cursor ? decodeCursor(req.cursor, keys) : undefined;
     const count = req.summary === 'count' ? 0 : req.count;
-    const candidates = this.candidates(types, input.compartment);
+    // The clauses apply to each resource table on its own (not to their UNION ALL): PostgreSQL can
+    // then drive each table's rows from the index rows that match (by its (resource_type, id)
+    // index) instead of reading every row of the type and hash-joining them.
+    const arms = this.candidateArms(types, input.compartment);
+    const matching = (cols: Sql) => join(arms.map((arm) => sql`SELECT ${cols} FROM ${arm} r WHERE ${where}`), ' UNION ALL ');
     const selectKeys = join(
       keys.map((k, i) => sql`${k.expr} AS ${raw(`k${i}`)}`),
       ', ',
     );
-    const keyText = keys.map((_, i) => `k${i}::text AS t${i}`).join(', ');
+    const keyCols = keys.map((_, i) => `k${i}`).join(', ');
+    const keyText = keys.map((_, i) => `p.k${i}::text AS t${i}`).join(', ');
     const backwards = cursor?.direction === 'previous';
     const wantTotal = req.summary === 'count' ? 'accurate' : (req.total ?? (req.cursor ? 'none' : 'accurate'));
     // On the first page the total comes with the rows (the sort reads every match anyway).
     const totalInline = wantTotal !== 'none' && !cursor && count > 0;
+    // One statement: the page (and the row after it, which only tells that there is more), then the
+    // page's stored versions by primary key, decrypted where needed.
+    const order = orderBy(keys, backwards);
     const rows =
       count === 0
         ? []
-        : await this.query<MatchRow & { total?: string }>(sql`
-      SELECT resource_type, id, ${raw(keyText)}${raw(totalInline ? ', count(*) OVER () AS total' : '')} FROM (
-        SELECT r.resource_type, r.id, ${selectKeys} FROM ${candidates} r WHERE ${where}
-      ) s WHERE ${cursor ? keysetCondition(keys, cursor.values, backwards) : sql`true`}
-      ORDER BY ${orderBy(keys, backwards)} LIMIT ${count + 1}`, input.tx);
+        : await this.query<MatchRow & ResourceRow & { total?: string; n: string }>(sql`
+      WITH page AS (
+        SELECT resource_type, id, patient_id, ${raw(keyCols)}${raw(totalInline ? ', count(*) OVER () AS total' : '')} FROM (
+          ${matching(sql`r.resource_type, r.id, r.patient_id, ${selectKeys}`)}
+        ) s WHERE ${cursor ? keysetCondition(keys, cursor.values, backwards) : sql`true`}
+        ORDER BY ${order} LIMIT ${count + 1}
+      ), numbered AS (
+        SELECT *, row_number() OVER (ORDER BY ${order}) AS n FROM page
+      )
+      SELECT p.resource_type, p.id, p.n, ${raw(keyText)}${raw(totalInline ? ', p.total' : '')}, p.patient_id,
+        coalesce(f.version_id, g.version_id) AS version_id, coalesce(f.last_updated, g.last_updated) AS last_updated,
+        coalesce(f.deleted, g.deleted) AS deleted,
+        CASE WHEN p.n > ${count} THEN NULL
+             WHEN coalesce(f.content_enc, g.content_enc) IS NOT NULL THEN fhir_decrypt(coalesce(f.content_enc, g.content_enc), coalesce(f.key_id, g.key_id), ${this.keys.decryptionKeys()}::text[])
+             ELSE coalesce(f.content, g.content)::text END AS json
+      FROM numbered p
+      LEFT JOIN fhir_resource f ON p.patient_id IS NULL AND f.resource_type = p.resource_type AND f.id = p.id
+      LEFT JOIN fhir_patient_resource g ON p.patient_id IS NOT NULL AND g.patient_id = p.patient_id AND g.resource_type = p.resource_type AND g.id = p.id
+      ORDER BY p.n`, input.tx);
     const more = rows.length > count;
     const page = rows.slice(0, count);
     if (backwards) page.reverse();
@@ -93,19 +142,15 @@ export class SearchService {
     if (wantTotal !== 'none') {
       if (totalInline) total = rows.length ? Number(rows[0].total) : 0;
       else {
-        const [c] = await this.query<{ n: string }>(sql`SELECT count(*) AS n FROM ${candidates} r WHERE ${where}`, input.tx);
+        const [c] = await this.query<{ n: string }>(sql`SELECT count(*) AS n FROM (${matching(sql`1 AS one`)}) c`, input.tx);
         total = Number(c.n);
       }
     }
 
-    const found = await this.store.readCurrentMany(
-      page.map((r) => ({ resourceType: r.resource_type, id: r.id })),
-      input.tx,
-    );
-    const matches = page.map((r) => found.get(`${r.resource_type}/${r.id}`)).filter((v): v is StoredVersion => !!v?.json && !v.deleted);
+    const matches = page.map(toStored).filter((v): v is StoredVersion => !!v?.json && !v.deleted);
     const included = await this.includes(req, matches, input);
 
-    const entry: BundleEntry[] = [
+    const entry: Array<BundleEntry | RawEntry> = [
       ...matches.map((v) => this.entry(input.base, v, 'match', req)),
       ...included.map((v) => this.entry(input.base, v, 'include', req)),
     ];
@@ -134,12 +179,32 @@ export class SearchService {
     return rows.map((r) => r.id);
   }
 
+  /**
+   * Several conditional criteria in one round trip (a batch chunk): for each, the ids of up to
+   * `limit` matches, with the same conditions as matchIds.
+   */
+  async matchIdsMany(tx: Pick<Tx, 'query'>, items: Array<{ resourceType: string; criteria: string }>, limit: number): Promise<string[][]> {
+    const ctx = this.context('', undefined, () => true);
+    const parts = items.map(({ resourceType, criteria }, i) => {
+      const params = [...new URLSearchParams(criteria).entries()].filter(([k]) => !['_format', '_pretty'].includes(k));
+      if (!params.length) throw badRequest(`Conditional criteria for ${resourceType} are empty`);
+      const req = parseSearchRequest(params, { defaultCount: limit, maxCount: limit });
+      const where = this.conditions([resourceType], req, ctx, true, []);
+      return sql`(SELECT ${i}::int AS i, r.id FROM ${this.candidates([resourceType])} r WHERE ${where} ORDER BY r.id LIMIT ${limit})`;
+    });
+    const out: string[][] = items.map(() => []);
+    if (!parts.length) return out;
+    for (const r of await this.query<{ i: number; id: string }>(join(parts, ' UNION ALL '), tx)) out[r.i].push(r.id);
+    return out;
+  }
+
   private context(base: string, compartment: string | undefined, canSearch: (type: string) => boolean): ConditionContext {
     return {
       base,
       compartment,
       canSearch,
       now: new Date(),
+      aliases: { n: 0 },
       tokenHash: (s, v) => this.index.tokenHash(s, v),
       stringHash: (n) => this.index.stringHash(n),
     };
@@ -169,8 +234,8 @@ export class SearchService {
       for (const t of types) {
         try {
           // The type as a constant, not r.resource_type: index lookups then need no correlation on it.
-          const cond = clauseCondition(t, { ...ROW, type: sql`${t}::text` }, clause.name, clause.value, ctx);
-          perType.push(types.length === 1 ? cond : sql`(r.resource_type = ${t} AND ${cond})`);
+          const cond = clauseCondition(t, { ...ROW, type: sql`${nameLit(t)}::text` }, clause.name, clause.value, ctx);
+          perType.push(types.length === 1 ? cond : sql`(r.resource_type = ${nameLit(t)} AND ${cond})`);
         } catch (e) {
           if (!(e instanceof UnknownParameterError)) throw e;
           unknown = e;
@@ -202,17 +267,22 @@ export class SearchService {
    * table and a Patient only in the patient table, so their queries read one table.
    */
   private candidates(types: string[], compartment?: string): Sql {
+    return sql`(${join(this.candidateArms(types, compartment).map((arm) => sql`SELECT * FROM ${arm} c`), ' UNION ALL ')})`;
+  }
+
+  /** The candidate rows of each resource table, as subqueries (patient_id, resource_type, id, last_updated). */
+  private candidateArms(types: string[], compartment?: string): Sql[] {
     const shared = types.filter((t) => t !== 'Patient');
     const owned = types.filter((t) => t === 'Patient' || patientCompartmentPaths(t).length > 0);
-    const parts: Sql[] = [];
+    const arms: Sql[] = [];
     if (shared.length) {
-      parts.push(sql`SELECT NULL::text AS patient_id, resource_type, id, last_updated FROM fhir_resource WHERE resource_type = ANY(${shared}::text[]) AND NOT deleted`);
+      arms.push(sql`(SELECT NULL::text AS patient_id, resource_type, id, last_updated FROM fhir_resource WHERE resource_type = ANY(${namesLit(shared)}) AND NOT deleted)`);
     }
     if (owned.length) {
       const confine = compartment !== undefined ? sql` AND patient_id = ${compartment}` : sql``;
-      parts.push(sql`SELECT patient_id::text, resource_type, id, last_updated FROM fhir_patient_resource WHERE resource_type = ANY(${owned}::text[]) AND NOT deleted${confine}`);
+      arms.push(sql`(SELECT patient_id::text AS patient_id, resource_type, id, last_updated FROM fhir_patient_resource WHERE resource_type = ANY(${namesLit(owned)}) AND NOT deleted${confine})`);
     }
-    return sql`(${join(parts, ' UNION ALL ')})`;
+    return arms;
   }
 
   /** _include and _revinclude (with :iterate, up to 4 rounds), limited to what the caller may see. */
@@ -225,14 +295,14 @@ export class SearchService {
       const specsInc = req.include.filter((s) => round === 0 || s.iterate);
       const specsRev = req.revinclude.filter((s) => round === 0 || s.iterate);
       if (!specsInc.length && !specsRev.length) break;
-      const wanted: Array<{ resourceType: string; id: string }> = [];
+      const wanted: StoredVersion[] = [];
       for (const s of specsInc) wanted.push(...(await this.forwardRefs(s, frontier, input)));
       for (const s of specsRev) wanted.push(...(await this.reverseRefs(s, frontier, input)));
       const fresh = wanted.filter((w) => !seen.has(`${w.resourceType}/${w.id}`) && input.canRead(w.resourceType));
       if (!fresh.length) break;
-      const found = await this.store.readCurrentMany(fresh.slice(0, MAX_INCLUDED - out.length), input.tx);
       const next: StoredVersion[] = [];
-      for (const v of found.values()) {
+      for (const v of fresh) {
+        if (out.length + next.length >= MAX_INCLUDED) break;
         const key = `${v.resourceType}/${v.id}`;
         if (seen.has(key) || v.deleted || !v.json) continue;
         if (input.compartment !== undefined && v.patientId !== null && v.patientId !== input.compartment) continue;
@@ -245,39 +315,53 @@ export class SearchService {
     return out;
   }
 
-  private async forwardRefs(spec: IncludeSpec, from: StoredVersion[], input: SearchInput): Promise<Array<{ resourceType: string; id: string }>> {
+  /** The current stored versions of the resources `refs` (columns t, i) names, in one statement. */
+  private async readRefs(refs: Sql, tx?: Pick<Tx, 'query'>): Promise<StoredVersion[]> {
+    const key = this.keys.decryptionKeys();
+    const rows = await this.query<ResourceRow>(
+      sql`WITH refs AS (${refs})
+      SELECT f.resource_type, f.id, NULL::text AS patient_id, ${versionColumns(key)} FROM fhir_resource f JOIN refs ON f.resource_type = refs.t AND f.id = refs.i
+      UNION ALL
+      SELECT f.resource_type, f.id, f.patient_id::text, ${versionColumns(key)} FROM fhir_patient_resource f JOIN refs ON f.resource_type = refs.t AND f.id = refs.i`,
+      tx,
+    );
+    return rows.map(toStored);
+  }
+
+  private async forwardRefs(spec: IncludeSpec, from: StoredVersion[], input: SearchInput): Promise<StoredVersion[]> {
     const { compartment } = input;
     const sources = from.filter((v) => spec.sourceType === '*' || v.resourceType === spec.sourceType);
     if (!sources.length) return [];
-    const rows = await this.query<{ target_type: string; target_id: string }>(sql`
-      SELECT DISTINCT target_type, target_id FROM search_reference
+    return this.readRefs(sql`
+      SELECT DISTINCT target_type AS t, target_id AS i FROM search_reference
       WHERE (resource_type, resource_id) IN (SELECT * FROM unnest(${sources.map((s) => s.resourceType)}::text[], ${sources.map((s) => s.id)}::text[]))
         AND target_type IS NOT NULL
         ${spec.code !== '*' ? sql`AND code = ${spec.code}` : sql``}
         ${spec.targetType ? sql`AND target_type = ${spec.targetType}` : sql``}
         ${compartment !== undefined ? sql`AND patient_id IN ('', ${compartment})` : sql``}
       LIMIT ${MAX_INCLUDED}`, input.tx);
-    return rows.map((r) => ({ resourceType: r.target_type, id: r.target_id }));
   }
 
-  private async reverseRefs(spec: IncludeSpec, to: StoredVersion[], input: SearchInput): Promise<Array<{ resourceType: string; id: string }>> {
+  private async reverseRefs(spec: IncludeSpec, to: StoredVersion[], input: SearchInput): Promise<StoredVersion[]> {
     const { compartment } = input;
     const targets = spec.targetType ? to.filter((v) => v.resourceType === spec.targetType) : to;
     if (!targets.length) return [];
-    const rows = await this.query<{ resource_type: string; resource_id: string }>(sql`
-      SELECT DISTINCT resource_type, resource_id FROM search_reference
+    return this.readRefs(sql`
+      SELECT DISTINCT resource_type AS t, resource_id AS i FROM search_reference
       WHERE (target_id, target_type) IN (SELECT * FROM unnest(${targets.map((t) => t.id)}::text[], ${targets.map((t) => t.resourceType)}::text[]))
         ${spec.sourceType !== '*' ? sql`AND resource_type = ${spec.sourceType}` : sql``}
         ${spec.code !== '*' ? sql`AND code = ${spec.code}` : sql``}
         ${compartment !== undefined ? sql`AND patient_id IN ('', ${compartment})` : sql``}
       LIMIT ${MAX_INCLUDED}`, input.tx);
-    return rows.map((r) => ({ resourceType: r.resource_type, id: r.resource_id }));
   }
 
-  private entry(base: string, v: StoredVersion, mode: 'match' | 'include', req: SearchRequest): BundleEntry {
-    let resource = JSON.parse(v.json as string) as Resource;
-    if (mode === 'match') resource = shapeResource(resource, req.summary, req.elements);
-    return { fullUrl: `${base}/${v.resourceType}/${v.id}`, resource, search: { mode } };
+  private entry(base: string, v: StoredVersion, mode: 'match' | 'include', req: SearchRequest): BundleEntry | RawEntry {
+    const fullUrl = `${base}/${v.resourceType}/${v.id}`;
+    // Unchanged resources stay text; only _summary/_elements reshape a match.
+    if (mode === 'include' || (!req.elements?.length && !['true', 'text', 'data'].includes(req.summary as string))) {
+      return { fullUrl, json: v.json as string, search: { mode } };
+    }
+    return { fullUrl, resource: shapeResource(JSON.parse(v.json as string) as Resource, req.summary, req.elements), search: { mode } };
   }
 
   private links(input: SearchInput, req: SearchRequest, keys: SortKey[], page: MatchRow[], hasNext: boolean, hasPrevious: boolean, ignored: Array<{ name: string }>): BundleLink[] {
@@ -298,8 +382,22 @@ export class SearchService {
   }
 
   private async query<T>(q: Sql, tx?: Pick<Tx, 'query'>): Promise<T[]> {
-    return (tx ?? this.db).query<T>(q.text, q.params);
+    if (tx) return tx.query<T>(q.text, q.params);
+    // Search SQL has a bounded set of shapes (values are parameters): keep them prepared (DatabaseService knows when it cannot).
+    return this.db.queryPrepared<T>(q.text, q.params);
   }
+}
+
+function toStored(r: ResourceRow): StoredVersion {
+  return {
+    resourceType: r.resource_type,
+    id: r.id,
+    versionId: Number(r.version_id),
+    lastUpdated: new Date(r.last_updated as Date),
+    deleted: !!r.deleted,
+    patientId: r.patient_id,
+    json: r.json,
+  };
 }
 
 

@@ -50,6 +50,8 @@ interface TxState {
   pending: PendingWrite[];
   /** Rows with deferred foreign keys were written (or referenced rows deleted) since the last check. */
   deferredChecksDue: boolean;
+  /** Every resource this transaction has written, flushed or not, keyed Type/id: the stored resource, or null once deleted. */
+  changed: Map<string, Resource | null>;
 }
 
 interface PendingWrite {
@@ -152,6 +154,11 @@ export class ResourceWriteService {
     }
   }
 
+  /** What this transaction has written so far (flushed or not): Type/id to the stored resource, or null when deleted. */
+  changedIn(tx: Tx): ReadonlyMap<string, Resource | null> {
+    return this.state(tx).changed;
+  }
+
   /** The current version as this transaction sees it (its own writes included), the resource locked. */
   async currentOf(tx: Tx, resourceType: string, id: string): Promise<StoredVersion | undefined> {
     await this.prefetch(tx, [{ resourceType, id }]);
@@ -204,6 +211,7 @@ export class ResourceWriteService {
     };
     state.pending.push({ version, previousPatientId: current.patientId, isNew: false, action: 'delete' });
     state.current.set(`${resourceType}/${id}`, { ...version });
+    state.changed.set(`${resourceType}/${id}`, null);
     if (resourceType === 'Patient') state.deletedPatients.add(id);
     return { versionId: version.versionId };
   }
@@ -283,6 +291,7 @@ export class ResourceWriteService {
       action: current && !current.deleted ? 'update' : 'create',
     });
     state.current.set(`${stored.resourceType}/${id}`, { ...version });
+    state.changed.set(`${stored.resourceType}/${id}`, stored);
     state.locked.add(`${stored.resourceType}/${id}`);
     const created = !current || current.deleted;
     return { status: created ? 201 : 200, resource: stored, versionId, lastUpdated };
@@ -333,7 +342,7 @@ export class ResourceWriteService {
 }
 
 function newState(): TxState {
-  return { written: new Set(), deletedPatients: new Set(), current: new Map(), locked: new Set(), pending: [], deferredChecksDue: false };
+  return { written: new Set(), deletedPatients: new Set(), current: new Map(), locked: new Set(), pending: [], deferredChecksDue: false, changed: new Map() };
 }
 
 /** Validates the body as a resource of `resourceType` with the given id. Throws a 400 OperationOutcome otherwise. */

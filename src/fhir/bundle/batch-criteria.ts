@@ -1,0 +1,45 @@
+import { searchParam } from '../search/search-parameters';
+import { splitUnescaped, unescapeValue } from '../search/search-request';
+import { capText } from '../search/search-values';
+
+/** A conditional reference: `Type?criteria`. */
+export const CONDITIONAL_REFERENCE = /^([A-Za-z]+)\?(.+)$/;
+
+/**
+ * The name of the advisory lock a conditional create holds while it matches: the type and the
+ * criteria with their parameters sorted, so that equal criteria written differently share it. Pure.
+ */
+export function criteriaLockKey(resourceType: string, criteria: string): string {
+  const key = [...new URLSearchParams(criteria).entries()]
+    .map(([k, v]) => `${k}=${v}`)
+    .sort()
+    .join('&');
+  return `${resourceType}?${key}`;
+}
+
+export interface TokenCriteria {
+  code: string;
+  /** Unescaped and capped, as the search side compares them. */
+  system: string;
+  value: string;
+}
+
+/**
+ * The criteria as one token search `code=system|value` (both parts present, one value, no
+ * modifier, chain or control parameter), which a batch chunk can also evaluate against its own
+ * unflushed writes (SearchIndexWriter.matchesToken); undefined for any other form. Pure.
+ */
+export function tokenCriteria(resourceType: string, criteria: string): TokenCriteria | undefined {
+  const params = [...new URLSearchParams(criteria).entries()].filter(([k]) => !['_format', '_pretty'].includes(k));
+  if (params.length !== 1) return undefined;
+  const [name, raw] = params[0];
+  if (!/^[a-z][a-z0-9-]*$/i.test(name)) return undefined;
+  const def = searchParam(resourceType, name);
+  if (!def || def.type !== 'token' || !def.atom) return undefined;
+  if (splitUnescaped(raw, ',').length !== 1) return undefined;
+  const parts = splitUnescaped(raw, '|');
+  if (parts.length !== 2) return undefined;
+  const [system, value] = parts.map((p) => capText(unescapeValue(p)));
+  if (!system || !value) return undefined;
+  return { code: def.code, system, value };
+}

@@ -1,0 +1,54 @@
+import { MikroORM, type PostgreSqlConnection } from '@mikro-orm/postgresql';
+import { mikroOrmConfig } from '../../src/database/mikro-orm.config';
+import { positional, PREPARED_PER_CONNECTION, preparedQuery, statementName } from '../../src/database/prepared-query';
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
+
+describe('prepared queries', () => {
+  it('numbers ? placeholders as knex does, leaving escaped ones', () => {
+    expect(positional('SELECT ? AS a, ?::text[] AS b WHERE x = ?')).toBe('SELECT $1 AS a, $2::text[] AS b WHERE x = $3');
+    expect(positional('SELECT \\? AS q, ? AS a')).toBe('SELECT ? AS q, $1 AS a');
+    expect(statementName('SELECT 1')).toBe(statementName('SELECT 1'));
+    expect(statementName('SELECT 1')).not.toBe(statementName('SELECT 2'));
+    expect(statementName('SELECT 1')).toMatch(/^[a-z0-9_]{1,63}$/);
+  });
+
+  describe('on PostgreSQL', () => {
+    let db: TestDatabase;
+    let orm: MikroORM;
+    beforeAll(async () => {
+      db = await createTestDatabase();
+      // One connection, so that every statement lands on the same one.
+      orm = await MikroORM.init(mikroOrmConfig({ databaseUrl: db.url }, 1));
+    });
+    afterAll(async () => {
+      await orm?.close(true);
+      await db?.drop();
+    });
+    const knex = () => (orm.em.getConnection() as PostgreSqlConnection).getKnex();
+
+    it('answers as a plain query, with arrays, buffers and nulls as parameters', async () => {
+      const text = 'SELECT ?::text AS a, cardinality(?::text[]) AS n, length(?::bytea) AS b, ?::text IS NULL AS z';
+      const params = ['x', ['p', 'q', 'r'], Buffer.from([1, 2, 3, 4]), null];
+      const plain = (await knex().raw(text, params)).rows;
+      expect(await preparedQuery(knex(), text, params)).toEqual(plain);
+      expect(await preparedQuery(knex(), text, params)).toEqual(plain);
+    });
+
+    it(`keeps at most ${PREPARED_PER_CONNECTION} statements prepared per connection, and prepares an evicted one again`, async () => {
+      for (let i = 0; i < PREPARED_PER_CONNECTION + 20; i++) {
+        const [row] = await preparedQuery<{ n: number }>(knex(), `SELECT ${i}::int + ?::int AS n`, [1]);
+        expect(row.n).toBe(i + 1);
+      }
+      const [count] = await preparedQuery<{ n: number }>(knex(), 'SELECT count(*)::int AS n FROM pg_prepared_statements', []);
+      expect(count.n).toBeLessThanOrEqual(PREPARED_PER_CONNECTION);
+      const [again] = await preparedQuery<{ n: number }>(knex(), 'SELECT 0::int + ?::int AS n', [5]);
+      expect(again.n).toBe(5);
+    });
+
+    it('keeps working after a statement fails', async () => {
+      await expect(preparedQuery(knex(), 'SELECT 1 / ?::int AS n', [0])).rejects.toThrow(/division by zero/);
+      const [row] = await preparedQuery<{ n: number }>(knex(), 'SELECT 1 / ?::int AS n', [1]);
+      expect(row.n).toBe(1);
+    });
+  });
+});
