@@ -43,9 +43,15 @@ export class KeyRing {
    * `fhir_decrypt(ciphertext, key_id, keys)`; ids that are not configured hold NULL.
    */
   decryptionKeys(): Array<string | null> {
-    const max = Math.max(...this.dataKeys.keys());
-    return Array.from({ length: max }, (_, i) => this.dataKeys.get(i + 1) ?? null);
+    // The keys are fixed for the process's life: built once (it is a bind parameter of every read).
+    if (!this.decryptionArray) {
+      const max = Math.max(...this.dataKeys.keys());
+      this.decryptionArray = Object.freeze(Array.from({ length: max }, (_, i) => this.dataKeys.get(i + 1) ?? null)) as Array<string | null>;
+    }
+    return this.decryptionArray;
   }
+
+  private decryptionArray?: Array<string | null>;
 
   keyIds(): number[] {
     return [...this.dataKeys.keys()];

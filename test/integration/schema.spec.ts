@@ -1,6 +1,7 @@
 import { MikroORM } from '@mikro-orm/postgresql';
 import type { Client } from 'pg';
 import { AUDITED_TABLES } from '../../migrations/Migration20261126000100_foundation';
+import { FHIR_STORE_TABLES } from '../../migrations/Migration20261127002200_fhir_store_audit_statements';
 import { mikroOrmConfig } from '../../src/database/mikro-orm.config';
 import { DoctorRow, ENTITIES } from '../../src/database/entities';
 import { createTestDatabase, rawClient, type TestDatabase } from '../helpers/test-database';
@@ -119,7 +120,9 @@ describe('audit', () => {
     for (const table of Object.keys(SEED_COLUMNS)) expect(AUDITED_TABLES).toContain(table);
   });
 
-  it.each(AUDITED_TABLES)('%s has a row-level AFTER INSERT/UPDATE/DELETE audit trigger', async (table) => {
+  const storeTables = FHIR_STORE_TABLES.map(([t]) => t);
+
+  it.each(AUDITED_TABLES.filter((t) => !storeTables.includes(t)))('%s has a row-level AFTER INSERT/UPDATE/DELETE audit trigger', async (table) => {
     const { rows } = await pg.query<{ tgtype: number }>(
       `SELECT t.tgtype FROM pg_trigger t
         WHERE t.tgrelid = $1::regclass AND NOT t.tgisinternal AND t.tgenabled <> 'D'
@@ -131,6 +134,62 @@ describe('audit', () => {
     // pg_trigger.tgtype bits: 1 ROW, 2 BEFORE, 4 INSERT, 8 DELETE, 16 UPDATE.
     expect(type & (1 | 4 | 8 | 16)).toBe(1 | 4 | 8 | 16);
     expect(type & 2).toBe(0);
+  });
+
+  it.each(storeTables)('%s has statement-level AFTER INSERT, UPDATE and DELETE audit triggers', async (table) => {
+    const { rows } = await pg.query<{ tgtype: number }>(
+      `SELECT t.tgtype FROM pg_trigger t
+        WHERE t.tgrelid = $1::regclass AND NOT t.tgisinternal AND t.tgenabled <> 'D' AND t.tgfoid = 'audit_fhir_store_rows'::regproc`,
+      [table],
+    );
+    // pg_trigger.tgtype bits: 1 ROW, 2 BEFORE, 4 INSERT, 8 DELETE, 16 UPDATE.
+    expect(rows.map((r) => r.tgtype & (1 | 2 | 4 | 8 | 16)).sort((a, b) => a - b)).toEqual([4, 8, 16]);
+  });
+
+  it.each(FHIR_STORE_TABLES)('%s: the statement triggers write the rows the generic row trigger writes', async (table, patientOwned, history) => {
+    // A twin of the table with the generic row trigger: the same statements on both must give the same audit rows.
+    const key = [...(patientOwned ? ['patient_id'] : []), 'resource_type', 'id', ...(history ? ['version_id'] : [])];
+    const twin = `twin_${table}`;
+    const p = patientOwned ? "'pat-a', " : '';
+    const pc = patientOwned ? 'patient_id, ' : '';
+    const statements = [
+      `INSERT INTO %t (${pc}resource_type, id, version_id, last_updated, deleted, content) VALUES (${p}'Observation', 'o1', 1, '2026-01-01', false, '{"a":1}'), (${p}'Observation', 'o2', 1, '2026-01-01', false, '{"b":2}')`,
+      `INSERT INTO %t (${pc}resource_type, id, version_id, last_updated, deleted, content_enc, key_id) VALUES (${p}'Patient', 'p1', 1, '2026-01-01', false, '\\x0102', 1)`,
+      `UPDATE %t SET content = '{"a":2}', last_updated = '2026-01-02' WHERE id = 'o1'`,
+      `UPDATE %t SET content = content WHERE id = 'o2'`,
+      `UPDATE %t SET content_enc = '\\x0304', key_id = 2 WHERE id = 'p1'`,
+      // The store's upsert of a current version: one row updated, one inserted, in one statement.
+      `INSERT INTO %t (${pc}resource_type, id, version_id, last_updated, deleted, content) VALUES (${p}'Observation', 'o1', 1, '2026-01-03', false, '{"a":3}'), (${p}'Observation', 'o3', 1, '2026-01-03', false, '{"c":3}')
+         ON CONFLICT (${key.join(', ')}) DO UPDATE SET content = EXCLUDED.content, last_updated = EXCLUDED.last_updated`,
+      `DELETE FROM %t WHERE id IN ('o2', 'p1')`,
+    ];
+    const audit = async (name: string) =>
+      (
+        await pg.query(
+          `SELECT patient_id, actor, request_id, operation, row_key, changed_columns FROM audit_log WHERE table_name = $1 ORDER BY id`,
+          [name],
+        )
+      ).rows;
+    await pg.query('BEGIN');
+    try {
+      await pg.query(`SELECT set_config('app.actor', 'twin-test', true), set_config('app.request_id', 'req-1', true)`);
+      await pg.query(`CREATE TABLE ${twin} (LIKE ${table} INCLUDING ALL)`);
+      await pg.query(`CREATE TRIGGER ${twin}_audit AFTER INSERT OR UPDATE OR DELETE ON ${twin} FOR EACH ROW EXECUTE FUNCTION audit_row_change(${key.map((k) => `'${k}'`).join(', ')})`);
+      for (const sql of statements) {
+        await pg.query(sql.replace('%t', table));
+        await pg.query(sql.replace('%t', twin));
+      }
+      const real = await audit(table);
+      expect(real.length).toBe(10);
+      expect(real).toEqual(await audit(twin));
+      expect(real[0]).toMatchObject({ actor: 'twin-test', request_id: 'req-1', operation: 'INSERT', patient_id: patientOwned ? 'pat-a' : '' });
+      // A key may not change by UPDATE (the pairs of old and new rows would be lost).
+      await pg.query('SAVEPOINT k');
+      await expect(pg.query(`UPDATE ${table} SET id = 'o9' WHERE id = 'o1'`)).rejects.toThrow(/cannot be changed by UPDATE/);
+      await pg.query('ROLLBACK TO SAVEPOINT k');
+    } finally {
+      await pg.query('ROLLBACK');
+    }
   });
 
   it('records the actor named by the transaction, the table, the operation and the row key', async () => {

@@ -14,8 +14,20 @@ const V2 = /^(patient|user|system)\/([A-Za-z]+|\*)\.(c?r?u?d?s?)$/;
 const V1 = /^(patient|user|system)\/([A-Za-z]+|\*)\.(read|write|\*)$/;
 const V1_PERMISSIONS: Record<string, Permission[]> = { read: ['r', 's'], write: ['c', 'u', 'd'], '*': ['c', 'r', 'u', 'd', 's'] };
 
+/** Scope strings come from a small set (the clients' grants): parsed once each, not on every request. */
+const parsed = new Map<string, ResourceScope | undefined>();
+const PARSED_MAX = 10_000;
+
 /** The resource scope a scope string names, or undefined for other scopes (openid, launch, admin...). */
 export function parseScope(scope: string): ResourceScope | undefined {
+  if (parsed.has(scope)) return parsed.get(scope);
+  const result = parseScopeText(scope);
+  if (parsed.size >= PARSED_MAX) parsed.clear();
+  parsed.set(scope, result);
+  return result;
+}
+
+function parseScopeText(scope: string): ResourceScope | undefined {
   const v2 = V2.exec(scope);
   if (v2 && v2[3]) {
     return { context: v2[1] as ScopeContext, resourceType: v2[2], permissions: new Set(v2[3].split('') as Permission[]) };

@@ -71,9 +71,15 @@ export class ResourceStore {
     return tx ?? this.db;
   }
 
+  /** The hot reads by key: fixed statement texts, so outside a transaction they run as prepared statements (no planning per read). */
+  private read<T>(tx: Queryable | undefined, sql: string, params: unknown[]): Promise<T[]> {
+    return tx ? tx.query<T>(sql, params) : this.db.queryPrepared<T>(sql, params);
+  }
+
   async readCurrent(resourceType: string, id: string, tx?: Queryable): Promise<StoredVersion | undefined> {
     const key = this.keys.decryptionKeys();
-    const rows = await this.q(tx).query<Row>(
+    const rows = await this.read<Row>(
+      tx,
       `SELECT NULL::text AS patient_id, ${COLUMNS} FROM fhir_resource WHERE resource_type = ? AND id = ?
        UNION ALL
        SELECT patient_id::text, ${COLUMNS} FROM fhir_patient_resource WHERE resource_type = ? AND id = ?`,
@@ -96,7 +102,8 @@ export class ResourceStore {
     const key = this.keys.decryptionKeys();
     const types = keys.map((k) => k.resourceType);
     const ids = keys.map((k) => k.id);
-    const rows = await this.q(tx).query<Row>(
+    const rows = await this.read<Row>(
+      tx,
       `WITH wanted AS (SELECT * FROM unnest(?::text[], ?::text[]) AS w(resource_type, id))
        SELECT NULL::text AS patient_id, ${COLUMNS} FROM fhir_resource r WHERE (r.resource_type, r.id) IN (SELECT resource_type, id FROM wanted)
        UNION ALL
@@ -109,7 +116,8 @@ export class ResourceStore {
 
   async readVersion(resourceType: string, id: string, versionId: number, tx?: Queryable): Promise<StoredVersion | undefined> {
     const key = this.keys.decryptionKeys();
-    const rows = await this.q(tx).query<Row>(
+    const rows = await this.read<Row>(
+      tx,
       `SELECT NULL::text AS patient_id, ${COLUMNS} FROM fhir_resource_history WHERE resource_type = ? AND id = ? AND version_id = ?
        UNION ALL
        SELECT patient_id::text, ${COLUMNS} FROM fhir_patient_resource_history WHERE resource_type = ? AND id = ? AND version_id = ?`,
