@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import type { Resource } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/app-config';
 import { LOGGER } from '../core/core.module';
@@ -69,10 +70,12 @@ export class AuditEventRecorder implements OnApplicationShutdown {
     this.flushing = this.flushing.then(async () => {
       if (!batch.length) return;
       try {
-        const events = batch.map((r) => {
-          const id = randomUUID();
-          return { ...toAuditEvent(r, id), meta: { versionId: '1', lastUpdated: r.recorded.toISOString() } };
-        });
+        const events: Resource[] = [];
+        for (const r of batch) {
+          // Built in slices: a flush of a few hundred events must not hold up the requests being served.
+          if (events.length && events.length % 64 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+          events.push({ ...toAuditEvent(r, randomUUID()), meta: { versionId: '1', lastUpdated: r.recorded.toISOString() } });
+        }
         await this.db.transaction({ actor: 'system:audit' }, async (tx) => {
           await this.store.writeVersions(
             tx,
