@@ -1,6 +1,7 @@
 import { toTypedValue, type TypedValue } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import { indexedParamsOf, type SearchParamDef, type SearchParamType } from './search-parameters';
+import { compileSimplePaths, evalSimplePaths, type SimplePath } from './simple-paths';
 import { capText, dateRange, normalizeString, parseLocalReference, type DateRange } from './search-values';
 
 /** `grp` ties together the component rows of one composite value (0: not part of a composite). */
@@ -54,20 +55,46 @@ export const identifierCode = (code: string) => `${code}:identifier`;
 /** The code of a composite's n-th component. */
 export const componentCode = (code: string, n: number) => `${code}#${n}`;
 
+/** Each parameter's expression compiled to plain paths where it is one (null: evaluated by the FHIRPath engine). */
+const simplePaths = new WeakMap<SearchParamDef, SimplePath[] | null>();
+
+function simplePathsOf(def: SearchParamDef, resourceType: string): SimplePath[] | undefined {
+  let compiled = simplePaths.get(def);
+  if (compiled === undefined) {
+    compiled = (def.expression ? compileSimplePaths(def.expression, resourceType) : undefined) ?? null;
+    simplePaths.set(def, compiled);
+  }
+  return compiled ?? undefined;
+}
+
+/** As extractIndexRows, with every expression evaluated by the FHIRPath engine (to check the plain-path evaluation against it). */
+export function extractIndexRowsByEngine(resource: Resource): IndexRows {
+  return extract(resource, false);
+}
+
 /**
  * Every search index row of a resource: each search parameter of its type evaluated with FHIRPath
- * and turned into rows of the parameter's type. Pure.
+ * and turned into rows of the parameter's type. Expressions that are unions of plain paths are
+ * evaluated by walking the JSON (simple-paths.ts), the others by the FHIRPath engine. Pure.
  */
 export function extractIndexRows(resource: Resource): IndexRows {
+  return extract(resource, true);
+}
+
+function extract(resource: Resource, plainPaths: boolean): IndexRows {
   const rows = emptyRows();
   const root = [toTypedValue(resource)];
   let group = 0;
   for (const def of indexedParamsOf(resource.resourceType)) {
     let values: TypedValue[];
-    try {
-      values = def.atom!.eval({ variables: {} }, root);
-    } catch {
-      continue; // an expression that does not apply to this content (e.g. a failed cast)
+    const simple = plainPaths && def.type !== 'composite' ? simplePathsOf(def, resource.resourceType) : undefined;
+    if (simple) values = evalSimplePaths(simple, resource);
+    else {
+      try {
+        values = def.atom!.eval({ variables: {} }, root);
+      } catch {
+        continue; // an expression that does not apply to this content (e.g. a failed cast)
+      }
     }
     if (def.type === 'composite') {
       for (const context of values) {
@@ -107,7 +134,10 @@ export function extractTokenRows(resource: Resource, code: string): TokenRow[] {
   return rows.token;
 }
 
-function addRows(rows: IndexRows, type: SearchParamType, code: string, grp: number, tv: TypedValue, def?: SearchParamDef): void {
+function addRows(rows: IndexRows, type: SearchParamType, code: string, grp: number, value: TypedValue, def?: SearchParamDef): void {
+  // The FHIRPath engine gives a primitive that has extensions (`_gender`) as a String/Number/Boolean object: index its value.
+  const raw = value.value as unknown;
+  const tv = raw instanceof String || raw instanceof Number || raw instanceof Boolean ? { type: value.type, value: raw.valueOf() } : value;
   const v = tv.value as Record<string, unknown> & string & number & boolean;
   if (v === undefined || v === null) return;
   switch (type) {

@@ -1,0 +1,80 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Bundle, Patient, Resource } from '@medplum/fhirtypes';
+import { loadFhirDefinitions } from '../definitions/fhir-definitions';
+import { extractIndexRows, extractIndexRowsByEngine, type IndexRows } from './index-extractor';
+import { compileSimplePaths, evalSimplePaths } from './simple-paths';
+
+beforeAll(() => loadFhirDefinitions());
+
+describe('compileSimplePaths', () => {
+  it('compiles a union of plain paths with the type each ends on, from the definitions', () => {
+    expect(compileSimplePaths('AuditEvent.agent.who | AuditEvent.entity.what', 'AuditEvent')).toEqual([
+      { steps: ['agent', 'who'], type: 'Reference' },
+      { steps: ['entity', 'what'], type: 'Reference' },
+    ]);
+    expect(compileSimplePaths('Patient.name.family', 'Patient')).toEqual([{ steps: ['name', 'family'], type: 'string' }]);
+  });
+
+  it('leaves functions, casts, choice elements, unknown elements and other types to the FHIRPath engine', () => {
+    expect(compileSimplePaths("Patient.telecom.where(system='phone')", 'Patient')).toBeUndefined();
+    expect(compileSimplePaths('(Observation.value as Quantity)', 'Observation')).toBeUndefined();
+    expect(compileSimplePaths('Observation.value', 'Observation')).toBeUndefined(); // value[x]: several types
+    expect(compileSimplePaths('Patient.nosuch', 'Patient')).toBeUndefined();
+    expect(compileSimplePaths('Practitioner.name', 'Patient')).toBeUndefined();
+  });
+});
+
+describe('evalSimplePaths', () => {
+  it('flattens arrays at every step and drops absent and null values, as FHIRPath does', () => {
+    const p: Patient = { resourceType: 'Patient', name: [{ given: ['Anna', 'Lena'] }, { family: 'X' }, { given: ['Eva'] }] };
+    const paths = compileSimplePaths('Patient.name.given', 'Patient')!;
+    expect(evalSimplePaths(paths, p)).toEqual([
+      { type: 'string', value: 'Anna' },
+      { type: 'string', value: 'Lena' },
+      { type: 'string', value: 'Eva' },
+    ]);
+    expect(evalSimplePaths(compileSimplePaths('Patient.gender', 'Patient')!, { resourceType: 'Patient' })).toEqual([]);
+  });
+});
+
+describe('extractIndexRows with plain paths', () => {
+  const sorted = (rows: IndexRows) => Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, (v as unknown[]).map((r) => JSON.stringify(r)).sort()]));
+
+  it('indexes a primitive that carries extensions (the engine gives it as a String object)', () => {
+    const p: Patient = { resourceType: 'Patient', id: 'x', gender: 'other', _gender: { extension: [{ url: 'urn:x', valueString: 'y' }] } } as Patient;
+    expect(extractIndexRows(p).token).toContainEqual(expect.objectContaining({ code: 'gender', value: 'other' }));
+    expect(extractIndexRowsByEngine(p).token).toContainEqual(expect.objectContaining({ code: 'gender', value: 'other' }));
+  });
+
+  it('gives exactly the engine-evaluated rows for every official R4 example and every Synthea fixture resource', () => {
+    const resources: Resource[] = [];
+    const examples = path.dirname(require.resolve('hl7.fhir.r4.examples/package.json'));
+    for (const f of readdirSync(examples)) {
+      if (!f.endsWith('.json') || f === 'package.json') continue;
+      const r = JSON.parse(readFileSync(path.join(examples, f), 'utf8')) as Resource;
+      if (!r.resourceType) continue;
+      resources.push(r);
+      if (r.resourceType === 'Bundle') for (const e of (r as Bundle).entry ?? []) if (e.resource) resources.push(e.resource);
+    }
+    const synthea = path.join(__dirname, '..', '..', '..', '..', 'shared', 'fixtures', 'synthea');
+    if (existsSync(synthea)) {
+      for (const sub of ['smart', 'data-pipes']) {
+        const dir = path.join(synthea, sub);
+        if (!existsSync(dir)) continue;
+        for (const f of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
+          const b = JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as Bundle;
+          for (const e of b.entry ?? []) if (e.resource) resources.push(e.resource);
+        }
+      }
+    } else {
+      console.warn(`simple-paths spec: ${synthea} is absent; compared on the R4 examples only`);
+    }
+    expect(resources.length).toBeGreaterThan(3000);
+    const different: string[] = [];
+    for (const r of resources) {
+      if (JSON.stringify(sorted(extractIndexRows(r))) !== JSON.stringify(sorted(extractIndexRowsByEngine(r)))) different.push(`${r.resourceType}/${r.id}`);
+    }
+    expect(different).toEqual([]);
+  });
+});
