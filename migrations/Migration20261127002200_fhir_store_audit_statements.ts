@@ -8,6 +8,23 @@ export const FHIR_STORE_TABLES: Array<[string, boolean, boolean]> = [
   ['fhir_patient_resource_history', true, true],
 ];
 
+/** The audit_log rows of one statement on a store table, from its transition table (alias r), as audit_row_change writes them. */
+function auditRows(patientOwned: boolean, from: string, changedColumns: string): string {
+  return `INSERT INTO audit_log (patient_id, actor, request_id, table_name, operation, row_key, changed_columns)
+      SELECT ${patientOwned ? 'r.patient_id' : "''"}, actor, request_id, logical, TG_OP,
+             jsonb_build_object(${patientOwned ? "'patient_id', r.patient_id, " : ''}'resource_type', r.resource_type, 'id', r.id)
+               || CASE WHEN history THEN jsonb_build_object('version_id', r.version_id) ELSE '{}'::jsonb END,
+             ${changedColumns}
+        FROM ${from};`;
+}
+
+/** An old row (o) with the key of a new one (r). */
+const sameKey = (patientOwned: boolean) =>
+  `${patientOwned ? 'o.patient_id = r.patient_id AND ' : ''}o.resource_type = r.resource_type AND o.id = r.id AND (NOT history OR o.version_id = r.version_id)`;
+
+/** The statement for patient-owned tables (which have patient_id) and for shared ones. */
+const byOwner = (statement: (patientOwned: boolean) => string) => `    IF patient_owned THEN\n      ${statement(true)}\n    ELSE\n      ${statement(false)}\n    END IF;`;
+
 /**
  * The resource store's audit rows, written once per statement instead of once per row. Every
  * resource write puts a row into a current table and one into its history table; the generic
@@ -34,66 +51,22 @@ DECLARE
   unpaired bigint;
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    IF patient_owned THEN
-      INSERT INTO audit_log (patient_id, actor, request_id, table_name, operation, row_key, changed_columns)
-      SELECT n.patient_id, actor, request_id, logical, TG_OP,
-             jsonb_build_object('patient_id', n.patient_id, 'resource_type', n.resource_type, 'id', n.id)
-               || CASE WHEN history THEN jsonb_build_object('version_id', n.version_id) ELSE '{}'::jsonb END,
-             fhir_store_set_columns(true, n.deleted, n.content, n.content_enc, n.key_id)
-        FROM new_rows n;
-    ELSE
-      INSERT INTO audit_log (patient_id, actor, request_id, table_name, operation, row_key, changed_columns)
-      SELECT '', actor, request_id, logical, TG_OP,
-             jsonb_build_object('resource_type', n.resource_type, 'id', n.id)
-               || CASE WHEN history THEN jsonb_build_object('version_id', n.version_id) ELSE '{}'::jsonb END,
-             fhir_store_set_columns(false, n.deleted, n.content, n.content_enc, n.key_id)
-        FROM new_rows n;
-    END IF;
+${byOwner((p) => auditRows(p, 'new_rows r', `fhir_store_set_columns(${p}, r.deleted, r.content, r.content_enc, r.key_id)`))}
   ELSIF TG_OP = 'DELETE' THEN
-    IF patient_owned THEN
-      INSERT INTO audit_log (patient_id, actor, request_id, table_name, operation, row_key, changed_columns)
-      SELECT o.patient_id, actor, request_id, logical, TG_OP,
-             jsonb_build_object('patient_id', o.patient_id, 'resource_type', o.resource_type, 'id', o.id)
-               || CASE WHEN history THEN jsonb_build_object('version_id', o.version_id) ELSE '{}'::jsonb END,
-             NULL
-        FROM old_rows o;
-    ELSE
-      INSERT INTO audit_log (patient_id, actor, request_id, table_name, operation, row_key, changed_columns)
-      SELECT '', actor, request_id, logical, TG_OP,
-             jsonb_build_object('resource_type', o.resource_type, 'id', o.id)
-               || CASE WHEN history THEN jsonb_build_object('version_id', o.version_id) ELSE '{}'::jsonb END,
-             NULL
-        FROM old_rows o;
-    END IF;
+${byOwner((p) => auditRows(p, 'old_rows r', 'NULL'))}
   ELSE
     -- UPDATE: old and new rows paired by key.
-    IF patient_owned THEN
-      SELECT count(*) INTO unpaired FROM new_rows n WHERE NOT EXISTS (
-        SELECT 1 FROM old_rows o WHERE o.patient_id = n.patient_id AND o.resource_type = n.resource_type AND o.id = n.id AND (NOT history OR o.version_id = n.version_id));
-    ELSE
-      SELECT count(*) INTO unpaired FROM new_rows n WHERE NOT EXISTS (
-        SELECT 1 FROM old_rows o WHERE o.resource_type = n.resource_type AND o.id = n.id AND (NOT history OR o.version_id = n.version_id));
-    END IF;
+${byOwner((p) => `SELECT count(*) INTO unpaired FROM new_rows r WHERE NOT EXISTS (SELECT 1 FROM old_rows o WHERE ${sameKey(p)});`)}
     IF unpaired > 0 THEN
       RAISE EXCEPTION 'the key of a row of % cannot be changed by UPDATE (delete and insert it)', logical USING ERRCODE = '55000';
     END IF;
-    IF patient_owned THEN
-      INSERT INTO audit_log (patient_id, actor, request_id, table_name, operation, row_key, changed_columns)
-      SELECT n.patient_id, actor, request_id, logical, TG_OP,
-             jsonb_build_object('patient_id', n.patient_id, 'resource_type', n.resource_type, 'id', n.id)
-               || CASE WHEN history THEN jsonb_build_object('version_id', n.version_id) ELSE '{}'::jsonb END,
-             fhir_store_changed_columns(o.version_id, n.version_id, o.last_updated, n.last_updated, o.deleted, n.deleted, o.content, n.content, o.content_enc, n.content_enc, o.key_id, n.key_id)
-        FROM new_rows n JOIN old_rows o ON o.patient_id = n.patient_id AND o.resource_type = n.resource_type AND o.id = n.id
-                                       AND (NOT history OR o.version_id = n.version_id);
-    ELSE
-      INSERT INTO audit_log (patient_id, actor, request_id, table_name, operation, row_key, changed_columns)
-      SELECT '', actor, request_id, logical, TG_OP,
-             jsonb_build_object('resource_type', n.resource_type, 'id', n.id)
-               || CASE WHEN history THEN jsonb_build_object('version_id', n.version_id) ELSE '{}'::jsonb END,
-             fhir_store_changed_columns(o.version_id, n.version_id, o.last_updated, n.last_updated, o.deleted, n.deleted, o.content, n.content, o.content_enc, n.content_enc, o.key_id, n.key_id)
-        FROM new_rows n JOIN old_rows o ON o.resource_type = n.resource_type AND o.id = n.id
-                                       AND (NOT history OR o.version_id = n.version_id);
-    END IF;
+${byOwner((p) =>
+  auditRows(
+    p,
+    `new_rows r JOIN old_rows o ON ${sameKey(p)}`,
+    'fhir_store_changed_columns(o.version_id, r.version_id, o.last_updated, r.last_updated, o.deleted, r.deleted, o.content, r.content, o.content_enc, r.content_enc, o.key_id, r.key_id)',
+  ),
+)}
   END IF;
   RETURN NULL;
 END
