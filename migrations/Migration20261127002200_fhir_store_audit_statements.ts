@@ -9,13 +9,14 @@ export const FHIR_STORE_TABLES: Array<[string, boolean, boolean]> = [
 ];
 
 /** The audit_log rows of one statement on a store table, from its transition table (alias r), as audit_row_change writes them. */
-function auditRows(patientOwned: boolean, from: string, changedColumns: string): string {
+function auditRows(patientOwned: boolean, from: string, changedColumns: string, where = 'true'): string {
   return `INSERT INTO audit_log (patient_id, actor, request_id, table_name, operation, row_key, changed_columns)
       SELECT ${patientOwned ? 'r.patient_id' : "''"}, actor, request_id, logical, TG_OP,
              jsonb_build_object(${patientOwned ? "'patient_id', r.patient_id, " : ''}'resource_type', r.resource_type, 'id', r.id)
                || CASE WHEN history THEN jsonb_build_object('version_id', r.version_id) ELSE '{}'::jsonb END,
              ${changedColumns}
-        FROM ${from};`;
+        FROM ${from}
+       WHERE ${where};`;
 }
 
 /** An old row (o) with the key of a new one (r). */
@@ -34,6 +35,9 @@ const byOwner = (statement: (patientOwned: boolean) => string) => `    IF patien
  * named, and write exactly the rows audit_row_change wrote (same key, same changed columns, same
  * actor and request id), about four times cheaper. The seed's own tables keep the row trigger.
  *
+ * The AuditEvents the server records for its requests (actor `system:audit`, one per request) are
+ * themselves the audit: their inserts get no audit_log row (any other change to an AuditEvent does).
+ *
  * An UPDATE that changes a key column would leave the old and new rows unpaired: it is refused
  * (the store never does it; a move between patients is a delete and an insert).
  */
@@ -51,7 +55,7 @@ DECLARE
   unpaired bigint;
 BEGIN
   IF TG_OP = 'INSERT' THEN
-${byOwner((p) => auditRows(p, 'new_rows r', `fhir_store_set_columns(${p}, r.deleted, r.content, r.content_enc, r.key_id)`))}
+${byOwner((p) => auditRows(p, 'new_rows r', `fhir_store_set_columns(${p}, r.deleted, r.content, r.content_enc, r.key_id)`, "actor <> 'system:audit' OR r.resource_type <> 'AuditEvent'"))}
   ELSIF TG_OP = 'DELETE' THEN
 ${byOwner((p) => auditRows(p, 'old_rows r', 'NULL'))}
   ELSE

@@ -192,6 +192,23 @@ describe('audit', () => {
     }
   });
 
+  it("writes no audit_log row for the request AuditEvents the server itself records (they are the audit), and one for any other", async () => {
+    await pg.query('BEGIN');
+    try {
+      await pg.query(`SELECT set_config('app.actor', 'system:audit', true)`);
+      await pg.query(`INSERT INTO fhir_resource (resource_type, id, version_id, last_updated, content) VALUES ('AuditEvent', 'ae-1', 1, now(), '{}'), ('Organization', 'org-ae', 1, now(), '{}')`);
+      await pg.query(`SELECT set_config('app.actor', 'client:admin', true)`);
+      await pg.query(`INSERT INTO fhir_resource (resource_type, id, version_id, last_updated, content) VALUES ('AuditEvent', 'ae-2', 1, now(), '{}')`);
+      const { rows } = await pg.query(`SELECT actor, row_key->>'id' AS id FROM audit_log WHERE table_name = 'fhir_resource' AND row_key->>'id' IN ('ae-1', 'ae-2', 'org-ae') ORDER BY id`);
+      expect(rows).toEqual([
+        { actor: 'client:admin', id: 'ae-2' },
+        { actor: 'system:audit', id: 'org-ae' },
+      ]);
+    } finally {
+      await pg.query('ROLLBACK');
+    }
+  });
+
   it('records the actor named by the transaction, the table, the operation and the row key', async () => {
     await pg.query('BEGIN');
     try {
