@@ -15,20 +15,14 @@ import { AccessPolicy } from '../../auth/access/access-policy';
 import type { Permission } from '../../auth/access/scopes';
 import type { AuthContext } from '../../auth/auth.types';
 import { collectReferences, rewriteReferences } from './reference-rewriter';
-import { CONDITIONAL_REFERENCE, criteriaLockKey, tokenCriteria } from './batch-criteria';
+import { CONDITIONAL_REFERENCE, criteriaLockKey } from './batch-criteria';
+import { writeBulkChunk, type Target } from './bulk-chunk';
 
 export type ReturnPreference = 'minimal' | 'representation' | 'OperationOutcome';
 
 /** Processing order of a transaction (FHIR R4 3.1.0.11.2): DELETE, POST, PUT/PATCH, then GET/HEAD. */
 const ORDER: Record<ParsedEntry['method'], number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
 
-interface Target {
-  id?: string;
-  /** ifNoneExist matched: nothing is created. */
-  existing?: boolean;
-  /** A conditional DELETE that matched nothing. */
-  none?: boolean;
-}
 
 const STATUS_TEXT: Record<number, string> = { 200: 'OK', 201: 'Created', 204: 'No Content' };
 
@@ -37,8 +31,6 @@ const BATCH_CHUNK = 50;
 /** After this many chunks of one batch failed their bulk attempt, the rest go entry by entry. */
 const BULK_ATTEMPT_FAILURES = 2;
 
-/** Thrown inside a bulk chunk when it cannot be decided in bulk: the chunk is rolled back and rerun entry by entry. */
-class BulkFallback extends Error {}
 
 /**
  * Batch and transaction Bundles. A transaction is all or nothing in one database transaction:
@@ -184,18 +176,8 @@ export class BundleService {
     return { resourceType: 'Bundle', type: 'batch-response', entry: responses };
   }
 
-  /**
-   * A chunk of batch entries (POSTs, PUTs by id) in one transaction without savepoints, its
-   * statements per chunk rather than per entry: the conditional-create locks of all its
-   * ifNoneExist criteria taken at once (sorted), every criteria (ifNoneExist and conditional
-   * references) matched in one query before anything is written, the PUT targets locked and read
-   * at once, the writes flushed together. An entry sees the chunk's earlier entries as it would
-   * entry by entry: their writes replace the database's answer for the resources they wrote, and
-   * are matched in memory against token criteria (`identifier=system|value`); any other criteria
-   * on a type the chunk has written, several matches, or any error makes the whole chunk roll back
-   * and returns undefined (the caller reruns it entry by entry, which reports each failure).
-   */
-  private async bulkChunk(
+  /** A chunk of batch entries written in bulk (bulk-chunk.ts), or undefined when it must be rerun entry by entry. */
+  private bulkChunk(
     ctx: TxContext,
     entries: ParsedEntry[],
     prepared: Map<ParsedEntry, Resource | undefined>,
@@ -203,82 +185,16 @@ export class BundleService {
     ret: ReturnPreference,
     scope: EntryAccess,
   ): Promise<BundleEntry[] | undefined> {
-    const criteria = new Map<string, { resourceType: string; criteria: string }>();
-    for (const e of entries) {
-      if (e.method === 'POST' && e.ifNoneExist) criteria.set(`${e.resourceType}?${e.ifNoneExist}`, { resourceType: e.resourceType, criteria: e.ifNoneExist });
-      const resource = prepared.get(e);
-      for (const { reference } of resource ? collectReferences(resource) : []) {
-        const m = CONDITIONAL_REFERENCE.exec(reference);
-        if (m) criteria.set(reference, { resourceType: m[1], criteria: m[2] });
-      }
-    }
-    try {
-      return await this.writer.inTransaction(ctx, async (tx) => {
-        const locks = [...new Set(entries.filter((e) => e.method === 'POST' && e.ifNoneExist).map((e) => criteriaLockKey(e.resourceType, e.ifNoneExist as string)))].sort();
-        if (locks.length) {
-          await tx.query('SELECT count(pg_advisory_xact_lock(hashtextextended(k, 1))) FROM (SELECT k FROM unnest(?::text[]) AS k ORDER BY k) s', [locks]);
-        }
-        // Two rows are enough: a criteria matching several resources is decided entry by entry.
-        const found = await this.search.matchIdsMany(tx, [...criteria.values()], 2);
-        const stored = new Map([...criteria.keys()].map((k, i) => [k, found[i]]));
-        await this.writer.prefetch(
-          tx,
-          entries.filter((e) => e.method === 'PUT').map((e) => ({ resourceType: e.resourceType, id: e.id as string })),
-        );
-        const existing = await this.store.readCurrentMany(
-          entries
-            .filter((e) => e.method === 'POST' && e.ifNoneExist)
-            .flatMap((e) => (stored.get(`${e.resourceType}?${e.ifNoneExist}`) ?? []).map((id) => ({ resourceType: e.resourceType, id }))),
-          tx,
-        );
-        const match = (resourceType: string, text: string): string[] => {
-          const ids = stored.get(`${resourceType}?${text}`) ?? [];
-          if (ids.length > 1) throw new BulkFallback();
-          const changed = [...this.writer.changedIn(tx)].filter(([k]) => k.startsWith(`${resourceType}/`));
-          if (!changed.length) return ids;
-          const token = tokenCriteria(resourceType, text);
-          if (!token) throw new BulkFallback();
-          const kept = ids.filter((id) => !this.writer.changedIn(tx).has(`${resourceType}/${id}`));
-          for (const [key, resource] of changed) {
-            if (resource && this.searchIndex.matchesToken(resource, token.code, token.system, token.value)) kept.push(key.slice(resourceType.length + 1));
-          }
-          return kept;
-        };
-        const out: BundleEntry[] = [];
-        for (const e of entries) {
-          const p = prepared.get(e);
-          let target: Target = { id: e.method === 'PUT' ? e.id : p?.id };
-          if (e.method === 'POST' && e.ifNoneExist) {
-            const ids = match(e.resourceType, e.ifNoneExist);
-            if (ids.length > 1) throw new BulkFallback();
-            if (ids.length === 1) target = { id: ids[0], existing: true };
-          }
-          if (target.existing) {
-            const key = `${e.resourceType}/${target.id}`;
-            const current = this.writer.changedIn(tx).has(key) ? await this.writer.currentOf(tx, e.resourceType, target.id as string) : existing.get(key);
-            if (!current?.json) throw new BulkFallback();
-            out.push(entry(base, e.resourceType, target.id as string, 200, current.versionId, current.lastUpdated, JSON.parse(current.json) as Resource, ret));
-            continue;
-          }
-          const resource =
-            p &&
-            rewriteReferences(p, (reference) => {
-              const m = CONDITIONAL_REFERENCE.exec(reference);
-              if (m) {
-                const ids = match(m[1], m[2]);
-                if (ids.length !== 1) throw new BulkFallback();
-                return `${m[1]}/${ids[0]}`;
-              }
-              if (/^urn:(uuid|oid):/.test(reference)) throw new BulkFallback();
-              return undefined;
-            });
-          out.push(await this.execute(tx, e, target, resource, base, ret, scope));
-        }
-        return out;
-      });
-    } catch {
-      return undefined; // rolled back: rerun entry by entry, which answers each failure
-    }
+    return writeBulkChunk(
+      { writer: this.writer, search: this.search, store: this.store, searchIndex: this.searchIndex },
+      ctx,
+      entries,
+      prepared,
+      {
+        execute: (tx, e, target, resource) => this.execute(tx, e, target, resource, base, ret, scope),
+        existing: (e, id, current) => entry(base, e.resourceType, id, 200, current.versionId, current.lastUpdated, JSON.parse(current.json) as Resource, ret),
+      },
+    );
   }
 
   /** Validates an entry's resource (POST/PUT) with a provisional id; PATCH bodies are checked when applied. */
