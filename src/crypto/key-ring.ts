@@ -39,19 +39,21 @@ export class KeyRing {
   }
 
   /**
-   * Every configured pgcrypto key as one array indexed by key id (PostgreSQL arrays start at 1), for
-   * `fhir_decrypt(ciphertext, key_id, keys)`; ids that are not configured hold NULL.
+   * Every configured pgcrypto key as one PostgreSQL text[] literal indexed by key id (PostgreSQL
+   * arrays start at 1), for `fhir_decrypt(ciphertext, key_id, ?::text[])`; ids that are not
+   * configured hold NULL. A literal built once: it is a bind parameter of every read, and
+   * node-postgres would otherwise serialise the array again each time.
    */
-  decryptionKeys(): Array<string | null> {
-    // The keys are fixed for the process's life: built once (it is a bind parameter of every read).
-    if (!this.decryptionArray) {
+  decryptionKeys(): string {
+    if (this.decryptionLiteral === undefined) {
       const max = Math.max(...this.dataKeys.keys());
-      this.decryptionArray = Object.freeze(Array.from({ length: max }, (_, i) => this.dataKeys.get(i + 1) ?? null)) as Array<string | null>;
+      const items = Array.from({ length: max }, (_, i) => this.dataKeys.get(i + 1));
+      this.decryptionLiteral = `{${items.map((k) => (k === undefined ? 'NULL' : `"${k.replace(/(["\\])/g, '\\$1')}"`)).join(',')}}`;
     }
-    return this.decryptionArray;
+    return this.decryptionLiteral;
   }
 
-  private decryptionArray?: Array<string | null>;
+  private decryptionLiteral?: string;
 
   keyIds(): number[] {
     return [...this.dataKeys.keys()];

@@ -52,7 +52,7 @@ interface ResourceRow {
 }
 
 /** The stored version's columns of a resource table aliased `f`, decrypted with `keys`. */
-const versionColumns = (keys: Array<string | null>): Sql =>
+const versionColumns = (keys: string): Sql =>
   sql`f.version_id, f.last_updated, f.deleted, CASE WHEN f.content_enc IS NOT NULL THEN fhir_decrypt(f.content_enc, f.key_id, ${keys}::text[]) ELSE f.content::text END AS json`;
 
 const ROW: RowRef = { type: sql`r.resource_type`, id: sql`r.id`, lastUpdated: sql`r.last_updated`, patientId: sql`r.patient_id` };
