@@ -83,7 +83,12 @@ export function sendJson(res: Response, status: number, json: string): void {
     res.status(status).type(FHIR_XML).send(resourceToXml(JSON.parse(json) as Resource));
     return;
   }
-  res.status(status).type(FHIR_JSON).send(json);
+  // Straight to Node's response (not Express's send): the body goes out as the string it is, in one write with the headers.
+  res.statusCode = status;
+  res.setHeader('Content-Type', FHIR_JSON);
+  res.setHeader('Content-Length', Buffer.byteLength(json));
+  if ((res.req as Request).method === 'HEAD') res.end();
+  else res.end(json);
 }
 
 /** The representation the client asked for with `Prefer: return=...`. */
