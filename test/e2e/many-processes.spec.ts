@@ -5,7 +5,7 @@ import { freePort } from '../helpers/redis-server';
 import { TEST_CLIENT_ID, TEST_CLIENT_SECRET } from '../helpers/test-app';
 import { createTestDatabase, rawClient, testQueuePrefix, type TestDatabase } from '../helpers/test-database';
 import { waitFor } from '../helpers/wait-for';
-import { WorkerProcess, buildForProcesses, type TestBuild } from '../helpers/worker-process';
+import { WorkerProcess, buildForProcesses, ownProcessEnv, type TestBuild } from '../helpers/worker-process';
 import type { Client } from 'pg';
 
 /**
@@ -31,20 +31,12 @@ beforeAll(async () => {
   if (OwnPgBouncer.available()) bouncer = await OwnPgBouncer.start();
   // eslint-disable-next-line no-console
   else console.warn('pgbouncer is not installed (apt-get install pgbouncer): the processes connect to PostgreSQL directly');
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    NODE_ENV: 'test',
-    DATABASE_URL: bouncer ? bouncer.urlFor(db.url) : db.url,
+  const env = ownProcessEnv(db.url, {
+    ...(bouncer ? { DATABASE_URL: bouncer.urlFor(db.url) } : {}),
     DATABASE_DIRECT_URL: db.url,
-    REDIS_URL: 'redis://127.0.0.1:6379',
-    QUEUE_PREFIX: testQueuePrefix(),
-    ENCRYPTION_KEY: 'test-encryption-key-0123456789abcdef0123456789',
-    AUTH_CLIENT_ID: TEST_CLIENT_ID,
-    AUTH_CLIENT_SECRET: TEST_CLIENT_SECRET,
-    LOG_LEVEL: 'info',
     PG_POOL_MAX: '4',
     AUDIT_EVENTS: 'writes',
-  };
+  });
   apis = [new ApiProcess(build, env, await freePort()), new ApiProcess(build, env, await freePort())];
   workers = [new WorkerProcess(build, env), new WorkerProcess(build, env)];
   await Promise.all([...apis.map((a) => a.started), ...workers.map((w) => w.started)]);

@@ -7,7 +7,7 @@ import { freePort } from './redis-server';
 import { TEST_CLIENT_ID, TEST_CLIENT_SECRET } from './test-app';
 import { createTestDatabase, testQueuePrefix, type TestDatabase } from './test-database';
 import { waitFor } from './wait-for';
-import { WorkerProcess, type TestBuild } from './worker-process';
+import { WorkerProcess, ownProcessEnv, type TestBuild } from './worker-process';
 
 /**
  * The pieces of the two-instance exchange suite: the local instance (its API and its worker as
@@ -32,18 +32,7 @@ export class LocalInstance {
 
   static async start(build: TestBuild, extraEnv: Record<string, string> = {}): Promise<LocalInstance> {
     const db = await createTestDatabase();
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      NODE_ENV: 'test',
-      DATABASE_URL: db.url,
-      REDIS_URL: 'redis://127.0.0.1:6379',
-      QUEUE_PREFIX: testQueuePrefix(),
-      ENCRYPTION_KEY: 'test-encryption-key-0123456789abcdef0123456789',
-      AUTH_CLIENT_ID: TEST_CLIENT_ID,
-      AUTH_CLIENT_SECRET: TEST_CLIENT_SECRET,
-      LOG_LEVEL: 'info',
-      ...extraEnv,
-    };
+    const env = ownProcessEnv(db.url, extraEnv);
     const api = new ApiProcess(build, env, await freePort());
     const local = new LocalInstance(build, db, env, api, '');
     try {

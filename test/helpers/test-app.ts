@@ -10,6 +10,7 @@ import { createTestDatabase, testQueuePrefix, type TestDatabase } from './test-d
 
 export const TEST_CLIENT_ID = 'test-admin';
 export const TEST_CLIENT_SECRET = 'test-admin-secret';
+export const TEST_ENCRYPTION_KEY = 'test-encryption-key-0123456789abcdef0123456789';
 
 export interface TestApp {
   app: NestExpressApplication;
@@ -28,7 +29,7 @@ export async function startTestApp(env: NodeJS.ProcessEnv = {}): Promise<TestApp
     NODE_ENV: 'test',
     DATABASE_URL: db.url,
     QUEUE_PREFIX: testQueuePrefix(),
-    ENCRYPTION_KEY: 'test-encryption-key-0123456789abcdef0123456789',
+    ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
     AUTH_CLIENT_ID: TEST_CLIENT_ID,
     AUTH_CLIENT_SECRET: TEST_CLIENT_SECRET,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL || 'fatal',

@@ -2,7 +2,8 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import type { TestApp } from './test-app';
+import { TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_ENCRYPTION_KEY, type TestApp } from './test-app';
+import { testQueuePrefix } from './test-database';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -45,6 +46,25 @@ export function processEnv(t: TestApp, extra: Record<string, string> = {}): Node
     ENCRYPTION_KEY: t.config.encryptionKey,
     AUTH_CLIENT_ID: t.config.authClientId,
     AUTH_CLIENT_SECRET: t.config.authClientSecret,
+    LOG_LEVEL: 'info',
+    ...extra,
+  };
+}
+
+/**
+ * The environment of API and worker processes started on a database of their own (not a TestApp's):
+ * the test keys and client, a fresh queue prefix, info logs. `extra` is laid over it.
+ */
+export function ownProcessEnv(databaseUrl: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    NODE_ENV: 'test',
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    QUEUE_PREFIX: testQueuePrefix(),
+    ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
+    AUTH_CLIENT_ID: TEST_CLIENT_ID,
+    AUTH_CLIENT_SECRET: TEST_CLIENT_SECRET,
     LOG_LEVEL: 'info',
     ...extra,
   };

@@ -60,11 +60,11 @@ const COLUMNS = ['model_id', 'job_id', 'patient_id', 'task', 'input_ref', 'outpu
 export class PredictionRepository {
   constructor(private readonly db: DatabaseService) {}
 
-  /** Records predictions once per (model, job): a retried job adds nothing. */
+  /** Records predictions once per (model, job), and one active record per job (migration 002000): a retried job adds nothing. */
   async insert(tx: Tx, records: PredictionRecord[]): Promise<void> {
     if (!records.length) return;
     const { values, params } = rowsOf(records);
-    await tx.query(`INSERT INTO ai_predictions (${COLUMNS.join(', ')}) VALUES ${values} ON CONFLICT (patient_id, model_id, job_id) DO NOTHING`, params);
+    await tx.query(`INSERT INTO ai_predictions (${COLUMNS.join(', ')}) VALUES ${values} ON CONFLICT DO NOTHING`, params);
   }
 
   /**
