@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 
 /** Validated configuration, read once from the environment. */
 export interface AppConfig {
@@ -51,6 +52,8 @@ export interface AppConfig {
   clientRateLimitPerMinute: number;
   /** Most entries a batch or transaction Bundle may hold. */
   maxBundleEntries: number;
+  /** Threads that validate bundle entries beside the event loop (VALIDATION_THREADS; 0: in the request's own thread). */
+  validationThreads: number;
   /** Search page sizes: the default _count and the largest a client may ask for. */
   searchDefaultCount: number;
   searchMaxCount: number;
@@ -146,6 +149,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     rateLimitPerMinute: intVar(env, 'RATE_LIMIT_PER_MINUTE', 60000, 0, 10_000_000, errors),
     clientRateLimitPerMinute: intVar(env, 'CLIENT_RATE_LIMIT_PER_MINUTE', 60000, 0, 10_000_000, errors),
     maxBundleEntries: intVar(env, 'MAX_BUNDLE_ENTRIES', 10000, 1, 1000000, errors),
+    validationThreads: intVar(env, 'VALIDATION_THREADS', Math.max(1, Math.min(4, availableParallelism() - 1)), 0, 64, errors),
     searchDefaultCount: intVar(env, 'SEARCH_DEFAULT_COUNT', 20, 1, 10000, errors),
     searchMaxCount: intVar(env, 'SEARCH_MAX_COUNT', 1000, 1, 10000, errors),
     logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'warn' : 'info'),

@@ -9,7 +9,8 @@ import { SearchService } from '../search/search.service';
 import { SearchIndexWriter } from '../search/search-index.writer';
 import { ResourceStore } from '../store/resource-store.repository';
 import { PatchService } from '../write/patch.service';
-import { ResourceWriteService, prepare } from '../write/resource-write.service';
+import { ResourceWriteService, storable } from '../write/resource-write.service';
+import { ValidationPool } from '../definitions/validation-pool';
 import { parseBundle, type ParsedEntry } from './bundle-request';
 import { AccessPolicy } from '../../auth/access/access-policy';
 import type { Permission } from '../../auth/access/scopes';
@@ -49,6 +50,7 @@ export class BundleService {
     private readonly patcher: PatchService,
     private readonly access: AccessPolicy,
     private readonly searchIndex: SearchIndexWriter,
+    private readonly validation: ValidationPool,
   ) {}
 
   async process(ctx: TxContext, body: unknown, fhirBase: string, ret: ReturnPreference, auth?: AuthContext): Promise<Bundle> {
@@ -79,7 +81,8 @@ export class BundleService {
     atEntry: EntryScope,
     scope: EntryAccess,
   ): Promise<BundleEntry[]> {
-    const prepared = entries.map((e) => atEntry(e, () => this.prepareEntry(e)));
+    const checked = await this.prepareEntries(entries);
+    const prepared = entries.map((e, i) => atEntry(e, () => unwrap(checked[i])));
     const responses: BundleEntry[] = new Array(entries.length);
     await this.writer.inTransaction(ctx, async (tx) => {
       const targets = new Map<number, Target>();
@@ -129,51 +132,100 @@ export class BundleService {
    * once a transaction holds more than 64 subtransactions.
    */
   private async batch(ctx: TxContext, entries: ParsedEntry[], base: string, ret: ReturnPreference, scope: EntryAccess): Promise<Bundle> {
-    const responses: BundleEntry[] = [];
     let bulkFailures = 0;
-    for (let start = 0; start < entries.length; start += BATCH_CHUNK) {
-      const chunk = entries.slice(start, start + BATCH_CHUNK);
-      // Access and validation need no database: their failures are answered without a transaction.
+    // Access and validation need no database: their failures are answered without a transaction.
+    // The next chunk is validated (on the validation threads) while this one is written.
+    const check = async (chunk: ParsedEntry[]) => {
       const answers = new Map<ParsedEntry, BundleEntry>();
-      const prepared = new Map<ParsedEntry, Resource | undefined>();
-      for (const e of chunk) {
+      const allowed = chunk.filter((e) => {
         try {
           atEntry(e, () => scope.check(e));
-          prepared.set(e, atEntry(e, () => this.prepareEntry(e)));
+          return true;
+        } catch (err) {
+          if (!(err instanceof OperationOutcomeError)) throw err;
+          answers.set(e, { response: { status: `${err.status}`, outcome: err.outcome } });
+          return false;
+        }
+      });
+      const results = await this.prepareEntries(allowed);
+      const prepared = new Map<ParsedEntry, Resource | undefined>();
+      allowed.forEach((e, i) => {
+        try {
+          prepared.set(e, atEntry(e, () => unwrap(results[i])));
         } catch (err) {
           if (!(err instanceof OperationOutcomeError)) throw err;
           answers.set(e, { response: { status: `${err.status}`, outcome: err.outcome } });
         }
+      });
+      return { answers, prepared };
+    };
+    const out: BundleEntry[][] = [];
+    let next = check(entries.slice(0, BATCH_CHUNK));
+    // The chunk before this one, while it is still being written, and the ifNoneExist criteria it locks.
+    let previous: { done: Promise<void>; criteria: Set<string> | undefined } = { done: Promise.resolve(), criteria: undefined };
+    for (let start = 0, n = 0; start < entries.length; start += BATCH_CHUNK, n++) {
+      const chunk = entries.slice(start, start + BATCH_CHUNK);
+      const { answers, prepared } = await next;
+      if (start + BATCH_CHUNK < entries.length) {
+        next = check(entries.slice(start + BATCH_CHUNK, start + 2 * BATCH_CHUNK));
+        next.catch(() => undefined); // awaited on the next turn; a failure of this chunk's write must not leave it unhandled
       }
       const ready = chunk.filter((e) => prepared.has(e));
-      const tryBulk = bulkFailures < BULK_ATTEMPT_FAILURES && ready.length > 1 && ready.every((e) => e.method === 'POST' || (e.method === 'PUT' && e.id));
-      const bulk = tryBulk ? await this.bulkChunk(ctx, ready, prepared, base, ret, scope) : undefined;
-      if (tryBulk && !bulk) bulkFailures++;
-      if (bulk) ready.forEach((e, i) => answers.set(e, bulk[i]));
-      else if (ready.length) {
-        await this.writer.inTransaction(ctx, async (tx) => {
-          for (const e of ready) {
-            try {
-              answers.set(
-                e,
-                await this.writer.inSavepoint(tx, async () => {
-                  const target = await atEntry(e, () => this.resolveTarget(tx, e, prepared.get(e)));
-                  const resolve = await this.referenceResolver(tx, [e], [prepared.get(e)], new Map(), false, atEntry);
-                  const p = prepared.get(e);
-                  const resource = p && rewriteReferences(p, (ref, path) => resolve(e, ref, path));
-                  return atEntry(e, () => this.execute(tx, e, target, resource, base, ret, scope));
-                }),
-              );
-            } catch (err) {
-              if (!(err instanceof OperationOutcomeError)) throw err;
-              answers.set(e, { response: { status: `${err.status}`, outcome: err.outcome } });
-            }
-          }
-        });
-      }
-      for (const e of chunk) responses.push(answers.get(e) as BundleEntry);
+      // Two chunks are written at once (one validating, writing, committing while the database works
+      // on the other) only when neither can see the other's writes: plain creates, no conditional
+      // references, no ifNoneExist criteria in common (so they share no lock). Otherwise in order.
+      const criteria = independentCreates(ready, prepared);
+      if (!criteria || !previous.criteria || [...criteria].some((k) => previous.criteria?.has(k))) await previous.done;
+      const i = n;
+      const done = this.writeChunk(ctx, ready, answers, prepared, base, ret, scope, () => bulkFailures < BULK_ATTEMPT_FAILURES, () => bulkFailures++).then(() => {
+        out[i] = chunk.map((e) => answers.get(e) as BundleEntry);
+      });
+      done.catch(() => undefined); // awaited below or on the next turn
+      await previous.done; // never more than two chunks at once
+      previous = { done, criteria };
     }
+    await previous.done;
+    const responses = out.flat();
     return { resourceType: 'Bundle', type: 'batch-response', entry: responses };
+  }
+
+  /** Writes a batch chunk's valid entries: in bulk if it may, else entry by entry in savepoints; each answer lands in `answers`. */
+  private async writeChunk(
+    ctx: TxContext,
+    ready: ParsedEntry[],
+    answers: Map<ParsedEntry, BundleEntry>,
+    prepared: Map<ParsedEntry, Resource | undefined>,
+    base: string,
+    ret: ReturnPreference,
+    scope: EntryAccess,
+    mayTryBulk: () => boolean,
+    bulkFailed: () => void,
+  ): Promise<void> {
+    const tryBulk = mayTryBulk() && ready.length > 1 && ready.every((e) => e.method === 'POST' || (e.method === 'PUT' && e.id));
+    const bulk = tryBulk ? await this.bulkChunk(ctx, ready, prepared, base, ret, scope) : undefined;
+    if (tryBulk && !bulk) bulkFailed();
+    if (bulk) ready.forEach((e, i) => answers.set(e, bulk[i]));
+    else if (ready.length) {
+      await this.writer.inTransaction(ctx, async (tx) => {
+        for (const e of ready) {
+          try {
+            answers.set(
+              e,
+              await this.writer.inSavepoint(tx, async () => {
+                const target = await atEntry(e, () => this.resolveTarget(tx, e, prepared.get(e)));
+                const resolve = await this.referenceResolver(tx, [e], [prepared.get(e)], new Map(), false, atEntry);
+                const p = prepared.get(e);
+                const resource = p && rewriteReferences(p, (ref, path) => resolve(e, ref, path));
+                return atEntry(e, () => this.execute(tx, e, target, resource, base, ret, scope));
+              }),
+            );
+          } catch (err) {
+            if (!(err instanceof OperationOutcomeError)) throw err;
+            answers.set(e, { response: { status: `${err.status}`, outcome: err.outcome } });
+          }
+        }
+      });
+    }
   }
 
   /** A chunk of batch entries written in bulk (bulk-chunk.ts), or undefined when it must be rerun entry by entry. */
@@ -197,11 +249,28 @@ export class BundleService {
     );
   }
 
-  /** Validates an entry's resource (POST/PUT) with a provisional id; PATCH bodies are checked when applied. */
-  private prepareEntry(e: ParsedEntry): Resource | undefined {
-    if (e.method === 'POST') return prepare(e.resource, e.resourceType, randomUUID());
-    if (e.method === 'PUT') return prepare(e.resource, e.resourceType, e.id ?? e.resource?.id ?? randomUUID());
-    return e.resource;
+  /**
+   * Each entry's resource (POST/PUT) with a provisional id, validated (on the validation threads
+   * when there are many), or the error that refuses it; PATCH bodies are checked when applied.
+   */
+  private async prepareEntries(entries: ParsedEntry[]): Promise<Prepared[]> {
+    const out = entries.map((e): Prepared => {
+      try {
+        if (e.method === 'POST') return { resource: storable(e.resource, randomUUID()) };
+        if (e.method === 'PUT') return { resource: storable(e.resource, e.id ?? e.resource?.id ?? randomUUID()) };
+        return { resource: e.resource };
+      } catch (err) {
+        if (!(err instanceof OperationOutcomeError)) throw err;
+        return { error: err };
+      }
+    });
+    const toValidate = entries.flatMap((e, i) => (!out[i].error && (e.method === 'POST' || e.method === 'PUT') ? [i] : []));
+    const verdicts = await this.validation.validateMany(toValidate.map((i) => ({ resource: out[i].resource, type: entries[i].resourceType })));
+    toValidate.forEach((i, k) => {
+      const error = verdicts[k];
+      if (error) out[i] = { error };
+    });
+    return out;
   }
 
   private async resolveTarget(tx: Tx, e: ParsedEntry, prepared: Resource | undefined): Promise<Target> {
@@ -365,6 +434,29 @@ function entry(base: string, type: string, id: string, status: number, versionId
 }
 
 type EntryScope = <T>(e: ParsedEntry, fn: () => T) => T;
+
+/** An entry's resource as validated, or why it was refused. */
+type Prepared = { resource: Resource | undefined; error?: undefined } | { resource?: undefined; error: OperationOutcomeError };
+
+/**
+ * The ifNoneExist lock keys of a batch chunk made only of creates without conditional references
+ * (which cannot see another chunk's writes but through those criteria), or undefined otherwise.
+ */
+function independentCreates(entries: ParsedEntry[], prepared: Map<ParsedEntry, Resource | undefined>): Set<string> | undefined {
+  const keys = new Set<string>();
+  for (const e of entries) {
+    if (e.method !== 'POST') return undefined;
+    const resource = prepared.get(e);
+    if (resource && collectReferences(resource).some(({ reference }) => CONDITIONAL_REFERENCE.test(reference))) return undefined;
+    if (e.ifNoneExist) keys.add(criteriaLockKey(e.resourceType, e.ifNoneExist));
+  }
+  return keys;
+}
+
+function unwrap(p: Prepared): Resource | undefined {
+  if (p.error) throw p.error;
+  return p.resource;
+}
 
 /** The caller's scopes applied to bundle entries: each interaction needs its permission; reads see only what the caller may. */
 class EntryAccess {

@@ -347,6 +347,13 @@ function newState(): TxState {
 
 /** Validates the body as a resource of `resourceType` with the given id. Throws a 400 OperationOutcome otherwise. */
 export function prepare(body: unknown, resourceType: string, id: string): Resource {
+  const resource = storable(body, id);
+  validateFhirResource(resource, resourceType);
+  return resource;
+}
+
+/** The body as it is stored, before validation: the given id, and meta without what the server sets. */
+export function storable(body: unknown, id: string): Resource {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw badRequest('The body must be a JSON object holding a FHIR resource');
   }
@@ -359,7 +366,6 @@ export function prepare(body: unknown, resourceType: string, id: string): Resour
   } else if (meta !== undefined) {
     resource.meta = meta; // not an object: the validator names it
   }
-  validateFhirResource(resource, resourceType);
   return resource;
 }
 
