@@ -31,3 +31,97 @@ describe('large batch', () => {
     expect((await api.get('Basic/chunk-76')).status).toBe(200);
   });
 });
+
+/**
+ * Chunks of plain creates are written two at a time; chunks that could see each other's writes
+ * (shared ifNoneExist criteria, conditional references) wait for the one before. ifNoneExist
+ * criteria of the form identifier=system|value are matched in one statement per chunk.
+ */
+describe('batch chunks written side by side', () => {
+  let t: TestApp;
+  let api: FhirRequest;
+  const SYS = 'urn:test:chunks';
+  beforeAll(async () => {
+    t = await startTestApp();
+    api = FhirRequest.of(t);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  type Answer = { response: { status: string; location?: string } };
+  const post = async (entry: unknown[]) => {
+    const res = await api.post('', { resourceType: 'Bundle', type: 'batch', entry });
+    expect(res.status).toBe(200);
+    return res.body.entry as Answer[];
+  };
+  const idOf = (a: Answer) => a.response.location?.split('/')[1];
+  const count = async (query: string) => (await api.get(`${query}&_summary=count`)).body.total as number;
+
+  it('creates each resource once when ifNoneExist criteria repeat across chunks, answering the repeats with the first', async () => {
+    const entry = Array.from({ length: 150 }, (_, i) => ({
+      resource: { resourceType: 'Organization', identifier: [{ system: SYS, value: `org-${i % 60}` }], name: `Org ${i}` },
+      request: { method: 'POST', url: 'Organization', ifNoneExist: `identifier=${SYS}|org-${i % 60}` },
+    }));
+    const answers = await post(entry);
+    expect(answers.filter((a) => a.response.status.startsWith('201'))).toHaveLength(60);
+    expect(answers.filter((a) => a.response.status.startsWith('200'))).toHaveLength(90);
+    for (let i = 60; i < 150; i++) expect(idOf(answers[i])).toBe(idOf(answers[i % 60]));
+    expect(await count(`Organization?identifier=${SYS}|`)).toBe(60);
+  });
+
+  it('writes 200 independent creates once, and a rerun finds every one of them instead of creating again', async () => {
+    const entry = Array.from({ length: 200 }, (_, i) => ({
+      resource: { resourceType: 'Practitioner', identifier: [{ system: SYS, value: `pr-${i}` }], name: [{ family: `P${i}` }] },
+      request: { method: 'POST', url: 'Practitioner', ifNoneExist: `identifier=${SYS}|pr-${i}` },
+    }));
+    const first = await post(entry);
+    expect(first.every((a) => a.response.status.startsWith('201'))).toBe(true);
+    const second = await post(entry);
+    expect(second.map((a) => a.response.status.slice(0, 3))).toEqual(entry.map(() => '200'));
+    expect(second.map(idOf)).toEqual(first.map(idOf));
+    expect(await count(`Practitioner?identifier=${SYS}|`)).toBe(200);
+  });
+
+  it('resolves a conditional reference to a resource created by an earlier chunk of the same batch', async () => {
+    const entry: unknown[] = Array.from({ length: 50 }, (_, i) => ({
+      resource: { resourceType: 'Organization', identifier: [{ system: SYS, value: `parent-${i}` }], name: `Parent ${i}` },
+      request: { method: 'POST', url: 'Organization', ifNoneExist: `identifier=${SYS}|parent-${i}` },
+    }));
+    for (let i = 0; i < 50; i++) {
+      entry.push({
+        resource: { resourceType: 'Location', name: `Site ${i}`, managingOrganization: { reference: `Organization?identifier=${SYS}|parent-${i}` } },
+        request: { method: 'POST', url: 'Location' },
+      });
+    }
+    const answers = await post(entry);
+    expect(answers.every((a) => a.response.status.startsWith('201'))).toBe(true);
+    const site = await api.get(`Location/${idOf(answers[77])}`);
+    expect(site.body.managingOrganization.reference).toBe(`Organization/${idOf(answers[27])}`);
+  });
+
+  it('does not match a deleted resource by its identifier', async () => {
+    const created = await api.post('Organization', { resourceType: 'Organization', identifier: [{ system: SYS, value: 'gone' }], name: 'Gone' });
+    expect(created.status).toBe(201);
+    expect((await api.delete(`Organization/${created.body.id}`)).status).toBeLessThan(300);
+    const entry = Array.from({ length: 10 }, (_, i) => ({
+      resource: { resourceType: 'Organization', identifier: [{ system: SYS, value: i === 0 ? 'gone' : `fresh-${i}` }], name: `O${i}` },
+      request: { method: 'POST', url: 'Organization', ifNoneExist: `identifier=${SYS}|${i === 0 ? 'gone' : `fresh-${i}`}` },
+    }));
+    const answers = await post(entry);
+    expect(answers[0].response.status).toMatch(/^201/);
+    expect(idOf(answers[0])).not.toBe(created.body.id);
+  });
+
+  it('matches Patients by identifier (a field of an encrypted type) on a rerun', async () => {
+    const entry = Array.from({ length: 12 }, (_, i) => ({
+      resource: { resourceType: 'Patient', identifier: [{ system: SYS, value: `pat-${i}` }], name: [{ family: `Pat${i}` }] },
+      request: { method: 'POST', url: 'Patient', ifNoneExist: `identifier=${SYS}|pat-${i}` },
+    }));
+    const first = await post(entry);
+    expect(first.every((a) => a.response.status.startsWith('201'))).toBe(true);
+    const second = await post(entry);
+    expect(second.map((a) => a.response.status.slice(0, 3))).toEqual(entry.map(() => '200'));
+    expect(second.map(idOf)).toEqual(first.map(idOf));
+  });
+});

@@ -6,7 +6,7 @@ import type { ResourceStore, StoredVersion } from '../store/resource-store.repos
 import type { ResourceWriteService } from '../write/resource-write.service';
 import type { ParsedEntry } from './bundle-request';
 import { collectReferences, rewriteReferences } from './reference-rewriter';
-import { CONDITIONAL_REFERENCE, criteriaLockKey, tokenCriteria } from './batch-criteria';
+import { CONDITIONAL_REFERENCE, criteriaLockKey, tokenCriteria, type TokenCriteria } from './batch-criteria';
 
 /** Where an entry writes: an id, or (ifNoneExist matched) an existing resource, or (conditional DELETE) nothing. */
 export interface Target {
@@ -51,13 +51,16 @@ export async function writeBulkChunk(
   prepared: Map<ParsedEntry, Resource | undefined>,
   answer: BulkChunkAnswers,
 ): Promise<BundleEntry[] | undefined> {
-  const criteria = new Map<string, { resourceType: string; criteria: string }>();
+  const criteria = new Map<string, { resourceType: string; criteria: string; token?: TokenCriteria }>();
+  const add = (key: string, resourceType: string, text: string) => {
+    if (!criteria.has(key)) criteria.set(key, { resourceType, criteria: text, token: tokenCriteria(resourceType, text) });
+  };
   for (const e of entries) {
-    if (e.method === 'POST' && e.ifNoneExist) criteria.set(`${e.resourceType}?${e.ifNoneExist}`, { resourceType: e.resourceType, criteria: e.ifNoneExist });
+    if (e.method === 'POST' && e.ifNoneExist) add(`${e.resourceType}?${e.ifNoneExist}`, e.resourceType, e.ifNoneExist);
     const resource = prepared.get(e);
     for (const { reference } of resource ? collectReferences(resource) : []) {
       const m = CONDITIONAL_REFERENCE.exec(reference);
-      if (m) criteria.set(reference, { resourceType: m[1], criteria: m[2] });
+      if (m) add(reference, m[1], m[2]);
     }
   }
   try {

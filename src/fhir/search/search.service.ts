@@ -10,6 +10,8 @@ import { badRequest, forbidden } from '../operation-outcome';
 import type { StoredVersion } from '../store/resource-store.repository';
 import { clauseCondition, UnknownParameterError, type ConditionContext, type RowRef } from './search-conditions';
 import { searchParam } from './search-parameters';
+import { isSecretParam } from './search-secrets';
+import { isEncryptedType } from '../store/sensitivity';
 import { SearchIndexWriter } from './search-index.writer';
 import { parseSearchRequest, truncate, type IncludeSpec, type SearchRequest } from './search-request';
 import { keysetCondition, orderBy, sortKeys, type SortKey } from './search-sort';
@@ -63,6 +65,13 @@ const MAX_INCLUDED = 1000;
  * (cursors carry the last row's sort values, so pages neither skip nor repeat rows while data
  * changes), then adds _include/_revinclude and shapes the Bundle.
  */
+/** A token criteria `code=system|value`, unescaped and capped as the search side compares them. */
+export interface TokenMatch {
+  code: string;
+  system: string;
+  value: string;
+}
+
 @Injectable()
 export class SearchService {
   constructor(
@@ -183,16 +192,40 @@ export class SearchService {
    * Several conditional criteria in one round trip (a batch chunk): for each, the ids of up to
    * `limit` matches, with the same conditions as matchIds.
    */
-  async matchIdsMany(tx: Pick<Tx, 'query'>, items: Array<{ resourceType: string; criteria: string }>, limit: number): Promise<string[][]> {
+  async matchIdsMany(tx: Pick<Tx, 'query'>, items: Array<{ resourceType: string; criteria: string; token?: TokenMatch }>, limit: number): Promise<string[][]> {
+    const out: string[][] = items.map(() => []);
+    // Criteria that are one token `code=system|value` (the caller parsed them: batch-criteria's
+    // tokenCriteria) are matched together against the token index in one statement of fixed text;
+    // secret fields (matched by their keyed hash) and any other criteria go through the general path.
+    const tokens = items.flatMap((item, i) => (item.token && !(isEncryptedType(item.resourceType) && isSecretParam(item.resourceType, item.token.code)) ? [i] : []));
+    if (tokens.length) {
+      const rows = await this.query<{ i: number; id: string }>(
+        sql`SELECT w.i, m.id FROM unnest(${tokens}::int[], ${tokens.map((i) => items[i].resourceType)}::text[], ${tokens.map((i) => items[i].token?.code)}::text[],
+               ${tokens.map((i) => items[i].token?.system)}::text[], ${tokens.map((i) => items[i].token?.value)}::text[],
+               ${tokens.map((i) => items[i].resourceType !== 'Patient')}::boolean[],
+               ${tokens.map((i) => items[i].resourceType === 'Patient' || patientCompartmentPaths(items[i].resourceType).length > 0)}::boolean[])
+               AS w(i, resource_type, code, system, value, shared, owned)
+             CROSS JOIN LATERAL (
+               SELECT DISTINCT s.resource_id AS id FROM search_token s
+               WHERE s.resource_type = w.resource_type AND s.code = w.code AND s.value = w.value AND s.system = w.system
+                 AND ((w.shared AND EXISTS (SELECT 1 FROM fhir_resource c WHERE c.resource_type = w.resource_type AND c.id = s.resource_id AND NOT c.deleted))
+                   OR (w.owned AND EXISTS (SELECT 1 FROM fhir_patient_resource c WHERE c.resource_type = w.resource_type AND c.id = s.resource_id AND NOT c.deleted)))
+               ORDER BY 1 LIMIT ${limit}) m`,
+        tx,
+      );
+      for (const r of rows) out[r.i].push(r.id);
+    }
+    const general = new Set(items.keys());
+    for (const i of tokens) general.delete(i);
     const ctx = this.context('', undefined, () => true);
-    const parts = items.map(({ resourceType, criteria }, i) => {
+    const parts = [...general].map((i) => {
+      const { resourceType, criteria } = items[i];
       const params = [...new URLSearchParams(criteria).entries()].filter(([k]) => !['_format', '_pretty'].includes(k));
       if (!params.length) throw badRequest(`Conditional criteria for ${resourceType} are empty`);
       const req = parseSearchRequest(params, { defaultCount: limit, maxCount: limit });
       const where = this.conditions([resourceType], req, ctx, true, []);
       return sql`(SELECT ${i}::int AS i, r.id FROM ${this.candidates([resourceType])} r WHERE ${where} ORDER BY r.id LIMIT ${limit})`;
     });
-    const out: string[][] = items.map(() => []);
     if (!parts.length) return out;
     for (const r of await this.query<{ i: number; id: string }>(join(parts, ' UNION ALL '), tx)) out[r.i].push(r.id);
     return out;
