@@ -199,28 +199,37 @@ export class ResourceStore {
   private async insertVersions(tx: Tx, versions: NewVersion[], patientOwned: boolean): Promise<void> {
     const [current, history] = patientOwned ? ['fhir_patient_resource', 'fhir_patient_resource_history'] : ['fhir_resource', 'fhir_resource_history'];
     const keyCols = patientOwned ? 'patient_id, resource_type, id' : 'resource_type, id';
-    const params: unknown[] = [];
-    const tuples = versions.map((v) => {
-      const encrypted = isEncryptedType(v.resourceType) && v.json !== null;
-      params.push(...(patientOwned ? [v.patientId] : []), v.resourceType, v.id, v.versionId, v.lastUpdated, v.deleted);
-      const keys = patientOwned ? '?, ?, ?' : '?, ?';
-      if (encrypted) {
-        params.push(v.json, this.keys.dataKey(), this.keys.activeKeyId);
-        return `(${keys}, ?::integer, ?::timestamptz, ?::boolean, NULL::jsonb, pgp_sym_encrypt(?, ?, '${PGP_OPTIONS}'), ?::smallint)`;
-      }
-      params.push(v.json);
-      return `(${keys}, ?::integer, ?::timestamptz, ?::boolean, ?::jsonb, NULL::bytea, NULL::smallint)`;
-    });
+    // unnest: one bind parameter per column however many versions, and the same statement text
+    // for every batch (parsed and planned once per connection, not per write).
+    const encrypted = versions.map((v) => isEncryptedType(v.resourceType) && v.json !== null);
     await tx.query(
-      `WITH h AS (
+      `WITH v AS (
+         SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::integer[], ?::timestamptz[], ?::boolean[], ?::text[], ?::boolean[])
+           AS v(patient_id, resource_type, id, version_id, last_updated, deleted, json, encrypted)),
+       h AS (
          INSERT INTO ${history} (${keyCols}, version_id, last_updated, deleted, content, content_enc, key_id)
-         VALUES ${tuples.join(', ')}
+         SELECT ${keyCols}, version_id, last_updated, deleted,
+                CASE WHEN encrypted THEN NULL ELSE json::jsonb END,
+                CASE WHEN encrypted THEN pgp_sym_encrypt(json, ?, '${PGP_OPTIONS}') END,
+                CASE WHEN encrypted THEN ?::smallint END
+         FROM v
          RETURNING *)
        INSERT INTO ${current} (${keyCols}, version_id, last_updated, deleted, content, content_enc, key_id)
        SELECT ${keyCols}, version_id, last_updated, deleted, content, content_enc, key_id FROM h
        ON CONFLICT (${keyCols}) DO UPDATE SET version_id = EXCLUDED.version_id, last_updated = EXCLUDED.last_updated,
          deleted = EXCLUDED.deleted, content = EXCLUDED.content, content_enc = EXCLUDED.content_enc, key_id = EXCLUDED.key_id`,
-      params,
+      [
+        versions.map((v) => v.patientId),
+        versions.map((v) => v.resourceType),
+        versions.map((v) => v.id),
+        versions.map((v) => v.versionId),
+        versions.map((v) => v.lastUpdated),
+        versions.map((v) => v.deleted),
+        versions.map((v) => v.json),
+        encrypted,
+        this.keys.dataKey(),
+        this.keys.activeKeyId,
+      ],
     );
   }
 
