@@ -1,5 +1,6 @@
 import request from 'supertest';
 import { FhirRequest, expectOutcome } from '../helpers/fhir-request';
+import { DatabaseService } from '../../src/database/database.service';
 import { fetchToken, startTestApp, type TestApp } from '../helpers/test-app';
 
 type Bundle = { total: number; entry?: Array<{ resource?: Record<string, any> }> };
@@ -64,4 +65,26 @@ describe('AuditEvent resources', () => {
     expectOutcome(await admin.post('AuditEvent', { ...one, id: undefined }), 403);
     expect((await admin.get(`AuditEvent/${one.id}`)).body.outcome).toBe(one.outcome);
   });
+
+  it('keeps each AuditEvent once: its history and its version 1 are read from the one stored row', async () => {
+    const [one] = await events();
+    expect(one).toBeDefined();
+    const vread = await admin.get(`AuditEvent/${one.id}/_history/1`);
+    expect(vread.status).toBe(200);
+    expect(vread.body).toEqual(one);
+    expectOutcome(await admin.get(`AuditEvent/${one.id}/_history/2`), 404);
+    const instance = (await admin.get(`AuditEvent/${one.id}/_history`)).body as Bundle;
+    expect(instance.total).toBe(1);
+    expect(instance.entry?.[0].resource).toEqual(one);
+    const stored = await t.app.get(DatabaseService).query<{ current: string; history: string }>(
+      `SELECT (SELECT count(*) FROM fhir_resource WHERE resource_type = 'AuditEvent') AS current,
+              (SELECT count(*) FROM fhir_resource_history WHERE resource_type = 'AuditEvent') AS history`,
+    );
+    expect(Number(stored[0].current)).toBeGreaterThan(0);
+    expect(Number(stored[0].history)).toBe(0);
+    // The type's history lists them all, newest first, as before.
+    const typeHistory = (await admin.get('AuditEvent/_history?_count=1000')).body as Bundle;
+    expect(typeHistory.total).toBeGreaterThanOrEqual(Number(stored[0].current));
+  });
 });
+

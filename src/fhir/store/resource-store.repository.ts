@@ -17,6 +17,14 @@ export interface StoredVersion {
   json: string | null;
 }
 
+/**
+ * Types whose resources are written once and never changed: the AuditEvents the server records
+ * (no client may create, change or delete one). Their one version is kept once, in the current
+ * table, which is also their history (vread and _history read it there): half the rows and
+ * index entries per request.
+ */
+export const KEPT_ONCE_TYPES: ReadonlySet<string> = new Set(['AuditEvent']);
+
 export interface NewVersion {
   resourceType: string;
   id: string;
@@ -116,6 +124,14 @@ export class ResourceStore {
 
   async readVersion(resourceType: string, id: string, versionId: number, tx?: Queryable): Promise<StoredVersion | undefined> {
     const key = this.keys.decryptionKeys();
+    if (KEPT_ONCE_TYPES.has(resourceType)) {
+      const [row] = await this.read<Row>(
+        tx,
+        `SELECT NULL::text AS patient_id, ${COLUMNS} FROM fhir_resource WHERE resource_type = ? AND id = ? AND version_id = ?`,
+        [key, resourceType, id, versionId],
+      );
+      return row && toStored(row);
+    }
     const rows = await this.read<Row>(
       tx,
       `SELECT NULL::text AS patient_id, ${COLUMNS} FROM fhir_resource_history WHERE resource_type = ? AND id = ? AND version_id = ?
@@ -158,11 +174,13 @@ export class ResourceStore {
       return `${table} v WHERE ${all.length ? all.join(' AND ') : 'true'}`;
     };
     const key = this.keys.decryptionKeys();
+    // A type kept once has its history in the current table (and none in the history tables).
+    const [shared, owned] = query.resourceType && KEPT_ONCE_TYPES.has(query.resourceType) ? ['fhir_resource', 'fhir_patient_resource'] : ['fhir_resource_history', 'fhir_patient_resource_history'];
     const rows = await this.q(tx).query<Row & { total: string }>(
       `SELECT *, count(*) OVER () AS total FROM (
-         SELECT NULL::text AS patient_id, ${COLUMNS} FROM ${cond('fhir_resource_history')} ${query.patientId ? 'AND false' : ''}
+         SELECT NULL::text AS patient_id, ${COLUMNS} FROM ${cond(shared)} ${query.patientId ? 'AND false' : ''}
          UNION ALL
-         SELECT patient_id::text, ${COLUMNS} FROM ${cond('fhir_patient_resource_history')} ${query.patientId ? 'AND v.patient_id = ?' : ''}
+         SELECT patient_id::text, ${COLUMNS} FROM ${cond(owned)} ${query.patientId ? 'AND v.patient_id = ?' : ''}
        ) h ORDER BY last_updated DESC, resource_type, id, version_id DESC LIMIT ? OFFSET ?`,
       [key, ...params, ...at, key, ...params, ...at, ...(query.patientId ? [query.patientId] : []), query.count, query.offset],
     );
@@ -170,8 +188,8 @@ export class ResourceStore {
     // No row carries the window total when the page is empty (_count=0, or an offset past the end): count apart.
     if (!rows.length && (query.offset > 0 || query.count === 0)) {
       const [c] = await this.q(tx).query<{ n: string }>(
-        `SELECT (SELECT count(*) FROM ${cond('fhir_resource_history')} ${query.patientId ? 'AND false' : ''})
-              + (SELECT count(*) FROM ${cond('fhir_patient_resource_history')} ${query.patientId ? 'AND v.patient_id = ?' : ''}) AS n`,
+        `SELECT (SELECT count(*) FROM ${cond(shared)} ${query.patientId ? 'AND false' : ''})
+              + (SELECT count(*) FROM ${cond(owned)} ${query.patientId ? 'AND v.patient_id = ?' : ''}) AS n`,
         [...params, ...at, ...params, ...at, ...(query.patientId ? [query.patientId] : [])],
       );
       total = Number(c.n);
@@ -190,10 +208,24 @@ export class ResourceStore {
         await this.moveHistory(tx, v.resourceType, v.id, previousPatientId, v.patientId);
       }
     }
-    const patientOwned = items.map((i) => i.version).filter((v) => v.patientId);
-    const shared = items.map((i) => i.version).filter((v) => !v.patientId);
+    const keptOnce = items.map((i) => i.version).filter((v) => KEPT_ONCE_TYPES.has(v.resourceType));
+    const versioned = items.map((i) => i.version).filter((v) => !KEPT_ONCE_TYPES.has(v.resourceType));
+    const patientOwned = versioned.filter((v) => v.patientId);
+    const shared = versioned.filter((v) => !v.patientId);
     for (const chunk of uniqueChunks(patientOwned, versionKey)) await this.insertVersions(tx, chunk, true);
     for (const chunk of uniqueChunks(shared, versionKey)) await this.insertVersions(tx, chunk, false);
+    if (keptOnce.length) await this.insertKeptOnce(tx, keptOnce);
+  }
+
+  /** Resources of a type kept once: their first and only version, in the current table alone; a second version is refused. */
+  private async insertKeptOnce(tx: Tx, versions: NewVersion[]): Promise<void> {
+    const changed = versions.find((v) => v.versionId !== 1 || v.deleted || v.patientId || isEncryptedType(v.resourceType));
+    if (changed) throw new Error(`${changed.resourceType}/${changed.id}: a ${changed.resourceType} is written once and never changed`);
+    await tx.query(
+      `INSERT INTO fhir_resource (resource_type, id, version_id, last_updated, deleted, content)
+       SELECT resource_type, id, 1, last_updated, false, json::jsonb FROM unnest(?::text[], ?::text[], ?::timestamptz[], ?::text[]) AS v(resource_type, id, last_updated, json)`,
+      [versions.map((v) => v.resourceType), versions.map((v) => v.id), versions.map((v) => v.lastUpdated), versions.map((v) => v.json)],
+    );
   }
 
   private async insertVersions(tx: Tx, versions: NewVersion[], patientOwned: boolean): Promise<void> {
