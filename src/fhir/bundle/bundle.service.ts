@@ -18,6 +18,7 @@ import type { AuthContext } from '../../auth/auth.types';
 import { collectReferences, rewriteReferences } from './reference-rewriter';
 import { CONDITIONAL_REFERENCE, criteriaLockKey } from './batch-criteria';
 import { writeBulkChunk, type Target } from './bulk-chunk';
+import { runChunks } from './chunk-pipeline';
 
 export type ReturnPreference = 'minimal' | 'representation' | 'OperationOutcome';
 
@@ -134,58 +135,40 @@ export class BundleService {
   private async batch(ctx: TxContext, entries: ParsedEntry[], base: string, ret: ReturnPreference, scope: EntryAccess): Promise<Bundle> {
     let bulkFailures = 0;
     // Access and validation need no database: their failures are answered without a transaction.
-    // The next chunk is validated (on the validation threads) while this one is written.
+    // The next chunk is validated (on the validation threads) while this one is written (runChunks).
     const check = async (chunk: ParsedEntry[]) => {
       const answers = new Map<ParsedEntry, BundleEntry>();
-      const allowed = chunk.filter((e) => {
+      /** Runs fn for the entry; an OperationOutcome it throws becomes the entry's answer. */
+      const passes = (e: ParsedEntry, fn: () => unknown): boolean => {
         try {
-          atEntry(e, () => scope.check(e));
+          atEntry(e, fn);
           return true;
         } catch (err) {
           if (!(err instanceof OperationOutcomeError)) throw err;
           answers.set(e, { response: { status: `${err.status}`, outcome: err.outcome } });
           return false;
         }
-      });
+      };
+      const allowed = chunk.filter((e) => passes(e, () => scope.check(e)));
       const results = await this.prepareEntries(allowed);
       const prepared = new Map<ParsedEntry, Resource | undefined>();
-      allowed.forEach((e, i) => {
-        try {
-          prepared.set(e, atEntry(e, () => unwrap(results[i])));
-        } catch (err) {
-          if (!(err instanceof OperationOutcomeError)) throw err;
-          answers.set(e, { response: { status: `${err.status}`, outcome: err.outcome } });
-        }
-      });
+      allowed.forEach((e, i) => passes(e, () => prepared.set(e, unwrap(results[i]))));
       return { answers, prepared };
     };
-    const out: BundleEntry[][] = [];
-    let next = check(entries.slice(0, BATCH_CHUNK));
-    // The chunk before this one, while it is still being written, and the ifNoneExist criteria it locks.
-    let previous: { done: Promise<void>; criteria: Set<string> | undefined } = { done: Promise.resolve(), criteria: undefined };
-    for (let start = 0, n = 0; start < entries.length; start += BATCH_CHUNK, n++) {
-      const chunk = entries.slice(start, start + BATCH_CHUNK);
-      const { answers, prepared } = await next;
-      if (start + BATCH_CHUNK < entries.length) {
-        next = check(entries.slice(start + BATCH_CHUNK, start + 2 * BATCH_CHUNK));
-        next.catch(() => undefined); // awaited on the next turn; a failure of this chunk's write must not leave it unhandled
-      }
-      const ready = chunk.filter((e) => prepared.has(e));
-      // Two chunks are written at once (one validating, writing, committing while the database works
-      // on the other) only when neither can see the other's writes: plain creates, no conditional
-      // references, no ifNoneExist criteria in common (so they share no lock). Otherwise in order.
-      const criteria = independentCreates(ready, prepared);
-      if (!criteria || !previous.criteria || [...criteria].some((k) => previous.criteria?.has(k))) await previous.done;
-      const i = n;
-      const done = this.writeChunk(ctx, ready, answers, prepared, base, ret, scope, () => bulkFailures < BULK_ATTEMPT_FAILURES, () => bulkFailures++).then(() => {
-        out[i] = chunk.map((e) => answers.get(e) as BundleEntry);
-      });
-      done.catch(() => undefined); // awaited below or on the next turn
-      await previous.done; // never more than two chunks at once
-      previous = { done, criteria };
-    }
-    await previous.done;
-    const responses = out.flat();
+    const chunks: ParsedEntry[][] = [];
+    for (let start = 0; start < entries.length; start += BATCH_CHUNK) chunks.push(entries.slice(start, start + BATCH_CHUNK));
+    const answered = await runChunks(chunks, {
+      prepare: check,
+      // Side by side only when neither chunk can see the other's writes: plain creates, no
+      // conditional references, no ifNoneExist criteria in common (so no lock in common).
+      locks: ({ prepared }) => independentCreates([...prepared.keys()], prepared),
+      write: async (chunk, { answers, prepared }) => {
+        const ready = chunk.filter((e) => prepared.has(e));
+        await this.writeChunk(ctx, ready, answers, prepared, base, ret, scope, () => bulkFailures < BULK_ATTEMPT_FAILURES, () => bulkFailures++);
+        return chunk.map((e) => answers.get(e) as BundleEntry);
+      },
+    });
+    const responses = answered.flat();
     return { resourceType: 'Bundle', type: 'batch-response', entry: responses };
   }
 
