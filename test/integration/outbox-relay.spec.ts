@@ -290,7 +290,17 @@ describe('worker start-up check', () => {
       } finally {
         // Nest's close() rethrows a failed init without running the shutdown hooks: release by hand
         // what the module opened (in the worker process, main() exits instead).
-        await moduleRef.get(getQueueToken(QUEUES.resourceEvents), { strict: false }).close();
+        // Every queue the module opened, before the connection they share goes (a queue still
+        // connecting when it closes would emit an unhandled 'Connection is closed').
+        for (const name of Object.values(QUEUES)) {
+          let queue: { close(): Promise<void> } | undefined;
+          try {
+            queue = moduleRef.get(getQueueToken(name), { strict: false });
+          } catch {
+            continue; // not registered by this module
+          }
+          await queue?.close().catch(() => undefined);
+        }
         moduleRef.get<Redis>(REDIS, { strict: false }).disconnect();
         await moduleRef.get(MikroORM, { strict: false }).close(true);
       }

@@ -47,7 +47,9 @@ describe('ValidationPool', () => {
   });
 
   it('answers every resource exactly as validateFhirResource does in the caller thread, in order', async () => {
-    pool = new ValidationPool({ validationThreads: 2, nodeEnv: 'test' });
+    pool = new ValidationPool({ validationThreads: 2 });
+    await pool.start(); // both threads up, definitions loaded
+    expect((pool as unknown as { threads: unknown[] }).threads).toHaveLength(2);
     const results = await pool.validateMany(sample);
     expect(results).toHaveLength(sample.length);
     const expected = sample.map(here);
@@ -59,15 +61,15 @@ describe('ValidationPool', () => {
   });
 
   it('validates in the caller thread with VALIDATION_THREADS=0 or few items, with the same answers', async () => {
-    pool = new ValidationPool({ validationThreads: 0, nodeEnv: 'test' });
+    pool = new ValidationPool({ validationThreads: 0 });
     expect((await pool.validateMany(sample.slice(0, 50))).map(said)).toEqual(sample.slice(0, 50).map(here));
-    const few = new ValidationPool({ validationThreads: 2, nodeEnv: 'test' });
+    const few = new ValidationPool({ validationThreads: 2 });
     expect((await few.validateMany(sample.slice(0, 3))).map(said)).toEqual(sample.slice(0, 3).map(here));
     expect((few as unknown as { threads: unknown[] }).threads).toHaveLength(0);
   });
 
   it('fails the items of a thread that dies (never passes them) and replaces the thread', async () => {
-    pool = new ValidationPool({ validationThreads: 1, nodeEnv: 'test' });
+    pool = new ValidationPool({ validationThreads: 1 });
     await pool.validateMany(sample.slice(0, 20)); // the thread is up
     const threads = (pool as unknown as { threads: Array<{ worker: { terminate(): Promise<number> } }> }).threads;
     const pending = pool.validateMany(sample.slice(0, 200));

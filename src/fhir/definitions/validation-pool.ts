@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import type { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../core/tokens';
@@ -88,17 +88,18 @@ class ValidationThread {
  * event loop goes on serving requests and database round trips meanwhile: validation against the
  * structure definitions is the largest CPU cost of a write. The threads run the same
  * validateFhirResource as the caller's thread would, and are started on first use, replaced if one
- * dies (its items fail with a 500, never pass unvalidated). VALIDATION_THREADS=0, or fewer than
- * MIN_ITEMS_FOR_THREADS items, validates in the caller's thread.
+ * dies (its items fail with a 500, never pass unvalidated). The API starts them before it listens
+ * (start). VALIDATION_THREADS=0, or fewer than MIN_ITEMS_FOR_THREADS items, validates in the
+ * caller's thread.
  */
 @Injectable()
-export class ValidationPool implements OnApplicationBootstrap, OnApplicationShutdown {
+export class ValidationPool implements OnApplicationShutdown {
   private readonly threads: ValidationThread[] = [];
   private readonly file: string;
   private nextId = 1;
   private closed = false;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'validationThreads' | 'nodeEnv'>) {
+  constructor(@Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'validationThreads'>) {
     const compiled = join(__dirname, 'validation.thread.js');
     this.file = existsSync(compiled) ? compiled : join(__dirname, 'validation.thread.ts');
   }
@@ -117,11 +118,11 @@ export class ValidationPool implements OnApplicationBootstrap, OnApplicationShut
   }
 
   /**
-   * The threads load and warm up the definitions while the server starts (it listens once they
-   * are ready), not during the first bundle. Tests start them on first use.
+   * Starts the threads and resolves once they have loaded and warmed up the definitions. The API
+   * process calls it before it listens, so that the first bundle does not wait for them; elsewhere
+   * (workers, which take no bundles; tests) they start on first use.
    */
-  async onApplicationBootstrap(): Promise<void> {
-    if (this.config.nodeEnv === 'test') return;
+  async start(): Promise<void> {
     while (this.threads.length < this.config.validationThreads) this.spawn();
     await Promise.all(this.threads.map((t) => t.ready));
   }
