@@ -60,6 +60,16 @@ describe('ValidationPool', () => {
     expect((pool as unknown as { threads: unknown[] }).threads).toHaveLength(2);
   });
 
+  it('sees what JSON.parse made of hostile keys (an own __proto__ survives the copy to the thread)', async () => {
+    pool = new ValidationPool({ validationThreads: 1 });
+    const hostile = JSON.parse('{"resourceType":"Basic","code":{"text":"x"},"__proto__":{"admin":true}}') as Record<string, unknown>;
+    const batch = Array.from({ length: 10 }, () => ({ resource: hostile, type: 'Basic' }));
+    const results = await pool.validateMany(batch);
+    expect(results.map(said)).toEqual(batch.map(here));
+    expect(results[0]?.status).toBe(400);
+    expect(JSON.stringify(results[0]?.outcome)).toContain('__proto__');
+  });
+
   it('validates in the caller thread with VALIDATION_THREADS=0 or few items, with the same answers', async () => {
     pool = new ValidationPool({ validationThreads: 0 });
     expect((await pool.validateMany(sample.slice(0, 50))).map(said)).toEqual(sample.slice(0, 50).map(here));
