@@ -100,6 +100,21 @@ describe('batch chunks written side by side', () => {
     expect(site.body.managingOrganization.reference).toBe(`Organization/${idOf(answers[27])}`);
   });
 
+  it("answers an ifNoneExist with a resource an earlier chunk created without criteria, as in request order", async () => {
+    const entry = Array.from({ length: 100 }, (_, i) =>
+      i === 60
+        ? { resource: { resourceType: 'Organization', identifier: [{ system: SYS, value: 'made-plain' }], name: 'Again' }, request: { method: 'POST', url: 'Organization', ifNoneExist: `identifier=${SYS}|made-plain` } }
+        : i === 10
+          ? { resource: { resourceType: 'Organization', identifier: [{ system: SYS, value: 'made-plain' }], name: 'First' }, request: { method: 'POST', url: 'Organization' } }
+          : { resource: { resourceType: 'Organization', identifier: [{ system: SYS, value: `plain-${i}` }], name: `P${i}` }, request: { method: 'POST', url: 'Organization', ifNoneExist: `identifier=${SYS}|plain-${i}` } },
+    );
+    const answers = await post(entry);
+    expect(answers[10].response.status).toMatch(/^201/);
+    expect(answers[60].response.status).toMatch(/^200/);
+    expect(idOf(answers[60])).toBe(idOf(answers[10]));
+    expect(await count(`Organization?identifier=${SYS}|made-plain`)).toBe(1);
+  });
+
   it('does not match a deleted resource by its identifier', async () => {
     const created = await api.post('Organization', { resourceType: 'Organization', identifier: [{ system: SYS, value: 'gone' }], name: 'Gone' });
     expect(created.status).toBe(201);

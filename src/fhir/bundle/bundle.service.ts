@@ -6,7 +6,7 @@ import { APP_CONFIG } from '../../core/tokens';
 import type { Tx, TxContext } from '../../database/database.service';
 import { OperationOutcomeError, badRequest, notFound, outcome, preconditionFailed } from '../operation-outcome';
 import { SearchService } from '../search/search.service';
-import { SearchIndexWriter } from '../search/search-index.writer';
+import { SearchIndexWriter, tokenKey } from '../search/search-index.writer';
 import { ResourceStore } from '../store/resource-store.repository';
 import { PatchService } from '../write/patch.service';
 import { ResourceWriteService, storable } from '../write/resource-write.service';
@@ -19,6 +19,9 @@ import { collectReferences, rewriteReferences } from './reference-rewriter';
 import { CONDITIONAL_REFERENCE, criteriaLockKey } from './batch-criteria';
 import { writeBulkChunk, type Target } from './bulk-chunk';
 import { runChunks } from './chunk-pipeline';
+import { chunkFootprint, chunksConflict } from './chunk-footprint';
+import { WriteRules } from '../write/write-rules';
+import { patientCompartmentPaths } from '../definitions/fhir-definitions';
 
 export type ReturnPreference = 'minimal' | 'representation' | 'OperationOutcome';
 
@@ -52,6 +55,7 @@ export class BundleService {
     private readonly access: AccessPolicy,
     private readonly searchIndex: SearchIndexWriter,
     private readonly validation: ValidationPool,
+    private readonly rules: WriteRules,
   ) {}
 
   async process(ctx: TxContext, body: unknown, fhirBase: string, ret: ReturnPreference, auth?: AuthContext): Promise<Bundle> {
@@ -155,13 +159,22 @@ export class BundleService {
       allowed.forEach((e, i) => passes(e, () => prepared.set(e, unwrap(results[i]))));
       return { answers, prepared };
     };
+    // A resource's token keys, once per code: chunk pairs compare up to 50 criteria with 50 creates.
+    const keysOf = new WeakMap<Resource, Map<string, Set<string>>>();
+    const tokenKeys = (resource: Resource, code: string): Set<string> => {
+      const byCode = keysOf.get(resource) ?? new Map<string, Set<string>>();
+      keysOf.set(resource, byCode);
+      let keys = byCode.get(code);
+      if (!keys) byCode.set(code, (keys = this.searchIndex.tokenKeys(resource, code)));
+      return keys;
+    };
     const chunks: ParsedEntry[][] = [];
     for (let start = 0; start < entries.length; start += BATCH_CHUNK) chunks.push(entries.slice(start, start + BATCH_CHUNK));
     const answered = await runChunks(chunks, {
       prepare: check,
-      // Side by side only when neither chunk can see the other's writes: plain creates, no
-      // conditional references, no ifNoneExist criteria in common (so no lock in common).
-      locks: ({ prepared }) => independentCreates([...prepared.keys()], prepared),
+      // Side by side only when neither chunk can see the other's writes (chunk-footprint.ts).
+      footprint: ({ prepared }) => chunkFootprint([...prepared.keys()], prepared, (type) => this.isolatedType(type)),
+      conflict: (a, b) => chunksConflict(a, b, tokenKeys, tokenKey),
       write: async (chunk, { answers, prepared }) => {
         const ready = chunk.filter((e) => prepared.has(e));
         await this.writeChunk(ctx, ready, answers, prepared, base, ret, scope, () => bulkFailures < BULK_ATTEMPT_FAILURES, () => bulkFailures++);
@@ -170,6 +183,15 @@ export class BundleService {
     });
     const responses = answered.flat();
     return { resourceType: 'Bundle', type: 'batch-response', entry: responses };
+  }
+
+  /**
+   * Whether creates of this type can be written beside another chunk's: no write rules (which take
+   * locks entry by entry) and not a patient's (whose writes share the patient's locks and EHR chain;
+   * a Provenance may belong to the patient of its target).
+   */
+  private isolatedType(type: string): boolean {
+    return !this.rules.has(type) && type !== 'Patient' && type !== 'Provenance' && patientCompartmentPaths(type).length === 0;
   }
 
   /** Writes a batch chunk's valid entries: in bulk if it may, else entry by entry in savepoints; each answer lands in `answers`. */
@@ -420,21 +442,6 @@ type EntryScope = <T>(e: ParsedEntry, fn: () => T) => T;
 
 /** An entry's resource as validated, or why it was refused. */
 type Prepared = { resource: Resource | undefined; error?: undefined } | { resource?: undefined; error: OperationOutcomeError };
-
-/**
- * The ifNoneExist lock keys of a batch chunk made only of creates without conditional references
- * (which cannot see another chunk's writes but through those criteria), or undefined otherwise.
- */
-function independentCreates(entries: ParsedEntry[], prepared: Map<ParsedEntry, Resource | undefined>): Set<string> | undefined {
-  const keys = new Set<string>();
-  for (const e of entries) {
-    if (e.method !== 'POST') return undefined;
-    const resource = prepared.get(e);
-    if (resource && collectReferences(resource).some(({ reference }) => CONDITIONAL_REFERENCE.test(reference))) return undefined;
-    if (e.ifNoneExist) keys.add(criteriaLockKey(e.resourceType, e.ifNoneExist));
-  }
-  return keys;
-}
 
 function unwrap(p: Prepared): Resource | undefined {
   if (p.error) throw p.error;

@@ -33,7 +33,8 @@ describe('runChunks', () => {
         await r.step(`prepare ${c}`);
         return c;
       },
-      locks: (c) => locks[c],
+      footprint: (c) => locks[c],
+      conflict: (x, y) => [...x].some((k) => y.has(k)),
       write: async (c) => {
         await r.step(`write ${c}`);
         return c.toUpperCase();
@@ -60,7 +61,8 @@ describe('runChunks', () => {
       const r = recorder();
       const run = runChunks(['a', 'b'], {
         prepare: async (c) => c,
-        locks: (c) => (c === 'a' ? new Set(['x']) : second),
+        footprint: (c) => (c === 'a' ? new Set(['x']) : second),
+        conflict: (x, y) => [...x].some((k) => y.has(k)),
         write: async (c) => {
           await r.step(`write ${c}`);
           return c;
@@ -78,7 +80,8 @@ describe('runChunks', () => {
     const wrote: string[] = [];
     const run = runChunks(['a', 'b', 'c'], {
       prepare: async (c) => c,
-      locks: () => new Set<string>(),
+      footprint: () => new Set<string>(),
+      conflict: () => false,
       write: async (c) => {
         if (c === 'b') throw new Error('b failed');
         await r.step(`write ${c}`);
@@ -98,6 +101,6 @@ describe('runChunks', () => {
   });
 
   it('answers an empty batch with nothing', async () => {
-    await expect(runChunks([], { prepare: async () => 1, locks: () => undefined, write: async () => 1 })).resolves.toEqual([]);
+    await expect(runChunks([], { prepare: async () => 1, footprint: () => undefined, conflict: () => true, write: async () => 1 })).resolves.toEqual([]);
   });
 });

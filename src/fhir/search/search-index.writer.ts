@@ -151,13 +151,23 @@ export class SearchIndexWriter {
    * batch chunk match its own unflushed writes.
    */
   matchesToken(resource: Resource, code: string, system: string, value: string): boolean {
+    return this.tokenKeys(resource, code).has(tokenKey(system, value));
+  }
+
+  /**
+   * The `system|value` pairs (as tokenKey makes them) that a token search on `code` would find
+   * `resource` by once indexed: capped clear text, or for a secret field the raw values its keyed
+   * hash is made of (the search side hashes its capped criteria, so the two meet only when equal).
+   */
+  tokenKeys(resource: Resource, code: string): Set<string> {
     const secret = isEncryptedType(resource.resourceType) && isSecretParam(resource.resourceType, code);
-    const wanted = secret ? this.tokenHash(system, value) : undefined;
+    const keys = new Set<string>();
     for (const r of extractTokenRows(resource, code)) {
       if (r.value === null) continue;
-      if (wanted ? this.tokenHash(r.system ?? '', r.value).equals(wanted) : r.system !== null && capText(r.system) === system && capText(r.value) === value) return true;
+      if (secret) keys.add(tokenKey(r.system ?? '', r.value));
+      else if (r.system !== null) keys.add(tokenKey(capText(r.system), capText(r.value)));
     }
-    return false;
+    return keys;
   }
 
   stringHash(normalized: string): Buffer {
@@ -176,4 +186,9 @@ export class SearchIndexWriter {
     }
     return raw;
   }
+}
+
+/** One token criteria or indexed pair, for comparing them in memory (SearchIndexWriter.tokenKeys). */
+export function tokenKey(system: string, value: string): string {
+  return `${system}\u0000${value}`;
 }
