@@ -65,6 +65,9 @@ const MAX_INCLUDED = 1000;
  * (cursors carry the last row's sort values, so pages neither skip nor repeat rows while data
  * changes), then adds _include/_revinclude and shapes the Bundle.
  */
+/** Rows a token criteria reads at most in matchIdsMany: enough to tell one match from several. */
+const TOKEN_MATCH_ROWS = 1000;
+
 /** A token criteria `code=system|value`, unescaped and capped as the search side compares them. */
 export interface TokenMatch {
   code: string;
@@ -199,21 +202,26 @@ export class SearchService {
     // secret fields (matched by their keyed hash) and any other criteria go through the general path.
     const tokens = items.flatMap((item, i) => (item.token && !(isEncryptedType(item.resourceType) && isSecretParam(item.resourceType, item.token.code)) ? [i] : []));
     if (tokens.length) {
-      const rows = await this.query<{ i: number; id: string }>(
-        sql`SELECT w.i, m.id FROM unnest(${tokens}::int[], ${tokens.map((i) => items[i].resourceType)}::text[], ${tokens.map((i) => items[i].token?.code)}::text[],
+      // The inner ORDER BY is the order of search_token_value (type, code, value): it steers the
+      // planner to look the value up there even on tables without statistics yet (a first import),
+      // where it would otherwise take the smaller search_token_res and walk every row of the type.
+      // value is COLLATE "C" in the table: the criteria's value compares in that collation too.
+      const rows = await this.query<{ i: number; ids: string[] }>(
+        sql`SELECT w.i, m.ids FROM unnest(${tokens}::int[], ${tokens.map((i) => items[i].resourceType)}::text[], ${tokens.map((i) => items[i].token?.code)}::text[],
                ${tokens.map((i) => items[i].token?.system)}::text[], ${tokens.map((i) => items[i].token?.value)}::text[],
                ${tokens.map((i) => items[i].resourceType !== 'Patient')}::boolean[],
                ${tokens.map((i) => items[i].resourceType === 'Patient' || patientCompartmentPaths(items[i].resourceType).length > 0)}::boolean[])
                AS w(i, resource_type, code, system, value, shared, owned)
              CROSS JOIN LATERAL (
-               SELECT DISTINCT s.resource_id AS id FROM search_token s
-               WHERE s.resource_type = w.resource_type AND s.code = w.code AND s.value = w.value AND s.system = w.system
-                 AND ((w.shared AND EXISTS (SELECT 1 FROM fhir_resource c WHERE c.resource_type = w.resource_type AND c.id = s.resource_id AND NOT c.deleted))
-                   OR (w.owned AND EXISTS (SELECT 1 FROM fhir_patient_resource c WHERE c.resource_type = w.resource_type AND c.id = s.resource_id AND NOT c.deleted)))
-               ORDER BY 1 LIMIT ${limit}) m`,
+               SELECT array_agg(DISTINCT t.id ORDER BY t.id) AS ids FROM (
+                 SELECT s.resource_id::text AS id FROM search_token s
+                 WHERE s.resource_type = w.resource_type AND s.code = w.code AND s.value = w.value COLLATE "C" AND s.system = w.system
+                   AND ((w.shared AND EXISTS (SELECT 1 FROM fhir_resource c WHERE c.resource_type = w.resource_type AND c.id = s.resource_id AND NOT c.deleted))
+                     OR (w.owned AND EXISTS (SELECT 1 FROM fhir_patient_resource c WHERE c.resource_type = w.resource_type AND c.id = s.resource_id AND NOT c.deleted)))
+                 ORDER BY s.resource_type, s.code, s.value LIMIT ${TOKEN_MATCH_ROWS}) t) m`,
         tx,
       );
-      for (const r of rows) out[r.i].push(r.id);
+      for (const r of rows) out[r.i].push(...(r.ids ?? []).slice(0, limit));
     }
     const general = new Set(items.keys());
     for (const i of tokens) general.delete(i);
