@@ -144,7 +144,7 @@ export function processCpuSeconds(pid: number): number {
 }
 
 /** CPU seconds of each PostgreSQL backend connected to the database of `databaseUrl` (by pid). */
-export async function databaseBackendsCpu(databaseUrl: string): Promise<Map<number, number>> {
+async function databaseBackendsCpu(databaseUrl: string): Promise<Map<number, number>> {
   const client = new Client({ connectionString: databaseUrl });
   await client.connect();
   try {

@@ -1,6 +1,7 @@
 import { searchParam } from '../search/search-parameters';
 import { splitUnescaped, unescapeValue } from '../search/search-request';
 import { capText } from '../search/search-values';
+import type { TokenMatch } from '../search/search.service';
 
 /** A conditional reference: `Type?criteria`. */
 export const CONDITIONAL_REFERENCE = /^([A-Za-z]+)\?(.+)$/;
@@ -17,12 +18,8 @@ export function criteriaLockKey(resourceType: string, criteria: string): string 
   return `${resourceType}?${key}`;
 }
 
-export interface TokenCriteria {
-  code: string;
-  /** Unescaped and capped, as the search side compares them. */
-  system: string;
-  value: string;
-}
+/** A criteria `code=system|value`, its parts unescaped and capped as the search side compares them. */
+export type TokenCriteria = TokenMatch;
 
 /**
  * The criteria as one token search `code=system|value` (both parts present, one value, no

@@ -87,7 +87,7 @@ export async function writeBulkChunk(
         if (ids.length > 1) throw new BulkFallback();
         const changed = [...deps.writer.changedIn(tx)].filter(([k]) => k.startsWith(`${resourceType}/`));
         if (!changed.length) return ids;
-        const token = tokenCriteria(resourceType, text);
+        const token = criteria.get(`${resourceType}?${text}`)?.token;
         if (!token) throw new BulkFallback();
         const kept = ids.filter((id) => !deps.writer.changedIn(tx).has(`${resourceType}/${id}`));
         for (const [key, resource] of changed) {

@@ -65,6 +65,11 @@ const MAX_INCLUDED = 1000;
  * (cursors carry the last row's sort values, so pages neither skip nor repeat rows while data
  * changes), then adds _include/_revinclude and shapes the Bundle.
  */
+/** Whether resources of the type can be stored in fhir_resource (all but Patients). */
+const inSharedTable = (type: string): boolean => type !== 'Patient';
+/** Whether resources of the type can be stored in fhir_patient_resource (Patients and the Patient compartment's types). */
+const inPatientTable = (type: string): boolean => type === 'Patient' || patientCompartmentPaths(type).length > 0;
+
 /** Rows a token criteria reads at most in matchIdsMany: enough to tell one match from several. */
 const TOKEN_MATCH_ROWS = 1000;
 
@@ -209,8 +214,8 @@ export class SearchService {
       const rows = await this.query<{ i: number; ids: string[] }>(
         sql`SELECT w.i, m.ids FROM unnest(${tokens}::int[], ${tokens.map((i) => items[i].resourceType)}::text[], ${tokens.map((i) => items[i].token?.code)}::text[],
                ${tokens.map((i) => items[i].token?.system)}::text[], ${tokens.map((i) => items[i].token?.value)}::text[],
-               ${tokens.map((i) => items[i].resourceType !== 'Patient')}::boolean[],
-               ${tokens.map((i) => items[i].resourceType === 'Patient' || patientCompartmentPaths(items[i].resourceType).length > 0)}::boolean[])
+               ${tokens.map((i) => inSharedTable(items[i].resourceType))}::boolean[],
+               ${tokens.map((i) => inPatientTable(items[i].resourceType))}::boolean[])
                AS w(i, resource_type, code, system, value, shared, owned)
              CROSS JOIN LATERAL (
                SELECT array_agg(DISTINCT t.id ORDER BY t.id) AS ids FROM (
@@ -313,8 +318,8 @@ export class SearchService {
 
   /** The candidate rows of each resource table, as subqueries (patient_id, resource_type, id, last_updated). */
   private candidateArms(types: string[], compartment?: string): Sql[] {
-    const shared = types.filter((t) => t !== 'Patient');
-    const owned = types.filter((t) => t === 'Patient' || patientCompartmentPaths(t).length > 0);
+    const shared = types.filter(inSharedTable);
+    const owned = types.filter(inPatientTable);
     const arms: Sql[] = [];
     if (shared.length) {
       arms.push(sql`(SELECT NULL::text AS patient_id, resource_type, id, last_updated FROM fhir_resource WHERE resource_type = ANY(${namesLit(shared)}) AND NOT deleted)`);
