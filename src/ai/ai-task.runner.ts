@@ -138,7 +138,7 @@ export class AiTaskRunner {
     const byCode = codes
       ? ` AND EXISTS (SELECT 1 FROM search_token t WHERE t.patient_id = r.patient_id AND t.resource_type = 'Observation' AND t.resource_id = r.id AND t.code = 'combo-code' AND t.value = ANY (?::text[]))`
       : '';
-    const rows = await this.db.query<{ content: Observation }>(
+    const rows = await this.db.queryPrepared<{ content: Observation }>(
       `SELECT r.content FROM fhir_patient_resource r WHERE r.patient_id = ? AND r.resource_type = 'Observation' AND NOT r.deleted AND r.content IS NOT NULL${byCode}`,
       codes ? [patientId, [...codes]] : [patientId],
     );

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { MikroORM, type PostgreSqlConnection } from '@mikro-orm/postgresql';
 import type { Knex } from '@mikro-orm/postgresql';
-import { preparedQuery } from './prepared-query';
+import { plainOn, poolOf, preparedOn, preparedQuery, type PgClient } from './prepared-query';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../core/tokens';
 
@@ -40,8 +40,13 @@ export class DatabaseService {
   }
 
   async query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
-    const result = await this.knex.raw(sql, params as Knex.RawBinding[]);
-    return result.rows as T[];
+    const pool = poolOf(this.knex);
+    const conn = await pool.acquireConnection();
+    try {
+      return await plainOn<T>(conn, sql, params);
+    } finally {
+      await pool.releaseConnection(conn);
+    }
   }
 
   /** As `query`, as a named prepared statement (see prepared-query.ts): for stable statement shapes, outside PgBouncer. */
@@ -49,15 +54,43 @@ export class DatabaseService {
     return this.prepares ? preparedQuery<T>(this.knex, sql, params) : this.query<T>(sql, params);
   }
 
-  /** Runs `fn` in one transaction whose changes the audit triggers attribute to `ctx.actor`. */
+  /**
+   * Runs `fn` in one transaction whose changes the audit triggers attribute to `ctx.actor`, on one
+   * pooled connection held throughout. Its statements are prepared (outside PgBouncer): the write
+   * path's statements have a few fixed shapes whose planning otherwise cost as much as running them.
+   */
   async transaction<T>(ctx: TxContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.knex.transaction(async (trx) => {
+    const pool = poolOf(this.knex);
+    const conn = await pool.acquireConnection();
+    try {
       const tx: Tx = {
         actor: ctx.actor,
-        query: async <R>(sql: string, params: unknown[] = []) => (await trx.raw(sql, params as Knex.RawBinding[])).rows as R[],
+        query: <R>(sql: string, params: unknown[] = []) => (this.prepares ? preparedOn<R>(conn, sql, params) : plainOn<R>(conn, sql, params)),
       };
-      await tx.query("SELECT set_config('app.actor', ?, true), set_config('app.request_id', ?, true)", [ctx.actor, ctx.requestId ?? '']);
-      return fn(tx);
-    });
+      let result: T;
+      try {
+        // BEGIN and the audit context in one round trip (a simple query: the values as quoted literals).
+        await conn.query(
+          `BEGIN; SELECT set_config('app.actor', ${conn.escapeLiteral(ctx.actor)}, true), set_config('app.request_id', ${conn.escapeLiteral(ctx.requestId ?? '')}, true)`,
+        );
+        result = await fn(tx);
+      } catch (e) {
+        await rollback(conn);
+        throw e;
+      }
+      await conn.query('COMMIT');
+      return result;
+    } finally {
+      await pool.releaseConnection(conn);
+    }
+  }
+}
+
+/** Ends a failed transaction; a connection that cannot even roll back is left for the pool to discard. */
+async function rollback(conn: PgClient): Promise<void> {
+  try {
+    await conn.query('ROLLBACK');
+  } catch (e) {
+    conn.__knex__disposed ??= e;
   }
 }

@@ -30,12 +30,18 @@ export const OUTBOX_CHANNEL = 'fhir_outbox';
 export class OutboxRepository {
   constructor(private readonly db: DatabaseService) {}
 
-  /** Records the events of a write; their actor is the transaction's unless an event names one. */
+  /**
+   * Records the events of a write; their actor is the transaction's unless an event names one. In
+   * the same statement, wakes the relay when the transaction commits (PostgreSQL delivers NOTIFY on
+   * commit only, once per channel and payload, and drops it with a rolled-back savepoint).
+   */
   async recordMany(tx: Tx, events: Array<Omit<ResourceEvent, 'id'>>): Promise<void> {
     if (!events.length) return;
     await tx.query(
-      `INSERT INTO outbox_events (resource_type, resource_id, version_id, patient_id, action, actor)
-       SELECT * FROM unnest(?::text[], ?::text[], ?::integer[], ?::text[], ?::text[], ?::text[])`,
+      `WITH recorded AS (
+         INSERT INTO outbox_events (resource_type, resource_id, version_id, patient_id, action, actor)
+         SELECT * FROM unnest(?::text[], ?::text[], ?::integer[], ?::text[], ?::text[], ?::text[]))
+       SELECT pg_notify(?, '')`,
       [
         events.map((e) => e.resourceType),
         events.map((e) => e.resourceId),
@@ -43,13 +49,9 @@ export class OutboxRepository {
         events.map((e) => e.patientId),
         events.map((e) => e.action),
         events.map((e) => e.actor ?? tx.actor ?? null),
+        OUTBOX_CHANNEL,
       ],
     );
-  }
-
-  /** Wakes the relay when the transaction commits (PostgreSQL delivers NOTIFY on commit only). */
-  async notify(tx: Tx): Promise<void> {
-    await tx.query(`SELECT pg_notify(?, '')`, [OUTBOX_CHANNEL]);
   }
 
   /**

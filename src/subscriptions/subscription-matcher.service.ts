@@ -42,7 +42,7 @@ export class SubscriptionMatcher {
   }
 
   private async readStamp(): Promise<string> {
-    const [{ stamp }] = await this.db.query<{ stamp: string }>(
+    const [{ stamp }] = await this.db.queryPrepared<{ stamp: string }>(
       `SELECT coalesce(max(last_updated)::text, '') || ':' || count(*) AS stamp FROM fhir_resource WHERE resource_type = 'Subscription'`,
     );
     return stamp;

@@ -1,5 +1,6 @@
 import { MikroORM, type PostgreSqlConnection } from '@mikro-orm/postgresql';
 import { mikroOrmConfig } from '../../src/database/mikro-orm.config';
+import { DatabaseService } from '../../src/database/database.service';
 import { positional, PREPARED_PER_CONNECTION, preparedQuery, statementName } from '../../src/database/prepared-query';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 
@@ -43,6 +44,31 @@ describe('prepared queries', () => {
       expect(count.n).toBeLessThanOrEqual(PREPARED_PER_CONNECTION);
       const [again] = await preparedQuery<{ n: number }>(knex(), 'SELECT 0::int + ?::int AS n', [5]);
       expect(again.n).toBe(5);
+    });
+
+    it('runs a transaction on one connection: its statements prepared, its actor set, all or nothing', async () => {
+      const db = new DatabaseService(orm);
+      await db.query('CREATE TABLE tx_probe (n int PRIMARY KEY)');
+      const text = 'INSERT INTO tx_probe (n) VALUES (?::int) RETURNING current_setting(?) AS actor';
+      const [row] = await db.transaction({ actor: "client:o'brien" }, async (tx) => {
+        await tx.query(text, [1, 'app.actor']);
+        return tx.query<{ actor: string }>(text, [2, 'app.actor']);
+      });
+      expect(row.actor).toBe("client:o'brien");
+      const [prepared] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement LIKE ?', ['INSERT INTO tx_probe%']);
+      expect(prepared.n).toBe(1);
+      // A failure part way: nothing of the transaction stays, the error names the statement, not its values.
+      const failed = await db
+        .transaction({ actor: 'test' }, async (tx) => {
+          await tx.query(text, [3, 'app.actor']);
+          await tx.query(text, [1, 'app.actor']);
+        })
+        .catch((e: Error) => e);
+      expect((failed as Error).message).toMatch(/^INSERT INTO tx_probe \(n\) VALUES \(\$1::int\).*duplicate key/s);
+      expect((await db.query<{ n: number }>('SELECT n FROM tx_probe ORDER BY n')).map((r) => r.n)).toEqual([1, 2]);
+      // The connection went back to the pool usable, outside any transaction.
+      const [state] = await db.query<{ xact: boolean }>("SELECT now() = statement_timestamp() AS xact");
+      expect(state.xact).toBe(true);
     });
 
     it('keeps working after a statement fails', async () => {

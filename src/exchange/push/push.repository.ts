@@ -52,8 +52,9 @@ export class PushRepository {
   constructor(private readonly db: DatabaseService) {}
 
   /** Whether any connection is active: while none is, no event can be pushed (checked before reading anything). */
-  async anyActiveConnection(tx: Queryable = this.db): Promise<boolean> {
-    const [row] = await tx.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM exchange_connections WHERE status = 'active') AS any`);
+  async anyActiveConnection(tx?: Queryable): Promise<boolean> {
+    const sql = `SELECT EXISTS (SELECT 1 FROM exchange_connections WHERE status = 'active') AS any`;
+    const [row] = await (tx ? tx.query<{ any: boolean }>(sql) : this.db.queryPrepared<{ any: boolean }>(sql));
     return !!row?.any;
   }
 

@@ -90,7 +90,7 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
 export class SearchIndexWriter {
   constructor(private readonly keys: KeyRing) {}
 
-  /** Replaces the rows of several resources: one DELETE per table for the updated ones, one INSERT per table for all. */
+  /** Replaces the rows of several resources: one statement removes the updated ones' rows from every table, one inserts all rows. */
   async indexMany(tx: Tx, items: Array<{ resource: Resource; patientId: string | null; isNew: boolean }>): Promise<void> {
     const updated = items.filter((i) => !i.isNew).map((i) => i.resource);
     if (updated.length) await this.removeMany(tx, updated);
@@ -117,26 +117,28 @@ export class SearchIndexWriter {
         }
       }
     }
+    // One statement for every table that gets rows (a data-modifying CTE per table), each column
+    // one array parameter: a few statement texts in all, and one round trip per write instead of one per table.
+    const inserts: string[] = [];
+    const params: unknown[] = [];
     for (const kind of KINDS) {
       const cols = columns.get(kind) as unknown[][];
       if (!cols[0].length) continue;
       const spec = COLUMNS[kind];
-      // unnest: one bind parameter per column, however many rows.
-      await tx.query(
-        `INSERT INTO ${TABLES[kind].table} (${spec.map((c) => c.name).join(', ')})
-         SELECT * FROM unnest(${spec.map((c) => `?::${c.type}[]`).join(', ')})`,
-        cols,
-      );
+      inserts.push(`INSERT INTO ${TABLES[kind].table} (${spec.map((c) => c.name).join(', ')}) SELECT * FROM unnest(${spec.map((c) => `?::${c.type}[]`).join(', ')})`);
+      params.push(...cols);
     }
+    if (inserts.length) await tx.query(allInOne(inserts), params);
   }
 
   async removeMany(tx: Tx, resources: Array<{ resourceType: string; id?: string }>): Promise<void> {
     if (!resources.length) return;
     const types = resources.map((r) => r.resourceType);
     const ids = resources.map((r) => r.id);
-    for (const { table } of Object.values(TABLES)) {
-      await tx.query(`DELETE FROM ${table} WHERE (resource_type, resource_id) IN (SELECT * FROM unnest(?::text[], ?::text[]))`, [types, ids]);
-    }
+    await tx.query(
+      allInOne(Object.values(TABLES).map(({ table }) => `DELETE FROM ${table} WHERE (resource_type, resource_id) IN (SELECT * FROM unnest(?::text[], ?::text[]))`)),
+      Object.values(TABLES).flatMap(() => [types, ids]),
+    );
   }
 
   /** The keyed hash of a token (`system|value`), as the search side computes it. */
@@ -186,6 +188,12 @@ export class SearchIndexWriter {
     }
     return raw;
   }
+}
+
+/** Several data-modifying statements (on different tables) as one: all but the last become CTEs. */
+function allInOne(statements: string[]): string {
+  const last = statements.length - 1;
+  return last ? `WITH ${statements.slice(0, last).map((sql, i) => `w${i} AS (${sql})`).join(',\n     ')}\n${statements[last]}` : statements[0];
 }
 
 /** One token criteria or indexed pair, for comparing them in memory (SearchIndexWriter.tokenKeys). */

@@ -85,7 +85,6 @@ export class ResourceWriteService {
         const result = await fn(tx);
         await this.flush(tx);
         await this.checkCompartments(tx);
-        await this.outbox.notify(tx);
         return result;
       });
     } catch (e) {
