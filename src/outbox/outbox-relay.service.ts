@@ -3,17 +3,24 @@ import type { Logger } from 'pino';
 import type { AppConfig } from '../config/app-config';
 import { LOGGER } from '../core/core.module';
 import { APP_CONFIG } from '../core/tokens';
-import { QUEUES, resourceEventJobId } from '../queue/queues';
+import { QUEUES, resourceEventsJobId } from '../queue/queues';
 import { TableToQueue } from '../queue/table-to-queue';
-import { OUTBOX_CHANNEL, OutboxRepository, type ResourceEvent } from './outbox.repository';
+import { OUTBOX_CHANNEL, OutboxRepository, type ResourceEvent, type ResourceEventGroup } from './outbox.repository';
 
 const BATCH = 500;
+/**
+ * Events per resource-events job. A prediction makes 3-5 events (the trigger, the output, its
+ * Provenance, a recommendation...), most of which want nothing: one BullMQ job each cost more
+ * (Redis round trips to add, fetch, complete; shared checks per job) than deciding that.
+ */
+export const EVENTS_PER_JOB = 32;
 
 /**
  * Drains the outbox into the resource-events queue (src/queue/table-to-queue.ts): woken by NOTIFY
  * on commit, and polling as a safety net, so events written while Redis was down (or while no
- * relay ran) are published once it is back. Job ids are deterministic, so publishing an event
- * twice (a crash between add and mark) still makes one job.
+ * relay ran) are published once it is back. A transaction's events go together, up to
+ * EVENTS_PER_JOB per job; a job's id names its events, so publishing them twice (a crash between
+ * add and mark, which claims the same transactions' events again) still makes one job.
  */
 @Injectable()
 export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -26,7 +33,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       channel: OUTBOX_CHANNEL,
       pollMs: Number(process.env.OUTBOX_POLL_MS || 1000),
       drainBatch: async (publish) => {
-        const moved = await outbox.drain(BATCH, (events) => publish(events.map(toJob)));
+        const moved = await outbox.drain(BATCH, (groups) => publish(groups.flatMap(eventGroupJobs)));
         return { moved, full: moved >= BATCH };
       },
     });
@@ -51,16 +58,23 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   }
 }
 
-function toJob(e: ResourceEvent) {
-  return {
-    name: `${e.action}:${e.resourceType}`,
-    data: e,
-    opts: {
-      jobId: resourceEventJobId(e),
-      attempts: 5,
-      backoff: { type: 'exponential' as const, delay: 1000 },
-      removeOnComplete: { age: 24 * 3600, count: 10000 },
-      removeOnFail: false,
-    },
-  };
+/** One transaction's events as jobs of up to EVENTS_PER_JOB events each. */
+export function eventGroupJobs(events: ResourceEvent[]) {
+  const jobs = [];
+  for (let i = 0; i < events.length; i += EVENTS_PER_JOB) {
+    const group = events.slice(i, i + EVENTS_PER_JOB);
+    const data: ResourceEventGroup = { events: group };
+    jobs.push({
+      name: 'events',
+      data,
+      opts: {
+        jobId: resourceEventsJobId(group.map((e) => e.id)),
+        attempts: 5,
+        backoff: { type: 'exponential' as const, delay: 1000 },
+        removeOnComplete: { age: 24 * 3600, count: 10000 },
+        removeOnFail: false,
+      },
+    });
+  }
+  return jobs;
 }

@@ -20,6 +20,11 @@ export interface ResourceEvent {
   actor?: string | null;
 }
 
+/** The data of a resource-events job: committed events in outbox order. */
+export interface ResourceEventGroup {
+  events: ResourceEvent[];
+}
+
 export const OUTBOX_CHANNEL = 'fhir_outbox';
 
 /**
@@ -55,20 +60,25 @@ export class OutboxRepository {
   }
 
   /**
-   * Claims up to `limit` undispatched events and hands them to `publish`; they are marked
+   * Claims up to `limit` undispatched events and hands them to `publish`, in outbox order, grouped
+   * by the (sub)transaction that wrote them (its events became visible together, so a drain claims
+   * the same groups again after a crash between publishing and marking); they are marked
    * dispatched only if publishing succeeded, in the same transaction that locked them, so several
    * relays can run at once (SKIP LOCKED) and a failure leaves them for the next pass.
    */
-  async drain(limit: number, publish: (events: ResourceEvent[]) => Promise<void>): Promise<number> {
+  async drain(limit: number, publish: (groups: ResourceEvent[][]) => Promise<void>): Promise<number> {
     return this.db.transaction({ actor: 'system:outbox-relay' }, async (tx) => {
-      const rows = await tx.query<{ id: string; resource_type: string; resource_id: string; version_id: number; patient_id: string | null; action: ResourceAction; actor: string | null }>(
-        `SELECT id, resource_type, resource_id, version_id, patient_id, action, actor FROM outbox_events
+      const rows = await tx.query<{ id: string; resource_type: string; resource_id: string; version_id: number; patient_id: string | null; action: ResourceAction; actor: string | null; writer: string }>(
+        `SELECT id, resource_type, resource_id, version_id, patient_id, action, actor, xmin::text AS writer FROM outbox_events
          WHERE dispatched_at IS NULL ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
         [limit],
       );
       if (!rows.length) return 0;
-      await publish(
-        rows.map((r) => ({
+      const groups = new Map<string, ResourceEvent[]>();
+      for (const r of rows) {
+        let group = groups.get(r.writer);
+        if (!group) groups.set(r.writer, (group = []));
+        group.push({
           id: String(r.id),
           resourceType: r.resource_type,
           resourceId: r.resource_id,
@@ -76,8 +86,9 @@ export class OutboxRepository {
           patientId: r.patient_id,
           action: r.action,
           actor: r.actor,
-        })),
-      );
+        });
+      }
+      await publish([...groups.values()]);
       await tx.query(`UPDATE outbox_events SET dispatched_at = now() WHERE id = ANY(?::bigint[])`, [rows.map((r) => r.id)]);
       return rows.length;
     });

@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
+
 /**
  * The queues. Each must have exactly one processor in the worker process, which refuses to start
  * otherwise (workers/handler-check.ts).
  */
 export const QUEUES = {
-  /** Every committed resource change, from the outbox: the trigger for AI plugins. */
+  /** Every committed resource change, from the outbox, a few dozen per job: the trigger for AI plugins, Subscriptions and pushes. */
   resourceEvents: 'resource-events',
   /** One AI task on one resource version, fanned out from resource events (deterministic job ids). */
   aiTasks: 'ai-tasks',
@@ -19,7 +21,17 @@ export const QUEUES = {
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
-/** Deterministic job id: one job per resource version and action, however often the outbox is drained. */
+/** The id of a job of one event (an event of a group that failed, retried alone): one per resource version and action. */
 export function resourceEventJobId(e: { resourceType: string; resourceId: string; versionId: number; action: string }): string {
   return `${e.action}/${e.resourceType}/${e.resourceId}/_history/${e.versionId}`;
+}
+
+/**
+ * The id of a job of several outbox events: named by their outbox ids (the first, the last and a
+ * hash of all), so the same events published again (a crash between add and mark) make the same
+ * job, and a different set never reuses an id.
+ */
+export function resourceEventsJobId(outboxIds: readonly string[]): string {
+  const digest = createHash('sha1').update(outboxIds.join(',')).digest('hex').slice(0, 16);
+  return `events/${outboxIds[0]}-${outboxIds[outboxIds.length - 1]}/${outboxIds.length}/${digest}`;
 }

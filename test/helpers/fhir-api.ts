@@ -26,6 +26,11 @@ export class FhirApi {
     return this.auth(request(this.server).post(`/fhir/${resource.resourceType}`)).set('Content-Type', FHIR_JSON).send(JSON.stringify(resource));
   }
 
+  /** POST [base]: a transaction or batch Bundle. */
+  bundle(bundle: Json): request.Test {
+    return this.auth(request(this.server).post('/fhir')).set('Content-Type', FHIR_JSON).send(JSON.stringify(bundle));
+  }
+
   /** PUT [type]/[id] with the resource's own type and id (update, or update-as-create). */
   update(resource: Json, headers: Record<string, string> = {}): request.Test {
     let r = this.auth(request(this.server).put(`/fhir/${resource.resourceType}/${resource.id}`)).set('Content-Type', FHIR_JSON);

@@ -8,12 +8,14 @@ import type { Redis } from 'ioredis';
 import type { Client } from 'pg';
 import { LOGGER } from '../../src/core/core.module';
 import { createLogger } from '../../src/core/logger';
-import { QUEUES } from '../../src/queue/queues';
+import { QUEUES, resourceEventJobId, resourceEventsJobId } from '../../src/queue/queues';
+import { OutboxRepository, type ResourceEvent, type ResourceEventGroup } from '../../src/outbox/outbox.repository';
+import { eventGroupJobs } from '../../src/outbox/outbox-relay.service';
 import { REDIS } from '../../src/queue/redis.provider';
 import { HandlerCheck } from '../../workers/handler-check';
 import { ResourceEventProcessor } from '../../workers/processors/resource-event.processor';
 import { WorkerModule } from '../../workers/worker.module';
-import { FhirApi, expectStatus } from '../helpers/fhir-api';
+import { FhirApi, expectStatus, type Json } from '../helpers/fhir-api';
 import { outboxSince, type OutboxRow } from '../helpers/raw-db';
 import { deviceObservation, patient } from '../helpers/resources';
 import { startTestApp, type TestApp } from '../helpers/test-app';
@@ -35,18 +37,46 @@ async function ownEvents(pg: Client): Promise<OutboxRow[]> {
 
 const ALL_STATES = ['completed', 'failed', 'active', 'waiting', 'delayed', 'prioritized', 'waiting-children', 'paused'] as const;
 
-/** Every job id in the queue, whatever its state, sorted. */
+type EventJob = Job<ResourceEventGroup | ResourceEvent>;
+
+/** The events a job carries (a transaction's group, or one event retried alone). */
+function eventsOf(job: EventJob): ResourceEvent[] {
+  return 'events' in job.data ? job.data.events : [job.data];
+}
+
+/** The jobs of the queue, whatever their state, but those of Device events only (every starting worker registers its built-in models). */
+async function eventJobs(queue: Queue): Promise<EventJob[]> {
+  const jobs = (await queue.getJobs([...ALL_STATES])) as EventJob[];
+  return jobs.filter((j) => eventsOf(j).some((e) => e.resourceType !== 'Device'));
+}
+
+/** Every job id in the queue (as eventJobs), sorted. */
 async function jobIds(queue: Queue): Promise<string[]> {
-  const jobs = await queue.getJobs([...ALL_STATES]);
-  // Leaves out the Devices of the built-in models, which every starting worker registers.
-  return jobs.map((j) => j.id as string).filter((id) => !id.includes('/Device/')).sort();
+  return (await eventJobs(queue)).map((j) => j.id as string).sort();
+}
+
+/** The events published to the queue (named as resourceEventJobId names them), sorted, with repeats. */
+async function publishedEvents(queue: Queue): Promise<string[]> {
+  return (await eventJobs(queue))
+    .flatMap(eventsOf)
+    .filter((e) => e.resourceType !== 'Device')
+    .map(resourceEventJobId)
+    .sort();
+}
+
+/** Whether every job carrying one of these events has completed. */
+async function allCompleted(queue: Queue, events: readonly string[]): Promise<boolean> {
+  const jobs = (await eventJobs(queue)).filter((j) => eventsOf(j).some((e) => events.includes(resourceEventJobId(e))));
+  const carried = new Set(jobs.flatMap(eventsOf).map(resourceEventJobId));
+  if (!events.every((e) => carried.has(e))) return false;
+  return (await Promise.all(jobs.map((j) => j.getState()))).every((s) => s === 'completed');
 }
 
 function jobIdOf(e: Pick<OutboxRow, 'action' | 'resource_type' | 'resource_id' | 'version_id'>): string {
   return `${e.action}/${e.resource_type}/${e.resource_id}/_history/${e.version_id}`;
 }
 
-/** Writes a Patient (create, update) and a device Observation (create, delete): four events. */
+/** Writes a Patient (create, update) and a device Observation (create, delete): four events, each of its own transaction. */
 async function writeSomeResources(api: FhirApi): Promise<string[]> {
   const p = await api.created(patient());
   await api.updated({ ...p, birthDate: '1970-01-02' });
@@ -69,20 +99,24 @@ describe('outbox relay (Redis up)', () => {
   let queue: Queue;
   let worker: TestWorker | undefined;
 
+  /** A worker that polls so rarely that only the NOTIFY sent on commit can wake its relay within these tests. */
+  async function startWorker(): Promise<TestWorker> {
+    const poll = process.env.OUTBOX_POLL_MS;
+    process.env.OUTBOX_POLL_MS = '600000';
+    try {
+      return await startTestWorker(t.config);
+    } finally {
+      if (poll === undefined) delete process.env.OUTBOX_POLL_MS;
+      else process.env.OUTBOX_POLL_MS = poll;
+    }
+  }
+
   beforeAll(async () => {
     t = await startTestApp();
     api = new FhirApi(t);
     pg = await rawClient(t.db.url);
     queue = resourceEventsQueue(t.config.queuePrefix);
-    // Poll so rarely that only the NOTIFY sent on commit can wake the relay within these tests.
-    const poll = process.env.OUTBOX_POLL_MS;
-    process.env.OUTBOX_POLL_MS = '600000';
-    try {
-      worker = await startTestWorker(t.config);
-    } finally {
-      if (poll === undefined) delete process.env.OUTBOX_POLL_MS;
-      else process.env.OUTBOX_POLL_MS = poll;
-    }
+    worker = await startWorker();
   });
 
   afterAll(async () => {
@@ -93,22 +127,26 @@ describe('outbox relay (Redis up)', () => {
     await t?.close();
   });
 
-  it('publishes every committed write as a job with a deterministic id, which the processor completes', async () => {
+  it('publishes every committed write in a job named by its events, which the processor completes', async () => {
     const expected = await writeSomeResources(api);
     const outbox = await ownEvents(pg);
     expect(outbox.map(jobIdOf).sort()).toEqual(expected);
 
     await waitFor('every outbox event to be dispatched', async () => (await ownEvents(pg)).every((e) => e.dispatched_at !== null));
-    await waitFor('every job to complete', async () => {
-      const states = await Promise.all(expected.map((id) => queue.getJobState(id)));
-      return states.every((s) => s === 'completed');
-    });
-    expect(await jobIds(queue)).toEqual(expected);
+    await waitFor('every job to complete', () => allCompleted(queue, expected));
+    // Each event in exactly one job.
+    expect(await publishedEvents(queue)).toEqual(expected);
 
+    const jobs = await eventJobs(queue);
+    for (const job of jobs) {
+      const events = eventsOf(job);
+      expect(job.name).toBe('events');
+      expect(job.id).toBe(resourceEventsJobId(events.map((e) => e.id)));
+      expect(job.returnvalue).toEqual({ fannedOut: events.map((e) => ({ event: resourceEventJobId(e), handledBy: [], notified: [] })), retriedAlone: [] });
+    }
     for (const e of outbox) {
-      const job = (await queue.getJob(jobIdOf(e))) as Job;
-      expect(job.name).toBe(`${e.action}:${e.resource_type}`);
-      expect(job.data).toEqual({
+      const [carried] = jobs.flatMap(eventsOf).filter((c) => c.id === String(e.id));
+      expect(carried).toEqual({
         id: String(e.id),
         resourceType: e.resource_type,
         resourceId: e.resource_id,
@@ -118,31 +156,55 @@ describe('outbox relay (Redis up)', () => {
         // Who wrote it (the write transaction's actor): the fan-out passes over the AI's own writes by it.
         actor: expect.stringMatching(/^client:/),
       });
-      expect(job.returnvalue).toEqual({ handledBy: [], notified: [] });
     }
   });
 
-  it('makes no duplicate job when events are published again (a crash between publish and mark)', async () => {
-    await waitFor('the outbox to be drained', async () => (await ownEvents(pg)).every((e) => e.dispatched_at !== null));
+  it('groups the events of one transaction in one job', async () => {
     const before = await jobIds(queue);
-    expect(before.length).toBeGreaterThan(0);
-    const countsBefore = await queue.getJobCounts(...ALL_STATES);
+    const entries = [patient(), patient(), patient()].map((resource) => ({ resource, request: { method: 'POST', url: 'Patient' } }));
+    const bundle = expectStatus(await api.bundle({ resourceType: 'Bundle', type: 'transaction', entry: entries }), 200).body as Json;
+    const ids = (bundle.entry as Json[]).map((e) => /Patient\/([^/]+)/.exec(e.response.location as string)![1]);
+    const events = ids.map((id) => `create/Patient/${id}/_history/1`).sort();
+    await waitFor('the transaction\'s job to complete', () => allCompleted(queue, events));
+    const added = (await eventJobs(queue)).filter((j) => !before.includes(j.id as string));
+    expect(added).toHaveLength(1);
+    expect(eventsOf(added[0]).map(resourceEventJobId).sort()).toEqual(events);
+  });
 
-    // Forget that they were dispatched, as if the relay had died before marking them.
-    await pg.query('UPDATE outbox_events SET dispatched_at = NULL');
-    await worker!.relay.drainAll();
+  it('makes no duplicate job when events are published again (a crash between publish and mark)', async () => {
+    await worker!.close();
+    worker = undefined;
+    const expected = await writeSomeResources(api);
+    // A relay that publishes and dies before marking: the events stay in the outbox, their jobs in the queue.
+    const crashed = await t.app
+      .get(OutboxRepository)
+      .drain(500, async (groups) => {
+        await queue.addBulk(groups.flatMap(eventGroupJobs));
+        throw new Error('crashed before marking');
+      })
+      .catch((e: Error) => e);
+    expect(crashed).toEqual(new Error('crashed before marking'));
+    const pending = (await ownEvents(pg)).filter((e) => e.dispatched_at === null);
+    expect(pending.map(jobIdOf).sort()).toEqual(expected);
+    const afterCrash = await jobIds(queue);
+    const countsAfterCrash = await queue.getJobCounts(...ALL_STATES);
+
+    // The next relay publishes the same events again: under the same job ids.
+    worker = await startWorker();
     await waitFor('the outbox to be drained again', async () => (await ownEvents(pg)).every((e) => e.dispatched_at !== null));
-    // And once more: nothing is left to publish.
-    expect(await worker!.relay.drainAll()).toBe(0);
-
-    expect(await jobIds(queue)).toEqual(before);
-    expect(await queue.getJobCounts(...ALL_STATES)).toEqual(countsBefore);
+    await waitFor('every job to complete', () => allCompleted(queue, expected));
+    expect(await worker.relay.drainAll()).toBe(0);
+    expect(await jobIds(queue)).toEqual(afterCrash);
+    const countsAfter = await queue.getJobCounts(...ALL_STATES);
+    expect(Object.values(countsAfter).reduce((a, b) => a + b, 0)).toBe(Object.values(countsAfterCrash).reduce((a, b) => a + b, 0));
+    // Every event published once in all.
+    expect((await publishedEvents(queue)).filter((e) => expected.includes(e))).toEqual(expected);
   });
 
   it('publishes a write made while it runs, woken by the commit (not by polling)', async () => {
     const p = await api.created(patient());
     const id = `create/Patient/${p.id}/_history/1`;
-    await waitFor(`job ${id} to complete`, async () => (await queue.getJobState(id)) === 'completed', 10000);
+    await waitFor(`the job of ${id} to complete`, () => allCompleted(queue, [id]), 10000);
   });
 });
 
@@ -190,11 +252,8 @@ describe('outbox relay (Redis down)', () => {
 
     worker = await startTestWorker({ ...t.config, redisUrl: TEST_REDIS_URL });
     await waitFor('the pending events to be dispatched', async () => (await ownEvents(pg)).every((e) => e.dispatched_at !== null));
-    await waitFor('every job to complete', async () => {
-      const states = await Promise.all(expected.map((id) => queue.getJobState(id)));
-      return states.every((s) => s === 'completed');
-    });
-    expect(await jobIds(queue)).toEqual(expected);
+    await waitFor('every job to complete', () => allCompleted(queue, expected));
+    expect(await publishedEvents(queue)).toEqual(expected);
   });
 });
 

@@ -4,8 +4,8 @@ import type { Job, Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import { LOGGER } from '../../src/core/core.module';
 import { AiTaskRunner, aiJobId } from '../../src/ai/ai-task.runner';
-import type { ResourceEvent } from '../../src/outbox/outbox.repository';
-import { QUEUES } from '../../src/queue/queues';
+import type { ResourceEvent, ResourceEventGroup } from '../../src/outbox/outbox.repository';
+import { QUEUES, resourceEventJobId } from '../../src/queue/queues';
 import { Metrics } from '../../src/metrics/metrics';
 import type { AppConfig } from '../../src/config/app-config';
 import { APP_CONFIG } from '../../src/core/tokens';
@@ -15,14 +15,24 @@ import { workerLockOptions } from '../../src/queue/worker-lock-options';
 import { PushTrigger } from '../../src/exchange/push/push-trigger.service';
 import { ResourceStore, type StoredVersion } from '../../src/fhir/store/resource-store.repository';
 
+/** What the fan-out did with one event. */
+export interface FanOut {
+  event: string;
+  handledBy: string[];
+  notified: string[];
+}
+
 /**
- * Receives every committed resource change and fans it out to the AI plugins it triggers (jobs of
- * the ai-tasks queue) and to the Subscriptions it matches (jobs of subscription-deliveries), with
- * deterministic ids (a redelivered event adds nothing new).
+ * Receives the committed resource changes (jobs of up to EVENTS_PER_JOB outbox events) and fans
+ * each out to the AI plugins it triggers (jobs of the ai-tasks queue) and to the Subscriptions it
+ * matches (jobs of subscription-deliveries), with deterministic ids (a redelivered event adds
+ * nothing new).
  *
  * Most events want nothing (the AI's own 3-4 writes per prediction trigger no plugin; few types
  * are subscribed or pushed), so each consumer first decides what it can without reading, and the
- * resource is read at most once, lazily, for all of them.
+ * resource is read at most once, lazily, for all of them. The events of a job are fanned out side
+ * by side; one that fails is queued again alone (under the id of its own event), so that it is
+ * retried, and fails visibly, without holding up or repeating the others.
  */
 @Processor(QUEUES.resourceEvents, { concurrency: Number(process.env.WORKER_CONCURRENCY || 8), ...workerLockOptions() })
 export class ResourceEventProcessor extends WorkerHost {
@@ -30,6 +40,7 @@ export class ResourceEventProcessor extends WorkerHost {
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly runner: AiTaskRunner,
     @InjectQueue(QUEUES.aiTasks) private readonly aiTasks: Queue,
+    @InjectQueue(QUEUES.resourceEvents) private readonly resourceEvents: Queue,
     private readonly metrics: Metrics,
     private readonly subscriptions: SubscriptionMatcher,
     @InjectQueue(QUEUES.subscriptionDeliveries) private readonly deliveries: Queue,
@@ -40,15 +51,35 @@ export class ResourceEventProcessor extends WorkerHost {
     super();
   }
 
-  async process(job: Job<ResourceEvent>): Promise<{ handledBy: string[]; notified: string[] }> {
-    const e = job.data;
-    // Work begins after the event's commit: reads started from now on see everything it saw.
+  async process(job: Job<ResourceEventGroup | ResourceEvent>): Promise<FanOut | { fannedOut: FanOut[]; retriedAlone: string[] }> {
+    // Work begins after the events' commit: reads started from now on see everything they saw.
     const since = performance.now();
+    if (!('events' in job.data)) return this.fanOut(job.data, since, job.id); // one event, retried alone
+    const events = job.data.events;
+    const results = await Promise.allSettled(events.map((e) => this.fanOut(e, since, job.id)));
+    const failed = events.filter((_, i) => results[i].status === 'rejected');
+    for (const e of failed) {
+      await this.resourceEvents.add(`${e.action}:${e.resourceType}`, e, {
+        jobId: resourceEventJobId(e),
+        attempts: 5,
+        backoff: { type: 'exponential', delay: 1000 },
+        removeOnComplete: { age: 24 * 3600, count: 10000 },
+        removeOnFail: false,
+      });
+    }
+    return {
+      fannedOut: results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])),
+      retriedAlone: failed.map(resourceEventJobId),
+    };
+  }
+
+  private async fanOut(e: ResourceEvent, since: number, jobId: string | undefined): Promise<FanOut> {
+    const event = resourceEventJobId(e);
     this.metrics.resourceEvents.inc({ action: e.action });
     let current: Promise<StoredVersion | undefined> | undefined;
     const read = () => (current ??= this.store.readCurrent(e.resourceType, e.resourceId));
     const jobs = await this.runner.jobsFor(e, read).catch((err: unknown) => {
-      this.logger.warn({ err, jobId: job.id }, 'resource event: could not fan out to the AI plugins');
+      this.logger.warn({ err, jobId, event }, 'resource event: could not fan out to the AI plugins');
       throw err;
     });
     for (const j of jobs) {
@@ -67,7 +98,7 @@ export class ResourceEventProcessor extends WorkerHost {
     }
     // To the patient's home EHR (an AI result, an approved recommendation): a row, queued by the push dispatcher.
     await this.push.onEvent(e, since, read);
-    this.logger.debug({ jobId: job.id, event: `${e.action} ${e.resourceType}/${e.resourceId}/_history/${e.versionId}`, ai: jobs.map((j) => j.task) }, 'resource event');
-    return { handledBy: jobs.map((j) => j.task), notified: notify };
+    this.logger.debug({ jobId, event, ai: jobs.map((j) => j.task) }, 'resource event');
+    return { event, handledBy: jobs.map((j) => j.task), notified: notify };
   }
 }
