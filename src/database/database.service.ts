@@ -1,7 +1,7 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { MikroORM, type PostgreSqlConnection } from '@mikro-orm/postgresql';
 import type { Knex } from '@mikro-orm/postgresql';
-import { plainOn, poolOf, preparedOn, preparedQuery, type PgClient } from './prepared-query';
+import { assertNoUndefined, dropEvicted, plainOn, poolOf, preparedOn, preparedQuery, type PgClient } from './prepared-query';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../core/tokens';
 
@@ -41,6 +41,7 @@ export class DatabaseService {
 
   async query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
     const pool = poolOf(this.knex);
+    assertNoUndefined(sql, params);
     const conn = await pool.acquireConnection();
     try {
       return await plainOn<T>(conn, sql, params);
@@ -62,11 +63,19 @@ export class DatabaseService {
   async transaction<T>(ctx: TxContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
     const pool = poolOf(this.knex);
     const conn = await pool.acquireConnection();
+    let ended = false;
     try {
       const tx: Tx = {
         actor: ctx.actor,
-        query: <R>(sql: string, params: unknown[] = []) => (this.prepares ? preparedOn<R>(conn, sql, params) : plainOn<R>(conn, sql, params)),
+        query: async <R>(sql: string, params: unknown[] = []) => {
+          // The connection goes back to the pool when the transaction ends: a late statement would run in someone else's.
+          if (ended) throw new Error(`Transaction already ended: ${sql}`);
+          assertNoUndefined(sql, params);
+          // Statements without values (SAVEPOINT, ROLLBACK TO, SET CONSTRAINTS) gain nothing from being prepared.
+          return this.prepares && params.length ? preparedOn<R>(conn, sql, params) : plainOn<R>(conn, sql, params);
+        },
       };
+      await dropEvicted(conn);
       let result: T;
       try {
         // BEGIN and the audit context in one round trip (a simple query: the values as quoted literals).
@@ -75,12 +84,15 @@ export class DatabaseService {
         );
         result = await fn(tx);
       } catch (e) {
+        ended = true;
         await rollback(conn);
         throw e;
       }
+      ended = true;
       await conn.query('COMMIT');
       return result;
     } finally {
+      ended = true;
       await pool.releaseConnection(conn);
     }
   }

@@ -25,7 +25,7 @@ export function poolOf(knex: Knex): PgPool {
 /** Statements kept prepared per connection; the least recently used beyond this are deallocated. */
 export const PREPARED_PER_CONNECTION = 200;
 
-const preparedBy = new WeakMap<object, Map<string, true>>();
+const preparedBy = new WeakMap<object, Prepared>();
 
 /** `?` placeholders to `$n`, exactly as knex does for PostgreSQL (`\?` stays a literal `?`). */
 export function positional(text: string): string {
@@ -64,32 +64,74 @@ export async function preparedQuery<T>(knex: Knex, text: string, params: unknown
   const pool = poolOf(knex);
   const conn = await pool.acquireConnection();
   try {
-    return await preparedOn<T>(conn, text, params);
+    const statement = admit(conn, text);
+    await dropEvicted(conn); // outside a transaction: at once
+    return await run<T>(conn, statement, params);
   } finally {
     await pool.releaseConnection(conn);
   }
 }
 
-/** Runs a statement as a named prepared statement on a connection the caller holds (e.g. in its transaction). */
-export async function preparedOn<T>(conn: PgClient, text: string, params: unknown[]): Promise<T[]> {
-  const { sqlText, name } = statementOf(text);
-  let names = preparedBy.get(conn);
-  if (!names) preparedBy.set(conn, (names = new Map()));
-  if (names.has(name)) names.delete(name);
-  else if (names.size >= PREPARED_PER_CONNECTION) {
+/** What is prepared on a connection: in use (least recently used first), and evicted but not yet deallocated. */
+interface Prepared {
+  names: Map<string, true>;
+  evicted: Set<string>;
+}
+
+function preparedOnConnection(conn: PgClient): Prepared {
+  let p = preparedBy.get(conn);
+  if (!p) preparedBy.set(conn, (p = { names: new Map(), evicted: new Set() }));
+  return p;
+}
+
+/**
+ * Runs a statement as a named prepared statement on a connection the caller holds (e.g. in its
+ * transaction). The bookkeeping is synchronous: statements evicted from the connection's set are
+ * only marked here and deallocated later by `dropEvicted`, outside any transaction (DEALLOCATE
+ * fails in an aborted one, e.g. before a batch entry's ROLLBACK TO SAVEPOINT).
+ */
+export function preparedOn<T>(conn: PgClient, text: string, params: unknown[]): Promise<T[]> {
+  return run<T>(conn, admit(conn, text), params);
+}
+
+/** Makes the statement the connection's most recently used one, marking the least recently used beyond the limit as evicted. */
+function admit(conn: PgClient, text: string): { sqlText: string; name: string } {
+  const statement = statementOf(text);
+  const { names, evicted } = preparedOnConnection(conn);
+  if (names.has(statement.name)) names.delete(statement.name);
+  else evicted.delete(statement.name); // still on the server if it was evicted and not yet dropped
+  names.set(statement.name, true);
+  while (names.size > PREPARED_PER_CONNECTION) {
     const oldest = names.keys().next().value as string;
-    // node-postgres remembers what it prepared on the connection: forget it there too, once the
-    // server has (DEALLOCATE fails in an aborted transaction: then nothing is forgotten).
-    const parsed = conn.connection?.parsedStatements;
-    if (parsed?.[oldest] !== undefined) {
-      await conn.query(`DEALLOCATE ${oldest}`);
-      delete parsed[oldest];
-    }
     names.delete(oldest);
+    evicted.add(oldest);
   }
-  names.set(name, true);
+  return statement;
+}
+
+async function run<T>(conn: PgClient, { sqlText, name }: { sqlText: string; name: string }, params: unknown[]): Promise<T[]> {
   const result = await conn.query({ name, text: sqlText, values: params }).catch((e: unknown) => Promise.reject(naming(e, sqlText)));
   return result.rows as T[];
+}
+
+/**
+ * Deallocates the statements evicted from a connection's set. Call with the connection outside a
+ * transaction (before BEGIN, or for a statement of its own). node-postgres remembers what it
+ * prepared on the connection: each is forgotten there too once the server has dropped it.
+ */
+export async function dropEvicted(conn: PgClient): Promise<void> {
+  const prepared = preparedBy.get(conn);
+  if (!prepared?.evicted.size) return;
+  const parsed = conn.connection?.parsedStatements;
+  for (const name of [...prepared.evicted]) {
+    if (parsed?.[name] !== undefined) {
+      await conn.query(`DEALLOCATE ${name}`).catch((e: { code?: string }) => {
+        if (e.code !== '26000') throw e; // already gone from the server: forget it all the same
+      });
+      delete parsed[name];
+    }
+    prepared.evicted.delete(name);
+  }
 }
 
 /** Runs a statement unprepared (its text parsed and planned each time) on a connection the caller holds. */
@@ -97,6 +139,19 @@ export async function plainOn<T>(conn: PgClient, text: string, params: unknown[]
   const sqlText = positional(text);
   const result = await conn.query(sqlText, params).catch((e: unknown) => Promise.reject(naming(e, sqlText)));
   return result.rows as T[];
+}
+
+/**
+ * Refuses `undefined` among the values (top level or in an array), as knex did: node-postgres would
+ * send NULL, and a bug that should fail loudly would write NULLs instead.
+ */
+export function assertNoUndefined(text: string, params: readonly unknown[]): void {
+  for (let i = 0; i < params.length; i++) {
+    const v = params[i];
+    if (v === undefined || (Array.isArray(v) && v.includes(undefined))) {
+      throw new Error(`Undefined binding(s) detected for parameter ${i + 1} of: ${positional(text)}`);
+    }
+  }
 }
 
 /** A failed statement's error names the statement, with its placeholders, never the values bound to them (as knex's do). */

@@ -60,20 +60,30 @@ export class OutboxRepository {
   }
 
   /**
-   * Claims up to `limit` undispatched events and hands them to `publish`, in outbox order, grouped
-   * by the (sub)transaction that wrote them (its events became visible together, so a drain claims
-   * the same groups again after a crash between publishing and marking); they are marked
+   * Claims up to `limit` undispatched events (and the rest of the last transactions' events) and
+   * hands them to `publish`, in outbox order, grouped by the (sub)transaction that wrote them: its
+   * events became visible together, so a drain after a crash between publishing and marking claims
+   * the same groups again (unless another relay running beside it holds some of a group's rows:
+   * SKIP LOCKED passes over them, and the group goes out in two parts). They are marked
    * dispatched only if publishing succeeded, in the same transaction that locked them, so several
    * relays can run at once (SKIP LOCKED) and a failure leaves them for the next pass.
    */
   async drain(limit: number, publish: (groups: ResourceEvent[][]) => Promise<void>): Promise<number> {
     return this.db.transaction({ actor: 'system:outbox-relay' }, async (tx) => {
-      const rows = await tx.query<{ id: string; resource_type: string; resource_id: string; version_id: number; patient_id: string | null; action: ResourceAction; actor: string | null; writer: string }>(
-        `SELECT id, resource_type, resource_id, version_id, patient_id, action, actor, xmin::text AS writer FROM outbox_events
-         WHERE dispatched_at IS NULL ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
-        [limit],
-      );
+      type Row = { id: string; resource_type: string; resource_id: string; version_id: number; patient_id: string | null; action: ResourceAction; actor: string | null; writer: string };
+      const columns = 'id, resource_type, resource_id, version_id, patient_id, action, actor, xmin::text AS writer';
+      const rows = await tx.query<Row>(`SELECT ${columns} FROM outbox_events WHERE dispatched_at IS NULL ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`, [limit]);
       if (!rows.length) return 0;
+      if (rows.length >= limit) {
+        // A full claim may have cut a transaction's events: claim the rest of them too, so that a
+        // group is always the whole of what one (sub)transaction wrote, whatever the drain's window.
+        const rest = await tx.query<Row>(
+          `SELECT ${columns} FROM outbox_events WHERE dispatched_at IS NULL AND xmin::text = ANY(?::text[]) AND id > ?
+           ORDER BY id FOR UPDATE SKIP LOCKED`,
+          [[...new Set(rows.map((r) => r.writer))], rows[rows.length - 1].id],
+        );
+        rows.push(...rest);
+      }
       const groups = new Map<string, ResourceEvent[]>();
       for (const r of rows) {
         let group = groups.get(r.writer);

@@ -208,6 +208,41 @@ describe('outbox relay (Redis up)', () => {
   });
 });
 
+describe('outbox drain', () => {
+  let t: TestApp;
+  let api: FhirApi;
+  beforeAll(async () => {
+    t = await startTestApp(); // no worker: the events wait
+    api = new FhirApi(t);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('claims a transaction\'s events whole, even when the drain\'s window cuts them', async () => {
+    const outbox = t.app.get(OutboxRepository);
+    // What start-up wrote is out of the way (marked as published).
+    while ((await outbox.drain(1000, async () => undefined)) > 0);
+    const lone = await api.created(patient());
+    const entries = [patient(), patient(), patient(), patient(), patient()].map((resource) => ({ resource, request: { method: 'POST', url: 'Patient' } }));
+    expectStatus(await api.bundle({ resourceType: 'Bundle', type: 'transaction', entry: entries }), 200);
+    let published: ResourceEvent[][] = [];
+    // A window of 3 events takes the lone write and 2 of the transaction's 5: the other 3 come along.
+    const moved = await outbox
+      .drain(3, async (groups) => {
+        published = groups;
+        throw new Error('not marked');
+      })
+      .catch((e: Error) => e.message);
+    expect(moved).toBe('not marked');
+    const own = published.map((g) => g.filter((e) => e.resourceType === 'Patient'));
+    expect(own.map((g) => g.length)).toEqual([1, 5]);
+    expect(own[0][0].resourceId).toBe(lone.id);
+    // In outbox order.
+    expect(own[1].map((e) => Number(e.id))).toEqual([...own[1].map((e) => Number(e.id))].sort((x, y) => x - y));
+  });
+});
+
 describe('outbox relay (Redis down)', () => {
   let t: TestApp;
   let api: FhirApi;

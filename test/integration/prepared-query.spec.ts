@@ -71,6 +71,37 @@ describe('prepared queries', () => {
       expect(state.xact).toBe(true);
     });
 
+    it('deallocates evicted statements between transactions, never inside one (an aborted one refuses DEALLOCATE)', async () => {
+      const db = new DatabaseService(orm);
+      // Fill the connection's set, so that every new statement evicts one.
+      for (let i = 0; i < PREPARED_PER_CONNECTION; i++) await preparedQuery(knex(), `SELECT ${i}::int + ?::int AS fill`, [i]);
+      const [n] = await db.transaction({ actor: 'test' }, async (tx) => {
+        await tx.query('SAVEPOINT entry');
+        await expect(tx.query('SELECT 1 / ?::int AS n', [0])).rejects.toThrow(/division by zero/);
+        // The entry's failure is rolled back; with DEALLOCATE inline this failed with 25P02 instead.
+        await tx.query('ROLLBACK TO SAVEPOINT entry');
+        return tx.query<{ n: number }>('SELECT 41 + ?::int AS n', [1]);
+      });
+      expect(n.n).toBe(42);
+      await db.transaction({ actor: 'test' }, (tx) => tx.query('SELECT ?::int AS again', [1]));
+      const [count] = await preparedQuery<{ n: number }>(knex(), 'SELECT count(*)::int AS n FROM pg_prepared_statements', []);
+      expect(count.n).toBeLessThanOrEqual(PREPARED_PER_CONNECTION);
+      // An evicted statement is prepared again when it comes back.
+      const [fill] = await preparedQuery<{ fill: number }>(knex(), 'SELECT 0::int + ?::int AS fill', [7]);
+      expect(fill.fill).toBe(7);
+    });
+
+    it('refuses undefined values and statements sent after the transaction ended', async () => {
+      const db = new DatabaseService(orm);
+      await expect(db.query('SELECT ?::text AS v', [undefined])).rejects.toThrow(/Undefined binding/);
+      await expect(db.transaction({ actor: 'test' }, (tx) => tx.query('SELECT cardinality(?::text[]) AS n', [['a', undefined]]))).rejects.toThrow(/Undefined binding/);
+      let late: ((sql: string) => Promise<unknown>) | undefined;
+      await db.transaction({ actor: 'test' }, async (tx) => {
+        late = (sql) => tx.query(sql);
+      });
+      await expect(late!('SELECT 1')).rejects.toThrow(/Transaction already ended/);
+    });
+
     it('keeps working after a statement fails', async () => {
       await expect(preparedQuery(knex(), 'SELECT 1 / ?::int AS n', [0])).rejects.toThrow(/division by zero/);
       const [row] = await preparedQuery<{ n: number }>(knex(), 'SELECT 1 / ?::int AS n', [1]);

@@ -15,6 +15,26 @@ import { workerLockOptions } from '../../src/queue/worker-lock-options';
 import { PushTrigger } from '../../src/exchange/push/push-trigger.service';
 import { ResourceStore, type StoredVersion } from '../../src/fhir/store/resource-store.repository';
 
+/** Events of one job fanned out at once (each may read a resource and add jobs; the pool has PG_POOL_MAX connections for all jobs). */
+const FAN_OUTS_AT_ONCE = 4;
+
+/** Promise.allSettled of `fn` over `items`, at most `width` at a time, results in the items' order. */
+async function settledInTurns<T, R>(items: readonly T[], width: number, fn: (item: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+  const results: PromiseSettledResult<R>[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]).then(
+        (value) => ({ status: 'fulfilled', value }) as const,
+        (reason: unknown) => ({ status: 'rejected', reason }) as const,
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, lane));
+  return results;
+}
+
 /** What the fan-out did with one event. */
 export interface FanOut {
   event: string;
@@ -30,8 +50,8 @@ export interface FanOut {
  *
  * Most events want nothing (the AI's own 3-4 writes per prediction trigger no plugin; few types
  * are subscribed or pushed), so each consumer first decides what it can without reading, and the
- * resource is read at most once, lazily, for all of them. The events of a job are fanned out side
- * by side; one that fails is queued again alone (under the id of its own event), so that it is
+ * resource is read at most once, lazily, for all of them. The events of a job are fanned out a few
+ * at a time; one that fails is queued again alone (under the id of its own event), so that it is
  * retried, and fails visibly, without holding up or repeating the others.
  */
 @Processor(QUEUES.resourceEvents, { concurrency: Number(process.env.WORKER_CONCURRENCY || 8), ...workerLockOptions() })
@@ -56,7 +76,7 @@ export class ResourceEventProcessor extends WorkerHost {
     const since = performance.now();
     if (!('events' in job.data)) return this.fanOut(job.data, since, job.id); // one event, retried alone
     const events = job.data.events;
-    const results = await Promise.allSettled(events.map((e) => this.fanOut(e, since, job.id)));
+    const results = await settledInTurns(events, FAN_OUTS_AT_ONCE, (e) => this.fanOut(e, since, job.id));
     const failed = events.filter((_, i) => results[i].status === 'rejected');
     for (const e of failed) {
       await this.resourceEvents.add(`${e.action}:${e.resourceType}`, e, {
