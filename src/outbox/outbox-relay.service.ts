@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { AppConfig } from '../config/app-config';
 import { LOGGER } from '../core/core.module';
 import { APP_CONFIG } from '../core/tokens';
+import { envInt } from '../config/env-int';
 import { QUEUES, resourceEventsJobId } from '../queue/queues';
 import { TableToQueue } from '../queue/table-to-queue';
 import { OUTBOX_CHANNEL, OutboxRepository, type ResourceEvent, type ResourceEventGroup } from './outbox.repository';
@@ -25,13 +26,22 @@ export const EVENTS_PER_JOB = 32;
 @Injectable()
 export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly pump: TableToQueue;
+  private lastCleanup = 0;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig, @Inject(LOGGER) logger: Logger, outbox: OutboxRepository) {
+    const retentionHours = envInt(process.env, 'OUTBOX_RETENTION_HOURS', 168, 0, 100_000);
     this.pump = new TableToQueue(config, logger, {
       name: 'outbox relay',
       queue: QUEUES.resourceEvents,
       channel: OUTBOX_CHANNEL,
       pollMs: Number(process.env.OUTBOX_POLL_MS || 1000),
+      beforeDrain: async () => {
+        // Published events are kept OUTBOX_RETENTION_HOURS (0: for ever), then removed a slice at a time.
+        if (!retentionHours || Date.now() - this.lastCleanup < 60_000) return;
+        this.lastCleanup = Date.now();
+        // Never in the way of publishing: a failure is logged and tried again a minute later.
+        await outbox.removePublished(new Date(Date.now() - retentionHours * 3600_000)).catch((err: unknown) => logger.warn({ err }, 'outbox relay: could not remove published events'));
+      },
       drainBatch: async (publish) => {
         const moved = await outbox.drain(BATCH, (groups) => publish(groups.flatMap(eventGroupJobs)));
         return { moved, full: moved >= BATCH };

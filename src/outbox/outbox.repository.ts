@@ -103,4 +103,19 @@ export class OutboxRepository {
       return rows.length;
     });
   }
+
+  /**
+   * Removes published events older than `before`, among the `scan` oldest rows (walked by primary
+   * key, so each call costs the same however large the table): the outbox is a hand-over, not a
+   * record (the audit log and the resource history are). Unpublished events are never removed.
+   */
+  async removePublished(before: Date, scan = 10_000): Promise<number> {
+    const rows = await this.db.query<{ n: number }>(
+      `WITH gone AS (
+         DELETE FROM outbox_events WHERE id IN (SELECT id FROM outbox_events ORDER BY id LIMIT ?) AND dispatched_at < ? RETURNING 1)
+       SELECT count(*)::int AS n FROM gone`,
+      [scan, before],
+    );
+    return rows[0]?.n ?? 0;
+  }
 }

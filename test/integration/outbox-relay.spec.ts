@@ -243,6 +243,42 @@ describe('outbox drain', () => {
   });
 });
 
+describe('outbox retention', () => {
+  let t: TestApp;
+  let api: FhirApi;
+  let pg: Client;
+  beforeAll(async () => {
+    t = await startTestApp(); // no worker: nothing is published but what the test marks
+    api = new FhirApi(t);
+    pg = await rawClient(t.db.url);
+  });
+  afterAll(async () => {
+    await pg?.end();
+    await t?.close();
+  });
+
+  it('removes published events older than the cut-off, never unpublished or newer ones', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push((await api.created(patient())).id as string);
+    const rowOf = async (id: string) => (await pg.query<{ id: string }>('SELECT id FROM outbox_events WHERE resource_id = $1', [id])).rows[0]?.id;
+    const [old, recent, pendingOld] = [await rowOf(ids[0]), await rowOf(ids[1]), await rowOf(ids[2])];
+    await pg.query(`UPDATE outbox_events SET dispatched_at = now() - interval '10 days' WHERE id = $1`, [old]);
+    await pg.query(`UPDATE outbox_events SET dispatched_at = now() - interval '1 hour' WHERE id = $1`, [recent]);
+    await pg.query(`UPDATE outbox_events SET created_at = now() - interval '10 days' WHERE id = $1`, [pendingOld]); // old, but never published
+
+    const removed = await t.app.get(OutboxRepository).removePublished(new Date(Date.now() - 7 * 24 * 3600_000));
+    expect(removed).toBe(1);
+    expect(await rowOf(ids[0])).toBeUndefined();
+    expect(await rowOf(ids[1])).toBe(recent);
+    expect(await rowOf(ids[2])).toBe(pendingOld);
+    expect(await rowOf(ids[3])).toBeDefined();
+    // Only the oldest rows are looked at, so a call costs the same however long the table.
+    await pg.query(`UPDATE outbox_events SET dispatched_at = now() - interval '10 days' WHERE id = $1`, [await rowOf(ids[3])]);
+    expect(await t.app.get(OutboxRepository).removePublished(new Date(Date.now() - 7 * 24 * 3600_000), 1)).toBe(0);
+    expect(await t.app.get(OutboxRepository).removePublished(new Date(Date.now() - 7 * 24 * 3600_000))).toBe(1);
+  });
+});
+
 describe('outbox relay (Redis down)', () => {
   let t: TestApp;
   let api: FhirApi;
