@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { MikroORM, type PostgreSqlConnection } from '@mikro-orm/postgresql';
 import { KeyRing, PGP_OPTIONS } from '../../crypto/key-ring';
 import { DatabaseService, type Tx, type TxContext } from '../../database/database.service';
+import { storedJsonSql } from '../store/stored-json';
 
 export type ExportLevel = 'system' | 'patient' | 'group';
 export type ExportStatus = 'accepted' | 'in-progress' | 'completed' | 'failed' | 'cancelled';
@@ -264,8 +265,7 @@ export class SnapshotReader {
     }
     // Decrypt only the rows of the page.
     return this.query<ExportedResource>(
-      `SELECT patient_id AS "patientId", id,
-              CASE WHEN content_enc IS NOT NULL THEN fhir_decrypt(content_enc, key_id, ?::text[]) ELSE content::text END AS json
+      `SELECT patient_id AS "patientId", id, ${storedJsonSql()} AS json
        FROM (${branches.join(' UNION ALL ')}) u ORDER BY id LIMIT ?`,
       [this.keys.decryptionKeys(), ...params, limit],
     );

@@ -3,6 +3,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { KeyRing } from '../../crypto/key-ring';
 import { DatabaseService } from '../../database/database.service';
 import { SearchIndexWriter } from './search-index.writer';
+import { storedJsonSql } from '../store/stored-json';
 
 /**
  * Rebuilds the search index from the stored resources, in batches, each in its own transaction:
@@ -24,8 +25,7 @@ export class SearchReindexService {
       let after: [string, string] = ['', ''];
       for (;;) {
         const rows = await this.db.query<{ resource_type: string; id: string; patient_id: string | null; json: string }>(
-          `SELECT resource_type, id, ${patientCol} AS patient_id,
-                  CASE WHEN content_enc IS NOT NULL THEN fhir_decrypt(content_enc, key_id, ?::text[]) ELSE content::text END AS json
+          `SELECT resource_type, id, ${patientCol} AS patient_id, ${storedJsonSql()} AS json
            FROM ${table} WHERE NOT deleted AND (resource_type, id) > (?, ?) ORDER BY resource_type, id LIMIT ?`,
           [this.keys.decryptionKeys(), after[0], after[1], batchSize],
         );

@@ -4,7 +4,7 @@ import type { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../core/tokens';
 import { KeyRing } from '../../crypto/key-ring';
 import { DatabaseService, type Tx } from '../../database/database.service';
-import { and, join, or, raw, sql, type Sql } from '../../database/sql-fragment';
+import { and, join, or, raw, sql, Sql } from '../../database/sql-fragment';
 import { fhirResourceTypes, isResourceType, patientCompartmentPaths } from '../definitions/fhir-definitions';
 import { badRequest, forbidden } from '../operation-outcome';
 import type { StoredVersion } from '../store/resource-store.repository';
@@ -18,6 +18,7 @@ import { keysetCondition, orderBy, sortKeys, type SortKey } from './search-sort'
 import { shapeResource } from './result-shape';
 import { nameLit, namesLit } from './sql-names';
 import { bundleJson, bundleObject, type RawBundle, type RawEntry } from './bundle-json';
+import { storedJsonSql } from '../store/stored-json';
 
 export interface SearchInput {
   /** The type searched (type level), or undefined at system level (`_type` or every readable type). */
@@ -54,8 +55,7 @@ interface ResourceRow {
 }
 
 /** The stored version's columns of a resource table aliased `f`, decrypted with `keys`. */
-const versionColumns = (keys: string): Sql =>
-  sql`f.version_id, f.last_updated, f.deleted, CASE WHEN f.content_enc IS NOT NULL THEN fhir_decrypt(f.content_enc, f.key_id, ${keys}::text[]) ELSE f.content::text END AS json`;
+const versionColumns = (keys: string): Sql => new Sql(`f.version_id, f.last_updated, f.deleted, ${storedJsonSql('f')} AS json`, [keys]);
 
 const ROW: RowRef = { type: sql`r.resource_type`, id: sql`r.id`, lastUpdated: sql`r.last_updated`, patientId: sql`r.patient_id` };
 const MAX_INCLUDED = 1000;

@@ -4,6 +4,7 @@ import type { Tx } from '../../database/database.service';
 import { DatabaseService } from '../../database/database.service';
 import { uniqueChunks } from '../../database/unique-chunks';
 import { isEncryptedType } from './sensitivity';
+import { storedJsonSql } from './stored-json';
 
 /** One stored version of a resource. `json` is the resource text exactly as served (meta included). */
 export interface StoredVersion {
@@ -60,8 +61,7 @@ interface Row {
   json: string | null;
 }
 
-const COLUMNS = `resource_type, id, version_id, last_updated, deleted,
-  CASE WHEN content_enc IS NOT NULL THEN fhir_decrypt(content_enc, key_id, ?::text[]) ELSE content::text END AS json`;
+const COLUMNS = `resource_type, id, version_id, last_updated, deleted, ${storedJsonSql()} AS json`;
 
 /**
  * The FHIR resource store: current versions and history, in a table for resources that belong to
