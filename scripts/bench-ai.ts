@@ -981,11 +981,12 @@ async function runTask(o: Options, stack: Stack, api: Api, probe: Probe, task: T
   };
   // The resource-events job that carried each trigger's event (a transaction's events travel together).
   const eventJob = new Map<string, Job>();
-  for (const j of await probe.events.getJobs(['completed', 'failed'])) {
+  const finishedEventJobs = await probe.events.getJobs(['completed', 'failed']);
+  for (const j of finishedEventJobs) {
     const data = j.data as { events?: Array<{ resourceType: string; resourceId: string; action: string }> } & { resourceType?: string; resourceId?: string; action?: string };
     for (const e of data.events ?? [data]) if (e.action === 'create' && e.resourceType === triggerType && e.resourceId) eventJob.set(e.resourceId, j);
   }
-  const eventJobs = (await probe.events.getJobs(['completed', 'failed'])).filter((j) => j.timestamp >= t0).length;
+  const eventJobs = finishedEventJobs.filter((j) => j.timestamp >= t0).length;
   log(`resource-events jobs in the timed phase: ${eventJobs} (${(eventJobs / o.n).toFixed(2)} per trigger; a transaction's events travel in one)`);
   for (let i = 0; i < o.n; i += 50) {
     const ids = triggerIds.slice(i, i + 50);

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { MikroORM, type PostgreSqlConnection } from '@mikro-orm/postgresql';
 import type { Knex } from '@mikro-orm/postgresql';
-import { assertNoUndefined, dropEvicted, plainOn, poolOf, preparedOn, preparedQuery, type PgClient } from './prepared-query';
+import { assertNoUndefined, dropEvicted, onPooledConnection, plainOn, preparedOn, preparedQuery, type PgClient } from './prepared-query';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../core/tokens';
 
@@ -40,14 +40,8 @@ export class DatabaseService {
   }
 
   async query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
-    const pool = poolOf(this.knex);
     assertNoUndefined(sql, params);
-    const conn = await pool.acquireConnection();
-    try {
-      return await plainOn<T>(conn, sql, params);
-    } finally {
-      await pool.releaseConnection(conn);
-    }
+    return onPooledConnection(this.knex, (conn) => plainOn<T>(conn, sql, params));
   }
 
   /** As `query`, as a named prepared statement (see prepared-query.ts): for stable statement shapes, outside PgBouncer. */
@@ -61,14 +55,12 @@ export class DatabaseService {
    * path's statements have a few fixed shapes whose planning otherwise cost as much as running them.
    */
   async transaction<T>(ctx: TxContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
-    const pool = poolOf(this.knex);
-    const conn = await pool.acquireConnection();
-    let ended = false;
-    try {
+    return onPooledConnection(this.knex, async (conn) => {
+      // The connection goes back to the pool when the transaction ends: a late statement would run in someone else's.
+      let ended = false;
       const tx: Tx = {
         actor: ctx.actor,
         query: async <R>(sql: string, params: unknown[] = []) => {
-          // The connection goes back to the pool when the transaction ends: a late statement would run in someone else's.
           if (ended) throw new Error(`Transaction already ended: ${sql}`);
           assertNoUndefined(sql, params);
           // Statements without values (SAVEPOINT, ROLLBACK TO, SET CONSTRAINTS) gain nothing from being prepared.
@@ -82,19 +74,14 @@ export class DatabaseService {
         await conn.query(
           `BEGIN; SELECT set_config('app.actor', ${conn.escapeLiteral(ctx.actor)}, true), set_config('app.request_id', ${conn.escapeLiteral(ctx.requestId ?? '')}, true)`,
         );
-        result = await fn(tx);
+        result = await fn(tx).finally(() => (ended = true));
       } catch (e) {
-        ended = true;
         await rollback(conn);
         throw e;
       }
-      ended = true;
       await conn.query('COMMIT');
       return result;
-    } finally {
-      ended = true;
-      await pool.releaseConnection(conn);
-    }
+    });
   }
 }
 

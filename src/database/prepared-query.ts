@@ -12,13 +12,13 @@ export interface PgClient {
 }
 
 /** knex's connection pool, as far as it is used here. */
-export interface PgPool {
+interface PgPool {
   acquireConnection(): Promise<PgClient>;
   releaseConnection(c: PgClient): Promise<unknown>;
 }
 
 /** The pool behind a knex instance. */
-export function poolOf(knex: Knex): PgPool {
+function poolOf(knex: Knex): PgPool {
   return knex.client as unknown as PgPool;
 }
 
@@ -60,13 +60,20 @@ function statementOf(text: string): { sqlText: string; name: string } {
  * whose values all travel as parameters. Not for connections through PgBouncer in transaction
  * mode (statements prepared on one server connection are missing on the next).
  */
-export async function preparedQuery<T>(knex: Knex, text: string, params: unknown[]): Promise<T[]> {
+export function preparedQuery<T>(knex: Knex, text: string, params: unknown[]): Promise<T[]> {
+  return onPooledConnection(knex, async (conn) => {
+    const statement = admit(conn, text);
+    await dropEvicted(conn); // outside a transaction: at once
+    return run<T>(conn, statement, params);
+  });
+}
+
+/** Runs `fn` on a connection of knex's pool, given back afterwards. */
+export async function onPooledConnection<T>(knex: Knex, fn: (conn: PgClient) => Promise<T>): Promise<T> {
   const pool = poolOf(knex);
   const conn = await pool.acquireConnection();
   try {
-    const statement = admit(conn, text);
-    await dropEvicted(conn); // outside a transaction: at once
-    return await run<T>(conn, statement, params);
+    return await fn(conn);
   } finally {
     await pool.releaseConnection(conn);
   }

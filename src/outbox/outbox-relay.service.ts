@@ -4,7 +4,7 @@ import type { AppConfig } from '../config/app-config';
 import { LOGGER } from '../core/core.module';
 import { APP_CONFIG } from '../core/tokens';
 import { envInt } from '../config/env-int';
-import { QUEUES, resourceEventsJobId } from '../queue/queues';
+import { QUEUES, RESOURCE_EVENT_JOB_OPTIONS, resourceEventsJobId } from '../queue/queues';
 import { TableToQueue } from '../queue/table-to-queue';
 import { OUTBOX_CHANNEL, OutboxRepository, type ResourceEvent, type ResourceEventGroup } from './outbox.repository';
 
@@ -78,11 +78,8 @@ export function eventGroupJobs(events: ResourceEvent[]) {
       name: 'events',
       data,
       opts: {
+        ...RESOURCE_EVENT_JOB_OPTIONS,
         jobId: resourceEventsJobId(group.map((e) => e.id)),
-        attempts: 5,
-        backoff: { type: 'exponential' as const, delay: 1000 },
-        removeOnComplete: { age: 24 * 3600, count: 10000 },
-        removeOnFail: false,
       },
     });
   }

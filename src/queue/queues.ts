@@ -21,6 +21,14 @@ export const QUEUES = {
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
+/** Retries and retention of every resource-events job (a group of events, or one event retried alone). */
+export const RESOURCE_EVENT_JOB_OPTIONS = {
+  attempts: 5,
+  backoff: { type: 'exponential' as const, delay: 1000 },
+  removeOnComplete: { age: 24 * 3600, count: 10000 },
+  removeOnFail: false,
+};
+
 /** The id of a job of one event (an event of a group that failed, retried alone): one per resource version and action. */
 export function resourceEventJobId(e: { resourceType: string; resourceId: string; versionId: number; action: string }): string {
   return `${e.action}/${e.resourceType}/${e.resourceId}/_history/${e.versionId}`;

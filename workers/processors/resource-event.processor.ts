@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { LOGGER } from '../../src/core/core.module';
 import { AiTaskRunner, aiJobId } from '../../src/ai/ai-task.runner';
 import type { ResourceEvent, ResourceEventGroup } from '../../src/outbox/outbox.repository';
-import { QUEUES, resourceEventJobId } from '../../src/queue/queues';
+import { QUEUES, RESOURCE_EVENT_JOB_OPTIONS, resourceEventJobId } from '../../src/queue/queues';
 import { Metrics } from '../../src/metrics/metrics';
 import type { AppConfig } from '../../src/config/app-config';
 import { APP_CONFIG } from '../../src/core/tokens';
@@ -79,13 +79,7 @@ export class ResourceEventProcessor extends WorkerHost {
     const results = await settledInTurns(events, FAN_OUTS_AT_ONCE, (e) => this.fanOut(e, since, job.id));
     const failed = events.filter((_, i) => results[i].status === 'rejected');
     for (const e of failed) {
-      await this.resourceEvents.add(`${e.action}:${e.resourceType}`, e, {
-        jobId: resourceEventJobId(e),
-        attempts: 5,
-        backoff: { type: 'exponential', delay: 1000 },
-        removeOnComplete: { age: 24 * 3600, count: 10000 },
-        removeOnFail: false,
-      });
+      await this.resourceEvents.add(`${e.action}:${e.resourceType}`, e, { ...RESOURCE_EVENT_JOB_OPTIONS, jobId: resourceEventJobId(e) });
     }
     return {
       fannedOut: results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])),
