@@ -21,8 +21,10 @@ import { runImport } from './import';
  * Environment: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 16), BENCH_WARMUP (s
  * of untimed load before each scenario, default 1), BENCH_ROTATE (how many patients/values each
  * scenario cycles through, default 8), BENCH_CONCURRENCY (bundles loaded at once, default 2),
- * AUDIT_EVENTS (passed to the API; default all, the real system), BENCH_ANALYZE (0: skip the
- * ANALYZE after the load), BENCH_DATABASE_BASE_URL, BENCH_SCENARIOS (comma-separated parts of
+ * AUDIT_EVENTS (passed to the API; default all, the real system), BENCH_ANALYZE (analyze: only
+ * ANALYZE after the load, not VACUUM (ANALYZE); 0: neither), BENCH_DATABASE_BASE_URL (default
+ * postgres://postgres@127.0.0.1:5432; postgres://postgres@%2Fvar%2Frun%2Fpostgresql for the local
+ * socket), BENCH_SCENARIOS (comma-separated parts of
  * scenario names: only those are driven, e.g. "everything,_sort"), BENCH_KEEP_DATABASE (a name:
  * the loaded database is copied to it at the end, to EXPLAIN the queries afterwards).
  *
@@ -123,7 +125,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
   try {
-    out(`server: API process ${api.pid}, database ${new URL(api.databaseUrl).pathname.slice(1)} (${await postgresVersion(api.databaseUrl)})`);
+    out(`server: API process ${api.pid}, database ${new URL(api.databaseUrl).pathname.slice(1)} (${await postgresVersion(api.databaseUrl)}) over ${transportOf(api.databaseUrl)}`);
     out(
       `audit events: ${audit}${audit === 'all' ? ' (ON: the server writes an AuditEvent for every request, the benchmark\'s included)' : ' (not the default: AUDIT_EVENTS is set)'}; rate limits 10,000,000/min per address and per client`,
     );
@@ -145,13 +147,16 @@ async function main(): Promise<void> {
       `loaded ${summary.resources} resources from ${summary.files} transaction Bundles (${fixtures}) in ${summary.seconds.toFixed(2)} s (${Math.round(summary.resources / summary.seconds)} resources/s); ${summary.failures.length} failures`,
     );
     for (const f of summary.failures.slice(0, 5)) out(`  failure: ${f.file}${f.entry !== undefined ? ` entry ${f.entry}` : ''} ${f.status ?? ''} ${f.outcome?.issue?.[0]?.diagnostics ?? f.message}`);
-    // Fresh tables have no planner statistics until autovacuum gets round to them (a minute or more,
-    // possibly in the middle of a scenario): analyze once so that every scenario sees the same plans.
-    if (process.env.BENCH_ANALYZE !== '0') {
+    // Fresh tables have no planner statistics and no visibility map until autovacuum gets round to
+    // them (it vacuums and analyzes tables after large inserts, a minute or more later, possibly in
+    // the middle of a scenario): do what it would do, once, so that every scenario sees a database at
+    // rest and the same plans.
+    const maintenance = process.env.BENCH_ANALYZE === '0' ? undefined : process.env.BENCH_ANALYZE === 'analyze' ? 'ANALYZE' : 'VACUUM (ANALYZE)';
+    if (maintenance) {
       const t = Date.now();
-      await analyze(api.databaseUrl);
-      out(`ANALYZE after the load: ${((Date.now() - t) / 1000).toFixed(1)} s (BENCH_ANALYZE=0 to measure without planner statistics)`);
-    } else out('no ANALYZE after the load (BENCH_ANALYZE=0): plans depend on when autovacuum analyzes the new tables');
+      await maintain(api.databaseUrl, maintenance);
+      out(`${maintenance} after the load: ${((Date.now() - t) / 1000).toFixed(1)} s (BENCH_ANALYZE=analyze for ANALYZE only, 0 for neither)`);
+    } else out('no VACUUM or ANALYZE after the load (BENCH_ANALYZE=0): plans depend on when autovacuum gets to the new tables');
 
     // 2. Values from the loaded data.
     const token = await fetchToken(api.base);
@@ -453,6 +458,13 @@ async function fetchToken(base: string): Promise<string> {
   return ((await res.json()) as { access_token: string }).access_token;
 }
 
+/** How the API reaches PostgreSQL: TCP, or a Unix socket (a host that is a directory, written %2F...). */
+function transportOf(databaseUrl: string): string {
+  const url = new URL(databaseUrl);
+  const host = decodeURIComponent(url.hostname);
+  return host.startsWith('/') ? `the local socket in ${host}` : `TCP to ${host}:${url.port || '5432'}`;
+}
+
 async function postgresVersion(databaseUrl: string): Promise<string> {
   const client = new Client({ connectionString: databaseUrl });
   try {
@@ -466,11 +478,11 @@ async function postgresVersion(databaseUrl: string): Promise<string> {
   }
 }
 
-async function analyze(databaseUrl: string): Promise<void> {
+async function maintain(databaseUrl: string, statement: string): Promise<void> {
   const client = new Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    await client.query('ANALYZE');
+    await client.query(statement);
   } finally {
     await client.end();
   }

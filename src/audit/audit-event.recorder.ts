@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { Resource } from '@medplum/fhirtypes';
@@ -10,6 +9,7 @@ import { DatabaseService } from '../database/database.service';
 import { ResourceStore } from '../fhir/store/resource-store.repository';
 import { SearchIndexWriter } from '../fhir/search/search-index.writer';
 import { classify, toAuditEvent, type AuditRecord } from './audit-event';
+import { newResourceId } from '../fhir/store/resource-id';
 
 /**
  * Records an AuditEvent resource for every request to the FHIR API, the clients API and the token
@@ -74,7 +74,7 @@ export class AuditEventRecorder implements OnApplicationShutdown {
         for (const r of batch) {
           // Built in slices: a flush of a few hundred events must not hold up the requests being served.
           if (events.length && events.length % 64 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-          events.push({ ...toAuditEvent(r, randomUUID()), meta: { versionId: '1', lastUpdated: r.recorded.toISOString() } });
+          events.push({ ...toAuditEvent(r, newResourceId(r.recorded.getTime())), meta: { versionId: '1', lastUpdated: r.recorded.toISOString() } });
         }
         await this.db.transaction({ actor: 'system:audit' }, async (tx) => {
           await this.store.writeVersions(

@@ -1,14 +1,14 @@
-import { randomUUID } from 'node:crypto';
 import type { Provenance, Reference, Resource } from '@medplum/fhirtypes';
 import { AI_JOB_SYSTEM, AI_SOURCE, type PluginInput, type PreparedInput } from '../ai-plugin';
 import { buildTabularInput } from '../features/tabular.features';
 import type { RegisteredModel } from '../model-registry.service';
+import { newResourceId } from '../../fhir/store/resource-id';
 
 /** An output resource: a fresh id, marked as the AI's, identified by its job (one output per job). Pure but for the id. */
 export function asOutput<T extends Resource>(input: PluginInput, resource: T): T & { id: string } {
   return {
     ...resource,
-    id: randomUUID(),
+    id: newResourceId(),
     meta: { ...(resource.meta ?? {}), source: AI_SOURCE },
     identifier: [{ system: AI_JOB_SYSTEM, value: input.jobId }],
   } as T & { id: string };
@@ -18,7 +18,7 @@ export function asOutput<T extends Resource>(input: PluginInput, resource: T): T
 export function provenanceOf(model: RegisteredModel, target: Resource & { id: string }, sources: string[]): Provenance {
   return {
     resourceType: 'Provenance',
-    id: randomUUID(),
+    id: newResourceId(),
     meta: { source: AI_SOURCE },
     target: [{ reference: `${target.resourceType}/${target.id}` }],
     recorded: new Date().toISOString(),
@@ -39,7 +39,7 @@ export function sourceRef(input: PluginInput): string {
 
 /** A resource the AI writes beside its output (a recommendation, an alert): a fresh id, marked as the AI's. */
 export function asAiResource<T extends Resource>(resource: T): T & { id: string } {
-  return { ...resource, id: randomUUID(), meta: { ...(resource.meta ?? {}), source: AI_SOURCE } } as T & { id: string };
+  return { ...resource, id: newResourceId(), meta: { ...(resource.meta ?? {}), source: AI_SOURCE } } as T & { id: string };
 }
 
 /**

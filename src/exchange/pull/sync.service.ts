@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
@@ -19,6 +18,7 @@ import { pullOptions } from './pull-options';
 import { orderForPull, searchableTypes } from './pull-order';
 import { EXCHANGE_ACTOR, PullRepository, type RemoteMapping, type RunCounts } from './pull.repository';
 import { contentSha256, ownIdOf, pulledForm, refKey, remoteReferencesOf, rewriteRemoteReferences, type RemoteRef } from './remote-references';
+import { newResourceId } from '../../fhir/store/resource-id';
 
 export interface SyncResult {
   runId: number;
@@ -194,7 +194,7 @@ export class SyncService {
       await this.fetchMissing(state, page, remote, depth);
       const baseUrl = state.connection.baseUrl;
       const rewritten = rewriteRemoteReferences(remote, baseUrl, (r) => page.local.get(refKey(r))?.localId);
-      const localId = mapped?.localId ?? randomUUID();
+      const localId = mapped?.localId ?? newResourceId();
       const unchanged = await this.writer.inSavepoint(page.tx, async () => {
         const resource = prepare(pulledForm(rewritten, baseUrl, identifierShape(remote.resourceType)), remote.resourceType, localId);
         const out = mapped ? await this.writer.updateInTx(page.tx, resource, {}) : await this.writer.createInTx(page.tx, resource);

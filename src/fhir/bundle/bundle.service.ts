@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Bundle, BundleEntry, BundleEntryResponse, Resource } from '@medplum/fhirtypes';
 import type { AppConfig } from '../../config/app-config';
@@ -22,6 +21,7 @@ import { runChunks } from './chunk-pipeline';
 import { chunkFootprint, chunksConflict } from './chunk-footprint';
 import { WriteRules } from '../write/write-rules';
 import { patientCompartmentPaths } from '../definitions/fhir-definitions';
+import { newResourceId } from '../store/resource-id';
 
 export type ReturnPreference = 'minimal' | 'representation' | 'OperationOutcome';
 
@@ -261,8 +261,8 @@ export class BundleService {
   private async prepareEntries(entries: ParsedEntry[]): Promise<Prepared[]> {
     const out = entries.map((e): Prepared => {
       try {
-        if (e.method === 'POST') return { resource: storable(e.resource, randomUUID()) };
-        if (e.method === 'PUT') return { resource: storable(e.resource, e.id ?? e.resource?.id ?? randomUUID()) };
+        if (e.method === 'POST') return { resource: storable(e.resource, newResourceId()) };
+        if (e.method === 'PUT') return { resource: storable(e.resource, e.id ?? e.resource?.id ?? newResourceId()) };
         return { resource: e.resource };
       } catch (err) {
         if (!(err instanceof OperationOutcomeError)) throw err;

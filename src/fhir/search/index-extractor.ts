@@ -311,6 +311,10 @@ function referencesOf(rows: IndexRows, code: string, grp: number, tv: TypedValue
 function dedupeRows(rows: IndexRows): IndexRows {
   const out = emptyRows();
   for (const key of Object.keys(rows) as Array<keyof IndexRows>) {
+    if (rows[key].length < 2) {
+      (out[key] as unknown[]) = rows[key];
+      continue;
+    }
     const seen = new Set<string>();
     for (const r of rows[key] as unknown as Array<Record<string, unknown>>) {
       const k = JSON.stringify(r);

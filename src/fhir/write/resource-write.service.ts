@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { Provenance, Meta, Resource } from '@medplum/fhirtypes';
 import { DatabaseService, type Tx, type TxContext } from '../../database/database.service';
@@ -13,6 +12,7 @@ import { translateConstraintError } from './constraint-errors';
 import { canonicalJson } from '../canonical-json';
 import { EhrChainRepository } from '../ehr/ehr-chain.repository';
 import { WriteRules } from './write-rules';
+import { newResourceId } from '../store/resource-id';
 
 export interface WriteOutcome {
   /** 201 when the write created the resource, 200 otherwise. */
@@ -120,7 +120,7 @@ export class ResourceWriteService {
   }
 
   create(ctx: TxContext, body: unknown, expectedType: string): Promise<WriteOutcome> {
-    const resource = prepare(body, expectedType, randomUUID());
+    const resource = prepare(body, expectedType, newResourceId());
     return this.inTransaction(ctx, (tx) => this.createInTx(tx, resource));
   }
 
