@@ -1,3 +1,4 @@
+import { ResourceWriteService } from '../../src/fhir/write/resource-write.service';
 import { FhirRequest } from '../helpers/fhir-request';
 import { startTestApp, type TestApp } from '../helpers/test-app';
 
@@ -29,6 +30,43 @@ describe('large batch', () => {
     expect((await api.get('Basic/chunk-74')).status).toBe(200);
     expect((await api.get('Basic/chunk-75')).status).toBe(404);
     expect((await api.get('Basic/chunk-76')).status).toBe(200);
+  });
+
+  it('answers 200 when a chunk transaction fails unexpectedly: the entries of that chunk 500 and unwritten, the others written', async () => {
+    const writer = t.app.get(ResourceWriteService);
+    const createInTx = writer.createInTx.bind(writer);
+    // A failure that is not a FHIR refusal (as a lost connection would be), inside the second chunk.
+    const spy = jest.spyOn(writer, 'createInTx').mockImplementation((tx, resource) => {
+      if ((resource as { code?: { text?: string } }).code?.text === 'lost-70') return Promise.reject(new Error('simulated: connection terminated'));
+      return createInTx(tx, resource);
+    });
+    try {
+      const entry: unknown[] = Array.from({ length: 120 }, (_, i) => ({
+        resource: { resourceType: 'Basic', code: { text: `lost-${i}` } },
+        request: { method: 'POST', url: 'Basic' },
+      }));
+      // A DELETE keeps the second chunk off the bulk path, so its entries run one by one in its transaction.
+      entry[60] = { request: { method: 'DELETE', url: 'Basic/never-there' } };
+      const res = await api.post('', { resourceType: 'Bundle', type: 'batch', entry });
+      expect(res.status).toBe(200);
+      const answers = res.body.entry as Array<{ response: { status: string; outcome?: { issue: Array<{ diagnostics: string }> } } }>;
+      expect(answers).toHaveLength(120);
+      for (let i = 0; i < 120; i++) {
+        if (i >= 50 && i < 100) {
+          expect(answers[i].response.status).toBe('500');
+          expect(answers[i].response.outcome?.issue[0].diagnostics).toMatch(/entries 50-99 .*rolled back/);
+          expect(answers[i].response.outcome?.issue[0].diagnostics).not.toMatch(/connection terminated/);
+        } else expect(answers[i].response.status).toMatch(/^201/);
+      }
+      // What is stored: the first and third chunks' resources, none of the second's.
+      const stored = async (text: string) => (await api.get(`Basic?code:text=${text}&_summary=count`)).body.total as number;
+      expect(await stored('lost-49')).toBe(1);
+      expect(await stored('lost-51')).toBe(0);
+      expect(await stored('lost-69')).toBe(0);
+      expect(await stored('lost-100')).toBe(1);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
 

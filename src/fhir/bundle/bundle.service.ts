@@ -2,6 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Bundle, BundleEntry, BundleEntryResponse, Resource } from '@medplum/fhirtypes';
 import type { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../core/tokens';
+import { LOGGER } from '../../core/core.module';
+import type { Logger } from 'pino';
 import type { Tx, TxContext } from '../../database/database.service';
 import { OperationOutcomeError, badRequest, notFound, outcome, preconditionFailed } from '../operation-outcome';
 import { SearchService } from '../search/search.service';
@@ -48,6 +50,7 @@ const BULK_ATTEMPT_FAILURES = 2;
 export class BundleService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
     private readonly writer: ResourceWriteService,
     private readonly store: ResourceStore,
     private readonly search: SearchService,
@@ -177,7 +180,16 @@ export class BundleService {
       conflict: (a, b) => chunksConflict(a, b, tokenKeys, tokenKey),
       write: async (chunk, { answers, prepared }) => {
         const ready = chunk.filter((e) => prepared.has(e));
-        await this.writeChunk(ctx, ready, answers, prepared, base, ret, scope, () => bulkFailures < BULK_ATTEMPT_FAILURES, () => bulkFailures++);
+        try {
+          await this.writeChunk(ctx, ready, answers, prepared, base, ret, scope, () => bulkFailures < BULK_ATTEMPT_FAILURES, () => bulkFailures++);
+        } catch (err) {
+          // The chunk's transaction failed as a whole (a lost connection, a failed commit, a bug): none of
+          // its entries was written. Chunks committed before it stay committed, so the batch still answers
+          // 200 with every entry's own outcome rather than a 500 that would hide what was written.
+          this.logger.error({ err, requestId: ctx.requestId, entries: ready.map((e) => e.index) }, 'a batch chunk failed');
+          const response = chunkFailed(ready, err, ctx.requestId);
+          for (const e of ready) answers.set(e, { response });
+        }
         return chunk.map((e) => answers.get(e) as BundleEntry);
       },
     });
@@ -494,4 +506,20 @@ function atEntry<T>(e: ParsedEntry, fn: () => T): T {
   } catch (err) {
     return name(err);
   }
+}
+
+/**
+ * The response of each entry of a batch chunk whose transaction failed, naming the entries rolled
+ * back together. A refusal (an OperationOutcomeError, e.g. a check at commit) keeps its status and
+ * words; anything else is a 500, described without internals.
+ */
+function chunkFailed(ready: ParsedEntry[], err: unknown, requestId: string | undefined): BundleEntryResponse {
+  const first = ready[0]?.index ?? 0;
+  const last = ready[ready.length - 1]?.index ?? first;
+  const refused = err instanceof OperationOutcomeError ? err : undefined;
+  const why = refused ? (refused.outcome.issue?.[0]?.diagnostics ?? 'refused') : `internal server error, request ${requestId ?? 'unknown'}`;
+  return {
+    status: String(refused?.status ?? 500),
+    outcome: outcome([{ severity: 'error', code: refused ? (refused.outcome.issue?.[0]?.code ?? 'exception') : 'exception', diagnostics: `Not written: entries ${first}-${last} of this batch shared one database transaction, which failed and was rolled back (${why}). The other entries' responses stand.` }]),
+  };
 }
