@@ -46,7 +46,7 @@ export class AuditEventRecorder implements OnApplicationShutdown {
       ...kind,
       status: res.statusCode,
       clientId: req.auth?.clientId ?? loginClient,
-      address: req.ip,
+      address: req.clientAddress ?? req.ip,
       requestId: req.requestId,
       method: req.method,
       path,

@@ -26,6 +26,8 @@ declare module 'express' {
   interface Request {
     auth?: AuthContext;
     requestId?: string;
+    /** The client's address (`req.ip`, read once: Express works it out through the trusted proxies on every read). */
+    clientAddress?: string;
     /** JSON or XML, as negotiated for this request's response. */
     fhirFormat?: 'json' | 'xml';
   }

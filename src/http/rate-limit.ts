@@ -33,7 +33,7 @@ export function rateLimiter(perMinute: number): (req: Request, res: Response, ne
   const limiter = new RateLimiter(perMinute);
   return (req, _res, next) => {
     try {
-      limiter.take(`ip:${req.ip ?? 'unknown'}`);
+      limiter.take(`ip:${req.clientAddress ?? req.ip ?? 'unknown'}`);
       next();
     } catch (e) {
       next(e);

@@ -38,5 +38,5 @@ export class RecommendationsController {
 }
 
 export function callerOf(req: Request): Caller {
-  return { clientId: req.auth?.clientId ?? 'anonymous', requestId: req.requestId, address: req.ip, path: req.path };
+  return { clientId: req.auth?.clientId ?? 'anonymous', requestId: req.requestId, address: req.clientAddress ?? req.ip, path: req.path };
 }
