@@ -8,7 +8,8 @@ import { Metrics } from '../../src/metrics/metrics';
 import type { ResourceEvent, ResourceEventGroup } from '../../src/outbox/outbox.repository';
 import { resourceEventJobId } from '../../src/queue/queues';
 import type { SubscriptionMatcher } from '../../src/subscriptions/subscription-matcher.service';
-import { ResourceEventProcessor } from './resource-event.processor';
+import { ResourceEventProcessor, groupReader } from './resource-event.processor';
+import type { StoredVersion } from '../../src/fhir/store/resource-store.repository';
 
 const event = (n: number, resourceType = 'Observation'): ResourceEvent => ({
   id: String(n),
@@ -27,7 +28,7 @@ interface Added {
 }
 
 /** The processor with stand-ins for its collaborators: `failing` events make the AI fan-out throw. */
-function processor(failing: Set<string>, addFails = false) {
+function processor(failing: Set<string>, addFails = false, store = {} as ResourceStore) {
   const added: Added[] = [];
   const queue = (into: Added[]) =>
     ({
@@ -37,8 +38,9 @@ function processor(failing: Set<string>, addFails = false) {
       },
     }) as unknown as Queue;
   const runner = {
-    jobsFor: async (e: ResourceEvent) => {
+    jobsFor: async (e: ResourceEvent, read: () => Promise<StoredVersion | undefined>) => {
       if (failing.has(e.id)) throw new Error(`cannot fan out ${e.id}`);
+      if (e.resourceType === 'Observation') await read(); // as the triage plugin reads vital signs
       return e.resourceType === 'Condition' ? [{ task: 'diagnosis-confidence', resourceType: e.resourceType, resourceId: e.resourceId, versionId: e.versionId, patientId: e.patientId }] : [];
     },
   } as unknown as AiTaskRunner;
@@ -53,16 +55,34 @@ function processor(failing: Set<string>, addFails = false) {
     queue([]),
     { subscriptionDeliveryAttempts: 3 } as AppConfig,
     { onEvent: async () => undefined } as unknown as PushTrigger,
-    {} as ResourceStore,
+    store,
   );
   return { p, added, aiJobs };
+}
+
+/** A store that records its reads and finds every resource but the `missing` ones. */
+function storeStub(missing = new Set<string>()) {
+  const many: string[][] = [];
+  const single: string[] = [];
+  const version = (resourceType: string, id: string) => ({ resourceType, id, versionId: 1, lastUpdated: new Date(0), deleted: false, patientId: 'p1', json: '{}' }) as unknown as StoredVersion;
+  const store = {
+    readCurrentMany: async (keys: Array<{ resourceType: string; id: string }>) => {
+      many.push(keys.map((k) => `${k.resourceType}/${k.id}`));
+      return new Map(keys.filter((k) => !missing.has(`${k.resourceType}/${k.id}`)).map((k) => [`${k.resourceType}/${k.id}`, version(k.resourceType, k.id)]));
+    },
+    readCurrent: async (resourceType: string, id: string) => {
+      single.push(`${resourceType}/${id}`);
+      return missing.has(`${resourceType}/${id}`) ? undefined : version(resourceType, id);
+    },
+  } as unknown as ResourceStore;
+  return { store, many, single };
 }
 
 const job = (data: ResourceEventGroup | ResourceEvent) => ({ id: 'j1', data }) as Job<ResourceEventGroup | ResourceEvent>;
 
 describe('ResourceEventProcessor', () => {
   it('fans out every event of a group, and queues an event that fails again alone under its own id', async () => {
-    const { p, added, aiJobs } = processor(new Set(['2']));
+    const { p, added, aiJobs } = processor(new Set(['2']), false, storeStub().store);
     const events = [event(1), event(2), event(3, 'Condition')];
     const result = await p.process(job({ events }));
     expect(result).toEqual({
@@ -77,9 +97,35 @@ describe('ResourceEventProcessor', () => {
   });
 
   it('fails an event retried alone with its own error (BullMQ retries it, then keeps it failed)', async () => {
-    const { p } = processor(new Set(['2']));
+    const stub = storeStub();
+    const { p } = processor(new Set(['2']), false, stub.store);
     await expect(p.process(job(event(2)))).rejects.toThrow('cannot fan out 2');
     await expect(p.process(job(event(1)))).resolves.toEqual({ event: resourceEventJobId(event(1)), handledBy: [], notified: [] });
+    expect(stub.single).toEqual(['Observation/r1']); // an event alone reads its own resource only
+  });
+
+  it("reads a group's resources once, in one statement, when the first is needed", async () => {
+    const stub = storeStub();
+    const { p } = processor(new Set(), false, stub.store);
+    const events = [event(1), event(2), event(1), event(3, 'Condition')];
+    await p.process(job({ events }));
+    expect(stub.many).toEqual([['Observation/r1', 'Observation/r2', 'Condition/r3']]);
+    expect(stub.single).toEqual([]);
+  });
+
+  it("reads nothing for a group whose events want nothing read", async () => {
+    const stub = storeStub();
+    const { p } = processor(new Set(), false, stub.store);
+    await p.process(job({ events: [event(3, 'Condition'), event(4, 'Provenance')] }));
+    expect(stub.many).toEqual([]);
+  });
+
+  it('groupReader answers each event with its own resource, undefined for one that is gone', async () => {
+    const stub = storeStub(new Set(['Observation/r2']));
+    const read = groupReader(stub.store, [event(1), event(2)]);
+    expect((await read(event(1)))?.id).toBe('r1');
+    expect(await read(event(2))).toBeUndefined();
+    expect(stub.many).toHaveLength(1);
   });
 
   it('fails the whole group when a failed event cannot be queued again, so that the group is retried', async () => {

@@ -35,6 +35,20 @@ async function settledInTurns<T, R>(items: readonly T[], width: number, fn: (ite
   return results;
 }
 
+/**
+ * The current versions of a group's resources, all read in one statement when the first of them is
+ * needed: a write's events usually all need reading or none does (the vital signs of one Bundle
+ * each decide a triage; an AI output's events trigger nothing), and one statement for the group
+ * costs about what one read does.
+ */
+export function groupReader(store: Pick<ResourceStore, 'readCurrentMany'>, events: readonly ResourceEvent[]): (e: ResourceEvent) => Promise<StoredVersion | undefined> {
+  let all: Promise<Map<string, StoredVersion>> | undefined;
+  return (e) => {
+    all ??= store.readCurrentMany([...new Map(events.map((x) => [`${x.resourceType}/${x.resourceId}`, { resourceType: x.resourceType, id: x.resourceId }])).values()]);
+    return all.then((found) => found.get(`${e.resourceType}/${e.resourceId}`));
+  };
+}
+
 /** What the fan-out did with one event. */
 export interface FanOut {
   event: string;
@@ -50,7 +64,7 @@ export interface FanOut {
  *
  * Most events want nothing (the AI's own 3-4 writes per prediction trigger no plugin; few types
  * are subscribed or pushed), so each consumer first decides what it can without reading, and the
- * resource is read at most once, lazily, for all of them. The events of a job are fanned out a few
+ * resource is read at most once, lazily, for all of them (a group's resources together: groupReader). The events of a job are fanned out a few
  * at a time; one that fails is queued again alone (under the id of its own event), so that it is
  * retried, and fails visibly, without holding up or repeating the others.
  */
@@ -74,9 +88,13 @@ export class ResourceEventProcessor extends WorkerHost {
   async process(job: Job<ResourceEventGroup | ResourceEvent>): Promise<FanOut | { fannedOut: FanOut[]; retriedAlone: string[] }> {
     // Work begins after the events' commit: reads started from now on see everything they saw.
     const since = performance.now();
-    if (!('events' in job.data)) return this.fanOut(job.data, since, job.id); // one event, retried alone
+    if (!('events' in job.data)) {
+      const e = job.data; // one event, retried alone
+      return this.fanOut(e, since, job.id, () => this.store.readCurrent(e.resourceType, e.resourceId));
+    }
     const events = job.data.events;
-    const results = await settledInTurns(events, FAN_OUTS_AT_ONCE, (e) => this.fanOut(e, since, job.id));
+    const read = groupReader(this.store, events);
+    const results = await settledInTurns(events, FAN_OUTS_AT_ONCE, (e) => this.fanOut(e, since, job.id, () => read(e)));
     const failed = events.filter((_, i) => results[i].status === 'rejected');
     for (const e of failed) {
       await this.resourceEvents.add(`${e.action}:${e.resourceType}`, e, { ...RESOURCE_EVENT_JOB_OPTIONS, jobId: resourceEventJobId(e) });
@@ -87,11 +105,12 @@ export class ResourceEventProcessor extends WorkerHost {
     };
   }
 
-  private async fanOut(e: ResourceEvent, since: number, jobId: string | undefined): Promise<FanOut> {
+  /** `readCurrent`: the event's resource as it is now (read when a consumer first needs it, at most once). */
+  private async fanOut(e: ResourceEvent, since: number, jobId: string | undefined, readCurrent: () => Promise<StoredVersion | undefined>): Promise<FanOut> {
     const event = resourceEventJobId(e);
     this.metrics.resourceEvents.inc({ action: e.action });
     let current: Promise<StoredVersion | undefined> | undefined;
-    const read = () => (current ??= this.store.readCurrent(e.resourceType, e.resourceId));
+    const read = () => (current ??= readCurrent());
     const jobs = await this.runner.jobsFor(e, read).catch((err: unknown) => {
       this.logger.warn({ err, jobId, event }, 'resource event: could not fan out to the AI plugins');
       throw err;
