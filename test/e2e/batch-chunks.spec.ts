@@ -32,40 +32,81 @@ describe('large batch', () => {
     expect((await api.get('Basic/chunk-76')).status).toBe(200);
   });
 
-  it('answers 200 when a chunk transaction fails unexpectedly: the entries of that chunk 500 and unwritten, the others written', async () => {
+  type Answer = { response: { status: string; outcome?: { issue: Array<{ diagnostics: string }> } } };
+  const stored = async (text: string) => (await api.get(`Basic?code:text=${text}&_summary=count`)).body.total as number;
+  /** 120 creates of Basic resources with code texts `${prefix}-${i}`; entry 60 a DELETE (which keeps its chunk off the bulk path), entry 55 invalid. */
+  const batchOf = (prefix: string) => {
+    const entry: unknown[] = Array.from({ length: 120 }, (_, i) => ({ resource: { resourceType: 'Basic', code: { text: `${prefix}-${i}` } }, request: { method: 'POST', url: 'Basic' } }));
+    entry[55] = { resource: { resourceType: 'Basic', code: { text: `${prefix}-55` }, bogus: true }, request: { method: 'POST', url: 'Basic' } };
+    entry[60] = { request: { method: 'DELETE', url: 'Basic/never-there' } };
+    return { resourceType: 'Bundle', type: 'batch', entry };
+  };
+
+  it('answers an entry that fails unexpectedly (not a FHIR refusal) with a 500 of its own, the rest of its chunk written', async () => {
     const writer = t.app.get(ResourceWriteService);
     const createInTx = writer.createInTx.bind(writer);
-    // A failure that is not a FHIR refusal (as a lost connection would be), inside the second chunk.
     const spy = jest.spyOn(writer, 'createInTx').mockImplementation((tx, resource) => {
-      if ((resource as { code?: { text?: string } }).code?.text === 'lost-70') return Promise.reject(new Error('simulated: connection terminated'));
+      if ((resource as { code?: { text?: string } }).code?.text === 'alone-70') return Promise.reject(new Error('simulated: unexpected'));
       return createInTx(tx, resource);
     });
     try {
-      const entry: unknown[] = Array.from({ length: 120 }, (_, i) => ({
-        resource: { resourceType: 'Basic', code: { text: `lost-${i}` } },
-        request: { method: 'POST', url: 'Basic' },
-      }));
-      // A DELETE keeps the second chunk off the bulk path, so its entries run one by one in its transaction.
-      entry[60] = { request: { method: 'DELETE', url: 'Basic/never-there' } };
-      const res = await api.post('', { resourceType: 'Bundle', type: 'batch', entry });
+      const res = await api.post('', batchOf('alone'));
       expect(res.status).toBe(200);
-      const answers = res.body.entry as Array<{ response: { status: string; outcome?: { issue: Array<{ diagnostics: string }> } } }>;
-      expect(answers).toHaveLength(120);
-      for (let i = 0; i < 120; i++) {
-        if (i >= 50 && i < 100) {
-          expect(answers[i].response.status).toBe('500');
-          expect(answers[i].response.outcome?.issue[0].diagnostics).toMatch(/entries 50-99 .*rolled back/);
-          expect(answers[i].response.outcome?.issue[0].diagnostics).not.toMatch(/connection terminated/);
-        } else expect(answers[i].response.status).toMatch(/^201/);
-      }
-      // What is stored: the first and third chunks' resources, none of the second's.
-      const stored = async (text: string) => (await api.get(`Basic?code:text=${text}&_summary=count`)).body.total as number;
-      expect(await stored('lost-49')).toBe(1);
-      expect(await stored('lost-51')).toBe(0);
-      expect(await stored('lost-69')).toBe(0);
-      expect(await stored('lost-100')).toBe(1);
+      const answers = res.body.entry as Answer[];
+      expect(answers[70].response.status).toBe('500');
+      expect(answers[70].response.outcome?.issue[0].diagnostics).toMatch(/^Not written: entry 70 failed \(internal server error, request /);
+      expect(answers[70].response.outcome?.issue[0].diagnostics).not.toMatch(/simulated/);
+      expect(answers[55].response.status).toMatch(/^400/);
+      for (const i of [0, 49, 50, 69, 71, 99, 100, 119]) expect(answers[i].response.status).toMatch(/^201/);
+      expect(await stored('alone-69')).toBe(1);
+      expect(await stored('alone-70')).toBe(0);
+      expect(await stored('alone-71')).toBe(1);
     } finally {
       spy.mockRestore();
+    }
+  });
+
+  it('answers 200 when a chunk transaction fails as a whole: its entries 500 and unwritten, later chunks not attempted, earlier ones written', async () => {
+    const writer = t.app.get(ResourceWriteService);
+    const createInTx = writer.createInTx.bind(writer);
+    const inTransaction = writer.inTransaction.bind(writer);
+    let poisoned = false;
+    const creates = jest.spyOn(writer, 'createInTx').mockImplementation((tx, resource) => {
+      if ((resource as { code?: { text?: string } }).code?.text === 'whole-70') poisoned = true;
+      return createInTx(tx, resource);
+    });
+    // The transaction that wrote entry 70 fails at its end, as a lost connection at the commit would.
+    const transactions = jest.spyOn(writer, 'inTransaction').mockImplementation(((ctx: Parameters<typeof inTransaction>[0], fn: Parameters<typeof inTransaction>[1]) =>
+      inTransaction(ctx, async (tx) => {
+        const result = await fn(tx);
+        if (poisoned) throw new Error('simulated: connection terminated');
+        return result;
+      })) as typeof writer.inTransaction);
+    try {
+      const res = await api.post('', batchOf('whole'));
+      expect(res.status).toBe(200);
+      const answers = res.body.entry as Answer[];
+      expect(answers).toHaveLength(120);
+      for (let i = 0; i < 120; i++) {
+        const { status, outcome } = answers[i].response;
+        if (i < 50) expect(status).toMatch(/^201/);
+        else if (i === 55) expect(status).toMatch(/^400/); // refused before any write: keeps its own answer
+        else if (i < 100) {
+          expect(status).toBe('500');
+          expect(outcome?.issue[0].diagnostics).toMatch(/^Entries 50-99 of this batch shared one database transaction, which failed/);
+          expect(outcome?.issue[0].diagnostics).not.toMatch(/connection terminated/);
+        } else {
+          expect(status).toBe('500');
+          expect(outcome?.issue[0].diagnostics).toMatch(/^Not attempted: entries 50-99 of this batch failed in the database first/);
+        }
+      }
+      expect(await stored('whole-49')).toBe(1);
+      expect(await stored('whole-51')).toBe(0);
+      expect(await stored('whole-70')).toBe(0);
+      expect(await stored('whole-100')).toBe(0);
+    } finally {
+      creates.mockRestore();
+      transactions.mockRestore();
     }
   });
 });

@@ -109,7 +109,7 @@ describe('ResourceEventProcessor', () => {
     const { p } = processor(new Set(), false, stub.store);
     const events = [event(1), event(2), event(1), event(3, 'Condition')];
     await p.process(job({ events }));
-    expect(stub.many).toEqual([['Observation/r1', 'Observation/r2', 'Condition/r3']]);
+    expect(stub.many).toEqual([['Observation/r1', 'Observation/r2', 'Observation/r1', 'Condition/r3']]); // repeats removed by readCurrentMany
     expect(stub.single).toEqual([]);
   });
 
@@ -118,6 +118,18 @@ describe('ResourceEventProcessor', () => {
     const { p } = processor(new Set(), false, stub.store);
     await p.process(job({ events: [event(3, 'Condition'), event(4, 'Provenance')] }));
     expect(stub.many).toEqual([]);
+  });
+
+  it('groupReader reads each event alone when the group read fails, and never reads a deletion', async () => {
+    const stub = storeStub();
+    const failing = { ...stub.store, readCurrentMany: async () => Promise.reject(new Error('connection lost')) } as unknown as ResourceStore;
+    const read = groupReader(failing, [event(1), event(2), { ...event(3), action: 'delete' }]);
+    expect((await read(event(1)))?.id).toBe('r1');
+    expect((await read(event(2)))?.id).toBe('r2');
+    expect(stub.single).toEqual(['Observation/r1', 'Observation/r2']);
+    const keys = storeStub();
+    await groupReader(keys.store, [event(1), { ...event(3), action: 'delete' }])(event(1));
+    expect(keys.many).toEqual([['Observation/r1']]);
   });
 
   it('groupReader answers each event with its own resource, undefined for one that is gone', async () => {

@@ -41,11 +41,17 @@ async function settledInTurns<T, R>(items: readonly T[], width: number, fn: (ite
  * each decide a triage; an AI output's events trigger nothing), and one statement for the group
  * costs about what one read does.
  */
-export function groupReader(store: Pick<ResourceStore, 'readCurrentMany'>, events: readonly ResourceEvent[]): (e: ResourceEvent) => Promise<StoredVersion | undefined> {
+export function groupReader(store: Pick<ResourceStore, 'readCurrentMany' | 'readCurrent'>, events: readonly ResourceEvent[]): (e: ResourceEvent) => Promise<StoredVersion | undefined> {
   let all: Promise<Map<string, StoredVersion>> | undefined;
+  // Deletions are never read (no consumer acts on them).
+  const keys = events.filter((x) => x.action !== 'delete').map((x) => ({ resourceType: x.resourceType, id: x.resourceId }));
   return (e) => {
-    all ??= store.readCurrentMany([...new Map(events.map((x) => [`${x.resourceType}/${x.resourceId}`, { resourceType: x.resourceType, id: x.resourceId }])).values()]);
-    return all.then((found) => found.get(`${e.resourceType}/${e.resourceId}`));
+    all ??= store.readCurrentMany(keys);
+    // A failed group read is not shared: each event then reads (and, if that fails too, fails) on its own.
+    return all.then(
+      (found) => found.get(`${e.resourceType}/${e.resourceId}`),
+      () => store.readCurrent(e.resourceType, e.resourceId),
+    );
   };
 }
 

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { Endpoint, OperationOutcome } from '@medplum/fhirtypes';
 import { KeyRing } from '../../crypto/key-ring';
@@ -15,6 +14,7 @@ import type { ConnectionInput, ConnectionPatch } from './connection-request';
 import { ConnectionSettingsRepository } from './connection-settings.repository';
 import { connectionView } from './connection-view';
 import { redact, scrubError } from './secret-scrub';
+import { newResourceId } from '../../fhir/store/resource-id';
 
 /** The answer of POST /api/connections/{id}/check. */
 export type CheckResult = { ok: true; at: string } & CapabilitySummary | { ok: false; at: string; outcome: OperationOutcome } & Partial<CapabilitySummary>;
@@ -42,7 +42,7 @@ export class ConnectionsService {
 
   async create(ctx: TxContext, input: ConnectionInput): Promise<ConnectionRow> {
     if (await this.settings.nameTaken(input.name)) throw duplicateName(input.name);
-    const id = randomUUID();
+    const id = newResourceId(); // the connection's Endpoint's id too
     try {
       await this.writer.inTransaction(ctx, async (tx) => {
         await this.connections.insert(tx, { id, ...input }).catch((e: unknown) => {

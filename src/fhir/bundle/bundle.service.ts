@@ -156,10 +156,19 @@ export class BundleService {
           return false;
         }
       };
-      const allowed = chunk.filter((e) => passes(e, () => scope.check(e)));
-      const results = await this.prepareEntries(allowed);
       const prepared = new Map<ParsedEntry, Resource | undefined>();
-      allowed.forEach((e, i) => passes(e, () => prepared.set(e, unwrap(results[i]))));
+      try {
+        const allowed = chunk.filter((e) => passes(e, () => scope.check(e)));
+        const results = await this.prepareEntries(allowed);
+        allowed.forEach((e, i) => passes(e, () => prepared.set(e, unwrap(results[i]))));
+      } catch (err) {
+        // An unexpected failure before anything is written (e.g. the validation threads): this chunk's
+        // entries answer it; the batch goes on.
+        this.logger.error({ err, requestId: ctx.requestId, entries: chunk.map((e) => e.index) }, 'a batch chunk could not be checked');
+        const response = internalError(`Not written: entries ${span(chunk)} of this batch could not be checked`, ctx.requestId);
+        for (const e of chunk) if (!answers.has(e)) answers.set(e, { response });
+        prepared.clear();
+      }
       return { answers, prepared };
     };
     // A resource's token keys, once per code: chunk pairs compare up to 50 criteria with 50 creates.
@@ -173,6 +182,7 @@ export class BundleService {
     };
     const chunks: ParsedEntry[][] = [];
     for (let start = 0; start < entries.length; start += BATCH_CHUNK) chunks.push(entries.slice(start, start + BATCH_CHUNK));
+    let failedChunk: string | undefined; // the entries (first-last) of a chunk whose transaction failed unexpectedly
     const answered = await runChunks(chunks, {
       prepare: check,
       // Side by side only when neither chunk can see the other's writes (chunk-footprint.ts).
@@ -180,15 +190,23 @@ export class BundleService {
       conflict: (a, b) => chunksConflict(a, b, tokenKeys, tokenKey),
       write: async (chunk, { answers, prepared }) => {
         const ready = chunk.filter((e) => prepared.has(e));
-        try {
-          await this.writeChunk(ctx, ready, answers, prepared, base, ret, scope, () => bulkFailures < BULK_ATTEMPT_FAILURES, () => bulkFailures++);
-        } catch (err) {
-          // The chunk's transaction failed as a whole (a lost connection, a failed commit, a bug): none of
-          // its entries was written. Chunks committed before it stay committed, so the batch still answers
-          // 200 with every entry's own outcome rather than a 500 that would hide what was written.
-          this.logger.error({ err, requestId: ctx.requestId, entries: ready.map((e) => e.index) }, 'a batch chunk failed');
-          const response = chunkFailed(ready, err, ctx.requestId);
+        if (failedChunk) {
+          // An earlier chunk's transaction failed unexpectedly (most often the database is gone): the
+          // rest is not attempted, rather than each chunk waiting for its own failure.
+          const response = internalError(`Not attempted: entries ${failedChunk} of this batch failed in the database first`, ctx.requestId);
           for (const e of ready) answers.set(e, { response });
+        } else {
+          try {
+            await this.writeChunk(ctx, ready, answers, prepared, base, ret, scope, () => bulkFailures < BULK_ATTEMPT_FAILURES, () => bulkFailures++);
+          } catch (err) {
+            // The chunk's transaction failed as a whole (a lost connection, a failed commit, a bug).
+            // Chunks committed before it stay committed, so the batch still answers 200 with every
+            // entry's own outcome rather than a 500 that would hide what was written.
+            this.logger.error({ err, requestId: ctx.requestId, entries: ready.map((e) => e.index) }, 'a batch chunk failed');
+            const response = chunkFailed(ready, err, ctx.requestId);
+            for (const e of ready) answers.set(e, { response });
+            if (!(err instanceof OperationOutcomeError)) failedChunk ??= span(ready);
+          }
         }
         return chunk.map((e) => answers.get(e) as BundleEntry);
       },
@@ -237,8 +255,15 @@ export class BundleService {
               }),
             );
           } catch (err) {
-            if (!(err instanceof OperationOutcomeError)) throw err;
-            answers.set(e, { response: { status: `${err.status}`, outcome: err.outcome } });
+            if (err instanceof OperationOutcomeError) {
+              answers.set(e, { response: { status: `${err.status}`, outcome: err.outcome } });
+              continue;
+            }
+            // Not a refusal (an unmapped database error, a bug): the entry was rolled back to its
+            // savepoint, and if the transaction still works it fails alone; else the chunk does.
+            if (!(await tx.query('SELECT 1').then(() => true, () => false))) throw err;
+            this.logger.error({ err, requestId: ctx.requestId, entry: e.index }, 'a batch entry failed');
+            answers.set(e, { response: internalError(`Not written: entry ${e.index} failed`, ctx.requestId) });
           }
         }
       });
@@ -508,18 +533,26 @@ function atEntry<T>(e: ParsedEntry, fn: () => T): T {
   }
 }
 
+/** "first-last" of a chunk's entries, as Bundle.entry indexes. */
+function span(entries: ParsedEntry[]): string {
+  const first = entries[0]?.index ?? 0;
+  return `${first}-${entries[entries.length - 1]?.index ?? first}`;
+}
+
+/** A 500 entry response, described without internals. */
+function internalError(what: string, requestId: string | undefined): BundleEntryResponse {
+  return { status: '500', outcome: outcome([{ severity: 'error', code: 'exception', diagnostics: `${what} (internal server error, request ${requestId ?? 'unknown'})` }]) };
+}
+
 /**
- * The response of each entry of a batch chunk whose transaction failed, naming the entries rolled
- * back together. A refusal (an OperationOutcomeError, e.g. a check at commit) keeps its status and
- * words; anything else is a 500, described without internals.
+ * The response of each entry of a batch chunk whose transaction failed, naming the entries that
+ * shared it. A refusal (an OperationOutcomeError, e.g. a check at commit) keeps its status and
+ * words; anything else is a 500. A transaction that fails at its commit may have committed (the
+ * connection lost at that moment), hence "read before retrying".
  */
 function chunkFailed(ready: ParsedEntry[], err: unknown, requestId: string | undefined): BundleEntryResponse {
-  const first = ready[0]?.index ?? 0;
-  const last = ready[ready.length - 1]?.index ?? first;
-  const refused = err instanceof OperationOutcomeError ? err : undefined;
-  const why = refused ? (refused.outcome.issue?.[0]?.diagnostics ?? 'refused') : `internal server error, request ${requestId ?? 'unknown'}`;
-  return {
-    status: String(refused?.status ?? 500),
-    outcome: outcome([{ severity: 'error', code: refused ? (refused.outcome.issue?.[0]?.code ?? 'exception') : 'exception', diagnostics: `Not written: entries ${first}-${last} of this batch shared one database transaction, which failed and was rolled back (${why}). The other entries' responses stand.` }]),
-  };
+  const what = `Entries ${span(ready)} of this batch shared one database transaction, which failed; they were not written unless the failure came at its very commit (read them before retrying)`;
+  if (!(err instanceof OperationOutcomeError)) return internalError(what, requestId);
+  const issue = err.outcome.issue?.[0];
+  return { status: String(err.status), outcome: outcome([{ severity: 'error', code: issue?.code ?? 'exception', diagnostics: `${what}: ${issue?.diagnostics ?? 'refused'}` }]) };
 }

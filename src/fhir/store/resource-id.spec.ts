@@ -15,6 +15,12 @@ describe('newResourceId', () => {
     for (const id of earlier) expect(id < later).toBe(true);
   });
 
+  it('refuses a time that does not fit 48 bits', () => {
+    expect(() => newResourceId(Number.NaN)).toThrow(RangeError);
+    expect(() => newResourceId(-1)).toThrow(RangeError);
+    expect(() => newResourceId(2 ** 48)).toThrow(RangeError);
+  });
+
   it('is a valid FHIR id', () => {
     expect(newResourceId()).toMatch(/^[A-Za-z0-9\-.]{1,64}$/);
   });
