@@ -12,6 +12,9 @@ export const XML_TYPES = ['application/fhir+xml', 'application/xml', 'text/xml',
 
 export type FhirFormat = 'json' | 'xml';
 
+/** Accept headers that name one format outright, answered without parsing them (most clients send one of these). */
+const EXACT_ACCEPT = new Map<string, FhirFormat>([...JSON_TYPES.map((t) => [t, 'json'] as const), ['*/*', 'json'], ...XML_TYPES.map((t) => [t, 'xml'] as const)]);
+
 /** The server's FHIR base URL as clients reach it. */
 export function fhirBase(req: Request, config: AppConfig): string {
   if (config.publicBaseUrl) return `${config.publicBaseUrl}/fhir`;
@@ -32,7 +35,9 @@ export function negotiate(req: Request): FhirFormat {
     else throw OperationOutcomeError.of(406, 'not-supported', `_format=${f} is not supported; use json or xml`);
   } else {
     const accept = req.headers.accept;
+    const exact = accept === undefined ? undefined : EXACT_ACCEPT.get(accept);
     if (!accept || accept.trim() === '') chosen = 'json';
+    else if (exact) chosen = exact;
     else {
       const best = req.accepts([...JSON_TYPES, ...XML_TYPES, '*/*']);
       if (!best) throw OperationOutcomeError.of(406, 'not-supported', `Cannot produce ${accept}; this server answers application/fhir+json or application/fhir+xml`);
