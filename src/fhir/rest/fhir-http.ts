@@ -35,9 +35,8 @@ export function negotiate(req: Request): FhirFormat {
     else throw OperationOutcomeError.of(406, 'not-supported', `_format=${f} is not supported; use json or xml`);
   } else {
     const accept = req.headers.accept;
-    const exact = accept === undefined ? undefined : EXACT_ACCEPT.get(accept);
     if (!accept || accept.trim() === '') chosen = 'json';
-    else if (exact) chosen = exact;
+    else if (EXACT_ACCEPT.has(accept)) chosen = EXACT_ACCEPT.get(accept) as FhirFormat;
     else {
       const best = req.accepts([...JSON_TYPES, ...XML_TYPES, '*/*']);
       if (!best) throw OperationOutcomeError.of(406, 'not-supported', `Cannot produce ${accept}; this server answers application/fhir+json or application/fhir+xml`);

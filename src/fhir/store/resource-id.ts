@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 
 /**
  * A new server-assigned id: a UUID version 7 (RFC 9562), its first 48 bits the current time in
- * milliseconds, the rest random. Ids made one after another sort together, so the primary keys and
- * the search index's `(resource_type, resource_id, ...)` entries of new rows land on the same few
- * B-tree pages instead of a random page each (a random UUID touches a page anywhere in an index
- * that grows with every write). Still 74 random bits: ids are not guessable from one another. An id
+ * milliseconds, the rest random. Ids made one after another sort together, so new rows' entries in
+ * the indexes that begin with type and id (`fhir_resource`'s primary key, `fhir_patient_resource_lookup`,
+ * the search tables' `*_res` indexes) land on the same few B-tree pages instead of a random page
+ * each (a random UUID touches a page anywhere in an index that grows with every write). Still 74 random bits: ids are not guessable from one another. An id
  * tells when its resource was created (to the millisecond), as its first version's `meta.lastUpdated`
  * and its history already do to whoever may read it.
  */
