@@ -451,6 +451,27 @@ describe('batch', () => {
     expect((await read(target(result.entry[2].response.location))).identifier[0].value).toBe(c);
   });
 
+  it('a malformed entry of a batch is answered 400 alone; the same in a transaction refuses it whole', async () => {
+    const value = fresh();
+    const entries = [
+      post(patient(value)),
+      { resource: patient(fresh()), request: { method: 'PUT', url: `Patient/${'x'.repeat(65)}` } },
+      { request: { method: 'FETCH', url: 'Patient' } },
+    ];
+    const res = await api.post('', { resourceType: 'Bundle', type: 'batch', entry: entries });
+    expect(res.status).toBe(200);
+    expect(res.body.entry.map((e: Json) => e.response.status.slice(0, 3))).toEqual(['201', '400', '400']);
+    expect(res.body.entry[1].response.outcome.issue[0].diagnostics).toContain('Bundle.entry[1].request.url has an invalid id');
+    expect(res.body.entry[2].response.outcome.issue[0].diagnostics).toContain('Bundle.entry[2].request.method must be');
+    expect(await findByIdentifier('Patient', SYS, value)).toHaveLength(1);
+
+    const other = fresh();
+    const tx = await api.post('', { resourceType: 'Bundle', type: 'transaction', entry: [post(patient(other)), entries[1]] });
+    expect(tx.status).toBe(400);
+    expect(tx.body.resourceType).toBe('OperationOutcome');
+    expect(await findByIdentifier('Patient', SYS, other)).toHaveLength(0);
+  });
+
   it('entries of a batch cannot reference each other by urn:uuid: that entry fails alone', async () => {
     const pUrn = urn();
     const value = fresh();

@@ -18,6 +18,8 @@ export interface ParsedEntry {
   resource?: Resource;
   ifNoneExist?: string;
   ifMatch?: string;
+  /** A batch entry that could not be parsed: answered with this, alone (a transaction is refused whole instead). */
+  invalid?: OperationOutcomeError;
 }
 
 export interface BundleLimits {
@@ -41,8 +43,15 @@ export function parseBundle(body: unknown, fhirBase: string, limits: BundleLimit
     throw OperationOutcomeError.of(413, 'too-costly', `The Bundle has ${raw.length} entries; the limit is ${limits.maxEntries} (MAX_BUNDLE_ENTRIES)`, ['Bundle.entry']);
   }
   const seenFullUrls = new Map<string, number>();
-  const entries = raw.map((entry, index) => {
-    const parsed = parseEntry(entry, index, fhirBase);
+  const entries = raw.map((entry, index): ParsedEntry => {
+    let parsed: ParsedEntry;
+    try {
+      parsed = parseEntry(entry, index, fhirBase);
+    } catch (err) {
+      // The entries of a batch stand alone (R4 3.1.0.11.1): a malformed one is answered by itself.
+      if (bundle.type !== 'batch' || !(err instanceof OperationOutcomeError)) throw err;
+      return { index, method: 'GET', resourceType: 'Bundle', invalid: err };
+    }
     if (parsed.fullUrl) {
       const previous = seenFullUrls.get(parsed.fullUrl);
       if (previous !== undefined) {

@@ -158,7 +158,10 @@ export class BundleService {
       };
       const prepared = new Map<ParsedEntry, Resource | undefined>();
       try {
-        const allowed = chunk.filter((e) => passes(e, () => scope.check(e)));
+        const allowed = chunk.filter((e) => passes(e, () => {
+          if (e.invalid) throw e.invalid;
+          scope.check(e);
+        }));
         const results = await this.prepareEntries(allowed);
         allowed.forEach((e, i) => passes(e, () => prepared.set(e, unwrap(results[i]))));
       } catch (err) {

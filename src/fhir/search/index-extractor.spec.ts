@@ -1,4 +1,4 @@
-import type { Observation, Patient } from '@medplum/fhirtypes';
+import type { Claim, InsurancePlan, MolecularSequence, Observation, Patient, QuestionnaireResponse } from '@medplum/fhirtypes';
 import { loadFhirDefinitions } from '../definitions/fhir-definitions';
 import { componentCode, extractIndexRows, identifierCode } from './index-extractor';
 
@@ -62,5 +62,37 @@ describe('extractIndexRows', () => {
   it('indexes the logical identifier of a reference as a token', () => {
     const rows = extractIndexRows({ ...bp, subject: { identifier: { system: 'urn:mrn', value: 'M-1' } } });
     expect(rows.token).toContainEqual(expect.objectContaining({ code: identifierCode('subject'), system: 'urn:mrn', value: 'M-1' }));
+  });
+
+  it('evaluates a composite component that names the resource (%resource), grouped with the value it belongs to', () => {
+    const seq: MolecularSequence = {
+      resourceType: 'MolecularSequence',
+      id: 'm1',
+      coordinateSystem: 0,
+      referenceSeq: { chromosome: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/chromosome-human', code: '1' }] }, windowStart: 0, windowEnd: 100 },
+      variant: [{ start: 10, end: 12 }, { start: 40, end: 41 }],
+    };
+    const rows = extractIndexRows(seq);
+    const code = 'chromosome-variant-coordinate';
+    const chromosomes = rows.token.filter((r) => r.code === componentCode(code, 0));
+    expect(chromosomes.map((r) => r.value)).toEqual(['1', '1']);
+    for (const c of chromosomes) expect(rows.number.filter((r) => r.code === componentCode(code, 1) && r.grp === c.grp)).toHaveLength(1);
+    expect(rows.number.filter((r) => r.code === componentCode(code, 1)).map((r) => r.low).sort()).toEqual(['10', '40']);
+  });
+
+  it('indexes a relative canonical as the resource it names, and keeps an absolute one as a URL', () => {
+    const base: QuestionnaireResponse = { resourceType: 'QuestionnaireResponse', id: 'qr1', status: 'completed' };
+    expect(extractIndexRows({ ...base, questionnaire: 'Questionnaire/gcs' }).reference).toContainEqual({ code: 'questionnaire', grp: 0, targetType: 'Questionnaire', targetId: 'gcs', url: 'Questionnaire/gcs' });
+    expect(extractIndexRows({ ...base, questionnaire: 'http://example.org/Questionnaire/gcs|2' }).reference).toContainEqual({ code: 'questionnaire', grp: 0, targetType: null, targetId: null, url: 'http://example.org/Questionnaire/gcs' });
+  });
+
+  it('records a reference to a contained resource as a value (for :missing), naming no resource of the server', () => {
+    const claim = { resourceType: 'Claim', id: 'c1', contained: [{ resourceType: 'Patient', id: 'p' }], patient: { reference: '#p' } } as unknown as Claim;
+    expect(extractIndexRows(claim).reference).toContainEqual({ code: 'patient', grp: 0, targetType: null, targetId: null, url: '#p' });
+  });
+
+  it('indexes a parameter whose R4 expression is a relative path (InsurancePlan name: `name | alias`)', () => {
+    const plan: InsurancePlan = { resourceType: 'InsurancePlan', id: 'i1', name: 'Foo Care', alias: ['Bar'] };
+    expect(extractIndexRows(plan).string.filter((r) => r.code === 'name').map((r) => r.value).sort()).toEqual(['bar', 'foo care']);
   });
 });

@@ -84,6 +84,9 @@ export function extractIndexRows(resource: Resource): IndexRows {
 function extract(resource: Resource, plainPaths: boolean): IndexRows {
   const rows = emptyRows();
   const root = [toTypedValue(resource)];
+  // Component expressions are relative to the composite's value, but may name the resource itself
+  // (`%resource.referenceSeq.chromosome` in MolecularSequence's coordinate parameters).
+  const componentScope = { variables: { '%resource': root[0], '%rootResource': root[0] } };
   let group = 0;
   for (const def of indexedParamsOf(resource.resourceType)) {
     let values: TypedValue[];
@@ -102,7 +105,7 @@ function extract(resource: Resource, plainPaths: boolean): IndexRows {
         def.components?.forEach((c, n) => {
           let parts: TypedValue[] = [];
           try {
-            parts = c.atom.eval({ variables: {} }, [context]);
+            parts = c.atom.eval(componentScope, [context]);
           } catch {
             /* no value for this component */
           }
@@ -289,13 +292,20 @@ function quantitiesOf(tv: TypedValue): Array<{ system: string | null; unit: stri
 function referencesOf(rows: IndexRows, code: string, grp: number, tv: TypedValue, def?: SearchParamDef): void {
   const v = tv.value;
   if (typeof v === 'string') {
-    // canonical or uri used as a reference
-    rows.reference.push({ code, grp, targetType: null, targetId: null, url: v.split('|')[0] });
+    // A canonical or uri used as a reference. A relative one (`Questionnaire/gcs`) is relative to
+    // this server's base, so it also names that resource, as a relative Reference does.
+    const url = v.split('|')[0];
+    const local = parseLocalReference(url);
+    const target = local && (!def?.targets.length || def.targets.includes(local.type)) ? local : undefined;
+    rows.reference.push({ code, grp, targetType: target?.type ?? null, targetId: target?.id ?? null, url });
     return;
   }
   if (typeof v !== 'object' || v === null) return;
   const o = v as { reference?: unknown; identifier?: { system?: string; value?: string } };
-  if (typeof o.reference === 'string' && !o.reference.startsWith('#')) {
+  if (typeof o.reference === 'string' && o.reference.startsWith('#')) {
+    // A contained resource: not a resource of this server, but the element has a value (`:missing=false`).
+    rows.reference.push({ code, grp, targetType: null, targetId: null, url: o.reference });
+  } else if (typeof o.reference === 'string') {
     const local = parseLocalReference(o.reference);
     if (local && (!def?.targets.length || def.targets.includes(local.type))) {
       rows.reference.push({ code, grp, targetType: local.type, targetId: local.id, url: null });

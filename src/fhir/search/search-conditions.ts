@@ -105,7 +105,12 @@ function paramCondition(type: string, row: RowRef, def: SearchParamDef, modifier
     const table = def.type === 'composite' ? TABLE[def.components?.[0]?.type ?? 'token'] : TABLE[def.type];
     const code = def.type === 'composite' ? componentCode(def.code, 0) : def.code;
     const x = alias('m', ctx);
-    const exists = sql`EXISTS (SELECT 1 FROM ${raw(table)} ${x} WHERE ${rowMatch(x, row, code, ctx)})`;
+    let exists = sql`EXISTS (SELECT 1 FROM ${raw(table)} ${x} WHERE ${rowMatch(x, row, code, ctx)})`;
+    if (def.type === 'reference') {
+      // A reference given only by its identifier (a logical reference) is a value too.
+      const t = alias('m', ctx);
+      exists = sql`(${exists} OR EXISTS (SELECT 1 FROM search_token ${t} WHERE ${rowMatch(t, row, identifierCode(def.code), ctx)}))`;
+    }
     return value === 'true' ? sql`NOT ${exists}` : exists;
   }
   const values = splitUnescaped(value, ',');

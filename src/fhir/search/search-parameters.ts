@@ -96,15 +96,18 @@ const indexedCache = new Map<string, SearchParamDef[]>();
 
 /**
  * Keeps the parts of a multi-type expression (`A.x | B.y.where(...)`) that apply to `type`:
- * those starting with `type.`, `(type.`, or the abstract `Resource.` / `DomainResource.`.
+ * those starting with `type.`, `(type.`, the abstract `Resource.` / `DomainResource.`, or an
+ * element name (a path relative to the resource, as in R4's InsurancePlan `name | alias`).
  */
 export function expressionFor(expression: string, type: string): string | undefined {
   const parts = splitTopLevel(expression).filter((p) => {
     const s = p.replace(/^\(+/, '');
-    return s.startsWith(`${type}.`) || s === type || s.startsWith('Resource.') || s.startsWith('DomainResource.');
+    return s.startsWith(`${type}.`) || s === type || s.startsWith('Resource.') || s.startsWith('DomainResource.') || /^[a-z]/.test(s);
   });
-  // FHIRPath evaluates against the concrete type: name it instead of the abstract base.
-  return parts.length ? parts.map((p) => p.replace(/^(\(*)(?:Resource|DomainResource)\./, `$1${type}.`)).join(' | ') : undefined;
+  // FHIRPath evaluates against the concrete type: name it instead of the abstract base, and before a relative path.
+  return parts.length
+    ? parts.map((p) => p.replace(/^(\(*)(?:Resource|DomainResource)\./, `$1${type}.`).replace(/^(\(*)(?=[a-z])/, `$1${type}.`)).join(' | ')
+    : undefined;
 }
 
 /** Splits on `|` outside parentheses and string literals. */

@@ -1,0 +1,367 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { evalFhirPathTyped, toTypedValue, type TypedValue } from '@medplum/core';
+import type { Bundle, BundleEntry, Resource, SearchParameter } from '@medplum/fhirtypes';
+import { FhirRequest } from '../helpers/fhir-request';
+import { startTestApp, type TestApp } from '../helpers/test-app';
+
+/**
+ * Search across every resource type, checked against data this project did not write: the official
+ * R4 examples (hl7.fhir.r4.examples, about 5,000 stored) and the SearchParameter definitions as HL7
+ * publishes them (../shared/fixtures/conformance/reference). For each parameter of each type with
+ * examples, values are taken from the examples with the definition's own expression, a search is
+ * sent, and its matches are compared with what this file computes from the example files: token
+ * (system|code and code), string (prefix, case and accents ignored; exact for the encrypted types'
+ * contact details), reference (Type/id and canonical URLs), uri, date (eq ge le gt lt sa eb, with
+ * the specification's range semantics at day precision), number (eq gt lt), quantity
+ * (value|system|code) and :missing. The matching rules here are written independently of the
+ * server's SQL. Parameters whose expected result cannot be told from the data alone (casts, Timing
+ * values, references to types the parameter does not allow, resources as values) are left out of
+ * :missing, and are listed so.
+ */
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const SEARCH_PARAMS = path.resolve(__dirname, '../../../shared/fixtures/conformance/reference/Bundle-searchParams.json');
+const EXAMPLES_DIR = path.dirname(require.resolve('hl7.fhir.r4.examples/package.json'));
+/** Types whose contact details and identifiers are indexed only as keyed hashes: exact match only. */
+const ENCRYPTED_TYPES = new Set(['Patient', 'Person', 'RelatedPerson']);
+/** Common and result parameters are tested elsewhere (search.spec.ts, search-paging.spec.ts). */
+const SKIP_CODES = new Set(['_id', '_lastUpdated', '_tag', '_profile', '_security', '_source', '_text', '_content', '_list', '_query', '_has', '_type']);
+const PER_TYPE = 40;
+const PREFIXES = ['eq', 'ge', 'le', 'gt', 'lt', 'sa', 'eb'] as const;
+
+const haveDefinitions = existsSync(SEARCH_PARAMS);
+if (!haveDefinitions) console.warn(`R4 SearchParameter bundle not found at ${SEARCH_PARAMS}: skipping the search-by-examples tests`);
+const itWithDefinitions = haveDefinitions ? it : it.skip;
+
+let t: TestApp;
+let api: FhirRequest;
+const stored = new Map<string, Json[]>();
+
+beforeAll(async () => {
+  if (!haveDefinitions) return;
+  t = await startTestApp({ RATE_LIMIT_PER_MINUTE: '10000000', CLIENT_RATE_LIMIT_PER_MINUTE: '10000000', AUDIT_EVENTS: 'off' });
+  api = FhirRequest.of(t);
+  const perType: Record<string, number> = {};
+  const examples = readdirSync(EXAMPLES_DIR)
+    .filter((f) => f.endsWith('.json') && !f.startsWith('.') && f !== 'package.json')
+    .map((f) => JSON.parse(readFileSync(path.join(EXAMPLES_DIR, f), 'utf8')) as Json)
+    // AuditEvents are recorded by the server only; Slots are booked by the example Appointments
+    // (the scheduling module), so their status is the server's, not the file's.
+    .filter((r) => typeof r.resourceType === 'string' && typeof r.id === 'string' && r.resourceType !== 'AuditEvent' && r.resourceType !== 'Slot')
+    // At most 40 of a type (in file order): the conformance types have up to 1,300 examples each.
+    .filter((r) => (perType[r.resourceType] = (perType[r.resourceType] ?? 0) + 1) <= PER_TYPE);
+  // Examples refer to each other in any order and the server refuses references to missing
+  // resources: a second pass stores those whose targets the first pass stored.
+  let pending = examples;
+  for (let pass = 0; pass < 2 && pending.length; pass++) pending = await putAll(pending);
+  for (const r of examples) if (!pending.includes(r)) stored.set(r.resourceType, [...(stored.get(r.resourceType) ?? []), r]);
+}, 300_000);
+
+afterAll(async () => {
+  await t?.close();
+});
+
+/** PUTs the resources in batches of up to 100 entries and 4 MB; returns those refused. */
+async function putAll(resources: Json[]): Promise<Json[]> {
+  const refused: Json[] = [];
+  const slices: Json[][] = [[]];
+  let bytes = 0;
+  for (const r of resources) {
+    const size = JSON.stringify(r).length;
+    if (size > 4_000_000) {
+      refused.push(r); // larger than a request may be (MAX_BODY_BYTES)
+      continue;
+    }
+    if (slices[slices.length - 1].length === 100 || bytes + size > 4_000_000) {
+      slices.push([]);
+      bytes = 0;
+    }
+    slices[slices.length - 1].push(r);
+    bytes += size;
+  }
+  for (const slice of slices.filter((s) => s.length)) {
+    const batch: Bundle = {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: slice.map((r) => ({ resource: r as Resource, request: { method: 'PUT', url: `${r.resourceType}/${r.id}` } })),
+    };
+    const res = await api.post('', batch).set('Prefer', 'return=minimal');
+    if (res.status !== 200) throw new Error(`batch answered ${res.status}: ${JSON.stringify(res.body).slice(0, 500)}`);
+    (res.body.entry as BundleEntry[]).forEach((e, n) => {
+      if (!/^2/.test(e.response?.status ?? '')) refused.push(slice[n]);
+    });
+  }
+  return refused;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The values of a parameter in a resource, and the matching rules, written here from the spec
+// ---------------------------------------------------------------------------------------------
+
+const normalize = (s: string) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().trim();
+const escapeValue = (s: string) => s.replace(/[\\,$|]/g, '\\$&');
+
+function tokensOf(tv: TypedValue): Array<[string | undefined, string]> {
+  const v = tv.value;
+  if (v === null || v === undefined) return [];
+  const out: Array<[string | undefined, string | undefined]> = [];
+  if (tv.type === 'Coding') out.push([v.system, v.code]);
+  else if (tv.type === 'CodeableConcept') for (const c of v.coding ?? []) out.push([c.system, c.code]);
+  else if (tv.type === 'Identifier') out.push([v.system, v.value]);
+  else if (tv.type === 'ContactPoint') out.push([undefined, v.value]);
+  else if (typeof v === 'boolean') out.push([undefined, String(v)]);
+  else if (typeof v === 'string') out.push([undefined, v]);
+  return out.filter((x): x is [string | undefined, string] => typeof x[1] === 'string');
+}
+
+/** A token value with no code still has text (`:text` finds it), so it is not missing. */
+function hasTokenText(tv: TypedValue): boolean {
+  const v = tv.value;
+  if (tv.type === 'CodeableConcept') return !!v?.text || (v?.coding ?? []).some((c: Json) => c.display);
+  if (tv.type === 'Coding') return !!v?.display;
+  return false;
+}
+
+function stringsOf(tv: TypedValue): string[] {
+  const v = tv.value;
+  if (v === null || v === undefined) return [];
+  if (tv.type === 'HumanName') return [v.family, ...(v.given ?? []), ...(v.prefix ?? []), ...(v.suffix ?? []), v.text].filter(Boolean);
+  if (tv.type === 'Address') return [...(v.line ?? []), v.city, v.district, v.state, v.postalCode, v.country, v.text].filter(Boolean);
+  return typeof v === 'string' ? [v] : [];
+}
+
+function referencesOf(tv: TypedValue): string[] {
+  const v = tv.value;
+  if (typeof v === 'string') return [v];
+  return typeof v?.reference === 'string' ? [v.reference] : [];
+}
+
+type Range = [number, number];
+
+/** A date, dateTime or instant as the range of instants it covers, [low, high) in ms. */
+function rangeOf(s: unknown): Range | undefined {
+  if (typeof s !== 'string') return undefined;
+  let m: RegExpExecArray | null;
+  if ((m = /^(\d{4})$/.exec(s))) return [Date.UTC(+m[1], 0, 1), Date.UTC(+m[1] + 1, 0, 1)];
+  if ((m = /^(\d{4})-(\d{2})$/.exec(s))) return [Date.UTC(+m[1], +m[2] - 1, 1), Date.UTC(+m[1], +m[2], 1)];
+  if ((m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s))) return [Date.UTC(+m[1], +m[2] - 1, +m[3]), Date.UTC(+m[1], +m[2] - 1, +m[3] + 1)];
+  if ((m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(:\d{2})?(\.\d+)?(Z|[+-]\d{2}:\d{2})?$/.exec(s))) {
+    const start = Date.parse(`${m[1]}${m[2] ?? ':00'}${m[3] ?? ''}${m[4] ?? 'Z'}`);
+    const step = m[3] ? Math.max(1, 10 ** (3 - Math.min(3, m[3].length - 1))) : m[2] ? 1000 : 60_000;
+    return Number.isNaN(start) ? undefined : [start, start + step];
+  }
+  return undefined;
+}
+
+/** The ranges of a date parameter's value; undefined for values this file does not model (Timing, text). */
+function datesOf(tv: TypedValue): Range[] | undefined {
+  const v = tv.value;
+  if (v === null || v === undefined) return [];
+  if (tv.type === 'Period') {
+    const start = v.start === undefined ? [-Infinity, -Infinity] : rangeOf(v.start);
+    const end = v.end === undefined ? [Infinity, Infinity] : rangeOf(v.end);
+    return start && end ? [[start[0], end[1]]] : undefined;
+  }
+  const r = rangeOf(v);
+  return r ? [r] : undefined;
+}
+
+/** The spec's prefixes on ranges: the search range q against the target range r. */
+function datePrefixMatches(prefix: (typeof PREFIXES)[number], q: Range, r: Range): boolean {
+  const contains = q[0] <= r[0] && r[1] <= q[1];
+  switch (prefix) {
+    case 'eq':
+      return contains;
+    case 'gt':
+      return r[1] > q[1];
+    case 'lt':
+      return r[0] < q[0];
+    case 'ge':
+      return r[1] > q[1] || contains;
+    case 'le':
+      return r[0] < q[0] || contains;
+    case 'sa':
+      return r[0] >= q[1];
+    case 'eb':
+      return r[1] <= q[0];
+  }
+}
+
+const QUANTITY_TYPES = new Set(['Quantity', 'Age', 'Duration', 'Count', 'Distance', 'SimpleQuantity']);
+/** The implicit range of a decimal as written: 100 is [99.5, 100.5). */
+function implicitRange(n: number): Range {
+  const half = 0.5 * 10 ** -(String(n).split('.')[1] ?? '').length;
+  return [n - half, n + half];
+}
+
+/** One search: the query string and the rule that says whether a value matches it. */
+interface Probe {
+  query: string;
+  matches(tv: TypedValue): boolean;
+}
+
+function probesFor(sp: Json, type: string, values: TypedValue[][]): Probe[] {
+  const code = sp.code as string;
+  const secret = ENCRYPTED_TYPES.has(type) && /identifier|telecom|address|phone|email/.test(code);
+  const all = values.flat();
+  const probes = new Map<string, Probe>();
+  const add = (query: string, matches: Probe['matches']) => {
+    if (!probes.has(query) && probes.size < 10) probes.set(query, { query, matches });
+  };
+  const tokens = all.flatMap(tokensOf).slice(0, 2);
+  if (sp.type === 'token') {
+    for (const [system, value] of tokens) {
+      if (system) add(`${code}=${encodeURIComponent(`${escapeValue(system)}|${escapeValue(value)}`)}`, (tv) => tokensOf(tv).some(([s, c]) => s === system && c === value));
+      add(`${code}=${encodeURIComponent(escapeValue(value))}`, (tv) => tokensOf(tv).some(([, c]) => c === value));
+    }
+  }
+  if (sp.type === 'string') {
+    for (const s of all.flatMap(stringsOf).slice(0, 2)) {
+      const q = secret ? normalize(s) : normalize(s).slice(0, 4).trim();
+      if (q.length < 2) continue;
+      add(`${code}=${encodeURIComponent(escapeValue(q))}`, (tv) => stringsOf(tv).some((v) => (secret ? normalize(v) === q : normalize(v).startsWith(q))));
+    }
+  }
+  if (sp.type === 'reference') {
+    for (const ref of all.flatMap(referencesOf).slice(0, 2)) {
+      const local = /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(ref);
+      if (!local && !/^https?:/.test(ref)) continue;
+      // A reference to a type the parameter does not allow is not indexed under it.
+      if (local && sp.target && !sp.target.includes(ref.split('/')[0])) continue;
+      const url = ref.split('|')[0];
+      add(`${code}=${encodeURIComponent(local ? url : escapeValue(url))}`, (tv) => referencesOf(tv).some((r) => r.split('|')[0] === url));
+    }
+  }
+  if (sp.type === 'uri') {
+    for (const u of all.map((tv) => tv.value).filter((v): v is string => typeof v === 'string').slice(0, 2)) add(`${code}=${encodeURIComponent(escapeValue(u))}`, (tv) => tv.value === u);
+  }
+  if (sp.type === 'date') {
+    const first = all.flatMap((tv) => datesOf(tv) ?? []).find((r) => Number.isFinite(r[0]));
+    if (first) {
+      const day = new Date(first[0]).toISOString().slice(0, 10);
+      const q = rangeOf(day) as Range;
+      for (const prefix of PREFIXES) add(`${code}=${prefix}${day}`, (tv) => (datesOf(tv) ?? []).some((r) => datePrefixMatches(prefix, q, r)));
+    }
+  }
+  if (sp.type === 'number') {
+    const n = all.map((tv) => tv.value).find((v): v is number => typeof v === 'number');
+    if (n !== undefined) {
+      const [lo, hi] = implicitRange(n);
+      add(`${code}=${n}`, (tv) => typeof tv.value === 'number' && tv.value >= lo && tv.value < hi);
+      add(`${code}=gt${n}`, (tv) => typeof tv.value === 'number' && tv.value > n);
+      add(`${code}=lt${n}`, (tv) => typeof tv.value === 'number' && tv.value < n);
+    }
+  }
+  if (sp.type === 'quantity') {
+    const q = all.find((tv) => QUANTITY_TYPES.has(tv.type) && typeof tv.value?.value === 'number' && tv.value.system && tv.value.code)?.value as Json | undefined;
+    if (q) {
+      const [lo, hi] = implicitRange(q.value);
+      add(`${code}=${encodeURIComponent(`${q.value}|${escapeValue(q.system)}|${escapeValue(q.code)}`)}`, (tv) => {
+        const v = tv.value;
+        return QUANTITY_TYPES.has(tv.type) && v?.system === q.system && v?.code === q.code && v.value >= lo && v.value < hi;
+      });
+    }
+  }
+  return [...probes.values()];
+}
+
+/** Whether :missing can be told from the values alone; the reason when it cannot. */
+function missingUndecidable(sp: Json, values: TypedValue[][]): string | undefined {
+  if (!['token', 'string', 'reference', 'uri', 'date', 'number', 'quantity'].includes(sp.type)) return `a ${sp.type} parameter`;
+  if (/ as |\.as\(|ofType/.test(sp.expression)) return 'a cast in the expression';
+  const all = values.flat();
+  if (all.some((tv) => tv.value && typeof tv.value === 'object' && 'resourceType' in tv.value)) return 'resources as values';
+  if (sp.type === 'date' && all.some((tv) => datesOf(tv) === undefined)) return 'dates this file does not model';
+  if (sp.type === 'reference' && all.some((tv) => referencesOf(tv).some((r) => /^[A-Z]/.test(r) && sp.target && !sp.target.includes(r.split('/')[0])))) {
+    return 'references to types the parameter does not allow';
+  }
+  return undefined;
+}
+
+function hasValue(sp: Json, tv: TypedValue): boolean {
+  switch (sp.type) {
+    case 'token':
+      return tokensOf(tv).length > 0 || hasTokenText(tv);
+    case 'string':
+      return stringsOf(tv).length > 0;
+    case 'reference':
+      return referencesOf(tv).length > 0 || !!tv.value?.identifier?.value;
+    case 'date':
+      return (datesOf(tv) ?? []).length > 0;
+    case 'number':
+      return typeof tv.value === 'number';
+    case 'quantity':
+      return (QUANTITY_TYPES.has(tv.type) || tv.type === 'Money') && typeof tv.value?.value === 'number';
+    default:
+      return tv.value !== undefined && tv.value !== null;
+  }
+}
+
+async function matchIds(type: string, query: string): Promise<Set<string> | string> {
+  const res = await api.get(`${type}?${query}&_count=1000&_elements=id`);
+  if (res.status !== 200) return `${res.status} ${JSON.stringify(res.body).slice(0, 300)}`;
+  if ((res.body.link ?? []).some((l: Json) => l.relation === 'next')) return 'more than 1,000 matches';
+  return new Set((res.body.entry ?? []).filter((e: Json) => e.search?.mode === 'match').map((e: Json) => e.resource.id as string));
+}
+
+function evaluate(expression: string, resource: Json): TypedValue[] | undefined {
+  try {
+    return evalFhirPathTyped(expression, [toTypedValue(resource)]);
+  } catch {
+    return undefined;
+  }
+}
+
+itWithDefinitions(
+  'every parameter of every type with examples finds what the examples say it should',
+  async () => {
+    // 871 of the 945 examples kept were stored when this was written (the rest refer to examples left out, or are invalid).
+    expect([...stored.values()].flat().length).toBeGreaterThan(800);
+    const definitions = (JSON.parse(readFileSync(SEARCH_PARAMS, 'utf8')) as Bundle<SearchParameter>).entry?.map((e) => e.resource as Json) ?? [];
+    const mismatches: string[] = [];
+    const searches: Array<{ type: string; query: string; expected: Set<string>; examples: Set<string> }> = [];
+    for (const sp of definitions) {
+      if (!sp.expression || SKIP_CODES.has(sp.code) || sp.type === 'special' || sp.type === 'composite') continue;
+      for (const type of sp.base as string[]) {
+        const resources = stored.get(type) ?? [];
+        const values = resources.map((r) => evaluate(sp.expression, r));
+        if (!resources.length || values.some((v) => v === undefined)) continue;
+        const vals = values as TypedValue[][];
+        const examples = new Set(resources.map((r) => r.id as string));
+        for (const probe of probesFor(sp, type, vals)) {
+          searches.push({ type, query: probe.query, examples, expected: new Set(resources.filter((r, i) => vals[i].some((tv) => probe.matches(tv))).map((r) => r.id as string)) });
+        }
+        if (missingUndecidable(sp, vals)) continue;
+        for (const missing of [true, false]) {
+          const expected = new Set(resources.filter((r, i) => vals[i].some((tv) => hasValue(sp, tv)) !== missing).map((r) => r.id as string));
+          searches.push({ type, query: `${sp.code}:missing=${missing}`, examples, expected });
+        }
+      }
+    }
+    // Four searches at a time.
+    let next = 0;
+    const worker = async () => {
+      while (next < searches.length) {
+        const { type, query, expected, examples } = searches[next++];
+        const got = await matchIds(type, query);
+        if (typeof got === 'string') {
+          mismatches.push(`${type}?${query}: ${got}`);
+          continue;
+        }
+        // Resources the server made itself (the AI models' Devices) are not examples.
+        const extra = [...got].filter((id) => !expected.has(id) && examples.has(id));
+        const absent = [...expected].filter((id) => !got.has(id));
+        if (extra.length || absent.length) mismatches.push(`${type}?${query}: expected ${expected.size}, missing ${absent.slice(0, 3)}, unexpected ${extra.slice(0, 3)}`);
+      }
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+    expect(mismatches).toEqual([]);
+    // Enough searches ran for the test to mean something.
+    // 5,450 searches, 2,864 of them :missing, when this was written.
+    expect(searches.length).toBeGreaterThan(4000);
+    expect(searches.filter((x) => x.query.includes(':missing=')).length).toBeGreaterThan(2000);
+  },
+  600_000,
+);
