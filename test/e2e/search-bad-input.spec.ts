@@ -651,7 +651,11 @@ describe('LIKE wildcards are literal', () => {
   });
 
   it('uri :below and token :text take % and _ literally too', async () => {
-    expect(await found(`ValueSet?url:below=${encodeURIComponent('http://example.org/fhir/ValueSet/50%')}`)).toEqual([`ValueSet/${ids.valueSet}`]);
+    // :below goes by path segments: .../ValueSet/50%_off is below .../ValueSet, and equal to itself.
+    expect(await found(`ValueSet?url:below=${encodeURIComponent('http://example.org/fhir/ValueSet')}`)).toEqual([`ValueSet/${ids.valueSet}`]);
+    expect(await found(`ValueSet?url:below=${encodeURIComponent('http://example.org/fhir/ValueSet/50%_off')}`)).toEqual([`ValueSet/${ids.valueSet}`]);
+    expect(await found(`ValueSet?url:below=${encodeURIComponent('http://example.org/fhir/Value%')}`)).toEqual([]);
+    expect(await found(`ValueSet?url:below=${encodeURIComponent('http://example.org/fhir/ValueSe_')}`)).toEqual([]);
     expect(await found(`ValueSet?url:below=${encodeURIComponent('http://example.org/fhir/ValueSet/5_')}`)).toEqual([]);
     expect(await found(`ValueSet?url:below=${encodeURIComponent('%')}`)).toEqual([]);
     expect(await found(`ValueSet?url:below=${encodeURIComponent('http%')}`)).toEqual([]);

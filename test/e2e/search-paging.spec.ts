@@ -224,6 +224,28 @@ describe('_sort', () => {
   });
 });
 
+describe('_sort by a reference', () => {
+  it('a reference to a contained resource is no sort key: that resource sorts with those without a value, in both directions', async () => {
+    const created = async (resource: Json) => {
+      const res = await api.post(resource.resourceType, resource);
+      expect(res.status).toBe(201);
+      return res.body as Json;
+    };
+    const practitioner = await created({ resourceType: 'Practitioner', name: [{ family: 'Sortkey' }] });
+    const code = `contained-sort-${randomUUID()}`;
+    const referring = await created(obs(code, { performer: [{ reference: `Practitioner/${practitioner.id}` }] }));
+    const contained = await created(obs(code, { contained: [{ resourceType: 'Practitioner', id: 'p1', name: [{ family: 'Inside' }] }], performer: [{ reference: '#p1' }] }));
+    const without = await created(obs(code));
+    for (const spec of ['performer', '-performer']) {
+      const refs = matchRefs(await search(`Observation?code=${encodeURIComponent(`${CS}|${code}`)}&_sort=${spec}`));
+      expect({ spec, first: refs[0] }).toEqual({ spec, first: refOf(referring) });
+      expect(refs.slice(1).sort()).toEqual([refOf(contained), refOf(without)].sort());
+    }
+    // The contained reference still counts as a value for :missing.
+    expect(matchRefs(await search(`Observation?code=${encodeURIComponent(`${CS}|${code}`)}&performer:missing=true`))).toEqual([refOf(without)]);
+  });
+});
+
 describe('paging', () => {
   it_('_count defaults to 20; next, then previous back, give the same resources in the same order, without gaps or duplicates', async () => {
     const bethany = observationsOf(synPatient.Bethany);

@@ -300,6 +300,7 @@ async function loadOwnResources(): Promise<void> {
   });
   add('vsA', { resourceType: 'ValueSet', status: 'draft', url: 'http://example.org/fhir/ValueSet/search-a' });
   add('vsAB', { resourceType: 'ValueSet', status: 'draft', url: 'http://example.org/fhir/ValueSet/search-a/b' });
+  add('vsAx', { resourceType: 'ValueSet', status: 'draft', url: 'http://example.org/fhir/ValueSet/search-ax' });
   add('vsOther', { resourceType: 'ValueSet', status: 'draft', url: 'http://example.org/other/ValueSet/x' });
 
   const bundle = {
@@ -868,6 +869,17 @@ describe('reference parameters', () => {
     await expectSearch('DiagnosticReport?performer:identifier=urn:search-spec:other|D-9', [], { empty: true });
   });
 
+  it('a relative canonical (Type/id) names that resource: found by Type/id with or without its |version, and through a chain', async () => {
+    const q = await api.post('Questionnaire', { resourceType: 'Questionnaire', status: 'active' });
+    expect(q.status).toBe(201);
+    const qr = await api.post('QuestionnaireResponse', { resourceType: 'QuestionnaireResponse', status: 'completed', questionnaire: `Questionnaire/${q.body.id}|2` });
+    expect(qr.status).toBe(201);
+    for (const value of [`Questionnaire/${q.body.id}`, `Questionnaire/${q.body.id}|2`]) {
+      expect(await found(`QuestionnaireResponse?questionnaire=${enc(value)}`)).toEqual([`QuestionnaireResponse/${qr.body.id}`]);
+    }
+    expect(await found(`QuestionnaireResponse?questionnaire:Questionnaire.status=active&_id=${qr.body.id}`)).toEqual([`QuestionnaireResponse/${qr.body.id}`]);
+  });
+
   it_(':missing', async () => {
     await expectSearch('Observation?subject:missing=true', observations().filter((o) => !o.subject));
     await expectSearch('Observation?encounter:missing=false', observations().filter((o) => o.encounter));
@@ -881,10 +893,13 @@ describe('uri parameters', () => {
     const base = 'http://example.org/fhir/ValueSet/search-a';
     await expectSearch(`ValueSet?url=${base}`, [own.vsA]);
     await expectSearch(`ValueSet?url=${base}/`, [], { empty: true });
-    await expectSearch(`ValueSet?url:below=${base}`, vs.filter((v) => v.url.startsWith(base)));
+    // By path segments: search-ax starts with search-a's text but is not below it.
+    await expectSearch(`ValueSet?url:below=${base}`, vs.filter((v) => v.url === base || v.url.startsWith(`${base}/`)));
     expect(await found(`ValueSet?url:below=${base}`)).toEqual([own.vsA, own.vsAB].map(refOf).sort());
+    expect(await found(`ValueSet?url:below=${base}/`)).toEqual([own.vsAB].map(refOf));
     await expectSearch(`ValueSet?url:above=${base}/b/c`, [own.vsA, own.vsAB]);
     await expectSearch(`ValueSet?url:above=${base}/c`, [own.vsA]);
+    await expectSearch(`ValueSet?url:above=${base}x/c`, [own.vsAx]);
   });
 });
 

@@ -204,8 +204,12 @@ function valueMatch(
       return referenceMatch(x, def, targetType, value, ctx);
     case 'uri': {
       const v = capText(unescapeValue(value));
-      if (modifier === 'below') return sql`${x}.value LIKE ${`${escapeLike(v)}%`}`;
-      if (modifier === 'above') return sql`starts_with(${v}::text, ${x}.value)`;
+      // By path segments: http://a.org/fhir/ValueSet/12 is neither above nor below .../ValueSet/123.
+      const path = v.replace(/\/+$/, '');
+      if (modifier === 'below') return sql`(${x}.value = ${v} OR ${x}.value LIKE ${`${escapeLike(path)}/%`})`;
+      if (modifier === 'above') {
+        return sql`(${x}.value = ${v} OR starts_with(${v}::text, rtrim(${x}.value, '/') || '/'))`;
+      }
       return sql`${x}.value = ${v}`;
     }
     default:
@@ -329,7 +333,8 @@ function referenceMatch(x: ReturnType<typeof raw>, def: { code: string; targets:
   let v = unescapeValue(value);
   const base = ctx.base.replace(/\/$/, '');
   if (v.startsWith(`${base}/`)) v = v.slice(base.length + 1);
-  const local = parseLocalReference(v);
+  // A relative canonical may name its version (`Questionnaire/gcs|2`); the index keeps the resource.
+  const local = parseLocalReference(v.split('|')[0]);
   if (local) {
     if (!isResourceType(local.type)) throw badRequest(`${def.code}: "${truncate(local.type)}" is not a resource type`);
     if (targetType && targetType !== local.type) return sql`false`;

@@ -46,7 +46,8 @@ function paramKey(type: string | undefined, s: SortSpec): SortKey {
     case 'uri':
       return sub('search_uri', 'x.value', 'text');
     case 'reference':
-      return sub('search_reference', "coalesce(x.target_type || '/' || x.target_id, x.url)", 'text');
+      // A contained resource's `#id` is no sort key: such resources sort with those without a value.
+      return sub('search_reference', "coalesce(x.target_type || '/' || x.target_id, CASE WHEN x.url LIKE '#%' THEN NULL ELSE x.url END)", 'text');
     case 'date':
       return sub('search_date', s.descending ? 'x.high' : 'x.low', 'timestamptz');
     case 'number':
