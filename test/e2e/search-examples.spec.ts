@@ -15,7 +15,8 @@ import { startTestApp, type TestApp } from '../helpers/test-app';
  * contact details), reference (Type/id and canonical URLs), uri, date (eq ne ge le gt lt sa eb,
  * with the specification's range semantics at day precision), number (eq gt lt), quantity
  * (value|system|code), :missing, token :not, string :exact and :contains, uri :below and :above,
- * reference :identifier, type modifiers and one-level chains. The matching rules here are written
+ * reference :identifier, type modifiers and one-level chains; and _include / _revinclude of every
+ * reference parameter (a second test). The matching rules here are written
  * independently of the server's SQL. Left out: composite and special parameters (composites have
  * unit specs in index-extractor.spec.ts and end-to-end tests in search.spec.ts), parameters whose
  * expression the FHIRPath engine cannot evaluate on some example, and, for :missing and the
@@ -455,4 +456,51 @@ itWithDefinitions(
     expect(searches.filter((x) => /^[\w-]+:(not|exact|contains|below|above|identifier|[A-Z])/.test(x.query)).length).toBeGreaterThan(1200);
   },
   600_000,
+);
+
+itWithDefinitions(
+  '_include and _revinclude of every reference parameter with examples bring what the examples refer to',
+  async () => {
+    definitions = (JSON.parse(readFileSync(SEARCH_PARAMS, 'utf8')) as Bundle<SearchParameter>).entry?.map((e) => e.resource as Json) ?? [];
+    const byReference = new Map([...stored.values()].flat().map((r) => [`${r.resourceType}/${r.id}`, r]));
+    const mismatches: string[] = [];
+    let searches = 0;
+    /** The stored examples a Reference names (a version-specific one names its resource), where the parameter allows the type. */
+    const targetsOf = (sp: Json, tvs: TypedValue[]) =>
+      tvs
+        .flatMap(referencesOf)
+        .map((r) => r.replace(/\/_history\/[^/]+$/, ''))
+        .filter((r) => LOCAL_REFERENCE.test(r) && byReference.has(r) && (!sp.target || sp.target.includes(r.split('/')[0])));
+    const compare = async (query: string, expected: Set<string>) => {
+      searches++;
+      const res = await api.get(`${query}&_count=1000&_elements=id`);
+      if (res.status !== 200) return mismatches.push(`${query}: ${res.status}`);
+      const entries = (res.body.entry ?? []) as Json[];
+      const refs = (mode: string) => new Set(entries.filter((e) => e.search?.mode === mode).map((e) => `${e.resource.resourceType}/${e.resource.id}`));
+      const [included, matched] = [refs('include'), refs('match')];
+      // A resource both matched and included is listed once, as a match.
+      const absent = [...expected].filter((r) => !included.has(r) && !matched.has(r));
+      const extra = [...included].filter((r) => !expected.has(r));
+      if (absent.length || extra.length) mismatches.push(`${query}: expected ${expected.size}, missing ${absent.slice(0, 3)}, unexpected ${extra.slice(0, 3)}`);
+    };
+    for (const sp of definitions) {
+      if (sp.type !== 'reference' || !sp.expression || / as |\.as\(|ofType/.test(sp.expression)) continue;
+      for (const type of sp.base as string[]) {
+        const resources = stored.get(type) ?? [];
+        const values = resources.map((r) => evaluate(sp.expression, r));
+        if (!resources.length || values.some((v) => v === undefined)) continue;
+        const targets = new Set((values as TypedValue[][]).flatMap((tvs) => targetsOf(sp, tvs)));
+        if (!targets.size) continue;
+        await compare(`${type}?_include=${type}:${sp.code}`, targets);
+        for (const targetType of new Set([...targets].map((r) => r.split('/')[0]))) {
+          const referring = resources.filter((r, i) => targetsOf(sp, values[i] as TypedValue[]).some((ref) => ref.startsWith(`${targetType}/`)));
+          await compare(`${targetType}?_revinclude=${type}:${sp.code}`, new Set(referring.map((r) => `${type}/${r.id}`)));
+        }
+      }
+    }
+    expect(mismatches).toEqual([]);
+    // 659 searches when this was written.
+    expect(searches).toBeGreaterThan(550);
+  },
+  300_000,
 );
