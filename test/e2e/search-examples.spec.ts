@@ -15,8 +15,8 @@ import { startTestApp, type TestApp } from '../helpers/test-app';
  * contact details), reference (Type/id and canonical URLs), uri, date (eq ne ge le gt lt sa eb,
  * with the specification's range semantics at day precision), number (eq gt lt), quantity
  * (value|system|code), :missing, token :not, string :exact and :contains, uri :below and :above,
- * reference :identifier, type modifiers and one-level chains; and _include / _revinclude of every
- * reference parameter (a second test). The matching rules here are written
+ * reference :identifier, type modifiers and one-level chains; _include / _revinclude of every
+ * reference parameter (a second test) and _sort by every parameter of the other types (a third). The matching rules here are written
  * independently of the server's SQL. Left out: composite and special parameters (composites have
  * unit specs in index-extractor.spec.ts and end-to-end tests in search.spec.ts), parameters whose
  * expression the FHIRPath engine cannot evaluate on some example, and, for :missing and the
@@ -501,6 +501,73 @@ itWithDefinitions(
     expect(mismatches).toEqual([]);
     // 659 searches when this was written.
     expect(searches).toBeGreaterThan(550);
+  },
+  300_000,
+);
+
+itWithDefinitions(
+  '_sort by every string, token, uri, date, number and quantity parameter with examples, both directions',
+  async () => {
+    definitions = (JSON.parse(readFileSync(SEARCH_PARAMS, 'utf8')) as Bundle<SearchParameter>).entry?.map((e) => e.resource as Json) ?? [];
+    const mismatches: string[] = [];
+    let searches = 0;
+    const compare = (a: string | number, b: string | number) => (a < b ? -1 : a > b ? 1 : 0);
+    /** The sort key of one resource: its lowest value ascending, its highest descending (a date's range end). */
+    const keyOf = (sp: Json, tvs: TypedValue[], descending: boolean): string | number | undefined | null => {
+      const keys: Array<string | number> = [];
+      for (const tv of tvs) {
+        if (sp.type === 'string') keys.push(...stringsOf(tv).map(normalize));
+        else if (sp.type === 'token') keys.push(...tokensOf(tv).map(([, code]) => code));
+        else if (sp.type === 'uri' && typeof tv.value === 'string') keys.push(tv.value);
+        else if (sp.type === 'date') {
+          const ranges = datesOf(tv);
+          if (!ranges) return null; // not modelled here
+          keys.push(...ranges.map((r) => (descending ? r[1] : r[0])));
+        } else if (sp.type === 'number' || sp.type === 'quantity') {
+          const n = typeof tv.value === 'number' ? tv.value : tv.value?.value;
+          if (typeof n === 'number') keys.push(n);
+        }
+      }
+      if (!keys.length) return undefined;
+      return keys.reduce((a, b) => (descending ? (compare(a, b) >= 0 ? a : b) : compare(a, b) <= 0 ? a : b));
+    };
+    for (const sp of definitions) {
+      if (!['string', 'token', 'uri', 'date', 'number', 'quantity'].includes(sp.type) || !sp.expression || sp.code.startsWith('_')) continue;
+      if (/ as |\.as\(|ofType/.test(sp.expression)) continue;
+      for (const type of sp.base as string[]) {
+        const resources = stored.get(type) ?? [];
+        if (resources.length < 3 || isSecret(type, sp.code)) continue;
+        const values = resources.map((r) => evaluate(sp.expression, r));
+        if (values.some((v) => v === undefined)) continue;
+        for (const descending of [false, true]) {
+          const keyed = resources.map((r, i) => ({ id: r.id as string, key: keyOf(sp, values[i] as TypedValue[], descending) }));
+          if (keyed.some((k) => k.key === null) || keyed.filter((k) => k.key !== undefined).length < 2) continue;
+          // Resources without a value last in both directions; ties by id.
+          const expected = keyed
+            .sort((x, y) => {
+              if (x.key === undefined || y.key === undefined) return x.key === y.key ? compare(x.id, y.id) : x.key === undefined ? 1 : -1;
+              return (descending ? -1 : 1) * compare(x.key as string | number, y.key as string | number) || compare(x.id, y.id);
+            })
+            .map((k) => k.id);
+          const spec = `${descending ? '-' : ''}${sp.code}`;
+          searches++;
+          const res = await api.get(`${type}?_sort=${spec}&_count=1000&_elements=id`);
+          if (res.status !== 200) {
+            mismatches.push(`${type}?_sort=${spec}: ${res.status}`);
+            continue;
+          }
+          const ids = new Set(expected);
+          const got = ((res.body.entry ?? []) as Json[]).filter((e) => e.search?.mode === 'match').map((e) => e.resource.id as string).filter((id) => ids.has(id));
+          if (JSON.stringify(got) !== JSON.stringify(expected)) {
+            const at = got.findIndex((id, i) => id !== expected[i]);
+            mismatches.push(`${type}?_sort=${spec}: from position ${at}, got ${got.slice(at, at + 3)}, expected ${expected.slice(at, at + 3)}`);
+          }
+        }
+      }
+    }
+    expect(mismatches).toEqual([]);
+    // 774 searches when this was written.
+    expect(searches).toBeGreaterThan(650);
   },
   300_000,
 );
