@@ -69,6 +69,13 @@ export class RemoteFhirClient {
     ) as Promise<Bundle>;
   }
 
+  /** GET [base]/[type]/_history?_since=…&_count=…: the first page of a type's history (newest first). */
+  history(resourceType: string, since: Date | null, count: number): Promise<Bundle> {
+    const params = new URLSearchParams({ ...(since ? { _since: since.toISOString() } : {}), _count: String(count) });
+    const url = `${this.baseUrl}/${resourceType}/_history?${params.toString()}`;
+    return this.call(`GET ${resourceType}/_history?${params.toString()}`, (options) => this.client.request(url, { method: 'GET', options })) as Promise<Bundle>;
+  }
+
   /** A page by its absolute URL (a Bundle's `next` link), refused unless it is under the connection's base URL. */
   page(url: string): Promise<Bundle> {
     const refusal = this.foreignUrl(url);

@@ -18,12 +18,14 @@ export interface SyncRunRow {
   resourcesIn: number;
   unchanged: number;
   failed: number;
+  /** Local copies deleted because the remote deleted the resource. */
+  deleted: number;
   error: string | null;
 }
 
 type Queryable = Pick<Tx, 'query'>;
 
-const COLUMNS = 'id, connection_id, trigger, status, created_at, started_at, finished_at, resources_in, unchanged, failed, error';
+const COLUMNS = 'id, connection_id, trigger, status, created_at, started_at, finished_at, resources_in, unchanged, failed, deleted, error';
 
 /** SQL over `exchange_sync_runs`: one row per pull of one connection. */
 @Injectable()
@@ -72,6 +74,7 @@ interface Row {
   resources_in: number;
   unchanged: number;
   failed: number;
+  deleted: number;
   error: string | null;
 }
 
@@ -87,6 +90,7 @@ function toRun(r: Row): SyncRunRow {
     resourcesIn: r.resources_in,
     unchanged: r.unchanged,
     failed: r.failed,
+    deleted: r.deleted,
     error: r.error,
   };
 }

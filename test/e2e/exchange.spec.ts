@@ -425,6 +425,32 @@ describeWithSynthea('a worker killed in the middle of a many-page sync', () => {
     const tasksOnR = await searchAll(rFhir, 'Task', { code: RECOMMENDATION_CODE });
     expect(tasksOnR.length).toBeLessThanOrEqual(s.task ? 1 : 0);
   });
+
+  it("deletes, at the next sync, L's copy of what R deleted (once); a resource of L's that R held stays", async () => {
+    const sync = async () => {
+      const runId = await conns.startSync(s.connection);
+      const run = await conns.finished(s.connection, runId, 300_000, () => L.logs());
+      await expectSucceeded(s.connection, run);
+      return run;
+    };
+    // An Observation of R's patient, pulled to L.
+    const [observation] = (await searchAll(rFhir, 'Observation', { subject: `Patient/${s.rPatient}`, _count: '1' })).slice(0, 1);
+    const copies = await searchAll(lFhir, 'Observation', { identifier: `${rBase}|Observation/${observation.id as string}` });
+    expect(copies).toHaveLength(1);
+    expectStatus(await request(R.baseUrl).delete(`/fhir/Observation/${observation.id as string}`).set('Authorization', `Bearer ${R.token}`), 200);
+    // L's RiskAssessment, which L pushed to R: R deletes its copy; L's own stays.
+    const echoes = (await searchAll(rFhir, 'RiskAssessment', {})).filter(isEcho);
+    for (const echo of echoes) expectStatus(await request(R.baseUrl).delete(`/fhir/RiskAssessment/${echo.id as string}`).set('Authorization', `Bearer ${R.token}`), 200);
+
+    const run = await sync();
+    expect(run.deleted).toBe(1);
+    const gone = await request(L.baseUrl).get(`/fhir/Observation/${copies[0].id as string}`).set('Authorization', `Bearer ${L.token}`);
+    expect(gone.status).toBe(410);
+    expect(gone.body.resourceType).toBe('OperationOutcome');
+    if (s.riskAssessment) expectStatus(await request(L.baseUrl).get(`/fhir/RiskAssessment/${s.riskAssessment.id as string}`).set('Authorization', `Bearer ${L.token}`), 200);
+    // Seen once: the next sync deletes nothing more.
+    expect((await sync()).deleted).toBe(0);
+  });
 });
 
 describe('remotes that fail: retried, then reported, never half-stored', () => {

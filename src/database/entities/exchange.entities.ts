@@ -76,6 +76,8 @@ export class ExchangeSyncRunRow {
   failed!: Opt<number>;
   @Property({ type: 'text', nullable: true })
   error?: string | null;
+  @Property({ type: 'integer', default: 0 })
+  deleted!: Opt<number>;
 }
 
 /** Where the pull of one resource type of one connection stands. */
@@ -93,6 +95,8 @@ export class ExchangeSyncCursorRow {
   nextUrl?: string | null;
   @Property({ type: 'bigint', nullable: true })
   runId?: string | null;
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
+  deletedHighWater?: Date | null;
 }
 
 /** A remote resource pulled, and the local resource it became. */

@@ -43,6 +43,7 @@ const run: SyncRunRow = {
   resourcesIn: 4,
   unchanged: 1,
   failed: 0,
+  deleted: 2,
   error: null,
 };
 
@@ -101,6 +102,7 @@ describe('connectionView', () => {
       resourcesIn: 4,
       unchanged: 1,
       failed: 0,
+      deleted: 2,
       error: null,
     });
   });

@@ -55,6 +55,7 @@ export function runView(r: SyncRunRow): Record<string, unknown> {
     resourcesIn: r.resourcesIn,
     unchanged: r.unchanged,
     failed: r.failed,
+    deleted: r.deleted,
     error: r.error,
   };
 }

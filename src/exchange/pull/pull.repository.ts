@@ -21,6 +21,8 @@ export interface RunCounts {
   in: number;
   unchanged: number;
   failed: number;
+  /** Local copies deleted because the remote deleted the resource. */
+  deleted?: number;
 }
 
 /** SQL of the pull: runs (claim, start, count, finish), cursors, the remote-to-local id mapping, due connections. */
@@ -137,8 +139,46 @@ export class PullRepository {
   }
 
   async addRunCounts(tx: Queryable, runId: number, c: RunCounts): Promise<void> {
-    if (!c.in && !c.unchanged && !c.failed) return;
-    await tx.query('UPDATE exchange_sync_runs SET resources_in = resources_in + ?, unchanged = unchanged + ?, failed = failed + ? WHERE id = ?', [c.in, c.unchanged, c.failed, runId]);
+    if (!c.in && !c.unchanged && !c.failed && !c.deleted) return;
+    await tx.query('UPDATE exchange_sync_runs SET resources_in = resources_in + ?, unchanged = unchanged + ?, failed = failed + ?, deleted = deleted + ? WHERE id = ?', [
+      c.in,
+      c.unchanged,
+      c.failed,
+      c.deleted ?? 0,
+      runId,
+    ]);
+  }
+
+  /**
+   * Where to read a type's remote history from, for deletions: past the last look, else the
+   * earliest remote change among the copies pulled (nothing older can delete one of them).
+   * `pulled` is false when no copy of the type was pulled from the connection: nothing to delete.
+   */
+  async deletionCursor(tx: Queryable, connectionId: string, resourceType: string): Promise<{ since: Date | null; pulled: boolean }> {
+    const [row] = await tx.query<{ since: string | null; pulled: boolean }>(
+      `SELECT to_char(COALESCE(c.deleted_high_water, m.earliest) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS since, m.pulled
+       FROM (SELECT min(remote_last_updated) AS earliest, count(*) > 0 AS pulled FROM exchange_remote_resources WHERE connection_id = ? AND resource_type = ?) m
+       LEFT JOIN exchange_sync_cursors c ON c.connection_id = ? AND c.resource_type = ?`,
+      [connectionId, resourceType, connectionId, resourceType],
+    );
+    return { since: row?.since ? new Date(row.since) : null, pulled: !!row?.pulled };
+  }
+
+  async saveDeletionCursor(tx: Queryable, connectionId: string, resourceType: string, highWater: Date | null, runId: number): Promise<void> {
+    await tx.query(
+      `INSERT INTO exchange_sync_cursors (connection_id, resource_type, deleted_high_water, run_id) VALUES (?, ?, ?, ?)
+       ON CONFLICT (connection_id, resource_type) DO UPDATE SET deleted_high_water = EXCLUDED.deleted_high_water, run_id = EXCLUDED.run_id`,
+      [connectionId, resourceType, highWater, runId],
+    );
+  }
+
+  /** The remote resource is deleted: its content is forgotten, so that if it comes back it is stored again. */
+  async forgetContent(tx: Queryable, connectionId: string, resourceType: string, remoteId: string): Promise<void> {
+    await tx.query('UPDATE exchange_remote_resources SET content_sha256 = NULL, synced_at = now() WHERE connection_id = ? AND resource_type = ? AND remote_id = ?', [
+      connectionId,
+      resourceType,
+      remoteId,
+    ]);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { Bundle, CapabilityStatement, Resource } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../../config/app-config';
 import { LOGGER } from '../../core/core.module';
@@ -19,6 +19,7 @@ import { orderForPull, searchableTypes } from './pull-order';
 import { EXCHANGE_ACTOR, PullRepository, type RemoteMapping, type RunCounts } from './pull.repository';
 import { contentSha256, ownIdOf, pulledForm, refKey, remoteReferencesOf, rewriteRemoteReferences, type RemoteRef } from './remote-references';
 import { newResourceId } from '../../fhir/store/resource-id';
+import { offersTypeHistory, readHistoryPage } from './remote-deletions';
 
 export interface SyncResult {
   runId: number;
@@ -35,6 +36,8 @@ interface RunState {
   failed: Set<string>;
   /** Remote resources a read did not give (gone, refused): referred to logically, not read again. */
   unreadable: Set<string>;
+  /** The remote's CapabilityStatement, once read in this run. */
+  capabilities?: CapabilityStatement;
 }
 
 /** What one page's transaction knows. */
@@ -106,7 +109,13 @@ export class SyncService {
   private async typesOf(state: RunState): Promise<string[]> {
     if (state.connection.resourceTypes?.length) return orderForPull(state.connection.resourceTypes);
     const known = fhirResourceTypes();
-    return orderForPull(searchableTypes(await state.client.capabilityStatement()).filter((t) => known.has(t)));
+    return orderForPull(searchableTypes(await this.capabilitiesOf(state)).filter((t) => known.has(t)));
+  }
+
+  /** The remote's CapabilityStatement, read once per run. */
+  private async capabilitiesOf(state: RunState): Promise<CapabilityStatement> {
+    state.capabilities ??= await state.client.capabilityStatement();
+    return state.capabilities;
   }
 
   private async pullType(state: RunState, type: string): Promise<void> {
@@ -149,9 +158,68 @@ export class SyncService {
         await this.repo.addRunCounts(tx, state.runId, page.counts);
         await this.connections.addCounts(tx, connectionId, { in: page.counts.in });
       });
-      if (!next) return;
+      if (!next) break;
       bundle = await state.client.page(next);
     }
+    await this.pullDeletions(state, type);
+  }
+
+  /**
+   * Deletes the local copies of the type's remote resources that the remote has deleted since the
+   * last look (a `_lastUpdated` search never returns deletions), through the write path, in one
+   * transaction; the look is recorded only with it, so a crash repeats it (deleting is idempotent).
+   * Only when the remote offers the type's history; only copies pulled from this connection (never
+   * a resource of ours that the remote held); a deletion refused here is recorded as a failure.
+   */
+  private async pullDeletions(state: RunState, type: string): Promise<void> {
+    let capabilities: CapabilityStatement;
+    try {
+      capabilities = await this.capabilitiesOf(state);
+    } catch (e) {
+      if (e instanceof RemoteFhirError && !e.transient) return; // no CapabilityStatement: no history known to be offered
+      throw e;
+    }
+    if (!offersTypeHistory(capabilities, type)) return;
+    const connectionId = state.connection.id;
+    const cursor = await this.repo.deletionCursor(this.db, connectionId, type);
+    if (!cursor.pulled) return;
+    const newest = new Map<string, boolean>();
+    let highWater = cursor.since;
+    let bundle = await state.client.history(type, cursor.since, this.config.exchangePageSize);
+    for (;;) {
+      const latest = readHistoryPage(bundle, type, newest);
+      if (latest && (!highWater || latest > highWater)) highWater = latest;
+      const next = bundle.link?.find((l) => l.relation === 'next')?.url;
+      if (!next) break;
+      bundle = await state.client.page(next);
+    }
+    const deletedRemotely = [...newest].filter(([, deleted]) => deleted).map(([id]) => ({ type, id }));
+    await this.writer.inTransaction(EXCHANGE_ACTOR, async (tx) => {
+      await this.repo.lockConnection(tx, connectionId);
+      const page: PageState = { tx, local: new Map(), inProgress: new Set(), counts: { in: 0, unchanged: 0, failed: 0, deleted: 0 } };
+      const mapped = await this.repo.mappings(tx, connectionId, deletedRemotely);
+      const copyMark = (id: string) => `${state.connection.baseUrl}/${type}/${id}`;
+      for (const { id } of deletedRemotely) {
+        const m = mapped.get(`${type}/${id}`);
+        if (!m) continue;
+        try {
+          await this.writer.inSavepoint(tx, async () => {
+            const current = await this.writer.currentOf(tx, type, m.localId);
+            if (!current || current.deleted || !current.json) return;
+            // A pulled copy carries its origin in meta.source; a resource of ours that the remote held does not.
+            if ((JSON.parse(current.json) as Resource).meta?.source !== copyMark(id)) return;
+            await this.writer.deleteInTx(tx, type, m.localId, {});
+            page.counts.deleted = (page.counts.deleted ?? 0) + 1;
+          });
+          await this.repo.forgetContent(tx, connectionId, type, id);
+        } catch (e) {
+          if (!(e instanceof OperationOutcomeError)) throw e;
+          await this.recordFailure(state, page, `${type}/${id}`, e.outcome);
+        }
+      }
+      await this.repo.saveDeletionCursor(tx, connectionId, type, highWater, state.runId);
+      await this.repo.addRunCounts(tx, state.runId, page.counts);
+    });
   }
 
   /** Fills the page's mapping cache for `refs` not looked up yet. */
