@@ -11,6 +11,7 @@ import { ConnectionsApi, INVALID_REMOTE_RESOURCES, LocalInstance, MisbehavingRem
 import { postTransaction } from '../helpers/search-fixtures';
 import { hasSynthea, loadSyntheaBundle, SYNTHEA_DIR } from '../helpers/synthea';
 import { startTestApp, TEST_CLIENT_ID, TEST_CLIENT_SECRET, type TestApp } from '../helpers/test-app';
+import { rawClient } from '../helpers/test-database';
 import { waitFor } from '../helpers/wait-for';
 import { buildForProcesses, type TestBuild } from '../helpers/worker-process';
 import { NEVER_PULLED } from '../../src/exchange/pull/pull-order';
@@ -442,8 +443,20 @@ describeWithSynthea('a worker killed in the middle of a many-page sync', () => {
     const echoes = (await searchAll(rFhir, 'RiskAssessment', {})).filter(isEcho);
     for (const echo of echoes) expectStatus(await request(R.baseUrl).delete(`/fhir/RiskAssessment/${echo.id as string}`).set('Authorization', `Bearer ${R.token}`), 200);
 
+    const deletedAt = Date.now();
     const run = await sync();
     expect(run.deleted).toBe(1);
+    // The look was recorded: the next one starts near the deletion (a minute before the latest change seen), not from the start.
+    const db = await rawClient(L.db.url);
+    try {
+      const { rows } = await db.query<{ at: Date | null }>(
+        "SELECT deleted_high_water AS at FROM exchange_sync_cursors WHERE connection_id = $1 AND resource_type = 'Observation'",
+        [s.connection],
+      );
+      expect(rows[0]?.at?.getTime()).toBeGreaterThan(deletedAt - 120_000);
+    } finally {
+      await db.end();
+    }
     const gone = await request(L.baseUrl).get(`/fhir/Observation/${copies[0].id as string}`).set('Authorization', `Bearer ${L.token}`);
     expect(gone.status).toBe(410);
     expect(gone.body.resourceType).toBe('OperationOutcome');

@@ -342,8 +342,8 @@ describe('pull from a remote that misbehaves', () => {
     await pg.query('INSERT INTO exchange_sync_cursors (connection_id, resource_type, next_url) VALUES ($1, $2, $3)', [id, 'Patient', 'http://elsewhere.example.org/fhir/Patient?page=2']);
     const run = await sync(id);
     expect(run).toMatchObject({ status: 'succeeded', resourcesIn: 1 });
-    expect(fake.requests).toHaveLength(1);
-    expect(fake.requests[0]).toMatch(/^\/fhir\/Patient\?/);
+    // Then the CapabilityStatement, to learn whether the remote offers history (for deletions): it does not.
+    expect(fake.requests).toEqual([expect.stringMatching(/^\/fhir\/Patient\?/), '/fhir/metadata']);
   });
 
   it('continues from a cursor left by an earlier attempt, without duplicates', async () => {
@@ -361,10 +361,67 @@ describe('pull from a remote that misbehaves', () => {
     fake.requests = [];
     const resumed = await sync(id);
     expect(resumed).toMatchObject({ status: 'succeeded', resourcesIn: 0, unchanged: 1 });
-    expect(fake.requests).toEqual(['/fhir/Patient?page=2']);
+    expect(fake.requests).toEqual(['/fhir/Patient?page=2', '/fhir/metadata']);
     const map = await mappings(id);
     expect(map.size).toBe(3);
     for (const m of map.values()) expect((await localRead('Patient', m.localId)).meta.versionId).toBe('1');
+  });
+
+  it('deletes the local copy of what the remote deleted, from its type history; the look is recorded and repeated from there', async () => {
+    const withHistory = { resourceType: 'CapabilityStatement', status: 'active', kind: 'instance', fhirVersion: '4.0.1', format: ['json'], rest: [{ mode: 'server', resource: [{ type: 'Patient', interaction: [{ code: 'search-type' }, { code: 'history-type' }] }] }] };
+    let history: Json[] = [];
+    let listed = [patient('d1', 1), patient('d2', 2)];
+    fake.requests = [];
+    fake.handler = (path, res) => {
+      if (path === '/fhir/metadata') return send(res, 200, withHistory);
+      if (path.startsWith('/fhir/Patient/_history')) return send(res, 200, { resourceType: 'Bundle', type: 'history', entry: history });
+      if (path.startsWith('/fhir/Patient?')) return send(res, 200, searchset(listed));
+      send(res, 404, outcome('not found'));
+    };
+    const id = await connect('fake-deletions', fake.base, { type: 'none' }, ['Patient']);
+    const first = await sync(id);
+    expect(first).toMatchObject({ status: 'succeeded', resourcesIn: 2, deleted: 0 });
+    // The first look starts at the earliest copy's remote lastUpdated.
+    expect(fake.requests.find((r) => r.startsWith('/fhir/Patient/_history'))).toContain(`_since=${encodeURIComponent('2026-11-01T10:01:00.000Z')}`);
+
+    // d1 is deleted on the remote (newest entry first); d2 was deleted and created again: it stays.
+    listed = [patient('d2', 2)];
+    history = [
+      { request: { method: 'PUT', url: 'Patient/d2' }, response: { status: '200', lastModified: '2026-11-01T12:00:00.000Z', etag: 'W/"3"' }, resource: patient('d2', 2) },
+      { request: { method: 'DELETE', url: 'Patient/d1' }, response: { status: '204', lastModified: '2026-11-01T11:30:00.000Z', etag: 'W/"2"' } },
+      { request: { method: 'DELETE', url: 'Patient/d2' }, response: { status: '204', lastModified: '2026-11-01T11:00:00.000Z', etag: 'W/"2"' } },
+    ];
+    fake.requests = [];
+    const second = await sync(id);
+    expect(second).toMatchObject({ status: 'succeeded', deleted: 1, failed: 0 });
+    const map = await mappings(id);
+    expect((await FhirRequest.of(local).get(`Patient/${map.get('Patient/d1')?.localId as string}`)).status).toBe(410);
+    expect((await localRead('Patient', map.get('Patient/d2')?.localId as string)).name[0].family).toBe('Faked2');
+    // Recorded: a minute before the latest change seen.
+    const { rows } = await pg.query('SELECT deleted_high_water FROM exchange_sync_cursors WHERE connection_id = $1', [id]);
+    expect(new Date(rows[0].deleted_high_water).toISOString()).toBe('2026-11-01T11:59:00.000Z');
+    fake.requests = [];
+    expect(await sync(id)).toMatchObject({ status: 'succeeded', deleted: 0 });
+    expect(fake.requests.find((r) => r.startsWith('/fhir/Patient/_history'))).toContain(`_since=${encodeURIComponent('2026-11-01T11:59:00.000Z')}`);
+  });
+
+  it('a history read the remote refuses is a failure row and the run goes on; the look is not recorded', async () => {
+    const withHistory = { resourceType: 'CapabilityStatement', status: 'active', kind: 'instance', fhirVersion: '4.0.1', format: ['json'], rest: [{ mode: 'server', resource: [{ type: 'Patient', interaction: [{ code: 'search-type' }, { code: 'history-type' }] }] }] };
+    fake.requests = [];
+    fake.handler = (path, res) => {
+      if (path === '/fhir/metadata') return send(res, 200, withHistory);
+      if (path.startsWith('/fhir/Patient/_history')) return send(res, 403, outcome('history is not for you'));
+      if (path.startsWith('/fhir/Patient?')) return send(res, 200, searchset([patient('h1', 1)]));
+      send(res, 404, outcome('not found'));
+    };
+    const id = await connect('fake-history-refused', fake.base, { type: 'none' }, ['Patient']);
+    const run = await sync(id);
+    expect(run).toMatchObject({ status: 'succeeded', resourcesIn: 1, failed: 1, deleted: 0 });
+    const [failure] = await failuresOf(id);
+    expect(failure).toMatchObject({ direction: 'pull', runId: run.id, resource: 'Patient/_history' });
+    expect(JSON.stringify(failure.outcome)).toContain('history is not for you');
+    const { rows } = await pg.query('SELECT deleted_high_water FROM exchange_sync_cursors WHERE connection_id = $1', [id]);
+    expect(rows[0].deleted_high_water).toBeNull();
   });
 
   it('reports an invalid remote resource with its OperationOutcome and stores the valid ones', async () => {

@@ -1,5 +1,5 @@
 import type { Bundle, CapabilityStatement } from '@medplum/fhirtypes';
-import { historyEntryId, isDeletion, offersTypeHistory, readHistoryPage } from './remote-deletions';
+import { historyEntryId, isDeletion, offersTypeHistory, readHistoryPage, type RemoteHistory } from './remote-deletions';
 
 describe('remote deletions', () => {
   it('offersTypeHistory: only a server that lists history-type for that type', () => {
@@ -29,7 +29,7 @@ describe('remote deletions', () => {
   });
 
   it('readHistoryPage: the newest entry of each id decides (pages newest first); the latest change time is returned', () => {
-    const newest = new Map<string, boolean>();
+    const newest: RemoteHistory = new Map();
     const page1: Bundle = {
       resourceType: 'Bundle',
       type: 'history',
@@ -48,7 +48,27 @@ describe('remote deletions', () => {
     };
     expect(readHistoryPage(page1, 'Observation', newest)?.toISOString()).toBe('2026-01-03T00:00:00.000Z');
     expect(readHistoryPage(page2, 'Observation', newest)?.toISOString()).toBe('2026-01-01T12:00:00.000Z');
-    expect(Object.fromEntries(newest)).toEqual({ re: false, gone: true });
+    expect(Object.fromEntries([...newest].map(([id, h]) => [id, h.deleted]))).toEqual({ re: false, gone: true });
     expect(readHistoryPage({ resourceType: 'Bundle', type: 'history' }, 'Observation', newest)).toBeUndefined();
+  });
+
+  it('readHistoryPage: a remote listing history oldest first still gets each id\'s newest entry, by time, else by version', () => {
+    const newest: RemoteHistory = new Map();
+    readHistoryPage(
+      {
+        resourceType: 'Bundle',
+        type: 'history',
+        entry: [
+          { request: { method: 'POST', url: 'Observation' }, fullUrl: 'Observation/a', response: { status: '201', lastModified: '2026-01-01T00:00:00Z', etag: 'W/"1"' } },
+          { request: { method: 'DELETE', url: 'Observation/a' }, response: { status: '204', lastModified: '2026-01-02T00:00:00Z', etag: 'W/"2"' } },
+          // No times: the higher version wins.
+          { request: { method: 'DELETE', url: 'Observation/b/_history/2' }, response: { status: '204' } },
+          { request: { method: 'PUT', url: 'Observation/b/_history/3' }, response: { status: '200' } },
+        ],
+      },
+      'Observation',
+      newest,
+    );
+    expect(Object.fromEntries([...newest].map(([id, h]) => [id, h.deleted]))).toEqual({ a: true, b: false });
   });
 });

@@ -19,7 +19,10 @@ import { orderForPull, searchableTypes } from './pull-order';
 import { EXCHANGE_ACTOR, PullRepository, type RemoteMapping, type RunCounts } from './pull.repository';
 import { contentSha256, ownIdOf, pulledForm, refKey, remoteReferencesOf, rewriteRemoteReferences, type RemoteRef } from './remote-references';
 import { newResourceId } from '../../fhir/store/resource-id';
-import { offersTypeHistory, readHistoryPage } from './remote-deletions';
+import { offersTypeHistory, readHistoryPage, type RemoteHistory } from './remote-deletions';
+
+/** How far before the latest change seen the next look at a type's history starts. */
+const HISTORY_OVERLAP_MS = 60_000;
 
 export interface SyncResult {
   runId: number;
@@ -36,8 +39,8 @@ interface RunState {
   failed: Set<string>;
   /** Remote resources a read did not give (gone, refused): referred to logically, not read again. */
   unreadable: Set<string>;
-  /** The remote's CapabilityStatement, once read in this run. */
-  capabilities?: CapabilityStatement;
+  /** The remote's CapabilityStatement, once read in this run (null: it could not be read for the deletion passes). */
+  capabilities?: CapabilityStatement | null;
 }
 
 /** What one page's transaction knows. */
@@ -81,6 +84,8 @@ export class SyncService {
     try {
       const types = await this.typesOf(state);
       for (const type of types) await this.pullType(state, type);
+      // Deletions after every type's changes, dependants first: a Patient is deleted after its records.
+      for (const type of [...types].reverse()) await this.pullDeletions(state, type);
       await this.db.transaction(EXCHANGE_ACTOR, (tx) => this.repo.finish(tx, runId, 'succeeded'));
       return { runId, status: 'succeeded', types: types.length };
     } catch (e) {
@@ -114,8 +119,22 @@ export class SyncService {
 
   /** The remote's CapabilityStatement, read once per run. */
   private async capabilitiesOf(state: RunState): Promise<CapabilityStatement> {
-    state.capabilities ??= await state.client.capabilityStatement();
+    state.capabilities ||= await state.client.capabilityStatement();
     return state.capabilities;
+  }
+
+  /** Whether the remote offers the type's history; a CapabilityStatement that cannot be read means no (logged once per run). */
+  private async offersHistory(state: RunState, type: string): Promise<boolean> {
+    if (state.capabilities === undefined) {
+      try {
+        state.capabilities = await state.client.capabilityStatement();
+      } catch (e) {
+        if (!(e instanceof RemoteFhirError)) throw e;
+        this.logger.warn({ runId: state.runId, err: e.message }, 'exchange sync: the remote CapabilityStatement could not be read; remote deletions are not looked for in this run');
+        state.capabilities = null;
+      }
+    }
+    return offersTypeHistory(state.capabilities ?? undefined, type);
   }
 
   private async pullType(state: RunState, type: string): Promise<void> {
@@ -158,68 +177,86 @@ export class SyncService {
         await this.repo.addRunCounts(tx, state.runId, page.counts);
         await this.connections.addCounts(tx, connectionId, { in: page.counts.in });
       });
-      if (!next) break;
+      if (!next) return;
       bundle = await state.client.page(next);
     }
-    await this.pullDeletions(state, type);
   }
 
   /**
    * Deletes the local copies of the type's remote resources that the remote has deleted since the
-   * last look (a `_lastUpdated` search never returns deletions), through the write path, in one
-   * transaction; the look is recorded only with it, so a crash repeats it (deleting is idempotent).
-   * Only when the remote offers the type's history; only copies pulled from this connection (never
-   * a resource of ours that the remote held); a deletion refused here is recorded as a failure.
+   * last look (a `_lastUpdated` search never returns deletions), through the write path, when the
+   * remote offers the type's history. Only copies pulled from this connection (never a resource of
+   * ours that the remote held). Deletions are written in transactions of a page's size; the look is
+   * recorded only when every deletion it found is done, so a crash or a refused deletion (a failure
+   * row) is tried again at the next run, and deleting again changes nothing. A remote that refuses
+   * the history read is recorded as a failure; the run goes on.
    */
   private async pullDeletions(state: RunState, type: string): Promise<void> {
-    let capabilities: CapabilityStatement;
-    try {
-      capabilities = await this.capabilitiesOf(state);
-    } catch (e) {
-      if (e instanceof RemoteFhirError && !e.transient) return; // no CapabilityStatement: no history known to be offered
-      throw e;
-    }
-    if (!offersTypeHistory(capabilities, type)) return;
+    if (!(await this.offersHistory(state, type))) return;
     const connectionId = state.connection.id;
     const cursor = await this.repo.deletionCursor(this.db, connectionId, type);
     if (!cursor.pulled) return;
-    const newest = new Map<string, boolean>();
-    let highWater = cursor.since;
-    let bundle = await state.client.history(type, cursor.since, this.config.exchangePageSize);
-    for (;;) {
-      const latest = readHistoryPage(bundle, type, newest);
-      if (latest && (!highWater || latest > highWater)) highWater = latest;
-      const next = bundle.link?.find((l) => l.relation === 'next')?.url;
-      if (!next) break;
-      bundle = await state.client.page(next);
-    }
-    const deletedRemotely = [...newest].filter(([, deleted]) => deleted).map(([id]) => ({ type, id }));
-    await this.writer.inTransaction(EXCHANGE_ACTOR, async (tx) => {
-      await this.repo.lockConnection(tx, connectionId);
-      const page: PageState = { tx, local: new Map(), inProgress: new Set(), counts: { in: 0, unchanged: 0, failed: 0, deleted: 0 } };
-      const mapped = await this.repo.mappings(tx, connectionId, deletedRemotely);
-      const copyMark = (id: string) => `${state.connection.baseUrl}/${type}/${id}`;
-      for (const { id } of deletedRemotely) {
-        const m = mapped.get(`${type}/${id}`);
-        if (!m) continue;
-        try {
-          await this.writer.inSavepoint(tx, async () => {
-            const current = await this.writer.currentOf(tx, type, m.localId);
-            if (!current || current.deleted || !current.json) return;
-            // A pulled copy carries its origin in meta.source; a resource of ours that the remote held does not.
-            if ((JSON.parse(current.json) as Resource).meta?.source !== copyMark(id)) return;
-            await this.writer.deleteInTx(tx, type, m.localId, {});
-            page.counts.deleted = (page.counts.deleted ?? 0) + 1;
-          });
-          await this.repo.forgetContent(tx, connectionId, type, id);
-        } catch (e) {
-          if (!(e instanceof OperationOutcomeError)) throw e;
-          await this.recordFailure(state, page, `${type}/${id}`, e.outcome);
-        }
+    const newest: RemoteHistory = new Map();
+    let latest: Date | undefined;
+    try {
+      let bundle = await state.client.history(type, cursor.since, this.config.exchangePageSize);
+      for (;;) {
+        const at = readHistoryPage(bundle, type, newest);
+        if (at && (!latest || at > latest)) latest = at;
+        const next = bundle.link?.find((l) => l.relation === 'next')?.url;
+        if (!next) break;
+        bundle = await state.client.page(next);
       }
-      await this.repo.saveDeletionCursor(tx, connectionId, type, highWater, state.runId);
-      await this.repo.addRunCounts(tx, state.runId, page.counts);
-    });
+    } catch (e) {
+      if (!(e instanceof RemoteFhirError) || e.transient) throw e;
+      await this.db.transaction(EXCHANGE_ACTOR, async (tx) => {
+        await this.connections.addFailure(tx, connectionId, { direction: 'pull', outcome: e.outcome, runId: state.runId, resource: `${type}/_history` });
+        await this.repo.addRunCounts(tx, state.runId, { in: 0, unchanged: 0, failed: 1 });
+      });
+      return;
+    }
+    const gone = [...newest].filter(([, h]) => h.deleted).map(([id]) => ({ type, id }));
+    let failed = 0;
+    for (let start = 0; start < gone.length; start += this.config.exchangePageSize) {
+      await this.writer.inTransaction(EXCHANGE_ACTOR, async (tx) => {
+        await this.repo.lockConnection(tx, connectionId);
+        const page: PageState = { tx, local: new Map(), inProgress: new Set(), counts: { in: 0, unchanged: 0, failed: 0, deleted: 0 } };
+        const batch = gone.slice(start, start + this.config.exchangePageSize);
+        const mapped = await this.repo.mappings(tx, connectionId, batch);
+        for (const { id } of batch) {
+          const m = mapped.get(`${type}/${id}`);
+          if (m) await this.deleteCopy(state, page, type, id, m.localId);
+        }
+        failed += page.counts.failed;
+        await this.repo.addRunCounts(tx, state.runId, page.counts);
+      });
+    }
+    if (failed) return;
+    // From a little before the latest change seen: a remote transaction that committed late with an
+    // earlier time is still read next time (what is read again changes nothing).
+    const overlap = latest ? new Date(latest.getTime() - HISTORY_OVERLAP_MS) : null;
+    const highWater = overlap && (!cursor.since || overlap > cursor.since) ? overlap : cursor.since;
+    await this.db.transaction(EXCHANGE_ACTOR, (tx) => this.repo.saveDeletionCursor(tx, connectionId, type, highWater, state.runId));
+  }
+
+  /** Deletes the local copy of a remote resource the remote deleted, if it is still a live pulled copy. */
+  private async deleteCopy(state: RunState, page: PageState, type: string, remoteId: string, localId: string): Promise<void> {
+    try {
+      const deleted = await this.writer.inSavepoint(page.tx, async () => {
+        const current = await this.writer.currentOf(page.tx, type, localId);
+        if (!current || current.deleted || !current.json) return false;
+        // A pulled copy names its origin in meta.source (`<base>/<Type>/<remote id>`); a resource of ours that the remote held does not.
+        const source = (JSON.parse(current.json) as Resource).meta?.source;
+        if (!source?.endsWith(`/${type}/${remoteId}`)) return false;
+        await this.writer.deleteInTx(page.tx, type, localId, {});
+        return true;
+      });
+      if (deleted) page.counts.deleted = (page.counts.deleted ?? 0) + 1;
+      await this.repo.forgetContent(page.tx, state.connection.id, type, remoteId);
+    } catch (e) {
+      if (!(e instanceof OperationOutcomeError)) throw e;
+      await this.recordFailure(state, page, `${type}/${remoteId}`, e.outcome);
+    }
   }
 
   /** Fills the page's mapping cache for `refs` not looked up yet. */
