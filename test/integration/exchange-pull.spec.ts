@@ -405,6 +405,44 @@ describe('pull from a remote that misbehaves', () => {
     expect(fake.requests.find((r) => r.startsWith('/fhir/Patient/_history'))).toContain(`_since=${encodeURIComponent('2026-11-01T11:59:00.000Z')}`);
   });
 
+  it('a deletion refused here (a Patient whose compartment holds our own records) is a failure, tried again at the next run until it can be done', async () => {
+    const withHistory = { resourceType: 'CapabilityStatement', status: 'active', kind: 'instance', fhirVersion: '4.0.1', format: ['json'], rest: [{ mode: 'server', resource: [{ type: 'Patient', interaction: [{ code: 'search-type' }, { code: 'history-type' }] }] }] };
+    let history: Json[] = [];
+    let listed = [patient('k1', 1)];
+    fake.handler = (path, res) => {
+      if (path === '/fhir/metadata') return send(res, 200, withHistory);
+      if (path.startsWith('/fhir/Patient/_history')) return send(res, 200, { resourceType: 'Bundle', type: 'history', entry: history });
+      if (path.startsWith('/fhir/Patient?')) return send(res, 200, searchset(listed));
+      send(res, 404, outcome('not found'));
+    };
+    const id = await connect('fake-refused-deletion', fake.base, { type: 'none' }, ['Patient']);
+    expect(await sync(id)).toMatchObject({ status: 'succeeded', resourcesIn: 1 });
+    const localPatient = (await mappings(id)).get('Patient/k1')?.localId as string;
+    // A record of this server's own about the pulled patient.
+    const own = await FhirRequest.of(local).post('Observation', { resourceType: 'Observation', status: 'final', code: { text: 'our note' }, subject: { reference: `Patient/${localPatient}` } });
+    expect(own.status).toBe(201);
+
+    const lookedAt = async () => (await pg.query('SELECT deleted_high_water FROM exchange_sync_cursors WHERE connection_id = $1', [id])).rows[0].deleted_high_water as Date;
+    const before = await lookedAt(); // the first run's look (an empty history): from the copy's lastUpdated
+    expect(new Date(before).toISOString()).toBe('2026-11-01T10:01:00.000Z');
+
+    listed = [];
+    history = [{ request: { method: 'DELETE', url: 'Patient/k1' }, response: { status: '204', lastModified: '2026-11-01T11:00:00.000Z', etag: 'W/"2"' } }];
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const refused = await sync(id);
+      expect(refused).toMatchObject({ status: 'succeeded', deleted: 0, failed: 1 });
+      expect((await localRead('Patient', localPatient)).id).toBe(localPatient);
+      // Not recorded: the next run reads from the same point and tries again.
+      expect(await lookedAt()).toEqual(before);
+    }
+    const failures = (await failuresOf(id)).filter((f) => f.resource === 'Patient/k1');
+    expect(failures).toHaveLength(2);
+
+    expect((await FhirRequest.of(local).delete(`Observation/${own.body.id as string}`)).status).toBe(200);
+    expect(await sync(id)).toMatchObject({ status: 'succeeded', deleted: 1, failed: 0 });
+    expect((await FhirRequest.of(local).get(`Patient/${localPatient}`)).status).toBe(410);
+  });
+
   it('a history read the remote refuses is a failure row and the run goes on; the look is not recorded', async () => {
     const withHistory = { resourceType: 'CapabilityStatement', status: 'active', kind: 'instance', fhirVersion: '4.0.1', format: ['json'], rest: [{ mode: 'server', resource: [{ type: 'Patient', interaction: [{ code: 'search-type' }, { code: 'history-type' }] }] }] };
     fake.requests = [];
