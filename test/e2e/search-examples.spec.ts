@@ -15,8 +15,8 @@ import { startTestApp, type TestApp } from '../helpers/test-app';
  * contact details), reference (Type/id and canonical URLs), uri, date (eq ne ge le gt lt sa eb,
  * with the specification's range semantics at day precision), number (eq gt lt), quantity
  * (value|system|code), :missing, token :not, string :exact and :contains, uri :below and :above,
- * reference :identifier, type modifiers and one-level chains; _include / _revinclude of every
- * reference parameter (a second test) and _sort by every parameter of the other types (a third). The matching rules here are written
+ * reference :identifier, type modifiers and one-level chains; _include / _revinclude and _has of
+ * every reference parameter (a second test) and _sort by every parameter of the other types (a third). The matching rules here are written
  * independently of the server's SQL. Left out: composite and special parameters (composites have
  * unit specs in index-extractor.spec.ts and end-to-end tests in search.spec.ts), parameters whose
  * expression the FHIRPath engine cannot evaluate on some example, and, for :missing and the
@@ -459,12 +459,24 @@ itWithDefinitions(
 );
 
 itWithDefinitions(
-  '_include and _revinclude of every reference parameter with examples bring what the examples refer to',
+  '_include, _revinclude and _has over every reference parameter with examples agree with what the examples refer to',
   async () => {
     definitions = (JSON.parse(readFileSync(SEARCH_PARAMS, 'utf8')) as Bundle<SearchParameter>).entry?.map((e) => e.resource as Json) ?? [];
     const byReference = new Map([...stored.values()].flat().map((r) => [`${r.resourceType}/${r.id}`, r]));
     const mismatches: string[] = [];
     let searches = 0;
+    let hasSearches = 0;
+    /** A token criterion (status, code, category or type) that `resource` of `type` meets, with its expression and rule. */
+    const hasProbe = (type: string, resource: Json) => {
+      for (const code of ['status', 'code', 'category', 'type']) {
+        const sp = definitionOf(type, code);
+        if (!sp || sp.type !== 'token' || / as |\.as\(|ofType/.test(sp.expression)) continue;
+        const value = (evaluate(sp.expression, resource) ?? []).flatMap(tokensOf)[0]?.[1];
+        if (value === undefined || /[,$|\\]/.test(value)) continue;
+        return { expression: sp.expression as string, query: `${code}=${encodeURIComponent(value)}`, matches: (tvs: TypedValue[]) => tvs.some((tv) => tokensOf(tv).some(([, c]) => c === value)) };
+      }
+      return undefined;
+    };
     /** The stored examples a Reference names (a version-specific one names its resource), where the parameter allows the type. */
     const targetsOf = (sp: Json, tvs: TypedValue[]) =>
       tvs
@@ -495,12 +507,27 @@ itWithDefinitions(
         for (const targetType of new Set([...targets].map((r) => r.split('/')[0]))) {
           const referring = resources.filter((r, i) => targetsOf(sp, values[i] as TypedValue[]).some((ref) => ref.startsWith(`${targetType}/`)));
           await compare(`${targetType}?_revinclude=${type}:${sp.code}`, new Set(referring.map((r) => `${type}/${r.id}`)));
+          // _has: the targets referred to by a referring resource with a given status, code, category or type.
+          const has = hasProbe(type, referring[0]);
+          if (!has) continue;
+          const referred = resources.filter((r, i) => has.matches(evaluate(has.expression, r) ?? [])).flatMap((r, _i) => targetsOf(sp, evaluate(sp.expression, r) ?? []));
+          const expected = new Set(referred.filter((ref) => ref.startsWith(`${targetType}/`)));
+          const query = `${targetType}?_has:${type}:${sp.code}:${has.query}`;
+          searches++;
+          hasSearches++;
+          const got = await matchIds(targetType, query.slice(targetType.length + 1));
+          const want = new Set([...expected].map((ref) => ref.split('/')[1]));
+          if (typeof got === 'string') mismatches.push(`${query}: ${got}`);
+          else if ([...want].some((id) => !got.has(id)) || [...got].some((id) => !want.has(id) && byReference.has(`${targetType}/${id}`))) {
+            mismatches.push(`${query}: expected ${[...want].slice(0, 3)}, got ${[...got].slice(0, 3)}`);
+          }
         }
       }
     }
     expect(mismatches).toEqual([]);
-    // 659 searches when this was written.
-    expect(searches).toBeGreaterThan(550);
+    // 659 _include/_revinclude and 285 _has searches when this was written.
+    expect(searches).toBeGreaterThan(800);
+    expect(hasSearches).toBeGreaterThan(200);
   },
   300_000,
 );
