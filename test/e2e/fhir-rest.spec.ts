@@ -29,6 +29,37 @@ describe('FHIR REST', () => {
     extension: [...(resource.extension ?? []), { url: 'http://example.org/fhir/StructureDefinition/test-note', valueString: note }],
   });
 
+  describe('_summary and _elements on read and vread', () => {
+    it('read and vread return the subset asked for, tagged SUBSETTED; without them, the resource as stored; malformed values are 400', async () => {
+      const created = await api.post('Encounter', {
+        resourceType: 'Encounter',
+        status: 'finished',
+        statusHistory: [{ status: 'arrived', period: { start: '2026-01-01' } }],
+        class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'EMER' },
+        text: { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml">Emergency visit</div>' },
+      });
+      expect(created.status).toBe(201);
+      const id = created.body.id as string;
+      const keys = (b: Json) => Object.keys(b).sort();
+      const subsetted = (b: Json) => (b.meta?.tag ?? []).some((tag: Json) => tag.code === 'SUBSETTED');
+      for (const path of [`Encounter/${id}`, `Encounter/${id}/_history/1`]) {
+        const summary = await api.get(`${path}?_summary=true`);
+        expect(summary.status).toBe(200);
+        expect(keys(summary.body)).toEqual(['class', 'id', 'meta', 'resourceType', 'status']);
+        expect(subsetted(summary.body)).toBe(true);
+        expect(keys((await api.get(`${path}?_summary=data`)).body)).toEqual(['class', 'id', 'meta', 'resourceType', 'status', 'statusHistory']);
+        expect(keys((await api.get(`${path}?_elements=status`)).body)).toEqual(['id', 'meta', 'resourceType', 'status']);
+        const full = await api.get(path);
+        expect(keys(full.body)).toEqual(['class', 'id', 'meta', 'resourceType', 'status', 'statusHistory', 'text']);
+        expect(subsetted(full.body)).toBe(false);
+        expect(keys((await api.get(`${path}?_summary=false`)).body)).toEqual(keys(full.body));
+        expectOutcome(await api.get(`${path}?_summary=count`), 400);
+        expectOutcome(await api.get(`${path}?_summary=maybe`), 400);
+        expectOutcome(await api.get(`${path}?_elements=bad%20name`), 400);
+      }
+    });
+  });
+
   const CASES: Array<{ type: string; file: string }> = [
     { type: 'Patient', file: 'Patient-example.json' },
     { type: 'Practitioner', file: 'Practitioner-example.json' },

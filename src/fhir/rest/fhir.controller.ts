@@ -17,6 +17,7 @@ import { BundleService } from '../bundle/bundle.service';
 import type { ParsedEntry } from '../bundle/bundle-request';
 import { CapabilityStatementService } from './capability-statement.service';
 import { SearchService } from '../search/search.service';
+import { shapeForRead } from '../search/result-shape';
 import { TRIAGE_REQUEST_CODE } from '../../ai/plugins/triage.plugin';
 import { historyBundle } from './history-bundle';
 import {
@@ -145,7 +146,7 @@ export class FhirController {
     this.access.require(req.auth, type, 'r');
     const found = await this.reader.read(type, id, (v) => this.access.requireVisible(req.auth, v));
     setVersionHeaders(res, found);
-    sendJson(res, 200, found.json);
+    sendJson(res, 200, subsetOf(req, found.json));
   }
 
   @Get(':type/:id/_history')
@@ -165,7 +166,7 @@ export class FhirController {
     this.access.require(req.auth, type, 'r');
     const found = await this.reader.vread(type, id, vid, (v) => this.access.requireVisible(req.auth, v));
     setVersionHeaders(res, found);
-    sendJson(res, 200, found.json);
+    sendJson(res, 200, subsetOf(req, found.json));
   }
 
   /** Patient/{id}/$everything (GET operations at instance level). */
@@ -357,6 +358,11 @@ export class FhirController {
     }
     sendJson(res, result.status, JSON.stringify(result.resource));
   }
+}
+
+/** A read's JSON, shaped by `_summary` / `_elements` when the query has them (looked for in the raw URL: reads are the hot path). */
+function subsetOf(req: Request, json: string): string {
+  return /[?&]_(summary|elements)=/.test(req.originalUrl) ? shapeForRead(json, queryParams(req)) : json;
 }
 
 /** The query string's parameters in order, repeated ones kept (express would fold them). */

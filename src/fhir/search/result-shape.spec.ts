@@ -1,5 +1,6 @@
 import type { Encounter, Observation } from '@medplum/fhirtypes';
-import { shapeResource } from './result-shape';
+import { OperationOutcomeError } from '../operation-outcome';
+import { shapeForRead, shapeResource } from './result-shape';
 
 const encounter = {
   resourceType: 'Encounter',
@@ -42,5 +43,17 @@ describe('shapeResource', () => {
     expect(keys(shapeResource(encounter, 'text', undefined))).toEqual(['_status', 'class', 'id', 'meta', 'resourceType', 'status', 'text']);
     expect(keys(shapeResource(encounter, 'data', undefined))).toEqual(keys({ ...encounter, meta: {} }).filter((k) => k !== 'text'));
     expect(shapeResource(encounter, undefined, undefined)).toBe(encounter);
+  });
+
+  it('shapeForRead: the stored JSON untouched without _summary/_elements (or with _summary=false), shaped with them, 400 for count and malformed values', () => {
+    const json = JSON.stringify(encounter);
+    expect(shapeForRead(json, [])).toBe(json);
+    expect(shapeForRead(json, [['_format', 'json']])).toBe(json);
+    expect(shapeForRead(json, [['_summary', 'false']])).toBe(json);
+    expect(keys(JSON.parse(shapeForRead(json, [['_summary', 'true']])))).toEqual(['_status', 'class', 'id', 'meta', 'resourceType', 'status']);
+    expect(keys(JSON.parse(shapeForRead(json, [['_elements', 'class']])))).toEqual(['class', 'id', 'meta', 'resourceType']);
+    for (const bad of [[['_summary', 'count']], [['_summary', 'yes']], [['_elements', 'a b']], [['_summary', 'true'], ['_summary', 'data']]] as Array<Array<[string, string]>>) {
+      expect(() => shapeForRead(json, bad)).toThrow(OperationOutcomeError);
+    }
   });
 });

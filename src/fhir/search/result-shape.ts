@@ -1,5 +1,6 @@
 import type { Bundle, Resource, StructureDefinition } from '@medplum/fhirtypes';
-import type { SummaryMode } from './search-request';
+import { badRequest } from '../operation-outcome';
+import { parseSearchRequest, type SummaryMode } from './search-request';
 
 let summaryByType: Map<string, Set<string>> | undefined;
 let mandatoryByType: Map<string, Set<string>> | undefined;
@@ -90,4 +91,18 @@ export function shapeResource(resource: Resource, summary: SummaryMode | undefin
   const meta = (out.meta ?? {}) as Resource['meta'] & object;
   out.meta = { ...meta, tag: [...(meta.tag ?? []), SUBSETTED] };
   return out as unknown as Resource;
+}
+
+/**
+ * `_summary` / `_elements` on a read or vread (`params`: the query's pairs): the stored JSON shaped
+ * as a search shapes its matches, or as it is when neither asks for a subset. Malformed values are
+ * a 400, as in a search; `_summary=count` counts nothing in a read (400). Pure.
+ */
+export function shapeForRead(json: string, params: Array<[string, string]>): string {
+  const asked = params.filter(([k]) => k === '_summary' || k === '_elements');
+  if (!asked.length) return json;
+  const { summary, elements } = parseSearchRequest(asked, { defaultCount: 1, maxCount: 1 });
+  if (summary === 'count') throw badRequest('_summary=count applies to searches, not to a read');
+  if ((!summary || summary === 'false') && !elements?.length) return json;
+  return JSON.stringify(shapeResource(JSON.parse(json) as Resource, summary === 'false' ? undefined : summary, elements));
 }
