@@ -284,6 +284,27 @@ const patient = (id: string, minute: number): Json => ({
   name: [{ family: `Fake${id}` }],
 });
 
+/** The fake as a remote whose CapabilityStatement offers Patient search and history: `listed` answers searches, `history` the type history. */
+function patientRemoteWithHistory(listed: () => Json[], history: () => { status: number; body: Json }): typeof fake.handler {
+  const capabilities = {
+    resourceType: 'CapabilityStatement',
+    status: 'active',
+    kind: 'instance',
+    fhirVersion: '4.0.1',
+    format: ['json'],
+    rest: [{ mode: 'server', resource: [{ type: 'Patient', interaction: [{ code: 'search-type' }, { code: 'history-type' }] }] }],
+  };
+  return (path, res) => {
+    if (path === '/fhir/metadata') return send(res, 200, capabilities);
+    if (path.startsWith('/fhir/Patient/_history')) {
+      const { status, body } = history();
+      return send(res, status, body);
+    }
+    if (path.startsWith('/fhir/Patient?')) return send(res, 200, searchset(listed()));
+    send(res, 404, outcome('not found'));
+  };
+}
+
 describe('pull from a remote that misbehaves', () => {
   it('retries a remote answering 500, then reports it; pages stored before it stay whole, and the next run resumes after them', async () => {
     let broken = true;
@@ -368,16 +389,10 @@ describe('pull from a remote that misbehaves', () => {
   });
 
   it('deletes the local copy of what the remote deleted, from its type history; the look is recorded and repeated from there', async () => {
-    const withHistory = { resourceType: 'CapabilityStatement', status: 'active', kind: 'instance', fhirVersion: '4.0.1', format: ['json'], rest: [{ mode: 'server', resource: [{ type: 'Patient', interaction: [{ code: 'search-type' }, { code: 'history-type' }] }] }] };
     let history: Json[] = [];
     let listed = [patient('d1', 1), patient('d2', 2)];
     fake.requests = [];
-    fake.handler = (path, res) => {
-      if (path === '/fhir/metadata') return send(res, 200, withHistory);
-      if (path.startsWith('/fhir/Patient/_history')) return send(res, 200, { resourceType: 'Bundle', type: 'history', entry: history });
-      if (path.startsWith('/fhir/Patient?')) return send(res, 200, searchset(listed));
-      send(res, 404, outcome('not found'));
-    };
+    fake.handler = patientRemoteWithHistory(() => listed, () => ({ status: 200, body: { resourceType: 'Bundle', type: 'history', entry: history } }));
     const id = await connect('fake-deletions', fake.base, { type: 'none' }, ['Patient']);
     const first = await sync(id);
     expect(first).toMatchObject({ status: 'succeeded', resourcesIn: 2, deleted: 0 });
@@ -406,15 +421,9 @@ describe('pull from a remote that misbehaves', () => {
   });
 
   it('a deletion refused here (a Patient whose compartment holds our own records) is a failure, tried again at the next run until it can be done', async () => {
-    const withHistory = { resourceType: 'CapabilityStatement', status: 'active', kind: 'instance', fhirVersion: '4.0.1', format: ['json'], rest: [{ mode: 'server', resource: [{ type: 'Patient', interaction: [{ code: 'search-type' }, { code: 'history-type' }] }] }] };
     let history: Json[] = [];
     let listed = [patient('k1', 1)];
-    fake.handler = (path, res) => {
-      if (path === '/fhir/metadata') return send(res, 200, withHistory);
-      if (path.startsWith('/fhir/Patient/_history')) return send(res, 200, { resourceType: 'Bundle', type: 'history', entry: history });
-      if (path.startsWith('/fhir/Patient?')) return send(res, 200, searchset(listed));
-      send(res, 404, outcome('not found'));
-    };
+    fake.handler = patientRemoteWithHistory(() => listed, () => ({ status: 200, body: { resourceType: 'Bundle', type: 'history', entry: history } }));
     const id = await connect('fake-refused-deletion', fake.base, { type: 'none' }, ['Patient']);
     expect(await sync(id)).toMatchObject({ status: 'succeeded', resourcesIn: 1 });
     const localPatient = (await mappings(id)).get('Patient/k1')?.localId as string;
@@ -444,14 +453,8 @@ describe('pull from a remote that misbehaves', () => {
   });
 
   it('a history read the remote refuses is a failure row and the run goes on; the look is not recorded', async () => {
-    const withHistory = { resourceType: 'CapabilityStatement', status: 'active', kind: 'instance', fhirVersion: '4.0.1', format: ['json'], rest: [{ mode: 'server', resource: [{ type: 'Patient', interaction: [{ code: 'search-type' }, { code: 'history-type' }] }] }] };
     fake.requests = [];
-    fake.handler = (path, res) => {
-      if (path === '/fhir/metadata') return send(res, 200, withHistory);
-      if (path.startsWith('/fhir/Patient/_history')) return send(res, 403, outcome('history is not for you'));
-      if (path.startsWith('/fhir/Patient?')) return send(res, 200, searchset([patient('h1', 1)]));
-      send(res, 404, outcome('not found'));
-    };
+    fake.handler = patientRemoteWithHistory(() => [patient('h1', 1)], () => ({ status: 403, body: outcome('history is not for you') }));
     const id = await connect('fake-history-refused', fake.base, { type: 'none' }, ['Patient']);
     const run = await sync(id);
     expect(run).toMatchObject({ status: 'succeeded', resourcesIn: 1, failed: 1, deleted: 0 });
