@@ -127,7 +127,7 @@ export class SyncService {
   private async offersHistory(state: RunState, type: string): Promise<boolean> {
     if (state.capabilities === undefined) {
       try {
-        state.capabilities = await state.client.capabilityStatement();
+        await this.capabilitiesOf(state);
       } catch (e) {
         if (!(e instanceof RemoteFhirError)) throw e;
         this.logger.warn({ runId: state.runId, err: e.message }, 'exchange sync: the remote CapabilityStatement could not be read; remote deletions are not looked for in this run');

