@@ -205,10 +205,15 @@ describe('FHIR REST', () => {
       expect(deletion.response.etag).toBe('W/"3"');
     });
 
-    it('deleting again is harmless; deleting an unknown id is 404', async () => {
-      expectOutcome(await api.delete(`${type}/${id}`), 200);
+    it('deleting again, or deleting an id that never existed, succeeds and changes nothing (R4 http.html#delete)', async () => {
+      expect((expectOutcome(await api.delete(`${type}/${id}`), 200).issue as Json[])[0].diagnostics).toMatch(/already deleted/);
       expect(await api.historyTotal(`${type}/${id}`)).toBe(3);
-      expectOutcome(await api.delete(`${type}/never-existed-${type.toLowerCase()}`), 404);
+      const never = `${type}/never-existed-${type.toLowerCase()}`;
+      expect((expectOutcome(await api.delete(never), 200).issue as Json[])[0].diagnostics).toMatch(/does not exist: nothing was deleted/);
+      expect((await api.get(never)).status).toBe(404); // not a tombstone: it still never existed
+      expect((await api.get(`${never}/_history`)).status).toBe(404);
+      // An If-Match cannot hold for what does not exist.
+      expectOutcome(await api.delete(never).set('If-Match', 'W/"1"'), 412);
     });
 
     it('a PUT after the delete brings the resource back as a new version (201)', async () => {

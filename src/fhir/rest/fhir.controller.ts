@@ -290,7 +290,11 @@ export class FhirController {
     const ifMatch = req.headers['if-match'];
     const result = await this.writer.delete(txContext(req), type, id, { ifMatch: typeof ifMatch === 'string' ? ifMatch : undefined });
     if (result.versionId) res.setHeader('ETag', `W/"${result.versionId}"`);
-    const message = result.versionId ? `Deleted ${type}/${id} (version ${result.versionId})` : `${type}/${id} was already deleted`;
+    const message = result.versionId
+      ? `Deleted ${type}/${id} (version ${result.versionId})`
+      : result.existed === false
+        ? `${type}/${id} does not exist: nothing was deleted`
+        : `${type}/${id} was already deleted`;
     sendJson(res, 200, JSON.stringify(informational(message)));
   }
 

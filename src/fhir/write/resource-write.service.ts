@@ -3,7 +3,7 @@ import type { Provenance, Meta, Resource } from '@medplum/fhirtypes';
 import { DatabaseService, type Tx, type TxContext } from '../../database/database.service';
 import { OutboxRepository, type ResourceAction } from '../../outbox/outbox.repository';
 import { validateFhirResource } from '../definitions/resource-validator';
-import { badRequest, conflict, notFound, preconditionFailed } from '../operation-outcome';
+import { badRequest, conflict, preconditionFailed } from '../operation-outcome';
 import { ProjectionWriter } from '../projection/projection.writer';
 import { owningPatientId } from '../store/resource-ownership';
 import { ResourceStore, type NewVersion, type StoredVersion } from '../store/resource-store.repository';
@@ -25,8 +25,10 @@ export interface WriteOutcome {
 }
 
 export interface DeleteOutcome {
-  /** The version that marks the deletion, or undefined when the resource was already deleted. */
+  /** The version that marks the deletion, or undefined when there was nothing to delete. */
   versionId?: number;
+  /** False when the resource never existed (R4: deleting it succeeds and changes nothing). */
+  existed?: boolean;
 }
 
 export interface UpdateOptions {
@@ -191,8 +193,9 @@ export class ResourceWriteService {
 
   async deleteInTx(tx: Tx, resourceType: string, id: string, options: UpdateOptions): Promise<DeleteOutcome> {
     const current = await this.currentOf(tx, resourceType, id);
-    if (!current) throw notFound(`${resourceType}/${id} does not exist`);
     checkIfMatch(current, options.ifMatch, `${resourceType}/${id}`);
+    // R4 (http.html#delete): deleting what does not exist, or no longer exists, succeeds and changes nothing.
+    if (!current) return { existed: false };
     if (current.deleted) return {};
     if (this.rules.has(resourceType) && current.json) {
       const previous = JSON.parse(current.json) as Resource;
