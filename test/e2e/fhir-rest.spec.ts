@@ -338,6 +338,38 @@ describe('FHIR REST', () => {
     });
   });
 
+  describe('conditional read (If-None-Match, If-Modified-Since)', () => {
+    it('answers 304 without a body when the client holds the current version, 200 otherwise', async () => {
+      const created = await api.post('Patient', { resourceType: 'Patient', name: [{ family: 'Cached' }] });
+      const path = `Patient/${created.body.id}`;
+      const lastModified = created.headers['last-modified'] as string;
+      const current = await api.get(path).set('If-None-Match', 'W/"1"');
+      expect([current.status, current.text ?? '', current.headers.etag]).toEqual([304, '', 'W/"1"']);
+      expect((await api.get(path).set('If-None-Match', '"1"')).status).toBe(304); // weak comparison
+      expect((await api.get(path).set('If-None-Match', '*')).status).toBe(304);
+      expect((await api.get(path).set('If-None-Match', 'W/"7", W/"1"')).status).toBe(304);
+      expect((await api.get(path).set('If-Modified-Since', lastModified)).status).toBe(304);
+      const earlier = new Date(Date.parse(lastModified) - 1000).toUTCString();
+      const stale = await api.get(path).set('If-Modified-Since', earlier);
+      expect([stale.status, stale.body.id]).toEqual([200, created.body.id]);
+      // If-None-Match decides when both are sent (RFC 7232 §6).
+      expect((await api.get(path).set('If-None-Match', 'W/"0"').set('If-Modified-Since', lastModified)).status).toBe(200);
+      await api.put(path, { resourceType: 'Patient', id: created.body.id, name: [{ family: 'Cached', given: ['Again'] }] });
+      const changed = await api.get(path).set('If-None-Match', 'W/"1"');
+      expect([changed.status, changed.headers.etag, changed.body.name[0].given]).toEqual([200, 'W/"2"', ['Again']]);
+      expect((await api.get(path).set('If-Modified-Since', 'not a date')).status).toBe(200);
+    });
+
+    it('_pretty=true indents the JSON; the content is the same', async () => {
+      const created = await api.post('Patient', { resourceType: 'Patient', name: [{ family: 'Pretty' }] });
+      const plain = await api.get(`Patient/${created.body.id}`);
+      const pretty = await api.get(`Patient/${created.body.id}?_pretty=true`);
+      expect(plain.text).not.toContain('\n');
+      expect(pretty.text).toContain('\n  "resourceType": "Patient"');
+      expect(JSON.parse(pretty.text)).toEqual(plain.body);
+    });
+  });
+
   describe('Prefer', () => {
     it('return=minimal: 201 with headers and an empty body', async () => {
       const res = await api.post('Patient', { resourceType: 'Patient', gender: 'female' }).set('Prefer', 'return=minimal');
@@ -428,6 +460,8 @@ describe('FHIR REST', () => {
         expect(resource!.updateCreate).toBe(true);
       }
       expect(rest.interaction.map((i: Json) => i.code)).toContain('history-system');
+      expect((rest.resource as Json[]).find((r) => r.type === 'Patient')).toMatchObject({ conditionalRead: 'full-support', conditionalDelete: 'single' });
+      expect(rest.security.cors).toBe(false); // no CORS_ORIGINS in the tests
     });
   });
 });

@@ -1,9 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { CapabilityStatement, CapabilityStatementRestResource } from '@medplum/fhirtypes';
 import { fhirResourceTypes } from '../definitions/fhir-definitions';
 import { MAPPERS } from '../projection/mappers';
 import { searchParamsOf } from '../search/search-parameters';
 import { isEncryptedType } from '../store/sensitivity';
+import { APP_CONFIG } from '../../core/tokens';
+import type { AppConfig } from '../../config/app-config';
 
 const SERVER_VERSION = '0.1.0';
 const BULK_EXPORT_DOC =
@@ -15,6 +17,8 @@ const BULK_EXPORT_DOC =
 export class CapabilityStatementService {
   private cached?: CapabilityStatement;
   private readonly serialized = new Map<string, string>();
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
   build(base: string): CapabilityStatement {
     const statement = this.cached ?? (this.cached = this.make());
@@ -78,7 +82,7 @@ export class CapabilityStatementService {
       readHistory: true,
       updateCreate: true,
       conditionalCreate: true,
-      conditionalRead: 'not-supported',
+      conditionalRead: 'full-support',
       conditionalUpdate: true,
       conditionalDelete: 'single',
       referencePolicy: ['literal', 'local'],
@@ -133,7 +137,7 @@ export class CapabilityStatementService {
             'Prefer: handling=strict refuses unknown parameters. Conditional interactions and references take any search criteria. ' +
             'Subscriptions (R4): rest-hook (empty POST, or PUT [endpoint]/[type]/[id] with a payload) and websocket (bind/ping, see the websocket extension).',
           security: {
-            cors: false,
+            cors: this.config.corsOrigins.length > 0, // CORS_ORIGINS
             service: [
               {
                 coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'OAuth' }],

@@ -81,12 +81,30 @@ export function setVersionHeaders(res: Response, v: VersionHeaders): void {
   res.setHeader('Last-Modified', v.lastUpdated.toUTCString());
 }
 
+/**
+ * Conditional read (http.html#cread, RFC 7232 §6): whether the client's copy is current. If-None-Match
+ * decides when present (weak comparison, `*` for any version); else If-Modified-Since, to the second.
+ */
+export function notModified(req: Request, v: VersionHeaders): boolean {
+  const ifNoneMatch = req.headers['if-none-match'];
+  if (typeof ifNoneMatch === 'string') {
+    if (ifNoneMatch.trim() === '*') return true;
+    return ifNoneMatch.split(',').some((tag) => /^\s*(?:W\/)?"([^"]*)"\s*$/.exec(tag)?.[1] === String(v.versionId));
+  }
+  const since = req.headers['if-modified-since'];
+  if (typeof since !== 'string') return false;
+  const t = Date.parse(since);
+  return !Number.isNaN(t) && Math.floor(v.lastUpdated.getTime() / 1000) * 1000 <= t;
+}
+
 /** Sends a resource's JSON text as it is (stored resources are served without re-serialising them), or as XML when negotiated. */
 export function sendJson(res: Response, status: number, json: string): void {
   if ((res.req as Request).fhirFormat === 'xml') {
     res.status(status).type(FHIR_XML).send(resourceToXml(JSON.parse(json) as Resource));
     return;
   }
+  // _pretty=true asks for indentation; only then is the stored text parsed and written again.
+  if ((res.req as Request).originalUrl.includes('_pretty=true')) json = JSON.stringify(JSON.parse(json), null, 2);
   // Straight to Node's response (not Express's send): the body goes out as the string it is, in one write with the headers.
   res.statusCode = status;
   res.setHeader('Content-Type', FHIR_JSON);

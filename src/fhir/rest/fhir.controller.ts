@@ -29,6 +29,7 @@ import {
   requireResourceType,
   sendJson,
   setVersionHeaders,
+  notModified,
 } from './fhir-http';
 
 /** FHIR R4 RESTful API: instance and type interactions, history, $validate and the CapabilityStatement. */
@@ -146,6 +147,10 @@ export class FhirController {
     this.access.require(req.auth, type, 'r');
     const found = await this.reader.read(type, id, (v) => this.access.requireVisible(req.auth, v));
     setVersionHeaders(res, found);
+    if (notModified(req, found)) {
+      res.status(304).end();
+      return;
+    }
     sendJson(res, 200, subsetOf(req, found.json));
   }
 
