@@ -370,6 +370,25 @@ describe('FHIR REST', () => {
     });
   });
 
+  describe('fhirVersion in Accept and Content-Type (versioning.html#mt-version)', () => {
+    it('R4 (4.0, 4.0.1) is served in the format asked for; another version alone is 406', async () => {
+      const created = await api.post('Patient', { resourceType: 'Patient', name: [{ family: 'Versioned' }] }).set('Content-Type', 'application/fhir+json; fhirVersion=4.0');
+      expect(created.status).toBe(201);
+      const path = `Patient/${created.body.id}`;
+      for (const [accept, type] of [
+        ['application/fhir+json; fhirVersion=4.0', /^application\/fhir\+json/],
+        ['application/fhir+xml; fhirVersion=4.0.1', /^application\/fhir\+xml/],
+        ['application/fhir+xml; fhirVersion=3.0, application/fhir+json; fhirVersion=4.0', /^application\/fhir\+json/],
+      ] as const) {
+        const res = await api.get(path).set('Accept', accept);
+        expect([accept, res.status, res.headers['content-type']]).toEqual([accept, 200, expect.stringMatching(type)]);
+      }
+      const other = await api.get(path).set('Accept', 'application/fhir+json; fhirVersion=3.0');
+      expectOutcome(other, 406);
+      expect(JSON.stringify(other.body)).toContain('fhirVersion=4.0');
+    });
+  });
+
   describe('Prefer', () => {
     it('return=minimal: 201 with headers and an empty body', async () => {
       const res = await api.post('Patient', { resourceType: 'Patient', gender: 'female' }).set('Prefer', 'return=minimal');

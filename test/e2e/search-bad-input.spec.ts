@@ -543,6 +543,13 @@ describe('unknown parameters and Prefer: handling', () => {
     const post = await api.post('Patient/_search', 'nosuchparam=x', FORM).set('Prefer', 'handling=strict');
     expectOutcome(post, 400);
     expect(JSON.stringify(post.body)).toContain('nosuchparam');
+    // R4 parameters without an expression (_text, _content, _query) are not supported: the same two answers.
+    for (const code of ['_text', '_content', '_query']) {
+      await rejected(`Patient?${code}=duck&family=Knownfamily`, code, { Prefer: 'handling=strict' });
+      const lenient = await api.get(`Patient?${code}=duck&family=Knownfamily`);
+      expect([code, lenient.status, matches(lenient.body)]).toEqual([code, 200, [`Patient/${ids.known}`]]);
+      expect(JSON.stringify((lenient.body.entry as Json[]).find((e) => e.search?.mode === 'outcome'))).toContain(`${code} is not supported`);
+    }
     // Known parameters pass under strict handling.
     const ok = await search('Patient?family=Knownfamily', { Prefer: 'handling=strict' });
     expect(ok.status).toBe(200);

@@ -38,6 +38,7 @@ export function negotiate(req: Request): FhirFormat {
     if (!accept || accept.trim() === '') chosen = 'json';
     else if (EXACT_ACCEPT.has(accept)) chosen = EXACT_ACCEPT.get(accept) as FhirFormat;
     else {
+      if (accept.includes('fhirVersion')) req.headers.accept = withoutFhirVersion(accept);
       const best = req.accepts([...JSON_TYPES, ...XML_TYPES, '*/*']);
       if (!best) throw OperationOutcomeError.of(406, 'not-supported', `Cannot produce ${accept}; this server answers application/fhir+json or application/fhir+xml`);
       chosen = XML_TYPES.includes(best) ? 'xml' : 'json';
@@ -45,6 +46,22 @@ export function negotiate(req: Request): FhirFormat {
   }
   req.fhirFormat = chosen;
   return chosen;
+}
+
+/**
+ * The Accept header without its `fhirVersion` parameters (versioning.html#mt-version), which media
+ * type matching would otherwise compare: ranges that ask for another FHIR version than R4 (4.0,
+ * 4.0.1) are dropped, and if none is left the request is refused with 406.
+ */
+function withoutFhirVersion(accept: string): string {
+  const kept: string[] = [];
+  for (const range of accept.split(',')) {
+    const version = /;\s*fhirVersion\s*=\s*"?([^;",\s]*)"?/i.exec(range)?.[1];
+    if (version !== undefined && version !== '4.0' && version !== '4.0.1') continue;
+    kept.push(range.replace(/;\s*fhirVersion\s*=\s*"?[^;",\s]*"?/gi, ''));
+  }
+  if (!kept.length) throw OperationOutcomeError.of(406, 'not-supported', `This server speaks FHIR R4 (fhirVersion=4.0): cannot answer ${accept}`);
+  return kept.join(',');
 }
 
 /** A body must be a FHIR resource in JSON or XML (XML is turned into JSON by the body parser). */

@@ -87,7 +87,9 @@ export function clauseCondition(type: string, row: RowRef, name: string, value: 
   if (code === '_lastUpdated') return lastUpdatedCondition(row, modifier, value, ctx);
   const def = searchParam(type, code);
   if (!def) throw new UnknownParameterError(`${type} has no search parameter "${truncate(code)}"`);
-  if (!def.atom) throw badRequest(`The search parameter ${code} is not supported by this server`);
+  // _text, _content and _query have no expression to index: unsupported, so handled as unknown
+  // parameters are (ignored and reported under lenient handling, 400 under strict).
+  if (!def.atom) throw new UnknownParameterError(`The search parameter ${code} is not supported by this server`);
   return paramCondition(type, row, def, modifier, value, ctx);
 }
 
