@@ -157,6 +157,13 @@ describe("a patient token for A searches A's compartment only", () => {
     expect(encounters.match).toEqual([`Encounter/${ids.aEnc}`]);
   });
 
+  it("compartment search: Patient/A/Observation is A's; Patient/B/... is 404 as B itself is", async () => {
+    expect((await find(asA, `Patient/${ids.a}/Observation`)).match).toEqual(sorted([`Observation/${ids.aObs}`, `Observation/${ids.aObsFocus}`]));
+    expectOutcome(await asA.get(`Patient/${ids.b}/Observation`), 404);
+    expectOutcome(await asA.get(`Patient/${ids.b}/*`), 404);
+    expect((await find(admin, `Patient/${ids.b}/Observation`)).match).toEqual([`Observation/${ids.bObs}`]);
+  });
+
   it('paging stays in the compartment', async () => {
     const first = searchset(await asA.get('Observation?_count=1&_total=accurate'), 'first page');
     expect(first.total).toBe(2);

@@ -482,11 +482,13 @@ describe('_include and _revinclude', () => {
     expect(includeRefs(none)).toEqual([]);
   });
 
-  it_('_include=Observation:* follows every reference parameter', async () => {
+  it_('_include=Observation:* (and _include=*) follows every reference parameter', async () => {
     const matches = patriaLipids();
-    const bundle = await search(`${lipidQuery()}&_include=Observation:*`);
-    expect(bundle.total).toBe(matches.length); // the total counts matches only
-    expect(includeRefs(bundle).sort()).toEqual(refsIn(matches, (o) => [o.subject?.reference, o.encounter?.reference]));
+    for (const include of ['Observation:*', '*:*', '*']) {
+      const bundle = await search(`${lipidQuery()}&_include=${include}`);
+      expect(bundle.total).toBe(matches.length); // the total counts matches only
+      expect({ include, included: includeRefs(bundle).sort() }).toEqual({ include, included: refsIn(matches, (o) => [o.subject?.reference, o.encounter?.reference]) });
+    }
   });
 
   it_('_revinclude adds the resources that refer to the matches', async () => {

@@ -1022,6 +1022,39 @@ describe('system level, POST _search', () => {
     expect(matchRefs(system).sort()).toEqual(await found(`?_type=Observation,Condition&patient=Patient/${patria}`));
   });
 
+  it_('compartment search: Patient/{id}/{type} and Patient/{id}/* find only that patient\'s resources', async () => {
+    const desmond = synPatient.Desmond;
+    const ref = refOf(desmond);
+    const own_ = (type: string, field: string) => ofType(type).filter((r) => r[field]?.reference === ref).map(refOf).sort();
+    const observations = own_('Observation', 'subject');
+    expect(observations.length).toBeGreaterThan(10);
+    expect(ofType('Observation').length).toBeGreaterThan(observations.length); // other patients' exist
+    expect(await found(`Patient/${desmond.id}/Observation`)).toEqual(observations);
+    expect(await found(`Patient/${desmond.id}/Encounter`)).toEqual(own_('Encounter', 'subject'));
+    // Parameters apply as in the type's search.
+    const code = codings(byRef.get(observations[0])?.code)[0]?.code as string;
+    const coded = ofType('Observation').filter((o) => o.subject?.reference === ref && hasCoding(o.code, LOINC, code)).map(refOf).sort();
+    expect(coded.length).toBeLessThan(observations.length);
+    expect(await found(`Patient/${desmond.id}/Observation?code=${LOINC}|${code}`)).toEqual(coded);
+    // Every type of the compartment: his Patient and records, nobody else's, no shared resources.
+    const all = await found(`Patient/${desmond.id}/*`);
+    expect(all).toEqual(expect.arrayContaining([ref, ...observations, ...own_('Condition', 'subject'), ...own_('Encounter', 'subject')]));
+    // Each one is his Patient or refers to him.
+    const strangers = all.filter((r) => r !== ref && !JSON.stringify(byRef.get(r)).includes(`"${ref}"`));
+    expect(strangers).toEqual([]);
+    expect(all.some((r) => /^(Organization|Practitioner|Location)\//.test(r))).toBe(false);
+    // Paging links keep the compartment path.
+    const first = await search(`Patient/${desmond.id}/Observation?_count=5`);
+    const next = (first.link as Json[]).find((l) => l.relation === 'next')?.url as string;
+    expect(next).toMatch(new RegExp(`^${t.baseUrl}/fhir/Patient/${desmond.id}/Observation\\?`));
+    const second = searchset(await api.get(linkPath(next)), 'next');
+    expect(new Set([...matchRefs(first), ...matchRefs(second)]).size).toBe(10);
+    for (const r of matchRefs(second)) expect(observations).toContain(r);
+    // A type outside the compartment is refused; an unknown Patient is 404.
+    expectOutcome(await api.get(`Patient/${desmond.id}/Organization`), 400);
+    expectOutcome(await api.get(`Patient/no-such-patient/Observation`), 404);
+  });
+
   it_('the links of a search follow back to the same search', async () => {
     const bundle = await search(`Observation?patient=${synPatient.Desmond.id}&_count=10`);
     const next = (bundle.link as Json[]).find((l) => l.relation === 'next')?.url as string;

@@ -133,8 +133,9 @@ export class CapabilityStatementService {
           documentation:
             'All interactions need an OAuth2 bearer token from POST /auth/token (client credentials), except this statement. ' +
             'Search: every R4 search parameter with an expression, prefixes, modifiers (:missing :exact :contains :not :text :identifier :above/:below on uri by path segments, type modifiers), ' +
-            'chains, _has, composites, _include/_revinclude (:iterate), _sort, _count with keyset paging (_cursor), _total, _summary, _elements (also on read and vread); ' +
-            'Prefer: handling=strict refuses unknown parameters. Conditional interactions and references take any search criteria. ' +
+            'chains, _has, composites, _include/_revinclude (:iterate; * for every reference parameter), _sort, _count with keyset paging (_cursor), _total, _summary, _elements (also on read and vread); ' +
+            'Prefer: handling=strict refuses unknown parameters (_text, _content and _query are not supported). Patient compartment search: Patient/{id}/{type} and Patient/{id}/*. ' +
+            'Conditional interactions and references take any search criteria. ' +
             'Subscriptions (R4): rest-hook (empty POST, or PUT [endpoint]/[type]/[id] with a payload) and websocket (bind/ping, see the websocket extension).',
           security: {
             cors: this.config.corsOrigins.length > 0, // CORS_ORIGINS
@@ -147,6 +148,8 @@ export class CapabilityStatementService {
           },
           resource,
           interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'history-system' }, { code: 'search-system' }],
+          // Compartment search: Patient/{id}/{type}?... and Patient/{id}/*.
+          compartment: ['http://hl7.org/fhir/CompartmentDefinition/patient'],
           // System-level search: the parameters every resource type has, and _type.
           searchParam: [
             ...(['_id', '_lastUpdated', '_tag', '_profile', '_security', '_source'] as const).map((name) => ({

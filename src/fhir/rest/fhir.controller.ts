@@ -117,7 +117,7 @@ export class FhirController {
     await this.runSearch(req, res, type, [...queryParams(req), ...formParams(req)]);
   }
 
-  private async runSearch(req: Request, res: Response, type: string | undefined, params: Array<[string, string]>): Promise<void> {
+  private async runSearch(req: Request, res: Response, type: string | undefined, params: Array<[string, string]>, patientCompartment?: string): Promise<void> {
     negotiate(req);
     if (type !== undefined) {
       requireResourceType(type);
@@ -133,6 +133,7 @@ export class FhirController {
       params,
       strict: /handling\s*=\s*strict/i.test(prefer),
       compartment: this.access.compartment(req.auth) ?? undefined,
+      patientCompartment,
       canRead: (t) => this.access.allows(req.auth, t, 's') || this.access.allows(req.auth, t, 'r'),
       hiddenTypes: this.access.hiddenTypes(),
       base: fhirBase(req, this.config),
@@ -179,6 +180,10 @@ export class FhirController {
   async instanceGetOperation(@Param('type') type: string, @Param('id') id: string, @Param('operation') operation: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     negotiate(req);
     requireResourceType(type);
+    if (type === 'Patient' && (operation === '*' || isResourceType(operation))) {
+      await this.compartmentSearch(req, res, id, operation);
+      return;
+    }
     if (type !== 'Patient' || !['$everything', '$verify-ehr-chain', '$ehr-chain-checkpoint'].includes(operation)) throw unknownOperation(req);
     this.access.require(req.auth, 'Patient', 'r');
     const compartment = this.access.compartment(req.auth);
@@ -200,6 +205,18 @@ export class FhirController {
     const self = new URL(`${base}${req.path.replace(/^\/fhir/, '')}`);
     for (const [k, v] of Object.entries(req.query)) if (k !== '_offset') self.searchParams.set(k, String(v));
     sendJson(res, 200, await this.everything.everythingJson({ patientId: id, count, offset, since, types }, base, self));
+  }
+
+  /**
+   * Compartment search (search.html, "Searching a compartment"): `Patient/{id}/{type}?...` is the type's
+   * search confined to the resources filed under that Patient (its compartment, from the R4
+   * CompartmentDefinition); `Patient/{id}/*` searches every type of the compartment.
+   */
+  private async compartmentSearch(req: Request, res: Response, patientId: string, type: string): Promise<void> {
+    const compartment = this.access.compartment(req.auth);
+    if (compartment !== undefined && compartment !== patientId) throw notFound(`Patient/${patientId} is not known`);
+    await this.reader.read('Patient', patientId, (v) => this.access.requireVisible(req.auth, v)); // 404 / 410 as for a read
+    await this.runSearch(req, res, type === '*' ? undefined : type, queryParams(req), patientId);
   }
 
   @Post(':type')

@@ -121,6 +121,7 @@ const MAX_CLAUSES = 32;
 const MAX_VALUES = 100;
 
 function parseInclude(param: string, value: string, iterate: boolean): IncludeSpec {
+  if (value === '*') return { sourceType: '*', code: '*', iterate }; // every reference parameter
   const m = /^([A-Z][A-Za-z]+|\*):([A-Za-z0-9_-]+|\*)(?::([A-Z][A-Za-z]+))?$/.exec(value);
   if (!m) throw badRequest(`${param} must be SourceType:parameter[:TargetType], got "${truncate(value)}"`);
   return { sourceType: m[1], code: m[2], targetType: m[3], iterate };

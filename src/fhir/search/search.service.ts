@@ -28,6 +28,8 @@ export interface SearchInput {
   strict: boolean;
   /** A patient-context token's patient. */
   compartment?: string;
+  /** `Patient/{id}/{type}?...` (compartment search): only the resources of this patient's compartment match. */
+  patientCompartment?: string;
   /** The types the caller may search (system level) and read (includes). */
   canRead: (type: string) => boolean;
   /** Types left out of system-level searches unless `_type` names them. */
@@ -100,7 +102,8 @@ export class SearchService {
 
   private async run(input: SearchInput): Promise<RawBundle> {
     const req = parseSearchRequest(input.params, { defaultCount: this.config.searchDefaultCount, maxCount: this.config.searchMaxCount });
-    const types = this.typesOf(input, req);
+    const types = this.typesOf(input, req).filter((t) => input.patientCompartment === undefined || inPatientTable(t));
+    if (!types.length) throw badRequest(`${input.resourceType ?? '_type'}: no type searched is in the Patient compartment`);
     const ctx = this.context(input.base, input.compartment, input.canRead);
     const ignored: Array<{ name: string; reason: string }> = [];
     const where = this.conditions(types, req, ctx, input.strict, ignored);
@@ -112,7 +115,7 @@ export class SearchService {
     // The clauses apply to each resource table on its own (not to their UNION ALL): PostgreSQL can
     // then drive each table's rows from the index rows that match (by its (resource_type, id)
     // index) instead of reading every row of the type and hash-joining them.
-    const arms = this.candidateArms(types, input.compartment);
+    const arms = input.patientCompartment !== undefined ? this.candidateArms(types, input.patientCompartment, true) : this.candidateArms(types, input.compartment);
     const matching = (cols: Sql) => join(arms.map((arm) => sql`SELECT ${cols} FROM ${arm} r WHERE ${where}`), ' UNION ALL ');
     const selectKeys = join(
       keys.map((k, i) => sql`${k.expr} AS ${raw(`k${i}`)}`),
@@ -317,8 +320,8 @@ export class SearchService {
   }
 
   /** The candidate rows of each resource table, as subqueries (patient_id, resource_type, id, last_updated). */
-  private candidateArms(types: string[], compartment?: string): Sql[] {
-    const shared = types.filter(inSharedTable);
+  private candidateArms(types: string[], compartment?: string, ownedOnly = false): Sql[] {
+    const shared = ownedOnly ? [] : types.filter(inSharedTable);
     const owned = types.filter(inPatientTable);
     const arms: Sql[] = [];
     if (shared.length) {
@@ -414,7 +417,8 @@ export class SearchService {
     const ignoredNames = new Set(ignored.map((m) => m.name));
     const kept = input.params.filter(([k]) => k !== '_cursor' && !ignoredNames.has(k.trim()));
     const url = (cursor?: string) => {
-      const u = new URL(`${input.base}${input.resourceType ? `/${input.resourceType}` : ''}`);
+      const path = input.patientCompartment !== undefined ? `/Patient/${input.patientCompartment}/${input.resourceType ?? '*'}` : input.resourceType ? `/${input.resourceType}` : '';
+      const u = new URL(`${input.base}${path}`);
       for (const [k, v] of kept) u.searchParams.append(k, v);
       if (!kept.some(([k]) => k === '_count')) u.searchParams.set('_count', String(req.count));
       if (cursor) u.searchParams.set('_cursor', cursor);
