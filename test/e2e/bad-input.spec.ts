@@ -161,6 +161,49 @@ describe('bad input', () => {
       expect(({} as Json).polluted).toBeUndefined();
     });
 
+    it('a narrative that could run in a browser, or is not one XHTML div, is 400 naming it (txt-1); an empty one is accepted', async () => {
+      const narrative = (div: string) => ({ resourceType: 'Patient', text: { status: 'generated', div } });
+      const xhtml = (inner: string) => `<div xmlns="http://www.w3.org/1999/xhtml">${inner}</div>`;
+      for (const div of [
+        xhtml('<script>alert(document.cookie)</script>Jim'),
+        xhtml('<p onmouseover="x()">Jim</p>'),
+        xhtml('<a href="javascript:alert(1)">Jim</a>'),
+        xhtml('<p>unclosed'),
+        xhtml('Caf&eacute;'),
+        '<div>no namespace</div>',
+      ]) {
+        await refused(() => api.post('Patient', narrative(div)), 400, 'Patient.text.div');
+      }
+      // In XML too, and in a contained resource.
+      const xml = '<Patient xmlns="http://hl7.org/fhir"><text><status value="generated"/><div xmlns="http://www.w3.org/1999/xhtml"><iframe src="https://evil.example"/>Jim</div></text></Patient>';
+      await refused(() => api.post('Patient', xml).set('Content-Type', 'application/fhir+xml'), 400, 'Patient.text.div');
+      const contained = { resourceType: 'Organization', id: 'o', name: 'x', text: narrative(xhtml('<form/>x')).text };
+      await refused(() => api.post('Patient', { resourceType: 'Patient', contained: [contained], managingOrganization: { reference: '#o' } }), 400, 'Patient.contained[0].text.div');
+      const empty = await api.post('Patient', narrative(xhtml('  ')));
+      expect(empty.status).toBe(201);
+      // The read back is the narrative as sent, and XML can carry it.
+      expect((await api.get(`Patient/${empty.body.id}`).set('Accept', 'application/fhir+xml')).status).toBe(200);
+    });
+
+    it('ids of contained resources follow the id format; extension urls are absolute (a complex extension\'s parts may be names)', async () => {
+      await refused(() => api.post('Patient', { resourceType: 'Patient', contained: [{ resourceType: 'Organization', id: 'org_1', name: 'x' }], managingOrganization: { reference: '#org_1' } }), 400, 'Patient.contained[0].id');
+      await refused(() => api.post('Patient', { resourceType: 'Patient', extension: [{ url: 'something', valueString: 'x' }] }), 400, 'Patient.extension[0].url');
+      const complex = await api.post('Patient', {
+        resourceType: 'Patient',
+        extension: [{ url: 'http://example.org/fhir/StructureDefinition/pet', extension: [{ url: 'species', valueString: 'dog' }] }],
+      });
+      expect(complex.status).toBe(201);
+    });
+
+    it('base64Binary may be wrapped with whitespace, as R4 allows (the official Binary example is)', async () => {
+      const binary = example<Json>('Binary-example.json');
+      expect(binary.data).toMatch(/\s/);
+      const res = await api.put(`Binary/${binary.id}`, binary);
+      expect(res.status).toBe(201);
+      expect((await api.get(`Binary/${binary.id}`)).body.data).toBe(binary.data);
+      await refused(() => api.post('Binary', { resourceType: 'Binary', contentType: 'text/plain', data: 'not base64!' }), 400, 'Binary.data');
+    });
+
     it('a reference from a projected type to a Patient or Practitioner that does not exist is 400', async () => {
       const condition = example<Json>('Condition-example.json');
       condition.subject = { reference: 'Patient/does-not-exist' };

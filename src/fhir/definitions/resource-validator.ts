@@ -3,6 +3,7 @@ import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { OperationOutcomeError, badRequest, outcome } from '../operation-outcome';
 import { isResourceType, loadFhirDefinitions } from './fhir-definitions';
 import { checkRequiredBindings } from './required-bindings';
+import { narrativeProblems } from './narrative';
 
 export const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
@@ -10,8 +11,8 @@ export const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
  * Validates a resource against the R4 base StructureDefinitions (cardinality, types, unknown
  * elements, formats: Medplum's validator), the required bindings of `code` elements, and the JSON
  * representation rules the validator leaves out (no empty strings, arrays or objects; ids in the
- * FHIR id format). Throws a 400 OperationOutcome naming every offending path; returns the warnings
- * otherwise.
+ * FHIR id format, contained resources' too) and the narrative rules (narrative.ts). Throws a 400
+ * OperationOutcome naming every offending path; returns the warnings otherwise.
  */
 export function validateFhirResource(input: unknown, expectedType?: string): OperationOutcomeIssue[] {
   loadFhirDefinitions();
@@ -30,27 +31,64 @@ export function validateFhirResource(input: unknown, expectedType?: string): Ope
   if (resource.id !== undefined && (typeof resource.id !== 'string' || !FHIR_ID.test(resource.id))) {
     issues.push(error('value', `Invalid id: must match [A-Za-z0-9-.]{1,64}`, `${type}.id`));
   }
-  checkJsonRules(resource, type, issues);
+  const notes: OperationOutcomeIssue[] = [];
+  checkJsonRules(resource, type, issues, false, notes);
   issues.push(...checkRequiredBindings(resource));
 
+  const found = withoutBase64FalsePositives(resource, medplumIssues(resource));
+  const warnings = found.filter((i) => i.severity !== 'error' && i.severity !== 'fatal');
+  issues.push(...found.filter((i) => i.severity === 'error' || i.severity === 'fatal'));
+  if (!issues.length) return [...warnings, ...notes];
+  throw new OperationOutcomeError(400, outcome(dedupe([...issues, ...warnings, ...notes])));
+}
+
+/** Medplum's validator's issues, errors and warnings alike (it throws when there are errors). */
+function medplumIssues(resource: Record<string, unknown>): OperationOutcomeIssue[] {
   try {
-    const warnings = validateResource(resource as unknown as Resource);
-    for (const w of warnings) if (w.severity === 'error' || w.severity === 'fatal') issues.push(w);
-    if (!issues.length) return warnings;
+    return validateResource(resource as unknown as Resource);
   } catch (e) {
     const oo = (e as { outcome?: { issue?: OperationOutcomeIssue[] } }).outcome;
     if (!oo?.issue) throw e;
-    issues.push(...oo.issue);
+    return oo.issue;
   }
-  throw new OperationOutcomeError(400, outcome(dedupe(issues)));
+}
+
+/** R4's base64Binary (datatypes.html#primitive): whitespace may separate the groups, as in line-wrapped data. */
+const R4_BASE64 = /^(\s*([0-9a-zA-Z+/=]){4}\s*)+$/;
+const BASE64_ISSUE = /Invalid base64Binary format/;
+
+/**
+ * Medplum's validator refuses base64Binary values with whitespace, which R4 allows (and EHRs
+ * send, wrapped at 76 characters). When it reports one, the same resource with the whitespace of
+ * such strings removed is checked again; the base64 issues that then disappear are dropped.
+ */
+function withoutBase64FalsePositives(resource: Record<string, unknown>, issues: OperationOutcomeIssue[]): OperationOutcomeIssue[] {
+  const text = (i: OperationOutcomeIssue) => `${i.diagnostics ?? ''} ${i.details?.text ?? ''}`;
+  if (!issues.some((i) => BASE64_ISSUE.test(text(i)))) return issues;
+  const compact = (v: unknown): unknown => {
+    if (typeof v === 'string') return /\s/.test(v) && R4_BASE64.test(v) ? v.replace(/\s+/g, '') : v;
+    if (Array.isArray(v)) return v.map(compact);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, compact(x)]));
+    return v;
+  };
+  const still = new Set(
+    medplumIssues(compact(resource) as Record<string, unknown>)
+      .filter((i) => BASE64_ISSUE.test(text(i)))
+      .map((i) => i.expression?.join(',')),
+  );
+  return issues.filter((i) => !BASE64_ISSUE.test(text(i)) || still.has(i.expression?.join(',')));
 }
 
 function error(code: OperationOutcomeIssue['code'], diagnostics: string, path: string): OperationOutcomeIssue {
   return { severity: 'error', code, diagnostics, expression: [path] };
 }
 
-/** FHIR JSON: no empty strings/objects/arrays, null only inside the arrays that align primitives and their `_` twins. */
-function checkJsonRules(value: unknown, path: string, issues: OperationOutcomeIssue[], inArray = false): void {
+/**
+ * FHIR JSON: no empty strings/objects/arrays, null only inside the arrays that align primitives and
+ * their `_` twins; contained resources' ids in the id format; narratives (the only elements named
+ * `div`) by the narrative rules, an empty one noted as a warning in `notes`.
+ */
+function checkJsonRules(value: unknown, path: string, issues: OperationOutcomeIssue[], inArray: boolean, notes: OperationOutcomeIssue[]): void {
   if (issues.length > 100) return;
   if (value === null) {
     if (!inArray) issues.push(error('structure', 'null is not allowed here', path));
@@ -58,17 +96,39 @@ function checkJsonRules(value: unknown, path: string, issues: OperationOutcomeIs
   }
   if (typeof value === 'string') {
     if (value.trim() === '') issues.push(error('value', 'Strings must not be empty or blank', path));
+    else if (path.endsWith('.div')) {
+      const { problems, empty } = narrativeProblems(value);
+      for (const p of problems) issues.push(error('invalid', `The narrative ${p}`, path));
+      if (empty) notes.push({ severity: 'warning', code: 'invariant', diagnostics: 'txt-2: the narrative should have some non-whitespace content', expression: [path] });
+    }
     return;
   }
   if (Array.isArray(value)) {
     if (value.length === 0) issues.push(error('structure', 'Arrays must not be empty', path));
     if (value.length > 0 && value.every((v) => v === null)) issues.push(error('structure', 'Arrays must not hold only nulls', path));
-    value.forEach((v, i) => checkJsonRules(v, `${path}[${i}]`, issues, true));
+    value.forEach((v, i) => checkJsonRules(v, `${path}[${i}]`, issues, true, notes));
     return;
   }
   if (typeof value === 'object') {
     const keys = Object.keys(value as object);
     if (keys.length === 0) issues.push(error('structure', 'Objects must not be empty', path));
+    // An extension's url is absolute (extensibility.html), but inside a complex extension it may
+    // be the name of the part ("species").
+    if (!/\.(?:modifierE|e)xtension\[\d+\]$/.test(path)) {
+      for (const k of ['extension', 'modifierExtension']) {
+        const list = (value as Record<string, unknown>)[k];
+        if (!Array.isArray(list)) continue;
+        list.forEach((x, i) => {
+          const url = (x as { url?: unknown } | null)?.url;
+          if (typeof url === 'string' && !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(url)) issues.push(error('value', `Extension.url must be an absolute URL, not "${url.slice(0, 60)}"`, `${path}.${k}[${i}].url`));
+        });
+      }
+    }
+    // A resource inside this one (contained, a Bundle entry, a Parameters value): its id too.
+    const { resourceType, id } = value as Record<string, unknown>;
+    if (typeof resourceType === 'string' && id !== undefined && path.includes('.') && (typeof id !== 'string' || !FHIR_ID.test(id))) {
+      issues.push(error('value', `Invalid id: must match [A-Za-z0-9-.]{1,64}`, `${path}.id`));
+    }
     for (const k of keys) {
       // Medplum's validator looks element names up with `in`, so names inherited from
       // Object.prototype (__proto__, constructor, toString...) would pass as known elements.
@@ -77,7 +137,7 @@ function checkJsonRules(value: unknown, path: string, issues: OperationOutcomeIs
         continue;
       }
       // Contained and nested resources start their own path, as the validator names them.
-      checkJsonRules((value as Record<string, unknown>)[k], `${path}.${k}`, issues);
+      checkJsonRules((value as Record<string, unknown>)[k], `${path}.${k}`, issues, false, notes);
     }
   }
 }

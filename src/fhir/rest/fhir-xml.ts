@@ -2,6 +2,7 @@ import { capitalize, tryGetDataType, type InternalSchemaElement } from '@medplum
 import type { Resource } from '@medplum/fhirtypes';
 import { SaxesParser, type SaxesAttributeNS } from 'saxes';
 import { isResourceType, loadFhirDefinitions } from '../definitions/fhir-definitions';
+import { MAX_NARRATIVE_DEPTH, XHTML_NS, narrativeProblems } from '../definitions/narrative';
 import { OperationOutcomeError } from '../operation-outcome';
 
 /**
@@ -27,9 +28,8 @@ import { OperationOutcomeError } from '../operation-outcome';
  */
 
 const FHIR_NS = 'http://hl7.org/fhir';
-const XHTML_NS = 'http://www.w3.org/1999/xhtml';
 /** Deepest element nesting accepted, either way; real resources stay well below (Questionnaire items ~20). */
-export const MAX_XML_DEPTH = 128;
+export const MAX_XML_DEPTH = MAX_NARRATIVE_DEPTH;
 
 // ---------------------------------------------------------------------------------------------
 // Element tables, from the StructureDefinitions
@@ -444,27 +444,10 @@ function writeXhtml(value: unknown, path: string): string {
 }
 
 function checkNarrative(div: string, path: string): void {
-  const parser = new SaxesParser({ xmlns: true });
-  let depth = 0;
-  let rootOk: boolean | undefined;
-  parser.on('doctype', () => {
-    throw invalid(`${path} must not contain a DTD`);
-  });
-  parser.on('error', (e) => {
-    throw invalid(`${path} is not well-formed XHTML: ${e.message}`);
-  });
-  parser.on('opentag', (tag) => {
-    if (++depth > MAX_XML_DEPTH) throw invalid(`${path} is nested more than ${MAX_XML_DEPTH} levels deep`);
-    rootOk ??= tag.name === 'div' && tag.uri === XHTML_NS;
-  });
-  parser.on('closetag', () => void depth--);
-  try {
-    parser.write(div).close();
-  } catch (e) {
-    if (e instanceof OperationOutcomeError) throw e;
-    throw invalid(`${path} is not well-formed XHTML: ${(e as Error).message}`);
-  }
-  if (!rootOk) throw invalid(`${path} must be a single <div xmlns="${XHTML_NS}"> element`);
+  // Only the structure: the narrative rules are enforced on write (narrative.ts), and a resource
+  // stored before them must still be readable as XML if it is well-formed.
+  const [problem] = narrativeProblems(div, true).problems;
+  if (problem) throw invalid(`${path} ${problem}`);
 }
 
 // XML 1.0 cannot carry these control characters at all, not even as character references.
