@@ -3,7 +3,7 @@ import request from 'supertest';
 import { fhirKitClient, type FhirKitClient } from '../../src/exchange/fhir-kit-client';
 import { xmlToResource } from '../../src/fhir/rest/fhir-xml';
 import { FhirRequest, expectOutcome, withoutServerFields } from '../helpers/fhir-request';
-import { startTestApp, type TestApp } from '../helpers/test-app';
+import { example, startTestApp, type TestApp } from '../helpers/test-app';
 
 /**
  * What an external EHR exchanges: transaction and batch Bundles (through fhir-kit-client and raw
@@ -166,6 +166,58 @@ describe('transaction', () => {
     expect(withoutServerFields(await read(pRef))).toEqual(pat);
     // The response entries carry the stored resources (return=representation is the default).
     expect(result.entry[0].resource).toEqual(storedObservation);
+  });
+
+  it('resolves relative references through RESTful fullUrls (bundle.html#references), as EHRs that send their own URLs do', async () => {
+    const base = `https://ehr-${randomUUID()}.example/fhir`;
+    const value = fresh();
+    const pat = patient(value, 'Restful');
+    const encounter = { resourceType: 'Encounter', status: 'finished', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' }, subject: { reference: 'Patient/p1' } };
+    // From an entry with a RESTful fullUrl (the base rule), and from a urn:uuid one (the only entry that ends in Patient/p1).
+    const fromRestful = { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/p1' }, encounter: { reference: 'Encounter/e1' } };
+    const fromUrn = { resourceType: 'Observation', status: 'final', code: { text: 'y' }, subject: { reference: 'Patient/p1' } };
+    const res = await api.post(
+      '',
+      transaction([
+        { fullUrl: `${base}/Observation/o1`, resource: fromRestful, request: { method: 'POST', url: 'Observation' } },
+        { fullUrl: urn(), resource: fromUrn, request: { method: 'POST', url: 'Observation' } },
+        { fullUrl: `${base}/Encounter/e1`, resource: encounter, request: { method: 'POST', url: 'Encounter' } },
+        { fullUrl: `${base}/Patient/p1`, resource: pat, request: { method: 'POST', url: 'Patient' } },
+      ]),
+    );
+    expect(res.status).toBe(200);
+    const [o1, o2, e1, p1] = (res.body.entry as Json[]).map((e) => target(e.response.location));
+    expect(p1).not.toBe('Patient/p1');
+    expect((await read(o1)).subject.reference).toBe(p1);
+    expect((await read(o1)).encounter.reference).toBe(e1);
+    expect((await read(o2)).subject.reference).toBe(p1);
+    expect((await read(e1)).subject.reference).toBe(p1);
+
+    // Two entries ending in Patient/p1 from different bases: a reference from a urn:uuid entry is ambiguous, so it
+    // stays a reference to this server's Patient/p1, which does not exist (400, nothing stored).
+    const before = await api.historyTotal();
+    const ambiguous = await api.post(
+      '',
+      transaction([
+        { fullUrl: `${base}/Patient/p1`, resource: patient(fresh(), 'A'), request: { method: 'POST', url: 'Patient' } },
+        { fullUrl: `https://other.example/fhir/Patient/p1`, resource: patient(fresh(), 'B'), request: { method: 'POST', url: 'Patient' } },
+        { fullUrl: urn(), resource: fromUrn, request: { method: 'POST', url: 'Observation' } },
+      ]),
+    );
+    expectOutcome(ambiguous, 400);
+    expect(await api.historyTotal()).toBe(before);
+  });
+
+  it('stores the R4 example Bundle-xds (absolute fullUrls, relative references from a urn:uuid entry)', async () => {
+    const xds = example<Json>('Bundle-xds.json');
+    const res = await api.post('', xds);
+    expect(res.status).toBe(200);
+    const refs = (res.body.entry as Json[]).map((e) => target(e.response.location));
+    const doc = await read(refs[0]);
+    expect(doc.resourceType).toBe('DocumentReference');
+    expect(doc.subject.reference).toBe(refs[1]);
+    expect(doc.author.map((a: Json) => a.reference)).toEqual([refs[2], refs[3]]);
+    expect(doc.content[0].attachment.url).toBeDefined();
   });
 
   it('Prefer: return=minimal leaves the resources out of the response', async () => {
@@ -384,6 +436,12 @@ describe('bad bundles', () => {
     const u = urn();
     const oo = await refusedAndNothingStored(() => api.post('', transaction([post(patient(fresh()), u), post(patient(fresh()), urn()), post(patient(fresh()), u)])), 400, /^Bundle\.entry\[2\]/);
     expect(diagnostics(oo)).toContain(u);
+  });
+
+  it('an operation in an entry (POST CodeSystem/$lookup, as the R4 example transaction has) is 400 saying operations are not supported there', async () => {
+    const lookup = { fullUrl: urn(), resource: { resourceType: 'Parameters', parameter: [{ name: 'code', valueCode: 'x' }] }, request: { method: 'POST', url: 'CodeSystem/$lookup' } };
+    const oo = await refusedAndNothingStored(() => api.post('', transaction([post(patient(fresh()), urn()), lookup])), 400, 'Bundle.entry[1].request.url');
+    expect(diagnostics(oo)).toContain('operations are not supported in bundle entries');
   });
 
   it('a urn:uuid reference to no entry of the bundle is 400 naming the entry', async () => {

@@ -113,6 +113,9 @@ function parseUrl(url: string, fhirBase: string, at: string): Pick<ParsedEntry, 
   const parts = path.split('/').filter(Boolean);
   const [resourceType, id, history, versionId] = parts;
   if (!resourceType || !isResourceType(resourceType)) throw badRequest(`${at}.request.url ${url} does not name a resource type`, [`${at}.request.url`]);
+  if ([id, history, versionId].some((p) => p?.startsWith('$'))) {
+    throw OperationOutcomeError.of(400, 'not-supported', `${at}.request.url ${url}: operations are not supported in bundle entries`, [`${at}.request.url`]);
+  }
   if (id !== undefined && !FHIR_ID.test(id)) throw badRequest(`${at}.request.url has an invalid id "${id}"`, [`${at}.request.url`]);
   if (parts.length > 4 || (history !== undefined && (history !== '_history' || !versionId))) {
     throw badRequest(`${at}.request.url ${url} is not a supported interaction`, [`${at}.request.url`]);

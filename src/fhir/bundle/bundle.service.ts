@@ -384,8 +384,10 @@ export class BundleService {
       if (ids.length > 1) throw preconditionFailed(`Conditional reference ${reference} at ${where} matches ${ids.length} resources`);
       conditional.set(reference, `${resourceType}/${ids[0]}`);
     }
+    const byTail = entriesByRelativeUrl(fullUrls);
     return (e, reference, path) => {
-      const found = fullUrls.get(reference) ?? conditional.get(reference);
+      const found =
+        fullUrls.get(reference) ?? conditional.get(reference) ?? fullUrls.get(againstEntryBase(e.fullUrl, reference) ?? '') ?? byTail.get(reference);
       if (found) return found;
       if (/^urn:(uuid|oid):/.test(reference)) {
         throw badRequest(
@@ -559,3 +561,36 @@ function chunkFailed(ready: ParsedEntry[], err: unknown, requestId: string | und
   const issue = err.outcome.issue?.[0];
   return { status: String(err.status), outcome: outcome([{ severity: 'error', code: issue?.code ?? 'exception', diagnostics: `${what}: ${issue?.diagnostics ?? 'refused'}` }]) };
 }
+
+/**
+ * A relative reference (`Patient/a2`) inside an entry whose fullUrl is a RESTful URL
+ * (`http://ehr.example/fhir/Observation/o1`) means that URL's base plus the reference
+ * (bundle.html#references): `http://ehr.example/fhir/Patient/a2`, which may be another entry's
+ * fullUrl. Undefined when either is not of that form.
+ */
+export function againstEntryBase(fullUrl: string | undefined, reference: string): string | undefined {
+  if (!fullUrl || !RELATIVE_REFERENCE.test(reference)) return undefined;
+  const m = RESTFUL_URL.exec(fullUrl);
+  return m ? `${m[1]}${reference}` : undefined;
+}
+
+/**
+ * `Type/id` of every entry whose fullUrl is a RESTful URL, when only one entry has that tail: a
+ * relative reference from an entry without a RESTful fullUrl (a urn:uuid one) to such an entry, as
+ * the R4 example Bundle-xds makes and EHRs send, names that entry rather than this server's
+ * `Type/id` (HAPI resolves them the same way).
+ */
+function entriesByRelativeUrl(fullUrls: Map<string, string>): Map<string, string> {
+  const byTail = new Map<string, string | null>();
+  for (const [fullUrl, key] of fullUrls) {
+    const m = RESTFUL_URL.exec(fullUrl);
+    if (!m) continue;
+    const tail = fullUrl.slice(m[1].length).replace(/\/_history\/.*$/, '');
+    byTail.set(tail, byTail.has(tail) ? null : key);
+  }
+  return new Map([...byTail].filter((kv): kv is [string, string] => kv[1] !== null));
+}
+
+const RELATIVE_REFERENCE = /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/;
+/** base/Type/id (optionally /_history/v): group 1 is the base with its trailing slash. */
+const RESTFUL_URL = /^(https?:\/\/.+\/)[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
