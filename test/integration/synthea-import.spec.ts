@@ -346,5 +346,40 @@ describeWithSynthea('Synthea import round trip', () => {
         expect({ file: path.basename(f), foreign }).toEqual({ file: path.basename(f), foreign: [] });
       }
     });
+
+    it('start and end keep the records whose care dates overlap them (Observation effective, Encounter period)', async () => {
+      const f = patientBundles[0];
+      const entries = all.get(f) as FixtureEntry[];
+      const patient = entries.find((e) => e.resource.resourceType === 'Patient') as FixtureEntry;
+      const years = entries.filter((e) => e.resource.resourceType === 'Observation').map((e) => Number(String(e.resource.effectiveDateTime).slice(0, 4)));
+      const year = years.sort()[Math.floor(years.length / 2)]; // a year with records, and records outside it
+      const [low, high] = [Date.parse(`${year}-01-01T00:00:00Z`), Date.parse(`${year + 1}-01-01T00:00:00Z`)];
+      // Synthea's times carry seconds: an instant t covers [t, t + 1 s).
+      const overlaps = (from: string | undefined, to: string | undefined) => !!from && Date.parse(from) < high && Date.parse(to ?? from) + 1000 > low;
+      const expected = entries
+        .filter((e) =>
+          e.resource.resourceType === 'Observation'
+            ? overlaps(e.resource.effectiveDateTime, undefined)
+            : e.resource.resourceType === 'Encounter' && overlaps(e.resource.period?.start, e.resource.period?.end),
+        )
+        .map((e) => uuidTarget(e) as string)
+        .sort();
+      const all_ = entries.filter((e) => ['Observation', 'Encounter'].includes(e.resource.resourceType));
+      expect(expected.length).toBeGreaterThan(0);
+      expect(expected.length).toBeLessThan(all_.length);
+      const res = await fhir.get(`${uuidTarget(patient)}/$everything?_type=Observation,Encounter&start=${year}&end=${year}&_count=1000`);
+      expect(res.status).toBe(200);
+      const got = ((res.body.entry as Json[] | undefined) ?? []).map((e) => `${e.resource.resourceType}/${e.resource.id}`).sort();
+      expect(got).toEqual(expected);
+      expect(res.body.total).toBe(expected.length);
+      // Only an end: everything up to it; the Patient is always there.
+      const upTo = await fhir.get(`${uuidTarget(patient)}/$everything?end=${year}&_count=1000`);
+      const upToRefs = ((upTo.body.entry as Json[]) ?? []).map((e) => `${e.resource.resourceType}/${e.resource.id}`);
+      expect(upToRefs[0]).toBe(uuidTarget(patient));
+      const later = entries.find((e) => e.resource.resourceType === 'Observation' && Date.parse(e.resource.effectiveDateTime) >= high + 1000);
+      if (later) expect(upToRefs).not.toContain(uuidTarget(later));
+      expect((await fhir.get(`${uuidTarget(patient)}/$everything?start=${year + 1}&end=${year}`)).status).toBe(400);
+      expect((await fhir.get(`${uuidTarget(patient)}/$everything?start=yesterday`)).status).toBe(400);
+    });
   });
 });

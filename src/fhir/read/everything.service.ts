@@ -12,6 +12,8 @@ export interface EverythingQuery {
   offset: number;
   since?: Date;
   types?: string[];
+  /** The care dates asked for (`start`, `end`): [low, high) instants, open-ended as -infinity / infinity. */
+  careDates?: { low: string; high: string };
 }
 
 /**
@@ -45,6 +47,17 @@ export class EverythingService {
     const filters = (alias = '') =>
       [q.types?.length ? `${alias}resource_type = ANY(?::text[])` : '', q.since ? `${alias}last_updated >= ?` : ''].filter(Boolean).map((f) => `AND ${f}`).join(' ');
     const filterParams = [...(q.types?.length ? [q.types] : []), ...(q.since ? [q.since] : [])];
+    // start/end: a compartment resource is in range when one of its dates (any date search
+    // parameter: effective, period, onset, authored...) overlaps it, or when it has none (nothing
+    // says it is out of range); the Patient always is. Shared resources come only through those.
+    const inRange = (alias: string) =>
+      q.careDates
+        ? `AND (${alias}resource_type = 'Patient'
+             OR NOT EXISTS (SELECT 1 FROM search_date d WHERE d.resource_type = ${alias}resource_type AND d.resource_id = ${alias}id)
+             OR EXISTS (SELECT 1 FROM search_date d WHERE d.resource_type = ${alias}resource_type AND d.resource_id = ${alias}id
+                        AND d.high > ?::timestamptz AND d.low < ?::timestamptz))`
+        : '';
+    const rangeParams = q.careDates ? [q.careDates.low, q.careDates.high] : [];
     // Sorts and counts the keys only, then reads (and decrypts) the page's rows by primary key.
     // A stable text (it varies only with _type and _since): kept prepared, except through PgBouncer.
     const rows = await this.stableQuery<{ grp: number; resource_type: string; id: string; json: string; total: string }>(
@@ -58,10 +71,10 @@ export class EverythingService {
            SELECT target_type, target_id FROM search_reference s
            WHERE s.resource_type = c.resource_type AND s.resource_id = c.id AND s.patient_id = ? AND s.target_type IS NOT NULL OFFSET 0
          ) s
-         WHERE c.patient_id = ? AND NOT c.deleted
+         WHERE c.patient_id = ? AND NOT c.deleted ${inRange('c.')}
        ), keys AS (
-         SELECT CASE WHEN resource_type = 'Patient' THEN 0 ELSE 1 END AS grp, resource_type, id FROM fhir_patient_resource
-         WHERE patient_id = ? AND NOT deleted AND (resource_type <> 'Patient' OR id = ?) ${filters()}
+         SELECT CASE WHEN k.resource_type = 'Patient' THEN 0 ELSE 1 END AS grp, k.resource_type, k.id FROM fhir_patient_resource k
+         WHERE k.patient_id = ? AND NOT k.deleted AND (k.resource_type <> 'Patient' OR k.id = ?) ${filters('k.')} ${inRange('k.')}
          UNION ALL
          SELECT 2, f.resource_type, f.id FROM fhir_resource f
          JOIN refs ON f.resource_type = refs.resource_type AND f.id = refs.id
@@ -76,7 +89,7 @@ export class EverythingService {
        LEFT JOIN fhir_patient_resource g ON p.grp < 2 AND g.patient_id = ? AND g.resource_type = p.resource_type AND g.id = p.id
        LEFT JOIN fhir_resource f ON p.grp = 2 AND f.resource_type = p.resource_type AND f.id = p.id
        ORDER BY p.grp, p.resource_type, p.id`,
-      [q.patientId, q.patientId, q.patientId, q.patientId, ...filterParams, ...filterParams, q.count, q.offset, key, q.patientId],
+      [q.patientId, q.patientId, ...rangeParams, q.patientId, q.patientId, ...filterParams, ...rangeParams, ...filterParams, q.count, q.offset, key, q.patientId],
     );
     // The Patient itself on the page proves it is there; otherwise ask (404 / 410 as for a read).
     if (!(rows[0]?.grp === 0 && rows[0].id === q.patientId)) await this.requirePatient(q.patientId);

@@ -9,6 +9,7 @@ import type { TxContext } from '../../database/database.service';
 import { validateFhirResource } from '../definitions/resource-validator';
 import { fhirResourceTypes, isResourceType } from '../definitions/fhir-definitions';
 import { OperationOutcomeError, badRequest, forbidden, informational, notFound, outcome } from '../operation-outcome';
+import { dateRange, type DateRange } from '../search/search-values';
 import { ResourceReadService, historyParams } from '../read/resource-read.service';
 import { EverythingService } from '../read/everything.service';
 import { EhrChainService } from '../ehr/ehr-chain.service';
@@ -196,6 +197,7 @@ export class FhirController {
       return;
     }
     const { count, offset, since } = historyParams(req.query);
+    const careDates = careDateRange(req.query);
     const typeParam = req.query._type;
     const asked = typeParam === undefined ? [...fhirResourceTypes()] : String(typeParam).split(',').map((t) => t.trim()).filter(Boolean);
     // Only the types the token may read; with no _type and full read scopes, no filter at all.
@@ -204,7 +206,7 @@ export class FhirController {
     const base = fhirBase(req, this.config);
     const self = new URL(`${base}${req.path.replace(/^\/fhir/, '')}`);
     for (const [k, v] of Object.entries(req.query)) if (k !== '_offset') self.searchParams.set(k, String(v));
-    sendJson(res, 200, await this.everything.everythingJson({ patientId: id, count, offset, since, types }, base, self));
+    sendJson(res, 200, await this.everything.everythingJson({ patientId: id, count, offset, since, types, careDates }, base, self));
   }
 
   /**
@@ -449,3 +451,18 @@ function validateOperation(type: string, body: unknown): unknown {
   return issues.length ? outcome(issues) : informational('Validation passed: no issues');
 }
 
+/** $everything's `start` and `end` (care dates, each a FHIR date or dateTime, both inclusive at their precision). */
+function careDateRange(query: Request['query']): { low: string; high: string } | undefined {
+  const bound = (name: 'start' | 'end'): DateRange | undefined => {
+    const v = query[name];
+    if (v === undefined) return undefined;
+    const range = typeof v === 'string' ? dateRange(v) : undefined;
+    if (!range) throw badRequest(`${name} must be a FHIR date or dateTime given once, such as 2024-01-31, got ${JSON.stringify(v)}`);
+    return range;
+  };
+  const start = bound('start');
+  const end = bound('end');
+  if (!start && !end) return undefined;
+  if (start && end && start.low >= end.high) throw badRequest('start must not be after end');
+  return { low: start?.low ?? '-infinity', high: end?.high ?? 'infinity' };
+}
