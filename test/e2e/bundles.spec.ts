@@ -206,6 +206,17 @@ describe('transaction', () => {
     );
     expectOutcome(ambiguous, 400);
     expect(await api.historyTotal()).toBe(before);
+
+    // An entry with a RESTful fullUrl reads Patient/p9 against its own base only: an entry at another base is not it.
+    const crossBase = await api.post(
+      '',
+      transaction([
+        { fullUrl: `https://other.example/fhir/Patient/p9`, resource: patient(fresh(), 'C'), request: { method: 'POST', url: 'Patient' } },
+        { fullUrl: `${base}/Observation/o9`, resource: { ...fromUrn, subject: { reference: 'Patient/p9' } }, request: { method: 'POST', url: 'Observation' } },
+      ]),
+    );
+    expectOutcome(crossBase, 400);
+    expect(await api.historyTotal()).toBe(before);
   });
 
   it('stores the R4 example Bundle-xds (absolute fullUrls, relative references from a urn:uuid entry)', async () => {

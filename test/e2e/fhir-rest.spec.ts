@@ -379,6 +379,7 @@ describe('FHIR REST', () => {
         ['application/fhir+json; fhirVersion=4.0', /^application\/fhir\+json/],
         ['application/fhir+xml; fhirVersion=4.0.1', /^application\/fhir\+xml/],
         ['application/fhir+xml; fhirVersion=3.0, application/fhir+json; fhirVersion=4.0', /^application\/fhir\+json/],
+        ['application/fhir+json; fhirversion="4.0.0"; q=0.9', /^application\/fhir\+json/],
       ] as const) {
         const res = await api.get(path).set('Accept', accept);
         expect([accept, res.status, res.headers['content-type']]).toEqual([accept, 200, expect.stringMatching(type)]);

@@ -406,6 +406,21 @@ describe('scopes through search', () => {
     expect(sorted(refs(posted, 'match'))).toEqual(sorted([`Patient/${ids.a}`, `Patient/${ids.b}`]));
   });
 
+  it('compartment search needs the searched type\'s scope before anything is said about the Patient', async () => {
+    const patientsOnly = FhirRequest.of(t, await scopedToken(ehr, 'system/Patient.rs'));
+    for (const id of [ids.a, 'no-such-patient']) {
+      expectOutcome(await patientsOnly.get(`Patient/${id}/Observation`), 403); // the same answer whether the Patient exists or not
+      expectOutcome(await patientsOnly.get(`Patient/${id}/*`), 403);
+    }
+    // Observations but not Patients: A's Observations; an unknown Patient's compartment is empty (not a 404 that tells Patients apart).
+    const observationsOnly = FhirRequest.of(t, await scopedToken(ehr, 'system/Observation.rs'));
+    expect((await find(observationsOnly, `Patient/${ids.a}/Observation`)).match).toEqual(sorted([`Observation/${ids.aObs}`, `Observation/${ids.aObsFocus}`]));
+    expect((await find(observationsOnly, 'Patient/no-such-patient/Observation')).match).toEqual([]);
+    // With Patient read too: 404 for an unknown Patient, as a read answers.
+    const both = FhirRequest.of(t, await scopedToken(ehr, 'system/Observation.rs system/Patient.rs'));
+    expectOutcome(await both.get('Patient/no-such-patient/Observation'), 404);
+  });
+
   it('read without search (".r") is not enough to search; search alone (".s") is', async () => {
     const readOnly = FhirRequest.of(t, await scopedToken(ehr, 'system/Observation.r'));
     expect((await readOnly.get(`Observation/${ids.aObs}`)).status).toBe(200);

@@ -387,7 +387,10 @@ export class BundleService {
     const byTail = entriesByRelativeUrl(fullUrls);
     return (e, reference, path) => {
       const found =
-        fullUrls.get(reference) ?? conditional.get(reference) ?? fullUrls.get(againstEntryBase(e.fullUrl, reference) ?? '') ?? byTail.get(reference);
+        fullUrls.get(reference) ??
+        conditional.get(reference) ??
+        // An entry with a RESTful fullUrl reads relative references against its base only.
+        (RESTFUL_URL.test(e.fullUrl ?? '') ? fullUrls.get(againstEntryBase(e.fullUrl, reference) ?? '') : byTail.get(reference));
       if (found) return found;
       if (/^urn:(uuid|oid):/.test(reference)) {
         throw badRequest(

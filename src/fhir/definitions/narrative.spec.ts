@@ -47,11 +47,19 @@ describe('narrativeProblems', () => {
     ['an HTML entity XML does not define', div('&reg;'), /well-formed/],
     ['a DTD', `<!DOCTYPE div>${div('x')}`, /DTD/],
     ['a processing instruction', div('<?php echo 1; ?>x'), /processing instructions/],
+    // Read as text by XML, as markup by a browser's HTML parser (it ends these at the first '>').
+    ['a CDATA section', div('<![CDATA[ x><img src=x onerror=alert(1)> ]]>'), /CDATA/],
+    ['a comment a browser ends early (<!-->)', div('<!--><img src=x onerror=alert(1)>-->x'), /comment that a browser ends early/],
+    ['a comment a browser ends early (<!--->)', div('<!---><img src=x onerror=alert(1)>-->x'), /comment that a browser ends early/],
     ['nesting deeper than 128 levels', div(`${'<span>'.repeat(130)}x${'</span>'.repeat(130)}`), /nested more than 128/],
   ])('refuses %s', (_name, text, message) => {
     const problems = problemsOf(text);
     expect(problems.length).toBeGreaterThan(0);
     expect(problems.join(' | ')).toMatch(message);
+  });
+
+  it('keeps ordinary comments', () => {
+    expect(narrativeProblems(div('<!-- generated --><p>x</p>'))).toEqual({ problems: [], empty: false });
   });
 
   it('flags an empty narrative apart (txt-2), and counts an image as content', () => {
@@ -62,6 +70,7 @@ describe('narrativeProblems', () => {
 
   it('checks only the structure when asked (what an XML reader needs of stored resources)', () => {
     expect(narrativeProblems(div('<script>x</script>'), true)).toEqual({ problems: [], empty: false });
+    expect(narrativeProblems(div('<?pi x?><![CDATA[a]]>x'), true)).toEqual({ problems: [], empty: false });
     expect(narrativeProblems(div('<p>x'), true).problems[0]).toMatch(/well-formed/);
     expect(narrativeProblems('<p>x</p>', true).problems[0]).toMatch(/single <div/);
   });

@@ -84,7 +84,15 @@ export function narrativeProblems(div: string, structureOnly = false): { problem
     problems.push('must not contain a DTD');
   });
   parser.on('processinginstruction', () => {
-    problems.push('must not contain processing instructions');
+    if (!structureOnly) problems.push('must not contain processing instructions');
+  });
+  // XML and HTML parsers read these differently: a browser ends `<![CDATA[` at the first `>` and
+  // `<!-->` / `<!--->` at once, so markup an XML reader takes for text would come alive there.
+  parser.on('cdata', () => {
+    if (!structureOnly) problems.push('must not contain CDATA sections (a browser reads them as markup)');
+  });
+  parser.on('comment', (text) => {
+    if (!structureOnly && /^-?>/.test(text)) problems.push('has a comment that a browser ends early (<!--> or <!--->)');
   });
   parser.on('opentag', (tag) => {
     if (++depth > MAX_NARRATIVE_DEPTH) throw new NarrativeError(`is nested more than ${MAX_NARRATIVE_DEPTH} levels deep`);
@@ -121,9 +129,6 @@ export function narrativeProblems(div: string, structureOnly = false): { problem
   parser.on('text', (t) => {
     if (depth === 0 && t.trim()) problems.push('has text outside its <div>');
     else if (t.trim()) content = true;
-  });
-  parser.on('cdata', (t) => {
-    if (t.trim()) content = true;
   });
   try {
     parser.write(div).close();

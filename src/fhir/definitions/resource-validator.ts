@@ -53,8 +53,12 @@ function medplumIssues(resource: Record<string, unknown>): OperationOutcomeIssue
   }
 }
 
-/** R4's base64Binary (datatypes.html#primitive): whitespace may separate the groups, as in line-wrapped data. */
-const R4_BASE64 = /^(\s*([0-9a-zA-Z+/=]){4}\s*)+$/;
+/**
+ * R4's base64Binary (datatypes.html#primitive): whitespace may separate the groups, as in
+ * line-wrapped data. R4 writes it `(\s*([0-9a-zA-Z\+\=]){4}\s*)+`, whose two adjacent `\s*`
+ * backtrack exponentially on a near-miss; this equivalent form has one place for each space.
+ */
+const R4_BASE64 = /^\s*(?:[0-9a-zA-Z+/=]{4}\s*)+$/;
 const BASE64_ISSUE = /Invalid base64Binary format/;
 
 /**
@@ -114,9 +118,10 @@ function checkJsonRules(value: unknown, path: string, issues: OperationOutcomeIs
     if (keys.length === 0) issues.push(error('structure', 'Objects must not be empty', path));
     // An extension's url is absolute (extensibility.html), but inside a complex extension it may
     // be the name of the part ("species").
-    if (!/\.(?:modifierE|e)xtension\[\d+\]$/.test(path)) {
+    const o = value as Record<string, unknown>;
+    if ((o.extension !== undefined || o.modifierExtension !== undefined) && !/\.(?:modifierE|e)xtension\[\d+\]$/.test(path)) {
       for (const k of ['extension', 'modifierExtension']) {
-        const list = (value as Record<string, unknown>)[k];
+        const list = o[k];
         if (!Array.isArray(list)) continue;
         list.forEach((x, i) => {
           const url = (x as { url?: unknown } | null)?.url;
@@ -125,7 +130,7 @@ function checkJsonRules(value: unknown, path: string, issues: OperationOutcomeIs
       }
     }
     // A resource inside this one (contained, a Bundle entry, a Parameters value): its id too.
-    const { resourceType, id } = value as Record<string, unknown>;
+    const { resourceType, id } = o;
     if (typeof resourceType === 'string' && id !== undefined && path.includes('.') && (typeof id !== 'string' || !FHIR_ID.test(id))) {
       issues.push(error('value', `Invalid id: must match [A-Za-z0-9-.]{1,64}`, `${path}.id`));
     }

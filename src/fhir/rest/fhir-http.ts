@@ -38,7 +38,7 @@ export function negotiate(req: Request): FhirFormat {
     if (!accept || accept.trim() === '') chosen = 'json';
     else if (EXACT_ACCEPT.has(accept)) chosen = EXACT_ACCEPT.get(accept) as FhirFormat;
     else {
-      if (accept.includes('fhirVersion')) req.headers.accept = withoutFhirVersion(accept);
+      if (/fhirversion/i.test(accept)) req.headers.accept = withoutFhirVersion(accept);
       const best = req.accepts([...JSON_TYPES, ...XML_TYPES, '*/*']);
       if (!best) throw OperationOutcomeError.of(406, 'not-supported', `Cannot produce ${accept}; this server answers application/fhir+json or application/fhir+xml`);
       chosen = XML_TYPES.includes(best) ? 'xml' : 'json';
@@ -51,13 +51,13 @@ export function negotiate(req: Request): FhirFormat {
 /**
  * The Accept header without its `fhirVersion` parameters (versioning.html#mt-version), which media
  * type matching would otherwise compare: ranges that ask for another FHIR version than R4 (4.0,
- * 4.0.1) are dropped, and if none is left the request is refused with 406.
+ * 4.0.x) are dropped, and if none is left the request is refused with 406.
  */
 function withoutFhirVersion(accept: string): string {
   const kept: string[] = [];
   for (const range of accept.split(',')) {
     const version = /;\s*fhirVersion\s*=\s*"?([^;",\s]*)"?/i.exec(range)?.[1];
-    if (version !== undefined && version !== '4.0' && version !== '4.0.1') continue;
+    if (version !== undefined && !/^4\.0(?:\.\d+)?$/.test(version)) continue;
     kept.push(range.replace(/;\s*fhirVersion\s*=\s*"?[^;",\s]*"?/gi, ''));
   }
   if (!kept.length) throw OperationOutcomeError.of(406, 'not-supported', `This server speaks FHIR R4 (fhirVersion=4.0): cannot answer ${accept}`);
@@ -121,7 +121,8 @@ export function sendJson(res: Response, status: number, json: string): void {
     return;
   }
   // _pretty=true asks for indentation; only then is the stored text parsed and written again.
-  if ((res.req as Request).originalUrl.includes('_pretty=true')) json = JSON.stringify(JSON.parse(json), null, 2);
+  const req = res.req as Request;
+  if (req.originalUrl.includes('_pretty') && req.query._pretty === 'true') json = JSON.stringify(JSON.parse(json), null, 2);
   // Straight to Node's response (not Express's send): the body goes out as the string it is, in one write with the headers.
   res.statusCode = status;
   res.setHeader('Content-Type', FHIR_JSON);

@@ -215,9 +215,13 @@ export class FhirController {
    * CompartmentDefinition); `Patient/{id}/*` searches every type of the compartment.
    */
   private async compartmentSearch(req: Request, res: Response, patientId: string, type: string): Promise<void> {
+    // The search scopes first (runSearch checks them again), so that nothing is told about the Patient before them.
+    const named = queryParams(req).filter(([k]) => k === '_type').flatMap(([, v]) => v.split(',').map((t) => t.trim()).filter(isResourceType));
+    for (const t of type !== '*' ? [type] : named.length ? named : ['*']) this.access.require(req.auth, t, 's');
     const compartment = this.access.compartment(req.auth);
     if (compartment !== undefined && compartment !== patientId) throw notFound(`Patient/${patientId} is not known`);
-    await this.reader.read('Patient', patientId, (v) => this.access.requireVisible(req.auth, v)); // 404 / 410 as for a read
+    // 404 / 410 as for a read, to a token that may read Patients; to others, an unknown Patient's compartment is just empty.
+    if (this.access.allows(req.auth, 'Patient', 'r')) await this.reader.read('Patient', patientId, (v) => this.access.requireVisible(req.auth, v));
     await this.runSearch(req, res, type === '*' ? undefined : type, queryParams(req), patientId);
   }
 

@@ -1,0 +1,46 @@
+import { validateFhirResource } from './resource-validator';
+
+/** The issues a refusal names, or [] when the resource is accepted. */
+function refusal(resource: unknown): Array<{ path?: string; text?: string }> {
+  try {
+    validateFhirResource(resource);
+    return [];
+  } catch (e) {
+    const issues = (e as { outcome?: { issue?: Array<{ severity: string; expression?: string[]; diagnostics?: string; details?: { text?: string } }> } }).outcome?.issue ?? [];
+    return issues.filter((i) => i.severity === 'error').map((i) => ({ path: i.expression?.[0], text: i.diagnostics ?? i.details?.text }));
+  }
+}
+
+describe('validateFhirResource: the rules beside Medplum\'s validator', () => {
+  it('accepts base64Binary wrapped with whitespace, as R4 allows, and still refuses what is not base64', () => {
+    expect(refusal({ resourceType: 'Binary', contentType: 'text/plain', data: 'aGVs\nbG8g\r\n d29y bGQ=' })).toEqual([]);
+    expect(refusal({ resourceType: 'Binary', contentType: 'text/plain', data: 'aGVsbG8=' })).toEqual([]);
+    expect(refusal({ resourceType: 'Binary', contentType: 'text/plain', data: 'not base64!' })).toEqual([expect.objectContaining({ path: 'Binary.data' })]);
+    expect(refusal({ resourceType: 'Binary', contentType: 'text/plain', data: 'aGVsbG8\n' })).toEqual([expect.objectContaining({ path: 'Binary.data' })]); // 7 characters
+  });
+
+  it('answers at once on a near-miss base64 value built to make a backtracking pattern explode', () => {
+    // With R4's own pattern, (\s*([0-9a-zA-Z\+\=]){4}\s*)+, 20 repetitions took 82 s.
+    const started = Date.now();
+    expect(refusal({ resourceType: 'Binary', contentType: 'text/plain', data: `${'abcd  '.repeat(5000)}!` })).toEqual([expect.objectContaining({ path: 'Binary.data' })]);
+    expect(Date.now() - started).toBeLessThan(5000); // linear: milliseconds
+  });
+
+  it('checks the ids of contained resources and the urls of extensions (a complex extension\'s parts may be names)', () => {
+    expect(refusal({ resourceType: 'Patient', contained: [{ resourceType: 'Organization', id: 'org_1', name: 'x' }], managingOrganization: { reference: '#org_1' } })).toEqual([
+      expect.objectContaining({ path: 'Patient.contained[0].id' }),
+    ]);
+    expect(refusal({ resourceType: 'Patient', extension: [{ url: 'something', valueString: 'x' }] })).toEqual([expect.objectContaining({ path: 'Patient.extension[0].url' })]);
+    expect(refusal({ resourceType: 'Patient', _birthDate: { extension: [{ url: 'age', valueString: 'x' }] }, birthDate: '2000-01-01' })).toEqual([
+      expect.objectContaining({ path: 'Patient._birthDate.extension[0].url' }),
+    ]);
+    expect(refusal({ resourceType: 'Patient', extension: [{ url: 'http://example.org/pet', extension: [{ url: 'species', valueString: 'dog' }] }] })).toEqual([]);
+  });
+
+  it('refuses a narrative that could run in a browser, naming it; an empty one is a warning', () => {
+    const div = (inner: string) => ({ resourceType: 'Patient', text: { status: 'generated', div: `<div xmlns="http://www.w3.org/1999/xhtml">${inner}</div>` } });
+    expect(refusal(div('<p onclick="x()">a</p>'))).toEqual([expect.objectContaining({ path: 'Patient.text.div', text: expect.stringMatching(/onclick/) })]);
+    expect(refusal(div(' '))).toEqual([]);
+    expect(validateFhirResource(div(' '))).toEqual(expect.arrayContaining([expect.objectContaining({ severity: 'warning', code: 'invariant' })]));
+  });
+});
