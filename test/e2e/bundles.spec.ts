@@ -541,6 +541,33 @@ describe('batch', () => {
     expect(await findByIdentifier('Patient', SYS, other)).toHaveLength(0);
   });
 
+  it('a GET entry with ifNoneMatch or ifModifiedSince is a conditional read: 304 without the resource when the copy is current', async () => {
+    const created = await api.post('Patient', patient(fresh(), 'Cached'));
+    const ref = `Patient/${created.body.id}`;
+    const lastModified = created.body.meta.lastUpdated as string;
+    const res = await api.post('', {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [
+        { request: { method: 'GET', url: ref, ifNoneMatch: 'W/"1"' } },
+        { request: { method: 'GET', url: ref, ifNoneMatch: 'W/"0"' } },
+        { request: { method: 'GET', url: ref, ifModifiedSince: lastModified } },
+        { request: { method: 'GET', url: ref, ifModifiedSince: '2001-01-01T00:00:00Z' } },
+        { request: { method: 'GET', url: `${ref}/_history/1`, ifNoneMatch: 'W/"1"' } }, // a vread is not conditional
+      ],
+    });
+    expect(res.status).toBe(200);
+    const entries = res.body.entry as Json[];
+    expect(entries.map((e) => [e.response.status, e.resource?.id])).toEqual([
+      ['304 Not Modified', undefined],
+      ['200 OK', created.body.id],
+      ['304 Not Modified', undefined],
+      ['200 OK', created.body.id],
+      ['200 OK', created.body.id],
+    ]);
+    expect(entries[0].response.etag).toBe('W/"1"');
+  });
+
   it('entries of a batch cannot reference each other by urn:uuid: that entry fails alone', async () => {
     const pUrn = urn();
     const value = fresh();

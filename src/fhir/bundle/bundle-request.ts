@@ -18,6 +18,9 @@ export interface ParsedEntry {
   resource?: Resource;
   ifNoneExist?: string;
   ifMatch?: string;
+  /** GET by id: the client's copy (conditional read); 304 when it is current. */
+  ifNoneMatch?: string;
+  ifModifiedSince?: string;
   /** A batch entry that could not be parsed: answered with this, alone (a transaction is refused whole instead). */
   invalid?: OperationOutcomeError;
 }
@@ -80,6 +83,8 @@ function parseEntry(entry: BundleEntry, index: number, fhirBase: string): Parsed
   }
   if (typeof request.ifNoneExist === 'string') parsed.ifNoneExist = request.ifNoneExist.replace(/^[^?]*\?/, '');
   if (typeof request.ifMatch === 'string') parsed.ifMatch = request.ifMatch;
+  if (typeof request.ifNoneMatch === 'string') parsed.ifNoneMatch = request.ifNoneMatch;
+  if (typeof request.ifModifiedSince === 'string') parsed.ifModifiedSince = request.ifModifiedSince;
 
   if (method === 'POST' || method === 'PUT') {
     if (!entry.resource || typeof entry.resource !== 'object') throw badRequest(`${at}.resource is required for ${method}`, [`${at}.resource`]);

@@ -5,6 +5,7 @@ import { APP_CONFIG } from '../../core/tokens';
 import { LOGGER } from '../../core/core.module';
 import type { Logger } from 'pino';
 import type { Tx, TxContext } from '../../database/database.service';
+import { clientCopyIsCurrent } from '../read/conditional-read';
 import { OperationOutcomeError, badRequest, notFound, outcome, preconditionFailed } from '../operation-outcome';
 import { SearchService } from '../search/search.service';
 import { SearchIndexWriter, tokenKey } from '../search/search-index.writer';
@@ -464,6 +465,9 @@ export class BundleService {
       : await this.store.readCurrent(type, e.id, tx);
     if (!version || !scope.visible(version)) throw notFound(`${type}/${e.id}${e.versionId ? `/_history/${e.versionId}` : ''} is not known`);
     if (version.deleted || !version.json) throw OperationOutcomeError.of(410, 'deleted', `${type}/${e.id} was deleted`);
+    if (!e.versionId && clientCopyIsCurrent(e, version)) {
+      return { response: { status: '304 Not Modified', etag: `W/"${version.versionId}"`, lastModified: version.lastUpdated.toISOString() } };
+    }
     return {
       fullUrl: `${base}/${type}/${e.id}`,
       resource: e.method === 'HEAD' ? undefined : (JSON.parse(version.json) as Resource),

@@ -4,6 +4,7 @@ import type { AppConfig } from '../../config/app-config';
 import { resourceToXml } from './fhir-xml';
 import { OperationOutcomeError } from '../operation-outcome';
 import { isResourceType } from '../definitions/fhir-definitions';
+import { clientCopyIsCurrent } from '../read/conditional-read';
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 export const FHIR_XML = 'application/fhir+xml; charset=utf-8';
@@ -98,20 +99,10 @@ export function setVersionHeaders(res: Response, v: VersionHeaders): void {
   res.setHeader('Last-Modified', v.lastUpdated.toUTCString());
 }
 
-/**
- * Conditional read (http.html#cread, RFC 7232 §6): whether the client's copy is current. If-None-Match
- * decides when present (weak comparison, `*` for any version); else If-Modified-Since, to the second.
- */
+/** Conditional read of a REST request: whether the client's copy (its If-None-Match / If-Modified-Since) is current. */
 export function notModified(req: Request, v: VersionHeaders): boolean {
-  const ifNoneMatch = req.headers['if-none-match'];
-  if (typeof ifNoneMatch === 'string') {
-    if (ifNoneMatch.trim() === '*') return true;
-    return ifNoneMatch.split(',').some((tag) => /^\s*(?:W\/)?"([^"]*)"\s*$/.exec(tag)?.[1] === String(v.versionId));
-  }
-  const since = req.headers['if-modified-since'];
-  if (typeof since !== 'string') return false;
-  const t = Date.parse(since);
-  return !Number.isNaN(t) && Math.floor(v.lastUpdated.getTime() / 1000) * 1000 <= t;
+  const header = (name: string) => (typeof req.headers[name] === 'string' ? (req.headers[name] as string) : undefined);
+  return clientCopyIsCurrent({ ifNoneMatch: header('if-none-match'), ifModifiedSince: header('if-modified-since') }, v);
 }
 
 /** Sends a resource's JSON text as it is (stored resources are served without re-serialising them), or as XML when negotiated. */
