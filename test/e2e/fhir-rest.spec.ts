@@ -226,6 +226,32 @@ describe('FHIR REST', () => {
     });
   });
 
+  describe('history entries name the interaction that made each version', () => {
+    it('POST, PUT (update-as-create and update), PATCH, DELETE and a PUT that brings a deleted resource back', async () => {
+      const created = await api.post('Patient', { resourceType: 'Patient', name: [{ family: 'Posted' }] });
+      const posted = `Patient/${created.body.id}`;
+      const putId = `put-created-${Date.now()}`;
+      const put = `Patient/${putId}`;
+      expect((await api.put(put, { resourceType: 'Patient', id: putId, name: [{ family: 'Put' }] })).status).toBe(201);
+      expect((await api.put(put, { resourceType: 'Patient', id: putId, name: [{ family: 'Put', given: ['Again'] }] })).status).toBe(200);
+      const patched = await api.patch(put, [{ op: 'add', path: '/gender', value: 'female' }]);
+      expect(patched.status).toBe(200);
+      await api.delete(put);
+      expect((await api.put(put, { resourceType: 'Patient', id: putId, name: [{ family: 'Back' }] })).status).toBe(201);
+
+      const entries = (await api.get(`${put}/_history`)).body.entry as Json[];
+      expect(entries.map((e) => [e.request.method, e.request.url, e.response.status])).toEqual([
+        ['PUT', put, '201'], // back after the delete: created again
+        ['DELETE', put, '204'],
+        ['PATCH', put, '200'],
+        ['PUT', put, '200'],
+        ['PUT', put, '201'], // update-as-create: a PUT, not a POST to Patient
+      ]);
+      const first = ((await api.get(`${posted}/_history`)).body.entry as Json[])[0];
+      expect([first.request.method, first.request.url, first.response.status]).toEqual(['POST', 'Patient', '201']);
+    });
+  });
+
   describe('system history', () => {
     it('GET /fhir/_history lists versions of every type, newest first', async () => {
       const patient = await api.post('Patient', { resourceType: 'Patient', name: [{ family: 'Newest' }] });

@@ -44,6 +44,10 @@ export class FhirRequest {
     return this.auth(request(this.server).put(fhirPath(path))).set('Content-Type', contentType).send(text(body));
   }
 
+  patch(path: string, body: unknown, contentType = 'application/json-patch+json'): request.Test {
+    return this.auth(request(this.server).patch(fhirPath(path))).set('Content-Type', contentType).send(text(body));
+  }
+
   /** Total of a history Bundle (instance, type or system level: `Patient/x`, `Patient` or ``). */
   async historyTotal(path = ''): Promise<number> {
     const res = await this.get(`${path ? `${path}/` : ''}_history?_count=0`);

@@ -21,4 +21,9 @@ export class FhirResourceHistoryRow {
   contentEnc?: Buffer | null;
   @Property({ type: 'smallint', nullable: true })
   keyId?: number | null;
+  /** The interaction that made this version (POST, PUT, PATCH, DELETE) and its status; NULL before they were kept. */
+  @Property({ type: 'string', columnType: 'varchar(6)', nullable: true })
+  requestMethod?: string | null;
+  @Property({ type: 'smallint', nullable: true })
+  responseStatus?: number | null;
 }

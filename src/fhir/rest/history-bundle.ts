@@ -11,11 +11,14 @@ export function historyBundle(
 ): Bundle {
   const entry: BundleEntry[] = result.versions.map((v) => {
     const url = `${v.resourceType}/${v.id}`;
+    // As the version was made; versions stored before that was kept: version 1 a POST, later ones PUTs.
+    const method = v.request?.method ?? (v.deleted ? 'DELETE' : v.versionId === 1 ? 'POST' : 'PUT');
+    const status = v.request?.status ?? (v.deleted ? 204 : v.versionId === 1 ? 201 : 200);
     const e: BundleEntry = {
       fullUrl: `${base}/${url}`,
-      request: { method: v.deleted ? 'DELETE' : v.versionId === 1 ? 'POST' : 'PUT', url: v.versionId === 1 && !v.deleted ? v.resourceType : url },
+      request: { method, url: method === 'POST' ? v.resourceType : url },
       response: {
-        status: v.deleted ? '204' : v.versionId === 1 ? '201' : '200',
+        status: String(status),
         etag: `W/"${v.versionId}"`,
         lastModified: v.lastUpdated.toISOString(),
       },

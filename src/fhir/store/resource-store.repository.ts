@@ -16,6 +16,14 @@ export interface StoredVersion {
   /** The patient whose compartment holds the resource (the shard key), if any. */
   patientId: string | null;
   json: string | null;
+  /** History reads only: the interaction that made the version and its HTTP status, when kept (see HistoryRequest). */
+  request?: HistoryRequest;
+}
+
+/** How a version was made, as a history entry tells it: `PUT Patient/x` answered 201 for an update-as-create. */
+export interface HistoryRequest {
+  method: 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  status: number;
 }
 
 /**
@@ -34,6 +42,8 @@ export interface NewVersion {
   deleted: boolean;
   patientId: string | null;
   json: string | null;
+  /** Kept in the history row (not for types kept once, whose one version is a POST). */
+  request?: HistoryRequest;
 }
 
 export interface HistoryQuery {
@@ -59,6 +69,8 @@ interface Row {
   deleted: boolean;
   patient_id: string | null;
   json: string | null;
+  request_method?: string | null;
+  response_status?: number | null;
 }
 
 const COLUMNS = `resource_type, id, version_id, last_updated, deleted, ${storedJsonSql()} AS json`;
@@ -181,12 +193,14 @@ export class ResourceStore {
     };
     const key = this.keys.decryptionKeys();
     // A type kept once has its history in the current table (and none in the history tables).
-    const [shared, owned] = query.resourceType && KEPT_ONCE_TYPES.has(query.resourceType) ? ['fhir_resource', 'fhir_patient_resource'] : ['fhir_resource_history', 'fhir_patient_resource_history'];
+    const keptOnce = !!query.resourceType && KEPT_ONCE_TYPES.has(query.resourceType);
+    const [shared, owned] = keptOnce ? ['fhir_resource', 'fhir_patient_resource'] : ['fhir_resource_history', 'fhir_patient_resource_history'];
+    const request = keptOnce ? 'NULL::varchar AS request_method, NULL::smallint AS response_status' : 'request_method, response_status';
     const rows = await this.q(tx).query<Row & { total: string }>(
       `SELECT *, count(*) OVER () AS total FROM (
-         SELECT NULL::text AS patient_id, ${COLUMNS} FROM ${cond(shared)} ${query.patientId ? 'AND false' : ''}
+         SELECT NULL::text AS patient_id, ${COLUMNS}, ${request} FROM ${cond(shared)} ${query.patientId ? 'AND false' : ''}
          UNION ALL
-         SELECT patient_id::text, ${COLUMNS} FROM ${cond(owned)} ${query.patientId ? 'AND v.patient_id = ?' : ''}
+         SELECT patient_id::text, ${COLUMNS}, ${request} FROM ${cond(owned)} ${query.patientId ? 'AND v.patient_id = ?' : ''}
        ) h ORDER BY last_updated DESC, resource_type, id, version_id DESC LIMIT ? OFFSET ?`,
       [key, ...params, ...at, key, ...params, ...at, ...(query.patientId ? [query.patientId] : []), query.count, query.offset],
     );
@@ -249,14 +263,15 @@ export class ResourceStore {
       : '';
     await tx.query(
       `WITH v AS (
-         SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::integer[], ?::timestamptz[], ?::boolean[], ?::text[], ?::boolean[])
-           AS v(patient_id, resource_type, id, version_id, last_updated, deleted, json, encrypted)),
+         SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::integer[], ?::timestamptz[], ?::boolean[], ?::text[], ?::boolean[], ?::text[], ?::smallint[])
+           AS v(patient_id, resource_type, id, version_id, last_updated, deleted, json, encrypted, request_method, response_status)),
        h AS (
-         INSERT INTO ${history} (${keyCols}, version_id, last_updated, deleted, content, content_enc, key_id)
+         INSERT INTO ${history} (${keyCols}, version_id, last_updated, deleted, content, content_enc, key_id, request_method, response_status)
          SELECT ${keyCols}, version_id, last_updated, deleted,
                 CASE WHEN encrypted THEN NULL ELSE json::jsonb END,
                 CASE WHEN encrypted THEN pgp_sym_encrypt(json, ?, '${PGP_OPTIONS}') END,
-                CASE WHEN encrypted THEN ?::smallint END
+                CASE WHEN encrypted THEN ?::smallint END,
+                request_method, response_status
          FROM v
          RETURNING *)
        INSERT INTO ${current} (${keyCols}, version_id, last_updated, deleted, content, content_enc, key_id)
@@ -271,6 +286,8 @@ export class ResourceStore {
         versions.map((v) => v.deleted),
         versions.map((v) => v.json),
         encrypted,
+        versions.map((v) => v.request?.method ?? null),
+        versions.map((v) => v.request?.status ?? null),
         this.keys.dataKey(),
         this.keys.activeKeyId,
       ],
@@ -282,7 +299,7 @@ export class ResourceStore {
     const fromParams = from ? [from, resourceType, id] : [resourceType, id];
     const [fromCur, fromHist] = from ? ['fhir_patient_resource', 'fhir_patient_resource_history'] : ['fhir_resource', 'fhir_resource_history'];
     const toHist = to ? 'fhir_patient_resource_history' : 'fhir_resource_history';
-    const cols = 'resource_type, id, version_id, last_updated, deleted, content, content_enc, key_id';
+    const cols = 'resource_type, id, version_id, last_updated, deleted, content, content_enc, key_id, request_method, response_status';
     await tx.query(
       `INSERT INTO ${toHist} (${to ? 'patient_id, ' : ''}${cols}) SELECT ${to ? '?, ' : ''}${cols} FROM ${fromHist} WHERE ${fromWhere}`,
       [...(to ? [to] : []), ...fromParams],
@@ -303,5 +320,6 @@ function toStored(r: Row): StoredVersion {
     deleted: r.deleted,
     patientId: r.patient_id,
     json: r.json,
+    ...(r.request_method ? { request: { method: r.request_method as HistoryRequest['method'], status: Number(r.response_status) } } : {}),
   };
 }

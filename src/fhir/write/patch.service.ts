@@ -24,7 +24,7 @@ export class PatchService {
     if (after.resourceType !== resourceType) throw OperationOutcomeError.of(422, 'processing', 'A patch may not change resourceType');
     if (after.id !== id) throw OperationOutcomeError.of(422, 'processing', 'A patch may not change the id');
     const resource = prepare(after, resourceType, id);
-    return this.writer.updateInTx(tx, resource, options);
+    return this.writer.updateInTx(tx, resource, { ...options, method: 'PATCH' });
   }
 }
 

@@ -33,6 +33,8 @@ export interface DeleteOutcome {
 
 export interface UpdateOptions {
   ifMatch?: string;
+  /** The interaction history records: PUT (the default) or PATCH (the patch service's updates). */
+  method?: 'PUT' | 'PATCH';
 }
 
 /**
@@ -169,7 +171,7 @@ export class ResourceWriteService {
   /** Creates a validated resource whose id was assigned by the server (so it cannot exist yet). */
   async createInTx(tx: Tx, resource: Resource): Promise<WriteOutcome> {
     const checked = await this.applyRules(tx, resource, undefined);
-    return this.writeVersion(tx, checked, undefined, await this.ownerByTarget(tx, checked));
+    return this.writeVersion(tx, checked, undefined, 'POST', await this.ownerByTarget(tx, checked));
   }
 
   async updateInTx(tx: Tx, resource: Resource, options: UpdateOptions): Promise<WriteOutcome> {
@@ -181,7 +183,7 @@ export class ResourceWriteService {
       return { status: 200, resource: stored, versionId: current.versionId, lastUpdated: current.lastUpdated, unchanged: true };
     }
     const checked = await this.applyRules(tx, resource, current);
-    return this.writeVersion(tx, checked, current, await this.ownerByTarget(tx, checked));
+    return this.writeVersion(tx, checked, current, options.method ?? 'PUT', await this.ownerByTarget(tx, checked));
   }
 
   /** The hospital modules' rules for this type, if any (see write-rules.ts). */
@@ -210,6 +212,7 @@ export class ResourceWriteService {
       deleted: true,
       patientId: current.patientId,
       json: null,
+      request: { method: 'DELETE', status: 204 },
     };
     state.pending.push({ version, previousPatientId: current.patientId, isNew: false, action: 'delete' });
     state.current.set(`${resourceType}/${id}`, { ...version });
@@ -276,7 +279,7 @@ export class ResourceWriteService {
     return undefined;
   }
 
-  private writeVersion(tx: Tx, resource: Resource, current: StoredVersion | undefined, ownerHint?: string): WriteOutcome {
+  private writeVersion(tx: Tx, resource: Resource, current: StoredVersion | undefined, method: 'POST' | 'PUT' | 'PATCH', ownerHint?: string): WriteOutcome {
     const state = this.state(tx);
     const versionId = (current?.versionId ?? 0) + 1;
     const lastUpdated = nextTimestamp(current?.lastUpdated);
@@ -284,7 +287,10 @@ export class ResourceWriteService {
     const patientId = owningPatientId(stored) ?? ownerHint ?? null;
     const id = stored.id as string;
     if (patientId && stored.resourceType !== 'Patient') state.written.add(patientId);
-    const version: NewVersion = { resourceType: stored.resourceType, id, versionId, lastUpdated, deleted: false, patientId, json: JSON.stringify(stored) };
+    const created = !current || current.deleted;
+    const status: 200 | 201 = created ? 201 : 200;
+    const request = { method, status };
+    const version: NewVersion = { resourceType: stored.resourceType, id, versionId, lastUpdated, deleted: false, patientId, json: JSON.stringify(stored), request };
     state.pending.push({
       version,
       previousPatientId: current ? current.patientId : undefined,
@@ -295,8 +301,7 @@ export class ResourceWriteService {
     state.current.set(`${stored.resourceType}/${id}`, { ...version });
     state.changed.set(`${stored.resourceType}/${id}`, stored);
     state.locked.add(`${stored.resourceType}/${id}`);
-    const created = !current || current.deleted;
-    return { status: created ? 201 : 200, resource: stored, versionId, lastUpdated };
+    return { status, resource: stored, versionId, lastUpdated };
   }
 
   private state(tx: Tx): TxState {
