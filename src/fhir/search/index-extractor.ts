@@ -2,7 +2,7 @@ import { toTypedValue, type TypedValue } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import { indexedParamsOf, type SearchParamDef, type SearchParamType } from './search-parameters';
 import { compileSimplePaths, evalSimplePaths, type SimplePath } from './simple-paths';
-import { capText, dateRange, normalizeString, parseLocalReference, type DateRange } from './search-values';
+import { dateRange, exactString, normalizeString, parseLocalReference, type DateRange } from './search-values';
 
 /** `grp` ties together the component rows of one composite value (0: not part of a composite). */
 interface RowBase {
@@ -145,7 +145,7 @@ function addRows(rows: IndexRows, type: SearchParamType, code: string, grp: numb
   if (v === undefined || v === null) return;
   switch (type) {
     case 'string':
-      for (const s of stringsOf(tv)) rows.string.push({ code, grp, value: normalizeString(s), exact: capText(s) });
+      for (const s of stringsOf(tv)) rows.string.push({ code, grp, value: normalizeString(s), exact: exactString(s) });
       return;
     case 'token':
       rows.token.push(...tokensOf(tv).map((t) => ({ code, grp, ...t })));

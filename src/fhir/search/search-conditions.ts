@@ -8,7 +8,7 @@ import { searchParam, type SearchParamDef, type SearchParamType } from './search
 import { splitUnescaped, truncate, unescapeValue } from './search-request';
 import { isSecretParam } from './search-secrets';
 import { nameLit } from './sql-names';
-import { capText, dateRange, escapeLike, normalizeString, numberRange, parseLocalReference } from './search-values';
+import { capText, dateRange, escapeLike, exactString, normalizeString, numberRange, parseLocalReference } from './search-values';
 
 /** The row a condition is about: SQL expressions for its type and id (a resource row, or a reference's target). */
 export interface RowRef {
@@ -184,7 +184,7 @@ function valueMatch(
       if (!norm) throw badRequest(`${def.code}: the value is empty once spaces are removed`);
       // Secret fields are matched by keyed hash: whole (normalised) values only.
       if (secret) return sql`${x}.hash = ${ctx.stringHash(norm)}`;
-      if (modifier === 'exact') return sql`${x}.exact = ${capText(s)}`;
+      if (modifier === 'exact') return sql`${x}.exact = ${exactString(s)}`;
       if (modifier === 'contains') return sql`${x}.value LIKE ${`%${escapeLike(norm)}%`}`;
       return sql`${x}.value LIKE ${`${escapeLike(norm)}%`}`;
     }

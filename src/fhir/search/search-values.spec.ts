@@ -1,4 +1,4 @@
-import { capText, dateRange, escapeLike, normalizeString, numberRange, parseLocalReference } from './search-values';
+import { capText, dateRange, escapeLike, exactString, normalizeString, numberRange, parseLocalReference } from './search-values';
 import { parseSearchRequest, splitUnescaped } from './search-request';
 import { OperationOutcomeError } from '../operation-outcome';
 
@@ -38,6 +38,16 @@ describe('numberRange', () => {
 describe('strings and references', () => {
   it('normalises case, accents and spaces, and caps length', () => {
     expect(normalizeString('  Zoë   MÜLLER ')).toBe('zoe muller');
+    // Full case mapping: ß is ss, a dotless ı is i, ligatures open up; Σ and ς agree.
+    expect(['Straße', 'STRASSE', 'Παπαδόπουλος', 'ΠΑΠΑΔΌΠΟΥΛΟΣ', 'Yıldız', 'ﬁsh'].map(normalizeString)).toEqual([
+      'strasse',
+      'strasse',
+      'παπαδοπουλος', // lower case ends a word in ς whichever sigma it was given
+      'παπαδοπουλος',
+      'yildiz',
+      'fish',
+    ]);
+    expect(exactString('Mu\u0308ller')).toBe('M\u00fcller');
     expect(capText('x'.repeat(600))).toHaveLength(500);
   });
   it('escapes LIKE wildcards', () => {

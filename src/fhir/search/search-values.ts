@@ -14,9 +14,18 @@ export function capText(s: string): string {
   return s.length > MAX_INDEXED_CHARS ? s.slice(0, MAX_INDEXED_CHARS) : s;
 }
 
-/** Case, accents and runs of white space do not matter to a string search. */
+/**
+ * Case, accents and runs of white space do not matter to a string search. Case is folded the way
+ * Unicode's full case mapping does (upper, then lower case), so `Straße` is `strasse`, a dotless
+ * `ı` is `i` and `ﬁ` is `fi`, as a reader who ignores case expects.
+ */
 export function normalizeString(s: string): string {
-  return capText(s.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase().replace(/\s+/g, ' ').trim());
+  return capText(s.normalize('NFD').replace(/\p{M}/gu, '').toUpperCase().toLowerCase().replace(/\s+/g, ' ').trim());
+}
+
+/** `:exact` compares text as written, but in one Unicode form (NFC): `Müller` typed or pasted either way is the same name. */
+export function exactString(s: string): string {
+  return capText(s.normalize('NFC'));
 }
 
 const DATE = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
