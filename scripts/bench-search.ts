@@ -282,7 +282,8 @@ async function buildScenarios(get: (path: string) => Promise<{ status: number; b
   const obsOfWithCode = (id: string) => obsOf(id).filter((o) => loincCodes(o).includes(code));
   // A name prefix: the family name's first letters (Synthea appends digits to names).
   const prefixOf = (p: Patient) => family(p).replace(/\d+$/, '').slice(0, 4);
-  const normal = (s: string) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+  // String search's rule (search-values.ts): no accents, case folded by full case mapping, every sigma σ.
+  const normal = (s: string) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toUpperCase().toLowerCase().replace(/ς/g, 'σ');
 
   // Date windows, each over half of the code's Observations (day precision: ge first day, lt last day).
   const times = withCode

@@ -113,7 +113,7 @@ async function putAll(resources: Json[]): Promise<Json[]> {
 // ---------------------------------------------------------------------------------------------
 
 /** Case, accents and runs of white space do not count in string search (the server folds white space too). */
-const normalize = (s: string) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toUpperCase().toLowerCase().replace(/\s+/g, ' ').trim();
+const normalize = (s: string) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toUpperCase().toLowerCase().replace(/ς/g, 'σ').replace(/\s+/g, ' ').trim();
 const escapeValue = (s: string) => s.replace(/[\\,$|]/g, '\\$&');
 
 function tokensOf(tv: TypedValue): Array<[string | undefined, string]> {

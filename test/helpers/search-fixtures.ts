@@ -27,5 +27,5 @@ export async function postTransaction(api: FhirRequest, bundle: Json): Promise<J
 }
 
 /** Case, accents and runs of white space do not matter to string search (the specification's rule, written apart from the server's). */
-/** String search's rule: no accents, case folded as Unicode's full case mapping does (ß is ss), white space collapsed. */
-export const norm = (s: string) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toUpperCase().toLowerCase().replace(/\s+/g, ' ').trim();
+/** String search's rule: no accents, case folded as Unicode's full case mapping does (ß is ss, every sigma σ), white space collapsed. */
+export const norm = (s: string) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toUpperCase().toLowerCase().replace(/ς/g, 'σ').replace(/\s+/g, ' ').trim();

@@ -17,10 +17,12 @@ export function capText(s: string): string {
 /**
  * Case, accents and runs of white space do not matter to a string search. Case is folded the way
  * Unicode's full case mapping does (upper, then lower case), so `Straße` is `strasse`, a dotless
- * `ı` is `i` and `ﬁ` is `fi`, as a reader who ignores case expects.
+ * `ı` is `i` and `ﬁ` is `fi`, as a reader who ignores case expects. Every sigma is `σ`: lower
+ * casing writes a word's last one as `ς`, and a search value ends where a word may not (`Κωσ` is
+ * the start of `Κωσταντίνος`).
  */
 export function normalizeString(s: string): string {
-  return capText(s.normalize('NFD').replace(/\p{M}/gu, '').toUpperCase().toLowerCase().replace(/\s+/g, ' ').trim());
+  return capText(s.normalize('NFD').replace(/\p{M}/gu, '').toUpperCase().toLowerCase().replace(/ς/g, 'σ').replace(/\s+/g, ' ').trim());
 }
 
 /** `:exact` compares text as written, but in one Unicode form (NFC): `Müller` typed or pasted either way is the same name. */
