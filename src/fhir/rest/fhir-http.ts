@@ -99,10 +99,15 @@ export function setVersionHeaders(res: Response, v: VersionHeaders): void {
   res.setHeader('Last-Modified', v.lastUpdated.toUTCString());
 }
 
+/** A request header given once, or undefined. */
+export function header(req: Request, name: string): string | undefined {
+  const v = req.headers[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
 /** Conditional read of a REST request: whether the client's copy (its If-None-Match / If-Modified-Since) is current. */
 export function notModified(req: Request, v: VersionHeaders): boolean {
-  const header = (name: string) => (typeof req.headers[name] === 'string' ? (req.headers[name] as string) : undefined);
-  return clientCopyIsCurrent({ ifNoneMatch: header('if-none-match'), ifModifiedSince: header('if-modified-since') }, v);
+  return clientCopyIsCurrent({ ifNoneMatch: header(req, 'if-none-match'), ifModifiedSince: header(req, 'if-modified-since') }, v);
 }
 
 /** Sends a resource's JSON text as it is (stored resources are served without re-serialising them), or as XML when negotiated. */

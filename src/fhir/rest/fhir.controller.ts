@@ -23,6 +23,7 @@ import { TRIAGE_REQUEST_CODE } from '../../ai/plugins/triage.plugin';
 import { historyBundle } from './history-bundle';
 import {
   fhirBase,
+  header,
   negotiate,
   preferredReturn,
   requireJsonBody,
@@ -120,14 +121,8 @@ export class FhirController {
 
   private async runSearch(req: Request, res: Response, type: string | undefined, params: Array<[string, string]>, patientCompartment?: string): Promise<void> {
     negotiate(req);
-    if (type !== undefined) {
-      requireResourceType(type);
-      this.access.require(req.auth, type, 's');
-    } else {
-      // At system level: search permission on each type _type names, or on every type.
-      const named = params.filter(([k]) => k === '_type').flatMap(([, v]) => v.split(',').map((t) => t.trim()).filter(isResourceType));
-      for (const t of named.length ? named : ['*']) this.access.require(req.auth, t, 's');
-    }
+    if (type !== undefined) requireResourceType(type);
+    this.requireSearchScopes(req, type, params);
     const prefer = header(req, 'prefer') ?? '';
     const json = await this.searches.searchJson({
       resourceType: type,
@@ -215,14 +210,21 @@ export class FhirController {
    * CompartmentDefinition); `Patient/{id}/*` searches every type of the compartment.
    */
   private async compartmentSearch(req: Request, res: Response, patientId: string, type: string): Promise<void> {
+    const searched = type === '*' ? undefined : type;
+    const params = queryParams(req);
     // The search scopes first (runSearch checks them again), so that nothing is told about the Patient before them.
-    const named = queryParams(req).filter(([k]) => k === '_type').flatMap(([, v]) => v.split(',').map((t) => t.trim()).filter(isResourceType));
-    for (const t of type !== '*' ? [type] : named.length ? named : ['*']) this.access.require(req.auth, t, 's');
+    this.requireSearchScopes(req, searched, params);
     const compartment = this.access.compartment(req.auth);
     if (compartment !== undefined && compartment !== patientId) throw notFound(`Patient/${patientId} is not known`);
     // 404 / 410 as for a read, to a token that may read Patients; to others, an unknown Patient's compartment is just empty.
     if (this.access.allows(req.auth, 'Patient', 'r')) await this.reader.read('Patient', patientId, (v) => this.access.requireVisible(req.auth, v));
-    await this.runSearch(req, res, type === '*' ? undefined : type, queryParams(req), patientId);
+    await this.runSearch(req, res, searched, params, patientId);
+  }
+
+  /** Search permission on the type, or at system level on each type `_type` names, or on every type. */
+  private requireSearchScopes(req: Request, type: string | undefined, params: Array<[string, string]>): void {
+    const named = type !== undefined ? [type] : params.filter(([k]) => k === '_type').flatMap(([, v]) => v.split(',').map((t) => t.trim()).filter(isResourceType));
+    for (const t of named.length ? named : ['*']) this.access.require(req.auth, t, 's');
   }
 
   @Post(':type')
@@ -413,11 +415,6 @@ function formParams(req: Request): Array<[string, string]> {
   }
   const body = (req.body ?? {}) as Record<string, string | string[]>;
   return Object.entries(body).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x): [string, string] => [k, x]) : [[k, String(v)] as [string, string]]));
-}
-
-function header(req: Request, name: string): string | undefined {
-  const v = req.headers[name];
-  return typeof v === 'string' ? v : undefined;
 }
 
 /** The query string of a conditional interaction, as given. */
