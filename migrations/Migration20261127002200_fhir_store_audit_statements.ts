@@ -9,7 +9,7 @@ export const FHIR_STORE_TABLES: Array<[string, boolean, boolean]> = [
 ];
 
 /** The audit_log rows of one statement on a store table, from its transition table (alias r), as audit_row_change writes them. */
-function auditRows(patientOwned: boolean, from: string, changedColumns: string, where = 'true'): string {
+export function auditRows(patientOwned: boolean, from: string, changedColumns: string, where = 'true'): string {
   return `INSERT INTO audit_log (patient_id, actor, request_id, table_name, operation, row_key, changed_columns)
       SELECT ${patientOwned ? 'r.patient_id' : "''"}, actor, request_id, logical, TG_OP,
              jsonb_build_object(${patientOwned ? "'patient_id', r.patient_id, " : ''}'resource_type', r.resource_type, 'id', r.id)
@@ -19,32 +19,23 @@ function auditRows(patientOwned: boolean, from: string, changedColumns: string, 
        WHERE ${where};`;
 }
 
+/** The AuditEvents the server records for its own requests get no audit_log row (they are the audit). */
+export const OWN_EVENTS_SKIPPED = "actor <> 'system:audit' OR r.resource_type <> 'AuditEvent'";
+
 /** An old row (o) with the key of a new one (r). */
 const sameKey = (patientOwned: boolean) =>
   `${patientOwned ? 'o.patient_id = r.patient_id AND ' : ''}o.resource_type = r.resource_type AND o.id = r.id AND (NOT history OR o.version_id = r.version_id)`;
 
 /** The statement for patient-owned tables (which have patient_id) and for shared ones. */
-const byOwner = (statement: (patientOwned: boolean) => string) => `    IF patient_owned THEN\n      ${statement(true)}\n    ELSE\n      ${statement(false)}\n    END IF;`;
+export const byOwner = (statement: (patientOwned: boolean) => string) => `    IF patient_owned THEN\n      ${statement(true)}\n    ELSE\n      ${statement(false)}\n    END IF;`;
 
-/**
- * The resource store's audit rows, written once per statement instead of once per row. Every
- * resource write puts a row into a current table and one into its history table; the generic
- * row trigger (audit_row_change) turned each whole row, resource content included, into jsonb to
- * find its key and changed columns: about 75 µs of PostgreSQL per row, 150 µs per resource. These
- * statement triggers read the same facts from the statement's transition tables with the columns
- * named, and write exactly the rows audit_row_change wrote (same key, same changed columns, same
- * actor and request id), about four times cheaper. The seed's own tables keep the row trigger.
- *
- * The AuditEvents the server records for its requests (actor `system:audit`, one per request) are
- * themselves the audit: their inserts get no audit_log row (any other change to an AuditEvent does).
- *
- * An UPDATE that changes a key column would leave the old and new rows unpaired: it is refused
- * (the store never does it; a move between patients is a delete and an insert).
- */
-export class Migration20261127002200_fhir_store_audit_statements extends Migration {
-  override async up(): Promise<void> {
-    this.addSql(`
-CREATE FUNCTION audit_fhir_store_rows() RETURNS trigger LANGUAGE plpgsql AS $fn$
+/** The INSERT branch of audit_fhir_store_rows as this migration wrote it: the columns every store table has. */
+export const storeInsertRows = byOwner((p) => auditRows(p, 'new_rows r', `fhir_store_set_columns(${p}, r.deleted, r.content, r.content_enc, r.key_id)`, OWN_EVENTS_SKIPPED));
+
+/** audit_fhir_store_rows with the given INSERT branch (later migrations replace that branch). */
+export function auditFhirStoreRowsFunction(create: 'CREATE' | 'CREATE OR REPLACE', insertRows: string): string {
+  return `
+${create} FUNCTION audit_fhir_store_rows() RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE
   -- A Citus shard is named <table>_<shard id>: the audit row names the table.
   logical text := regexp_replace(TG_TABLE_NAME, '_[0-9]+$', '');
@@ -55,7 +46,7 @@ DECLARE
   unpaired bigint;
 BEGIN
   IF TG_OP = 'INSERT' THEN
-${byOwner((p) => auditRows(p, 'new_rows r', `fhir_store_set_columns(${p}, r.deleted, r.content, r.content_enc, r.key_id)`, "actor <> 'system:audit' OR r.resource_type <> 'AuditEvent'"))}
+${insertRows}
   ELSIF TG_OP = 'DELETE' THEN
 ${byOwner((p) => auditRows(p, 'old_rows r', 'NULL'))}
   ELSE
@@ -74,8 +65,28 @@ ${byOwner((p) =>
   END IF;
   RETURN NULL;
 END
-$fn$;
+$fn$;`;
+}
 
+/**
+ * The resource store's audit rows, written once per statement instead of once per row. Every
+ * resource write puts a row into a current table and one into its history table; the generic
+ * row trigger (audit_row_change) turned each whole row, resource content included, into jsonb to
+ * find its key and changed columns: about 75 µs of PostgreSQL per row, 150 µs per resource. These
+ * statement triggers read the same facts from the statement's transition tables with the columns
+ * named, and write exactly the rows audit_row_change wrote (same key, same changed columns, same
+ * actor and request id), about four times cheaper. The seed's own tables keep the row trigger.
+ *
+ * The AuditEvents the server records for its requests (actor `system:audit`, one per request) are
+ * themselves the audit: their inserts get no audit_log row (any other change to an AuditEvent does).
+ *
+ * An UPDATE that changes a key column would leave the old and new rows unpaired: it is refused
+ * (the store never does it; a move between patients is a delete and an insert).
+ */
+export class Migration20261127002200_fhir_store_audit_statements extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(auditFhirStoreRowsFunction('CREATE', storeInsertRows));
+    this.addSql(`
 -- The columns an inserted row sets (not NULL), sorted, as audit_row_change lists them.
 CREATE FUNCTION fhir_store_set_columns(patient_owned boolean, deleted boolean, content jsonb, content_enc bytea, key_id smallint) RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$

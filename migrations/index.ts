@@ -17,6 +17,7 @@ import { Migration20261127002200_fhir_store_audit_statements } from './Migration
 import { Migration20261127002300_audit_events_kept_once } from './Migration20261127002300_audit_events_kept_once';
 import { Migration20261127002400_exchange_deletions } from './Migration20261127002400_exchange_deletions';
 import { Migration20261127002500_history_request } from './Migration20261127002500_history_request';
+import { Migration20261127002600_history_audit_columns } from './Migration20261127002600_history_audit_columns';
 import { Migration20261127002000_ai_throughput } from './Migration20261127002000_ai_throughput';
 
 /** Every migration, in order. Listed explicitly so that ts-jest, ts-node and the compiled build agree. */
@@ -41,4 +42,5 @@ export const migrationsList = [
   { name: 'Migration20261127002300_audit_events_kept_once', class: Migration20261127002300_audit_events_kept_once },
   { name: 'Migration20261127002400_exchange_deletions', class: Migration20261127002400_exchange_deletions },
   { name: 'Migration20261127002500_history_request', class: Migration20261127002500_history_request },
+  { name: 'Migration20261127002600_history_audit_columns', class: Migration20261127002600_history_audit_columns },
 ];

@@ -162,6 +162,10 @@ describe('audit', () => {
       `INSERT INTO %t (${pc}resource_type, id, version_id, last_updated, deleted, content) VALUES (${p}'Observation', 'o1', 1, '2026-01-03', false, '{"a":3}'), (${p}'Observation', 'o3', 1, '2026-01-03', false, '{"c":3}')
          ON CONFLICT (${key.join(', ')}) DO UPDATE SET content = EXCLUDED.content, last_updated = EXCLUDED.last_updated`,
       `DELETE FROM %t WHERE id IN ('o2', 'p1')`,
+      // History rows also record the request that made the version (migration 002500).
+      ...(history
+        ? [`INSERT INTO %t (${pc}resource_type, id, version_id, last_updated, deleted, content, request_method, response_status) VALUES (${p}'Observation', 'o4', 1, '2026-01-04', false, '{"d":4}', 'PUT', 201)`]
+        : []),
     ];
     const audit = async (name: string) =>
       (
@@ -180,7 +184,8 @@ describe('audit', () => {
         await pg.query(sql.replace('%t', twin));
       }
       const real = await audit(table);
-      expect(real.length).toBe(10);
+      expect(real.length).toBe(history ? 11 : 10);
+      if (history) expect(real[10].changed_columns).toEqual(expect.arrayContaining(['request_method', 'response_status']));
       expect(real).toEqual(await audit(twin));
       expect(real[0]).toMatchObject({ actor: 'twin-test', request_id: 'req-1', operation: 'INSERT', patient_id: patientOwned ? 'pat-a' : '' });
       // A key may not change by UPDATE (the pairs of old and new rows would be lost).
