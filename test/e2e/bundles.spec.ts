@@ -168,6 +168,28 @@ describe('transaction', () => {
     expect(result.entry[0].resource).toEqual(storedObservation);
   });
 
+  it('rewrites an Attachment.url naming a Binary entry by urn:uuid (elements of type url, http.html#trules); identifiers and canonical URLs stay', async () => {
+    const [bUrn, dUrn, pUrn] = [urn(), urn(), urn()];
+    const binary = { resourceType: 'Binary', contentType: 'text/plain', data: Buffer.from('discharge letter').toString('base64') };
+    const document = {
+      resourceType: 'DocumentReference',
+      status: 'current',
+      masterIdentifier: { system: 'urn:ietf:rfc:3986', value: bUrn },
+      subject: { reference: pUrn },
+      content: [{ attachment: { contentType: 'text/plain', url: bUrn } }, { attachment: { contentType: 'text/html', url: 'https://ehr.example/letters/1.html' } }],
+    };
+    const result = (await client.transaction({ body: transaction([post(document, dUrn), post(binary, bUrn), post(patient(fresh()), pUrn)]) as never })) as unknown as Json;
+    const [dRef, bRef] = result.entry.map((e: Json) => target(e.response.location));
+    const stored = await read(dRef);
+    expect(stored.content[0].attachment.url).toBe(bRef);
+    expect(stored.content[1].attachment.url).toBe('https://ehr.example/letters/1.html');
+    expect(stored.masterIdentifier.value).toBe(bUrn);
+    // The rewritten url is a working relative reference to the stored Binary.
+    const binaryRead = await api.get(bRef).set('Accept', 'application/fhir+json');
+    expect(binaryRead.status).toBe(200);
+    expect(Buffer.from(binaryRead.body.data, 'base64').toString()).toBe('discharge letter');
+  });
+
   it('resolves relative references through RESTful fullUrls (bundle.html#references), as EHRs that send their own URLs do', async () => {
     const base = `https://ehr-${randomUUID()}.example/fhir`;
     const value = fresh();

@@ -124,7 +124,15 @@ export class BundleService {
       );
       for (const e of ordered) {
         if (e.method === 'GET' || e.method === 'HEAD') await this.writer.flush(tx); // reads see the writes before them
-        const resource = prepared[e.index] && rewriteReferences(prepared[e.index] as Resource, (ref, path) => resolve(e, ref, path));
+        const resource =
+          prepared[e.index] &&
+          // A uri/url/canonical/uuid element holding an entry's urn:uuid fullUrl names that entry too
+          // (http.html#trules). Absolute and urn:oid values are left alone: they are also canonical
+          // URLs and code systems, which a server id would break (a CodeSystem entry whose fullUrl is its url).
+          rewriteReferences(prepared[e.index] as Resource, {
+            reference: (ref, path) => resolve(e, ref, path),
+            uri: (value) => (value.startsWith('urn:uuid:') ? fullUrls.get(value) : undefined),
+          });
         responses[e.index] = await atEntry(e, () => this.execute(tx, e, targets.get(e.index) as Target, resource, base, ret, scope));
       }
     });

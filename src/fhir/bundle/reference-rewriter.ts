@@ -1,32 +1,63 @@
 import type { Resource } from '@medplum/fhirtypes';
+import { tryTypeInfo } from '../definitions/element-types';
+
+type Resolve = (value: string, path: string) => string | undefined;
 
 /**
- * Rewrites the references of a resource (every `reference` string, at any depth, contained
- * resources included, and links in the narrative) through `resolve`, which returns the new
- * reference or undefined to keep it. Returns a new resource; the input is left untouched. Pure.
+ * What a link may be rewritten to: `reference` for every `reference` string (at any depth,
+ * contained resources included) and the narrative's links; `uri`, when given, for the values of
+ * elements typed uri, url, canonical, oid or uuid (Attachment.url naming a Binary entry, say), as
+ * the transaction rules ask (http.html#trules: "whether they are found in the resource ids,
+ * resource references, elements of type uri, url, oid, uuid, and <a href="" & <img src="" in the
+ * narrative"). Each returns the new value, or undefined to keep it.
  */
-export function rewriteReferences<T extends Resource>(resource: T, resolve: (reference: string, path: string) => string | undefined): T {
-  return walk(resource, resource.resourceType, resolve) as T;
+export interface LinkResolvers {
+  reference: Resolve;
+  uri?: Resolve;
 }
 
-function walk(value: unknown, path: string, resolve: (reference: string, path: string) => string | undefined): unknown {
-  if (Array.isArray(value)) return value.map((v, i) => walk(v, `${path}[${i}]`, resolve));
+/** The primitive types whose values name other things by URI. */
+const URI_TYPES = new Set(['uri', 'url', 'canonical', 'oid', 'uuid']);
+
+/**
+ * Rewrites the links of a resource through the resolvers. Element types come from the R4
+ * definitions (loaded by then), followed only when `uri` is given. Returns a new resource; the
+ * input is left untouched. Pure.
+ */
+export function rewriteReferences<T extends Resource>(resource: T, resolve: Resolve | LinkResolvers): T {
+  const resolvers = typeof resolve === 'function' ? { reference: resolve } : resolve;
+  return walk(resource, resource.resourceType, undefined, resolvers) as T;
+}
+
+function walk(value: unknown, path: string, type: string | undefined, r: LinkResolvers): unknown {
+  if (Array.isArray(value)) return value.map((v, i) => walk(v, `${path}[${i}]`, type, r));
   if (value === null || typeof value !== 'object') return value;
+  const object = value as Record<string, unknown>;
+  const ownType = typeof object.resourceType === 'string' ? object.resourceType : type;
+  const elements = r.uri && ownType ? tryTypeInfo(ownType)?.byName : undefined;
   const out: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+  for (const [key, v] of Object.entries(object)) {
+    const element = elements?.get(key);
     if (key === 'reference' && typeof v === 'string') {
-      out[key] = resolve(v, `${path}.reference`) ?? v;
+      out[key] = r.reference(v, `${path}.reference`) ?? v;
     } else if (key === 'div' && typeof v === 'string' && path.endsWith('.text')) {
-      out[key] = rewriteNarrativeLinks(v, resolve, `${path}.div`);
+      out[key] = rewriteNarrativeLinks(v, r.reference, `${path}.div`);
+    } else if (r.uri && element && URI_TYPES.has(element.type)) {
+      out[key] = rewriteUris(v, `${path}.${key}`, r.uri);
     } else {
-      out[key] = walk(v, `${path}.${key}`, resolve);
+      out[key] = walk(v, `${path}.${key}`, element && element.kind !== 'primitive' ? element.type : undefined, r);
     }
   }
   return out;
 }
 
+function rewriteUris(value: unknown, path: string, resolve: Resolve): unknown {
+  if (Array.isArray(value)) return value.map((v, i) => rewriteUris(v, `${path}[${i}]`, resolve));
+  return typeof value === 'string' ? (resolve(value, path) ?? value) : value;
+}
+
 /** `href`/`src` attributes of the XHTML narrative that point at bundle entries. */
-function rewriteNarrativeLinks(div: string, resolve: (reference: string, path: string) => string | undefined, path: string): string {
+function rewriteNarrativeLinks(div: string, resolve: Resolve, path: string): string {
   if (!div.includes('urn:uuid:') && !div.includes('urn:oid:')) return div;
   return div.replace(/(href|src)="(urn:(?:uuid|oid):[^"]+)"/g, (whole, attr: string, ref: string) => {
     const resolved = resolve(ref, path);

@@ -1,6 +1,6 @@
-import { capitalize, tryGetDataType, type InternalSchemaElement } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import { SaxesParser, type SaxesAttributeNS } from 'saxes';
+import { tryTypeInfo, type ElementInfo, type TypeInfo } from '../definitions/element-types';
 import { isResourceType, loadFhirDefinitions } from '../definitions/fhir-definitions';
 import { MAX_NARRATIVE_DEPTH, XHTML_NS, narrativeProblems } from '../definitions/narrative';
 import { OperationOutcomeError } from '../operation-outcome';
@@ -35,68 +35,13 @@ export const MAX_XML_DEPTH = MAX_NARRATIVE_DEPTH;
 // Element tables, from the StructureDefinitions
 // ---------------------------------------------------------------------------------------------
 
-type Kind = 'primitive' | 'complex' | 'resource' | 'xhtml';
-
-interface ElementInfo {
-  /** The name in JSON and XML alike: `birthDate`, `valueQuantity` (a choice is one entry per type). */
-  name: string;
-  type: string;
-  kind: Kind;
-  isArray: boolean;
-}
-
-interface TypeInfo {
-  /** Elements in StructureDefinition order, the order XML requires. */
-  ordered: ElementInfo[];
-  byName: Map<string, ElementInfo>;
-}
-
-const R4_PRIMITIVES = new Set([
-  'base64Binary', 'boolean', 'canonical', 'code', 'date', 'dateTime', 'decimal', 'id', 'instant', 'integer',
-  'markdown', 'oid', 'positiveInt', 'string', 'time', 'unsignedInt', 'uri', 'url', 'uuid',
-]);
 const NUMERIC = new Set(['decimal', 'integer', 'positiveInt', 'unsignedInt']);
 
-const typeInfoCache = new Map<string, TypeInfo>();
-
+/** The element table of a type; 400 when R4 has no such type. */
 function typeInfo(typeName: string, where: string): TypeInfo {
-  let info = typeInfoCache.get(typeName);
-  if (info) return info;
-  const schema = tryGetDataType(typeName);
-  if (!schema) throw invalid(`No FHIR R4 definition for type ${typeName} (at ${where})`);
-  const ordered: ElementInfo[] = [];
-  for (const [key, element] of Object.entries(schema.elements)) ordered.push(...expandElement(key, element));
-  info = { ordered, byName: new Map(ordered.map((e) => [e.name, e])) };
-  typeInfoCache.set(typeName, info);
+  const info = tryTypeInfo(typeName);
+  if (!info) throw invalid(`No FHIR R4 definition for type ${typeName} (at ${where})`);
   return info;
-}
-
-/** One entry per JSON name: `value[x]` becomes valueString, valueQuantity, ... */
-function expandElement(key: string, element: InternalSchemaElement): ElementInfo[] {
-  const isChoice = key.endsWith('[x]');
-  return element.type.map((t) => {
-    const type = normaliseTypeCode(t.code);
-    return {
-      name: isChoice ? key.slice(0, -3) + capitalize(type) : key,
-      type,
-      kind: kindOf(type),
-      isArray: !isChoice && !!element.isArray,
-    };
-  });
-}
-
-/** Element.id and Extension.url are typed with FHIRPath system types in the R4 definitions. */
-function normaliseTypeCode(code: string): string {
-  if (!code.startsWith('http://hl7.org/fhirpath/System.')) return code;
-  const system = code.slice('http://hl7.org/fhirpath/System.'.length);
-  return ({ Boolean: 'boolean', Integer: 'integer', Decimal: 'decimal', Date: 'date', DateTime: 'dateTime', Time: 'time' } as Record<string, string>)[system] ?? 'string';
-}
-
-function kindOf(type: string): Kind {
-  if (type === 'xhtml') return 'xhtml';
-  // Bundle.entry.response.outcome is typed OperationOutcome in these definitions, Resource in R4's.
-  if (type === 'Resource' || isResourceType(type)) return 'resource';
-  return R4_PRIMITIVES.has(type) ? 'primitive' : 'complex';
 }
 
 /** Attributes rather than child elements: Element.id below resource level, Extension.url. */

@@ -1,0 +1,52 @@
+import type { DocumentReference, Resource } from '@medplum/fhirtypes';
+import { loadFhirDefinitions } from '../definitions/fhir-definitions';
+import { collectReferences, rewriteReferences } from './reference-rewriter';
+
+const BINARY = 'urn:uuid:6a1b2c3d-0000-4000-8000-000000000001';
+const PATIENT = 'urn:uuid:6a1b2c3d-0000-4000-8000-000000000002';
+const ids: Record<string, string> = { [BINARY]: 'Binary/b1', [PATIENT]: 'Patient/p1' };
+const resolvers = { reference: (v: string) => ids[v], uri: (v: string) => ids[v] };
+
+const documentReference = (): DocumentReference => ({
+  resourceType: 'DocumentReference',
+  status: 'current',
+  subject: { reference: PATIENT },
+  // Identifier.value is a string, not a link, even when it holds the same URN.
+  masterIdentifier: { system: 'urn:ietf:rfc:3986', value: BINARY },
+  content: [{ attachment: { contentType: 'text/plain', url: BINARY } }],
+  extension: [{ url: 'http://example.org/fhir/StructureDefinition/source', valueUrl: BINARY }],
+  contained: [{ resourceType: 'Media', id: 'm', status: 'completed', content: { url: BINARY } }],
+  text: { status: 'generated', div: `<div xmlns="http://www.w3.org/1999/xhtml"><a href="${BINARY}">file</a></div>` },
+});
+
+describe('rewriteReferences', () => {
+  beforeAll(() => loadFhirDefinitions());
+
+  it('rewrites references, narrative links, and uri/url elements (Attachment.url, extensions, contained resources) naming an entry', () => {
+    const input = documentReference();
+    const out = rewriteReferences(input, resolvers);
+    expect(out.subject?.reference).toBe('Patient/p1');
+    expect(out.content[0].attachment.url).toBe('Binary/b1');
+    expect(out.extension?.[0].valueUrl).toBe('Binary/b1');
+    expect(out.extension?.[0].url).toBe('http://example.org/fhir/StructureDefinition/source');
+    expect((out.contained?.[0] as { content: { url: string } }).content.url).toBe('Binary/b1');
+    expect(out.text?.div).toContain('href="Binary/b1"');
+    expect(out.masterIdentifier?.value).toBe(BINARY);
+    expect(input.content[0].attachment.url).toBe(BINARY); // the input is left untouched
+  });
+
+  it('rewrites every value of a repeating uri element and leaves other values alone', () => {
+    const plan = { resourceType: 'CarePlan', status: 'active', intent: 'plan', subject: { reference: 'Patient/x' }, instantiatesUri: [BINARY, 'http://example.org/protocol'] } as Resource;
+    expect((rewriteReferences(plan, resolvers) as { instantiatesUri: string[] }).instantiatesUri).toEqual(['Binary/b1', 'http://example.org/protocol']);
+  });
+
+  it('rewrites only references when no uri resolver is given (batch entries)', () => {
+    const out = rewriteReferences(documentReference(), (v) => ids[v]);
+    expect(out.subject?.reference).toBe('Patient/p1');
+    expect(out.content[0].attachment.url).toBe(BINARY);
+  });
+
+  it('collects reference strings and narrative links, not uri elements', () => {
+    expect(collectReferences(documentReference()).map((r) => r.reference)).toEqual([PATIENT, BINARY]);
+  });
+});
