@@ -10,6 +10,8 @@ export interface TxContext {
   /** The authenticated client (or system component) on whose behalf rows change. */
   actor: string;
   requestId?: string;
+  /** The FHIR base URL the client addressed: absolute references to it are stored relative (see withLocalReferences). */
+  base?: string;
 }
 
 /** A running transaction. SQL uses `?` placeholders; values travel only as bind parameters. */
@@ -17,6 +19,8 @@ export interface Tx {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   /** Whom the transaction's changes are attributed to (TxContext.actor). */
   readonly actor?: string;
+  /** TxContext.base. */
+  readonly base?: string;
 }
 
 /**
@@ -60,6 +64,7 @@ export class DatabaseService {
       let ended = false;
       const tx: Tx = {
         actor: ctx.actor,
+        base: ctx.base,
         query: async <R>(sql: string, params: unknown[] = []) => {
           if (ended) throw new Error(`Transaction already ended: ${sql}`);
           assertNoUndefined(sql, params);

@@ -5,7 +5,7 @@ import type { AppConfig } from '../../config/app-config';
 import { LOGGER } from '../../core/core.module';
 import { APP_CONFIG } from '../../core/tokens';
 import { DatabaseService } from '../../database/database.service';
-import { collectReferences } from '../../fhir/bundle/reference-rewriter';
+import { collectReferences } from '../../fhir/references/reference-rewriter';
 import { SearchService } from '../../fhir/search/search.service';
 import { ResourceStore } from '../../fhir/store/resource-store.repository';
 import { ConnectionRepository } from '../connection.repository';

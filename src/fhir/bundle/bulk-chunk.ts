@@ -5,7 +5,7 @@ import type { SearchIndexWriter } from '../search/search-index.writer';
 import type { ResourceStore, StoredVersion } from '../store/resource-store.repository';
 import type { ResourceWriteService } from '../write/resource-write.service';
 import type { ParsedEntry } from './bundle-request';
-import { collectReferences, rewriteReferences } from './reference-rewriter';
+import { collectReferences, rewriteReferences } from '../references/reference-rewriter';
 import { CONDITIONAL_REFERENCE, criteriaLockKey, tokenCriteria, type TokenCriteria } from './batch-criteria';
 
 /** Where an entry writes: an id, or (ifNoneExist matched) an existing resource, or (conditional DELETE) nothing. */

@@ -17,7 +17,7 @@ import { parseBundle, type ParsedEntry } from './bundle-request';
 import { AccessPolicy } from '../../auth/access/access-policy';
 import type { Permission } from '../../auth/access/scopes';
 import type { AuthContext } from '../../auth/auth.types';
-import { collectReferences, rewriteReferences } from './reference-rewriter';
+import { collectReferences, rewriteReferences } from '../references/reference-rewriter';
 import { CONDITIONAL_REFERENCE, criteriaLockKey } from './batch-criteria';
 import { writeBulkChunk, type Target } from './bulk-chunk';
 import { runChunks } from './chunk-pipeline';

@@ -1,6 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { ParsedEntry } from './bundle-request';
-import { collectReferences } from './reference-rewriter';
+import { collectReferences } from '../references/reference-rewriter';
 import { CONDITIONAL_REFERENCE, criteriaLockKey, tokenCriteria, type TokenCriteria } from './batch-criteria';
 
 /**

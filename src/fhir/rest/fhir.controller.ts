@@ -72,7 +72,8 @@ export class FhirController {
   async bundle(@Body() body: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
     negotiate(req);
     requireJsonBody(req);
-    const result = await this.bundles.process(txContext(req), body, fhirBase(req, this.config), preferredReturn(req), req.auth);
+    const base = fhirBase(req, this.config);
+    const result = await this.bundles.process(txContext(req, base), body, base, preferredReturn(req), req.auth);
     sendJson(res, 200, JSON.stringify(result));
   }
 
@@ -238,7 +239,7 @@ export class FhirController {
       await this.runOne(req, res, { method: 'POST', resourceType: type, resource: body as Resource, ifNoneExist: ifNoneExist.replace(/^[^?]*\?/, '') });
       return;
     }
-    const result = await this.writer.create(txContext(req), body, type);
+    const result = await this.writer.create(txContext(req, fhirBase(req, this.config)), body, type);
     this.sendWrite(req, res, result);
   }
 
@@ -279,12 +280,13 @@ export class FhirController {
 
   /** Runs one interaction as a one-entry transaction and answers as REST does. */
   private async runOne(req: Request, res: Response, e: Omit<ParsedEntry, 'index'>): Promise<void> {
-    const entry: BundleEntry = await this.bundles.runOne(txContext(req), e, fhirBase(req, this.config), 'representation', req.auth);
+    const base = fhirBase(req, this.config);
+    const entry: BundleEntry = await this.bundles.runOne(txContext(req, base), e, base, 'representation', req.auth);
     const response = entry.response ?? { status: '200' };
     const status = Number.parseInt(response.status, 10);
     if (response.etag) res.setHeader('ETag', response.etag);
     if (response.lastModified) res.setHeader('Last-Modified', new Date(response.lastModified).toUTCString());
-    if (status === 201 && response.location) res.setHeader('Location', `${fhirBase(req, this.config)}/${response.location}`);
+    if (status === 201 && response.location) res.setHeader('Location', `${base}/${response.location}`);
     if (e.method === 'DELETE') {
       sendJson(res, 200, JSON.stringify(informational(status === 204 && !response.etag ? 'No resource matched; nothing deleted' : 'Deleted')));
       return;
@@ -308,7 +310,7 @@ export class FhirController {
     requireJsonBody(req);
     this.access.requireWrite(req.auth, type, 'u');
     const ifMatch = req.headers['if-match'];
-    const result = await this.writer.update(txContext(req), type, id, body, { ifMatch: typeof ifMatch === 'string' ? ifMatch : undefined });
+    const result = await this.writer.update(txContext(req, fhirBase(req, this.config)), type, id, body, { ifMatch: typeof ifMatch === 'string' ? ifMatch : undefined });
     this.sendWrite(req, res, result);
   }
 
@@ -425,9 +427,9 @@ function criteriaOf(req: Request): string {
   return criteria;
 }
 
-/** Who acts, for the audit trail of the transaction. */
-export function txContext(req: Request): TxContext {
-  return { actor: req.auth ? `client:${req.auth.clientId}` : 'anonymous', requestId: req.requestId };
+/** Who acts, for the audit trail of the transaction; and, for writes of client content, the FHIR base the client addressed. */
+export function txContext(req: Request, base?: string): TxContext {
+  return { actor: req.auth ? `client:${req.auth.clientId}` : 'anonymous', requestId: req.requestId, ...(base ? { base } : {}) };
 }
 
 function unknownOperation(req: Request): OperationOutcomeError {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Provenance, Meta, Resource } from '@medplum/fhirtypes';
 import { DatabaseService, type Tx, type TxContext } from '../../database/database.service';
+import { withLocalReferences } from '../references/reference-rewriter';
 import { OutboxRepository, type ResourceAction } from '../../outbox/outbox.repository';
 import { validateFhirResource } from '../definitions/resource-validator';
 import { badRequest, conflict, preconditionFailed } from '../operation-outcome';
@@ -170,11 +171,12 @@ export class ResourceWriteService {
 
   /** Creates a validated resource whose id was assigned by the server (so it cannot exist yet). */
   async createInTx(tx: Tx, resource: Resource): Promise<WriteOutcome> {
-    const checked = await this.applyRules(tx, resource, undefined);
+    const checked = await this.applyRules(tx, withLocalReferences(resource, tx.base), undefined);
     return this.writeVersion(tx, checked, undefined, 'POST', await this.ownerByTarget(tx, checked));
   }
 
-  async updateInTx(tx: Tx, resource: Resource, options: UpdateOptions): Promise<WriteOutcome> {
+  async updateInTx(tx: Tx, given: Resource, options: UpdateOptions): Promise<WriteOutcome> {
+    const resource = withLocalReferences(given, tx.base);
     const { resourceType, id } = resource as Resource & { id: string };
     const current = await this.currentOf(tx, resourceType, id);
     checkIfMatch(current, options.ifMatch, `${resourceType}/${id}`);

@@ -1,6 +1,6 @@
 import type { DocumentReference, Resource } from '@medplum/fhirtypes';
 import { loadFhirDefinitions } from '../definitions/fhir-definitions';
-import { collectReferences, rewriteReferences } from './reference-rewriter';
+import { collectReferences, rewriteReferences, withLocalReferences } from './reference-rewriter';
 
 const BINARY = 'urn:uuid:6a1b2c3d-0000-4000-8000-000000000001';
 const PATIENT = 'urn:uuid:6a1b2c3d-0000-4000-8000-000000000002';
@@ -48,5 +48,26 @@ describe('rewriteReferences', () => {
 
   it('collects reference strings and narrative links, not uri elements', () => {
     expect(collectReferences(documentReference()).map((r) => r.reference)).toEqual([PATIENT, BINARY]);
+  });
+});
+
+describe('withLocalReferences', () => {
+  const base = 'https://fhir.example.org/r4/fhir';
+  const obs = (subject: string, performer: string): Resource =>
+    ({ resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: subject }, performer: [{ reference: performer }] }) as Resource;
+
+  it('makes references to the own base relative, versions kept, and leaves everything else alone', () => {
+    const out = withLocalReferences(obs(`${base}/Patient/p1`, `${base}/Practitioner/d1/_history/3`), `${base}/`) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(out.subject.reference).toBe('Patient/p1');
+    expect(out.performer[0].reference).toBe('Practitioner/d1/_history/3');
+    for (const other of ['https://fhir.example.org/r4/fhirx/Patient/p1', 'https://other.example.org/r4/fhir/Patient/p1', `${base}/Patient/p1?x=1`, `${base}/patient/p1`, `${base}/Patient/$everything`]) {
+      const input = obs(other, 'Practitioner/d1');
+      expect(withLocalReferences(input, base)).toBe(input);
+    }
+  });
+
+  it('returns the resource itself without a base', () => {
+    const input = obs(`${base}/Patient/p1`, 'Practitioner/d1');
+    expect(withLocalReferences(input, undefined)).toBe(input);
   });
 });

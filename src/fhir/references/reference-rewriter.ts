@@ -74,3 +74,25 @@ export function collectReferences(resource: Resource): Array<{ reference: string
   });
   return found;
 }
+
+const OWN_REFERENCE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
+
+/**
+ * The resource with its absolute references to this server's own base (`https://host/fhir/Patient/p1`)
+ * made relative (`Patient/p1`): the same resource (references.html: a reference relative to the
+ * server's base), and the form search, compartments and _include match. Returns the resource
+ * itself when it has none. Pure.
+ */
+export function withLocalReferences<T extends Resource>(resource: T, base: string | undefined): T {
+  if (!base) return resource;
+  const prefix = `${base.replace(/\/+$/, '')}/`;
+  let changed = false;
+  const out = rewriteReferences(resource, (reference) => {
+    if (!reference.startsWith(prefix)) return undefined;
+    const rest = reference.slice(prefix.length);
+    if (!OWN_REFERENCE.test(rest)) return undefined;
+    changed = true;
+    return rest;
+  });
+  return changed ? out : resource;
+}
