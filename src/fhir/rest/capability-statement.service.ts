@@ -95,7 +95,7 @@ export class CapabilityStatementService {
           name: p.code,
           definition: p.url,
           type: p.type,
-          ...(isEncryptedType(type) && p.sensitive ? { documentation: 'Encrypted at rest: matched whole (exact after normalisation) through a keyed hash' } : {}),
+          ...(isEncryptedType(type) && p.sensitive ? { documentation: 'Encrypted at rest: matched whole (exact after normalisation) through a keyed hash; :contains, :exact and :text are refused (400)' } : {}),
         })),
       operation: [
         { name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' },

@@ -182,13 +182,16 @@ function valueMatch(
       const s = unescapeValue(value);
       const norm = normalizeString(s);
       if (!norm) throw badRequest(`${def.code}: the value is empty once spaces are removed`);
-      // Secret fields are matched by keyed hash: whole (normalised) values only.
+      // Secret fields are matched by keyed hash: whole (normalised) values only, so :exact and
+      // :contains cannot be answered (an empty result would read as "no such patient").
+      if (secret && modifier) throw badRequest(`The modifier :${modifier} is not supported on ${def.code}: it is encrypted at rest and matched by whole value only`);
       if (secret) return sql`${x}.hash = ${ctx.stringHash(norm)}`;
       if (modifier === 'exact') return sql`${x}.exact = ${exactString(s)}`;
       if (modifier === 'contains') return sql`${x}.value LIKE ${`%${escapeLike(norm)}%`}`;
       return sql`${x}.value LIKE ${`${escapeLike(norm)}%`}`;
     }
     case 'token':
+      if (modifier === 'text' && secret) throw badRequest(`The modifier :text is not supported on ${def.code}: it is encrypted at rest and matched by whole code only`);
       if (modifier === 'text') {
         const norm = normalizeString(unescapeValue(value));
         return sql`(${x}.text LIKE ${`${escapeLike(norm)}%`} OR ${x}.text LIKE ${`% ${escapeLike(norm)}%`})`;
