@@ -48,7 +48,8 @@ describe('FHIR REST', () => {
         expect(keys(summary.body)).toEqual(['class', 'id', 'meta', 'resourceType', 'status']);
         expect(subsetted(summary.body)).toBe(true);
         expect(keys((await api.get(`${path}?_summary=data`)).body)).toEqual(['class', 'id', 'meta', 'resourceType', 'status', 'statusHistory']);
-        expect(keys((await api.get(`${path}?_elements=status`)).body)).toEqual(['id', 'meta', 'resourceType', 'status']);
+        // class is mandatory (1..1): returned whether asked for or not.
+        expect(keys((await api.get(`${path}?_elements=status`)).body)).toEqual(['class', 'id', 'meta', 'resourceType', 'status']);
         const full = await api.get(path);
         expect(keys(full.body)).toEqual(['class', 'id', 'meta', 'resourceType', 'status', 'statusHistory', 'text']);
         expect(subsetted(full.body)).toBe(false);

@@ -449,7 +449,7 @@ describe('_summary and _elements', () => {
     expect(hasSubsetted(full)).toBe(false);
   });
 
-  it_('_elements: only the elements asked for, plus id and meta, tagged SUBSETTED', async () => {
+  it_('_elements: only the elements asked for, plus id and meta (Patient has no mandatory element), tagged SUBSETTED', async () => {
     const patients = ofType('Patient');
     const bundle = await search('Patient?_elements=birthDate,gender&_sort=_id');
     const got = entries(bundle, 'match').map((e) => e.resource as Json);

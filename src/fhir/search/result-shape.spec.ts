@@ -33,10 +33,11 @@ describe('shapeResource', () => {
     expect(shapeResource(observation, 'true', undefined).meta?.tag).toEqual([SUBSETTED]);
   });
 
-  it('_elements names elements the same way: value names valueQuantity, status does not name statusHistory', () => {
-    expect(keys(shapeResource(encounter, undefined, ['status']))).toEqual(['_status', 'id', 'meta', 'resourceType', 'status']);
-    expect(keys(shapeResource(observation, undefined, ['value']))).toEqual(['id', 'meta', 'resourceType', 'valueQuantity']);
-    expect(keys(shapeResource(observation, undefined, ['value[x]', 'note']))).toEqual(['id', 'meta', 'note', 'resourceType', 'valueQuantity']);
+  it('_elements names elements the same way (value names valueQuantity, status does not name statusHistory), and keeps the mandatory ones', () => {
+    // Encounter.status and class, Observation.status and code are 1..1: returned whether asked or not (search.html#elements).
+    expect(keys(shapeResource(encounter, undefined, ['status']))).toEqual(['_status', 'class', 'id', 'meta', 'resourceType', 'status']);
+    expect(keys(shapeResource(observation, undefined, ['value']))).toEqual(['code', 'id', 'meta', 'resourceType', 'status', 'valueQuantity']);
+    expect(keys(shapeResource(observation, undefined, ['value[x]', 'note']))).toEqual(['code', 'id', 'meta', 'note', 'resourceType', 'status', 'valueQuantity']);
   });
 
   it('_summary=text keeps text and the mandatory elements; data drops only text; none leaves the resource as it is', () => {
@@ -51,7 +52,7 @@ describe('shapeResource', () => {
     expect(shapeForRead(json, [['_format', 'json']])).toBe(json);
     expect(shapeForRead(json, [['_summary', 'false']])).toBe(json);
     expect(keys(JSON.parse(shapeForRead(json, [['_summary', 'true']])))).toEqual(['_status', 'class', 'id', 'meta', 'resourceType', 'status']);
-    expect(keys(JSON.parse(shapeForRead(json, [['_elements', 'class']])))).toEqual(['class', 'id', 'meta', 'resourceType']);
+    expect(keys(JSON.parse(shapeForRead(json, [['_elements', 'class']])))).toEqual(['_status', 'class', 'id', 'meta', 'resourceType', 'status']);
     for (const bad of [[['_summary', 'count']], [['_summary', 'yes']], [['_elements', 'a b']], [['_summary', 'true'], ['_summary', 'data']]] as Array<Array<[string, string]>>) {
       expect(() => shapeForRead(json, bad)).toThrow(OperationOutcomeError);
     }

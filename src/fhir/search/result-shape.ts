@@ -44,7 +44,8 @@ const ALWAYS = new Set(['resourceType', 'id', 'meta']);
 
 /**
  * Shapes a resource for `_summary` and `_elements`: keeps the chosen top-level elements (plus
- * id and meta) and tags the result SUBSETTED, as the specification asks. Pure.
+ * id, meta and, for `_elements`, the mandatory ones) and tags the result SUBSETTED, as the
+ * specification asks. Pure.
  */
 export function shapeResource(resource: Resource, summary: SummaryMode | undefined, elements: string[] | undefined): Resource {
   const { summary: summaryNames, mandatory: mandatoryNames, choices } = elementsOf(resource.resourceType);
@@ -61,7 +62,8 @@ export function shapeResource(resource: Resource, summary: SummaryMode | undefin
   };
   let keep: (key: string) => boolean;
   if (elements?.length) {
-    const wanted = named(new Set(elements.map((e) => e.replace('[x]', ''))));
+    // Mandatory elements come too (search.html#elements: servers SHOULD return them whether asked or not).
+    const wanted = named(new Set([...elements.map((e) => e.replace('[x]', '')), ...mandatoryNames]));
     keep = (k) => ALWAYS.has(k) || wanted(k);
   } else if (summary === 'true') {
     const inSummary = named(summaryNames);
