@@ -8,6 +8,7 @@ import { AuditEventRecorder } from '../audit/audit-event.recorder';
 import { rateLimiter } from './rate-limit';
 import { Metrics } from '../metrics/metrics';
 import { mountQueueDashboard } from '../admin/queue-dashboard';
+import { answerClientErrors } from './client-errors';
 
 const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json+fhir', 'application/json-patch+json'];
 const XML_TYPES = ['application/fhir+xml', 'application/xml', 'text/xml', 'application/xml+fhir'];
@@ -16,6 +17,7 @@ const XML_TYPES = ['application/fhir+xml', 'application/xml', 'text/xml', 'appli
 export function configureHttp(app: NestExpressApplication, config: AppConfig): void {
   app.set('trust proxy', 'loopback');
   app.disable('x-powered-by');
+  answerClientErrors(app.getHttpServer());
   app.set('etag', false); // ETags are FHIR versions, set where a resource is served
   const audit = app.get(AuditEventRecorder, { strict: false });
   const metrics = app.get(Metrics, { strict: false });

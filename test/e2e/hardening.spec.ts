@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import request from 'supertest';
 import { FhirRequest, expectOutcome } from '../helpers/fhir-request';
 import { startTestApp, type TestApp } from '../helpers/test-app';
@@ -28,6 +29,33 @@ describe('hardening', () => {
     expect(res.headers['x-frame-options']).toBe('DENY');
     expect(res.headers['cache-control']).toBe('no-store');
     expect(JSON.stringify(res.body)).not.toMatch(/at .*\.(js|ts):\d+/);
+  });
+
+  /** Sends raw bytes (what no HTTP client library would send) and reads the whole answer. */
+  function raw(bytes: Buffer): Promise<{ statusLine: string; headers: string; body: string }> {
+    const { hostname, port } = new URL(t.baseUrl);
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => socket.end(bytes));
+      const chunks: Buffer[] = [];
+      socket.on('data', (c) => chunks.push(c));
+      socket.on('error', reject);
+      socket.on('close', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        const [head, body = ''] = text.split('\r\n\r\n');
+        const [statusLine, ...headers] = head.split('\r\n');
+        resolve({ statusLine, headers: headers.join('\n').toLowerCase(), body });
+      });
+    });
+  }
+
+  it("requests Node's HTTP parser refuses (headers too large, raw non-ASCII in the URL) are answered with an OperationOutcome too", async () => {
+    const huge = await raw(Buffer.from(`GET /fhir/Patient?name=${'a'.repeat(100_000)} HTTP/1.1\r\nHost: x\r\n\r\n`));
+    expect(huge.statusLine).toBe('HTTP/1.1 431 Request Header Fields Too Large');
+    expect(huge.headers).toContain('content-type: application/fhir+json');
+    expect(JSON.parse(huge.body)).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'too-long' }] });
+    const utf8 = await raw(Buffer.concat([Buffer.from('GET /fhir/Patient?name='), Buffer.from('Müller', 'utf8'), Buffer.from(' HTTP/1.1\r\nHost: x\r\n\r\n')]));
+    expect(utf8.statusLine).toBe('HTTP/1.1 400 Bad Request');
+    expect(JSON.parse(utf8.body)).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'structure' }] });
   });
 
   it('answers CORS for the configured origin only', async () => {

@@ -351,6 +351,17 @@ describe('malformed values are a 400 naming the parameter', () => {
     await rejected('Patient?_lastUpdated=yesterday', '_lastUpdated');
     await rejected('Patient?_lastUpdated=gt2020-13', '_lastUpdated');
     await rejected(`Observation?date=${'9'.repeat(40)}`, 'date');
+    // Time-zone offsets beyond R4's -14:00..+14:00.
+    await rejected(`Patient?birthdate=${encodeURIComponent('1980-05-10T10:00:00+99:00')}`, 'birthdate');
+    await rejected(`Observation?date=${encodeURIComponent('ge2020-01-01T10:00-14:30')}`, 'date');
+    expect((await api.get(`Observation?date=${encodeURIComponent('ge2020-01-01T10:00+14:00')}`)).status).toBe(200);
+  });
+
+  it('a boolean parameter takes true or false only', async () => {
+    await rejected('Patient?active=yes', 'active');
+    await rejected('Organization?active=1', 'active');
+    for (const v of ['true', 'false']) expect((await api.get(`Patient?active=${v}`)).status).toBe(200);
+    expect((await api.get('Patient?active:not=true')).status).toBe(200);
   });
 
   it('malformed numbers and quantities', async () => {

@@ -19,6 +19,12 @@ describe('dateRange', () => {
     for (const bad of ['2020-13', '2020-02-30', '2020-01-01T25:00:00Z', 'abc', '0000', '20200101', '2020-1-1', "2020'--"]) expect(dateRange(bad)).toBeUndefined();
   });
 
+  it('takes time-zone offsets from -14:00 to +14:00, as R4 dateTime does', () => {
+    expect(dateRange('2020-01-01T10:00:00+14:00')?.low).toBe('2019-12-31T20:00:00.000Z');
+    expect(dateRange('2020-01-01T10:00:00-12:30')?.low).toBe('2020-01-01T22:30:00.000Z');
+    for (const bad of ['2020-01-01T10:00:00+99:00', '2020-01-01T10:00:00+14:30', '2020-01-01T10:00:00-15:00', '2020-01-01T10:00:00+05:60']) expect(dateRange(bad)).toBeUndefined();
+  });
+
   it('keeps years below 100 as written', () => {
     expect(dateRange('0099')?.low).toBe('0099-01-01T00:00:00.000Z');
   });

@@ -59,6 +59,8 @@ export function dateRange(text: string): DateRange | undefined {
     const high = !mo ? Date.UTC(year + 1, 0, 1) : !d ? Date.UTC(year, month + 1, 1) : Date.UTC(year, month, day + 1);
     return { low: iso(low, year), high: iso(high, year) };
   }
+  // R4's dateTime allows offsets from -14:00 to +14:00.
+  if (zone && zone !== 'Z' && (Number(zone.slice(4, 6)) > 59 || Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)) > 14 * 60)) return undefined;
   const offsetMin = !zone || zone === 'Z' ? 0 : (zone[0] === '-' ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)));
   const ms = frac ? Math.floor(Number(`0${frac}`) * 1000) : 0;
   const base = Date.UTC(year, month, day, Number(h), Number(mi), s ? Number(s) : 0, ms) - offsetMin * 60_000;
