@@ -1011,6 +1011,24 @@ describe('system level, POST _search', () => {
     expect(await found(`?_id=${own.patA.id}`)).toEqual([refOf(own.patA)]);
   });
 
+  it_('a parameter not common to every type searched: lenient searches the types that define it and says so; strict is a 400', async () => {
+    const males = ofType('Patient').filter((p) => p.gender === 'male').map(refOf).sort();
+    expect(males.length).toBeGreaterThan(0);
+    const res = await api.get('?_type=Observation,Patient&gender=male&_count=1000');
+    expect(res.status).toBe(200);
+    expect(matchRefs(res.body).sort()).toEqual(males);
+    const outcome = (res.body.entry as Json[]).find((e) => e.search?.mode === 'outcome')?.resource;
+    expect(outcome?.issue?.[0]).toMatchObject({ severity: 'warning', diagnostics: expect.stringMatching(/^gender: not defined for 1 of the 2 types searched \(Observation\)/) });
+    // Applied, so the self link keeps it.
+    expect((res.body.link as Json[]).find((l) => l.relation === 'self')?.url).toContain('gender=male');
+    const strict = await api.get('?_type=Observation,Patient&gender=male').set('Prefer', 'handling=strict');
+    expect(JSON.stringify(expectOutcome(strict, 400))).toMatch(/gender is not defined for 1 of the 2 types searched \(Observation\)/);
+    // Common to both: no note, under strict handling too.
+    const common = await api.get(`?_type=Observation,Condition&patient=${refOf(synPatient.Patria)}`).set('Prefer', 'handling=strict');
+    expect(common.status).toBe(200);
+    expect((common.body.entry as Json[]).some((e) => e.search?.mode === 'outcome')).toBe(false);
+  });
+
   it_('POST [type]/_search (form body merged with the query) and POST /_search answer as GET', async () => {
     const patria = synPatient.Patria.id;
     const get = await found(`Observation?patient=${patria}&code=${LOINC}|2093-3,${LOINC}|2571-8`);

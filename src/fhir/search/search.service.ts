@@ -59,6 +59,13 @@ interface ResourceRow {
 /** The stored version's columns of a resource table aliased `f`, decrypted with `keys`. */
 const versionColumns = (keys: string): Sql => new Sql(`f.version_id, f.last_updated, f.deleted, ${storedJsonSql('f')} AS json`, [keys]);
 
+/** A parameter reported in the Bundle's outcome entry: ignored (and left out of the links), or applied to some types only (`kept`). */
+interface SearchNote {
+  name: string;
+  reason: string;
+  kept?: boolean;
+}
+
 const ROW: RowRef = { type: sql`r.resource_type`, id: sql`r.id`, lastUpdated: sql`r.last_updated`, patientId: sql`r.patient_id` };
 const MAX_INCLUDED = 1000;
 
@@ -105,7 +112,7 @@ export class SearchService {
     const types = this.typesOf(input, req).filter((t) => input.patientCompartment === undefined || inPatientTable(t));
     if (!types.length) throw badRequest(`${input.resourceType ?? '_type'}: no type searched is in the Patient compartment`);
     const ctx = this.context(input.base, input.compartment, input.canRead);
-    const ignored: Array<{ name: string; reason: string }> = [];
+    const ignored: SearchNote[] = [];
     const where = this.conditions(types, req, ctx, input.strict, ignored);
     for (const spec of [...req.include, ...req.revinclude]) this.checkInclude(spec);
 
@@ -177,7 +184,7 @@ export class SearchService {
     if (ignored.length) {
       const oo: OperationOutcome = {
         resourceType: 'OperationOutcome',
-        issue: ignored.map((m) => ({ severity: 'warning', code: 'not-supported', diagnostics: `Ignored: ${truncate(m.name)}: ${m.reason}` })),
+        issue: ignored.map((m) => ({ severity: 'warning', code: 'not-supported', diagnostics: `${m.kept ? '' : 'Ignored: '}${truncate(m.name)}: ${m.reason}` })),
       };
       entry.push({ resource: oo, search: { mode: 'outcome' } });
     }
@@ -275,11 +282,12 @@ export class SearchService {
   }
 
   /** The AND of every clause; at system level each clause applies to the types that define it. */
-  private conditions(types: string[], req: SearchRequest, ctx: ConditionContext, strict: boolean, ignored: Array<{ name: string; reason: string }>): Sql {
+  private conditions(types: string[], req: SearchRequest, ctx: ConditionContext, strict: boolean, ignored: SearchNote[]): Sql {
     const parts: Sql[] = [];
     for (const clause of req.clauses) {
       const perType: Sql[] = [];
       let unknown: UnknownParameterError | undefined;
+      const lacking: string[] = [];
       for (const t of types) {
         try {
           // The type as a constant, not r.resource_type: index lookups then need no correlation on it.
@@ -288,12 +296,21 @@ export class SearchService {
         } catch (e) {
           if (!(e instanceof UnknownParameterError)) throw e;
           unknown = e;
+          lacking.push(t);
         }
       }
       if (!perType.length && unknown) {
         if (strict) throw badRequest(`${unknown.message} (Prefer: handling=strict)`);
         ignored.push({ name: clause.name, reason: unknown.message });
         continue;
+      }
+      if (lacking.length) {
+        // search.html#all: at system level every parameter SHALL be common to the types searched. The
+        // types without it are left out: an error under strict handling, said in the Bundle otherwise.
+        const named = `${lacking.slice(0, 5).join(', ')}${lacking.length > 5 ? ` and ${lacking.length - 5} more` : ''}`;
+        const reason = `not defined for ${lacking.length} of the ${types.length} types searched (${named})`;
+        if (strict) throw badRequest(`${truncate(clause.name)} is ${reason}; at system level a parameter must be common to every type searched (Prefer: handling=strict)`);
+        ignored.push({ name: clause.name, reason: `${reason}: only the types that define it were searched`, kept: true });
       }
       parts.push(types.length === 1 ? perType[0] : or(perType));
     }
@@ -413,8 +430,8 @@ export class SearchService {
     return { fullUrl, resource: shapeResource(JSON.parse(v.json as string) as Resource, req.summary, req.elements), search: { mode } };
   }
 
-  private links(input: SearchInput, req: SearchRequest, keys: SortKey[], page: MatchRow[], hasNext: boolean, hasPrevious: boolean, ignored: Array<{ name: string }>): BundleLink[] {
-    const ignoredNames = new Set(ignored.map((m) => m.name));
+  private links(input: SearchInput, req: SearchRequest, keys: SortKey[], page: MatchRow[], hasNext: boolean, hasPrevious: boolean, ignored: SearchNote[]): BundleLink[] {
+    const ignoredNames = new Set(ignored.filter((m) => !m.kept).map((m) => m.name));
     const kept = input.params.filter(([k]) => k !== '_cursor' && !ignoredNames.has(k.trim()));
     const url = (cursor?: string) => {
       const path = input.patientCompartment !== undefined ? `/Patient/${input.patientCompartment}/${input.resourceType ?? '*'}` : input.resourceType ? `/${input.resourceType}` : '';
