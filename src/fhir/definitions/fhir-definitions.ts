@@ -14,6 +14,7 @@ let loaded = false;
 let resourceTypes: Set<string>;
 let compartmentPaths: Map<string, FhirPathAtom[]>;
 let ownerPaths: Map<string, string>;
+let compartmentParams: Map<string, string[]>;
 
 export function loadFhirDefinitions(): void {
   if (loaded) return;
@@ -36,8 +37,10 @@ export function loadFhirDefinitions(): void {
   const compartment = load<{ resource: { code: string; param?: string[] }[] }>('compartmentdefinition-patient.json');
   compartmentPaths = new Map();
   ownerPaths = new Map();
+  compartmentParams = new Map();
   for (const { code: type, param } of compartment.resource) {
     if (!param?.length) continue;
+    compartmentParams.set(type, [...param]);
     // 'patient' and 'subject' name the owner most directly; prefer them over performer, author...
     const ordered = [...param].sort((a, b) => rank(a) - rank(b));
     const atoms: FhirPathAtom[] = [];
@@ -77,6 +80,12 @@ export function isResourceType(type: string): boolean {
 export function patientCompartmentPaths(type: string): FhirPathAtom[] {
   loadFhirDefinitions();
   return compartmentPaths.get(type) ?? [];
+}
+
+/** The search parameters whose references to a Patient put a resource of `type` in that Patient's compartment (the R4 CompartmentDefinition). */
+export function patientCompartmentParams(type: string): string[] {
+  loadFhirDefinitions();
+  return compartmentParams.get(type) ?? [];
 }
 
 /**

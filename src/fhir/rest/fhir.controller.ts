@@ -207,8 +207,8 @@ export class FhirController {
 
   /**
    * Compartment search (search.html, "Searching a compartment"): `Patient/{id}/{type}?...` is the type's
-   * search confined to the resources filed under that Patient (its compartment, from the R4
-   * CompartmentDefinition); `Patient/{id}/*` searches every type of the compartment.
+   * search confined to that Patient's compartment (the resources whose compartment parameters, from
+   * the R4 CompartmentDefinition, refer to it); `Patient/{id}/*` searches every type of the compartment.
    */
   private async compartmentSearch(req: Request, res: Response, patientId: string, type: string): Promise<void> {
     const searched = type === '*' ? undefined : type;

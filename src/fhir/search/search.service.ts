@@ -5,7 +5,7 @@ import { APP_CONFIG } from '../../core/tokens';
 import { KeyRing } from '../../crypto/key-ring';
 import { DatabaseService, type Tx } from '../../database/database.service';
 import { and, join, or, raw, sql, Sql } from '../../database/sql-fragment';
-import { fhirResourceTypes, isResourceType, patientCompartmentPaths } from '../definitions/fhir-definitions';
+import { fhirResourceTypes, isResourceType, patientCompartmentParams, patientCompartmentPaths } from '../definitions/fhir-definitions';
 import { badRequest, forbidden } from '../operation-outcome';
 import type { StoredVersion } from '../store/resource-store.repository';
 import { clauseCondition, UnknownParameterError, type ConditionContext, type RowRef } from './search-conditions';
@@ -58,6 +58,22 @@ interface ResourceRow {
 
 /** The stored version's columns of a resource table aliased `f`, decrypted with `keys`. */
 const versionColumns = (keys: string): Sql => new Sql(`f.version_id, f.last_updated, f.deleted, ${storedJsonSql('f')} AS json`, [keys]);
+
+/**
+ * Compartment search (`Patient/{id}/{type}`): the resources in that Patient's compartment as the R4
+ * CompartmentDefinition defines it: the Patient itself, and every resource that one of its type's
+ * compartment parameters (Observation: subject or performer) refers to the Patient by. A semi-join
+ * on the reference index, so PostgreSQL starts from the Patient's index rows.
+ */
+function compartmentMembership(types: string[], patientId: string): Sql {
+  const pairs = types.flatMap((t) => patientCompartmentParams(t).map((code) => sql`(${nameLit(t)}, ${nameLit(code)})`));
+  const self = types.includes('Patient') ? sql` UNION ALL SELECT 'Patient'::varchar, ${patientId}::text` : sql``;
+  const refers = pairs.length
+    ? sql`SELECT cm.resource_type, cm.resource_id::text FROM search_reference cm
+           WHERE cm.target_id = ${patientId} AND cm.target_type = 'Patient' AND (cm.resource_type, cm.code) IN (${join(pairs, ', ')})`
+    : sql`SELECT NULL::varchar, NULL::text WHERE false`;
+  return sql`(r.resource_type, r.id::text) IN (${refers}${self})`;
+}
 
 /** A parameter reported in the Bundle's outcome entry: ignored (and left out of the links), or applied to some types only (`kept`). */
 interface SearchNote {
@@ -113,7 +129,8 @@ export class SearchService {
     if (!types.length) throw badRequest(`${input.resourceType ?? '_type'}: no type searched is in the Patient compartment`);
     const ctx = this.context(input.base, input.compartment, input.canRead);
     const ignored: SearchNote[] = [];
-    const where = this.conditions(types, req, ctx, input.strict, ignored);
+    const clauses = this.conditions(types, req, ctx, input.strict, ignored);
+    const where = input.patientCompartment !== undefined ? and([compartmentMembership(types, input.patientCompartment), clauses]) : clauses;
     for (const spec of [...req.include, ...req.revinclude]) this.checkInclude(spec);
 
     const keys = sortKeys(types.length === 1 ? types[0] : undefined, req.sort);
@@ -122,7 +139,7 @@ export class SearchService {
     // The clauses apply to each resource table on its own (not to their UNION ALL): PostgreSQL can
     // then drive each table's rows from the index rows that match (by its (resource_type, id)
     // index) instead of reading every row of the type and hash-joining them.
-    const arms = input.patientCompartment !== undefined ? this.candidateArms(types, input.patientCompartment, true) : this.candidateArms(types, input.compartment);
+    const arms = this.candidateArms(types, input.compartment);
     const matching = (cols: Sql) => join(arms.map((arm) => sql`SELECT ${cols} FROM ${arm} r WHERE ${where}`), ' UNION ALL ');
     const selectKeys = join(
       keys.map((k, i) => sql`${k.expr} AS ${raw(`k${i}`)}`),
@@ -337,8 +354,8 @@ export class SearchService {
   }
 
   /** The candidate rows of each resource table, as subqueries (patient_id, resource_type, id, last_updated). */
-  private candidateArms(types: string[], compartment?: string, ownedOnly = false): Sql[] {
-    const shared = ownedOnly ? [] : types.filter(inSharedTable);
+  private candidateArms(types: string[], compartment?: string): Sql[] {
+    const shared = types.filter(inSharedTable);
     const owned = types.filter(inPatientTable);
     const arms: Sql[] = [];
     if (shared.length) {
