@@ -12,6 +12,9 @@ export const CLEVELAND_SYSTEM = 'urn:fhir-ai-server:cleveland';
 
 const local = (code: string, display: string) => ({ system: CLEVELAND_SYSTEM, code, display });
 
+/** Bounds of a measured input that no patient reaches: a value outside them is a unit or typing error. */
+const limits = (min: number, max: number, unit: string) => ({ min, max, basis: `physiological limits; outside ${min}-${max} ${unit} a unit or typing error` });
+
 /** In the file's column order (age, sex, cp, trestbps, chol, fbs, restecg, thalach, exang, oldpeak, slope, ca, thal). */
 export const CAD_INPUTS: DiagnosisInput[] = [
   {
@@ -21,6 +24,7 @@ export const CAD_INPUTS: DiagnosisInput[] = [
     source: 'Patient.birthDate: whole years at the time of the most recent other input',
     code: { system: LOINC, code: '30525-0', display: 'Age' },
     unit: 'a',
+    plausibleRange: { min: 0, max: 130, basis: 'whole years a person can have lived' },
   },
   {
     name: 'sex',
@@ -57,6 +61,7 @@ export const CAD_INPUTS: DiagnosisInput[] = [
     source: 'Observation 8480-6 (or the 8480-6 component of a blood-pressure panel 85354-9), valueQuantity',
     code: { system: LOINC, code: '8480-6', display: 'Systolic blood pressure' },
     unit: 'mm[Hg]',
+    plausibleRange: limits(0, 400, 'mm[Hg]'),
   },
   {
     name: 'serum_cholesterol',
@@ -65,6 +70,7 @@ export const CAD_INPUTS: DiagnosisInput[] = [
     source: 'Observation 2093-3, valueQuantity (convert mmol/L x 38.67 to mg/dL)',
     code: { system: LOINC, code: '2093-3', display: 'Cholesterol [Mass/volume] in Serum or Plasma' },
     unit: 'mg/dL',
+    plausibleRange: limits(0, 2000, 'mg/dL'),
   },
   {
     name: 'fasting_glucose_gt_120',
@@ -102,6 +108,7 @@ export const CAD_INPUTS: DiagnosisInput[] = [
     unit: '/min',
     derivation:
       'the peak rate of an exercise stress test; NOT a resting or pulse-oximetry heart rate (LOINC 8867-4 / 8889-8), which would read as a very low peak and inflate the estimate',
+    plausibleRange: limits(0, 400, '/min'),
   },
   {
     name: 'exercise_angina',
@@ -122,6 +129,7 @@ export const CAD_INPUTS: DiagnosisInput[] = [
     source: `Observation with code ${CLEVELAND_SYSTEM}#st-depression-exercise, valueQuantity`,
     code: local('st-depression-exercise', 'ST depression induced by exercise relative to rest'),
     unit: 'mm',
+    plausibleRange: { min: 0, max: 10, basis: 'the source records the depression as a non-negative figure (at most 6.2 mm); above 10 mm a unit or typing error' },
   },
   {
     name: 'st_slope',
@@ -144,6 +152,12 @@ export const CAD_INPUTS: DiagnosisInput[] = [
     source: `Observation with code ${CLEVELAND_SYSTEM}#fluoroscopy-major-vessels, valueInteger`,
     code: local('fluoroscopy-major-vessels', 'Number of major vessels coloured by fluoroscopy'),
     unit: '1',
+    allowedValues: [
+      { value: 0, meaning: 'none' },
+      { value: 1, meaning: 'one' },
+      { value: 2, meaning: 'two' },
+      { value: 3, meaning: 'three' },
+    ],
   },
   {
     name: 'thal',

@@ -35,7 +35,7 @@ export function renderCard(m: ModelManifest, report: string, sections: { title: 
   push('## Inputs', '');
   if (m.inputs.some((i) => i.tensor.elementType === 'float32')) {
     push(
-      `Each input is its own ONNX graph input, float32 of shape [N, 1], named as below. Missing values: the runtime substitutes the imputation value and names the input as imputed; the graph also replaces NaN by the same value. At least **${m.minRealInputs}** of the ${m.inputs.length} inputs must be real (not imputed) for an estimate.`,
+      `Each input is its own ONNX graph input, float32 of shape [N, 1], named as below. Missing values: the runtime substitutes the imputation value and names the input as imputed; the graph also replaces NaN by the same value. A value outside its input's listed values or plausible range is implausible: the runtime treats it as missing (imputed, and named in the output's note) and does not count it as real. At least **${m.minRealInputs}** of the ${m.inputs.length} inputs must be real (not imputed) for an estimate.`,
       '',
     );
     push('| input | FHIR code | source | unit (UCUM) | training mean | sd | median | imputation |', '|---|---|---|---|---|---|---|---|');
@@ -43,8 +43,9 @@ export function renderCard(m: ModelManifest, report: string, sections: { title: 
       const code = `${i.code.system === 'http://loinc.org' ? 'LOINC' : `\`${i.code.system}\``} ${i.code.code} ${esc(i.code.display)}${(i.alternativeCodes ?? []).map((c) => `; or ${c.system === 'http://loinc.org' ? 'LOINC' : c.system} ${c.code} ${esc(c.display)}`).join('')}`;
       const values = i.allowedValues ? ` Values: ${i.allowedValues.map((v) => `${v.value} ${esc(v.meaning)}`).join('; ')}.` : '';
       const derivation = i.derivation ? ` ${esc(i.derivation)}.` : '';
+      const range = i.plausibleRange ? ` Plausible: ${num(i.plausibleRange.min)} to ${num(i.plausibleRange.max)} (${esc(i.plausibleRange.basis)}).` : '';
       push(
-        `| \`${i.name}\` | ${code} | ${esc(i.description)}. ${esc(i.source)}.${derivation}${values} | \`${i.unit ?? ''}\` | ${num(i.training?.mean)} | ${num(i.training?.sd)} | ${num(i.training?.median)} | ${num(i.imputation?.value)} (${i.imputation?.method ?? ''}) |`,
+        `| \`${i.name}\` | ${code} | ${esc(i.description)}. ${esc(i.source)}.${derivation}${values}${range} | \`${i.unit ?? ''}\` | ${num(i.training?.mean)} | ${num(i.training?.sd)} | ${num(i.training?.median)} | ${num(i.imputation?.value)} (${i.imputation?.method ?? ''}) |`,
       );
     }
   } else {

@@ -27,6 +27,11 @@ export interface DiagnosisSpec {
   repeatSeeds: number[];
   threshold: number;
   minRealInputs: number;
+  /**
+   * For inputs declaring neither allowedValues nor a plausibleRange: plausible from 0 to this
+   * multiple of the training split's maximum (a non-negative measurement), said in `basis`.
+   */
+  plausibleFromTraining?: { maxMultiple: number; basis: string };
   preprocessing: string[];
   intendedUse: string;
   limitations: string[];
@@ -65,8 +70,10 @@ export function trainDiagnosis(spec: DiagnosisSpec): TaskOutput {
   const manifestInputs: InputSpec[] = spec.inputs.map((i, j) => {
     const { categories: _categories, ...rest } = i;
     const st = p.stats[j];
+    const fromTraining = spec.plausibleFromTraining && !rest.allowedValues && !rest.plausibleRange ? spec.plausibleFromTraining : undefined;
     return {
       ...rest,
+      ...(fromTraining ? { plausibleRange: { min: 0, max: sig(fromTraining.maxMultiple * st.max), basis: fromTraining.basis } } : {}),
       tensor: { elementType: 'float32', shape: ['N', 1] },
       training: { mean: sig(st.mean), sd: sig(st.sd), median: st.median, min: st.min, max: st.max, missing: st.missing },
       imputation: p.imputation[j],

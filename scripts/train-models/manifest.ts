@@ -37,7 +37,13 @@ export interface InputSpec {
   kind: 'continuous' | 'count' | 'binary' | 'categorical' | 'text';
   /** How the FHIR value becomes the number fed to the model, where that is not just the quantity. */
   derivation?: string;
+  /** Every value a coded, binary or count input may take; any other is implausible (the runtime treats it as missing). */
   allowedValues?: { value: number; meaning: string }[];
+  /**
+   * For a measured input: outside [min, max] a value is implausible (a unit, scale or typing
+   * error) and the runtime treats it as missing; `basis` says how the bounds were chosen.
+   */
+  plausibleRange?: { min: number; max: number; basis: string };
   tensor: { elementType: 'float32' | 'string'; shape: (number | string)[] };
   /** Of the training split (raw values, before any standardisation). Absent for text. */
   training?: InputStats;

@@ -24,6 +24,9 @@ export const MAX_ITERATIONS = 3000;
 
 type TriageInput = Omit<InputSpec, 'tensor' | 'training' | 'imputation'> & { key: (typeof VITAL_KEYS)[number]; normal: number };
 
+/** Bounds no patient reaches: a value outside them is a unit or typing error (the runtime treats it as missing). */
+const limits = (min: number, max: number, unit: string) => ({ min, max, basis: `physiological limits; outside ${min}-${max} ${unit} a unit or typing error` });
+
 /** In VITAL_KEYS order. `normal` is the imputation value: a value NEWS2 scores 0. */
 export const TRIAGE_INPUTS: TriageInput[] = [
   {
@@ -34,6 +37,7 @@ export const TRIAGE_INPUTS: TriageInput[] = [
     source: 'Observation 9279-1, valueQuantity (most recent)',
     code: { system: LOINC, code: '9279-1', display: 'Respiratory rate' },
     unit: '/min',
+    plausibleRange: limits(0, 400, '/min'),
     normal: 16,
   },
   {
@@ -45,6 +49,7 @@ export const TRIAGE_INPUTS: TriageInput[] = [
     code: { system: LOINC, code: '59408-5', display: 'Oxygen saturation in Arterial blood by Pulse oximetry' },
     alternativeCodes: [{ system: LOINC, code: '2708-6', display: 'Oxygen saturation in Arterial blood' }],
     unit: '%',
+    plausibleRange: limits(0, 100, '%'),
     normal: 97,
   },
   {
@@ -74,6 +79,7 @@ export const TRIAGE_INPUTS: TriageInput[] = [
     source: 'Observation 8480-6 (or the 8480-6 component of a blood-pressure panel 85354-9), valueQuantity (most recent)',
     code: { system: LOINC, code: '8480-6', display: 'Systolic blood pressure' },
     unit: 'mm[Hg]',
+    plausibleRange: limits(0, 400, 'mm[Hg]'),
     normal: 120,
   },
   {
@@ -84,6 +90,7 @@ export const TRIAGE_INPUTS: TriageInput[] = [
     source: 'Observation 8867-4, valueQuantity (most recent)',
     code: { system: LOINC, code: '8867-4', display: 'Heart rate' },
     unit: '/min',
+    plausibleRange: limits(0, 400, '/min'),
     normal: 75,
   },
   {
@@ -110,6 +117,7 @@ export const TRIAGE_INPUTS: TriageInput[] = [
     source: 'Observation 8310-5, valueQuantity (most recent; convert [degF] to Cel)',
     code: { system: LOINC, code: '8310-5', display: 'Body temperature' },
     unit: 'Cel',
+    plausibleRange: limits(20, 46, 'Cel'),
     normal: 37,
   },
 ];

@@ -56,6 +56,13 @@ export function trainWdbc(rows: WdbcRow[], producerVersion: string): TaskOutput 
     repeatSeeds: [1, 2, 3, 4, 5],
     threshold: 0.5,
     minRealInputs: 27,
+    // Every feature is a length, area, spread or ratio (never negative); a value beyond three times
+    // the largest seen in training is far outside the data and most likely a scale or typing error
+    // (17.99 typed as 1799), which the model would otherwise extrapolate from.
+    plausibleFromTraining: {
+      maxMultiple: 3,
+      basis: 'non-negative by definition; at most 3 x the training maximum, beyond which a scale or typing error is far likelier than a real nucleus',
+    },
     preprocessing: [
       'label: diagnosis M -> 1, B -> 0; the id column is dropped',
       'no missing values in the source; at run time missing inputs are imputed with the training median (the graph does the same for NaN inputs)',

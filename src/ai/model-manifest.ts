@@ -14,6 +14,10 @@ export interface ManifestInput {
   alternativeCodes?: Coding[];
   unit?: string;
   derivation?: string;
+  /** Every value a coded, binary or count input may take: any other is implausible and treated as missing. */
+  allowedValues?: Array<{ value: number; meaning?: string }>;
+  /** A measured input's plausible bounds (inclusive): outside them a value is treated as missing. */
+  plausibleRange?: { min: number; max: number; basis?: string };
   tensor: { elementType: 'float32' | 'string'; shape: Array<string | number> };
   imputation?: { value: number; method: string };
   training?: { mean: number; sd: number; median: number; min: number; max: number };

@@ -2,13 +2,14 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Observation, Patient } from '@medplum/fhirtypes';
 import type { ModelManifest } from '../model-manifest';
-import { buildTabularInput, tabularObservationCodes } from './tabular.features';
+import { buildTabularInput, implausibility, tabularObservationCodes } from './tabular.features';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const manifestOf = (name: string) => JSON.parse(readFileSync(path.join(ROOT, 'models', name, 'manifest.json'), 'utf8')) as ModelManifest;
 
 const cad = manifestOf('cad-cleveland');
 const triage = manifestOf('triage-news2');
+const wdbc = manifestOf('breast-wdbc');
 
 const LOINC = 'http://loinc.org';
 const CLEVELAND = 'urn:fhir-ai-server:cleveland';
@@ -373,10 +374,10 @@ describe('buildTabularInput: units', () => {
     expect(t.values.respiratory_rate).toBe(18);
     expect(t.imputed).toEqual(['spo2', 'supplemental_oxygen', 'systolic_bp', 'pulse_rate', 'consciousness', 'temperature']);
     expect(t.problems).toEqual([
-      'spo2: 150 % is implausible; treated as missing',
-      'systolic_bp: 1200 mm[Hg] is implausible; treated as missing',
-      'pulse_rate: -5 /min is implausible; treated as missing',
-      'temperature: 98.6 Cel is implausible; treated as missing',
+      'spo2: 150 % is implausible (plausible: 0 to 100 %); treated as missing',
+      'systolic_bp: 1200 mm[Hg] is implausible (plausible: 0 to 400 mm[Hg]); treated as missing',
+      'pulse_rate: -5 /min is implausible (plausible: 0 to 400 /min); treated as missing',
+      'temperature: 98.6 Cel is implausible (plausible: 20 to 46 Cel); treated as missing',
     ]);
     expect(t.basis).toHaveLength(1);
   });
@@ -385,7 +386,108 @@ describe('buildTabularInput: units', () => {
     const t = buildTabularInput(triage, undefined, [loinc('8310-5', qty(120, '[degF]'))], NOW); // 48.9 Cel
     expect(t.values.temperature).toBeNaN();
     expect(t.problems).toHaveLength(1);
-    expect(t.problems[0]).toMatch(/^temperature: 48\.8\d* Cel is implausible; treated as missing$/);
+    expect(t.problems[0]).toMatch(/^temperature: 48\.8\d* Cel is implausible \(plausible: 20 to 46 Cel\); treated as missing$/);
+  });
+});
+
+describe('buildTabularInput: age at the time of the inputs', () => {
+  // The card: "Patient.birthDate: whole years at the time of the most recent other input".
+  const at = (effectiveDateTime: string) => ({ effectiveDateTime });
+
+  it('takes the age when the Observations were made, not today (born 1960-05-01, readings of 2000-06-01 → 40)', () => {
+    const observations = [loinc('8480-6', qty(130, 'mm[Hg]'), at('2000-06-01T09:00:00Z')), loinc('2093-3', qty(240, 'mg/dL'), at('2000-06-01T09:00:00Z'))];
+    const t = buildTabularInput(cad, patient({ birthDate: '1960-05-01' }), observations, new Date('2026-06-01T00:00:00Z'));
+    expect(t.values.age).toBe(40);
+  });
+
+  it('uses the most recent input, counting a birthday on that day', () => {
+    const observations = [loinc('8480-6', qty(130, 'mm[Hg]'), at('1999-01-01T09:00:00Z')), loinc('2093-3', qty(240, 'mg/dL'), at('2000-05-01T00:00:00Z'))];
+    expect(buildTabularInput(cad, patient({ birthDate: '1960-05-01' }), observations, NOW).values.age).toBe(40);
+    const dayBefore = [loinc('2093-3', qty(240, 'mg/dL'), at('2000-04-30T23:59:00Z'))];
+    expect(buildTabularInput(cad, patient({ birthDate: '1960-05-01' }), dayBefore, NOW).values.age).toBe(39);
+  });
+
+  it('ignores refused values and Observations no input uses when dating the inputs', () => {
+    const used = loinc('8480-6', qty(130, 'mm[Hg]'), at('2000-06-01T09:00:00Z'));
+    const refused = loinc('2093-3', qty(240, 'g/L'), at('2020-06-01T09:00:00Z')); // unit not convertible
+    const implausible = local('chest-pain-type', { valueInteger: 9 }, at('2021-06-01T09:00:00Z'));
+    const unrelated = loinc('29463-7', qty(80, 'kg'), at('2022-06-01T09:00:00Z'));
+    const t = buildTabularInput(cad, patient({ birthDate: '1960-05-01' }), [used, refused, implausible, unrelated], NOW);
+    expect(t.values.age).toBe(40);
+  });
+
+  it('takes the age at the given time when no Observation is used', () => {
+    expect(buildTabularInput(cad, patient({ birthDate: '1960-05-01' }), [], NOW).values.age).toBe(64);
+  });
+});
+
+describe('buildTabularInput: values the model card does not admit', () => {
+  const tester = () => [
+    loinc('8480-6', qty(130, 'mm[Hg]')),
+    loinc('2093-3', qty(240, 'mg/dL')),
+    local('chest-pain-type', { valueInteger: 9 }),
+    local('thallium-scan', { valueInteger: 9 }),
+    local('resting-ecg', { valueInteger: 5 }),
+    local('fluoroscopy-major-vessels', { valueInteger: 7 }),
+  ];
+
+  it('treats coded values outside allowedValues as missing, names them, and does not count them as real', () => {
+    const list = tester();
+    const t = buildTabularInput(cad, patient({ birthDate: '1960-05-01' }), list, NOW);
+    for (const name of ['chest_pain_type', 'thal', 'resting_ecg', 'major_vessels']) {
+      expect(t.values[name]).toBeNaN();
+      expect(t.imputed).toContain(name);
+    }
+    expect(t.problems).toEqual([
+      'chest_pain_type: 9 is implausible (allowed values: 1, 2, 3, 4); treated as missing',
+      'resting_ecg: 5 is implausible (allowed values: 0, 1, 2); treated as missing',
+      'major_vessels: 7 is implausible (allowed values: 0, 1, 2, 3); treated as missing',
+      'thal: 9 is implausible (allowed values: 3, 6, 7); treated as missing',
+    ]);
+    // age, sex, blood pressure and cholesterol: 4 real inputs, below the card's 8
+    expect(cad.inputs.length - t.imputed.length).toBe(4);
+    expect(t.enough).toBe(false);
+    expect(basisOf(t)).toEqual(['Patient/p1', `Observation/${list[0].id}`, `Observation/${list[1].id}`].sort());
+  });
+
+  it('refuses a negative vessel count and a coded value given as a CodeableConcept', () => {
+    const t = buildTabularInput(cad, patient(), [local('fluoroscopy-major-vessels', { valueInteger: -3 }), local('thallium-scan', { valueCodeableConcept: { coding: [{ system: CLEVELAND, code: '5' }] } })], NOW);
+    expect(t.values.major_vessels).toBeNaN();
+    expect(t.values.thal).toBeNaN();
+    expect(t.problems).toHaveLength(2);
+  });
+
+  it('refuses WDBC features outside their plausible range (negative, or far beyond the training data)', () => {
+    const feature = (code: string, value: number) => obs('urn:fhir-ai-server:wdbc', code, qty(value, '1'));
+    const radius = (value: number) => buildTabularInput(wdbc, undefined, [feature('radius_mean', value)], NOW);
+    expect(radius(17.99).values.radius_mean).toBe(17.99);
+    expect(radius(17.99).problems).toEqual([]);
+    for (const value of [-17.99, 1799]) {
+      const t = radius(value);
+      expect(t.values.radius_mean).toBeNaN();
+      expect(t.imputed).toContain('radius_mean');
+      expect(t.problems).toEqual([`radius_mean: ${value} is implausible (plausible: 0 to 84.33); treated as missing`]);
+    }
+  });
+
+  it('checks age and sex too (a birth date in the future gives no age)', () => {
+    const t = buildTabularInput(cad, patient({ birthDate: '2030-01-01' }), [], NOW);
+    expect(t.values.age).toBeNaN();
+    expect(t.problems).toEqual(['age: -6 a is implausible (plausible: 0 to 130 a); treated as missing']);
+  });
+});
+
+describe('the manifests declare what they admit', () => {
+  // The runtime takes allowed values and plausible ranges from the manifest; the unit table is only
+  // a stand-in for uploaded manifests that declare none, so every built-in input must declare one.
+  it.each([['cad-cleveland'], ['breast-wdbc'], ['triage-news2']])('%s: every input has allowedValues or a plausibleRange, which admits its imputation value', (name) => {
+    const m = manifestOf(name);
+    for (const input of m.inputs) {
+      expect({ input: input.name, declared: Boolean(input.allowedValues?.length || input.plausibleRange) }).toEqual({ input: input.name, declared: true });
+      expect(implausibility(input, input.imputation!.value)).toBeUndefined();
+      expect(implausibility(input, input.training!.min)).toBeUndefined();
+      expect(implausibility(input, input.training!.max)).toBeUndefined();
+    }
   });
 });
 

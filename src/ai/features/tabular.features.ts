@@ -26,7 +26,11 @@ const CONVERSIONS: Record<string, Record<string, (v: number) => number>> = {
   'mm[Hg]': { mmHg: (v) => v, kPa: (v) => v * 7.50062 },
 };
 
-/** What a value may plausibly be, whatever the model: outside this it is a unit or typing error. */
+/**
+ * What a value in a unit may plausibly be, whatever the model: outside this it is a unit or typing
+ * error. For tabular inputs only a stand-in when a manifest declares no allowedValues or
+ * plausibleRange of its own (the built-in manifests declare one for every input).
+ */
 export const PLAUSIBLE: Record<string, [number, number]> = {
   '/min': [0, 400],
   '%': [0, 100],
@@ -39,8 +43,10 @@ export const PLAUSIBLE: Record<string, [number, number]> = {
 /**
  * Builds a tabular model's input from a patient and their Observations: for each manifest input,
  * the latest Observation with its code (unit converted to the manifest's UCUM unit, or refused),
- * or the patient's age and sex for those inputs. Missing values are NaN and listed as imputed:
- * the model's graph imputes them as its manifest says. Pure.
+ * or the patient's age and sex for those inputs. The age is in whole years at the time of the most
+ * recent Observation used (at `now` when none is). A value outside the input's allowedValues or
+ * plausibleRange is refused (in problems). Missing and refused values are NaN and listed as
+ * imputed: the model's graph imputes them as its manifest says. Pure.
  */
 export function buildTabularInput(manifest: ModelManifest, patient: Patient | undefined, observations: Observation[], now = new Date()): TabularInput {
   const latest = latestByCode(observations);
@@ -48,19 +54,76 @@ export function buildTabularInput(manifest: ModelManifest, patient: Patient | un
   const basis = new Map<string, Reference>();
   const imputed: string[] = [];
   const problems: string[] = [];
+  const found = new Map<string, Found | undefined>();
+  // Age last: it is taken at the time of the most recent other input (model card), not today.
+  let latestInput = -Infinity;
+  for (const input of manifest.inputs) {
+    if (isAge(input)) continue;
+    const f = admitted(input, valueOf(input, patient, latest, problems), problems);
+    found.set(input.name, f);
+    if (f?.at !== undefined) latestInput = Math.max(latestInput, f.at);
+  }
+  const ageAt = Number.isFinite(latestInput) ? new Date(latestInput) : now;
+  for (const input of manifest.inputs) if (isAge(input)) found.set(input.name, admitted(input, ageOf(patient, ageAt), problems));
+
   let real = 0;
   for (const input of manifest.inputs) {
-    const found = valueOf(input, patient, latest, now, problems);
-    if (found === undefined) {
+    const f = found.get(input.name);
+    if (f === undefined) {
       values[input.name] = Number.NaN;
       imputed.push(input.name);
       continue;
     }
-    values[input.name] = found.value;
+    values[input.name] = f.value;
     real++;
-    if (found.from) basis.set(found.from.reference as string, found.from);
+    if (f.from) basis.set(f.from.reference as string, f.from);
   }
   return { values, basis: [...basis.values()], imputed, problems, enough: real >= manifest.minRealInputs };
+}
+
+/** A value read for an input: where it came from and, for an Observation, when it was made. */
+interface Found {
+  value: number;
+  from?: Reference;
+  at?: number;
+}
+
+/**
+ * Why a value is not one the model card admits for its input, if so: not one of its allowedValues,
+ * or outside its plausibleRange (else, for a manifest that declares neither, outside the unit's
+ * PLAUSIBLE bounds). Such a value is treated as missing and does not count as real. Pure.
+ */
+export function implausibility(input: ManifestInput, value: number): string | undefined {
+  const unit = input.unit && input.unit !== '1' ? ` ${input.unit}` : '';
+  if (input.allowedValues?.length) {
+    if (input.allowedValues.some((a) => a.value === value)) return undefined;
+    return `${input.name}: ${value} is implausible (allowed values: ${input.allowedValues.map((a) => a.value).join(', ')}); treated as missing`;
+  }
+  const declared = input.plausibleRange;
+  const range = declared ? [declared.min, declared.max] : input.unit ? PLAUSIBLE[input.unit] : undefined;
+  if (range && !(value >= range[0] && value <= range[1])) {
+    return `${input.name}: ${value}${unit} is implausible${declared ? ` (plausible: ${range[0]} to ${range[1]}${unit})` : ''}; treated as missing`;
+  }
+  return undefined;
+}
+
+function admitted(input: ManifestInput, found: Found | undefined, problems: string[]): Found | undefined {
+  if (!found) return undefined;
+  const why = implausibility(input, found.value);
+  if (why) problems.push(why);
+  return why ? undefined : found;
+}
+
+function isAge(input: ManifestInput): boolean {
+  return input.code.system === LOINC && input.code.code === '30525-0';
+}
+
+/** Whole years from the birth date to `at`, by the calendar (one more on each birthday). */
+function ageOf(patient: Patient | undefined, at: Date): Found | undefined {
+  if (!patient?.birthDate) return undefined;
+  const [y, m = 1, d = 1] = patient.birthDate.split('-').map(Number);
+  const beforeBirthday = at.getUTCMonth() + 1 < m || (at.getUTCMonth() + 1 === m && at.getUTCDate() < d);
+  return { value: at.getUTCFullYear() - y - (beforeBirthday ? 1 : 0), from: { reference: `Patient/${patient.id}` } };
 }
 
 /**
@@ -99,23 +162,10 @@ function latestByCode(observations: Observation[]): Map<string, Observation> {
   return out;
 }
 
-function valueOf(
-  input: ManifestInput,
-  patient: Patient | undefined,
-  latest: Map<string, Observation>,
-  now: Date,
-  problems: string[],
-): { value: number; from?: Reference } | undefined {
+/** The value of one input other than age (see ageOf), as read; buildTabularInput then checks it is admissible. */
+function valueOf(input: ManifestInput, patient: Patient | undefined, latest: Map<string, Observation>, problems: string[]): Found | undefined {
   const { system, code } = input.code;
   const patientRef = patient ? { reference: `Patient/${patient.id}` } : undefined;
-  if (system === LOINC && code === '30525-0') {
-    if (!patient?.birthDate) return undefined;
-    const [y, m = 1, d = 1] = patient.birthDate.split('-').map(Number);
-    // Whole years, by the calendar: one more on each birthday.
-    const beforeBirthday = now.getUTCMonth() + 1 < m || (now.getUTCMonth() + 1 === m && now.getUTCDate() < d);
-    const age = now.getUTCFullYear() - y - (beforeBirthday ? 1 : 0);
-    return age >= 0 && age < 130 ? { value: age, from: patientRef } : undefined;
-  }
   if (system === LOINC && code === '46098-0') {
     if (patient?.gender === 'male') return { value: 1, from: patientRef };
     if (patient?.gender === 'female') return { value: 0, from: patientRef };
@@ -132,20 +182,20 @@ function valueOf(
       problems.push(`${input.name}: glucose unit "${unit}" cannot be converted to mg/dL; treated as missing`);
       return undefined;
     }
-    return { value: mgdl > 120 ? 1 : 0, from: ref(o) };
+    return { value: mgdl > 120 ? 1 : 0, from: ref(o), at: when(o) };
   }
   if (system === LOINC && code === '80288-4') {
     const o = [latest.get(`${LOINC}|80288-4`), latest.get(`${LOINC}|67775-7`)].filter((x): x is Observation => !!x).sort((a, b) => when(b) - when(a))[0];
     if (!o) return undefined;
     const text = `${o.valueCodeableConcept?.text ?? ''} ${(o.valueCodeableConcept?.coding ?? []).map((c) => `${c.code} ${c.display}`).join(' ')} ${o.valueString ?? ''}`.toLowerCase();
     if (!text.trim()) return undefined;
-    return { value: /\balert\b|LA9340-6/i.test(text) && !/confus|voice|pain|unresponsive/.test(text) ? 0 : 1, from: ref(o) };
+    return { value: /\balert\b|LA9340-6/i.test(text) && !/confus|voice|pain|unresponsive/.test(text) ? 0 : 1, from: ref(o), at: when(o) };
   }
   if (code === 'supplemental-oxygen') {
     const flow = latest.get(`${LOINC}|3151-8`);
     const fio2 = latest.get(`${LOINC}|3150-0`);
-    if (typeof flow?.valueQuantity?.value === 'number') return { value: flow.valueQuantity.value > 0 ? 1 : 0, from: ref(flow) };
-    if (typeof fio2?.valueQuantity?.value === 'number') return { value: fio2.valueQuantity.value > 21 ? 1 : 0, from: ref(fio2) };
+    if (typeof flow?.valueQuantity?.value === 'number') return { value: flow.valueQuantity.value > 0 ? 1 : 0, from: ref(flow), at: when(flow) };
+    if (typeof fio2?.valueQuantity?.value === 'number') return { value: fio2.valueQuantity.value > 21 ? 1 : 0, from: ref(fio2), at: when(fio2) };
     return undefined;
   }
   // The latest among the input's code and its alternatives (a value may sit in a panel's component).
@@ -163,12 +213,7 @@ function valueOf(
     problems.push(`${input.name}: unit "${raw.unit}" cannot be converted to ${input.unit}; treated as missing`);
     return undefined;
   }
-  const range = input.unit ? PLAUSIBLE[input.unit] : undefined;
-  if (range && (converted < range[0] || converted > range[1])) {
-    problems.push(`${input.name}: ${converted} ${input.unit} is implausible; treated as missing`);
-    return undefined;
-  }
-  return { value: converted, from: ref(o) };
+  return { value: converted, from: ref(o), at: when(o) };
 }
 
 function observationValue(o: Observation, system: string | undefined, code: string | undefined): { value: number; unit?: string } | undefined {

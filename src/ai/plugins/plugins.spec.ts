@@ -281,8 +281,32 @@ describe('DiagnosisPlugin', () => {
       const ra = plugin.outputs(cad, input, prepared, { probability: [0.5] }).create[0] as RiskAssessment;
       expect(ra.note?.map((n) => n.text)).toEqual([
         'Imputed as the model card says: resting_systolic_bp, st_slope, major_vessels, thal',
-        'resting_systolic_bp: 1400 mm[Hg] is implausible; treated as missing',
+        'resting_systolic_bp: 1400 mm[Hg] is implausible (plausible: 0 to 400 mm[Hg]); treated as missing',
       ]);
+    });
+
+    it('makes no estimate from coded values the card does not allow, naming them as implausible and imputed', () => {
+      const plugin = new DiagnosisPlugin(fakeRegistry().registry);
+      const observations = [
+        obs(LOINC, '8480-6', qty(130, 'mm[Hg]')),
+        obs(LOINC, '2093-3', qty(240, 'mg/dL')),
+        obs(CLEVELAND, 'chest-pain-type', { valueInteger: 9 }),
+        obs(CLEVELAND, 'thallium-scan', { valueInteger: 9 }),
+        obs(CLEVELAND, 'resting-ecg', { valueInteger: 5 }),
+        obs(CLEVELAND, 'fluoroscopy-major-vessels', { valueInteger: 7 }),
+      ];
+      const input = { ...inputOf(observations), patient: { ...patient, birthDate: '1960-05-01' } };
+      const prepared = plugin.prepare(cad, input);
+      expect(prepared.kind).toBe('insufficient');
+      const out = plugin.outputs(cad, input, prepared, undefined);
+      const ra = out.create[0] as RiskAssessment;
+      expect(ra.prediction).toBeUndefined();
+      expect(out.create.filter((r) => r.resourceType === 'Task')).toEqual([]);
+      expect(out.update).toBeUndefined();
+      const notes = (ra.note ?? []).map((n) => n.text).join('\n');
+      expect(notes).toMatch(/^Imputed as the model card says: .*chest_pain_type, .*resting_ecg, .*major_vessels, thal$/m);
+      for (const line of ['chest_pain_type: 9 is implausible', 'thal: 9 is implausible', 'resting_ecg: 5 is implausible', 'major_vessels: 7 is implausible']) expect(notes).toContain(line);
+      expect(notes).toMatch(/Too little is known for a meaningful estimate: 4 of 13 inputs known/);
     });
 
     it('writes no prediction and no update when the model gives no probability', () => {

@@ -59,6 +59,15 @@ describe('checkManifest', () => {
     ]);
   });
 
+  it('refuses allowed values and plausible ranges the runtime could not apply', () => {
+    const m = raw('cad-cleveland');
+    m.inputs[1].allowedValues = [];
+    m.inputs[2].allowedValues = [{ value: 'one' }];
+    m.inputs[3].plausibleRange = { min: 400, max: 0 };
+    m.inputs[4].plausibleRange = { min: 0 };
+    expect(paths(m)).toEqual(['inputs[1].allowedValues', 'inputs[2].allowedValues', 'inputs[3].plausibleRange', 'inputs[4].plausibleRange']);
+  });
+
   it('wants inputs, outputs and a threshold', () => {
     expect(paths({ name: 'x', version: '1.0.0', task: 'triage', title: 'X', inputs: [], outputs: [], minRealInputs: 0 })).toEqual(['inputs', 'outputs', 'threshold']);
   });

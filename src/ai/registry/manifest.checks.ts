@@ -110,6 +110,15 @@ function checkInputs(inputs: unknown, add: (p: string, m: string) => void): void
     checkTensor(input.tensor, `${at}.tensor`, INPUT_TYPES, add);
     const imp = input.imputation;
     if (imp !== undefined && (!isObject(imp) || !isNumber(imp.value) || typeof imp.method !== 'string')) add(`${at}.imputation`, `${at}.imputation must have a numeric value and a method`);
+    // The runtime refuses values outside these (treated as missing), so they must be usable as given.
+    const allowed = input.allowedValues;
+    if (allowed !== undefined && (!Array.isArray(allowed) || allowed.length === 0 || !allowed.every((v) => isObject(v) && isNumber(v.value)))) {
+      add(`${at}.allowedValues`, `${at}.allowedValues must be a non-empty array of {"value": <number>, "meaning": ...}`);
+    }
+    const range = input.plausibleRange;
+    if (range !== undefined && (!isObject(range) || !isNumber(range.min) || !isNumber(range.max) || range.min > range.max)) {
+      add(`${at}.plausibleRange`, `${at}.plausibleRange must give numeric min <= max`);
+    }
     const tr = input.training;
     if (tr !== undefined) {
       const keys = ['mean', 'sd', 'median', 'min', 'max'];
