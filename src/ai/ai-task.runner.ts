@@ -15,7 +15,8 @@ import { PluginCatalogue } from './plugins/catalogue';
 import { PluginCore } from './plugins/plugin-core';
 
 export type AiJobResult =
-  | { status: 'written'; model: string; output: string }
+  /** `predicted`: whether the output holds a prediction (not a "too little is known" note). */
+  | { status: 'written'; model: string; output: string; predicted: boolean }
   | { status: 'skipped'; reason: string };
 
 /** The actor of the AI worker's write transactions (`system:ai:<model>`): its own writes trigger no plugin. */
@@ -126,7 +127,8 @@ export class AiTaskRunner {
       return outputRef;
     });
     this.logger.debug({ jobId, model: model.id, inferenceMs, written }, 'ai job');
-    return written ? { status: 'written', model: model.id, output: written } : { status: 'skipped', reason: 'already written by an earlier run of this job' };
+    const predicted = records.some((r) => !r.shadow && r.score !== null);
+    return written ? { status: 'written', model: model.id, output: written, predicted } : { status: 'skipped', reason: 'already written by an earlier run of this job' };
   }
 
   /**

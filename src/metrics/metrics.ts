@@ -63,7 +63,7 @@ export class Metrics {
 
   readonly predictions = new Counter({
     name: 'ai_predictions_total',
-    help: 'Predictions whose outputs were written, by model version and task',
+    help: 'Predictions whose outputs were written (not outputs saying too little is known), by model version and task',
     labelNames: ['model', 'task'] as const,
     registers: [this.registry],
   });

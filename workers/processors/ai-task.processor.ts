@@ -42,7 +42,8 @@ export class AiTaskProcessor extends WorkerHost implements OnApplicationBootstra
     });
     stopTimer();
     this.metrics.aiJobs.inc({ task, outcome: result.status });
-    if (result.status === 'written') this.metrics.predictions.inc({ model: result.model, task });
+    // Only outputs that hold a prediction: a "too little is known" RiskAssessment is a written job, not a prediction.
+    if (result.status === 'written' && result.predicted) this.metrics.predictions.inc({ model: result.model, task });
     this.logger.debug({ jobId: job.id, result }, 'ai task');
     return result;
   }
