@@ -90,6 +90,12 @@ export type PreparedInput =
 export interface PluginOutputs {
   create: Resource[];
   update?: Resource;
+  /**
+   * Earlier outputs this one replaces (a pending recommendation cancelled), each written only if
+   * still at the version read (If-Match): a clinician's decision in between fails the job, whose
+   * retry reads it again and leaves it alone.
+   */
+  supersede?: Array<{ resource: Resource; versionId: number }>;
 }
 
 /**

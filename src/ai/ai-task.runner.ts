@@ -106,12 +106,13 @@ export class AiTaskRunner {
     const input = { job, jobId, resource, patient, observations, ...(context ? { context } : {}) };
     // The shared core: prepare, inference (shadows beside it), outputs, every version's prediction record.
     const { output, records, latencyMs: inferenceMs } = await this.core.run(plugin, versions, input);
-    const { create, update } = output;
+    const { create, update, supersede = [] } = output;
     const outputRef = `${create[0].resourceType}/${create[0].id}`;
 
     // Validated before any transaction: an output that fails validation fails its own job alone.
     const creates = create.map((r) => prepare(r, r.resourceType, r.id as string));
     const updated = update && prepare(update, update.resourceType, update.id as string);
+    const superseded = supersede.map((s) => ({ resource: prepare(s.resource, s.resource.resourceType, s.resource.id as string), versionId: s.versionId }));
     // Group commit: concurrent jobs of the same model version share one transaction (each job's
     // outcome stays its own: a failed shared transaction is re-run one job per transaction).
     const written = await this.commits.submit({ actor: `${AI_ACTOR_PREFIX}${model.id}` }, async (tx) => {
@@ -122,6 +123,7 @@ export class AiTaskRunner {
       if (!(await this.predictions.claim(tx, active))) return undefined;
       for (const r of creates) await this.writer.createInTx(tx, r);
       if (updated) await this.writer.updateInTx(tx, updated, { ifMatch: `W/"${job.versionId}"` });
+      for (const s of superseded) await this.writer.updateInTx(tx, s.resource, { ifMatch: `W/"${s.versionId}"` });
       // The shadows' records beside it, once per (model, job).
       await this.predictions.insert(tx, records.filter((r) => r !== active));
       return outputRef;

@@ -25,7 +25,7 @@ export class AiModule implements OnModuleInit, OnApplicationBootstrap {
   ) {}
 
   onModuleInit(): void {
-    this.catalogue.add(...modelPlugins(this.registry, this.store));
+    this.catalogue.add(...modelPlugins(this.registry, this.store, this.db));
   }
 
   /** A worker runs every kind of plugin's versions: it starts only if each task (known to the code, or in ai_models) has its plugin. */

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { RiskAssessment } from '@medplum/fhirtypes';
+import type { RiskAssessment, Task } from '@medplum/fhirtypes';
 import type { ModelManifest } from './model-manifest';
-import { EMERGENCY_ALERT_CODE, RECOMMENDATION_CODE, RULES_TAG, recommendationsFor } from './recommendation-rules';
+import { EMERGENCY_ALERT_CODE, RECOMMENDATION_CODE, RULES_TAG, recommendationsFor, supersededBy } from './recommendation-rules';
 
 const manifest = (name: string) => JSON.parse(readFileSync(path.join(__dirname, '../../models', name, 'manifest.json'), 'utf8')) as ModelManifest;
 const cad = manifest('cad-cleveland');
@@ -52,5 +52,22 @@ describe('recommendationsFor', () => {
 
   it('recommends nothing without a prediction (too little known)', () => {
     expect(recommendationsFor(cad, device, { ...diagnosis(0.9), prediction: undefined })).toEqual([]);
+  });
+});
+
+describe('supersededBy', () => {
+  const task = (id: string, status: Task['status']): Task => ({ resourceType: 'Task', id, status, intent: 'proposal', focus: { reference: 'Condition/c1' } });
+
+  it('cancels the pending recommendations, naming the output that replaces them, and leaves decided ones alone', () => {
+    const now = new Date('2024-06-01T12:00:00Z');
+    const out = supersededBy([task('t1', 'requested'), task('t2', 'accepted'), task('t3', 'rejected'), task('t4', 'requested')], diagnosis(0.7), now);
+    expect(out).toEqual(
+      ['t1', 't4'].map((id) => ({
+        ...task(id, 'requested'),
+        status: 'cancelled',
+        statusReason: { text: 'Superseded by a newer prediction (RiskAssessment/ra1) on Condition/c1' },
+        lastModified: '2024-06-01T12:00:00.000Z',
+      })),
+    );
   });
 });

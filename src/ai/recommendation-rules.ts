@@ -14,6 +14,24 @@ export const EMERGENCY_ALERT_CODE = { system: 'urn:fhir-ai-server:alert', code: 
  * an urgent triage also raises an emergency alert (a Flag). The AI never approves: a clinician
  * accepts or rejects the Task. Pure.
  */
+/**
+ * What a newer output on the same focus does to the AI's recommendations still pending about it
+ * (a Condition's new version scored again): each is cancelled, naming the output that replaces it,
+ * so that a clinician sees one pending recommendation per Condition, from its latest prediction
+ * (recommendationsFor adds a new one if that prediction reaches the threshold). Decided ones are
+ * left alone: only a clinician accepts or rejects. Pure.
+ */
+export function supersededBy(pending: Task[], output: RiskAssessment & { id: string }, now = new Date()): Task[] {
+  return pending
+    .filter((t) => t.status === 'requested')
+    .map((t) => ({
+      ...t,
+      status: 'cancelled' as const,
+      statusReason: { text: `Superseded by a newer prediction (RiskAssessment/${output.id}) on ${output.condition?.reference ?? 'the same input'}` },
+      lastModified: now.toISOString(),
+    }));
+}
+
 export function recommendationsFor(
   manifest: ModelManifest,
   modelRef: Reference<Device>,

@@ -10,7 +10,7 @@ import { rawClient } from '../helpers/test-database';
 import { startTestWorker, type TestWorker } from '../helpers/test-worker';
 import { waitFor } from '../helpers/wait-for';
 import { AiTaskRunner } from '../../src/ai/ai-task.runner';
-import { CAD, highRiskCadObservations, quantity } from '../helpers/ai-fixtures';
+import { CAD, clevelandInteger, highRiskCadObservations, quantity } from '../helpers/ai-fixtures';
 
 /**
  * The AI plugins end to end: a write through the API, the outbox, the resource-events queue, the
@@ -107,6 +107,94 @@ describe('diagnosis confidence', () => {
     const c = (await api.read('Condition', condition.id)).body as Json;
     expect(c.extension).toBeUndefined();
   }, 60000);
+});
+
+describe('diagnosis confidence: implausible inputs, age, edits of the Condition', () => {
+  const recommendationsOf = async (conditionId: string): Promise<Json[]> =>
+    (expectStatus(await api.search('Task', { code: 'urn:fhir-ai-server:ai-task|recommendation', focus: `Condition/${conditionId}` }), 200).body.entry ?? []).map((e: Json) => e.resource);
+  const assessments = (conditionId: string, n: number) =>
+    waitFor(`${n} RiskAssessment(s) for the Condition`, async () => {
+      const found = await outputsFor('RiskAssessment', `Condition/${conditionId}/`);
+      return found.length >= n ? found : undefined;
+    }, 30000);
+  const dated = (o: Json, effectiveDateTime: string): Json => ({ ...o, effectiveDateTime });
+
+  it('treats coded values outside the card\'s allowed values as missing, and takes the age when the inputs were made', async () => {
+    // The outside tester's case: 4 of the 13 inputs are real, so no estimate and no recommendation.
+    const p = await create(patient({ gender: 'male', birthDate: '1960-05-01' }));
+    for (const o of [
+      quantity(p.id, '8480-6', 130, 'mm[Hg]'),
+      quantity(p.id, '2093-3', 240, 'mg/dL'),
+      clevelandInteger(p.id, 'chest-pain-type', 9),
+      clevelandInteger(p.id, 'thallium-scan', 9),
+      clevelandInteger(p.id, 'resting-ecg', 5),
+      clevelandInteger(p.id, 'fluoroscopy-major-vessels', 7),
+    ]) {
+      await create(dated(o, '2000-06-01T09:00:00Z'));
+    }
+    const first = await create({ resourceType: 'Condition', subject: { reference: `Patient/${p.id}` }, code: { coding: [CAD] } });
+    const [ra] = await assessments(first.id, 1);
+    expect(ra.prediction).toBeUndefined();
+    const notes = ra.note.map((n: Json) => n.text).join('\n');
+    for (const text of ['chest_pain_type: 9 is implausible', 'thal: 9 is implausible', 'resting_ecg: 5 is implausible', 'major_vessels: 7 is implausible', 'Too little is known']) expect(notes).toContain(text);
+    expect(await recommendationsOf(first.id)).toEqual([]);
+
+    // Valid values, made a day later: an estimate, with the age of 2000 (40), not of today.
+    for (const [code, value] of [['chest-pain-type', 4], ['thallium-scan', 7], ['resting-ecg', 0], ['fluoroscopy-major-vessels', 2]] as const) {
+      await create(dated(clevelandInteger(p.id, code, value), '2000-06-02T09:00:00Z'));
+    }
+    const second = await create({ resourceType: 'Condition', subject: { reference: `Patient/${p.id}` }, code: { coding: [CAD] } });
+    const [scored] = await assessments(second.id, 1);
+    expect(scored.prediction[0].probabilityDecimal).toEqual(expect.any(Number));
+    const { rows } = await pg.query('SELECT inputs FROM ai_predictions WHERE job_id = $1 AND NOT shadow', [`diagnosis-confidence/Condition/${second.id}/_history/1`]);
+    expect(rows[0].inputs.age).toEqual({ value: 40, imputed: false });
+    expect(rows[0].inputs.thal).toEqual({ value: 7, imputed: false });
+  }, 90000);
+
+  it('scores an edited Condition again, superseding its pending recommendation, and leaves a resolved one alone', async () => {
+    const p = await create(patient({ gender: 'male', birthDate: '1960-01-01' }));
+    await highRiskCadObservations(api, p.id);
+    const condition = await create({ resourceType: 'Condition', subject: { reference: `Patient/${p.id}` }, code: { coding: [CAD] } });
+    const [first] = await assessments(condition.id, 1);
+    const [pending] = await waitFor('the first recommendation', async () => {
+      const found = await recommendationsOf(condition.id);
+      return found.length ? found : undefined;
+    });
+    expect(pending.status).toBe('requested');
+    await waitFor('the confidence written back', async () => ((await api.read('Condition', condition.id)).body.extension?.length ? true : undefined));
+
+    // A clinician adds a note: one new RiskAssessment, and still one pending recommendation (the new one).
+    const { meta: _meta, ...current } = (await api.read('Condition', condition.id)).body as Json;
+    await api.updated({ ...current, note: [{ text: 'Seen in clinic; no change.' }] });
+    const both = await assessments(condition.id, 2);
+    const second = both.find((r) => r.id !== first.id) as Json;
+    const recs = await waitFor('the earlier recommendation superseded', async () => {
+      const found = await recommendationsOf(condition.id);
+      return found.length === 2 && found.some((t) => t.status === 'cancelled') ? found : undefined;
+    });
+    expect(recs.filter((t) => t.status === 'requested')).toHaveLength(1);
+    const fresh = recs.find((t) => t.status === 'requested') as Json;
+    expect(fresh.reasonReference.reference).toBe(`RiskAssessment/${second.id}`);
+    const cancelled = recs.find((t) => t.status === 'cancelled') as Json;
+    expect(cancelled.id).toBe(pending.id);
+    expect(cancelled.statusReason.text).toContain(`RiskAssessment/${second.id}`);
+    const pendingApi = expectStatus(await request(t.app.getHttpServer()).get(`/api/recommendations?patient=Patient/${p.id}`).set('Authorization', `Bearer ${t.token}`), 200).body;
+    expect(pendingApi.items.map((i: Json) => i.id)).toEqual([fresh.id]);
+
+    // Resolved: no new prediction, no new recommendation.
+    await waitFor('the confidence written back again', async () => {
+      const c = (await api.read('Condition', condition.id)).body as Json;
+      return c.meta.source === 'urn:fhir-ai-server:ai-worker' && Number(c.meta.versionId) >= 4 ? true : undefined;
+    });
+    const { meta: _meta2, ...again } = (await api.read('Condition', condition.id)).body as Json;
+    const resolved = await api.updated({ ...again, clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'resolved' }] } });
+    const runner = worker.ctx.get(AiTaskRunner);
+    const jobs = await runner.jobsFor({ id: 'x', action: 'update', resourceType: 'Condition', resourceId: condition.id, versionId: Number(resolved.meta.versionId), patientId: p.id, actor: 'client:test' });
+    expect(jobs).toEqual([]);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(await outputsFor('RiskAssessment', `Condition/${condition.id}/`)).toHaveLength(2);
+    expect((await recommendationsOf(condition.id)).filter((t) => t.status === 'requested')).toHaveLength(1);
+  }, 90000);
 });
 
 describe('sentiment', () => {

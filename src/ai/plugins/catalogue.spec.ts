@@ -1,5 +1,6 @@
 import { HOSPITAL_PLUGINS } from '../../hospital/hospital-plugins';
 import type { ResourceStore } from '../../fhir/store/resource-store.repository';
+import type { DatabaseService } from '../../database/database.service';
 import type { AnyAiPlugin } from '../ai-plugin';
 import { loadBuiltInModels } from '../model-manifest';
 import type { ModelRegistry } from '../model-registry.service';
@@ -12,7 +13,7 @@ import { modelPlugins } from './model-plugins';
 // Listing and describing plugins calls neither their registry nor the store.
 function workerCatalogue(): PluginCatalogue {
   const catalogue = new PluginCatalogue();
-  catalogue.add(...modelPlugins(undefined as unknown as ModelRegistry, undefined as unknown as ResourceStore));
+  catalogue.add(...modelPlugins(undefined as unknown as ModelRegistry, undefined as unknown as ResourceStore, undefined as unknown as DatabaseService));
   catalogue.add(...HOSPITAL_PLUGINS);
   return catalogue;
 }

@@ -5,13 +5,21 @@ import { AI_SOURCE, ONNX_ENGINE, type AiPlugin, type PluginInput, type PluginOut
 import type { ModelOutputs } from '../inference.service';
 import type { ModelRegistry, RegisteredModel } from '../model-registry.service';
 import { asAiResource, asOutput, prepareTabular, provenanceOf, sourceRef, tabularNotes } from './outputs';
-import { recommendationsFor } from '../recommendation-rules';
+import { recommendationsFor, supersededBy } from '../recommendation-rules';
+import type { PendingRecommendation, PendingRecommendations } from './pending-recommendations';
 import { tabularObservationCodes } from '../features/tabular.features';
+
+/** A Condition in one of these states is not (or no longer) a diagnosis to weigh: no new prediction. */
+const CLOSED_CLINICAL = new Set(['inactive', 'remission', 'resolved']);
+const VOID_VERIFICATION = new Set(['entered-in-error', 'refuted']);
 
 /**
  * Diagnosis confidence: a Condition whose code has an active diagnosis model gets a RiskAssessment
  * (condition, basis, probability) and the probability on the Condition itself (which projects it
- * to diagnoses.confidence_score).
+ * to diagnoses.confidence_score). Each new version of the Condition is scored again (its inputs
+ * may have changed) and its RiskAssessment supersedes the AI's recommendations still pending on the
+ * Condition (cancelled); a resolved, inactive or in-remission Condition, or one entered in error or
+ * refuted, is not scored at all.
  */
 export class DiagnosisPlugin implements AiPlugin {
   readonly task = 'diagnosis-confidence' as const;
@@ -25,10 +33,14 @@ export class DiagnosisPlugin implements AiPlugin {
     return tabularObservationCodes(model.manifest);
   }
 
-  constructor(private readonly registry: ModelRegistry) {}
+  /** `pending`: where the recommendations a new prediction supersedes are read (none without it). */
+  constructor(
+    private readonly registry: ModelRegistry,
+    private readonly pending?: PendingRecommendations,
+  ) {}
 
   async triggers(event: ResourceEvent, resource: Condition): Promise<boolean> {
-    if (event.resourceType !== 'Condition' || resource.meta?.source === AI_SOURCE || !event.patientId) return false;
+    if (event.resourceType !== 'Condition' || resource.meta?.source === AI_SOURCE || !event.patientId || !isOpen(resource)) return false;
     const active = await this.registry.activeConditions();
     return conditionCodes(resource).some((c) => active.has(c));
   }
@@ -39,6 +51,11 @@ export class DiagnosisPlugin implements AiPlugin {
       if (m) return m;
     }
     return undefined;
+  }
+
+  /** The AI's pending recommendations on this Condition, which this job's output supersedes. */
+  async context(resource: Condition): Promise<Record<string, unknown>> {
+    return { pending: this.pending ? await this.pending.focusing(`Condition/${resource.id}`) : [] };
   }
 
   prepare(model: RegisteredModel, input: PluginInput): PreparedInput {
@@ -68,7 +85,11 @@ export class DiagnosisPlugin implements AiPlugin {
       provenanceOf(model, assessment, [sourceRef(input), ...prepared.basis]),
       ...recommendationsFor(model.manifest, { reference: `Device/${model.id}` }, assessment).map(asAiResource),
     ];
-    if (prepared.kind !== 'run' || typeof probability !== 'number') return { create };
+    const pending = (input.context?.pending ?? []) as PendingRecommendation[];
+    const versionOf = new Map(pending.map((p) => [p.task.id, p.versionId]));
+    const supersede = supersededBy(pending.map((p) => p.task), assessment).map((resource) => ({ resource, versionId: versionOf.get(resource.id as string) as number }));
+    const also = supersede.length ? { supersede } : {};
+    if (prepared.kind !== 'run' || typeof probability !== 'number') return { create, ...also };
     const others = (condition.extension ?? []).filter((e) => e.url !== AI_CONFIDENCE_EXTENSION_URL && e.url !== AI_MODEL_EXTENSION_URL);
     const update: Condition = {
       ...condition,
@@ -79,8 +100,15 @@ export class DiagnosisPlugin implements AiPlugin {
         { url: AI_MODEL_EXTENSION_URL, valueReference: { reference: `Device/${model.id}` } },
       ],
     };
-    return { create, update };
+    return { create, update, ...also };
   }
+}
+
+/** Whether the Condition is one to weigh: not resolved, inactive or in remission, not entered in error or refuted. */
+function isOpen(c: Condition): boolean {
+  const clinical = c.clinicalStatus?.coding?.map((x) => x.code) ?? [];
+  const verification = c.verificationStatus?.coding?.map((x) => x.code) ?? [];
+  return !clinical.some((code) => code && CLOSED_CLINICAL.has(code)) && !verification.some((code) => code && VOID_VERIFICATION.has(code));
 }
 
 function conditionCodes(c: Condition): string[] {

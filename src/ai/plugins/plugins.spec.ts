@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Communication, Condition, Encounter, Observation, Patient, Provenance, QuestionnaireResponse, RiskAssessment } from '@medplum/fhirtypes';
+import type { Communication, Condition, Encounter, Observation, Patient, Provenance, QuestionnaireResponse, RiskAssessment, Task } from '@medplum/fhirtypes';
 import { AI_JOB_SYSTEM, AI_SOURCE, type AiJob, type PluginInput, type PreparedInput } from '../ai-plugin';
 import type { ModelManifest } from '../model-manifest';
 import type { ModelOutputs } from '../inference.service';
@@ -11,6 +11,7 @@ import { AI_CONFIDENCE_EXTENSION_URL, AI_MODEL_EXTENSION_URL } from '../../fhir/
 import { AI_SENTIMENT_EXTENSION_URL, TRIAGE_SYSTEM, feedbackMapper, therapySessionMapper, triageMapper } from '../../fhir/projection/mappers/ai-output.mappers';
 import { fakeCtx } from '../../../test/helpers/mapper-fixtures';
 import { DiagnosisPlugin } from './diagnosis.plugin';
+import type { PendingRecommendations } from './pending-recommendations';
 import { TriagePlugin, isVitalSign } from './triage.plugin';
 import { SENTIMENT_CODE, SentimentPlugin } from './sentiment.plugin';
 
@@ -130,6 +131,18 @@ describe('DiagnosisPlugin', () => {
       expect(await plugin.triggers(event('Condition', 'c1'), condition({ meta: { source: AI_SOURCE } }))).toBe(false);
       expect(await plugin.triggers(event('Condition', 'c1'), condition({ code: { coding: [{ system: 'http://snomed.info/sct', code: '38341003' }] } }))).toBe(false);
       expect(await plugin.triggers(event('Condition', 'c1', null), condition())).toBe(false);
+    });
+
+    it('does not score a Condition that is resolved, inactive, in remission, entered in error or refuted', async () => {
+      const plugin = new DiagnosisPlugin(fakeRegistry().registry);
+      const clinical = (code: string) => ({ clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code }] } });
+      const verification = (code: string) => ({ verificationStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-ver-status', code }] } });
+      for (const code of ['resolved', 'inactive', 'remission']) expect([code, await plugin.triggers(event('Condition', 'c1'), condition(clinical(code)))]).toEqual([code, false]);
+      for (const code of ['entered-in-error', 'refuted']) expect([code, await plugin.triggers(event('Condition', 'c1'), condition(verification(code)))]).toEqual([code, false]);
+      // still weighed: active, recurrence, relapse; unconfirmed, provisional, differential, confirmed; or no status at all
+      for (const over of [clinical('recurrence'), clinical('relapse'), verification('provisional'), verification('confirmed'), { clinicalStatus: undefined }]) {
+        expect(await plugin.triggers(event('Condition', 'c1'), condition(over))).toBe(true);
+      }
     });
 
     it('picks the model of the first coded condition that has one', async () => {
@@ -307,6 +320,54 @@ describe('DiagnosisPlugin', () => {
       expect(notes).toMatch(/^Imputed as the model card says: .*chest_pain_type, .*resting_ecg, .*major_vessels, thal$/m);
       for (const line of ['chest_pain_type: 9 is implausible', 'thal: 9 is implausible', 'resting_ecg: 5 is implausible', 'major_vessels: 7 is implausible']) expect(notes).toContain(line);
       expect(notes).toMatch(/Too little is known for a meaningful estimate: 4 of 13 inputs known/);
+    });
+
+    describe('a newer prediction on the same Condition', () => {
+      const pendingTask = (id: string, status: Task['status'] = 'requested') =>
+        ({ resourceType: 'Task', id, meta: { source: AI_SOURCE, versionId: '1' }, status, intent: 'proposal', focus: { reference: 'Condition/c1' }, for: { reference: 'Patient/p1' } }) as Task & { id: string };
+
+      it('reads the pending recommendations on the Condition as its context', async () => {
+        const focusing = jest.fn(async () => [{ task: pendingTask('t1'), versionId: 1 }]);
+        const plugin = new DiagnosisPlugin(fakeRegistry().registry, { focusing } as unknown as PendingRecommendations);
+        expect(await plugin.context(condition())).toEqual({ pending: [{ task: pendingTask('t1'), versionId: 1 }] });
+        expect(focusing).toHaveBeenCalledWith('Condition/c1');
+      });
+
+      it('cancels the pending recommendations it supersedes (If-Match their version) and proposes once, afresh', () => {
+        const plugin = new DiagnosisPlugin(fakeRegistry().registry);
+        const input = { ...inputOf(Object.values(cadObservations())), context: { pending: [{ task: pendingTask('t1'), versionId: 4 }] } };
+        const out = plugin.outputs(cad, input, plugin.prepare(cad, input), { probability: [0.9] });
+        const ra = out.create[0] as RiskAssessment;
+        expect(out.supersede).toEqual([
+          {
+            versionId: 4,
+            resource: {
+              ...pendingTask('t1'),
+              status: 'cancelled',
+              statusReason: { text: `Superseded by a newer prediction (RiskAssessment/${ra.id}) on Condition/c1` },
+              lastModified: NOW.toISOString(),
+            },
+          },
+        ]);
+        expect(out.create.filter((r) => r.resourceType === 'Task')).toHaveLength(1);
+      });
+
+      it('supersedes them also when the new prediction is below the threshold or has too little input', () => {
+        const plugin = new DiagnosisPlugin(fakeRegistry().registry);
+        const pending = { pending: [{ task: pendingTask('t1'), versionId: 2 }] };
+        const low = { ...inputOf(Object.values(cadObservations())), context: pending };
+        const lowOut = plugin.outputs(cad, low, plugin.prepare(cad, low), { probability: [0.2] });
+        expect(lowOut.supersede?.map((s) => [s.resource.id, (s.resource as Task).status])).toEqual([['t1', 'cancelled']]);
+        expect(lowOut.create.some((r) => r.resourceType === 'Task')).toBe(false);
+        const few = { ...inputOf([]), context: pending };
+        expect(plugin.outputs(cad, few, plugin.prepare(cad, few), undefined).supersede).toHaveLength(1);
+      });
+
+      it('supersedes nothing when none is pending', () => {
+        const plugin = new DiagnosisPlugin(fakeRegistry().registry);
+        const input = inputOf(Object.values(cadObservations()));
+        expect(plugin.outputs(cad, input, plugin.prepare(cad, input), { probability: [0.9] }).supersede).toBeUndefined();
+      });
     });
 
     it('writes no prediction and no update when the model gives no probability', () => {
