@@ -67,7 +67,8 @@ export class BundleService {
     const scope = new EntryAccess(this.access, auth);
     if (type === 'transaction') for (const e of entries) atEntry(e, () => scope.check(e)); // all or nothing: refuse before any work
     if (type === 'batch') return this.batch(ctx, entries, fhirBase, ret, scope);
-    return { resourceType: 'Bundle', type: 'transaction-response', entry: await this.transaction(ctx, entries, fhirBase, ret, atEntry, scope) };
+    const entry = await this.transaction(ctx, entries, fhirBase, ret, atEntry, scope);
+    return { resourceType: 'Bundle', type: 'transaction-response', ...(entry.length ? { entry } : {}) };
   }
 
   /**
@@ -224,7 +225,7 @@ export class BundleService {
       },
     });
     const responses = answered.flat();
-    return { resourceType: 'Bundle', type: 'batch-response', entry: responses };
+    return { resourceType: 'Bundle', type: 'batch-response', ...(responses.length ? { entry: responses } : {}) };
   }
 
   /**

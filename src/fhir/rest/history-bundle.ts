@@ -40,5 +40,5 @@ export function historyBundle(
   const links = [link('self', page.offset)];
   if (page.count > 0 && page.offset + page.count < result.total) links.push(link('next', page.offset + page.count));
   if (page.offset > 0) links.push(link('previous', Math.max(0, page.offset - page.count)));
-  return { resourceType: 'Bundle', type: 'history', total: result.total, link: links, entry };
+  return { resourceType: 'Bundle', type: 'history', total: result.total, link: links, ...(entry.length ? { entry } : {}) };
 }

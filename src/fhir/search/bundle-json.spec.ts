@@ -21,7 +21,9 @@ describe('bundle-json', () => {
     expect(expected.entry?.[0].resource).toEqual({ id: '1', resourceType: 'Observation', note: [{ text: '"quoted" é' }] });
   });
 
-  it('handles a Bundle without entries', () => {
-    expect(JSON.parse(bundleJson({ resourceType: 'Bundle', type: 'searchset', entry: [] }))).toEqual({ resourceType: 'Bundle', type: 'searchset', entry: [] });
+  it('leaves `entry` out of a Bundle without entries (json.html: no empty arrays)', () => {
+    const empty: RawBundle = { resourceType: 'Bundle', type: 'searchset', total: 0, entry: [] };
+    expect(JSON.parse(bundleJson(empty))).toEqual({ resourceType: 'Bundle', type: 'searchset', total: 0 });
+    expect(bundleObject(empty)).toEqual({ resourceType: 'Bundle', type: 'searchset', total: 0 });
   });
 });

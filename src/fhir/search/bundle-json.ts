@@ -18,13 +18,17 @@ const isRaw = (e: BundleEntry | RawEntry): e is RawEntry => typeof (e as RawEntr
 
 /** The Bundle as an object (raw entries parsed), for callers that work on it. Pure. */
 export function bundleObject(b: RawBundle): Bundle {
-  return { ...b, entry: b.entry.map((e) => (isRaw(e) ? { fullUrl: e.fullUrl, resource: JSON.parse(e.json) as Resource, search: e.search } : e)) } as Bundle;
+  const { entry, ...rest } = b;
+  // No entries: no `entry` at all (json.html: arrays are never empty).
+  if (!entry.length) return rest as Bundle;
+  return { ...rest, entry: entry.map((e) => (isRaw(e) ? { fullUrl: e.fullUrl, resource: JSON.parse(e.json) as Resource, search: e.search } : e)) } as Bundle;
 }
 
 /** The Bundle's JSON text, raw entries spliced in as they are: equal (as JSON) to JSON.stringify(bundleObject(b)). Pure. */
 export function bundleJson(b: RawBundle): string {
   const { entry, ...rest } = b;
   const head = JSON.stringify(rest);
+  if (!entry.length) return head;
   const entries = entry.map((e) =>
     isRaw(e) ? `{"fullUrl":${JSON.stringify(e.fullUrl)},"resource":${e.json},"search":${JSON.stringify(e.search)}}` : JSON.stringify(e),
   );
