@@ -347,6 +347,31 @@ describe('transaction', () => {
     expect(await findByIdentifier('Patient', SYS, value)).toEqual([id.split('/')[1]]);
   });
 
+  it('urn:uuid fullUrls inside ifNoneExist and conditional URLs name the entries (http.html#trules): the same Bundle sent twice creates nothing the second time', async () => {
+    const value = fresh();
+    const pUrn = urn();
+    const code = (c: string) => ({ coding: [{ system: SYS, code: c }] });
+    // The Observations come first: their criteria wait for the Patient entry's identity.
+    const body = () =>
+      transaction([
+        { resource: { resourceType: 'Observation', status: 'final', code: code(`${value}-a`), subject: { reference: pUrn } }, request: { method: 'POST', url: 'Observation', ifNoneExist: `subject=${pUrn}&code=${SYS}|${value}-a` } },
+        { resource: { resourceType: 'Observation', status: 'final', code: code(`${value}-b`), subject: { reference: pUrn } }, request: { method: 'PUT', url: `Observation?subject=${encodeURIComponent(pUrn)}&code=${encodeURIComponent(`${SYS}|${value}-b`)}` } },
+        post(patient(value), pUrn, `identifier=${SYS}|${value}`),
+        { request: { method: 'GET', url: `Observation?subject=${encodeURIComponent(pUrn)}` } },
+      ]);
+    const first = await api.post('', body());
+    expect(first.status).toBe(200);
+    expect(first.body.entry.slice(0, 3).map((e: Json) => e.response.status)).toEqual(['201 Created', '201 Created', '201 Created']);
+    expect(first.body.entry[3].resource.total).toBe(2);
+    const second = await api.post('', body());
+    expect(second.status).toBe(200);
+    expect(second.body.entry.slice(0, 3).map((e: Json) => e.response.status.slice(0, 3))).toEqual(['200', '200', '200']);
+    const patientRef = target(first.body.entry[2].response.location);
+    expect(target(second.body.entry[0].response.location)).toBe(target(first.body.entry[0].response.location));
+    const observations = await api.get(`Observation?subject=${patientRef}`);
+    expect(observations.body.total).toBe(2);
+  });
+
   it('ifNoneExist references: a urn:uuid that points at an ifNoneExist entry resolves to the existing resource', async () => {
     const value = fresh();
     const existing = await created(patient(value));

@@ -1,6 +1,6 @@
 import { loadFhirDefinitions } from '../definitions/fhir-definitions';
 import { extractTokenRows, extractIndexRows } from '../search/index-extractor';
-import { criteriaLockKey, tokenCriteria } from './batch-criteria';
+import { criteriaLockKey, resolveCriteriaUrls, tokenCriteria } from './batch-criteria';
 
 beforeAll(() => loadFhirDefinitions());
 
@@ -32,5 +32,26 @@ describe('extractTokenRows', () => {
       expect(extractTokenRows(org, code)).toEqual(extractIndexRows(org).token.filter((r) => r.code === code));
     }
     expect(extractTokenRows(org, 'name')).toEqual([]);
+  });
+});
+
+describe('resolveCriteriaUrls', () => {
+  const resolved = new Map([
+    ['urn:uuid:p1', 'Patient/abc'],
+    ['https://ehr.example/fhir/Encounter/e1', 'Encounter/e-9'],
+  ]);
+  const pending = new Set(['urn:uuid:later']);
+
+  it('replaces values naming a resolved entry (in OR lists too), _id by the id alone, and leaves the rest', () => {
+    const r = resolveCriteriaUrls('subject=urn:uuid:p1&code=http://loinc.org|8867-4&encounter=https://ehr.example/fhir/Encounter/e1,Encounter/x', resolved, pending);
+    expect('criteria' in r && new URLSearchParams(r.criteria).getAll('subject')).toEqual(['Patient/abc']);
+    expect('criteria' in r && new URLSearchParams(r.criteria).get('encounter')).toBe('Encounter/e-9,Encounter/x');
+    expect('criteria' in r && new URLSearchParams(r.criteria).get('code')).toBe('http://loinc.org|8867-4');
+    expect(resolveCriteriaUrls('_id=urn:uuid:p1', resolved, pending)).toEqual({ criteria: '_id=abc' });
+  });
+
+  it('returns criteria naming nothing of the bundle as they are, and names an entry not resolved yet', () => {
+    expect(resolveCriteriaUrls('identifier=a|b&subject=urn:uuid:elsewhere', resolved, pending)).toEqual({ criteria: 'identifier=a|b&subject=urn:uuid:elsewhere' });
+    expect(resolveCriteriaUrls('subject=urn:uuid:later', resolved, pending)).toEqual({ unresolved: 'urn:uuid:later' });
   });
 });

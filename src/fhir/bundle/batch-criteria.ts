@@ -40,3 +40,32 @@ export function tokenCriteria(resourceType: string, criteria: string): TokenCrit
   if (!system || !value) return undefined;
   return { code: def.code, system, value };
 }
+
+/**
+ * The criteria with every value that is the fullUrl of an entry of the transaction (a `urn:uuid:`
+ * or a RESTful fullUrl) replaced by that entry's `Type/id` (`_id` by the id alone), so that
+ * `ifNoneExist: subject=urn:uuid:p1` and `PUT Observation?subject=urn:uuid:p1` mean the Patient the
+ * transaction resolved (http.html#trules: matching links are replaced throughout the Bundle);
+ * `unresolved` when a value names an entry whose identity is not known yet. Pure.
+ */
+export function resolveCriteriaUrls(
+  criteria: string,
+  resolved: ReadonlyMap<string, string>,
+  pending: ReadonlySet<string>,
+): { criteria: string } | { unresolved: string } {
+  const params = new URLSearchParams(criteria);
+  let changed = false;
+  const out = new URLSearchParams();
+  for (const [name, value] of params) {
+    const parts = splitUnescaped(value, ',').map((part) => {
+      const target = resolved.get(part);
+      if (target === undefined) return part;
+      changed = true;
+      return name === '_id' || name.startsWith('_id:') ? target.slice(target.indexOf('/') + 1) : target;
+    });
+    const waiting = parts.find((part) => pending.has(part));
+    if (waiting !== undefined) return { unresolved: waiting };
+    out.append(name, parts.join(','));
+  }
+  return { criteria: changed ? out.toString() : criteria };
+}

@@ -18,7 +18,7 @@ import { AccessPolicy } from '../../auth/access/access-policy';
 import type { Permission } from '../../auth/access/scopes';
 import type { AuthContext } from '../../auth/auth.types';
 import { collectReferences, rewriteReferences } from '../references/reference-rewriter';
-import { CONDITIONAL_REFERENCE, criteriaLockKey } from './batch-criteria';
+import { CONDITIONAL_REFERENCE, criteriaLockKey, resolveCriteriaUrls } from './batch-criteria';
 import { writeBulkChunk, type Target } from './bulk-chunk';
 import { runChunks } from './chunk-pipeline';
 import { chunkFootprint, chunksConflict } from './chunk-footprint';
@@ -95,30 +95,14 @@ export class BundleService {
     const prepared = entries.map((e, i) => atEntry(e, () => unwrap(checked[i])));
     const responses: BundleEntry[] = new Array(entries.length);
     await this.writer.inTransaction(ctx, async (tx) => {
-      const targets = new Map<number, Target>();
-      const fullUrls = new Map<string, string>();
-      const written = new Map<string, number>();
-      for (const e of entries) {
-        const target = await atEntry(e, () => this.resolveTarget(tx, e, prepared[e.index]));
-        targets.set(e.index, target);
-        if (target.id && (e.method === 'POST' || e.method === 'PUT' || e.method === 'PATCH' || e.method === 'DELETE')) {
-          const key = `${e.resourceType}/${target.id}`;
-          const other = written.get(key);
-          if (other !== undefined && !target.existing) {
-            throw badRequest(`Bundle.entry[${e.index}] and Bundle.entry[${other}] both change ${key}; a transaction may change a resource once`, [
-              `Bundle.entry[${e.index}]`,
-            ]);
-          }
-          if (!target.existing) written.set(key, e.index);
-          if (e.fullUrl) fullUrls.set(e.fullUrl, key);
-        }
-      }
-      const resolve = await this.referenceResolver(tx, entries, prepared, fullUrls, true, atEntry);
-      const ordered = [...entries].sort((a, b) => ORDER[a.method] - ORDER[b.method] || a.index - b.index);
+      // The entries with their criteria resolved against the other entries' identities.
+      const { targets, fullUrls, entries: resolved } = await this.resolveTargets(tx, entries, prepared, atEntry);
+      const resolve = await this.referenceResolver(tx, resolved, prepared, fullUrls, true, atEntry);
+      const ordered = [...resolved].sort((a, b) => ORDER[a.method] - ORDER[b.method] || a.index - b.index);
       // Lock and read every resource the transaction changes in one round trip, not one per entry.
       await this.writer.prefetch(
         tx,
-        entries
+        resolved
           .filter((e) => e.method === 'PUT' || e.method === 'PATCH' || e.method === 'DELETE')
           .map((e) => ({ resourceType: e.resourceType, id: targets.get(e.index)?.id as string }))
           .filter((k) => k.id),
@@ -326,6 +310,57 @@ export class BundleService {
       if (error) out[i] = { error };
     });
     return out;
+  }
+
+  /**
+   * The identity of every entry (new ids, ifNoneExist and conditional matches), in entry order;
+   * criteria naming another entry's fullUrl (`ifNoneExist: subject=urn:uuid:p1`) are read once that
+   * entry's identity is known, with the fullUrl replaced by it. Returns the entries with their
+   * criteria so rewritten, and the fullUrls of the entries that change a resource.
+   */
+  private async resolveTargets(
+    tx: Tx,
+    entries: ParsedEntry[],
+    prepared: Array<Resource | undefined>,
+    atEntry: EntryScope,
+  ): Promise<{ targets: Map<number, Target>; fullUrls: Map<string, string>; entries: ParsedEntry[] }> {
+    const targets = new Map<number, Target>();
+    const fullUrls = new Map<string, string>();
+    const written = new Map<string, number>();
+    const pending = new Set(entries.map((e) => e.fullUrl).filter((u): u is string => !!u));
+    const out = [...entries];
+    let queue = entries;
+    while (queue.length) {
+      const waiting: Array<{ e: ParsedEntry; on: string }> = [];
+      for (const entry of queue) {
+        const e = withResolvedCriteria(entry, fullUrls, pending);
+        if ('on' in e) {
+          waiting.push({ e: entry, on: e.on });
+          continue;
+        }
+        out[out.indexOf(entry)] = e;
+        const target = await atEntry(e, () => this.resolveTarget(tx, e, prepared[e.index]));
+        targets.set(e.index, target);
+        if (e.fullUrl) pending.delete(e.fullUrl);
+        if (target.id && (e.method === 'POST' || e.method === 'PUT' || e.method === 'PATCH' || e.method === 'DELETE')) {
+          const key = `${e.resourceType}/${target.id}`;
+          const other = written.get(key);
+          if (other !== undefined && !target.existing) {
+            throw badRequest(`Bundle.entry[${e.index}] and Bundle.entry[${other}] both change ${key}; a transaction may change a resource once`, [
+              `Bundle.entry[${e.index}]`,
+            ]);
+          }
+          if (!target.existing) written.set(key, e.index);
+          if (e.fullUrl) fullUrls.set(e.fullUrl, key);
+        }
+      }
+      if (waiting.length === queue.length) {
+        const { e, on } = waiting[0];
+        throw badRequest(`Bundle.entry[${e.index}]: its criteria name ${on}, an entry whose own identity cannot be settled first (a cycle)`, [`Bundle.entry[${e.index}]`]);
+      }
+      queue = waiting.map((w) => w.e);
+    }
+    return { targets, fullUrls, entries: out };
   }
 
   private async resolveTarget(tx: Tx, e: ParsedEntry, prepared: Resource | undefined): Promise<Target> {
@@ -610,3 +645,16 @@ function entriesByRelativeUrl(fullUrls: Map<string, string>): Map<string, string
 const RELATIVE_REFERENCE = /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/;
 /** base/Type/id (optionally /_history/v): group 1 is the base with its trailing slash. */
 const RESTFUL_URL = /^(https?:\/\/.+\/)[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
+
+/** The entry with the fullUrls in its criteria (conditional URL, ifNoneExist, a GET's search) replaced, or what it waits for. */
+function withResolvedCriteria(e: ParsedEntry, resolved: ReadonlyMap<string, string>, pending: ReadonlySet<string>): ParsedEntry | { on: string } {
+  let next = e;
+  for (const field of ['criteria', 'ifNoneExist'] as const) {
+    const criteria = next[field];
+    if (!criteria) continue;
+    const r = resolveCriteriaUrls(criteria, resolved, pending);
+    if ('unresolved' in r) return { on: r.unresolved };
+    if (r.criteria !== criteria) next = { ...next, [field]: r.criteria };
+  }
+  return next;
+}
