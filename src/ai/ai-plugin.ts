@@ -126,6 +126,20 @@ export interface AiPlugin<Input = PluginInput, Prepared = PreparedInput, Result 
    * a plugin says more only when its task has several active versions (diagnosis: one per condition).
    */
   model?(trigger?: Resource): Promise<Version | undefined>;
+  /**
+   * Queued plugins, optional: the result is about the patient's current inputs, not about the
+   * trigger (triage: any new vital sign or request asks for the same assessment). Then the
+   * triggers of one write transaction for one patient make one job (job-coalescing.ts), and a job
+   * whose inputs (the model version and the exact versions of the resources in `basis`) are those
+   * of the patient's latest result by that version writes no new result (one result per input
+   * version; AiTaskRunner, under a per-patient lock).
+   */
+  readonly resultPerPatient?: boolean;
+  /**
+   * Queued plugins with resultPerPatient, optional: what a job whose result exists already writes
+   * instead of a new one (a request Task completed pointing at that result). Pure.
+   */
+  reused?(input: Input, existingOutput: string): Resource | undefined;
   /** Queued plugins: whether the runner loads the patient's Observations for prepare(). */
   readonly needsObservations?: boolean;
   /**
@@ -134,8 +148,11 @@ export interface AiPlugin<Input = PluginInput, Prepared = PreparedInput, Result 
    * those, not every Observation of the patient (a long monitoring stream). Undefined: all.
    */
   observationCodes?(version: Version, resource: Resource): readonly string[] | undefined;
-  /** Queued plugins, optional: what prepare() and outputs() need beyond the trigger and the patient's data (it may read). */
-  context?(resource: Resource): Promise<Record<string, unknown>>;
+  /**
+   * Queued plugins, optional: what prepare() and outputs() need beyond the trigger and the
+   * patient's data (it may read, or ask the version's model something).
+   */
+  context?(resource: Resource, version: Version): Promise<Record<string, unknown>>;
   /** Pure: the version's input from what was gathered (features for a model, the rule's arguments). */
   prepare(version: Version, input: Input): Prepared;
   /**

@@ -8,6 +8,8 @@ import { ResourceStore, type StoredVersion } from '../fhir/store/resource-store.
 import { ResourceWriteService, prepare } from '../fhir/write/resource-write.service';
 import type { ResourceEvent } from '../outbox/outbox.repository';
 import { AI_SOURCE, type AiJob, type AiPlugin, type ModelPlugin } from './ai-plugin';
+import { coalescePerPatient } from './job-coalescing';
+import { basisKey } from './result-basis';
 import type { RegisteredModel } from './model-registry.service';
 import { GroupCommit } from './group-commit';
 import { PredictionRepository } from './model-stats/prediction.repository';
@@ -17,6 +19,8 @@ import { PluginCore } from './plugins/plugin-core';
 export type AiJobResult =
   /** `predicted`: whether the output holds a prediction (not a "too little is known" note). */
   | { status: 'written'; model: string; output: string; predicted: boolean }
+  /** A per-patient result with exactly these inputs existed already: no new one (a request answered with it). */
+  | { status: 'reused'; model: string; output: string }
   | { status: 'skipped'; reason: string };
 
 /** The actor of the AI worker's write transactions (`system:ai:<model>`): its own writes trigger no plugin. */
@@ -83,6 +87,11 @@ export class AiTaskRunner {
     return jobs;
   }
 
+  /** The jobs of one write transaction's events, a per-patient plugin's coalesced to one per patient (job-coalescing.ts). */
+  coalesce(jobsByEvent: readonly (readonly AiJob[])[]): AiJob[][] {
+    return coalescePerPatient(jobsByEvent, (task) => this.plugins.some((p) => p.task === task && p.resultPerPatient));
+  }
+
   async run(job: AiJob): Promise<AiJobResult> {
     const plugin = this.plugins.find((p) => p.task === job.task);
     if (!plugin) throw new Error(`No plugin for the task ${job.task}`);
@@ -102,12 +111,14 @@ export class AiTaskRunner {
 
     const patient = patientId ? patientOf(found.get(`Patient/${patientId}`)) : undefined;
     const observations = plugin.needsObservations && patientId ? await this.observationsOf(patientId, observationCodesOf(plugin, [model, ...versions.shadows], resource)) : [];
-    const context = plugin.context ? await plugin.context(resource) : undefined;
+    const context = plugin.context ? await plugin.context(resource, model) : undefined;
     const input = { job, jobId, resource, patient, observations, ...(context ? { context } : {}) };
     // The shared core: prepare, inference (shadows beside it), outputs, every version's prediction record.
-    const { output, records, latencyMs: inferenceMs } = await this.core.run(plugin, versions, input);
+    const { output, records, prepared, latencyMs: inferenceMs } = await this.core.run(plugin, versions, input);
     const { create, update, supersede = [] } = output;
     const outputRef = `${create[0].resourceType}/${create[0].id}`;
+    // A per-patient result (triage) is keyed by its exact inputs: model version and input versions.
+    const basis = plugin.resultPerPatient && patientId && prepared.kind !== 'fail' ? basisKey(model.id, prepared.basis, [...observations, ...(patient ? [patient] : [])]) : null;
 
     // Validated before any transaction: an output that fails validation fails its own job alone.
     const creates = create.map((r) => prepare(r, r.resourceType, r.id as string));
@@ -115,22 +126,39 @@ export class AiTaskRunner {
     const superseded = supersede.map((s) => ({ resource: prepare(s.resource, s.resource.resourceType, s.resource.id as string), versionId: s.versionId }));
     // Group commit: concurrent jobs of the same model version share one transaction (each job's
     // outcome stays its own: a failed shared transaction is re-run one job per transaction).
-    const written = await this.commits.submit({ actor: `${AI_ACTOR_PREFIX}${model.id}` }, async (tx) => {
+    const written = await this.commits.submit({ actor: `${AI_ACTOR_PREFIX}${model.id}` }, async (tx): Promise<{ output: string; reused: boolean } | undefined> => {
       // One writer per job at a time, and never twice: the active record is unique per job
       // (migration 002000; a concurrent run waits on the key) and is counted only with its output.
       const active = records.find((r) => !r.shadow);
       if (!active) throw new Error(`job ${jobId}: no record of the active version`);
-      if (!(await this.predictions.claim(tx, active))) return undefined;
+      const shadows = records.filter((r) => r !== active);
+      if (basis && patientId) {
+        // One writer per patient and task until commit, so that two jobs on the same inputs
+        // (several vital signs, several workers) cannot both find no result and both write one.
+        await tx.query('SELECT pg_advisory_xact_lock(hashtextextended(?, 27))', [`ai-result:${job.task}:${patientId}`]);
+        const latest = await this.predictions.latestBasis(tx, patientId, model.id);
+        if (latest?.basis === basis && latest.outputRef) {
+          // Already assessed on exactly these inputs: the job points at that result and writes no new one.
+          if (!(await this.predictions.claim(tx, { ...active, basis, outputRef: latest.outputRef }))) return undefined;
+          const answer = plugin.reused?.(input, latest.outputRef);
+          if (answer) await this.writer.updateInTx(tx, prepare(answer, answer.resourceType, answer.id as string), { ifMatch: `W/"${job.versionId}"` });
+          await this.predictions.insert(tx, shadows);
+          return { output: latest.outputRef, reused: true };
+        }
+      }
+      if (!(await this.predictions.claim(tx, basis ? { ...active, basis } : active))) return undefined;
       for (const r of creates) await this.writer.createInTx(tx, r);
       if (updated) await this.writer.updateInTx(tx, updated, { ifMatch: `W/"${job.versionId}"` });
       for (const s of superseded) await this.writer.updateInTx(tx, s.resource, { ifMatch: `W/"${s.versionId}"` });
       // The shadows' records beside it, once per (model, job).
-      await this.predictions.insert(tx, records.filter((r) => r !== active));
-      return outputRef;
+      await this.predictions.insert(tx, shadows);
+      return { output: outputRef, reused: false };
     });
     this.logger.debug({ jobId, model: model.id, inferenceMs, written }, 'ai job');
+    if (!written) return { status: 'skipped', reason: 'already written by an earlier run of this job' };
+    if (written.reused) return { status: 'reused', model: model.id, output: written.output };
     const predicted = records.some((r) => !r.shadow && r.score !== null);
-    return written ? { status: 'written', model: model.id, output: written, predicted } : { status: 'skipped', reason: 'already written by an earlier run of this job' };
+    return { status: 'written', model: model.id, output: written.output, predicted };
   }
 
   /**

@@ -11,6 +11,9 @@ import { startTestWorker, type TestWorker } from '../helpers/test-worker';
 import { waitFor } from '../helpers/wait-for';
 import { AiTaskRunner } from '../../src/ai/ai-task.runner';
 import { CAD, clevelandInteger, highRiskCadObservations, quantity } from '../helpers/ai-fixtures';
+import { Queue } from 'bullmq';
+import { QUEUES } from '../../src/queue/queues';
+import { bullPrefix } from '../../src/queue/redis.provider';
 
 /**
  * The AI plugins end to end: a write through the API, the outbox, the resource-events queue, the
@@ -256,27 +259,96 @@ describe('sentiment', () => {
 });
 
 describe('triage', () => {
-  const vital = (patientId: string, encounterId: string, code: string, value: number, unit: string): Json => ({
-    ...quantity(patientId, code, value, unit),
-    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }],
-    encounter: { reference: `Encounter/${encounterId}` },
+  const VITALS_CATEGORY = [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }];
+  const CRITICAL: Array<[string, number, string]> = [
+    ['9279-1', 26, '/min'],
+    ['59408-5', 90, '%'],
+    ['8480-6', 95, 'mm[Hg]'],
+    ['8867-4', 125, '/min'],
+    ['8310-5', 38.5, 'Cel'],
+  ];
+  let queues: Queue[] = [];
+  beforeAll(() => {
+    const u = new URL(t.config.redisUrl);
+    queues = [QUEUES.resourceEvents, QUEUES.aiTasks].map((name) => new Queue(name, { connection: { host: u.hostname, port: Number(u.port) }, prefix: bullPrefix(t.config.queuePrefix) }));
+  });
+  afterAll(async () => {
+    for (const q of queues) await q.close();
   });
 
-  async function triageOf(vitals: Array<[string, number, string]>): Promise<{ ra: Json; patientId: string }> {
-    const p = await create(patient());
-    const enc = await create({
-      resourceType: 'Encounter',
-      status: 'in-progress',
-      class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'EMER' },
-      subject: { reference: `Patient/${p.id}` },
-    });
-    let last: Json | undefined;
-    for (const [code, value, unit] of vitals) last = await create(vital(p.id, enc.id, code, value, unit));
+  /** Until every write is handed to the queues and no job waits, runs or is due for a retry. */
+  async function idle(): Promise<void> {
+    await waitFor('the outbox and the queues to be idle', async () => {
+      const { rows } = await pg.query('SELECT count(*)::int AS n FROM outbox_events WHERE dispatched_at IS NULL');
+      if (rows[0].n > 0) return false;
+      for (const q of queues) {
+        const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children');
+        if (Object.values(counts).some((n) => n > 0)) return false;
+      }
+      return true;
+    }, 30000, 100);
+  }
+
+  /** A patient, an in-progress emergency encounter and the vital signs in it, in one transaction Bundle (as an ED system sends them). */
+  async function emergencyVisit(vitals: Array<[string, number, string]>): Promise<{ patientId: string; encounterId: string; observations: string[] }> {
+    const entry = (n: string, resource: Json) => ({ fullUrl: `urn:uuid:${n}`, resource, request: { method: 'POST', url: resource.resourceType } });
+    const p = '6f2e5c1a-0000-4000-8000-000000000001';
+    const e = '6f2e5c1a-0000-4000-8000-000000000002';
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        entry(p, patient()),
+        entry(e, { resourceType: 'Encounter', status: 'in-progress', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'EMER' }, subject: { reference: `urn:uuid:${p}` } }),
+        ...vitals.map(([code, value, unit], i) =>
+          entry(`6f2e5c1a-0000-4000-8000-00000000010${i}`, { ...quantity('x', code, value, unit), subject: { reference: `urn:uuid:${p}` }, category: VITALS_CATEGORY, encounter: { reference: `urn:uuid:${e}` } }),
+        ),
+      ],
+    };
+    const res = expectStatus(await api.bundle(bundle), 200).body as Json;
+    const ids = (res.entry as Json[]).map((x) => String(x.response.location).split('/')[1]);
+    return { patientId: ids[0], encounterId: ids[1], observations: ids.slice(2) };
+  }
+
+  async function triagesOf(patientId: string): Promise<Json[]> {
+    const res = expectStatus(await api.search('RiskAssessment', { subject: `Patient/${patientId}`, _count: '50' }), 200).body;
+    return ((res.entry ?? []) as Json[]).map((e) => e.resource);
+  }
+
+  /** What the AI wrote for a patient's triages: RiskAssessments, triage rows, emergency alerts (Flags), recommendations. */
+  async function writtenFor(patientId: string): Promise<Record<string, number>> {
+    const n = async (sql: string) => (await pg.query(sql, [patientId])).rows[0].n as number;
+    const flags = expectStatus(await api.search('Flag', { patient: `Patient/${patientId}` }), 200).body.entry ?? [];
+    const recs = expectStatus(await api.search('Task', { code: 'urn:fhir-ai-server:ai-task|recommendation', patient: `Patient/${patientId}` }), 200).body.entry ?? [];
+    return {
+      riskAssessments: (await triagesOf(patientId)).length,
+      triageRows: await n('SELECT count(*)::int AS n FROM triage WHERE patient_id = $1'),
+      alertRows: await n('SELECT count(*)::int AS n FROM emergency_alerts WHERE patient_id = $1'),
+      flags: flags.length,
+      recommendations: recs.length,
+    };
+  }
+
+  async function requestTriage(patientId: string): Promise<string> {
+    const res = await request(t.app.getHttpServer()).post(`/fhir/Patient/${patientId}/$triage`).set('Authorization', `Bearer ${t.token}`);
+    expect(res.status).toBe(202);
+    return /\/Task\/([^/]+)$/.exec(res.headers.location)?.[1] as string;
+  }
+
+  async function settled(taskId: string): Promise<Json> {
+    return waitFor(`Task/${taskId} to be completed or failed`, async () => {
+      const task = (await api.read('Task', taskId)).body as Json;
+      return ['completed', 'failed'].includes(task.status) ? task : undefined;
+    }, 60000);
+  }
+
+  async function triageOf(vitals: Array<[string, number, string]>): Promise<{ ra: Json; patientId: string; encounterId: string; observations: string[] }> {
+    const visit = await emergencyVisit(vitals);
     const [ra] = await waitFor('a triage RiskAssessment', async () => {
-      const found = await outputsFor('RiskAssessment', `Observation/${(last as Json).id}/`);
+      const found = await triagesOf(visit.patientId);
       return found.length ? found : undefined;
     }, 30000);
-    return { ra, patientId: p.id };
+    return { ra, ...visit };
   }
 
   it('gives critical vital signs in an emergency encounter priority 1 or 2, and writes the triage row', async () => {
@@ -290,17 +362,58 @@ describe('triage', () => {
     const priority = Number(ra.prediction[0].outcome.coding[0].code);
     expect(priority).toBeLessThanOrEqual(2);
     expect(ra.performer.reference).toBe('Device/triage-news2-1.0.0');
-    // Each vital sign in the emergency triggers a triage; the row of this one holds its priority.
     const { rows } = await pg.query('SELECT priority_score, ai_model_id FROM triage WHERE patient_id = $1 AND id = $2', [patientId, ra.id]);
     expect(rows).toEqual([{ priority_score: priority, ai_model_id: 'triage-news2-1.0.0' }]);
     // Priority 1 or 2: an emergency alert and an urgent recommendation.
+    await idle();
     const { rows: alerts } = await pg.query('SELECT response_status FROM emergency_alerts WHERE patient_id = $1', [patientId]);
-    expect(alerts.length).toBeGreaterThan(0);
-    expect(alerts.every((a) => a.response_status === 'raised')).toBe(true);
+    expect(alerts).toEqual([{ response_status: 'raised' }]);
     const recs = expectStatus(await api.search('Task', { code: 'urn:fhir-ai-server:ai-task|recommendation', focus: `RiskAssessment/${ra.id}` }), 200).body.entry.map((e: Json) => e.resource);
     expect(recs).toHaveLength(1);
     expect(['stat', 'asap']).toContain(recs[0].priority);
   }, 60000);
+
+  it('writes one result per input version: one for the vital signs of a Bundle, none for $triage on the same inputs, one for a new reading', async () => {
+    const { ra, patientId, encounterId, observations } = await triageOf(CRITICAL);
+    await idle();
+    expect(await writtenFor(patientId)).toEqual({ riskAssessments: 1, triageRows: 1, alertRows: 1, flags: 1, recommendations: 1 });
+    expect(Number(ra.prediction[0].outcome.coding[0].code)).toBe(1);
+    expect(ra.basis.map((b: Json) => b.reference)).toEqual(expect.arrayContaining(observations.map((id) => `Observation/${id}`)));
+
+    // Asked three times with no new vital sign: each request is answered with the same assessment.
+    const tasks = [await requestTriage(patientId), await requestTriage(patientId), await requestTriage(patientId)];
+    for (const id of tasks) {
+      const done = await settled(id);
+      expect({ id, status: done.status, output: done.output?.[0]?.valueReference?.reference }).toEqual({ id, status: 'completed', output: `RiskAssessment/${ra.id}` });
+    }
+    await idle();
+    expect(await writtenFor(patientId)).toEqual({ riskAssessments: 1, triageRows: 1, alertRows: 1, flags: 1, recommendations: 1 });
+
+    // A new reading is a new input version: a new assessment.
+    await create({ ...quantity(patientId, '8867-4', 150, '/min'), effectiveDateTime: '2024-05-01T10:15:00Z', category: VITALS_CATEGORY, encounter: { reference: `Encounter/${encounterId}` } });
+    await waitFor('a second triage', async () => (await triagesOf(patientId)).length === 2, 30000);
+    await idle();
+    expect((await writtenFor(patientId)).riskAssessments).toBe(2);
+  }, 120000);
+
+  it('writes one result when jobs on the same inputs run at once in two workers', async () => {
+    // Vital signs outside an emergency encounter trigger nothing: the jobs are run here, by hand.
+    const p = await create(patient());
+    const obs: Json[] = [];
+    for (const [code, value, unit] of CRITICAL) obs.push(await create({ ...quantity(p.id, code, value, unit), category: VITALS_CATEGORY }));
+    const second = await startTestWorker(t.config);
+    try {
+      const runners = [worker.ctx.get(AiTaskRunner), second.ctx.get(AiTaskRunner)];
+      const results = await Promise.all(
+        [...obs, ...obs].map((o, i) => runners[i % 2].run({ task: 'triage', resourceType: 'Observation', resourceId: o.id, versionId: 1, patientId: p.id }).then((r) => r.status)),
+      );
+      expect(results.filter((s) => s === 'written')).toHaveLength(1);
+      expect(results.filter((s) => s === 'written' || s === 'reused' || s === 'skipped')).toHaveLength(results.length);
+    } finally {
+      await second.close();
+    }
+    expect(await writtenFor(p.id)).toEqual({ riskAssessments: 1, triageRows: 1, alertRows: 1, flags: 1, recommendations: 1 });
+  }, 90000);
 
   it('runs a triage on request (POST Patient/$triage: 202 and a Task completed with the result)', async () => {
     const p = await create(patient());

@@ -9,6 +9,8 @@ import type { ResourceEvent, ResourceEventGroup } from '../../src/outbox/outbox.
 import { resourceEventJobId } from '../../src/queue/queues';
 import type { SubscriptionMatcher } from '../../src/subscriptions/subscription-matcher.service';
 import { ResourceEventProcessor, groupReader } from './resource-event.processor';
+import type { AiJob } from '../../src/ai/ai-plugin';
+import { coalescePerPatient } from '../../src/ai/job-coalescing';
 import type { StoredVersion } from '../../src/fhir/store/resource-store.repository';
 
 const event = (n: number, resourceType = 'Observation'): ResourceEvent => ({
@@ -28,7 +30,7 @@ interface Added {
 }
 
 /** The processor with stand-ins for its collaborators: `failing` events make the AI fan-out throw. */
-function processor(failing: Set<string>, addFails = false, store = {} as ResourceStore) {
+function processor(failing: Set<string>, addFails = false, store = {} as ResourceStore, vitalSigns = false) {
   const added: Added[] = [];
   const queue = (into: Added[]) =>
     ({
@@ -41,8 +43,10 @@ function processor(failing: Set<string>, addFails = false, store = {} as Resourc
     jobsFor: async (e: ResourceEvent, read: () => Promise<StoredVersion | undefined>) => {
       if (failing.has(e.id)) throw new Error(`cannot fan out ${e.id}`);
       if (e.resourceType === 'Observation') await read(); // as the triage plugin reads vital signs
-      return e.resourceType === 'Condition' ? [{ task: 'diagnosis-confidence', resourceType: e.resourceType, resourceId: e.resourceId, versionId: e.versionId, patientId: e.patientId }] : [];
+      const task = e.resourceType === 'Condition' ? 'diagnosis-confidence' : vitalSigns && e.resourceType === 'Observation' ? 'triage' : undefined;
+      return task ? [{ task, resourceType: e.resourceType, resourceId: e.resourceId, versionId: e.versionId, patientId: e.patientId }] : [];
     },
+    coalesce: (jobs: AiJob[][]) => coalescePerPatient(jobs, (task) => task === 'triage'),
   } as unknown as AiTaskRunner;
   const aiJobs: Added[] = [];
   const p = new ResourceEventProcessor(
@@ -94,6 +98,14 @@ describe('ResourceEventProcessor', () => {
     });
     expect(added).toEqual([{ name: 'create:Observation', data: events[1], opts: expect.objectContaining({ jobId: resourceEventJobId(events[1]), attempts: 5 }) }]);
     expect(aiJobs.map((j) => j.opts.jobId)).toEqual(['diagnosis-confidence/Condition/r3/_history/1']);
+  });
+
+  it("queues one triage for a transaction's vital signs of one patient (the last one's), the other events as usual", async () => {
+    const { p, aiJobs } = processor(new Set(), false, storeStub().store, true);
+    const events = [event(1), event(2), event(3, 'Condition'), event(4), { ...event(5), patientId: 'p2' }];
+    const result = await p.process(job({ events }));
+    expect(aiJobs.map((j) => j.opts.jobId)).toEqual(['diagnosis-confidence/Condition/r3/_history/1', 'triage/Observation/r4/_history/1', 'triage/Observation/r5/_history/1']);
+    expect((result as { fannedOut: Array<{ handledBy: string[] }> }).fannedOut.map((f) => f.handledBy)).toEqual([[], [], ['diagnosis-confidence'], ['triage'], ['triage']]);
   });
 
   it('fails an event retried alone with its own error (BullMQ retries it, then keeps it failed)', async () => {

@@ -3,6 +3,7 @@ import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
 import type { Job, Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import { LOGGER } from '../../src/core/core.module';
+import type { AiJob } from '../../src/ai/ai-plugin';
 import { AiTaskRunner, aiJobId } from '../../src/ai/ai-task.runner';
 import type { ResourceEvent, ResourceEventGroup } from '../../src/outbox/outbox.repository';
 import { QUEUES, RESOURCE_EVENT_JOB_OPTIONS, resourceEventJobId } from '../../src/queue/queues';
@@ -55,6 +56,12 @@ export function groupReader(store: Pick<ResourceStore, 'readCurrentMany' | 'read
   };
 }
 
+/** `fn`'s promise, made on the first call and shared by the later ones. */
+function once<T>(fn: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= fn());
+}
+
 /** What the fan-out did with one event. */
 export interface FanOut {
   event: string;
@@ -96,11 +103,20 @@ export class ResourceEventProcessor extends WorkerHost {
     const since = performance.now();
     if (!('events' in job.data)) {
       const e = job.data; // one event, retried alone
-      return this.fanOut(e, since, job.id, () => this.store.readCurrent(e.resourceType, e.resourceId));
+      const read = once(() => this.store.readCurrent(e.resourceType, e.resourceId));
+      return this.fanOut(e, await this.aiJobsOf(e, job.id, read), since, job.id, read);
     }
     const events = job.data.events;
-    const read = groupReader(this.store, events);
-    const results = await settledInTurns(events, FAN_OUTS_AT_ONCE, (e) => this.fanOut(e, since, job.id, () => read(e)));
+    const group = groupReader(this.store, events);
+    const reads = events.map((e) => once(() => group(e)));
+    // First the AI jobs of every event, so that a per-patient task (triage) is queued once for
+    // the whole transaction (the vital signs of one Bundle), then each event's fan-out.
+    const planned = await settledInTurns(events.map((e, i) => i), FAN_OUTS_AT_ONCE, (i) => this.aiJobsOf(events[i], job.id, reads[i]));
+    const kept = this.runner.coalesce(planned.map((r) => (r.status === 'fulfilled' ? r.value : [])));
+    const results = await settledInTurns(events.map((e, i) => i), FAN_OUTS_AT_ONCE, (i) => {
+      const p = planned[i];
+      return p.status === 'rejected' ? Promise.reject(p.reason) : this.fanOut(events[i], kept[i], since, job.id, reads[i]);
+    });
     const failed = events.filter((_, i) => results[i].status === 'rejected');
     for (const e of failed) {
       await this.resourceEvents.add(`${e.action}:${e.resourceType}`, e, { ...RESOURCE_EVENT_JOB_OPTIONS, jobId: resourceEventJobId(e) });
@@ -111,16 +127,18 @@ export class ResourceEventProcessor extends WorkerHost {
     };
   }
 
-  /** `readCurrent`: the event's resource as it is now (read when a consumer first needs it, at most once). */
-  private async fanOut(e: ResourceEvent, since: number, jobId: string | undefined, readCurrent: () => Promise<StoredVersion | undefined>): Promise<FanOut> {
-    const event = resourceEventJobId(e);
+  /** The AI jobs an event calls for (before coalescing). `read`: the event's resource as it is now, read at most once. */
+  private async aiJobsOf(e: ResourceEvent, jobId: string | undefined, read: () => Promise<StoredVersion | undefined>): Promise<AiJob[]> {
     this.metrics.resourceEvents.inc({ action: e.action });
-    let current: Promise<StoredVersion | undefined> | undefined;
-    const read = () => (current ??= readCurrent());
-    const jobs = await this.runner.jobsFor(e, read).catch((err: unknown) => {
-      this.logger.warn({ err, jobId, event }, 'resource event: could not fan out to the AI plugins');
+    return this.runner.jobsFor(e, read).catch((err: unknown) => {
+      this.logger.warn({ err, jobId, event: resourceEventJobId(e) }, 'resource event: could not fan out to the AI plugins');
       throw err;
     });
+  }
+
+  /** Queues the event's AI jobs (as coalesced), its Subscription notifications and its push. */
+  private async fanOut(e: ResourceEvent, jobs: readonly AiJob[], since: number, jobId: string | undefined, read: () => Promise<StoredVersion | undefined>): Promise<FanOut> {
+    const event = resourceEventJobId(e);
     for (const j of jobs) {
       await this.aiTasks.add(j.task, j, { jobId: aiJobId(j), attempts: 5, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: 10_000, removeOnFail: false });
     }

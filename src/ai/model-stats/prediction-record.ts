@@ -17,6 +17,8 @@ export interface PredictionRecord {
   latencyMs: number | null;
   inputs: RecordedInputs | null;
   error: string | null;
+  /** A per-patient result's exact inputs (result-basis.ts); absent for other tasks. */
+  basis?: string | null;
 }
 
 /** The feature values a model was fed, imputed ones marked; text inputs by length only (never the text). */

@@ -53,7 +53,7 @@ export interface StoredPrediction {
   at: string;
 }
 
-const COLUMNS = ['model_id', 'job_id', 'patient_id', 'task', 'input_ref', 'output_ref', 'shadow', 'score', 'label', 'outputs', 'latency_ms', 'inputs', 'error'];
+const COLUMNS = ['model_id', 'job_id', 'patient_id', 'task', 'input_ref', 'output_ref', 'shadow', 'score', 'label', 'outputs', 'latency_ms', 'inputs', 'error', 'basis'];
 
 /** ai_predictions: written in the AI job's transaction, read for the statistics and the listing. */
 @Injectable()
@@ -78,6 +78,19 @@ export class PredictionRepository {
     const { values, params } = rowsOf([active]);
     const rows = await tx.query(`INSERT INTO ai_predictions (${COLUMNS.join(', ')}) VALUES ${values} ON CONFLICT DO NOTHING RETURNING 1 AS claimed`, params);
     return rows.length === 1;
+  }
+
+  /**
+   * The patient's latest result by this model version that records its inputs (basis), in the
+   * caller's transaction; the caller holds the patient's lock for the task, so no other job can
+   * write one meanwhile.
+   */
+  async latestBasis(tx: Tx, patientId: string, modelId: string): Promise<{ basis: string; outputRef: string | null } | undefined> {
+    const [row] = await tx.query<{ basis: string; output_ref: string | null }>(
+      'SELECT basis, output_ref FROM ai_predictions WHERE patient_id = ? AND model_id = ? AND basis IS NOT NULL AND NOT shadow ORDER BY created_at DESC LIMIT 1',
+      [patientId, modelId],
+    );
+    return row && { basis: row.basis, outputRef: row.output_ref };
   }
 
   async model(id: string): Promise<ModelRow | undefined> {
@@ -150,10 +163,10 @@ export class PredictionRepository {
 }
 
 function rowsOf(records: PredictionRecord[]): { values: string; params: unknown[] } {
-  const values = records.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?::jsonb, ?)').join(', ');
+  const values = records.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?::jsonb, ?, ?)').join(', ');
   const params = records.flatMap((r) => [
     r.modelId, r.jobId, r.patientId ?? '', r.task, r.inputRef, r.outputRef, r.shadow, r.score, r.label,
-    r.outputs === null ? null : JSON.stringify(r.outputs), r.latencyMs, r.inputs === null ? null : JSON.stringify(r.inputs), r.error,
+    r.outputs === null ? null : JSON.stringify(r.outputs), r.latencyMs, r.inputs === null ? null : JSON.stringify(r.inputs), r.error, r.basis ?? null,
   ]);
   return { values, params };
 }

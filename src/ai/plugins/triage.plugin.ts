@@ -6,6 +6,7 @@ import type { ModelOutputs } from '../inference.service';
 import type { ModelRegistry, RegisteredModel } from '../model-registry.service';
 import { asAiResource, asOutput, prepareTabular, provenanceOf, sourceRef, tabularNotes } from './outputs';
 import { recommendationsFor } from '../recommendation-rules';
+import { completedRequest } from '../request-task';
 
 import { TRIAGE_SYSTEM as TRIAGE_PRIORITY_SYSTEM } from '../../fhir/projection/mappers/ai-output.mappers';
 import { tabularObservationCodes } from '../features/tabular.features';
@@ -37,6 +38,8 @@ export class TriagePlugin implements AiPlugin {
   readonly engine = ONNX_ENGINE;
   readonly resourceTypes = ['Observation', 'Task'];
   readonly needsObservations = true;
+  /** A triage assesses the patient's latest vital signs: one job per patient per write, one result per input version. */
+  readonly resultPerPatient = true;
 
   observationCodes(model: RegisteredModel): readonly string[] {
     return tabularObservationCodes(model.manifest);
@@ -107,12 +110,11 @@ export class TriagePlugin implements AiPlugin {
     ];
     if (trigger.resourceType !== 'Task') return { create };
     // A requested triage: the Task is done, and points at its result.
-    const done: Task = {
-      ...trigger,
-      meta: { ...(trigger.meta ?? {}), source: AI_SOURCE },
-      status: 'completed',
-      output: [{ type: { text: 'triage' }, valueReference: { reference: `RiskAssessment/${assessment.id}` } }],
-    };
-    return { create, update: done };
+    return { create, update: completedRequest(trigger, `RiskAssessment/${assessment.id}`, 'triage') };
+  }
+
+  /** The vital signs were assessed already: a request is answered with that assessment. */
+  reused(input: PluginInput, existing: string): Task | undefined {
+    return input.resource.resourceType === 'Task' ? completedRequest(input.resource as Task, existing, 'triage') : undefined;
   }
 }

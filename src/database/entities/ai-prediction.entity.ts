@@ -32,6 +32,9 @@ export class AiPredictionRow {
   inputs?: unknown;
   @Property({ type: 'text', nullable: true })
   error?: string | null;
-  @Property({ type: 'datetime', columnType: 'timestamptz', defaultRaw: 'now()' })
+  /** The exact inputs of a per-patient result (model version and input versions), migration 002700. */
+  @Property({ type: 'text', nullable: true })
+  basis?: string | null;
+  @Property({ type: 'datetime', columnType: 'timestamptz', defaultRaw: 'clock_timestamp()' })
   createdAt!: Opt<Date>;
 }
