@@ -7,8 +7,10 @@ import { DatabaseService } from '../database/database.service';
 import { ResourceStore, type StoredVersion } from '../fhir/store/resource-store.repository';
 import { ResourceWriteService, prepare } from '../fhir/write/resource-write.service';
 import type { ResourceEvent } from '../outbox/outbox.repository';
+import type { Task } from '@medplum/fhirtypes';
 import { AI_SOURCE, type AiJob, type AiPlugin, type ModelPlugin } from './ai-plugin';
 import { coalescePerPatient } from './job-coalescing';
+import { failedRequest, isOpenRequest } from './request-task';
 import { basisKey } from './result-basis';
 import type { RegisteredModel } from './model-registry.service';
 import { GroupCommit } from './group-commit';
@@ -90,6 +92,22 @@ export class AiTaskRunner {
   /** The jobs of one write transaction's events, a per-patient plugin's coalesced to one per patient (job-coalescing.ts). */
   coalesce(jobsByEvent: readonly (readonly AiJob[])[]): AiJob[][] {
     return coalescePerPatient(jobsByEvent, (task) => this.plugins.some((p) => p.task === task && p.resultPerPatient));
+  }
+
+  /**
+   * A job failed for good (its attempts exhausted, or its input refused): the request Task that
+   * triggered it (`$triage`) is set to failed with the reason, so that a client polling it is told.
+   * Only the job's own version of a still open request is changed (a rerun changes nothing).
+   */
+  async failRequest(job: AiJob, reason: string): Promise<boolean> {
+    if (job.resourceType !== 'Task') return false;
+    const current = await this.store.readCurrent('Task', job.resourceId);
+    if (!current?.json || current.deleted || current.versionId !== job.versionId) return false;
+    const task = JSON.parse(current.json) as Task;
+    if (!isOpenRequest(task)) return false;
+    const failed = prepare(failedRequest(task, reason), 'Task', job.resourceId);
+    await this.writer.inTransaction({ actor: `${AI_ACTOR_PREFIX}${job.task}` }, (tx) => this.writer.updateInTx(tx, failed, { ifMatch: `W/"${job.versionId}"` }));
+    return true;
   }
 
   async run(job: AiJob): Promise<AiJobResult> {

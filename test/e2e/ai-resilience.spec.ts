@@ -26,6 +26,7 @@ import { CAD, LOINC, clevelandInteger as cleveland, quantity } from '../helpers/
  */
 const AI_JOB = 'urn:fhir-ai-server:ai-job';
 const CAD_MODEL = 'cad-cleveland-1.0.0';
+const TRIAGE_MODEL = 'triage-news2-1.0.0';
 const PENDING_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children'] as const;
 
 const TEXTS = [
@@ -258,6 +259,34 @@ describe('bad input: units and a model that will not load', () => {
     const read = expectStatus(await api.read('Condition', condition.id), 200).body as Json;
     expect(read.meta.versionId).toBe('1');
     expect(read.extension).toBeUndefined();
+  }, 150000);
+
+  it('sets a requested triage whose job fails for good to failed, naming the reason', async () => {
+    const p = await api.created(patient());
+    // Enough vital signs for the model to run (outside an emergency encounter: they trigger nothing).
+    for (const [code, value, unit] of [['9279-1', 26, '/min'], ['59408-5', 90, '%'], ['8480-6', 95, 'mm[Hg]'], ['8867-4', 125, '/min'], ['8310-5', 38.5, 'Cel']] as const) {
+      await api.created({ ...quantity(p.id, code, value, unit), category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }] });
+    }
+    const garbage = randomBytes(4096);
+    const sha = createHash('sha256').update(garbage).digest('hex');
+    const updated = await pg!.query('UPDATE ai_models SET model_file = $1, sha256 = $2 WHERE id = $3 AND status = $4', [garbage, sha, TRIAGE_MODEL, 'active']);
+    expect(updated.rowCount).toBe(1);
+    const registry = worker!.ctx.get(ModelRegistry);
+    await waitFor('the worker to see the new model file', async () => (await registry.active('triage'))?.sha256 === sha, 30000, 250);
+
+    const res = await request(t!.app.getHttpServer()).post(`/fhir/Patient/${p.id}/$triage`).set('Authorization', `Bearer ${t!.token}`);
+    expect(res.status).toBe(202);
+    const taskId = /\/Task\/([^/]+)$/.exec(res.headers.location)?.[1] as string;
+    const job = `triage/Task/${taskId}/_history/1`;
+    await waitFor('the job to fail after its attempts', async () => (await aiTasks!.getJobState(job)) === 'failed', 90000, 250);
+    expect((await aiTasks!.getJob(job))!.attemptsMade).toBe(5);
+    // The Task is failed before the job is: a client polling it sees why.
+    const task = expectStatus(await api.read('Task', taskId), 200).body as Json;
+    const reason = new RegExp(`^Model ${TRIAGE_MODEL} \\(sha256 ${sha.slice(0, 12)}\\) could not be loaded: `);
+    expect(task.status).toBe('failed');
+    expect(task.statusReason.text).toMatch(reason);
+    expect(task.output[0].valueString).toMatch(reason);
+    expect(task.meta.versionId).toBe('2');
   }, 150000);
 });
 

@@ -13,6 +13,8 @@ import { workerLockOptions } from '../../src/queue/worker-lock-options';
 /**
  * Runs AI jobs (one task on one resource version). A failure (bad input, a model that will not
  * load) fails the job with its reason, visible in the queue, and writes nothing; BullMQ retries it.
+ * When a job fails for good, the request Task that triggered it (`$triage`) is set to failed with
+ * the reason.
  */
 @Processor(QUEUES.aiTasks, { concurrency: Number(process.env.AI_CONCURRENCY || 4), ...workerLockOptions() })
 export class AiTaskProcessor extends WorkerHost implements OnApplicationBootstrap {
@@ -34,10 +36,12 @@ export class AiTaskProcessor extends WorkerHost implements OnApplicationBootstra
     const task = job.data.task;
     if (job.processedOn) this.metrics.aiJobWaitSeconds.observe({ task }, Math.max(0, job.processedOn - job.timestamp) / 1000);
     const stopTimer = this.metrics.aiJobSeconds.startTimer({ task });
-    const result = await this.runner.run(job.data).catch((err: unknown) => {
+    const result = await this.runner.run(job.data).catch(async (err: unknown) => {
       stopTimer();
       this.metrics.aiJobs.inc({ task, outcome: 'failed' });
       this.logger.warn({ err, jobId: job.id, attempt: job.attemptsMade + 1 }, 'ai task failed');
+      // attemptsMade counts the attempts before this one.
+      if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) await this.failedForGood(job, err);
       throw err;
     });
     stopTimer();
@@ -46,5 +50,11 @@ export class AiTaskProcessor extends WorkerHost implements OnApplicationBootstra
     if (result.status === 'written' && result.predicted) this.metrics.predictions.inc({ model: result.model, task });
     this.logger.debug({ jobId: job.id, result }, 'ai task');
     return result;
+  }
+
+  /** Tells the request Task (if a request triggered the job) why it will not be answered. */
+  private async failedForGood(job: Job<AiJob>, err: unknown): Promise<void> {
+    const reason = err instanceof Error ? err.message : String(err);
+    await this.runner.failRequest(job.data, reason).catch((e: unknown) => this.logger.error({ err: e, jobId: job.id }, 'ai task: the failed request Task could not be marked failed'));
   }
 }
