@@ -6,6 +6,7 @@ import { DataType, GraphBuilder, MS_DOMAIN, attr, encodeModel, floatTensor, int6
 import { binaryMetrics, stratifiedFolds, stratifiedSplit, summarise, type BinaryMetrics } from './stats';
 import { TOKEN_PATTERN, buildVocabulary, presentColumns, tokenize, type Vocabulary } from './text';
 import { fmt, sig, type TaskOutput } from './task';
+import { knownWordCheck, knownWordSection } from './sentiment-known-words';
 
 /**
  * sentiment-uci: a score in [-1, 1] for a sentence. Binary bag of unigrams and bigrams with
@@ -251,7 +252,7 @@ export function trainSentiment(sentences: Sentence[], producerVersion: string): 
     bytes,
     manifest,
     report,
-    cardSections: [],
+    cardSections: [knownWordSection(knownWordCheck(main.train.map((i) => sentences[i].text), main.test.map((i) => sentences[i].text)))],
     parity: {
       feeds: { text: { type: 'string', data: texts, dims: [texts.length] } },
       output: 'score',

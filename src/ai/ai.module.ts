@@ -3,6 +3,7 @@ import { DatabaseService } from '../database/database.service';
 import { FhirStoreModule } from '../fhir/fhir-store.module';
 import { ResourceStore } from '../fhir/store/resource-store.repository';
 import { AiTaskRunner } from './ai-task.runner';
+import { InferenceService } from './inference.service';
 import { ModelRegistry } from './model-registry.service';
 import { PLUGIN_TASKS, PluginCatalogue } from './plugins/catalogue';
 import { modelPlugins } from './plugins/model-plugins';
@@ -22,10 +23,11 @@ export class AiModule implements OnModuleInit, OnApplicationBootstrap {
     private readonly registry: ModelRegistry,
     private readonly store: ResourceStore,
     private readonly db: DatabaseService,
+    private readonly inference: InferenceService,
   ) {}
 
   onModuleInit(): void {
-    this.catalogue.add(...modelPlugins(this.registry, this.store, this.db));
+    this.catalogue.add(...modelPlugins(this.registry, this.store, this.db, this.inference));
   }
 
   /** A worker runs every kind of plugin's versions: it starts only if each task (known to the code, or in ai_models) has its plugin. */

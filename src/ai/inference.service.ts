@@ -35,6 +35,22 @@ export class InferenceService {
     return s;
   }
 
+  /**
+   * Texts as one batch through a model whose one input is a string tensor [N] (sentiment): each
+   * output's values, row after row. Used to ask the model about single words.
+   */
+  async runTexts(manifest: ModelManifest, sha256: string, bytes: Buffer, texts: readonly string[]): Promise<ModelOutputs> {
+    const [input, ...others] = manifest.inputs;
+    if (!input || others.length || input.tensor.elementType !== 'string') throw new Error(`${modelId(manifest)} does not take one text input`);
+    const session = await this.session(sha256, bytes).catch((err: unknown) => {
+      throw new Error(`Model ${modelId(manifest)} (sha256 ${sha256.slice(0, 12)}) could not be loaded: ${(err as Error).message}`);
+    });
+    const result = await session.run({ [input.name]: new (runtime().Tensor)('string', [...texts], [texts.length]) });
+    const out: ModelOutputs = {};
+    for (const [name, tensor] of Object.entries(result)) out[name] = Array.from(tensor.data as ArrayLike<number | bigint>, (x) => Number(x));
+    return out;
+  }
+
   /** One row through a model: numbers for tabular inputs, a string for text ones. */
   async run(manifest: ModelManifest, sha256: string, bytes: Buffer, row: Record<string, number | string>): Promise<ModelOutputs> {
     const session = await this.session(sha256, bytes).catch((err: unknown) => {

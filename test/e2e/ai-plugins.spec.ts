@@ -11,7 +11,7 @@ import { startTestWorker, type TestWorker } from '../helpers/test-worker';
 import { waitFor } from '../helpers/wait-for';
 import { AiTaskRunner } from '../../src/ai/ai-task.runner';
 import { CAD, clevelandInteger, highRiskCadObservations, quantity } from '../helpers/ai-fixtures';
-import { Queue } from 'bullmq';
+import { Queue, type Job } from 'bullmq';
 import { QUEUES } from '../../src/queue/queues';
 import { bullPrefix } from '../../src/queue/redis.provider';
 
@@ -26,15 +26,19 @@ let t: TestApp;
 let worker: TestWorker;
 let api: FhirApi;
 let pg: Client;
+let queues: Queue[] = [];
 
 beforeAll(async () => {
   t = await startTestApp();
   worker = await startTestWorker(t.config);
   api = new FhirApi(t);
   pg = await rawClient(t.db.url);
+  const u = new URL(t.config.redisUrl);
+  queues = [QUEUES.resourceEvents, QUEUES.aiTasks].map((name) => new Queue(name, { connection: { host: u.hostname, port: Number(u.port) }, prefix: bullPrefix(t.config.queuePrefix) }));
 }, 60000);
 
 afterAll(async () => {
+  for (const q of queues) await q.close();
   await pg?.end();
   await worker?.close();
   await t?.close();
@@ -244,17 +248,34 @@ describe('sentiment', () => {
     expect(sessions[0].ai_model_id).toBe('sentiment-uci-1.0.0');
   }, 90000);
 
-  it('fails the job visibly for text with no word the model knows, writing nothing', async () => {
+  /** Writes feedback with this comment and waits for its sentiment job to fail; the failed job. */
+  async function refused(text: string): Promise<{ qr: Json; job: Job }> {
     const p = await create(patient());
     const qr = await create({
       resourceType: 'QuestionnaireResponse',
       status: 'completed',
       subject: { reference: `Patient/${p.id}` },
-      item: [{ linkId: 'comments', answer: [{ valueString: 'zzqx vvbn qqwp' }] }],
+      item: [{ linkId: 'comments', answer: [{ valueString: text }] }],
     });
-    await new Promise((r) => setTimeout(r, 3000));
+    const aiTasks = queues.find((q) => q.name === QUEUES.aiTasks) as Queue;
+    const id = `sentiment/QuestionnaireResponse/${qr.id}/_history/1`;
+    // Refused input is not retried: failed on its first attempt (a retry would wait a second first).
+    await waitFor('the sentiment job to fail', async () => (await aiTasks.getJobState(id)) === 'failed', 15000, 100);
+    const job = (await aiTasks.getJob(id)) as Job;
+    expect(job.attemptsMade).toBe(1);
     expect(await outputsFor('Observation', `QuestionnaireResponse/${qr.id}/`)).toEqual([]);
     expect(((await api.read('QuestionnaireResponse', qr.id)).body as Json).extension).toBeUndefined();
+    return { qr, job };
+  }
+
+  it('fails the job at once, visibly, for text with no word the model knows, writing nothing', async () => {
+    const { qr, job } = await refused('zzqx vvbn qqwp');
+    expect(job.failedReason).toBe(`QuestionnaireResponse/${qr.id}: only 0 of 3 words (0 %) are known to the model, at least 40 % are needed (it reads English only); no score written`);
+  }, 30000);
+
+  it('refuses text evidently not English instead of scoring a few stray words', async () => {
+    const { qr, job } = await refused('Die Behandlung war eine Katastrophe, ich bin sehr enttäuscht');
+    expect(job.failedReason).toMatch(new RegExp(`^QuestionnaireResponse/${qr.id}: only 2 of 9 words \\(22 %\\) are known to the model`));
   }, 30000);
 });
 
@@ -267,15 +288,6 @@ describe('triage', () => {
     ['8867-4', 125, '/min'],
     ['8310-5', 38.5, 'Cel'],
   ];
-  let queues: Queue[] = [];
-  beforeAll(() => {
-    const u = new URL(t.config.redisUrl);
-    queues = [QUEUES.resourceEvents, QUEUES.aiTasks].map((name) => new Queue(name, { connection: { host: u.hostname, port: Number(u.port) }, prefix: bullPrefix(t.config.queuePrefix) }));
-  });
-  afterAll(async () => {
-    for (const q of queues) await q.close();
-  });
-
   /** Until every write is handed to the queues and no job waits, runs or is due for a retry. */
   async function idle(): Promise<void> {
     await waitFor('the outbox and the queues to be idle', async () => {

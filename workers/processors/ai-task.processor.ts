@@ -1,20 +1,22 @@
 import { Inject, type OnApplicationBootstrap } from '@nestjs/common';
 import { Processor, WorkerHost } from '@nestjs/bullmq';
-import type { Job } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { LOGGER } from '../../src/core/core.module';
 import type { AiJob } from '../../src/ai/ai-plugin';
 import { AiTaskRunner, type AiJobResult } from '../../src/ai/ai-task.runner';
+import { InputRefusedError } from '../../src/ai/input-refused';
 import { ModelRegistry } from '../../src/ai/model-registry.service';
 import { QUEUES } from '../../src/queue/queues';
 import { Metrics } from '../../src/metrics/metrics';
 import { workerLockOptions } from '../../src/queue/worker-lock-options';
 
 /**
- * Runs AI jobs (one task on one resource version). A failure (bad input, a model that will not
- * load) fails the job with its reason, visible in the queue, and writes nothing; BullMQ retries it.
- * When a job fails for good, the request Task that triggered it (`$triage`) is set to failed with
- * the reason.
+ * Runs AI jobs (one task on one resource version). A failure (a model that will not load, the
+ * database away) fails the job with its reason, visible in the queue, and writes nothing; BullMQ
+ * retries it. Refused input (InputRefusedError) fails at once: a retry would refuse it again. When
+ * a job fails for good, the request Task that triggered it (`$triage`) is set to failed with the
+ * reason.
  */
 @Processor(QUEUES.aiTasks, { concurrency: Number(process.env.AI_CONCURRENCY || 4), ...workerLockOptions() })
 export class AiTaskProcessor extends WorkerHost implements OnApplicationBootstrap {
@@ -40,9 +42,10 @@ export class AiTaskProcessor extends WorkerHost implements OnApplicationBootstra
       stopTimer();
       this.metrics.aiJobs.inc({ task, outcome: 'failed' });
       this.logger.warn({ err, jobId: job.id, attempt: job.attemptsMade + 1 }, 'ai task failed');
+      const refused = err instanceof InputRefusedError;
       // attemptsMade counts the attempts before this one.
-      if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) await this.failedForGood(job, err);
-      throw err;
+      if (refused || job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) await this.failedForGood(job, err);
+      throw refused ? new UnrecoverableError(err.message) : err;
     });
     stopTimer();
     this.metrics.aiJobs.inc({ task, outcome: result.status });

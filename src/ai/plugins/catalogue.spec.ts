@@ -8,12 +8,13 @@ import { RULE_DEFINITIONS, RULE_TASKS } from '../rules/rule-catalog';
 import { KNOWN_TASKS } from '../task-contracts';
 import { PLUGIN_TASKS, PluginCatalogue } from './catalogue';
 import { modelPlugins } from './model-plugins';
+import type { InferenceService } from '../inference.service';
 
 // The catalogue as a worker fills it (AiModule adds the model plugins, HospitalModule the rule plugins).
 // Listing and describing plugins calls neither their registry nor the store.
 function workerCatalogue(): PluginCatalogue {
   const catalogue = new PluginCatalogue();
-  catalogue.add(...modelPlugins(undefined as unknown as ModelRegistry, undefined as unknown as ResourceStore, undefined as unknown as DatabaseService));
+  catalogue.add(...modelPlugins(undefined as unknown as ModelRegistry, undefined as unknown as ResourceStore, undefined as unknown as DatabaseService, undefined as unknown as InferenceService));
   catalogue.add(...HOSPITAL_PLUGINS);
   return catalogue;
 }

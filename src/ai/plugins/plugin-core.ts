@@ -5,6 +5,7 @@ import { LOGGER } from '../../core/core.module';
 import type { Tx } from '../../database/database.service';
 import type { AiPlugin, PluginInput, PluginOutputs, PluginVersion, PreparedInput } from '../ai-plugin';
 import { InferenceService, type ModelOutputs } from '../inference.service';
+import { InputRefusedError } from '../input-refused';
 import type { AiTask } from '../model-manifest';
 import { ModelRegistry, conditionKey, type RegisteredModel } from '../model-registry.service';
 import { failedRecord, predictionRecord, type PredictionRecord, type RecordContext } from '../model-stats/prediction-record';
@@ -75,7 +76,7 @@ export class PluginCore {
     const { active, shadows } = versions;
     const prepared = plugin.prepare(active, input);
     const unusable = failure(plugin, prepared);
-    if (unusable) throw new Error(unusable);
+    if (unusable) throw new InputRefusedError(unusable);
     // Shadows start now and run beside the active version; they never reject.
     const shadowRuns = shadows.map((s) => this.shadowRun(plugin, s, input, place));
     const { result, latencyMs } = await this.engineRun(plugin, active, prepared);

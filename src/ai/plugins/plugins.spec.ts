@@ -589,7 +589,10 @@ describe('SentimentPlugin', () => {
     resource,
     observations: [],
   });
-  const plugin = () => new SentimentPlugin(fakeRegistry().registry);
+  /** A model that knows these words (its matched_ngrams for a word alone: 1 if known, else 0). */
+  const ENGLISH = new Set(['the', 'nurses', 'were', 'wonderful', 'i', 'feel', 'hopeless', 'die', 'war']);
+  const inference = { runTexts: jest.fn(async (_m: unknown, _s: unknown, _b: unknown, texts: readonly string[]) => ({ matched_ngrams: texts.map((w) => (ENGLISH.has(w) ? 1 : 0)) })) };
+  const plugin = () => new SentimentPlugin(fakeRegistry().registry, inference);
 
   describe('triggers', () => {
     it('triggers on feedback with comments and on a Communication with text', () => {
@@ -612,7 +615,7 @@ describe('SentimentPlugin', () => {
 
     it('asks the registry for the active sentiment model', async () => {
       const { registry, fake } = fakeRegistry();
-      expect(await new SentimentPlugin(registry).model()).toBe(sentimentModel);
+      expect(await new SentimentPlugin(registry, inference).model()).toBe(sentimentModel);
       expect(fake.active).toHaveBeenCalledWith('sentiment');
     });
   });
@@ -621,6 +624,25 @@ describe('SentimentPlugin', () => {
     it('gives the trimmed text', () => {
       expect(plugin().prepare(sentimentModel, inputOf(feedback()))).toEqual({ kind: 'run', row: { text: 'The nurses were wonderful.' }, basis: [], imputed: [], problems: [] });
       expect(plugin().prepare(sentimentModel, inputOf(session({ payload: [{ contentString: 'One.' }, { contentString: 'Two.' }] })))).toMatchObject({ kind: 'run', row: { text: 'One.\nTwo.' } });
+    });
+
+    it("asks the model which of the text's words it knows, each distinct word once, in one batch", async () => {
+      inference.runTexts.mockClear();
+      expect(await plugin().context(feedback({ item: [{ linkId: 'comments', answer: [{ valueString: 'The nurses, the NURSES were wonderfull 3 times' }] }] }), sentimentModel)).toEqual({ knownWords: ['the', 'nurses', 'were'] });
+      expect(inference.runTexts).toHaveBeenCalledTimes(1);
+      expect(inference.runTexts.mock.calls[0][3]).toEqual(['the', 'nurses', 'were', 'wonderfull', 'times']);
+    });
+
+    it('refuses text evidently not English (too few known words), with the reason', async () => {
+      const p = plugin();
+      const german = inputOf(feedback({ item: [{ linkId: 'comments', answer: [{ valueString: 'Die Behandlung war eine Katastrophe, ich bin sehr enttäuscht' }] }] }));
+      const prepared = p.prepare(sentimentModel, { ...german, context: await p.context(german.resource, sentimentModel) });
+      expect(prepared).toEqual({
+        kind: 'fail',
+        reason: 'QuestionnaireResponse/fb1: only 2 of 9 words (22 %) are known to the model, at least 40 % are needed (it reads English only); no score written',
+      });
+      const english = inputOf(feedback());
+      expect(p.prepare(sentimentModel, { ...english, context: await p.context(english.resource, sentimentModel) })).toMatchObject({ kind: 'run' });
     });
 
     it('fails with the reason when there is no text', () => {

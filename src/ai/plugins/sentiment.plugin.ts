@@ -2,7 +2,9 @@ import type { Extension, Observation, Resource } from '@medplum/fhirtypes';
 import type { ResourceEvent } from '../../outbox/outbox.repository';
 import { AI_SOURCE, ONNX_ENGINE, type AiPlugin, type PluginInput, type PluginOutputs, type PreparedInput } from '../ai-plugin';
 import { freeTextOf } from '../../fhir/text/free-text';
-import type { ModelOutputs } from '../inference.service';
+import type { InferenceService, ModelOutputs } from '../inference.service';
+import { unknownTextRefusal, wordsOf } from '../features/text.features';
+import { InputRefusedError } from '../input-refused';
 import type { ModelRegistry, RegisteredModel } from '../model-registry.service';
 import { asOutput, provenanceOf, sourceRef } from './outputs';
 import { AI_SENTIMENT_EXTENSION_URL } from '../../fhir/projection/mappers/ai-output.mappers';
@@ -13,7 +15,8 @@ export const SENTIMENT_CODE = { system: 'urn:fhir-ai-server:sentiment', code: 's
 /**
  * Sentiment: feedback (a QuestionnaireResponse with a `comments` answer) and therapy-session text
  * (a Communication with payload text) get a score in [-1, 1], written as an Observation that
- * points at its source. Empty text, or text with no word the model knows, fails the job visibly.
+ * points at its source. Empty text, or text too little of which the model knows (evidently not
+ * English: text.features.ts), fails the job at once, visibly, with the reason.
  */
 export class SentimentPlugin implements AiPlugin {
   readonly task = 'sentiment' as const;
@@ -23,7 +26,10 @@ export class SentimentPlugin implements AiPlugin {
   readonly resourceTypes = ['QuestionnaireResponse', 'Communication'];
   readonly needsObservations = false;
 
-  constructor(private readonly registry: ModelRegistry) {}
+  constructor(
+    private readonly registry: ModelRegistry,
+    private readonly inference: Pick<InferenceService, 'runTexts'>,
+  ) {}
 
   triggers(event: ResourceEvent, resource: Resource): boolean {
     return ['QuestionnaireResponse', 'Communication'].includes(event.resourceType) && resource.meta?.source !== AI_SOURCE && freeTextOf(resource) !== undefined;
@@ -33,16 +39,32 @@ export class SentimentPlugin implements AiPlugin {
     return this.registry.active(this.task);
   }
 
+  /**
+   * The words of the text the version knows (`knownWords`): each distinct word run through the
+   * model alone, in one batch; a word is known when it matches a vocabulary n-gram. A version
+   * without the `matched_ngrams` output cannot say: nothing is returned and nothing is refused.
+   */
+  async context(resource: Resource, model: RegisteredModel): Promise<Record<string, unknown>> {
+    const words = [...new Set(wordsOf(freeTextOf(resource) ?? ''))];
+    if (!words.length || !model.manifest.outputs.some((o) => o.name === 'matched_ngrams')) return {};
+    const out = await this.inference.runTexts(model.manifest, model.sha256, model.bytes, words);
+    return { knownWords: words.filter((_, i) => (out.matched_ngrams?.[i] ?? 0) > 0) };
+  }
+
   prepare(_model: RegisteredModel, input: PluginInput): PreparedInput {
     const text = freeTextOf(input.resource)?.trim();
     if (!text) return { kind: 'fail', reason: `${sourceRef(input)} has no text to score` };
+    // Evidently not English, or too little of it known: a score would rest on a few stray words.
+    const known = input.context?.knownWords;
+    const refusal = Array.isArray(known) ? unknownTextRefusal(wordsOf(text), new Set(known as string[])) : undefined;
+    if (refusal) return { kind: 'fail', reason: `${sourceRef(input)}: ${refusal}; no score written` };
     return { kind: 'run', row: { text }, basis: [], imputed: [], problems: [] };
   }
 
   outputs(model: RegisteredModel, input: PluginInput, _prepared: PreparedInput, out: ModelOutputs | undefined): PluginOutputs {
     const score = out?.score?.[0];
     if (typeof score !== 'number' || !Number.isFinite(score)) throw new Error(`${model.id} gave no score`);
-    if (out?.matched_ngrams?.[0] === 0) throw new Error(`${sourceRef(input)}: the text holds no word the model knows (not English?); no score written`);
+    if (out?.matched_ngrams?.[0] === 0) throw new InputRefusedError(`${sourceRef(input)}: the text holds no word the model knows (not English?); no score written`);
     const subject = (input.resource as { subject?: { reference?: string } }).subject?.reference;
     const isFeedback = input.resource.resourceType === 'QuestionnaireResponse';
     const observation = asOutput<Observation>(input, {
