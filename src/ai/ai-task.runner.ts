@@ -17,6 +17,7 @@ import { GroupCommit } from './group-commit';
 import { PredictionRepository } from './model-stats/prediction.repository';
 import { PluginCatalogue } from './plugins/catalogue';
 import { PluginCore } from './plugins/plugin-core';
+import { provenanceOfEverything } from './plugins/outputs';
 
 export type AiJobResult =
   /** `predicted`: whether the output holds a prediction (not a "too little is known" note). */
@@ -133,7 +134,8 @@ export class AiTaskRunner {
     const input = { job, jobId, resource, patient, observations, ...(context ? { context } : {}) };
     // The shared core: prepare, inference (shadows beside it), outputs, every version's prediction record.
     const { output, records, prepared, latencyMs: inferenceMs } = await this.core.run(plugin, versions, input);
-    const { create, update, supersede = [] } = output;
+    // The one Provenance names every resource the job writes (the write-back as the version it makes).
+    const { create, update, supersede = [] } = provenanceOfEverything(output, job.versionId + 1);
     const outputRef = `${create[0].resourceType}/${create[0].id}`;
     // A per-patient result (triage) is keyed by its exact inputs: model version and input versions.
     const basis = plugin.resultPerPatient && patientId && prepared.kind !== 'fail' ? basisKey(model.id, prepared.basis, [...observations, ...(patient ? [patient] : [])]) : null;

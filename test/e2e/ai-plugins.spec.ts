@@ -50,6 +50,12 @@ async function create(resource: Json): Promise<Json> {
 
 
 
+/** The ids of the Provenances `Provenance?target=` finds for a reference. */
+async function provenancesOf(target: string): Promise<string[]> {
+  const res = expectStatus(await api.search('Provenance', { target }), 200).body;
+  return ((res.entry ?? []) as Json[]).map((e) => e.resource.id);
+}
+
 async function outputsFor(type: string, trigger: string): Promise<Json[]> {
   const res = expectStatus(await api.search(type, { identifier: `${AI_JOB}|`, _count: '50' }), 200);
   return ((res.body.entry ?? []) as Json[]).map((e) => e.resource).filter((r: Json) => (r.identifier ?? []).some((i: Json) => String(i.value).includes(trigger)));
@@ -91,6 +97,11 @@ describe('diagnosis confidence', () => {
     const recs = expectStatus(await api.search('Task', { code: 'urn:fhir-ai-server:ai-task|recommendation', focus: `Condition/${condition.id}` }), 200).body.entry.map((e: Json) => e.resource);
     expect(recs).toHaveLength(1);
     expect(recs[0]).toMatchObject({ status: 'requested', intent: 'proposal', requester: { reference: 'Device/cad-cleveland-1.0.0' } });
+    // The one Provenance of the job names everything it wrote: the Condition version carrying ai-confidence, the recommendation.
+    expect(await provenancesOf(`Condition/${condition.id}`)).toEqual([prov[0].id]);
+    expect(await provenancesOf(`Condition/${condition.id}/_history/2`)).toEqual([prov[0].id]);
+    expect(await provenancesOf(`Task/${recs[0].id}`)).toEqual([prov[0].id]);
+    expect(prov[0].target.map((t: Json) => t.reference)).toEqual(expect.arrayContaining([`Condition/${condition.id}/_history/2`, `Task/${recs[0].id}`]));
     const { rows: recRows } = await pg.query('SELECT diagnosis_id, approved_by_doctor, ai_generated, ai_model_id FROM recommendations WHERE patient_id = $1', [p.id]);
     expect(recRows).toEqual([{ diagnosis_id: condition.id, approved_by_doctor: false, ai_generated: true, ai_model_id: 'cad-cleveland-1.0.0' }]);
 
@@ -213,6 +224,10 @@ describe('sentiment', () => {
     }, 30000);
     const link = obs.derivedFrom?.[0]?.reference ?? obs.focus?.[0]?.reference;
     expect(link).toBe(`${resource.resourceType}/${created.id}`);
+    // The text's version carrying ai-sentiment is named by the Provenance of the score.
+    const [prov] = await provenancesOf(`Observation/${obs.id}`);
+    expect(await provenancesOf(`${resource.resourceType}/${created.id}`)).toEqual([prov]);
+    expect(await provenancesOf(`${resource.resourceType}/${created.id}/_history/2`)).toEqual([prov]);
     return obs.valueQuantity.value;
   }
 
@@ -383,6 +398,12 @@ describe('triage', () => {
     const recs = expectStatus(await api.search('Task', { code: 'urn:fhir-ai-server:ai-task|recommendation', focus: `RiskAssessment/${ra.id}` }), 200).body.entry.map((e: Json) => e.resource);
     expect(recs).toHaveLength(1);
     expect(['stat', 'asap']).toContain(recs[0].priority);
+    // The alert and the recommendation are named by the assessment's Provenance.
+    const flags = expectStatus(await api.search('Flag', { patient: `Patient/${patientId}` }), 200).body.entry.map((e: Json) => e.resource);
+    const [prov] = await provenancesOf(`RiskAssessment/${ra.id}`);
+    expect(prov).toBeDefined();
+    expect(await provenancesOf(`Flag/${flags[0].id}`)).toEqual([prov]);
+    expect(await provenancesOf(`Task/${recs[0].id}`)).toEqual([prov]);
   }, 60000);
 
   it('writes one result per input version: one for the vital signs of a Bundle, none for $triage on the same inputs, one for a new reading', async () => {
@@ -448,6 +469,7 @@ describe('triage', () => {
     const raRef = done.output[0].valueReference.reference as string;
     const ra = (await api.read('RiskAssessment', raRef.split('/')[1])).body as Json;
     expect(ra.basedOn.reference).toBe(`Task/${taskId}`);
+    expect(await provenancesOf(`Task/${taskId}/_history/2`)).toEqual(await provenancesOf(`RiskAssessment/${ra.id}`));
     expect(Number(ra.prediction[0].outcome.coding[0].code)).toBeLessThanOrEqual(2);
 
     const missing = await request(t.app.getHttpServer()).post('/fhir/Patient/no-such-patient/$triage').set('Authorization', `Bearer ${t.token}`);

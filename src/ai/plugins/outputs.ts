@@ -1,5 +1,5 @@
 import type { Provenance, Reference, Resource } from '@medplum/fhirtypes';
-import { AI_JOB_SYSTEM, AI_SOURCE, type PluginInput, type PreparedInput } from '../ai-plugin';
+import { AI_JOB_SYSTEM, AI_SOURCE, type PluginInput, type PluginOutputs, type PreparedInput } from '../ai-plugin';
 import { buildTabularInput } from '../features/tabular.features';
 import type { RegisteredModel } from '../model-registry.service';
 import { newResourceId } from '../../fhir/store/resource-id';
@@ -31,6 +31,29 @@ export function provenanceOf(model: RegisteredModel, target: Resource & { id: st
     ],
     entity: [...new Set(sources)].map((what): { role: 'source'; what: Reference } => ({ role: 'source', what: { reference: what } })),
   };
+}
+
+/**
+ * The job's one Provenance made to name everything the job writes, so that `Provenance?target=`
+ * finds it from each: the output proper, every other new resource (recommendations, alerts) and
+ * the write-back onto the trigger, by a versioned reference to the version the write-back makes
+ * (`writeBackVersion`: the trigger's version + 1), since the AI wrote that version and no other.
+ * New resources are named as the output proper always was, by plain reference (the AI writes
+ * their first version). One Provenance per job keeps the write set of a prediction small. Pure.
+ */
+export function provenanceOfEverything(output: PluginOutputs, writeBackVersion: number): PluginOutputs {
+  const provenances = output.create.filter((r): r is Provenance => r.resourceType === 'Provenance');
+  if (provenances.length !== 1) return output; // none, or a plugin that says what each one covers
+  const [prov] = provenances;
+  const refs = [
+    ...(prov.target ?? []).map((t) => t.reference as string),
+    ...output.create.filter((r) => r !== prov).map((r) => `${r.resourceType}/${r.id}`),
+    ...(output.update ? [`${output.update.resourceType}/${output.update.id}/_history/${writeBackVersion}`] : []),
+    // The recommendations it supersedes, as the cancelled versions it writes.
+    ...(output.supersede ?? []).map((s) => `${s.resource.resourceType}/${s.resource.id}/_history/${s.versionId + 1}`),
+  ];
+  const everything: Provenance = { ...prov, target: [...new Set(refs)].map((reference) => ({ reference })) };
+  return { ...output, create: output.create.map((r) => (r === prov ? everything : r)) };
 }
 
 export function sourceRef(input: PluginInput): string {
