@@ -1,7 +1,7 @@
 import { FhirRequest } from '../helpers/fhir-request';
 import { startTestApp, type TestApp } from '../helpers/test-app';
 
-/** `_at` on history: the versions that were current at an instant. */
+/** `_at` on history: the versions that were current at some point of the period its value covers. */
 describe('history _at', () => {
   let t: TestApp;
   let api: FhirRequest;
@@ -31,5 +31,25 @@ describe('history _at', () => {
 
     const before = await api.get(`Basic/at-1/_history?_at=2000-01-01T00:00:00Z`);
     expect(before.body.total).toBe(0);
+  });
+
+  it('takes a dateTime of any precision: every version current during that year, month or day', async () => {
+    for (const text of ['one', 'two', 'three']) await api.put('Basic/at-2', { resourceType: 'Basic', id: 'at-2', code: { text } });
+    const versions = (b: { entry?: Array<{ resource: { meta: { versionId: string } } }> }) => (b.entry ?? []).map((e) => e.resource.meta.versionId);
+    const today = new Date().toISOString();
+    for (const at of [today.slice(0, 4), today.slice(0, 7), today.slice(0, 10)]) {
+      const res = await api.get(`Basic/at-2/_history?_at=${at}`);
+      expect({ at, status: res.status, versions: versions(res.body) }).toEqual({ at, status: 200, versions: ['3', '2', '1'] });
+    }
+    // A day before the first version: none; a later year: the last one only (current then).
+    expect((await api.get('Basic/at-2/_history?_at=2001-05-02')).body.total).toBe(0);
+    expect(versions((await api.get(`Basic/at-2/_history?_at=${Number(today.slice(0, 4)) + 1}`)).body)).toEqual(['3']);
+    // The links name what was applied: _at, not the unsupported _list.
+    const self = ((await api.get(`Basic/at-2/_history?_at=${today.slice(0, 4)}&_list=List/x`)).body.link as Array<{ relation: string; url: string }>).find((l) => l.relation === 'self')?.url as string;
+    expect(new URL(self).searchParams.get('_at')).toBe(today.slice(0, 4));
+    expect(new URL(self).searchParams.has('_list')).toBe(false);
+    const bad = await api.get('Basic/at-2/_history?_at=2026-13');
+    expect(bad.status).toBe(400);
+    expect(bad.body.resourceType).toBe('OperationOutcome');
   });
 });

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { badRequest, gone, notFound } from '../operation-outcome';
 import { ResourceStore, type HistoryQuery, type StoredVersion } from '../store/resource-store.repository';
+import { dateRange } from '../search/search-values';
 
 /** Reads: current version, a given version, history. Deleted resources answer 410. */
 @Injectable()
@@ -42,7 +43,7 @@ export class ResourceReadService {
 /** Throws when the caller may not see the resource. */
 export type VisibilityCheck = (v: StoredVersion) => void;
 
-/** Parses the history parameters _count, _since, _at and the paging offset. */
+/** Parses the history parameters _count, _since (an instant), _at (a dateTime) and the paging offset. */
 export function historyParams(q: Record<string, unknown>, maxCount = 1000): Pick<HistoryQuery, 'count' | 'offset' | 'since' | 'at'> {
   const one = (name: string): string | undefined => {
     const v = q[name];
@@ -64,5 +65,10 @@ export function historyParams(q: Record<string, unknown>, maxCount = 1000): Pick
     if (!ok || Number.isNaN(d.getTime())) throw badRequest(`${name} must be a FHIR instant such as 2024-01-31T12:00:00Z, got "${v}"`);
     return d;
   };
-  return { count: int('_count', 50, maxCount), offset: int('_offset', 0, 1e9), since: instant('_since'), at: instant('_at') };
+  // _at is a dateTime: a year, a day or an instant, each standing for the period it covers.
+  const atText = one('_at');
+  const atRange = atText === undefined ? undefined : dateRange(atText);
+  if (atText !== undefined && !atRange) throw badRequest(`_at must be a FHIR dateTime such as 2024, 2024-01-31 or 2024-01-31T12:00:00Z, got "${atText}"`);
+  const at = atRange && { low: new Date(atRange.low), high: new Date(atRange.high) };
+  return { count: int('_count', 50, maxCount), offset: int('_offset', 0, 1e9), since: instant('_since'), at };
 }

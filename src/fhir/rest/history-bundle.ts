@@ -2,6 +2,9 @@ import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import type { Request } from 'express';
 import type { StoredVersion } from '../store/resource-store.repository';
 
+/** The history parameters this server applies (http.html#history; _format and _pretty shape the answer). */
+const APPLIED = new Set(['_count', '_since', '_at', '_format', '_pretty']);
+
 /** A `history` Bundle (newest first) with paging links. */
 export function historyBundle(
   base: string,
@@ -27,8 +30,9 @@ export function historyBundle(
     return e;
   });
   const self = new URL(`${base}${req.path.replace(/^\/fhir/, '')}`);
+  // The links carry the parameters history applies, and only those (an unsupported _list is not applied).
   for (const [k, v] of Object.entries(req.query)) {
-    if (k === '_offset') continue;
+    if (!APPLIED.has(k)) continue;
     for (const one of Array.isArray(v) ? v : [v]) self.searchParams.append(k, String(one));
   }
   const link = (relation: string, offset: number) => {

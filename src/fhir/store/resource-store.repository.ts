@@ -50,7 +50,8 @@ export interface HistoryQuery {
   resourceType?: string;
   id?: string;
   since?: Date;
-  at?: Date;
+  /** _at: the period its value covers at its precision ([low, high): a day, a second...). */
+  at?: { low: Date; high: Date };
   count: number;
   offset: number;
   /** Only this patient's compartment (a patient-context token's history). */
@@ -180,12 +181,13 @@ export class ResourceStore {
       where.push('resource_type <> ALL(?::text[])');
       params.push(query.excludeTypes);
     }
-    const at = query.at ? [query.at, query.at] : [];
-    // _at: the versions that were current at that instant (the last one at or before it, per resource).
+    const at = query.at ? [query.at.high, query.at.low] : [];
+    // _at: the versions that were current at some point of the period (http.html#history): made
+    // before its end, and not replaced by a later version at or before its start.
     const cond = (table: string) => {
       const all = [...where];
       if (query.at) {
-        all.push('last_updated <= ?');
+        all.push('last_updated < ?');
         all.push(`NOT EXISTS (SELECT 1 FROM ${table} later WHERE later.resource_type = v.resource_type AND later.id = v.id
                    AND later.version_id > v.version_id AND later.last_updated <= ?)`);
       }
