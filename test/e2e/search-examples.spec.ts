@@ -529,12 +529,26 @@ itWithDefinitions(
       }
       return undefined;
     };
-    /** The stored examples a Reference names (a version-specific one names its resource), where the parameter allows the type. */
-    const targetsOf = (sp: Json, tvs: TypedValue[]) =>
+    /** The stored examples with a canonical url (of a type searchable by url), by that url. */
+    const byCanonical = new Map<string, string[]>();
+    for (const r of byReference.values()) {
+      if (typeof r.url !== 'string' || definitionOf(r.resourceType, 'url')?.type !== 'uri') continue;
+      byCanonical.set(r.url, [...(byCanonical.get(r.url) ?? []), `${r.resourceType}/${r.id}`]);
+    }
+    /**
+     * The stored examples a Reference names (a version-specific one names its resource), where the
+     * parameter allows the type; with `canonical`, also those a canonical (or absolute) url names
+     * by their `url` (`|version` aside), as _include and _revinclude follow them (chains and _has do not).
+     */
+    const targetsOf = (sp: Json, tvs: TypedValue[], canonical = true) =>
       tvs
         .flatMap(referencesOf)
-        .map((r) => r.replace(/\/_history\/[^/]+$/, ''))
-        .filter((r) => LOCAL_REFERENCE.test(r) && byReference.has(r) && (!sp.target || sp.target.includes(r.split('/')[0])));
+        .flatMap((r) => {
+          const local = r.replace(/\/_history\/[^/]+$/, '');
+          if (LOCAL_REFERENCE.test(local)) return byReference.has(local) ? [local] : [];
+          return canonical ? (byCanonical.get(r.split('|')[0]) ?? []) : [];
+        })
+        .filter((r) => !sp.target || sp.target.includes(r.split('/')[0]));
     const compare = async (query: string, expected: Set<string>) => {
       searches++;
       const res = await api.get(`${query}&_count=1000&_elements=id`);
@@ -562,7 +576,7 @@ itWithDefinitions(
           // _has: the targets referred to by a referring resource with a given status, code, category or type.
           const has = hasProbe(type, referring[0]);
           if (!has) continue;
-          const referred = resources.filter((r, i) => has.matches(evaluate(has.expression, r) ?? [])).flatMap((r, _i) => targetsOf(sp, evaluate(sp.expression, r) ?? []));
+          const referred = resources.filter((r, i) => has.matches(evaluate(has.expression, r) ?? [])).flatMap((r, _i) => targetsOf(sp, evaluate(sp.expression, r) ?? [], false));
           const expected = new Set(referred.filter((ref) => ref.startsWith(`${targetType}/`)));
           const query = `${targetType}?_has:${type}:${sp.code}:${has.query}`;
           searches++;

@@ -59,6 +59,14 @@ interface ResourceRow {
 /** The stored version's columns of a resource table aliased `f`, decrypted with `keys`. */
 const versionColumns = (keys: string): Sql => new Sql(`f.version_id, f.last_updated, f.deleted, ${storedJsonSql('f')} AS json`, [keys]);
 
+let canonicalTypes: string[] | undefined;
+
+/** The resource types a canonical url names: those with a `url` search parameter (the conformance and knowledge resources). */
+function canonicalTargetTypes(): string[] {
+  canonicalTypes ??= [...fhirResourceTypes()].filter((t) => searchParam(t, 'url')?.type === 'uri').sort();
+  return canonicalTypes;
+}
+
 /**
  * Compartment search (`Patient/{id}/{type}`): the resources in that Patient's compartment as the R4
  * CompartmentDefinition defines it: the Patient itself, and every resource that one of its type's
@@ -415,27 +423,49 @@ export class SearchService {
     const { compartment } = input;
     const sources = from.filter((v) => spec.sourceType === '*' || v.resourceType === spec.sourceType);
     if (!sources.length) return [];
+    const keys = sql`(r.resource_type, r.resource_id) IN (SELECT * FROM unnest(${sources.map((s) => s.resourceType)}::text[], ${sources.map((s) => s.id)}::text[]))`;
+    const byCode = spec.code !== '*' ? sql`AND r.code = ${spec.code}` : sql``;
+    const confined = (alias: string) => (compartment !== undefined ? sql`AND ${raw(alias)}.patient_id IN ('', ${compartment})` : sql``);
     return this.readRefs(sql`
-      SELECT DISTINCT target_type AS t, target_id AS i FROM search_reference
-      WHERE (resource_type, resource_id) IN (SELECT * FROM unnest(${sources.map((s) => s.resourceType)}::text[], ${sources.map((s) => s.id)}::text[]))
-        AND target_type IS NOT NULL
-        ${spec.code !== '*' ? sql`AND code = ${spec.code}` : sql``}
+      (SELECT DISTINCT target_type AS t, target_id AS i FROM search_reference r
+      WHERE ${keys} AND target_type IS NOT NULL ${byCode}
         ${spec.targetType ? sql`AND target_type = ${spec.targetType}` : sql``}
-        ${compartment !== undefined ? sql`AND patient_id IN ('', ${compartment})` : sql``}
-      LIMIT ${MAX_INCLUDED}`, input.tx);
+        ${confined('r')}
+      LIMIT ${MAX_INCLUDED})
+      UNION
+      -- Canonical references (QuestionnaireResponse.questionnaire): the resources whose url they name.
+      (SELECT DISTINCT u.resource_type, u.resource_id FROM search_reference r
+         JOIN search_uri u ON u.resource_type = ANY(${namesLit(canonicalTargetTypes())}) AND u.code = 'url' AND u.value = r.url COLLATE "C"
+      WHERE ${keys} AND r.target_type IS NULL AND r.url IS NOT NULL ${byCode}
+        ${spec.targetType ? sql`AND u.resource_type = ${spec.targetType}` : sql``}
+        ${confined('u')}
+      LIMIT ${MAX_INCLUDED})`, input.tx);
   }
 
   private async reverseRefs(spec: IncludeSpec, to: StoredVersion[], input: SearchInput): Promise<StoredVersion[]> {
     const { compartment } = input;
     const targets = spec.targetType ? to.filter((v) => v.resourceType === spec.targetType) : to;
     if (!targets.length) return [];
+    const bySource = spec.sourceType !== '*' ? sql`AND r.resource_type = ${spec.sourceType}` : sql``;
+    const byCode = spec.code !== '*' ? sql`AND r.code = ${spec.code}` : sql``;
+    const confined = compartment !== undefined ? sql`AND r.patient_id IN ('', ${compartment})` : sql``;
+    const canonical = targets.filter((t) => canonicalTargetTypes().includes(t.resourceType));
     return this.readRefs(sql`
-      SELECT DISTINCT resource_type AS t, resource_id AS i FROM search_reference
+      (SELECT DISTINCT resource_type AS t, resource_id AS i FROM search_reference r
       WHERE (target_id, target_type) IN (SELECT * FROM unnest(${targets.map((t) => t.id)}::text[], ${targets.map((t) => t.resourceType)}::text[]))
-        ${spec.sourceType !== '*' ? sql`AND resource_type = ${spec.sourceType}` : sql``}
-        ${spec.code !== '*' ? sql`AND code = ${spec.code}` : sql``}
-        ${compartment !== undefined ? sql`AND patient_id IN ('', ${compartment})` : sql``}
-      LIMIT ${MAX_INCLUDED}`, input.tx);
+        ${bySource} ${byCode} ${confined}
+      LIMIT ${MAX_INCLUDED})
+      ${
+        canonical.length
+          ? sql`UNION
+      -- Resources naming these by canonical url (a QuestionnaireResponse its Questionnaire).
+      (SELECT DISTINCT r.resource_type, r.resource_id FROM search_uri u
+         JOIN search_reference r ON r.url = u.value COLLATE "default" AND r.target_type IS NULL
+      WHERE (u.resource_type, u.resource_id) IN (SELECT * FROM unnest(${canonical.map((t) => t.resourceType)}::text[], ${canonical.map((t) => t.id)}::text[])) AND u.code = 'url'
+        ${bySource} ${byCode} ${confined}
+      LIMIT ${MAX_INCLUDED})`
+          : sql``
+      }`, input.tx);
   }
 
   private entry(base: string, v: StoredVersion, mode: 'match' | 'include', req: SearchRequest): BundleEntry | RawEntry {
