@@ -1,4 +1,4 @@
-import { FhirRequest } from '../helpers/fhir-request';
+import { FhirRequest, linkPath } from '../helpers/fhir-request';
 import { startTestApp, type TestApp } from '../helpers/test-app';
 
 /** `_at` on history: the versions that were current at some point of the period its value covers. */
@@ -51,5 +51,22 @@ describe('history _at', () => {
     const bad = await api.get('Basic/at-2/_history?_at=2026-13');
     expect(bad.status).toBe(400);
     expect(bad.body.resourceType).toBe('OperationOutcome');
+  });
+
+  it('paging stays put while new versions arrive: the next page holds what followed the first, not what the first showed', async () => {
+    const made: string[] = [];
+    const substance = (n: number) => ({ resourceType: 'Substance', code: { text: `substance ${n}` } });
+    for (let n = 0; n < 5; n++) made.push((await api.post('Substance', substance(n))).body.id as string);
+    const ids = (b: { entry?: Array<{ resource: { id: string } }> }) => (b.entry ?? []).map((e) => e.resource.id);
+    const first = await api.get('Substance/_history?_count=2');
+    expect(ids(first.body)).toEqual([made[4], made[3]]);
+    // Two more arrive before the client asks for the next page.
+    for (let n = 5; n < 7; n++) expect((await api.post('Substance', substance(n))).status).toBe(201);
+    const nextUrl = (b: { link: Array<{ relation: string; url: string }> }) => b.link.find((l) => l.relation === 'next')?.url as string;
+    const second = await api.get(linkPath(nextUrl(first.body)));
+    expect(ids(second.body)).toEqual([made[2], made[1]]);
+    const third = await api.get(linkPath(nextUrl(second.body)));
+    expect(ids(third.body)).toEqual([made[0]]);
+    expect(third.body.link.some((l: { relation: string }) => l.relation === 'next')).toBe(false);
   });
 });

@@ -44,7 +44,7 @@ export class ResourceReadService {
 export type VisibilityCheck = (v: StoredVersion) => void;
 
 /** Parses the history parameters _count, _since (an instant), _at (a dateTime) and the paging offset. */
-export function historyParams(q: Record<string, unknown>, maxCount = 1000): Pick<HistoryQuery, 'count' | 'offset' | 'since' | 'at'> {
+export function historyParams(q: Record<string, unknown>, maxCount = 1000): Pick<HistoryQuery, 'count' | 'offset' | 'since' | 'at' | 'until'> {
   const one = (name: string): string | undefined => {
     const v = q[name];
     if (v === undefined) return undefined;
@@ -70,5 +70,5 @@ export function historyParams(q: Record<string, unknown>, maxCount = 1000): Pick
   const atRange = atText === undefined ? undefined : dateRange(atText);
   if (atText !== undefined && !atRange) throw badRequest(`_at must be a FHIR dateTime such as 2024, 2024-01-31 or 2024-01-31T12:00:00Z, got "${atText}"`);
   const at = atRange && { low: new Date(atRange.low), high: new Date(atRange.high) };
-  return { count: int('_count', 50, maxCount), offset: int('_offset', 0, 1e9), since: instant('_since'), at };
+  return { count: int('_count', 50, maxCount), offset: int('_offset', 0, 1e9), since: instant('_since'), at, until: instant('_until') };
 }

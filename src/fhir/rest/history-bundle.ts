@@ -3,7 +3,7 @@ import type { Request } from 'express';
 import type { StoredVersion } from '../store/resource-store.repository';
 
 /** The history parameters this server applies (http.html#history; _format and _pretty shape the answer). */
-const APPLIED = new Set(['_count', '_since', '_at', '_format', '_pretty']);
+const APPLIED = new Set(['_count', '_since', '_at', '_until', '_format', '_pretty']);
 
 /** A `history` Bundle (newest first) with paging links. */
 export function historyBundle(
@@ -35,8 +35,12 @@ export function historyBundle(
     if (!APPLIED.has(k)) continue;
     for (const one of Array.isArray(v) ? v : [v]) self.searchParams.append(k, String(one));
   }
+  // The pages after the first stop at the newest version the first one showed: versions made since
+  // come before it in the order (newest first), and would push entries already seen onto the next page.
+  const until = self.searchParams.get('_until') ?? (page.offset === 0 ? result.versions[0]?.lastUpdated.toISOString() : undefined);
   const link = (relation: string, offset: number) => {
     const u = new URL(self);
+    if (relation !== 'self' && until) u.searchParams.set('_until', until);
     if (offset > 0) u.searchParams.set('_offset', String(offset));
     u.searchParams.set('_count', String(page.count));
     return { relation, url: u.toString() };

@@ -50,6 +50,8 @@ export interface HistoryQuery {
   resourceType?: string;
   id?: string;
   since?: Date;
+  /** Paging: only versions made at or before this instant (the newest one of the first page), so that later pages do not shift as new versions arrive. */
+  until?: Date;
   /** _at: the period its value covers at its precision ([low, high): a day, a second...). */
   at?: { low: Date; high: Date };
   count: number;
@@ -176,6 +178,10 @@ export class ResourceStore {
     if (query.since) {
       where.push('last_updated >= ?');
       params.push(query.since);
+    }
+    if (query.until) {
+      where.push('last_updated <= ?');
+      params.push(query.until);
     }
     if (query.excludeTypes?.length) {
       where.push('resource_type <> ALL(?::text[])');
