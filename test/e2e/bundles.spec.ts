@@ -567,6 +567,16 @@ describe('batch', () => {
     expect((await read(target(result.entry[2].response.location))).identifier[0].value).toBe(c);
   });
 
+  it('GET entries for history, capabilities, system-level or compartment search are each a 400 naming the interaction (not "an invalid id")', async () => {
+    const p = await created(patient(fresh()));
+    const urls = [`Patient/${p.id}/_history`, 'Patient/_history?_count=1', '_history', 'metadata', '?_type=Patient', `Patient/${p.id}/Observation`];
+    const res = await api.post('', { resourceType: 'Bundle', type: 'batch', entry: [...urls.map((url) => ({ request: { method: 'GET', url } })), { request: { method: 'GET', url: `Patient/${p.id}` } }] });
+    expect(res.status).toBe(200);
+    expect(res.body.entry.map((e: Json) => e.response.status.slice(0, 3))).toEqual([...urls.map(() => '400'), '200']);
+    const said = res.body.entry.slice(0, urls.length).map((e: Json) => e.response.outcome.issue[0].diagnostics.replace(/^.*: (.*) is not supported in bundle entries.*$/, '$1'));
+    expect(said).toEqual(['history', 'history', '_history', 'metadata', 'a system-level search', 'a compartment search']);
+  });
+
   it('a malformed entry of a batch is answered 400 alone; the same in a transaction refuses it whole', async () => {
     const value = fresh();
     const entries = [

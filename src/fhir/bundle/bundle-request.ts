@@ -117,6 +117,8 @@ function parseUrl(url: string, fhirBase: string, at: string): Pick<ParsedEntry, 
   const criteria = q >= 0 ? rel.slice(q + 1) : undefined;
   const parts = path.split('/').filter(Boolean);
   const [resourceType, id, history, versionId] = parts;
+  const unsupported = unsupportedInteraction(parts, criteria);
+  if (unsupported) throw OperationOutcomeError.of(400, 'not-supported', `${at}.request.url ${url}: ${unsupported} is not supported in bundle entries (read, vread, type-level search and writes are)`, [`${at}.request.url`]);
   if (!resourceType || !isResourceType(resourceType)) throw badRequest(`${at}.request.url ${url} does not name a resource type`, [`${at}.request.url`]);
   if ([id, history, versionId].some((p) => p?.startsWith('$'))) {
     throw OperationOutcomeError.of(400, 'not-supported', `${at}.request.url ${url}: operations are not supported in bundle entries`, [`${at}.request.url`]);
@@ -126,4 +128,18 @@ function parseUrl(url: string, fhirBase: string, at: string): Pick<ParsedEntry, 
     throw badRequest(`${at}.request.url ${url} is not a supported interaction`, [`${at}.request.url`]);
   }
   return { resourceType, id, versionId, criteria };
+}
+
+/**
+ * History, capabilities, system-level and compartment searches are interactions R4 allows in a
+ * batch, but this server runs only reads, vreads, type-level searches and writes there: which one
+ * a URL asks for, to say so. Pure.
+ */
+function unsupportedInteraction(parts: string[], criteria: string | undefined): string | undefined {
+  const [first, id, third, versionId] = parts;
+  if (first === undefined) return criteria !== undefined ? 'a system-level search' : undefined;
+  if (first === '_history' || first === 'metadata') return first;
+  if (id === '_history' || (third === '_history' && versionId === undefined)) return 'history';
+  if (first === 'Patient' && id !== undefined && third !== undefined && third !== '_history' && !third.startsWith('$')) return 'a compartment search';
+  return undefined;
 }
