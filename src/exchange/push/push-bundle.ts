@@ -63,7 +63,7 @@ export function buildPushBundle(input: PushBundleInput): Bundle {
   };
   const entry: BundleEntry[] = resources.map((r) => {
     const who = pushIdentity(input.system, r.resourceType, r.id);
-    const { id: _id, meta, ...rest } = r;
+    const { id: _id, meta, ...rest } = onlySentTargets(r, inBundle);
     const { versionId: _v, lastUpdated: _l, ...keptMeta } = meta ?? {};
     const outgoing = withIdentity({ ...rest, meta: { ...keptMeta, source: `${input.system}/${r.resourceType}/${r.id}` } } as Resource, input.system, r.id);
     return {
@@ -83,4 +83,18 @@ function rewriteReferenceObjects<T>(value: T, rewrite: (ref: Reference) => Refer
   const walked: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) walked[k] = k === 'reference' ? v : rewriteReferenceObjects(v, rewrite);
   return (typeof obj.reference === 'string' ? rewrite(walked as Reference) : walked) as T;
+}
+
+/**
+ * A Provenance as sent: its targets among what this push sends. Locally it also names what the
+ * AI wrote beside its output (the recommendation Task, the Condition's new version), which the
+ * remote never receives; a target there would claim the AI made the remote's own copy. Pure.
+ */
+function onlySentTargets(r: LocalResource, inBundle: ReadonlyMap<string, string>): LocalResource {
+  if (r.resourceType !== 'Provenance') return r;
+  const targets = (r.target ?? []).filter((t) => {
+    const m = typeof t.reference === 'string' ? LOCAL_REF.exec(t.reference) : null;
+    return !!m && inBundle.has(`${m[1]}/${m[2]}`);
+  });
+  return targets.length ? { ...r, target: targets } : r;
 }
