@@ -382,6 +382,8 @@ describe('exports for data scientists', () => {
     expect(secrets.size).toBeGreaterThan(50);
     const leaked = [...secrets].filter((s) => first.text.includes(s));
     expect(leaked).toEqual([]);
+    // Nor free text or links that could hold them: no narrative, no CodeableConcept or Dosage text, no email, no SSN-like string.
+    expect(first.text).not.toMatch(/"text":|mailto:|[\w.+-]+@[\w-]+\.[a-z]{2,}|\b\d{3}-\d{2}-\d{4}\b|"div"/i);
 
     // 2. Dates of one patient all moved by the same number of days (30 to 365 either way).
     const deid = createDeidentifier(deidentificationKey(t.config));
@@ -495,5 +497,7 @@ function collectIdentifiers(node: unknown, out: Set<string>): void {
   }
   for (const id of Array.isArray(o.identifier) ? o.identifier : o.identifier ? [o.identifier] : []) add(id.value);
   if (typeof o.url === 'string' && o.url.endsWith('patient-mothersMaidenName')) add(o.valueString);
+  // Geolocation of addresses (Safe Harbor removes geocodes below state level).
+  if ((o.url === 'latitude' || o.url === 'longitude') && typeof o.valueDecimal === 'number') out.add(String(o.valueDecimal));
   for (const v of Object.values(o)) collectIdentifiers(v, out);
 }

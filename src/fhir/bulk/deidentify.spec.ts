@@ -1,5 +1,7 @@
 import type { Condition, Observation, Patient } from '@medplum/fhirtypes';
-import { MAX_SHIFT_DAYS, MIN_SHIFT_DAYS, createDeidentifier, shiftDate } from './deidentify';
+import { MAX_SHIFT_DAYS, MIN_SHIFT_DAYS, createDeidentifier, isKnownNamespace, shiftDate } from './deidentify';
+
+const MASKED = { extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'masked' }] };
 
 const KEY = Buffer.alloc(32, 7);
 const deid = createDeidentifier(KEY);
@@ -7,7 +9,7 @@ const deid = createDeidentifier(KEY);
 const patient: Patient = {
   resourceType: 'Patient',
   id: 'p1',
-  meta: { versionId: '3', lastUpdated: '2024-02-29T10:00:00.123Z', source: '#req-42', tag: [{ system: 'urn:t', code: 'vip' }] },
+  meta: { versionId: '3', lastUpdated: '2024-02-29T10:00:00.123Z', source: '#req-42', tag: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'HTEST' }, { system: 'urn:t', code: 'vip' }] },
   text: { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml">Anna Müller</div>' },
   extension: [
     { url: 'http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName', valueString: 'Schmidt' },
@@ -64,14 +66,15 @@ describe('createDeidentifier', () => {
     expect(out.address).toEqual([{ state: 'MA', country: 'US', period: { start: expect.any(String) } }]);
     // Coded meaning kept; free-text extensions (mothersMaidenName, race text) gone; other values kept.
     expect(out.gender).toBe('female');
-    expect(out.maritalStatus).toEqual(patient.maritalStatus);
+    expect(out.maritalStatus).toEqual({ coding: patient.maritalStatus?.coding }); // its text is free text
     expect(out.multipleBirthBoolean).toBe(false);
-    expect(out.meta?.tag).toEqual(patient.meta?.tag);
+    expect(out.meta?.tag).toEqual([patient.meta?.tag?.[0]]); // a tag of a local system goes
     expect(out.meta?.versionId).toBe('3');
+    // Only known-safe extensions: a local one goes whatever its value.
     const urls = (out.extension ?? []).map((e) => e.url);
-    expect(urls).toEqual(['http://hl7.org/fhir/StructureDefinition/patient-birthPlace', 'http://example.org/qaly', 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-race']);
+    expect(urls).toEqual(['http://hl7.org/fhir/StructureDefinition/patient-birthPlace', 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-race']);
     expect(out.extension?.[0].valueAddress).toEqual({ state: 'HH', country: 'DE' });
-    expect(out.extension?.[2].extension).toEqual([{ url: 'ombCategory', valueCoding: patient.extension?.[3].extension?.[0].valueCoding }]);
+    expect(out.extension?.[1].extension).toEqual([{ url: 'ombCategory', valueCoding: patient.extension?.[3].extension?.[0].valueCoding }]);
   });
 
   it('shifts every date of a patient by the same whole number of days, keeping precision, time and zone', () => {
@@ -116,14 +119,128 @@ describe('createDeidentifier', () => {
     expect(deid.resource(observation, 'p1')).toEqual(o); // deterministic
   });
 
-  it('keeps codes and values, removes notes, and de-identifies contained resources keeping their local ids', () => {
+  it('keeps codes and values, removes notes, and de-identifies contained resources with local pseudonyms', () => {
     const o = deid.resource(observation, 'p1');
-    expect(o.code).toEqual(observation.code);
+    expect(o.code).toEqual({ coding: observation.code.coding });
     expect(o.valueQuantity).toEqual(observation.valueQuantity);
     expect(o.status).toBe('final');
     expect(o.note).toBeUndefined();
-    expect(o.contained).toEqual([{ resourceType: 'Patient', id: 'inner', birthDate: shiftDate('1990-01-01', deid.dayOffset('p1')) }]);
+    expect(o.contained).toEqual([{ resourceType: 'Patient', id: expect.stringMatching(/^[0-9a-f]{16}$/), birthDate: shiftDate('1990-01-01', deid.dayOffset('p1')) }]);
     expect(JSON.stringify(o)).not.toContain('neighbour');
+    // A reference to a contained resource follows its local pseudonym.
+    const withRef = deid.resource({ ...observation, contained: [{ resourceType: 'Patient', id: 'jane-roe', gender: 'female' }], subject: { reference: '#jane-roe' } } as Observation, 'p1');
+    expect(withRef.subject?.reference).toBe(`#${(withRef.contained?.[0] as Patient).id}`);
+    expect(JSON.stringify(withRef)).not.toContain('jane-roe');
+  });
+
+  // The outside tester's findings: each of these survived the export before.
+  it('drops geolocation and every extension not known to be safe, whatever its value type', () => {
+    const p = deid.resource(
+      {
+        resourceType: 'Patient',
+        id: 'p1',
+        extension: [
+          { url: 'http://example.org/email', valueUri: 'mailto:jane.roe@example.com' },
+          { url: 'http://example.org/profile', valueUrl: 'https://facebook.com/jane.roe.1970' },
+          { url: 'http://example.org/ssn', valueId: 'ssn-123-45-6789' },
+          { url: 'http://example.org/oid', valueOid: 'urn:oid:1.2.3.4.5.6789' },
+          { url: 'http://example.org/mrn', valueCode: 'MRN778899' },
+          { url: 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex', valueCode: 'F' },
+        ],
+        address: [
+          {
+            extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/geolocation', extension: [{ url: 'latitude', valueDecimal: 42.3581234 }, { url: 'longitude', valueDecimal: -71.0636789 }] }],
+            line: ['1 Main St'],
+            state: 'MA',
+          },
+        ],
+        _birthDate: { extension: [{ url: 'http://example.org/birth-hospital', valueString: 'St Mary' }] },
+        birthDate: '1970-03-14',
+      } as Patient,
+      'p1',
+    );
+    const text = JSON.stringify(p);
+    for (const secret of ['jane.roe', 'facebook', '6789', 'MRN778899', '42.358', '71.063', 'St Mary', 'example.org']) expect(text).not.toContain(secret);
+    expect(p.extension).toEqual([{ url: 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex', valueCode: 'F' }]);
+    expect(p.address).toEqual([{ state: 'MA' }]);
+    expect((p as unknown as Record<string, unknown>)._birthDate).toBeUndefined();
+  });
+
+  it('removes all free text: CodeableConcept.text, Dosage.text, descriptions, element ids', () => {
+    const o = deid.resource(
+      {
+        resourceType: 'Observation',
+        id: 'o2',
+        status: 'final',
+        code: { text: 'Note for Jane Roe SSN 123-45-6789' },
+        valueCodeableConcept: { coding: [{ system: 'http://snomed.info/sct', code: '373066001', display: 'Yes' }], text: 'lives at 12 Elm Street, Springfield' },
+        interpretation: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation', code: 'H' }], text: 'call 555-867-5309' }],
+        component: [{ id: 'ssn-987-65-4321', code: { coding: [{ system: 'http://loinc.org', code: '8462-4' }] }, valueQuantity: { value: 80, unit: 'mm[Hg]', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' } }],
+      } as Observation,
+      'p1',
+    );
+    const text = JSON.stringify(o);
+    for (const secret of ['Jane', '123-45-6789', 'Elm', '555-867', '987-65']) expect(text).not.toContain(secret);
+    expect(o.code).toEqual(MASKED); // required, text only: masked so the Observation stays valid
+    expect(o.valueCodeableConcept).toEqual({ coding: [{ system: 'http://snomed.info/sct', code: '373066001', display: 'Yes' }] });
+    expect(o.component?.[0].valueQuantity?.value).toBe(80);
+    const m = deid.resource(
+      {
+        resourceType: 'MedicationRequest',
+        id: 'm1',
+        status: 'active',
+        intent: 'order',
+        medicationCodeableConcept: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '197361' }] },
+        subject: { reference: 'Patient/p1' },
+        dosageInstruction: [{ text: 'Take 1 daily; SSN 123-45-6789, call 555-111-2222', timing: { repeat: { frequency: 1, period: 1, periodUnit: 'd' } } }],
+      } as never,
+      'p1',
+    ) as unknown as Record<string, any>;
+    expect(JSON.stringify(m)).not.toMatch(/123-45|555-111/);
+    expect(m.dosageInstruction).toEqual([{ timing: { repeat: { frequency: 1, period: 1, periodUnit: 'd' } } }]);
+    expect(m.medicationCodeableConcept.coding[0].code).toBe('197361');
+  });
+
+  it('keeps uri values and codes only in known namespaces, and drops identifiers of other types', () => {
+    const o = deid.resource(
+      {
+        resourceType: 'Observation',
+        id: 'o3',
+        status: 'final',
+        meta: { profile: ['http://hl7.org/fhir/us/core/StructureDefinition/us-core-vital-signs', 'https://jane-roe.example/profile'] },
+        implicitRules: 'https://jane-roe.example/rules',
+        code: {
+          coding: [
+            { system: 'http://loinc.org', code: '8480-6' },
+            { system: 'http://hospital.example/mrn', code: 'MRN778899' },
+            { system: 'http://hl7.org/fhir/sid/us-ssn', code: '123-45-6789' },
+            { system: 'urn:oid:2.16.840.1.113883.4.1', code: '123-45-6789' },
+            { code: 'no-system-778899' },
+          ],
+        },
+        valueQuantity: { value: 3, system: 'http://hospital.example/units', code: 'ACCT-12345' },
+      } as Observation,
+      'p1',
+    );
+    expect(JSON.stringify(o)).not.toMatch(/jane-roe|778899|123-45|ACCT|hospital\.example/);
+    expect(o.meta?.profile).toEqual(['http://hl7.org/fhir/us/core/StructureDefinition/us-core-vital-signs']);
+    expect(o.code).toEqual({ coding: [{ system: 'http://loinc.org', code: '8480-6' }] });
+    expect(o.valueQuantity).toEqual({ value: 3 });
+    const study = deid.resource(
+      { resourceType: 'ImagingStudy', id: 'i1', status: 'available', subject: { reference: 'Patient/p1' }, series: [{ uid: '1.2.840.99999.12345', modality: { system: 'http://dicom.nema.org/resources/ontology/DCM', code: 'CT' } }] } as never,
+      'p1',
+    ) as unknown as Record<string, any>;
+    expect(JSON.stringify(study)).not.toContain('99999');
+    expect(study.series[0]).toEqual({ _uid: MASKED, modality: { system: 'http://dicom.nema.org/resources/ontology/DCM', code: 'CT' } });
+  });
+
+  it('keeps an unknown modifierExtension as a masked marker, so the element still says its meaning is modified', () => {
+    const c = deid.resource(
+      { resourceType: 'Condition', id: 'c2', subject: { reference: 'Patient/p1' }, modifierExtension: [{ url: 'http://example.org/refuted-by-jane', valueString: 'Jane Roe says no' }] } as Condition,
+      'p1',
+    );
+    expect(c.modifierExtension).toEqual([{ url: 'http://example.org/refuted-by-jane', ...MASKED }]);
+    expect(JSON.stringify(c)).not.toContain('says no');
   });
 
   it('pseudonymises the ids of resources inside a Bundle and drops its URLs', () => {
@@ -159,6 +276,17 @@ describe('createDeidentifier', () => {
   it('drops elements the R4 definitions do not know', () => {
     const c = deid.resource({ resourceType: 'Condition', id: 'c1', subject: { reference: 'Patient/p1' }, secretName: 'Anna' } as Condition, 'p1');
     expect(JSON.stringify(c)).not.toContain('Anna');
+  });
+});
+
+describe('isKnownNamespace', () => {
+  it('knows terminologies and profiles, not identifier systems inside them nor anything else', () => {
+    for (const u of ['http://loinc.org', 'http://snomed.info/sct', 'http://hl7.org/fhir/sid/cvx', 'urn:oid:2.16.840.1.113883.6.238', 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-race']) {
+      expect(isKnownNamespace(u)).toBe(true);
+    }
+    for (const u of ['http://hl7.org/fhir/sid/us-ssn', 'http://hl7.org/fhir/sid/us-npi', 'urn:oid:2.16.840.1.113883.4.1', 'mailto:jane@example.com', 'https://facebook.com/jane', 'https://bluebutton.cms.gov/resources/variables/clm_id', 'http://loinc.org.evil.example']) {
+      expect(isKnownNamespace(u)).toBe(u === 'http://loinc.org.evil.example');
+    }
   });
 });
 

@@ -11,16 +11,25 @@ import { isResourceType, loadFhirDefinitions } from '../definitions/fhir-definit
  *   (telecom), Identifier, Signature; Address keeps only use, type, state, country and period;
  *   Attachment keeps only contentType, language, size and creation (no data, url, title);
  *   Patient.contact (relatives) and the photo of people are removed.
- * - Free text that may hold identifiers is removed: the narrative, Annotations (notes), every
- *   `markdown`, base64 and xhtml value, references' display and identifier, and every `string`
- *   except the few that carry codes' meaning (Coding.display, CodeableConcept.text, units,
- *   Dosage.text, linkIds, SampledData.data). What is not known from the R4 definitions is dropped.
+ * - Free text is removed, all of it: the narrative, Annotations (notes), every `markdown`, base64
+ *   and xhtml value, references' display and identifier, and every `string` (CodeableConcept.text,
+ *   Dosage.text, descriptions, comments...) except the few that come from code systems or are not
+ *   text (Coding.display and version, units, Address.state and country, linkIds, SampledData.data).
+ *   What is not known from the R4 definitions is dropped.
+ * - Extensions are dropped unless their definition is known to hold no identifier (SAFE_EXTENSIONS:
+ *   race, ethnicity, birth sex, birth place...), so geolocation, free-form and local extensions go;
+ *   the values of those kept follow the rules here. A modifierExtension that is not known keeps its
+ *   url with a masked value: dropping it would change what the element means.
+ * - uri, url and canonical values survive only in known terminology and profile namespaces
+ *   (KNOWN_NAMESPACES); a Coding whose system is not known (or absent) goes whole, as its code may
+ *   be a local number (an MRN); a Quantity's code goes with an unknown system. Values of type id,
+ *   oid and uuid (DICOM UIDs...) and element ids go; ids of contained resources are pseudonymised.
  * - Every date, dateTime and instant (birthDate, deceased, periods, meta.lastUpdated...) is shifted
  *   by a whole number of days derived from the owning patient (HMAC), between 30 and 365 days
  *   either way, so intervals within a patient (ages at events included) are kept exactly.
  * - Every resource id, and every reference to one, becomes a pseudonym: the HMAC of `Type/id`,
  *   the same in every export made with the same key, so exports can be joined.
- * Codes, quantities, booleans and other values are kept.
+ * Codes of known systems, quantities, booleans, numbers and other values are kept.
  */
 export interface Deidentifier {
   /** The stable pseudonym of a resource id. */
@@ -60,19 +69,89 @@ const KEPT_ONLY: Record<string, Set<string>> = {
   Reference: new Set(['id', 'extension', 'reference', 'type']),
 };
 
-/** The `string` elements kept: they name what codes mean, not who the patient is. */
+/**
+ * The `string` elements kept: they come from code systems or are not text, so they cannot say who
+ * the patient is. CodeableConcept.text and Dosage.text are free text (what a clinician typed), so
+ * they go like any other string.
+ */
 const KEPT_STRINGS = new Set([
   'Coding.display',
   'Coding.version',
-  'CodeableConcept.text',
   'Address.state',
   'Address.country',
-  'Dosage.text',
   'SampledData.data',
   'QuestionnaireResponseItem.linkId',
   'QuestionnaireItem.linkId',
   ...['Quantity', 'SimpleQuantity', 'Age', 'Count', 'Distance', 'Duration', 'MoneyQuantity'].map((t) => `${t}.unit`),
 ]);
+
+/**
+ * Extensions kept (their values then follow the same rules): definitions whose values are coded
+ * demographics or measures, none an identifier. Any other extension is dropped, whatever its value:
+ * a local extension may hold anything (an email as valueUri, an MRN as valueCode), and standard
+ * ones include geolocation, mothers' maiden names and the like.
+ */
+export const SAFE_EXTENSIONS: ReadonlySet<string> = new Set([
+  'http://hl7.org/fhir/us/core/StructureDefinition/us-core-race',
+  'http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity',
+  'http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex',
+  'http://hl7.org/fhir/us/core/StructureDefinition/us-core-genderIdentity',
+  'http://hl7.org/fhir/StructureDefinition/patient-genderIdentity',
+  'http://hl7.org/fhir/StructureDefinition/patient-birthPlace', // an Address: state and country only
+  'http://hl7.org/fhir/StructureDefinition/data-absent-reason',
+  'http://synthetichealth.github.io/synthea/disability-adjusted-life-years',
+  'http://synthetichealth.github.io/synthea/quality-adjusted-life-years',
+]);
+
+/**
+ * Namespaces of code systems, profiles and definitions: a uri, url or canonical value outside them
+ * (a mailto:, a personal web page, a local system whose codes are patients' numbers) is removed.
+ * The server's own code systems and extensions are known too.
+ */
+export const KNOWN_NAMESPACES: readonly string[] = [
+  'http://hl7.org/fhir/',
+  'http://terminology.hl7.org/',
+  'http://loinc.org',
+  'http://snomed.info/',
+  'http://www.nlm.nih.gov/research/umls/',
+  'http://unitsofmeasure.org',
+  'http://nucc.org/',
+  'http://www.ama-assn.org/go/cpt',
+  'http://www.nubc.org/',
+  'http://dicom.nema.org/',
+  'http://ihe.net/',
+  'http://www.whocc.no/atc',
+  'http://www.cms.gov/Medicare/Coding/',
+  'https://bluebutton.cms.gov/resources/codesystem/',
+  'https://bluebutton.cms.gov/resources/variables/',
+  'http://synthetichealth.github.io/synthea/',
+  'urn:ietf:bcp:47',
+  'urn:ietf:bcp:13',
+  'urn:iso:std:iso:',
+  // HL7 OIDs of code systems only (.5 v3, .6 external, .12 and .18 v2 tables); .4 holds identifier systems (SSN, licences).
+  'urn:oid:2.16.840.1.113883.5.',
+  'urn:oid:2.16.840.1.113883.6.',
+  'urn:oid:2.16.840.1.113883.12.',
+  'urn:oid:2.16.840.1.113883.18.',
+  'urn:fhir-ai-server:',
+  'https://fhir-ai-server.dev/',
+];
+
+/** Identifier systems inside known namespaces: their "codes" are people's numbers. */
+const IDENTIFIER_NAMESPACE = /^http:\/\/hl7\.org\/fhir\/sid\/(?!(?:cvx|mvx|ndc|icd-9-cm|icd-10|icd-10-cm|icd-10-pcs|ex-icd-10-procedures|ex-icd-10-diagnoses)$)|^https:\/\/bluebutton\.cms\.gov\/resources\/variables\/\w*(?:_id|_num|npi)\w*$|^urn:fhir-ai-server:client$/;
+
+/** Whether a uri, url or canonical is in a known namespace (and names no identifier system). */
+export function isKnownNamespace(uri: string): boolean {
+  return KNOWN_NAMESPACES.some((ns) => uri.startsWith(ns)) && !IDENTIFIER_NAMESPACE.test(uri);
+}
+
+/** Primitive types whose values are links or names of definitions: kept only in known namespaces. */
+const URI_TYPES = new Set(['uri', 'url', 'canonical']);
+/** Primitive types whose values are identifiers (DICOM UIDs and the like), removed; resource ids are pseudonymised apart. */
+const ID_TYPES = new Set(['id', 'oid', 'uuid']);
+/** `id`-typed elements kept: a version number says nothing of anyone. */
+const KEPT_IDS = new Set(['Meta.versionId']);
+const QUANTITY_TYPES = new Set(['Quantity', 'SimpleQuantity', 'Age', 'Count', 'Distance', 'Duration', 'MoneyQuantity']);
 
 const DATE_TYPES = new Set(['date', 'dateTime', 'instant']);
 const DATE_RE = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(T.+)?)?)?$/;
@@ -102,8 +181,12 @@ export function createDeidentifier(key: Buffer): Deidentifier {
     return h[4] & 1 ? magnitude : -magnitude;
   };
 
+  // Ids of contained resources are chosen by whoever wrote the container, so they may say anything.
+  const local = (id: string): string => hmac('local', id).subarray(0, 8).toString('hex');
+
   const reference = (ref: string): string | undefined => {
-    if (ref.startsWith('#')) return ref; // a contained resource: local to this one
+    if (ref === '#') return ref; // the container itself
+    if (ref.startsWith('#')) return `#${local(ref.slice(1))}`; // a contained resource
     const uuid = URN_UUID_RE.exec(ref);
     if (uuid) return `urn:uuid:${asUuid(pseudonym('urn:uuid', uuid[1].toLowerCase()))}`;
     const m = REFERENCE_RE.exec(ref);
@@ -116,7 +199,7 @@ export function createDeidentifier(key: Buffer): Deidentifier {
     dayOffset,
     resource<T extends Resource>(resource: T, patientId: string | null): T {
       const days = dayOffset(patientId ?? `${resource.resourceType}/${resource.id ?? ''}`);
-      const ctx: Ctx = { days, reference, pseudonym };
+      const ctx: Ctx = { days, reference, pseudonym, local };
       const out = walkResource(resource as unknown as Json, ctx, false) ?? { resourceType: resource.resourceType };
       if (resource.id) out.id = pseudonym(resource.resourceType, resource.id);
       return out as unknown as T;
@@ -132,6 +215,7 @@ interface Ctx {
   days: number;
   reference(ref: string): string | undefined;
   pseudonym(resourceType: string, id: string): string;
+  local(id: string): string;
 }
 
 interface ElementInfo {
@@ -143,6 +227,7 @@ interface ElementInfo {
 
 /** What stands for a required element that was removed, so the resource stays valid. */
 const MASKED = { extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'masked' }] };
+const MASKED_JSON = JSON.stringify(MASKED);
 
 const typeCache = new Map<string, Map<string, ElementInfo>>();
 
@@ -164,7 +249,7 @@ function elementsOf(typeName: string): Map<string, ElementInfo> | undefined {
   return found;
 }
 
-/** `local`: a contained resource, whose id is local to its container (`#id` references) and kept. */
+/** `local`: a contained resource, whose id is local to its container (`#id` references): pseudonymised the same way as those references. */
 function walkResource(resource: Json, ctx: Ctx, embedded: boolean, local = false): Json | undefined {
   const type = resource.resourceType;
   if (typeof type !== 'string' || !isResourceType(type)) return undefined;
@@ -172,7 +257,7 @@ function walkResource(resource: Json, ctx: Ctx, embedded: boolean, local = false
   if (!out) return embedded ? undefined : { resourceType: type };
   out.resourceType = type;
   // A resource inside another (Bundle.entry.resource, Parameters) has a real id: pseudonymised; a root id is replaced by the caller.
-  if (embedded && !local && typeof resource.id === 'string') out.id = ctx.pseudonym(type, resource.id);
+  if (embedded && typeof resource.id === 'string') out.id = local ? ctx.local(resource.id) : ctx.pseudonym(type, resource.id);
   return out;
 }
 
@@ -197,8 +282,18 @@ function walkComplex(value: Json, typeName: string, ctx: Ctx): Json | undefined 
       if (w !== undefined && (!Array.isArray(w) || w.some((x) => x !== null))) out[key] = w;
       continue;
     }
-    if (name === 'id') {
-      if (typeof v === 'string') out.id = v; // element ids; a resource's own id is replaced by the caller
+    // A resource's own id is replaced by the caller (walkResource); element ids are free text and go.
+    if (name === 'id') continue;
+    if (name === 'extension' && typeName !== 'Extension') {
+      // Only known-safe extensions; those inside a kept one are its parts (race's ombCategory...).
+      const kept = Array.isArray(v) ? v.filter((x) => SAFE_EXTENSIONS.has((x as Json | null)?.url as string)) : [];
+      const w = kept.length ? walkElement(kept, typeName, name, element.type, ctx, keptOnly) : undefined;
+      if (w !== undefined) out[key] = w;
+      continue;
+    }
+    if (name === 'modifierExtension') {
+      const w = Array.isArray(v) ? mapValue(v, (x) => modifierExtension(x, ctx)) : undefined;
+      if (w !== undefined) out[key] = w;
       continue;
     }
     const w = walkElement(v, typeName, name, element.type, ctx, keptOnly);
@@ -214,12 +309,24 @@ function walkComplex(value: Json, typeName: string, ctx: Ctx): Json | undefined 
     } else out[`_${key}`] = MASKED;
   }
   if (typeName === 'Extension' && !Object.keys(out).some((k) => k.startsWith('value') || k === 'extension')) return undefined;
+  // A code of an unknown (or no) system may be anyone's number (an MRN, a claim number): the Coding goes whole.
+  if (typeName === 'Coding' && out.system === undefined) return undefined;
+  if (QUANTITY_TYPES.has(typeName) && out.system === undefined) delete out.code;
   if (typeName === 'Reference' && out.reference === undefined && out.type === undefined && out.extension === undefined) return undefined;
   return Object.keys(out).some((k) => k !== 'id' && k !== 'url') ? out : undefined;
 }
 
+/** A modifierExtension kept as it is when known-safe; else its url with a masked value, so that readers still know the element's meaning is modified. */
+function modifierExtension(x: unknown, ctx: Ctx): unknown {
+  if (!x || typeof x !== 'object' || typeof (x as Json).url !== 'string') return undefined;
+  const url = (x as Json).url as string;
+  if (SAFE_EXTENSIONS.has(url)) return walkComplex(x as Json, 'Extension', ctx);
+  return { url, ...(JSON.parse(MASKED_JSON) as Json) };
+}
+
 function dropsPrimitive(owner: string, name: string, type: string, keptOnly: Set<string> | undefined): boolean {
   if (DROPPED_TYPES.has(type)) return true;
+  if (ID_TYPES.has(type)) return !KEPT_IDS.has(`${owner}.${name}`);
   if (type === 'string' && !(keptOnly?.has(name) || KEPT_STRINGS.has(`${owner}.${name}`) || (owner === 'Extension' && name === 'url'))) {
     return !(owner === 'Reference' && name === 'reference');
   }
@@ -229,11 +336,14 @@ function dropsPrimitive(owner: string, name: string, type: string, keptOnly: Set
 function walkElement(v: unknown, owner: string, name: string, type: string, ctx: Ctx, keptOnly: Set<string> | undefined): unknown {
   if (DROPPED_TYPES.has(type)) return undefined;
   if (owner === 'Reference' && name === 'reference') return typeof v === 'string' ? ctx.reference(v) : undefined;
-  if (type === 'string') return dropsPrimitive(owner, name, type, keptOnly) ? undefined : v;
+  if (type === 'string' || ID_TYPES.has(type)) return dropsPrimitive(owner, name, type, keptOnly) ? undefined : v;
+  // An extension's url names its definition: only kept extensions get here (and their parts' relative names).
+  if (owner === 'Extension' && name === 'url') return v;
+  if (URI_TYPES.has(type)) return mapValue(v, (x) => (typeof x === 'string' && (isKnownNamespace(x) || (owner === 'Reference' && isResourceType(x))) ? x : undefined));
   if (DATE_TYPES.has(type)) return mapValue(v, (x) => (typeof x === 'string' ? shiftDate(x, ctx.days) : x));
   if (type === 'Resource' || isResourceType(type)) return mapValue(v, (x) => walkResource(x as Json, ctx, true, name === 'contained'));
   if (isObjectType(type)) return mapValue(v, (x) => (x && typeof x === 'object' ? walkComplex(x as Json, type, ctx) : undefined));
-  return v; // boolean, numbers, code, uri, canonical, id, time...: kept
+  return v; // boolean, numbers, code (bound to value sets), time...: kept
 }
 
 /** Complex types start with a capital letter; primitives do not. */
