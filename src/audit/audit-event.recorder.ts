@@ -9,7 +9,15 @@ import { DatabaseService } from '../database/database.service';
 import { ResourceStore } from '../fhir/store/resource-store.repository';
 import { SearchIndexWriter } from '../fhir/search/search-index.writer';
 import { classify, toAuditEvent, type AuditRecord } from './audit-event';
+import { patientsOfQuery, redactQuery } from './audit-query';
 import { newResourceId } from '../fhir/store/resource-id';
+
+declare module 'express' {
+  interface Request {
+    /** Set by a read, vread or instance history: the Patient whose record it is (`Patient/id`), named on the AuditEvent. */
+    auditPatient?: string;
+  }
+}
 
 /**
  * Records an AuditEvent resource for every request to the FHIR API, the clients API and the token
@@ -42,15 +50,29 @@ export class AuditEventRecorder implements OnApplicationShutdown {
     const body = req.body as { client_id?: unknown } | undefined;
     const loginClient = kind.interaction === 'login' && typeof body?.client_id === 'string' ? body.client_id : undefined;
     const q = req.originalUrl.indexOf('?');
+    let query = q >= 0 ? req.originalUrl.slice(q + 1) : undefined;
+    const search = kind.interaction.startsWith('search');
+    // POST _search: the parameters are in the form body.
+    if (search && req.method === 'POST' && body && typeof body === 'object') query = [query, formQuery(body as Record<string, unknown>)].filter(Boolean).join('&') || undefined;
+    const patients = [
+      ...(kind.patient ? [kind.patient] : []),
+      ...(req.auditPatient ? [req.auditPatient] : []),
+      ...(req.auth?.patient ? [`Patient/${req.auth.patient}`] : []), // a patient-context token reads only its own
+      ...(search && query ? patientsOfQuery(query, kind.queryType ? [kind.queryType] : undefined) : []),
+    ];
+    const interaction = kind.interaction === 'transaction' && (body as { type?: unknown } | undefined)?.type === 'batch' ? 'batch' : kind.interaction;
+    const { queryType, ...what } = kind;
     this.record({
-      ...kind,
+      ...what,
+      interaction,
+      patient: patients.length ? patients : undefined,
+      query: query ? redactQuery(query, queryType ? [queryType] : undefined) : undefined,
       status: res.statusCode,
       clientId: req.auth?.clientId ?? loginClient,
       address: req.clientAddress ?? req.ip,
       requestId: req.requestId,
       method: req.method,
       path,
-      query: q >= 0 ? req.originalUrl.slice(q + 1) : undefined,
       recorded: new Date(),
     });
   }
@@ -97,4 +119,11 @@ export class AuditEventRecorder implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await this.flush();
   }
+}
+
+/** A parsed form body back as a query string. */
+function formQuery(body: Record<string, unknown>): string {
+  return Object.entries(body)
+    .flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${encodeURIComponent(k)}=${encodeURIComponent(String(x))}`))
+    .join('&');
 }

@@ -2,6 +2,7 @@ import request from 'supertest';
 import { FhirRequest, expectOutcome } from '../helpers/fhir-request';
 import { DatabaseService } from '../../src/database/database.service';
 import { fetchToken, startTestApp, type TestApp } from '../helpers/test-app';
+import { clientToken } from '../helpers/ai-recommendations';
 
 type Bundle = { total: number; entry?: Array<{ resource?: Record<string, any> }> };
 
@@ -9,13 +10,15 @@ describe('AuditEvent resources', () => {
   let t: TestApp;
   let admin: FhirRequest;
   let ehr: FhirRequest;
+  let ehrToken: string;
 
   beforeAll(async () => {
     t = await startTestApp();
     admin = FhirRequest.of(t);
     const created = await request(t.app.getHttpServer()).post('/api/clients').set('Authorization', `Bearer ${t.token}`).send({ role: 'ehr-system' });
     expect(created.status).toBe(201);
-    ehr = FhirRequest.of(t, await fetchToken(t.app, created.body.client_id, created.body.client_secret));
+    ehrToken = await fetchToken(t.app, created.body.client_id, created.body.client_secret);
+    ehr = FhirRequest.of(t, ehrToken);
   });
   afterAll(async () => {
     await t?.close();
@@ -86,5 +89,84 @@ describe('AuditEvent resources', () => {
     const typeHistory = (await admin.get('AuditEvent/_history?_count=1000')).body as Bundle;
     expect(typeHistory.total).toBeGreaterThanOrEqual(Number(stored[0].current));
   });
-});
 
+  /** The recorded query of an event, decoded. */
+  const queryOf = (e: Record<string, any>) => Buffer.from(e.entity?.[0]?.query ?? '', 'base64').toString('utf8');
+  const patientsOn = (e: Record<string, any>) => (e.entity ?? []).filter((x: any) => x.role?.code === '1').map((x: any) => x.what.reference);
+
+  it('records searches without the secret values (SSN, phone, address) the store encrypts, keeping the rest of the query', async () => {
+    const ssn = '999-35-5867';
+    const marker = `Redact${Date.now()}`;
+    expect((await ehr.get(`Patient?identifier=${encodeURIComponent(`http://hl7.org/fhir/sid/us-ssn|${ssn}`)}&family=${marker}`)).status).toBe(200);
+    expect((await ehr.get(`Patient?phone=555-111-2222&address=${encodeURIComponent('12 Elm Street')}&family=${marker}`)).status).toBe(200);
+    expect((await ehr.get(`Observation?subject.identifier=123-45-6789&code=${marker}`)).status).toBe(200);
+    const post = await request(t.app.getHttpServer())
+      .post('/fhir/Patient/_search')
+      .set('Authorization', `Bearer ${ehrToken}`)
+      .type('form')
+      .send({ telecom: 'jane.roe@example.com', family: marker });
+    expect(post.status).toBe(200);
+
+    const mine = (await events()).filter((e) => queryOf(e).includes(marker));
+    const queries = mine.map(queryOf);
+    expect(queries).toHaveLength(4);
+    for (const secret of [ssn, '555-111-2222', 'Elm', '123-45-6789', 'jane.roe']) expect(queries.join(' ')).not.toContain(secret);
+    expect(queries).toEqual(
+      expect.arrayContaining([
+        `identifier=${encodeURIComponent('http://hl7.org/fhir/sid/us-ssn|')}***&family=${marker}`,
+        `phone=***&address=***&family=${marker}`,
+        `subject.identifier=***&code=${marker}`,
+        `telecom=***&family=${marker}`,
+      ]),
+    );
+    // POST _search is a search, with its form recorded as the query.
+    expect(mine.find((e) => queryOf(e).startsWith('telecom'))?.subtype[0].code).toBe('search-type');
+  });
+
+  it("names the patient on reads, vreads, histories and searches of one patient's data, so AuditEvent?patient finds them", async () => {
+    const patient = await ehr.post('Patient', { resourceType: 'Patient', name: [{ family: 'Tracked' }] });
+    const pid = patient.body.id as string;
+    const obs = await ehr.post('Observation', { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: `Patient/${pid}` } });
+    expect(obs.status).toBe(201);
+    const oid = obs.body.id as string;
+    for (const path of [`Observation/${oid}`, `Observation/${oid}/_history/1`, `Observation/${oid}/_history`, `Observation?patient=${pid}`, `Observation?subject=Patient/${pid}`, `Patient/${pid}/Observation`, `Patient/${pid}/$everything`]) {
+      expect([path, (await ehr.get(path)).status]).toEqual([path, 200]);
+    }
+    const system = await ehr.get('?_type=Patient&_count=1');
+    expect(system.status).toBe(200);
+    // A patient-context token reads only its patient's data: every event of it names that patient.
+    const own = await clientToken(t, { role: 'patient', patient: `Patient/${pid}` });
+    const marker = `own${Date.now()}`;
+    expect((await FhirRequest.of(t, own.token).get(`Observation?code=${marker}`)).status).toBe(200);
+
+    const all = await events();
+    const about = (e: Record<string, any>) => patientsOn(e).includes(`Patient/${pid}`);
+    const found = all.filter(about).map((e) => `${e.subtype[0].code} ${e.entity[0].description}`);
+    expect(found).toEqual(
+      expect.arrayContaining([
+        `read GET /fhir/Observation/${oid}`,
+        `vread GET /fhir/Observation/${oid}/_history/1`,
+        `history-instance GET /fhir/Observation/${oid}/_history`,
+        'search-type GET /fhir/Observation',
+        `search-type GET /fhir/Patient/${pid}/Observation`,
+        `operation GET /fhir/Patient/${pid}/$everything`,
+      ]),
+    );
+    expect(all.filter(about).filter((e) => e.entity[0].description === 'GET /fhir/Observation' && /^(patient|subject)=/.test(queryOf(e)))).toHaveLength(2);
+    expect(patientsOn(all.find((e) => queryOf(e) === `code=${marker}`) ?? {})).toEqual([`Patient/${pid}`]);
+    // The same through the AuditEvent search an auditor would use.
+    const byPatient = (await admin.get(`AuditEvent?patient=Patient/${pid}&_count=100`)).body as Bundle;
+    expect(byPatient.entry?.some((e) => e.resource?.entity?.[0]?.description === `GET /fhir/Observation/${oid}`)).toBe(true);
+    // A system-level search is a read: search-system, action R.
+    const sys = all.find((e) => /^GET \/fhir\/?$/.test(e.entity?.[0]?.description) && queryOf(e) === '_type=Patient&_count=1');
+    expect([sys?.subtype[0].code, sys?.action]).toEqual(['search-system', 'R']);
+  });
+
+  it('records a batch as a batch', async () => {
+    const res = await ehr.post('', { resourceType: 'Bundle', type: 'batch', entry: [{ request: { method: 'GET', url: 'Patient?_count=1' } }] });
+    expect(res.status).toBe(200);
+    const requestId = res.headers['x-request-id'];
+    const e = (await events()).find((x) => x.entity?.[0]?.detail?.some((d: any) => d.valueString === requestId));
+    expect(e?.subtype[0].code).toBe('batch');
+  });
+});

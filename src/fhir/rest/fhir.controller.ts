@@ -10,7 +10,7 @@ import { validateFhirResource } from '../definitions/resource-validator';
 import { fhirResourceTypes, isResourceType } from '../definitions/fhir-definitions';
 import { OperationOutcomeError, badRequest, forbidden, informational, notFound, outcome } from '../operation-outcome';
 import { dateRange, type DateRange } from '../search/search-values';
-import { ResourceReadService, historyParams } from '../read/resource-read.service';
+import { ResourceReadService, historyParams, type VisibilityCheck } from '../read/resource-read.service';
 import { EverythingService } from '../read/everything.service';
 import { EhrChainService } from '../ehr/ehr-chain.service';
 import { ResourceWriteService, type WriteOutcome } from '../write/resource-write.service';
@@ -143,7 +143,7 @@ export class FhirController {
     negotiate(req);
     requireResourceType(type);
     this.access.require(req.auth, type, 'r');
-    const found = await this.reader.read(type, id, (v) => this.access.requireVisible(req.auth, v));
+    const found = await this.reader.read(type, id, this.visibleAudited(req));
     setVersionHeaders(res, found);
     if (notModified(req, found)) {
       res.status(304).end();
@@ -158,7 +158,7 @@ export class FhirController {
     requireResourceType(type);
     this.access.require(req.auth, type, 'r');
     const params = historyParams(req.query);
-    const result = await this.reader.history({ ...params, resourceType: type, id }, (v) => this.access.requireVisible(req.auth, v));
+    const result = await this.reader.history({ ...params, resourceType: type, id }, this.visibleAudited(req));
     sendJson(res, 200, JSON.stringify(historyBundle(fhirBase(req, this.config), req, result, params)));
   }
 
@@ -167,7 +167,7 @@ export class FhirController {
     negotiate(req);
     requireResourceType(type);
     this.access.require(req.auth, type, 'r');
-    const found = await this.reader.vread(type, id, vid, (v) => this.access.requireVisible(req.auth, v));
+    const found = await this.reader.vread(type, id, vid, this.visibleAudited(req));
     setVersionHeaders(res, found);
     sendJson(res, 200, subsetOf(req, found.json));
   }
@@ -220,6 +220,18 @@ export class FhirController {
     // 404 / 410 as for a read, to a token that may read Patients; to others, an unknown Patient's compartment is just empty.
     if (this.access.allows(req.auth, 'Patient', 'r')) await this.reader.read('Patient', patientId, (v) => this.access.requireVisible(req.auth, v));
     await this.runSearch(req, res, searched, params, patientId);
+  }
+
+  /**
+   * The visibility check of a read, vread or instance history, which first notes the Patient that
+   * owns the record for its AuditEvent (so an attempt on another patient's record is found by that
+   * patient too).
+   */
+  private visibleAudited(req: Request): VisibilityCheck {
+    return (v) => {
+      if (v.patientId) req.auditPatient = `Patient/${v.patientId}`;
+      this.access.requireVisible(req.auth, v);
+    };
   }
 
   /** Search permission on the type, or at system level on each type `_type` names, or on every type. */
