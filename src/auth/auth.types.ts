@@ -11,6 +11,11 @@ export interface AuthContext {
   patient?: string;
   /** Bound Practitioner id for clinician tokens. */
   practitioner?: string;
+  /**
+   * Set only on the context a Bulk Data kick-off is checked with (export.controller.ts): a data
+   * scientist's read scopes grant data that leaves de-identified, and nothing anywhere else.
+   */
+  deidentifiedExport?: boolean;
 }
 
 /** The scopes each role may ever hold. Finer enforcement of scopes per interaction builds on this. */

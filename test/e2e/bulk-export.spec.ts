@@ -438,6 +438,26 @@ describe('exports for data scientists', () => {
     expect((await kickoffRequest('$export?_type=AuditEvent', ds.token)).status).toBe(403);
   });
 
+  it_('read nothing identified through the rest of the FHIR API: reads, searches, history, $everything, batch entries', async () => {
+    const ds = await clientToken(t, { role: 'data-scientist' });
+    const dsApi = FhirRequest.of(t, ds.token);
+    const pid = loaded[0].patientId;
+    const obs = loaded[0].stored.find((r) => r.resourceType === 'Observation') as Json;
+    for (const path of ['Patient?_elements=name,identifier', `Patient/${pid}`, `Observation/${obs.id}`, `Observation/${obs.id}/_history`, `Patient/${pid}/$everything`, `Patient/${pid}/Observation`, '_history', 'Patient/_history', '?_type=Patient']) {
+      const res = await dsApi.get(path);
+      expect([path, res.status]).toEqual([path, 403]);
+      expectOperationOutcome(res.body);
+      expect(JSON.stringify(res.body)).not.toContain(pid);
+    }
+    const batch = await dsApi.post('', { resourceType: 'Bundle', type: 'batch', entry: [{ request: { method: 'GET', url: `Patient/${pid}` } }, { request: { method: 'GET', url: 'Patient?_count=5' } }] });
+    expect(batch.status).toBe(200);
+    expect((batch.body.entry as Json[]).map((e) => e.response.status)).toEqual(['403', '403']);
+    expect(JSON.stringify(batch.body)).not.toMatch(/"name"|"identifier"/);
+    // The export, de-identified, still works for them.
+    const res = await kickoffRequest('$export?_type=Patient', ds.token);
+    expect(res.status).toBe(202);
+  });
+
   it_('an administrator may ask for de-identified data', async () => {
     const out = await exportAll('$export?_type=Patient&deidentify=true');
     expect((out.manifest.extension as Json)['urn:fhir-ai-server:deidentified']).toBe(true);

@@ -3,6 +3,15 @@ import { forbidden, notFound } from '../../fhir/operation-outcome';
 import type { AuthContext } from '../auth.types';
 import { allows, isPatientContext, type Permission } from './scopes';
 
+/**
+ * Data scientists see who is who nowhere: their `system/*.rs` scopes serve only de-identified Bulk
+ * Data exports, so every other FHIR interaction (reads, searches, history, $everything, bundle
+ * entries, the hospital views built on them) is refused to them.
+ */
+function identifiedDataDenied(auth: AuthContext): boolean {
+  return auth.role === 'data-scientist' && !auth.deidentifiedExport;
+}
+
 const PERMISSION_NAMES: Record<Permission, string> = { c: 'create', r: 'read', u: 'update', d: 'delete', s: 'search' };
 
 /**
@@ -19,6 +28,7 @@ export class AccessPolicy {
       if (!['r', 's'].includes(permission)) throw forbidden('AuditEvents are recorded by the server and cannot be changed');
       if (!auth.scopes.includes('admin')) throw forbidden('Only administrators read AuditEvents');
     }
+    if (identifiedDataDenied(auth)) throw forbidden('Data scientists receive patient data only de-identified, through Bulk Data export ($export)');
     if (!allows(auth.scopes, resourceType, permission)) {
       const scope = `${resourceType}.${permission}`;
       throw forbidden(`The token's scopes (${auth.scopes.join(' ') || 'none'}) do not grant ${PERMISSION_NAMES[permission]} on ${resourceType} (needs e.g. system/${scope})`);
@@ -39,7 +49,7 @@ export class AccessPolicy {
   /** Whether the token may `permission` on `resourceType`, without throwing. */
   allows(auth: AuthContext | undefined, resourceType: string, permission: Permission): boolean {
     if (resourceType === 'AuditEvent' && !auth?.scopes.includes('admin')) return false;
-    return !!auth && allows(auth.scopes, resourceType, permission);
+    return !!auth && !identifiedDataDenied(auth) && allows(auth.scopes, resourceType, permission);
   }
 
   /**

@@ -92,7 +92,8 @@ export class BulkExportController {
     }
     const base = fhirBase(req, this.config);
     const id = await this.exports.kickoff({
-      auth: req.auth,
+      // A data scientist's read scopes count here only, as their exports are always de-identified (ExportService).
+      auth: req.auth?.role === 'data-scientist' ? { ...req.auth, deidentifiedExport: true } : req.auth,
       ctx: ctxOf(req),
       level,
       groupId,
