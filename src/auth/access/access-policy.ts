@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { forbidden, notFound } from '../../fhir/operation-outcome';
 import type { AuthContext } from '../auth.types';
 import { allows, isPatientContext, type Permission } from './scopes';
+import { hiddenFromPatients } from '../../fhir/definitions/patient-references';
+import { sharedVisibleTo } from './shared-resources';
 
 /**
  * Data scientists see who is who nowhere: their `system/*.rs` scopes serve only de-identified Bulk
@@ -29,6 +31,11 @@ export class AccessPolicy {
       if (!auth.scopes.includes('admin')) throw forbidden('Only administrators read AuditEvents');
     }
     if (identifiedDataDenied(auth)) throw forbidden('Data scientists receive patient data only de-identified, through Bulk Data export ($export)');
+    // Subscriptions carry other systems' credentials (channel.header): only administrators read them.
+    if (resourceType === 'Subscription' && (permission === 'r' || permission === 's') && !auth.scopes.includes('admin')) {
+      throw forbidden('Only administrators read Subscriptions (their channel headers hold credentials)');
+    }
+    if (this.compartment(auth) !== undefined && hiddenFromPatients(resourceType)) throw forbidden(`Patient-context tokens may not see ${resourceType} resources`);
     if (!allows(auth.scopes, resourceType, permission)) {
       const scope = `${resourceType}.${permission}`;
       throw forbidden(`The token's scopes (${auth.scopes.join(' ') || 'none'}) do not grant ${PERMISSION_NAMES[permission]} on ${resourceType} (needs e.g. system/${scope})`);
@@ -49,15 +56,18 @@ export class AccessPolicy {
   /** Whether the token may `permission` on `resourceType`, without throwing. */
   allows(auth: AuthContext | undefined, resourceType: string, permission: Permission): boolean {
     if (resourceType === 'AuditEvent' && !auth?.scopes.includes('admin')) return false;
-    return !!auth && !identifiedDataDenied(auth) && allows(auth.scopes, resourceType, permission);
+    if (auth && identifiedDataDenied(auth)) return false;
+    if (resourceType === 'Subscription' && (permission === 'r' || permission === 's') && !auth?.scopes.includes('admin')) return false;
+    if (this.compartment(auth) !== undefined && hiddenFromPatients(resourceType)) return false;
+    return !!auth && allows(auth.scopes, resourceType, permission);
   }
 
   /**
    * Types left out of system-wide listings (system history): AuditEvents, which every request adds
    * to, are listed at AuditEvent/_history, to administrators only.
    */
-  hiddenTypes(): string[] {
-    return ['AuditEvent'];
+  hiddenTypes(auth?: AuthContext): string[] {
+    return auth?.scopes.includes('admin') ? ['AuditEvent'] : ['AuditEvent', 'Subscription'];
   }
 
   /**
@@ -71,13 +81,38 @@ export class AccessPolicy {
   }
 
   /** Throws 404, as for a resource that does not exist, when a confined token may not see it. */
-  requireVisible(auth: AuthContext | undefined, resource: { resourceType: string; id: string; patientId: string | null }): void {
+  requireVisible(auth: AuthContext | undefined, resource: VisibleResource & { id: string }): void {
     if (!this.isVisible(auth, resource)) throw notFound(`${resource.resourceType}/${resource.id} is not known`);
   }
 
-  isVisible(auth: AuthContext | undefined, resource: { patientId: string | null }): boolean {
+  /**
+   * A confined token sees its own compartment, and a resource of no patient only when nothing in it
+   * concerns another patient (shared-resources.ts): a shared GuidanceResponse about another
+   * patient is as invisible as that patient's Observations.
+   */
+  isVisible(auth: AuthContext | undefined, resource: VisibleResource): boolean {
     const compartment = this.compartment(auth);
     if (compartment === undefined) return true;
-    return resource.patientId === null || resource.patientId === compartment;
+    if (compartment === null) return false;
+    if (resource.patientId !== null) return resource.patientId === compartment;
+    return sharedVisibleTo(compartment, resource);
   }
+
+  /**
+   * A resource as returned to this caller: a Subscription's channel.header values (credentials of
+   * the endpoint) are masked for anyone but administrators, also in the answers to their own writes.
+   */
+  redact<T extends { resourceType?: string }>(auth: AuthContext | undefined, resource: T): T {
+    if (resource?.resourceType !== 'Subscription' || auth?.scopes.includes('admin')) return resource;
+    const sub = resource as T & { channel?: { header?: string[] } };
+    if (!sub.channel?.header) return resource;
+    return { ...sub, channel: { ...sub.channel, header: sub.channel.header.map((h) => `${h.split(':')[0]}: (hidden)`) } };
+  }
+}
+
+/** What the visibility rules look at: the owning patient, and for shared resources the type and content. */
+export interface VisibleResource {
+  resourceType: string;
+  patientId: string | null;
+  json: string | null;
 }

@@ -149,7 +149,7 @@ export class ExportService {
       for (const t of named) this.access.require(auth, t, 'r');
       return [...named].sort();
     }
-    const hidden = new Set(this.access.hiddenTypes());
+    const hidden = new Set(this.access.hiddenTypes(auth));
     return [...fhirResourceTypes()]
       .filter((t) => !hidden.has(t))
       .filter((t) => level === 'system' || t === 'Patient' || patientCompartmentPaths(t).length > 0)

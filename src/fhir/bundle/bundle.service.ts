@@ -14,7 +14,7 @@ import { PatchService } from '../write/patch.service';
 import { ResourceWriteService, storable } from '../write/resource-write.service';
 import { ValidationPool } from '../definitions/validation-pool';
 import { parseBundle, type ParsedEntry } from './bundle-request';
-import { AccessPolicy } from '../../auth/access/access-policy';
+import { AccessPolicy, type VisibleResource } from '../../auth/access/access-policy';
 import type { Permission } from '../../auth/access/scopes';
 import type { AuthContext } from '../../auth/auth.types';
 import { collectReferences, rewriteReferences } from '../references/reference-rewriter';
@@ -283,7 +283,7 @@ export class BundleService {
       prepared,
       {
         execute: (tx, e, target, resource) => this.execute(tx, e, target, resource, base, ret, scope),
-        existing: (e, id, current) => entry(base, e.resourceType, id, 200, current.versionId, current.lastUpdated, JSON.parse(current.json) as Resource, ret),
+        existing: (e, id, current) => entry(base, e.resourceType, id, 200, current.versionId, current.lastUpdated, scope.redact(JSON.parse(current.json) as Resource), ret),
       },
     );
   }
@@ -464,18 +464,18 @@ export class BundleService {
         if (target.existing) {
           const current = await this.store.readCurrent(type, target.id as string, tx);
           if (!current?.json) throw notFound(`${type}/${target.id} disappeared`);
-          return entry(base, type, target.id as string, 200, current.versionId, current.lastUpdated, JSON.parse(current.json) as Resource, ret);
+          return entry(base, type, target.id as string, 200, current.versionId, current.lastUpdated, scope.redact(JSON.parse(current.json) as Resource), ret);
         }
         const r = await this.writer.createInTx(tx, { ...(resource as Resource), id: target.id });
-        return entry(base, type, target.id as string, r.status, r.versionId, r.lastUpdated, r.resource, ret);
+        return entry(base, type, target.id as string, r.status, r.versionId, r.lastUpdated, scope.redact(r.resource), ret);
       }
       case 'PUT': {
         const r = await this.writer.updateInTx(tx, { ...(resource as Resource), id: target.id }, { ifMatch: e.ifMatch });
-        return entry(base, type, target.id as string, r.status, r.versionId, r.lastUpdated, r.resource, ret);
+        return entry(base, type, target.id as string, r.status, r.versionId, r.lastUpdated, scope.redact(r.resource), ret);
       }
       case 'PATCH': {
         const r = await this.patcher.patchInTx(tx, type, target.id as string, resource, { ifMatch: e.ifMatch });
-        return entry(base, type, target.id as string, r.status, r.versionId, r.lastUpdated, r.resource, ret);
+        return entry(base, type, target.id as string, r.status, r.versionId, r.lastUpdated, scope.redact(r.resource), ret);
       }
       case 'DELETE': {
         if (target.none) return { response: { status: '204 No Content' } };
@@ -498,7 +498,8 @@ export class BundleService {
         strict: false,
         compartment: scope.compartment(),
         canRead: (t) => scope.mayRead(t),
-        hiddenTypes: this.access.hiddenTypes(),
+        hiddenTypes: scope.hiddenTypes(),
+        visible: (v) => scope.visible(v),
         base,
         tx,
       });
@@ -555,12 +556,20 @@ class EntryAccess {
     else this.policy.requireWrite(this.auth, e.resourceType, permission);
   }
 
-  visible(v: { patientId: string | null }): boolean {
+  visible(v: VisibleResource): boolean {
     return this.policy.isVisible(this.auth, v);
   }
 
   compartment(): string | undefined {
     return this.policy.compartment(this.auth) ?? undefined;
+  }
+
+  hiddenTypes(): string[] {
+    return this.policy.hiddenTypes(this.auth);
+  }
+
+  redact(resource: Resource): Resource {
+    return this.policy.redact(this.auth, resource);
   }
 
   mayRead(type: string): boolean {

@@ -3,7 +3,8 @@ import type { Bundle } from '@medplum/fhirtypes';
 import { KeyRing } from '../../crypto/key-ring';
 import { DatabaseService } from '../../database/database.service';
 import { badRequest, gone, notFound } from '../operation-outcome';
-import { isResourceType } from '../definitions/fhir-definitions';
+import { fhirResourceTypes, isResourceType } from '../definitions/fhir-definitions';
+import { hiddenFromPatients, mayReferToPatient } from '../definitions/patient-references';
 import { bundleJson, bundleObject, type RawBundle, type RawEntry } from '../search/bundle-json';
 
 export interface EverythingQuery {
@@ -16,10 +17,16 @@ export interface EverythingQuery {
   careDates?: { low: string; high: string };
 }
 
+/** Shared types never in a Patient's $everything, and those that cannot refer to a Patient (no check needed). */
+let sharedRule: { hidden: string[]; free: string[] } | undefined;
+const sharedTypes = () => (sharedRule ??= { hidden: [...fhirResourceTypes()].filter(hiddenFromPatients), free: [...fhirResourceTypes()].filter((t) => !mayReferToPatient(t)) });
+
 /**
  * Patient/{id}/$everything: the Patient, every current resource in its compartment, and the
  * resources outside any compartment that those reference through their search parameters
- * (Practitioners, Organizations, Locations, Medications...), paged in a stable order (the Patient first).
+ * (Practitioners, Organizations, Locations, Medications...) unless they concern another patient
+ * (the rule patient tokens are held to, shared-resources.ts: a shared GuidanceResponse about
+ * another Patient is that patient's record, not this one's), paged in a stable order (the Patient first).
  */
 @Injectable()
 export class EverythingService {
@@ -79,6 +86,11 @@ export class EverythingService {
          SELECT 2, f.resource_type, f.id FROM fhir_resource f
          JOIN refs ON f.resource_type = refs.resource_type AND f.id = refs.id
          WHERE NOT f.deleted ${filters('f.')}
+           -- never a shared resource that concerns another patient (src/fhir/search/shared-visibility.ts)
+           AND f.resource_type <> ALL(?::text[])
+           AND (f.resource_type = ANY(?::text[]) OR NOT EXISTS (
+             SELECT 1 FROM search_reference sv WHERE sv.resource_type = f.resource_type AND sv.resource_id = f.id
+               AND sv.patient_id = '' AND sv.target_type = 'Patient' AND sv.target_id <> ?))
        ), page AS (
          SELECT *, count(*) OVER () AS total FROM keys ORDER BY grp, resource_type, id LIMIT ? OFFSET ?
        )
@@ -89,7 +101,7 @@ export class EverythingService {
        LEFT JOIN fhir_patient_resource g ON p.grp < 2 AND g.patient_id = ? AND g.resource_type = p.resource_type AND g.id = p.id
        LEFT JOIN fhir_resource f ON p.grp = 2 AND f.resource_type = p.resource_type AND f.id = p.id
        ORDER BY p.grp, p.resource_type, p.id`,
-      [q.patientId, q.patientId, ...rangeParams, q.patientId, q.patientId, ...filterParams, ...rangeParams, ...filterParams, q.count, q.offset, key, q.patientId],
+      [q.patientId, q.patientId, ...rangeParams, q.patientId, q.patientId, ...filterParams, ...rangeParams, ...filterParams, sharedTypes().hidden, sharedTypes().free, q.patientId, q.count, q.offset, key, q.patientId],
     );
     // The Patient itself on the page proves it is there; otherwise ask (404 / 410 as for a read).
     if (!(rows[0]?.grp === 0 && rows[0].id === q.patientId)) await this.requirePatient(q.patientId);

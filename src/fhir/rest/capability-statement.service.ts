@@ -59,7 +59,8 @@ export class CapabilityStatementService {
       Observation: 'Stress readings (LOINC 93038-8, 106860-0, SNOMED CT 73595000) carry the server-computed extension .../intervention-suggested.',
       Flag: 'Emergency alerts (code urn:fhir-ai-server:alert#emergency) carry meta.tag urn:fhir-ai-server:alert|emergency (search with _tag); raised, acknowledged (extension .../alert-acknowledgement), resolved (inactive, period.end); an update that breaks this lifecycle is refused (409).',
       CarePlan: 'Wellness plans (category urn:fhir-ai-server:care-plan#wellness) carry the server-computed extension .../wellness-progress.',
-      Subscription: 'rest-hook and websocket channels; a requested Subscription is checked and made active; delivery failures end in status error.',
+      Subscription:
+        'rest-hook and websocket channels; a requested Subscription is checked and made active; delivery failures end in status error. Read, search and history need the admin scope (channel.header may hold credentials); other writers get header values masked in the answers to their writes.',
     };
     const resource: CapabilityStatementRestResource[] = [...fhirResourceTypes()].sort().map((type) => ({
       type: type as CapabilityStatementRestResource['type'],

@@ -94,7 +94,7 @@ export class FhirController {
     const result = await this.reader.history({
       ...params,
       patientId: this.access.compartment(req.auth) ?? undefined,
-      excludeTypes: this.access.hiddenTypes(),
+      excludeTypes: this.access.hiddenTypes(req.auth),
     });
     sendJson(res, 200, JSON.stringify(historyBundle(fhirBase(req, this.config), req, result, params)));
   }
@@ -132,7 +132,8 @@ export class FhirController {
       compartment: this.access.compartment(req.auth) ?? undefined,
       patientCompartment,
       canRead: (t) => this.access.allows(req.auth, t, 's') || this.access.allows(req.auth, t, 'r'),
-      hiddenTypes: this.access.hiddenTypes(),
+      hiddenTypes: this.access.hiddenTypes(req.auth),
+      visible: (v) => this.access.isVisible(req.auth, v),
       base: fhirBase(req, this.config),
     });
     sendJson(res, 200, json);
@@ -158,7 +159,9 @@ export class FhirController {
     requireResourceType(type);
     this.access.require(req.auth, type, 'r');
     const params = historyParams(req.query);
-    const result = await this.reader.history({ ...params, resourceType: type, id }, this.visibleAudited(req));
+    const found = await this.reader.history({ ...params, resourceType: type, id }, this.visibleAudited(req));
+    // Each version on its own: an earlier version of a shared resource may have named another patient.
+    const result = { ...found, versions: found.versions.filter((v) => this.access.isVisible(req.auth, v)) };
     sendJson(res, 200, JSON.stringify(historyBundle(fhirBase(req, this.config), req, result, params)));
   }
 
@@ -312,7 +315,7 @@ export class FhirController {
       sendJson(res, status, JSON.stringify(informational(`${e.resourceType}/${entry.resource.id} ${response.location ?? ''}`.trim())));
       return;
     }
-    sendJson(res, status, JSON.stringify(entry.resource));
+    sendJson(res, status, JSON.stringify(this.access.redact(req.auth, entry.resource)));
   }
 
   @Put(':type/:id')
@@ -404,7 +407,7 @@ export class FhirController {
       sendJson(res, result.status, JSON.stringify(informational(`${verb} ${resourceType}/${id} (version ${result.versionId})`)));
       return;
     }
-    sendJson(res, result.status, JSON.stringify(result.resource));
+    sendJson(res, result.status, JSON.stringify(this.access.redact(req.auth, result.resource)));
   }
 }
 

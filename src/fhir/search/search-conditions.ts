@@ -9,6 +9,7 @@ import { splitUnescaped, truncate, unescapeValue } from './search-request';
 import { isSecretParam } from './search-secrets';
 import { tryTypeInfo } from '../definitions/element-types';
 import { nameLit } from './sql-names';
+import { sharedTargetVisible } from './shared-visibility';
 import { capText, dateRange, escapeLike, exactString, normalizeString, numberRange, parseLocalReference } from './search-values';
 
 /** The row a condition is about: SQL expressions for its type and id (a resource row, or a reference's target). */
@@ -440,7 +441,12 @@ function chainCondition(type: string, row: RowRef, head: string, rest: string, v
   if (!candidates.length) throw new UnknownParameterError(`No resource type that ${type}.${code} refers to has a search parameter "${truncate(nextCode)}"`);
   const x = alias('r', ctx);
   const branches = candidates.map((t) =>
-    and([sql`${x}.target_type = ${nameLit(t)}`, clauseCondition(t, { type: sql`${nameLit(t)}::text`, id: sql`${x}.target_id` }, rest, value, ctx, depth + 1)]),
+    and([
+      sql`${x}.target_type = ${nameLit(t)}`,
+      clauseCondition(t, { type: sql`${nameLit(t)}::text`, id: sql`${x}.target_id` }, rest, value, ctx, depth + 1),
+      // A confined token's chain never passes through a shared resource it may not see.
+      ...(ctx.compartment !== undefined ? [sharedTargetVisible(t, sql`${x}.target_id`, ctx.compartment, alias('v', ctx))] : []),
+    ]),
   );
   return sql`EXISTS (SELECT 1 FROM search_reference ${x} WHERE ${rowMatch(x, row, code, ctx)} AND ${or(branches)})`;
 }
@@ -457,7 +463,10 @@ function hasCondition(type: string, row: RowRef, name: string, value: string, ct
   if (!ctx.canSearch(source)) throw forbidden(`_has: the token may not search ${source}`);
   const h = alias('h', ctx);
   const parts = [sql`${h}.target_id = ${row.id}`, sql`${h}.target_type = ${row.type}`, sql`${h}.resource_type = ${nameLit(source)}`, sql`${h}.code = ${nameLit(refCode)}`];
-  if (ctx.compartment !== undefined) parts.push(sql`${h}.patient_id IN ('', ${ctx.compartment})`);
+  if (ctx.compartment !== undefined) {
+    parts.push(sql`${h}.patient_id IN ('', ${ctx.compartment})`);
+    parts.push(sharedTargetVisible(source, sql`${h}.resource_id`, ctx.compartment, alias('v', ctx)));
+  }
   const inner = clauseCondition(source, { type: sql`${h}.resource_type`, id: sql`${h}.resource_id` }, rest, value, ctx, depth + 1);
   return sql`EXISTS (SELECT 1 FROM search_reference ${h} WHERE ${and(parts)} AND ${inner})`;
 }

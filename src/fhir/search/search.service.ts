@@ -19,6 +19,8 @@ import { shapeResource } from './result-shape';
 import { nameLit, namesLit } from './sql-names';
 import { bundleJson, bundleObject, type RawBundle, type RawEntry } from './bundle-json';
 import { storedJsonSql } from '../store/stored-json';
+import { hiddenFromPatients } from '../definitions/patient-references';
+import { sharedArmVisible } from './shared-visibility';
 
 export interface SearchInput {
   /** The type searched (type level), or undefined at system level (`_type` or every readable type). */
@@ -34,6 +36,12 @@ export interface SearchInput {
   canRead: (type: string) => boolean;
   /** Types left out of system-level searches unless `_type` names them. */
   hiddenTypes: string[];
+  /**
+   * Whether the caller may see a resource found (its content, for a confined token's shared
+   * resources: shared-resources.ts). The SQL already leaves out what the index shows it may not
+   * see; this also catches references the index does not hold (extensions, contained resources).
+   */
+  visible?: (v: StoredVersion) => boolean;
   base: string;
   /** Run inside this transaction (a GET entry of a bundle sees the writes before it). */
   tx?: Pick<Tx, 'query'>;
@@ -199,7 +207,7 @@ export class SearchService {
       }
     }
 
-    const matches = page.map(toStored).filter((v): v is StoredVersion => !!v?.json && !v.deleted);
+    const matches = page.map(toStored).filter((v): v is StoredVersion => !!v?.json && !v.deleted && (input.visible?.(v) ?? true));
     const included = await this.includes(req, matches, input);
 
     const entry: Array<BundleEntry | RawEntry> = [
@@ -363,16 +371,19 @@ export class SearchService {
 
   /** The candidate rows of each resource table, as subqueries (patient_id, resource_type, id, last_updated). */
   private candidateArms(types: string[], compartment?: string): Sql[] {
-    const shared = types.filter(inSharedTable);
+    // A confined token: no shared row of a type hidden from patients, nor one the index shows names another patient.
+    const shared = types.filter((t) => inSharedTable(t) && (compartment === undefined || !hiddenFromPatients(t)));
     const owned = types.filter(inPatientTable);
     const arms: Sql[] = [];
     if (shared.length) {
-      arms.push(sql`(SELECT NULL::text AS patient_id, resource_type, id, last_updated FROM fhir_resource WHERE resource_type = ANY(${namesLit(shared)}) AND NOT deleted)`);
+      const visible = compartment !== undefined ? sql` AND ${sharedArmVisible(shared, compartment)}` : sql``;
+      arms.push(sql`(SELECT NULL::text AS patient_id, resource_type, id, last_updated FROM fhir_resource WHERE resource_type = ANY(${namesLit(shared)}) AND NOT deleted${visible})`);
     }
     if (owned.length) {
       const confine = compartment !== undefined ? sql` AND patient_id = ${compartment}` : sql``;
       arms.push(sql`(SELECT patient_id::text AS patient_id, resource_type, id, last_updated FROM fhir_patient_resource WHERE resource_type = ANY(${namesLit(owned)}) AND NOT deleted${confine})`);
     }
+    if (!arms.length) arms.push(sql`(SELECT NULL::text AS patient_id, NULL::varchar AS resource_type, NULL::text AS id, NULL::timestamptz AS last_updated WHERE false)`);
     return arms;
   }
 
@@ -397,6 +408,7 @@ export class SearchService {
         const key = `${v.resourceType}/${v.id}`;
         if (seen.has(key) || v.deleted || !v.json) continue;
         if (input.compartment !== undefined && v.patientId !== null && v.patientId !== input.compartment) continue;
+        if (input.visible && !input.visible(v)) continue;
         seen.add(key);
         next.push(v);
       }

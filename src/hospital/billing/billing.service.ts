@@ -46,7 +46,7 @@ export class BillingService {
     const options = parseBody(body);
     const found = (await this.store.readCurrentMany([{ resourceType: 'Encounter', id: encounterId }])).get(`Encounter/${encounterId}`);
     if (!found || found.deleted || !found.json) throw notFound(`Encounter/${encounterId} is not known`);
-    this.policy.requireVisible(auth, { resourceType: 'Encounter', id: encounterId, patientId: found.patientId });
+    this.policy.requireVisible(auth, { resourceType: 'Encounter', id: encounterId, patientId: found.patientId, json: found.json });
     const encounter = JSON.parse(found.json) as Encounter;
     const patientId = localRefId(encounter.subject, 'Patient');
     const procedures = patientId ? (await this.related<Procedure>('Procedure', `encounter=Encounter/${encounterId}`)).filter((p) => !['entered-in-error', 'not-done'].includes(p.status)) : [];

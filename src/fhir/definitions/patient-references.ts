@@ -1,0 +1,63 @@
+import { tryGetDataType } from '@medplum/core';
+import { isResourceType, loadFhirDefinitions, patientCompartmentPaths } from './fhir-definitions';
+
+/**
+ * Which resource types can say something about a Patient without being filed under one, derived
+ * from the R4 StructureDefinitions (no hand-kept list). Pure (after loadFhirDefinitions).
+ *
+ * Followed: the resource's elements, its backbone elements and the datatypes they use (an
+ * Annotation's author, a Signature's who); not extensions (every element has them) nor `contained`.
+ */
+
+const PATIENT_TARGETS = new Set(['http://hl7.org/fhir/StructureDefinition/Patient', 'http://hl7.org/fhir/StructureDefinition/Resource']);
+/** Datatypes whose elements are not followed. */
+const NOT_FOLLOWED = new Set(['Extension', 'Meta', 'Narrative', 'Element', 'BackboneElement']);
+
+type Finding = 'reference' | 'embeds' | undefined;
+const memo = new Map<string, Finding>();
+
+/**
+ * Whether resources of `type` may hold a Reference to a Patient (a Reference whose targets include
+ * Patient or any resource). Types that cannot (Practitioner, Organization, Location, Medication,
+ * ValueSet...) are nobody's record: every token that may read the type sees them.
+ */
+export function mayReferToPatient(type: string): boolean {
+  loadFhirDefinitions();
+  return walk(type, new Set()) !== undefined;
+}
+
+/**
+ * Types a patient-context token never sees, whatever they refer to: Subscriptions (their
+ * channel.header holds other systems' credentials, and their criteria name patients in a string no
+ * index can check), and types outside the Patient compartment that hold whole resources
+ * (Bundle.entry.resource, Parameters.parameter.resource), which may be other patients' and whose
+ * contents the reference index does not cover.
+ */
+export function hiddenFromPatients(type: string): boolean {
+  if (type === 'Subscription') return true;
+  if (type === 'Patient' || patientCompartmentPaths(type).length > 0) return false;
+  loadFhirDefinitions();
+  return walk(type, new Set()) === 'embeds';
+}
+
+function walk(typeName: string, visiting: Set<string>): Finding {
+  if (memo.has(typeName)) return memo.get(typeName);
+  if (visiting.has(typeName)) return undefined; // a cycle: decided where it began
+  visiting.add(typeName);
+  let found: Finding;
+  for (const [name, element] of Object.entries(tryGetDataType(typeName)?.elements ?? {})) {
+    if (name === 'contained' || name === 'extension' || name === 'modifierExtension') continue;
+    for (const t of element.type) {
+      let here: Finding;
+      if (t.code === 'Reference') here = !t.targetProfile?.length || t.targetProfile.some((p) => PATIENT_TARGETS.has(p)) ? 'reference' : undefined;
+      else if (t.code === 'Resource' || isResourceType(t.code)) here = 'embeds';
+      else if (!NOT_FOLLOWED.has(t.code) && /^[A-Z]/.test(t.code)) here = walk(t.code, visiting);
+      if (here === 'embeds' || (here && !found)) found = here;
+    }
+    if (found === 'embeds') break;
+  }
+  visiting.delete(typeName);
+  if (!visiting.size) memo.set(typeName, found); // inner results may be cut short by a cycle
+
+  return found;
+}

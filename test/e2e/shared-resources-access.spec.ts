@@ -1,0 +1,162 @@
+import request from 'supertest';
+import { FhirRequest, expectOutcome } from '../helpers/fhir-request';
+import type { Json } from '../helpers/fhir-api';
+import { labObservation, patient } from '../helpers/resources';
+import { fetchToken, startTestApp, type TestApp } from '../helpers/test-app';
+
+/**
+ * Resources that belong to no patient (stored with no owner) but may still be about one: a
+ * patient token for A sees such a resource only when every Patient it refers to is A (or its type
+ * cannot refer to a Patient at all), and never a Subscription (whose channel.header holds another
+ * system's credentials), in reads, vreads, history, searches, _include, chains, _has, $everything
+ * and bundle entries. Subscriptions are read by administrators only; other writers get their
+ * headers masked in the answers to their writes.
+ */
+
+let t: TestApp;
+let admin: FhirRequest;
+let asA: FhirRequest;
+let ehr: FhirRequest;
+
+const ids = {} as Record<'a' | 'b' | 'org' | 'grA' | 'grB' | 'contractB' | 'verB' | 'sub' | 'obsFocusGrB' | 'obsFocusGrA' | 'grMoved', string>;
+const SECRET = 'Authorization: Bearer SUPERSECRET';
+
+const server = () => t.app.getHttpServer();
+
+async function created(resource: Json): Promise<string> {
+  const res = await admin.post(resource.resourceType, resource);
+  if (res.status !== 201) throw new Error(`create ${resource.resourceType} answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return res.body.id as string;
+}
+
+async function newClient(body: Json): Promise<{ client_id: string; client_secret: string }> {
+  const res = await request(server()).post('/api/clients').set('Authorization', `Bearer ${t.token}`).set('Content-Type', 'application/json').send(JSON.stringify(body));
+  if (res.status !== 201) throw new Error(`POST /api/clients answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+async function matches(api: FhirRequest, path: string, mode: 'match' | 'include' = 'match'): Promise<string[]> {
+  const res = await api.get(path);
+  if (res.status !== 200) throw new Error(`GET ${path} answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return ((res.body.entry ?? []) as Json[])
+    .filter((e) => e.search?.mode === mode)
+    .map((e) => `${e.resource.resourceType}/${e.resource.id}`)
+    .sort();
+}
+
+const guidance = (patientId: string) => ({ resourceType: 'GuidanceResponse', moduleUri: 'http://example.org/module', status: 'success', subject: { reference: `Patient/${patientId}` } });
+
+beforeAll(async () => {
+  t = await startTestApp();
+  admin = FhirRequest.of(t);
+  ids.a = await created(patient({ family: 'Alphashared' }));
+  ids.b = await created(patient({ family: 'Bravoshared' }));
+  ids.org = await created({ resourceType: 'Organization', name: 'Shared Org' });
+  ids.grA = await created(guidance(ids.a));
+  ids.grB = await created(guidance(ids.b));
+  ids.contractB = await created({ resourceType: 'Contract', status: 'executed', subject: [{ reference: `Patient/${ids.b}` }], authority: [{ reference: `Organization/${ids.org}` }] });
+  ids.verB = await created({ resourceType: 'VerificationResult', status: 'validated', target: [{ reference: `Patient/${ids.b}` }] });
+  ids.sub = await created({
+    resourceType: 'Subscription',
+    status: 'requested',
+    reason: 'watch B',
+    criteria: `Observation?subject=Patient/${ids.b}`,
+    channel: { type: 'rest-hook', endpoint: 'https://93.184.216.34/hook', payload: 'application/fhir+json', header: [SECRET] },
+  });
+  ids.obsFocusGrB = await created(labObservation(ids.a, { focus: [{ reference: `GuidanceResponse/${ids.grB}` }] }));
+  ids.obsFocusGrA = await created(labObservation(ids.a, { focus: [{ reference: `GuidanceResponse/${ids.grA}` }] }));
+  // A shared resource that was about B (version 1) and is about A now (version 2).
+  ids.grMoved = await created(guidance(ids.b));
+  const moved = await admin.put(`GuidanceResponse/${ids.grMoved}`, { ...guidance(ids.a), id: ids.grMoved });
+  expect(moved.status).toBe(200);
+  const patientA = await newClient({ role: 'patient', patient: `Patient/${ids.a}` });
+  asA = FhirRequest.of(t, await fetchToken(t.app, patientA.client_id, patientA.client_secret));
+  const ehrClient = await newClient({ role: 'ehr-system' });
+  ehr = FhirRequest.of(t, await fetchToken(t.app, ehrClient.client_id, ehrClient.client_secret));
+});
+
+afterAll(async () => {
+  await t?.close();
+});
+
+describe("a patient token for A and shared resources about B", () => {
+  it("reads, vreads and instance history of B's GuidanceResponse, Contract and VerificationResult answer 404; A's and an Organization's 200", async () => {
+    for (const path of [`GuidanceResponse/${ids.grB}`, `Contract/${ids.contractB}`, `VerificationResult/${ids.verB}`, `GuidanceResponse/${ids.grB}/_history/1`, `GuidanceResponse/${ids.grB}/_history`]) {
+      expect([path, (await asA.get(path)).status]).toEqual([path, 404]);
+      expect([path, (await admin.get(path)).status]).toEqual([path, 200]);
+    }
+    expect((await asA.get(`GuidanceResponse/${ids.grA}`)).status).toBe(200);
+    expect((await asA.get(`Organization/${ids.org}`)).status).toBe(200);
+  });
+
+  it('a shared resource that named B in an earlier version: its current version is readable, the earlier one is not', async () => {
+    expect((await asA.get(`GuidanceResponse/${ids.grMoved}`)).status).toBe(200);
+    expectOutcome(await asA.get(`GuidanceResponse/${ids.grMoved}/_history/1`), 404);
+    const history = await asA.get(`GuidanceResponse/${ids.grMoved}/_history`);
+    expect(history.status).toBe(200);
+    expect((history.body.entry as Json[]).map((e) => e.resource?.meta?.versionId)).toEqual(['2']);
+  });
+
+  it('searches of the shared types find only what is about A, and count only that', async () => {
+    expect(await matches(asA, 'GuidanceResponse')).toEqual([`GuidanceResponse/${ids.grA}`, `GuidanceResponse/${ids.grMoved}`].sort());
+    expect(await matches(asA, 'Contract')).toEqual([]);
+    expect(await matches(asA, 'VerificationResult')).toEqual([]);
+    expect(await matches(asA, `GuidanceResponse?subject=Patient/${ids.b}`)).toEqual([]);
+    const total = await asA.get('Contract?_summary=count');
+    expect(total.body.total).toBe(0);
+    expect(await matches(asA, '/fhir?_type=GuidanceResponse,Contract,VerificationResult')).toEqual([`GuidanceResponse/${ids.grA}`, `GuidanceResponse/${ids.grMoved}`].sort());
+    expect(await matches(admin, 'Contract')).toEqual([`Contract/${ids.contractB}`]);
+  });
+
+  it('_include, chains and _has do not reach shared resources about B', async () => {
+    expect(await matches(asA, `Observation?_id=${ids.obsFocusGrB}&_include=Observation:focus`, 'include')).toEqual([]);
+    expect(await matches(admin, `Observation?_id=${ids.obsFocusGrB}&_include=Observation:focus`, 'include')).toEqual([`GuidanceResponse/${ids.grB}`]);
+    expect(await matches(asA, `Observation?focus:GuidanceResponse.subject=Patient/${ids.b}`)).toEqual([]);
+    expect(await matches(admin, `Observation?focus:GuidanceResponse.subject=Patient/${ids.b}`)).toEqual([`Observation/${ids.obsFocusGrB}`]);
+    expect(await matches(asA, `Observation?focus:GuidanceResponse.subject=Patient/${ids.a}`)).toEqual([`Observation/${ids.obsFocusGrA}`]);
+    expect(await matches(asA, `Organization?_has:Contract:authority:subject=Patient/${ids.b}`)).toEqual([]);
+    expect(await matches(admin, `Organization?_has:Contract:authority:subject=Patient/${ids.b}`)).toEqual([`Organization/${ids.org}`]);
+  });
+
+  it("$everything of A leaves out the shared GuidanceResponse about B that A's Observation points at", async () => {
+    const res = await asA.get(`Patient/${ids.a}/$everything`);
+    expect(res.status).toBe(200);
+    const refs = (res.body.entry as Json[]).map((e) => `${e.resource.resourceType}/${e.resource.id}`);
+    expect(refs).toContain(`GuidanceResponse/${ids.grA}`);
+    expect(refs).not.toContain(`GuidanceResponse/${ids.grB}`);
+  });
+
+  it('a bundle GET entry of the shared resource about B answers 404', async () => {
+    const res = await asA.post('', { resourceType: 'Bundle', type: 'batch', entry: [{ request: { method: 'GET', url: `GuidanceResponse/${ids.grB}` } }, { request: { method: 'GET', url: `GuidanceResponse/${ids.grA}` } }] });
+    expect(res.status).toBe(200);
+    expect((res.body.entry as Json[]).map((e) => e.response.status.split(' ')[0])).toEqual(['404', '200']);
+  });
+});
+
+describe('Subscriptions', () => {
+  it('a patient token gets 403 by every way of reading them, and system search leaves them out', async () => {
+    for (const path of ['Subscription', `Subscription/${ids.sub}`, `Subscription/${ids.sub}/_history`, '/fhir?_type=Subscription']) expectOutcome(await asA.get(path), 403);
+    const all = await asA.get('/fhir?_count=1000');
+    expect(JSON.stringify(all.body)).not.toContain('SUPERSECRET');
+  });
+
+  it('a non-administrator token (ehr-system) cannot read them either; system history leaves them out', async () => {
+    expectOutcome(await ehr.get(`Subscription/${ids.sub}`), 403);
+    expectOutcome(await ehr.get('Subscription'), 403);
+    const history = await ehr.get('_history?_count=1000');
+    expect(history.status).toBe(200);
+    expect(JSON.stringify(history.body)).not.toContain('SUPERSECRET');
+  });
+
+  it("an ehr-system token may still write one, but the answers to its writes mask the header values; the administrator reads them", async () => {
+    const body = { resourceType: 'Subscription', status: 'requested', reason: 'mine', criteria: 'Observation?code=1234-5', channel: { type: 'rest-hook', endpoint: 'https://93.184.216.34/ehr', header: ['X-Api-Key: EHRSECRET'] } };
+    const res = await ehr.post('Subscription', body);
+    expect(res.status).toBe(201);
+    expect(res.body.channel.header).toEqual(['X-Api-Key: (hidden)']);
+    const patched = await ehr.patch(`Subscription/${ids.sub}`, [{ op: 'replace', path: '/reason', value: 'still B' }]);
+    expect(patched.status).toBe(200);
+    expect(JSON.stringify(patched.body)).not.toContain('SUPERSECRET');
+    const read = await admin.get(`Subscription/${res.body.id}`);
+    expect(read.body.channel.header).toEqual(['X-Api-Key: EHRSECRET']);
+  });
+});
