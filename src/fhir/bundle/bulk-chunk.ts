@@ -1,6 +1,6 @@
 import type { BundleEntry, Resource } from '@medplum/fhirtypes';
 import type { Tx, TxContext } from '../../database/database.service';
-import type { SearchService } from '../search/search.service';
+import type { CriteriaAccess, SearchService } from '../search/search.service';
 import type { SearchIndexWriter } from '../search/search-index.writer';
 import type { ResourceStore, StoredVersion } from '../store/resource-store.repository';
 import type { ResourceWriteService } from '../write/resource-write.service';
@@ -25,6 +25,8 @@ export interface BulkChunkDeps {
   search: SearchService;
   store: ResourceStore;
   searchIndex: SearchIndexWriter;
+  /** The client's search rights, which its criteria are matched with. */
+  criteria: CriteriaAccess;
 }
 
 /** How the bundle answers an entry: by running it through the write path, or (ifNoneExist matched) with the existing resource. */
@@ -70,7 +72,7 @@ export async function writeBulkChunk(
         await tx.query('SELECT count(pg_advisory_xact_lock(hashtextextended(k, 1))) FROM (SELECT k FROM unnest(?::text[]) AS k ORDER BY k) s', [locks]);
       }
       // Two rows are enough: a criteria matching several resources is decided entry by entry.
-      const found = await deps.search.matchIdsMany(tx, [...criteria.values()], 2);
+      const found = await deps.search.matchIdsMany(tx, [...criteria.values()], 2, deps.criteria);
       const stored = new Map([...criteria.keys()].map((k, i) => [k, found[i]]));
       await deps.writer.prefetch(
         tx,

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Tx, TxContext } from '../../database/database.service';
 import { clientCopyIsCurrent } from '../read/conditional-read';
 import { OperationOutcomeError, badRequest, notFound, outcome, preconditionFailed } from '../operation-outcome';
-import { SearchService } from '../search/search.service';
+import { SearchService, type CriteriaAccess } from '../search/search.service';
 import { SearchIndexWriter, tokenKey } from '../search/search-index.writer';
 import { ResourceStore } from '../store/resource-store.repository';
 import { PatchService } from '../write/patch.service';
@@ -96,8 +96,8 @@ export class BundleService {
     const responses: BundleEntry[] = new Array(entries.length);
     await this.writer.inTransaction(ctx, async (tx) => {
       // The entries with their criteria resolved against the other entries' identities.
-      const { targets, fullUrls, entries: resolved } = await this.resolveTargets(tx, entries, prepared, atEntry);
-      const resolve = await this.referenceResolver(tx, resolved, prepared, fullUrls, true, atEntry);
+      const { targets, fullUrls, entries: resolved } = await this.resolveTargets(tx, entries, prepared, atEntry, scope);
+      const resolve = await this.referenceResolver(tx, resolved, prepared, fullUrls, true, atEntry, scope);
       const ordered = [...resolved].sort((a, b) => ORDER[a.method] - ORDER[b.method] || a.index - b.index);
       // Lock and read every resource the transaction changes in one round trip, not one per entry.
       await this.writer.prefetch(
@@ -244,8 +244,8 @@ export class BundleService {
             answers.set(
               e,
               await this.writer.inSavepoint(tx, async () => {
-                const target = await atEntry(e, () => this.resolveTarget(tx, e, prepared.get(e)));
-                const resolve = await this.referenceResolver(tx, [e], [prepared.get(e)], new Map(), false, atEntry);
+                const target = await atEntry(e, () => this.resolveTarget(tx, e, prepared.get(e), scope));
+                const resolve = await this.referenceResolver(tx, [e], [prepared.get(e)], new Map(), false, atEntry, scope);
                 const p = prepared.get(e);
                 const resource = p && rewriteReferences(p, (ref, path) => resolve(e, ref, path));
                 return atEntry(e, () => this.execute(tx, e, target, resource, base, ret, scope));
@@ -277,7 +277,7 @@ export class BundleService {
     scope: EntryAccess,
   ): Promise<BundleEntry[] | undefined> {
     return writeBulkChunk(
-      { writer: this.writer, search: this.search, store: this.store, searchIndex: this.searchIndex },
+      { writer: this.writer, search: this.search, store: this.store, searchIndex: this.searchIndex, criteria: scope.criteria() },
       ctx,
       entries,
       prepared,
@@ -323,6 +323,7 @@ export class BundleService {
     entries: ParsedEntry[],
     prepared: Array<Resource | undefined>,
     atEntry: EntryScope,
+    scope: EntryAccess,
   ): Promise<{ targets: Map<number, Target>; fullUrls: Map<string, string>; entries: ParsedEntry[] }> {
     const targets = new Map<number, Target>();
     const fullUrls = new Map<string, string>();
@@ -339,7 +340,7 @@ export class BundleService {
           continue;
         }
         out[out.indexOf(entry)] = e;
-        const target = await atEntry(e, () => this.resolveTarget(tx, e, prepared[e.index]));
+        const target = await atEntry(e, () => this.resolveTarget(tx, e, prepared[e.index], scope));
         targets.set(e.index, target);
         if (e.fullUrl) pending.delete(e.fullUrl);
         if (target.id && (e.method === 'POST' || e.method === 'PUT' || e.method === 'PATCH' || e.method === 'DELETE')) {
@@ -363,10 +364,10 @@ export class BundleService {
     return { targets, fullUrls, entries: out };
   }
 
-  private async resolveTarget(tx: Tx, e: ParsedEntry, prepared: Resource | undefined): Promise<Target> {
+  private async resolveTarget(tx: Tx, e: ParsedEntry, prepared: Resource | undefined, scope: EntryAccess): Promise<Target> {
     if (e.method === 'POST') {
       if (e.ifNoneExist) {
-        const ids = await this.matchLocked(tx, e.resourceType, e.ifNoneExist);
+        const ids = await this.matchLocked(tx, e.resourceType, e.ifNoneExist, scope);
         if (ids.length > 1) throw preconditionFailed(`ifNoneExist ${e.resourceType}?${e.ifNoneExist} matches ${ids.length} resources`);
         if (ids.length === 1) return { id: ids[0], existing: true };
       }
@@ -374,7 +375,7 @@ export class BundleService {
     }
     if (e.method === 'GET' || e.method === 'HEAD') return { id: e.id };
     if (e.id) return { id: e.id };
-    const ids = await this.matchLocked(tx, e.resourceType, e.criteria ?? '');
+    const ids = await this.matchLocked(tx, e.resourceType, e.criteria ?? '', scope);
     if (ids.length > 1) throw preconditionFailed(`${e.method} ${e.resourceType}?${e.criteria} matches ${ids.length} resources; it must match one`);
     if (ids.length === 1) {
       if (e.method === 'PUT' && prepared?.id && e.resource?.id && e.resource.id !== ids[0]) {
@@ -388,9 +389,9 @@ export class BundleService {
   }
 
   /** Matches criteria holding a lock on them, so two concurrent conditional creates cannot both create. */
-  private async matchLocked(tx: Tx, resourceType: string, criteria: string): Promise<string[]> {
+  private async matchLocked(tx: Tx, resourceType: string, criteria: string, scope: EntryAccess): Promise<string[]> {
     await tx.query('SELECT pg_advisory_xact_lock(hashtextextended(?, 1))', [criteriaLockKey(resourceType, criteria)]);
-    return this.search.matchIds(tx, resourceType, criteria);
+    return this.search.matchIds(tx, resourceType, criteria, 1000, scope.criteria());
   }
 
   /**
@@ -405,6 +406,7 @@ export class BundleService {
     fullUrls: Map<string, string>,
     internal: boolean,
     atEntry: EntryScope,
+    scope: EntryAccess,
   ): Promise<(e: ParsedEntry, reference: string, path: string) => string | undefined> {
     const wanted: Array<{ e: ParsedEntry; reference: string; path: string; resourceType: string; criteria: string }> = [];
     const seen = new Set<string>();
@@ -420,10 +422,10 @@ export class BundleService {
     }
     // All of them in one round trip; if any criteria is malformed, one by one so that the error names its entry.
     let found: string[][] | undefined;
-    if (wanted.length > 1) found = await this.search.matchIdsMany(tx, wanted, 1000).catch((err: unknown) => (err instanceof OperationOutcomeError ? undefined : Promise.reject(err)));
+    if (wanted.length > 1) found = await this.search.matchIdsMany(tx, wanted, 1000, scope.criteria()).catch((err: unknown) => (err instanceof OperationOutcomeError ? undefined : Promise.reject(err)));
     const conditional = new Map<string, string>();
     for (const [i, { e, reference, path, resourceType, criteria }] of wanted.entries()) {
-      const ids = found ? found[i] : await atEntry(e, () => this.search.matchIds(tx, resourceType, criteria));
+      const ids = found ? found[i] : await atEntry(e, () => this.search.matchIds(tx, resourceType, criteria, 1000, scope.criteria()));
       const where = `Bundle.entry[${e.index}].resource ${path}`;
       if (ids.length === 0) throw badRequest(`Conditional reference ${reference} at ${where} matches no resource`, [`Bundle.entry[${e.index}]`]);
       if (ids.length > 1) throw preconditionFailed(`Conditional reference ${reference} at ${where} matches ${ids.length} resources`);
@@ -554,6 +556,13 @@ class EntryAccess {
     const permission = needs[e.method];
     if (e.method === 'GET' || e.method === 'HEAD') this.policy.require(this.auth, e.resourceType, permission);
     else this.policy.requireWrite(this.auth, e.resourceType, permission);
+    // Conditional criteria are a search of the type (else a create could probe it as an oracle).
+    if (e.ifNoneExist || (e.criteria !== undefined && e.method !== 'GET' && e.method !== 'HEAD')) this.policy.require(this.auth, e.resourceType, 's');
+  }
+
+  /** Criteria (ifNoneExist, conditional targets and references) match with this caller's search rights. */
+  criteria(): CriteriaAccess {
+    return { compartment: this.compartment(), canSearch: (t) => this.policy.allows(this.auth, t, 's') };
   }
 
   visible(v: VisibleResource): boolean {

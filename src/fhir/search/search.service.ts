@@ -114,6 +114,19 @@ const inPatientTable = (type: string): boolean => type === 'Patient' || patientC
 /** Rows a token criteria reads at most in matchIdsMany: enough to tell one match from several. */
 const TOKEN_MATCH_ROWS = 1000;
 
+/** Whose rights conditional criteria are matched with: a client's search scopes and compartment. */
+export interface CriteriaAccess {
+  /** A patient-context token's patient. */
+  compartment?: string;
+  /** Whether the client may search a type. */
+  canSearch(type: string): boolean;
+}
+
+/** Criteria search their type: a client needs search permission on it, as for GET [type]?criteria. */
+function requireCriteriaScope(resourceType: string, access: CriteriaAccess | undefined): void {
+  if (access && !access.canSearch(resourceType)) throw forbidden(`Conditional criteria search ${resourceType}, which the token may not search`);
+}
+
 /** A token criteria `code=system|value`, unescaped and capped as the search side compares them. */
 export interface TokenMatch {
   code: string;
@@ -227,15 +240,20 @@ export class SearchService {
 
   /**
    * The ids of current resources of `resourceType` matching conditional criteria (a query string),
-   * inside the caller's transaction. Unknown parameters are refused, never ignored.
+   * inside the caller's transaction. Unknown parameters are refused, never ignored. With `access`
+   * (a client's conditional interaction or conditional reference), the criteria are held to the
+   * client's search scopes exactly as its search would be: the type itself and every type a chain
+   * or _has looks into need search permission (403), and a confined token matches in its
+   * compartment only; without it (the server's own lookups) they run with the server's rights.
    */
-  async matchIds(tx: Pick<Tx, 'query'>, resourceType: string, criteria: string, limit = 1000): Promise<string[]> {
+  async matchIds(tx: Pick<Tx, 'query'>, resourceType: string, criteria: string, limit = 1000, access?: CriteriaAccess): Promise<string[]> {
     const params = [...new URLSearchParams(criteria).entries()].filter(([k]) => !['_format', '_pretty'].includes(k));
     if (!params.length) throw badRequest(`Conditional criteria for ${resourceType} are empty`);
+    requireCriteriaScope(resourceType, access);
     const req = parseSearchRequest(params, { defaultCount: limit, maxCount: limit });
-    const ctx = this.context('', undefined, () => true);
+    const ctx = this.context('', access?.compartment, access?.canSearch ?? (() => true));
     const where = this.conditions([resourceType], req, ctx, true, []);
-    const rows = await this.query<{ id: string }>(sql`SELECT r.id FROM ${this.candidates([resourceType])} r WHERE ${where} ORDER BY r.id LIMIT ${limit}`, tx);
+    const rows = await this.query<{ id: string }>(sql`SELECT r.id FROM ${this.candidates([resourceType], access?.compartment)} r WHERE ${where} ORDER BY r.id LIMIT ${limit}`, tx);
     return rows.map((r) => r.id);
   }
 
@@ -243,12 +261,16 @@ export class SearchService {
    * Several conditional criteria in one round trip (a batch chunk): for each, the ids of up to
    * `limit` matches, with the same conditions as matchIds.
    */
-  async matchIdsMany(tx: Pick<Tx, 'query'>, items: Array<{ resourceType: string; criteria: string; token?: TokenMatch }>, limit: number): Promise<string[][]> {
+  async matchIdsMany(tx: Pick<Tx, 'query'>, items: Array<{ resourceType: string; criteria: string; token?: TokenMatch }>, limit: number, access?: CriteriaAccess): Promise<string[][]> {
     const out: string[][] = items.map(() => []);
+    for (const item of items) requireCriteriaScope(item.resourceType, access);
     // Criteria that are one token `code=system|value` (the caller parsed them: batch-criteria's
     // tokenCriteria) are matched together against the token index in one statement of fixed text;
     // secret fields (matched by their keyed hash) and any other criteria go through the general path.
-    const tokens = items.flatMap((item, i) => (item.token && !(isEncryptedType(item.resourceType) && isSecretParam(item.resourceType, item.token.code)) ? [i] : []));
+    const tokens =
+      access?.compartment !== undefined
+        ? [] // the token statement knows no compartment: a confined caller's criteria take the general path
+        : items.flatMap((item, i) => (item.token && !(isEncryptedType(item.resourceType) && isSecretParam(item.resourceType, item.token.code)) ? [i] : []));
     if (tokens.length) {
       // The inner ORDER BY is the order of search_token_value (type, code, value): it steers the
       // planner to look the value up there even on tables without statistics yet (a first import),
@@ -273,14 +295,14 @@ export class SearchService {
     }
     const general = new Set(items.keys());
     for (const i of tokens) general.delete(i);
-    const ctx = this.context('', undefined, () => true);
+    const ctx = this.context('', access?.compartment, access?.canSearch ?? (() => true));
     const parts = [...general].map((i) => {
       const { resourceType, criteria } = items[i];
       const params = [...new URLSearchParams(criteria).entries()].filter(([k]) => !['_format', '_pretty'].includes(k));
       if (!params.length) throw badRequest(`Conditional criteria for ${resourceType} are empty`);
       const req = parseSearchRequest(params, { defaultCount: limit, maxCount: limit });
       const where = this.conditions([resourceType], req, ctx, true, []);
-      return sql`(SELECT ${i}::int AS i, r.id FROM ${this.candidates([resourceType])} r WHERE ${where} ORDER BY r.id LIMIT ${limit})`;
+      return sql`(SELECT ${i}::int AS i, r.id FROM ${this.candidates([resourceType], access?.compartment)} r WHERE ${where} ORDER BY r.id LIMIT ${limit})`;
     });
     if (!parts.length) return out;
     for (const r of await this.query<{ i: number; id: string }>(join(parts, ' UNION ALL '), tx)) out[r.i].push(r.id);
