@@ -8,7 +8,7 @@ import { expectOperationOutcome, type Json } from '../helpers/fhir-api';
 import { FhirRequest } from '../helpers/fhir-request';
 import { postTransaction } from '../helpers/search-fixtures';
 import { hasSynthea, itWithSynthea, loadSyntheaBundle } from '../helpers/synthea';
-import { startTestApp, type TestApp } from '../helpers/test-app';
+import { TEST_CLIENT_ID, TEST_CLIENT_SECRET, startTestApp, type TestApp } from '../helpers/test-app';
 import { rawClient } from '../helpers/test-database';
 import { startTestWorker, type TestWorker } from '../helpers/test-worker';
 import { waitFor } from '../helpers/wait-for';
@@ -474,6 +474,36 @@ describe('patient-context tokens', () => {
     const out = await exportAll('Patient/$export', patient.token);
     expect(idsOf([...out.byType.values()].flat())).toEqual(idsOf([...a.compartment, ...(groupInA ? [groupInA] : [])]));
     expect([...out.byType.values()].flat().filter((r) => r.resourceType !== 'Group' && JSON.stringify(r).includes(b.patientId))).toEqual([]);
+  });
+});
+
+describe("status and files need the presenting token's scopes, not only its client", () => {
+  it_('a down-scoped token of the same client gets 403 for the status, for files of types it may not read and for DELETE; its own types are served', async () => {
+    const statusPath = await kickoff('Patient/$export?_type=Observation,Patient');
+    const manifest = await manifestOf(statusPath);
+    const scoped = async (scope: string) => {
+      const res = await request(t.app.getHttpServer()).post('/auth/token').type('form')
+        .send({ grant_type: 'client_credentials', client_id: TEST_CLIENT_ID, client_secret: TEST_CLIENT_SECRET, scope });
+      expect(res.body.scope).toBe(scope);
+      return res.body.access_token as string;
+    };
+    const devices = await scoped('system/Device.rs');
+    const observations = await scoped('system/Observation.rs');
+    const urls = (type: string) => (manifest.output as Json[]).filter((o) => o.type === type).map((o) => o.url as string);
+    expect(urls('Patient').length).toBeGreaterThan(0);
+    expect(urls('Observation').length).toBeGreaterThan(0);
+    for (const token of [devices, observations]) {
+      const res = await status(statusPath, token);
+      expect(res.status).toBe(403);
+      expectOperationOutcome(res.body);
+      for (const url of urls('Patient')) expect((await file(url, token)).status).toBe(403);
+    }
+    for (const url of urls('Observation')) {
+      expect((await file(url, devices)).status).toBe(403);
+      expect((await file(url, observations)).status).toBe(200);
+    }
+    expect((await request(t.app.getHttpServer()).delete(statusPath).set('Authorization', `Bearer ${devices}`)).status).toBe(403);
+    expect((await status(statusPath)).status).toBe(200);
   });
 });
 

@@ -104,13 +104,13 @@ export class ExportRepository {
     return rows.map((r) => ({ seq: r.seq, kind: r.kind, resourceType: r.resource_type, count: r.count, bytes: r.bytes }));
   }
 
-  /** One file's NDJSON text (at most one part: bounded in size). */
-  async fileContent(e: ExportRow, seq: number): Promise<string | undefined> {
-    const rows = await this.db.query<{ text: string }>(
-      'SELECT fhir_decrypt(content_enc, key_id, ?::text[]) AS text FROM bulk_export_files WHERE export_id = ? AND attempt = ? AND seq = ?',
+  /** One file's NDJSON text (at most one part: bounded in size), with its kind and type. */
+  async fileContent(e: ExportRow, seq: number): Promise<{ kind: 'output' | 'error'; resourceType: string; text: string } | undefined> {
+    const rows = await this.db.query<{ kind: 'output' | 'error'; resource_type: string; text: string }>(
+      'SELECT kind, resource_type, fhir_decrypt(content_enc, key_id, ?::text[]) AS text FROM bulk_export_files WHERE export_id = ? AND attempt = ? AND seq = ?',
       [this.keys.decryptionKeys(), e.id, e.attempt, seq],
     );
-    return rows[0]?.text;
+    return rows[0] && { kind: rows[0].kind, resourceType: rows[0].resource_type, text: rows[0].text };
   }
 
   /** Cancels a running export, or removes a finished one's files (the client is done with them). */

@@ -85,7 +85,7 @@ export class ExportService {
   }
 
   async status(auth: AuthContext | undefined, id: string, base: string): Promise<ExportStatusAnswer> {
-    const e = await this.own(auth, id);
+    const e = await this.covered(auth, id);
     if (e.status === 'accepted') return { done: false, progress: 'accepted: waiting for a worker' };
     if (e.status === 'in-progress') return { done: false, progress: `in-progress: ${e.exported} resources exported${e.currentType ? ` (${e.currentType})` : ''}` };
     if (e.status === 'failed') throw new OperationOutcomeError(500, outcome([{ severity: 'fatal', code: 'exception', diagnostics: e.error ?? 'The export failed' }]));
@@ -106,17 +106,42 @@ export class ExportService {
   }
 
   async cancel(auth: AuthContext | undefined, ctx: TxContext, id: string): Promise<void> {
-    const e = await this.own(auth, id);
+    const e = await this.covered(auth, id);
     if (!(await this.repo.cancel(ctx, e.id, exportOptions().retentionMs))) throw notFound(`No export ${id}`);
   }
 
-  /** One output or error file's NDJSON, for the client that started the export. */
+  /**
+   * One output or error file's NDJSON, for the client that started the export, presenting a token
+   * that may read the file's type (an error file: every type the export covers).
+   */
   async file(auth: AuthContext | undefined, id: string, file: string): Promise<string> {
     const e = await this.own(auth, id);
     const m = /^(\d{1,9})\.ndjson$/.exec(file);
-    const text = e.status === 'completed' && m ? await this.repo.fileContent(e, Number(m[1])) : undefined;
-    if (text === undefined) throw notFound(`No file ${file} in export ${id}`);
-    return text;
+    const found = e.status === 'completed' && m ? await this.repo.fileContent(e, Number(m[1])) : undefined;
+    if (found === undefined) throw notFound(`No file ${file} in export ${id}`);
+    if (found.kind === 'output') this.requireScopes(auth, e, [found.resourceType]);
+    else this.requireScopes(auth, e, e.params.types);
+    return found.text;
+  }
+
+  /** The export as `own` finds it, when the presenting token also holds the scopes the export needed. */
+  private async covered(auth: AuthContext | undefined, id: string): Promise<ExportRow> {
+    const e = await this.own(auth, id);
+    this.requireScopes(auth, e, e.params.types);
+    return e;
+  }
+
+  /**
+   * A client's tokens may be down-scoped: each access to an export is checked against the token
+   * presented now (read on the types), not the one that started it, and a confined token only
+   * reaches an export of its own compartment.
+   */
+  private requireScopes(auth: AuthContext | undefined, e: ExportRow, types: string[]): void {
+    for (const t of types) this.access.require(auth, t, 'r');
+    const compartment = this.access.compartment(auth);
+    if (compartment !== undefined && (e.level !== 'patient' || e.params.patients?.length !== 1 || e.params.patients[0] !== compartment)) {
+      throw notFound(`No export ${e.id}`);
+    }
   }
 
   /** The export, if it exists, has not expired or been cancelled, and was started by this client (else 404). */
