@@ -19,7 +19,8 @@ import { Migration20261127002400_exchange_deletions } from './Migration202611270
 import { Migration20261127002500_history_request } from './Migration20261127002500_history_request';
 import { Migration20261127002600_history_audit_columns } from './Migration20261127002600_history_audit_columns';
 import { Migration20261127002000_ai_throughput } from './Migration20261127002000_ai_throughput';
-import { Migration20261128002700_ai_result_basis } from './Migration20261128002700_ai_result_basis';
+import { Migration20261127002700_ai_result_basis } from './Migration20261127002700_ai_result_basis';
+import { Migration20261127002800_client_token_generation } from './Migration20261127002800_client_token_generation';
 
 /** Every migration, in order. Listed explicitly so that ts-jest, ts-node and the compiled build agree. */
 export const migrationsList = [
@@ -44,5 +45,6 @@ export const migrationsList = [
   { name: 'Migration20261127002400_exchange_deletions', class: Migration20261127002400_exchange_deletions },
   { name: 'Migration20261127002500_history_request', class: Migration20261127002500_history_request },
   { name: 'Migration20261127002600_history_audit_columns', class: Migration20261127002600_history_audit_columns },
-  { name: 'Migration20261128002700_ai_result_basis', class: Migration20261128002700_ai_result_basis },
+  { name: 'Migration20261127002700_ai_result_basis', class: Migration20261127002700_ai_result_basis },
+  { name: 'Migration20261127002800_client_token_generation', class: Migration20261127002800_client_token_generation },
 ];

@@ -9,7 +9,7 @@ import { IS_PUBLIC } from './public.decorator';
 import { InvalidTokenError, TokenService } from './token.service';
 import { ClientRepository } from './client.repository';
 
-/** How long a process may keep honouring a revoked client's tokens. */
+/** How long a process may keep honouring a revoked client's tokens, or tokens from before a rotation. */
 const REVOCATION_CACHE_MS = 5000;
 
 /**
@@ -18,8 +18,8 @@ const REVOCATION_CACHE_MS = 5000;
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
-  /** Whether a client is still active, remembered briefly so that revocation costs no query per request. */
-  private readonly active = new Map<string, { active: boolean; until: number }>();
+  /** A client's live token generation (undefined: revoked or gone), remembered briefly so that revocation costs no query per request. */
+  private readonly active = new Map<string, { generation: number | undefined; until: number }>();
 
   private readonly limiter: RateLimiter;
 
@@ -45,19 +45,22 @@ export class AuthGuard implements CanActivate {
       if (e instanceof InvalidTokenError) throw unauthorized(`Invalid bearer token: ${e.message}`);
       throw e;
     }
-    if (!(await this.isActive(req.auth.clientId))) throw unauthorized('Invalid bearer token: the client has been revoked');
+    // Checked on every request, after the verified-token cache: a cached token is refused as soon as its client is.
+    const generation = await this.liveGeneration(req.auth.clientId);
+    if (generation === undefined) throw unauthorized('Invalid bearer token: the client has been revoked');
+    if ((req.auth.generation ?? 0) < generation) throw unauthorized("Invalid bearer token: it was issued before the client's secret was rotated");
     this.limiter.take(`client:${req.auth.clientId}`);
     return true;
   }
 
-  private async isActive(clientId: string): Promise<boolean> {
-    if (clientId.startsWith('oidc:')) return true; // the external issuer answers for its own users
+  private async liveGeneration(clientId: string): Promise<number | undefined> {
+    if (clientId.startsWith('oidc:')) return 0; // the external issuer answers for its own users
     const now = Date.now();
     const cached = this.active.get(clientId);
-    if (cached && cached.until > now) return cached.active;
-    const active = await this.clients.isActive(clientId);
+    if (cached && cached.until > now) return cached.generation;
+    const generation = await this.clients.liveGeneration(clientId);
     if (this.active.size > 10000) this.active.clear();
-    this.active.set(clientId, { active, until: now + REVOCATION_CACHE_MS });
-    return active;
+    this.active.set(clientId, { generation, until: now + REVOCATION_CACHE_MS });
+    return generation;
   }
 }

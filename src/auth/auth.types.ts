@@ -16,6 +16,8 @@ export interface AuthContext {
    * scientist's read scopes grant data that leaves de-identified, and nothing anywhere else.
    */
   deidentifiedExport?: boolean;
+  /** The client's token generation when the token was issued (claim `gen`; 0 when absent). */
+  generation?: number;
 }
 
 /** The scopes each role may ever hold. Finer enforcement of scopes per interaction builds on this. */

@@ -5,6 +5,8 @@ import { hashSecret, verifySecret } from './secret-hash';
 
 export interface ClientRecord {
   clientId: string;
+  /** The generation its tokens are issued in (bumped by each rotation). */
+  tokenGeneration?: number;
   role: Role;
   scopes: string[];
   patientId?: string;
@@ -23,7 +25,8 @@ export class ClientRepository {
     await this.db.transaction({ actor: 'system:bootstrap' }, async (tx) => {
       await tx.query(
         `INSERT INTO auth_clients (client_id, secret_hash, role, scopes) VALUES (?, ?, 'admin', ?)
-         ON CONFLICT (client_id) DO UPDATE SET secret_hash = EXCLUDED.secret_hash, role = 'admin', scopes = EXCLUDED.scopes, revoked_at = NULL`,
+         ON CONFLICT (client_id) DO UPDATE SET secret_hash = EXCLUDED.secret_hash, role = 'admin', scopes = EXCLUDED.scopes, revoked_at = NULL,
+           token_generation = auth_clients.token_generation + 1`, // a new secret from the environment is a rotation
         [clientId, await hashSecret(secret), scopes.join(' ')],
       );
     });
@@ -45,11 +48,14 @@ export class ClientRepository {
     return rows.map((r) => ({ ...toRecord(r), createdAt: r.created_at, revokedAt: r.revoked_at }));
   }
 
-  /** Gives the client a new secret; false when there is no such live client. */
+  /** Gives the client a new secret and a new token generation (earlier tokens stop working); false when there is no such live client. */
   async rotate(actor: string, clientId: string, secret: string): Promise<boolean> {
     const hash = await hashSecret(secret);
     return this.db.transaction({ actor }, async (tx) => {
-      const rows = await tx.query('UPDATE auth_clients SET secret_hash = ? WHERE client_id = ? AND revoked_at IS NULL RETURNING 1', [hash, clientId]);
+      const rows = await tx.query(
+        'UPDATE auth_clients SET secret_hash = ?, token_generation = token_generation + 1 WHERE client_id = ? AND revoked_at IS NULL RETURNING 1',
+        [hash, clientId],
+      );
       return rows.length > 0;
     });
   }
@@ -62,16 +68,23 @@ export class ClientRepository {
     });
   }
 
-  /** Whether the client exists and is not revoked (tokens of revoked clients stop working). */
+  /**
+   * The token generation of a live client, or undefined when it does not exist or is revoked:
+   * tokens of revoked clients, and tokens of an earlier generation, stop working.
+   */
   async isActive(clientId: string): Promise<boolean> {
-    const rows = await this.db.query('SELECT 1 FROM auth_clients WHERE client_id = ? AND revoked_at IS NULL', [clientId]);
-    return rows.length > 0;
+    return (await this.liveGeneration(clientId)) !== undefined;
+  }
+
+  async liveGeneration(clientId: string): Promise<number | undefined> {
+    const rows = await this.db.query<{ token_generation: number }>('SELECT token_generation FROM auth_clients WHERE client_id = ? AND revoked_at IS NULL', [clientId]);
+    return rows[0]?.token_generation;
   }
 
   /** The client if the secret is right and it is not revoked. */
   async authenticate(clientId: string, secret: string): Promise<ClientRecord | undefined> {
     const [row] = await this.db.query<ClientRow & { secret_hash: string }>(
-      'SELECT client_id, secret_hash, role, scopes, patient_id, practitioner_id FROM auth_clients WHERE client_id = ? AND revoked_at IS NULL',
+      'SELECT client_id, secret_hash, role, scopes, patient_id, practitioner_id, token_generation FROM auth_clients WHERE client_id = ? AND revoked_at IS NULL',
       [clientId],
     );
     if (!row || !(await verifySecret(secret, row.secret_hash))) return undefined;
@@ -85,6 +98,7 @@ interface ClientRow {
   scopes: string;
   patient_id: string | null;
   practitioner_id: string | null;
+  token_generation?: number;
 }
 
 function toRecord(row: ClientRow): ClientRecord {
@@ -94,5 +108,6 @@ function toRecord(row: ClientRow): ClientRecord {
     scopes: row.scopes.split(' ').filter(Boolean),
     patientId: row.patient_id ?? undefined,
     practitionerId: row.practitioner_id ?? undefined,
+    tokenGeneration: row.token_generation,
   };
 }

@@ -39,6 +39,7 @@ export class TokenService {
       role: client.role,
       ...(client.patientId ? { patient: client.patientId } : {}),
       ...(client.practitionerId ? { fhirUser: `Practitioner/${client.practitionerId}` } : {}),
+      gen: client.tokenGeneration ?? 0,
     })
       .setProtectedHeader({ alg: TOKEN_ALG, kid, typ: 'JWT' })
       .setIssuer(TOKEN_ISSUER)
@@ -121,5 +122,6 @@ function contextOf(payload: JWTPayload, clientId: string, role: Role, scopes: st
     scopes,
     patient: typeof payload.patient === 'string' ? payload.patient : undefined,
     practitioner: fhirUser?.startsWith('Practitioner/') ? fhirUser.slice('Practitioner/'.length) : undefined,
+    generation: typeof payload.gen === 'number' ? payload.gen : 0,
   };
 }

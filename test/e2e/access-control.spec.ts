@@ -231,6 +231,20 @@ describe('administrator API: /api/clients', () => {
     expectOutcome(await clientsApi(t.token).rotate('no-such-client'), 404);
   });
 
+  it('rotate: tokens issued before the rotation answer 401 once the cache expires (~5 s), even if verified before; new ones work', async () => {
+    const c = await newClient({ role: 'ehr-system' });
+    const before = FhirRequest.of(t, c.token);
+    expect((await before.get(`Patient/${ids.a}`)).status).toBe(200); // verified, and its client cached as live
+    const res = await clientsApi(t.token).rotate(c.client_id);
+    expect(res.status).toBe(200);
+    const after = FhirRequest.of(t, await fetchToken(t.app, c.client_id, res.body.client_secret));
+    await new Promise((r) => setTimeout(r, 5500));
+    const stale = await before.get(`Patient/${ids.a}`);
+    expectOutcome(stale, 401);
+    expect(stale.body.issue[0].diagnostics).toMatch(/rotated/);
+    expect((await after.get(`Patient/${ids.a}`)).status).toBe(200);
+  });
+
   it('revoke: no new tokens at once, and the old token answers 401 once the cache expires (~5 s)', async () => {
     const c = await newClient({ role: 'ehr-system' });
     const api = FhirRequest.of(t, c.token);

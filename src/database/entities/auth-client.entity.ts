@@ -19,4 +19,7 @@ export class AuthClientRow {
   createdAt!: Opt<Date>;
   @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
   revokedAt?: Date | null;
+  /** Bumped by each secret rotation: tokens of an earlier generation are refused. */
+  @Property({ type: 'integer', default: 0 })
+  tokenGeneration!: Opt<number>;
 }

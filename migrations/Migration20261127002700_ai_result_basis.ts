@@ -8,7 +8,7 @@ import { Migration } from '@mikro-orm/migrations';
  * clock_timestamp(): a row inserted after the lock was granted is later than every row of the
  * transaction that held it (now(), the transaction's start, is not).
  */
-export class Migration20261128002700_ai_result_basis extends Migration {
+export class Migration20261127002700_ai_result_basis extends Migration {
   override async up(): Promise<void> {
     this.addSql('ALTER TABLE ai_predictions ADD COLUMN basis text;');
     this.addSql('ALTER TABLE ai_predictions ALTER COLUMN created_at SET DEFAULT clock_timestamp();');
