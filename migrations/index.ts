@@ -21,6 +21,7 @@ import { Migration20261127002600_history_audit_columns } from './Migration202611
 import { Migration20261127002000_ai_throughput } from './Migration20261127002000_ai_throughput';
 import { Migration20261127002700_ai_result_basis } from './Migration20261127002700_ai_result_basis';
 import { Migration20261127002800_client_token_generation } from './Migration20261127002800_client_token_generation';
+import { Migration20261127002900_audit_truncate } from './Migration20261127002900_audit_truncate';
 
 /** Every migration, in order. Listed explicitly so that ts-jest, ts-node and the compiled build agree. */
 export const migrationsList = [
@@ -47,4 +48,5 @@ export const migrationsList = [
   { name: 'Migration20261127002600_history_audit_columns', class: Migration20261127002600_history_audit_columns },
   { name: 'Migration20261127002700_ai_result_basis', class: Migration20261127002700_ai_result_basis },
   { name: 'Migration20261127002800_client_token_generation', class: Migration20261127002800_client_token_generation },
+  { name: 'Migration20261127002900_audit_truncate', class: Migration20261127002900_audit_truncate },
 ];
