@@ -60,7 +60,7 @@ export class ClientsController {
   async rotate(@Param('id') id: string, @Req() req: Request): Promise<{ client_id: string; client_secret: string }> {
     const actor = requireAdmin(req.auth);
     const secret = randomBytes(32).toString('base64url');
-    if (!(await this.clients.rotate(actor, id, secret))) throw notFound(`No active client ${id}`);
+    if (!isClientId(id) || !(await this.clients.rotate(actor, id, secret))) throw notFound(`No active client ${printable(id)}`);
     return { client_id: id, client_secret: secret };
   }
 
@@ -69,7 +69,7 @@ export class ClientsController {
   async revoke(@Param('id') id: string, @Req() req: Request): Promise<{ client_id: string; revoked: true }> {
     const actor = requireAdmin(req.auth);
     if (req.auth?.clientId === id) throw OperationOutcomeError.of(409, 'conflict', 'A client cannot revoke itself');
-    if (!(await this.clients.revoke(actor, id))) throw notFound(`No active client ${id}`);
+    if (!isClientId(id) || !(await this.clients.revoke(actor, id))) throw notFound(`No active client ${printable(id)}`);
     return { client_id: id, revoked: true };
   }
 
@@ -81,6 +81,17 @@ export class ClientsController {
     if (!current || current.deleted) throw badRequest(`${value} does not exist`, [field]);
     return m[2];
   }
+}
+
+/** What can be a client id (auth_clients.client_id is varchar(128); PostgreSQL refuses NUL in text): anything else is no client, without asking SQL. */
+function isClientId(id: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return id.length > 0 && id.length <= 128 && !/[\u0000-\u001f\u007f]/.test(id);
+}
+
+function printable(id: string): string {
+  // eslint-disable-next-line no-control-regex
+  return id.replace(/[\u0000-\u001f\u007f]/g, '?').slice(0, 128);
 }
 
 /** Only administrator tokens (the `admin` scope) manage clients. Returns the audit actor. */

@@ -3,7 +3,7 @@ import type { Request, Response } from 'express';
 import type { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../core/tokens';
 import { OperationOutcomeError, informational } from '../operation-outcome';
-import { fhirBase, negotiate, requireJsonBody, sendJson } from '../rest/fhir-http';
+import { fhirBase, negotiate, requireFhirId, requireJsonBody, sendJson } from '../rest/fhir-http';
 import { parametersToPairs } from './export-request';
 import { ExportService } from './export.service';
 import type { ExportLevel } from './export.repository';
@@ -85,6 +85,7 @@ export class BulkExportController {
 
   private async kickoff(req: Request, res: Response, level: ExportLevel, groupId: string | undefined, body?: unknown): Promise<void> {
     jsonOnly(req);
+    if (groupId !== undefined) requireFhirId('Group', groupId, 'read');
     let params = queryParams(req);
     if (req.method === 'POST' && req.headers['content-length'] && req.headers['content-length'] !== '0') {
       requireJsonBody(req);

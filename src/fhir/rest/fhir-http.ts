@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import type { Resource } from '@medplum/fhirtypes';
 import type { AppConfig } from '../../config/app-config';
 import { resourceToXml } from './fhir-xml';
-import { OperationOutcomeError } from '../operation-outcome';
+import { OperationOutcomeError, badRequest } from '../operation-outcome';
 import { isResourceType } from '../definitions/fhir-definitions';
 import { clientCopyIsCurrent } from '../read/conditional-read';
 
@@ -87,6 +87,30 @@ export function requirePatchBody(req: Request, body: unknown): void {
 
 export function requireResourceType(type: string): void {
   if (!isResourceType(type)) throw OperationOutcomeError.of(404, 'not-supported', `Unknown resource type "${type}"`);
+}
+
+const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+
+/**
+ * The id of a path (read, vread, history, update, delete, patch, an instance operation) must be a
+ * FHIR id before it goes anywhere near SQL (PostgreSQL refuses NUL in text: a 500). A control
+ * character or more than 64 characters is a malformed request (400); any other id that is not a
+ * FHIR id names nothing that can exist: a read answers 404 as for an unknown id (what the R4
+ * TestScripts expect), a write 400, since no resource can be stored under it.
+ */
+export function requireFhirId(type: string, id: string, interaction: 'read' | 'write'): void {
+  if (FHIR_ID.test(id)) return;
+  // eslint-disable-next-line no-control-regex
+  const malformed = id.length > 64 || /[\u0000-\u001f\u007f]/.test(id);
+  if (interaction === 'read' && !malformed) throw OperationOutcomeError.of(404, 'not-found', `${type}/${printable(id)} is not known`);
+  throw badRequest(`"${printable(id)}" is not a FHIR id ([A-Za-z0-9.-], at most 64 characters)`, [`${type}.id`]);
+}
+
+/** An id as it may be quoted in a diagnostic: no control characters, cut short. */
+function printable(id: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = id.replace(/[\u0000-\u001f\u007f]/g, '?');
+  return clean.length > 70 ? `${clean.slice(0, 64)}...` : clean;
 }
 
 export interface VersionHeaders {

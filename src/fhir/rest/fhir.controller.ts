@@ -28,6 +28,7 @@ import {
   preferredReturn,
   requireJsonBody,
   requirePatchBody,
+  requireFhirId,
   requireResourceType,
   sendJson,
   setVersionHeaders,
@@ -143,6 +144,7 @@ export class FhirController {
   async read(@Param('type') type: string, @Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     negotiate(req);
     requireResourceType(type);
+    requireFhirId(type, id, 'read');
     this.access.require(req.auth, type, 'r');
     const found = await this.reader.read(type, id, this.visibleAudited(req));
     setVersionHeaders(res, found);
@@ -157,6 +159,7 @@ export class FhirController {
   async instanceHistory(@Param('type') type: string, @Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     negotiate(req);
     requireResourceType(type);
+    requireFhirId(type, id, 'read');
     this.access.require(req.auth, type, 'r');
     const params = historyParams(req.query);
     const found = await this.reader.history({ ...params, resourceType: type, id }, this.visibleAudited(req));
@@ -169,6 +172,7 @@ export class FhirController {
   async vread(@Param('type') type: string, @Param('id') id: string, @Param('vid') vid: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     negotiate(req);
     requireResourceType(type);
+    requireFhirId(type, id, 'read');
     this.access.require(req.auth, type, 'r');
     const found = await this.reader.vread(type, id, vid, this.visibleAudited(req));
     setVersionHeaders(res, found);
@@ -180,6 +184,7 @@ export class FhirController {
   async instanceGetOperation(@Param('type') type: string, @Param('id') id: string, @Param('operation') operation: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     negotiate(req);
     requireResourceType(type);
+    requireFhirId(type, id, 'read');
     if (type === 'Patient' && (operation === '*' || isResourceType(operation))) {
       await this.compartmentSearch(req, res, id, operation);
       return;
@@ -280,6 +285,7 @@ export class FhirController {
   async patch(@Param('type') type: string, @Param('id') id: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
     negotiate(req);
     requireResourceType(type);
+    requireFhirId(type, id, 'write');
     requirePatchBody(req, body);
     await this.runOne(req, res, { method: 'PATCH', resourceType: type, id, resource: body as Resource, ifMatch: header(req, 'if-match') });
   }
@@ -322,6 +328,7 @@ export class FhirController {
   async update(@Param('type') type: string, @Param('id') id: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
     negotiate(req);
     requireResourceType(type);
+    requireFhirId(type, id, 'write');
     requireJsonBody(req);
     this.access.requireWrite(req.auth, type, 'u');
     const ifMatch = req.headers['if-match'];
@@ -333,6 +340,7 @@ export class FhirController {
   async delete(@Param('type') type: string, @Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     negotiate(req);
     requireResourceType(type);
+    requireFhirId(type, id, 'write');
     this.access.requireWrite(req.auth, type, 'd');
     const ifMatch = req.headers['if-match'];
     const result = await this.writer.delete(txContext(req), type, id, { ifMatch: typeof ifMatch === 'string' ? ifMatch : undefined });
@@ -359,6 +367,7 @@ export class FhirController {
   async instanceOperation(@Param('type') type: string, @Param('id') id: string, @Param('operation') operation: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
     negotiate(req);
     requireResourceType(type);
+    requireFhirId(type, id, 'write');
     if (type === 'Patient' && operation === '$triage') {
       await this.requestTriage(req, res, id);
       return;
