@@ -11,6 +11,8 @@ describe('redactQuery', () => {
     expect(out).toBe('phone=***&address=***&email=***&address-postalcode=***,***&gender=female');
     expect(redactQuery('telecom:exact=555-111-2222&identifier:not=x|1', ['Patient'])).toBe('telecom:exact=***&identifier:not=***');
     expect(redactQuery('telecom:missing=true', ['Patient'])).toBe('telecom:missing=true');
+    // Names are trimmed as the search trims them: `telecom%20` searches telecom.
+    expect(redactQuery('telecom%20=555-0100&%20identifier=x|123-45-6789&subject:Patient.phone+=5', ['Patient'])).toBe('telecom%20=***&%20identifier=***&subject:Patient.phone+=***');
   });
 
   it('follows chains, type modifiers, reverse chains and logical references', () => {

@@ -27,7 +27,8 @@ export function redactQuery(query: string, types: readonly string[] | undefined)
   const parts = query.split('&').map((part) => {
     const eq = part.indexOf('=');
     if (eq < 0) return part;
-    const key = decode(part.slice(0, eq));
+    // Trimmed as the search trims it (`telecom%20=...` searches telecom).
+    const key = decode(part.slice(0, eq))?.trim();
     // A key that does not decode cannot be understood: its value is not kept.
     if (key === undefined || isSecretKey(key, searched)) {
       changed = true;
