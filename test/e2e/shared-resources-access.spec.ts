@@ -18,7 +18,7 @@ let admin: FhirRequest;
 let asA: FhirRequest;
 let ehr: FhirRequest;
 
-const ids = {} as Record<'a' | 'b' | 'org' | 'grA' | 'grB' | 'contractB' | 'verB' | 'sub' | 'obsFocusGrB' | 'obsFocusGrA' | 'grMoved', string>;
+const ids = {} as Record<'a' | 'b' | 'org' | 'grA' | 'grB' | 'contractB' | 'verB' | 'sub' | 'obsFocusGrB' | 'obsFocusGrA' | 'grMoved' | 'orgExtB' | 'orgContained' | 'grExtB' | 'obsFocusGrExtB', string>;
 const SECRET = 'Authorization: Bearer SUPERSECRET';
 
 const server = () => t.app.getHttpServer();
@@ -69,6 +69,12 @@ beforeAll(async () => {
   ids.grMoved = await created(guidance(ids.b));
   const moved = await admin.put(`GuidanceResponse/${ids.grMoved}`, { ...guidance(ids.a), id: ids.grMoved });
   expect(moved.status).toBe(200);
+  // Patients named where the reference index does not look: an extension, a contained Patient.
+  const aboutB = { url: 'http://example.org/fhir/StructureDefinition/about', valueReference: { reference: `Patient/${ids.b}` } };
+  ids.orgExtB = await created({ resourceType: 'Organization', name: 'Org naming B in an extension', extension: [aboutB] });
+  ids.orgContained = await created({ resourceType: 'Organization', name: 'Org holding a Patient', contained: [{ resourceType: 'Patient', id: 'p', name: [{ family: 'Contained' }] }] });
+  ids.grExtB = await created({ ...guidance(ids.a), extension: [aboutB] });
+  ids.obsFocusGrExtB = await created(labObservation(ids.a, { focus: [{ reference: `GuidanceResponse/${ids.grExtB}` }] }));
   const patientA = await newClient({ role: 'patient', patient: `Patient/${ids.a}` });
   asA = FhirRequest.of(t, await fetchToken(t.app, patientA.client_id, patientA.client_secret));
   const ehrClient = await newClient({ role: 'ehr-system' });
@@ -113,7 +119,8 @@ describe("a patient token for A and shared resources about B", () => {
     expect(await matches(admin, `Observation?_id=${ids.obsFocusGrB}&_include=Observation:focus`, 'include')).toEqual([`GuidanceResponse/${ids.grB}`]);
     expect(await matches(asA, `Observation?focus:GuidanceResponse.subject=Patient/${ids.b}`)).toEqual([]);
     expect(await matches(admin, `Observation?focus:GuidanceResponse.subject=Patient/${ids.b}`)).toEqual([`Observation/${ids.obsFocusGrB}`]);
-    expect(await matches(asA, `Observation?focus:GuidanceResponse.subject=Patient/${ids.a}`)).toEqual([`Observation/${ids.obsFocusGrA}`]);
+    // A's own Observations, whatever else the GuidanceResponse they focus on names.
+    expect(await matches(asA, `Observation?focus:GuidanceResponse.subject=Patient/${ids.a}`)).toEqual([`Observation/${ids.obsFocusGrA}`, `Observation/${ids.obsFocusGrExtB}`].sort());
     expect(await matches(asA, `Organization?_has:Contract:authority:subject=Patient/${ids.b}`)).toEqual([]);
     expect(await matches(admin, `Organization?_has:Contract:authority:subject=Patient/${ids.b}`)).toEqual([`Organization/${ids.org}`]);
   });
@@ -124,6 +131,17 @@ describe("a patient token for A and shared resources about B", () => {
     const refs = (res.body.entry as Json[]).map((e) => `${e.resource.resourceType}/${e.resource.id}`);
     expect(refs).toContain(`GuidanceResponse/${ids.grA}`);
     expect(refs).not.toContain(`GuidanceResponse/${ids.grB}`);
+  });
+
+  it('a shared resource naming B only in an extension or holding a contained Patient is hidden from A too, whatever its type, in reads and $everything', async () => {
+    for (const path of [`Organization/${ids.orgExtB}`, `Organization/${ids.orgContained}`, `GuidanceResponse/${ids.grExtB}`]) {
+      expect([path, (await asA.get(path)).status]).toEqual([path, 404]);
+      expect([path, (await admin.get(path)).status]).toEqual([path, 200]);
+    }
+    const everything = await asA.get(`Patient/${ids.a}/$everything?_count=1000`);
+    const refs = (everything.body.entry as Json[]).map((e) => `${e.resource.resourceType}/${e.resource.id}`);
+    expect(refs).toContain(`Observation/${ids.obsFocusGrExtB}`);
+    expect(refs).not.toContain(`GuidanceResponse/${ids.grExtB}`);
   });
 
   it('a bundle GET entry of the shared resource about B answers 404', async () => {

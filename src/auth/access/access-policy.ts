@@ -3,7 +3,7 @@ import { forbidden, notFound } from '../../fhir/operation-outcome';
 import type { AuthContext } from '../auth.types';
 import { allows, isPatientContext, type Permission } from './scopes';
 import { hiddenFromPatients } from '../../fhir/definitions/patient-references';
-import { sharedVisibleTo } from './shared-resources';
+import { sharedVisibleTo } from '../../fhir/definitions/patient-references';
 
 /**
  * Data scientists see who is who nowhere: their `system/*.rs` scopes serve only de-identified Bulk

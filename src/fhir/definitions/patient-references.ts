@@ -61,3 +61,35 @@ function walk(typeName: string, visiting: Set<string>): Finding {
 
   return found;
 }
+
+/**
+ * Whether a resource that belongs to no patient (a shared row) may be shown to the patient-context
+ * token of `patientId`: never a type hidden from patients (Subscription, Bundle, Parameters);
+ * otherwise only when every Patient its content refers to (in any element, extensions and contained
+ * resources included, whatever its type: an Organization can carry one in an extension) is the
+ * token's own, and it contains no Patient. (The search's SQL pre-filter skips the types that cannot
+ * refer to a Patient; this check runs on every shared resource shown.) Pure; `json` is the stored text (null
+ * for a deletion, which says nothing).
+ */
+export function sharedVisibleTo(patientId: string, resource: { resourceType: string; json: string | null }): boolean {
+  if (hiddenFromPatients(resource.resourceType)) return false;
+  if (resource.json === null) return true;
+  // Even a type that cannot refer to a Patient may carry one in an extension or a contained resource.
+  return !refersToOtherPatient(JSON.parse(resource.json) as unknown, patientId, true);
+}
+
+const PATIENT_REF = /^(?:.*\/)?Patient\/([^/]+)(?:\/_history\/[^/]+)?$/;
+
+function refersToOtherPatient(value: unknown, patientId: string, top: boolean): boolean {
+  if (Array.isArray(value)) return value.some((v) => refersToOtherPatient(v, patientId, false));
+  if (value === null || typeof value !== 'object') return false;
+  const o = value as Record<string, unknown>;
+  if (!top && o.resourceType === 'Patient') return true; // a contained Patient: whose is unknown
+  for (const [k, v] of Object.entries(o)) {
+    if (k === 'reference' && typeof v === 'string') {
+      const m = PATIENT_REF.exec(v);
+      if (m && m[1] !== patientId) return true;
+    } else if (refersToOtherPatient(v, patientId, false)) return true;
+  }
+  return false;
+}

@@ -4,7 +4,7 @@ import { KeyRing } from '../../crypto/key-ring';
 import { DatabaseService } from '../../database/database.service';
 import { badRequest, gone, notFound } from '../operation-outcome';
 import { fhirResourceTypes, isResourceType } from '../definitions/fhir-definitions';
-import { hiddenFromPatients, mayReferToPatient } from '../definitions/patient-references';
+import { hiddenFromPatients, mayReferToPatient, sharedVisibleTo } from '../definitions/patient-references';
 import { bundleJson, bundleObject, type RawBundle, type RawEntry } from '../search/bundle-json';
 
 export interface EverythingQuery {
@@ -110,7 +110,10 @@ export class EverythingService {
       const again = await this.run({ ...q, count: 1, offset: 0 }, base, selfUrl);
       total = again.total ?? 0;
     }
-    const entry: RawEntry[] = rows.map((r) => ({ fullUrl: `${base}/${r.resource_type}/${r.id}`, json: r.json, search: { mode: 'match' } }));
+    // The SQL leaves out shared resources whose indexed references name another patient; their
+    // content decides the rest (a Patient in an extension or a contained resource), as for a read.
+    const shown = rows.filter((r) => r.grp < 2 || sharedVisibleTo(q.patientId, { resourceType: r.resource_type, json: r.json }));
+    const entry: RawEntry[] = shown.map((r) => ({ fullUrl: `${base}/${r.resource_type}/${r.id}`, json: r.json, search: { mode: 'match' } }));
     const link = (relation: string, offset: number) => {
       const u = new URL(selfUrl);
       u.searchParams.set('_count', String(q.count));
