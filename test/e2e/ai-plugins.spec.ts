@@ -463,7 +463,7 @@ describe('triage', () => {
       return read;
     });
     try {
-      const job = { task: 'triage', resourceType: 'Patient', resourceId: p.id, versionId: 1, patientId: p.id };
+      const job = { task: 'triage' as const, resourceType: 'Patient', resourceId: p.id as string, versionId: 1, patientId: p.id as string };
       await expect(runner.run(job)).rejects.toThrow(/changed while this triage job ran/);
       expect((await writtenFor(p.id)).riskAssessments).toBe(0);
       expect(await runner.run(job)).toMatchObject({ status: 'written' });
