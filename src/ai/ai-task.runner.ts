@@ -3,7 +3,7 @@ import type { Observation, Patient, Resource } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import { LOGGER } from '../core/core.module';
 import { envInt } from '../config/env-int';
-import { DatabaseService, type Tx } from '../database/database.service';
+import { DatabaseService } from '../database/database.service';
 import { ResourceStore, type StoredVersion } from '../fhir/store/resource-store.repository';
 import { ResourceWriteService, prepare } from '../fhir/write/resource-write.service';
 import type { ResourceEvent } from '../outbox/outbox.repository';
@@ -129,8 +129,7 @@ export class AiTaskRunner {
     const model = versions.active;
 
     const patient = patientId ? patientOf(found.get(`Patient/${patientId}`)) : undefined;
-    const codes = observationCodesOf(plugin, [model, ...versions.shadows], resource);
-    const observations = plugin.needsObservations && patientId ? await this.observationsOf(patientId, codes) : [];
+    const observations = plugin.needsObservations && patientId ? await this.observationsOf(patientId, observationCodesOf(plugin, [model, ...versions.shadows], resource)) : [];
     const context = plugin.context ? await plugin.context(resource, model) : undefined;
     const input = { job, jobId, resource, patient, observations, ...(context ? { context } : {}) };
     // The shared core: prepare, inference (shadows beside it), outputs, every version's prediction record.
@@ -157,11 +156,6 @@ export class AiTaskRunner {
         // One writer per patient and task until commit, so that two jobs on the same inputs
         // (several vital signs, several workers) cannot both find no result and both write one.
         await tx.query('SELECT pg_advisory_xact_lock(hashtextextended(?, 27))', [`ai-result:${job.task}:${patientId}`]);
-        // Inputs written since this job read them make its result stale (a job on the newer ones may
-        // already have written the patient's latest): the job runs again, on the newest.
-        if (plugin.needsObservations && versionsOf(await this.observationsOf(patientId, codes, tx)) !== versionsOf(observations)) {
-          throw new Error(`The patient's observations changed while this ${job.task} job ran; it runs again on the newest`);
-        }
         const latest = await this.predictions.latestBasis(tx, patientId, model.id);
         if (latest?.basis === basis && latest.outputRef) {
           // Already assessed on exactly these inputs: the job points at that result and writes no new one.
@@ -192,14 +186,14 @@ export class AiTaskRunner {
    * whose code or a component's code is one of them (the search index's combo-code rows), so a
    * patient with a long history of other readings costs index probes, not decoded resources.
    */
-  /** `tx`: read inside the job's write transaction (what is committed now), instead of as a prepared statement. */
-  private async observationsOf(patientId: string, codes?: readonly string[], tx?: Tx): Promise<Observation[]> {
+  private async observationsOf(patientId: string, codes?: readonly string[]): Promise<Observation[]> {
     const byCode = codes
       ? ` AND EXISTS (SELECT 1 FROM search_token t WHERE t.patient_id = r.patient_id AND t.resource_type = 'Observation' AND t.resource_id = r.id AND t.code = 'combo-code' AND t.value = ANY (?::text[]))`
       : '';
-    const text = `SELECT r.content FROM fhir_patient_resource r WHERE r.patient_id = ? AND r.resource_type = 'Observation' AND NOT r.deleted AND r.content IS NOT NULL${byCode}`;
-    const params = codes ? [patientId, [...codes]] : [patientId];
-    const rows = tx ? await tx.query<{ content: Observation }>(text, params) : await this.db.queryPrepared<{ content: Observation }>(text, params);
+    const rows = await this.db.queryPrepared<{ content: Observation }>(
+      `SELECT r.content FROM fhir_patient_resource r WHERE r.patient_id = ? AND r.resource_type = 'Observation' AND NOT r.deleted AND r.content IS NOT NULL${byCode}`,
+      codes ? [patientId, [...codes]] : [patientId],
+    );
     return rows.map((r) => r.content);
   }
 }
@@ -218,9 +212,4 @@ export function observationCodesOf(plugin: Pick<AiPlugin, 'observationCodes'>, m
 
 function patientOf(p: StoredVersion | undefined): Patient | undefined {
   return p?.json && !p.deleted ? (JSON.parse(p.json) as Patient) : undefined;
-}
-
-/** The versions of a set of Observations, as one comparable text. Pure. */
-function versionsOf(observations: readonly Observation[]): string {
-  return observations.map((o) => `${o.id}/${o.meta?.versionId}`).sort().join(',');
 }
