@@ -548,6 +548,19 @@ async function resourcesSince(pg: Pool, type: string, since: Date): Promise<Arra
   return rows;
 }
 
+/**
+ * Triggers answered with an earlier result: a per-patient task (triage) writes one result per
+ * model version and input versions, so a job that finds the patient's latest result built from
+ * exactly its inputs (a second reading's job already ran on them) points at it (outcome `reused`).
+ */
+async function countReused(pg: Pool, aiTask: string, since: Date): Promise<number> {
+  const { rows } = await pg.query<{ n: string }>(
+    `SELECT count(*) - count(DISTINCT output_ref) AS n FROM ai_predictions WHERE task = $1 AND NOT shadow AND output_ref IS NOT NULL AND created_at >= $2`,
+    [aiTask, since],
+  );
+  return Number(rows[0].n);
+}
+
 async function countOutputs(pg: Pool, type: string, since: Date): Promise<number> {
   const { rows } = await pg.query<{ n: string }>(
     `SELECT count(*) AS n FROM fhir_patient_resource WHERE resource_type = $1 AND last_updated >= $2 AND content->'meta'->>'source' = $3`,
@@ -845,11 +858,15 @@ async function runTask(o: Options, stack: Stack, api: Api, probe: Probe, task: T
   for (;;) {
     const c = await countOutputs(probe.pg, task.outputType, since);
     if (c >= o.n) break;
+    // Refused inputs (failed at once, unrecoverable) will never have an output: done when the rest do.
+    const refusedSoFar = (await probe.ai.getFailed(0, 1000)).filter((j) => j.attemptsMade < (j.opts.attempts ?? 1)).length;
+    const reusedSoFar = await countReused(probe.pg, task.aiTask, since);
+    if (c + refusedSoFar + reusedSoFar >= o.n) break;
     if (c !== lastCount) {
       lastCount = c;
       lastProgress = Date.now();
     } else if (Date.now() - lastProgress > o.stallMs) {
-      problems.push(`only ${c} of ${o.n} outputs after ${o.stallMs / 1000} s without progress`);
+      problems.push(`only ${c} of ${o.n} outputs (${refusedSoFar} inputs refused, ${reusedSoFar} answered with an earlier result) after ${o.stallMs / 1000} s without progress`);
       break;
     }
     await sleep(100);
@@ -939,8 +956,13 @@ async function runTask(o: Options, stack: Stack, api: Api, probe: Probe, task: T
     'SELECT resource_type, count(*) AS n FROM outbox_events WHERE created_at >= $1 GROUP BY 1 ORDER BY 2 DESC',
     [since],
   );
-  const failed = await probe.ai.getFailed(0, 4);
   const failedCount = await probe.ai.getFailedCount();
+  const failedJobs = failedCount ? await probe.ai.getFailed(0, failedCount - 1) : [];
+  // Refused input (InputRefusedError) fails at once, unrecoverable, with its reason: the record a
+  // refusal leaves by design (e.g. a sentence of which the model knows too few words), not a loss.
+  const refused = failedJobs.filter((j) => j.attemptsMade < (j.opts.attempts ?? 1)).length;
+  const reused = await countReused(probe.pg, task.aiTask, since);
+  const failed = failedJobs.slice(0, 4);
   const extras = await Promise.all(
     ['Task', 'Flag'].map(async (t) => (await resourcesSince(probe.pg, t, since)).filter((r) => r.content.meta?.source === AI_SOURCE && r.version_id === 1).length),
   );
@@ -950,7 +972,7 @@ async function runTask(o: Options, stack: Stack, api: Api, probe: Probe, task: T
   log(
     `records: outputs ${o.n - missingOutput}/${o.n} (duplicates ${duplicates}), Provenance ${o.n - missingOutput - missingProv}/${o.n - missingOutput}` +
       (task.updatesTrigger ? `, trigger updated ${o.n - missingOutput - missingUpdate}/${o.n - missingOutput}` : '') +
-      `, ${task.tableCheck} rows ${tableRows}/${o.n}; recommendations (Task) ${extras[0]}, alerts (Flag) ${extras[1]}; failed ai-tasks jobs ${failedCount}`,
+      `, ${task.tableCheck} rows ${tableRows}/${o.n}; recommendations (Task) ${extras[0]}, alerts (Flag) ${extras[1]}; failed ai-tasks jobs ${failedCount} (of which input refused as the model card says: ${refused}); answered with an earlier result on the same inputs: ${reused}`,
   );
   for (const f of failed) log(`  failed job ${f.id}: ${f.failedReason}`);
   const outboxTotal = outboxRows.reduce((a, r) => a + Number(r.n), 0);
@@ -962,12 +984,12 @@ async function runTask(o: Options, stack: Stack, api: Api, probe: Probe, task: T
     `CPU per prediction (ms, /proc): API ${cpuPer(cpu.api)}, worker(s) ${cpuPer(cpu.workers)}, PostgreSQL ${cpuPer(cpu.pg)}; total ${cpuPer(cpuTotal)}` +
       ` → at most ${((cpus().length * 1000) / (cpuTotal / (o.n - missingOutput || 1))).toFixed(0)} predictions/s on ${cpus().length} idle cores (Redis and the client not counted)`,
   );
-  if (missingOutput) problems.push(`${missingOutput} outputs missing`);
+  if (missingOutput > refused + reused) problems.push(`${missingOutput - refused - reused} outputs missing`);
   if (duplicates) problems.push(`${duplicates} duplicate outputs`);
   if (missingProv) problems.push(`${missingProv} outputs without exactly one Provenance`);
   if (missingUpdate) problems.push(`${missingUpdate} triggers not updated`);
   if (tableRows !== o.n - missingOutput) problems.push(`${tableRows} ${task.tableCheck} rows for ${o.n - missingOutput} outputs`);
-  if (failedCount) problems.push(`${failedCount} failed ai-tasks jobs`);
+  if (failedCount > refused) problems.push(`${failedCount - refused} failed ai-tasks jobs`);
   if (predictionsEqual !== predictionsCompared) problems.push(`${predictionsCompared - predictionsEqual} stored predictions differ from raw session.run`);
 
   // Where the time goes, from BullMQ's own timestamps (ms, same host clock).
