@@ -54,6 +54,7 @@ describe('canonical references in _include and _revinclude', () => {
     expect(entries(res.body, 'match')).toEqual([`Questionnaire/${q}`]);
     expect(entries(res.body, 'include')).toEqual([`QuestionnaireResponse/${a}`, `QuestionnaireResponse/${b}`].sort());
     const star = await api.get(`Questionnaire?_id=${other}&_revinclude=*`);
-    expect(entries(star.body, 'include')).toEqual([`QuestionnaireResponse/${c}`]);
+    // The server's own AuditEvents of the writes above name the Questionnaire too (and are readable by this token).
+    expect(entries(star.body, 'include').filter((r) => !r.startsWith('AuditEvent/'))).toEqual([`QuestionnaireResponse/${c}`]);
   });
 });
