@@ -480,7 +480,10 @@ export class SearchService {
     const { compartment } = input;
     const targets = spec.targetType ? to.filter((v) => v.resourceType === spec.targetType) : to;
     if (!targets.length) return [];
-    const bySource = spec.sourceType !== '*' ? sql`AND r.resource_type = ${spec.sourceType}` : sql``;
+    // `*` names every type but those left out of system-level searches (the server's own AuditEvents,
+    // which name every resource read: they come when asked by name, AuditEvent:entity).
+    const bySource =
+      spec.sourceType !== '*' ? sql`AND r.resource_type = ${spec.sourceType}` : input.hiddenTypes.length ? sql`AND r.resource_type <> ALL(${namesLit(input.hiddenTypes)})` : sql``;
     const byCode = spec.code !== '*' ? sql`AND r.code = ${spec.code}` : sql``;
     const confined = compartment !== undefined ? sql`AND r.patient_id IN ('', ${compartment})` : sql``;
     const canonical = targets.filter((t) => canonicalTargetTypes().includes(t.resourceType));
