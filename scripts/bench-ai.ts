@@ -549,6 +549,15 @@ async function resourcesSince(pg: Pool, type: string, since: Date): Promise<Arra
 }
 
 /**
+ * Refused inputs (InputRefusedError): failed at once, unrecoverable, before their attempts ran
+ * out, with their reason: the record a refusal leaves by design (a sentence of which the model
+ * knows too few words), not a loss.
+ */
+async function countRefused(ai: Queue): Promise<number> {
+  return (await ai.getFailed(0, -1)).filter((j) => j.attemptsMade < (j.opts.attempts ?? 1)).length;
+}
+
+/**
  * Triggers answered with an earlier result: a per-patient task (triage) writes one result per
  * model version and input versions, so a job that finds the patient's latest result built from
  * exactly its inputs (a second reading's job already ran on them) points at it (outcome `reused`).
@@ -858,16 +867,20 @@ async function runTask(o: Options, stack: Stack, api: Api, probe: Probe, task: T
   for (;;) {
     const c = await countOutputs(probe.pg, task.outputType, since);
     if (c >= o.n) break;
-    // Refused inputs (failed at once, unrecoverable) will never have an output: done when the rest do.
-    const refusedSoFar = (await probe.ai.getFailed(0, 1000)).filter((j) => j.attemptsMade < (j.opts.attempts ?? 1)).length;
-    const reusedSoFar = await countReused(probe.pg, task.aiTask, since);
-    if (c + refusedSoFar + reusedSoFar >= o.n) break;
     if (c !== lastCount) {
       lastCount = c;
       lastProgress = Date.now();
-    } else if (Date.now() - lastProgress > o.stallMs) {
-      problems.push(`only ${c} of ${o.n} outputs (${refusedSoFar} inputs refused, ${reusedSoFar} answered with an earlier result) after ${o.stallMs / 1000} s without progress`);
-      break;
+    } else if (Date.now() - lastProgress > 1000) {
+      // Outputs stopped coming: refused inputs and triggers answered with an earlier result never
+      // have one of their own, so done when they make up the rest (asked only then: the probe's own
+      // queries count in the measured database's CPU).
+      const refusedSoFar = await countRefused(probe.ai);
+      const reusedSoFar = await countReused(probe.pg, task.aiTask, since);
+      if (c + refusedSoFar + reusedSoFar >= o.n) break;
+      if (Date.now() - lastProgress > o.stallMs) {
+        problems.push(`only ${c} of ${o.n} outputs (${refusedSoFar} inputs refused, ${reusedSoFar} answered with an earlier result) after ${o.stallMs / 1000} s without progress`);
+        break;
+      }
     }
     await sleep(100);
   }
@@ -957,12 +970,9 @@ async function runTask(o: Options, stack: Stack, api: Api, probe: Probe, task: T
     [since],
   );
   const failedCount = await probe.ai.getFailedCount();
-  const failedJobs = failedCount ? await probe.ai.getFailed(0, failedCount - 1) : [];
-  // Refused input (InputRefusedError) fails at once, unrecoverable, with its reason: the record a
-  // refusal leaves by design (e.g. a sentence of which the model knows too few words), not a loss.
-  const refused = failedJobs.filter((j) => j.attemptsMade < (j.opts.attempts ?? 1)).length;
+  const failed = await probe.ai.getFailed(0, 4);
+  const refused = await countRefused(probe.ai);
   const reused = await countReused(probe.pg, task.aiTask, since);
-  const failed = failedJobs.slice(0, 4);
   const extras = await Promise.all(
     ['Task', 'Flag'].map(async (t) => (await resourcesSince(probe.pg, t, since)).filter((r) => r.content.meta?.source === AI_SOURCE && r.version_id === 1).length),
   );

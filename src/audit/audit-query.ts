@@ -1,4 +1,5 @@
 import { isResourceType } from '../fhir/definitions/fhir-definitions';
+import { FHIR_ID } from '../fhir/definitions/resource-validator';
 import { searchParam } from '../fhir/search/search-parameters';
 import { isSecretParam } from '../fhir/search/search-secrets';
 import { ENCRYPTED_RESOURCE_TYPES, isEncryptedType } from '../fhir/store/sensitivity';
@@ -10,7 +11,6 @@ export const REDACTED = '***';
 const MAX_PATIENTS = 20;
 
 const PATIENT_REF = /^(?:.*\/)?Patient\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]*)?$/;
-const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
 /**
  * The query of a search (or conditional interaction) as recorded in an AuditEvent: the values of

@@ -87,7 +87,7 @@ export class AccessPolicy {
 
   /**
    * A confined token sees its own compartment, and a resource of no patient only when nothing in it
-   * concerns another patient (shared-resources.ts): a shared GuidanceResponse about another
+   * concerns another patient (sharedVisibleTo, fhir/definitions/patient-references.ts): a shared GuidanceResponse about another
    * patient is as invisible as that patient's Observations.
    */
   isVisible(auth: AuthContext | undefined, resource: VisibleResource): boolean {

@@ -25,7 +25,7 @@ const sharedTypes = () => (sharedRule ??= { hidden: [...fhirResourceTypes()].fil
  * Patient/{id}/$everything: the Patient, every current resource in its compartment, and the
  * resources outside any compartment that those reference through their search parameters
  * (Practitioners, Organizations, Locations, Medications...) unless they concern another patient
- * (the rule patient tokens are held to, shared-resources.ts: a shared GuidanceResponse about
+ * (the rule patient tokens are held to, sharedVisibleTo in patient-references.ts: a shared GuidanceResponse about
  * another Patient is that patient's record, not this one's), paged in a stable order (the Patient first).
  */
 @Injectable()

@@ -1,5 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { tryTypeInfo } from '../definitions/element-types';
+import { parseLocalReference } from '../search/search-values';
 
 type Resolve = (value: string, path: string) => string | undefined;
 
@@ -75,8 +76,6 @@ export function collectReferences(resource: Resource): Array<{ reference: string
   return found;
 }
 
-const OWN_REFERENCE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
-
 /**
  * The resource with its absolute references to this server's own base (`https://host/fhir/Patient/p1`)
  * made relative (`Patient/p1`): the same resource (references.html: a reference relative to the
@@ -90,7 +89,7 @@ export function withLocalReferences<T extends Resource>(resource: T, base: strin
   const out = rewriteReferences(resource, (reference) => {
     if (!reference.startsWith(prefix)) return undefined;
     const rest = reference.slice(prefix.length);
-    if (!OWN_REFERENCE.test(rest)) return undefined;
+    if (!parseLocalReference(rest)) return undefined;
     changed = true;
     return rest;
   });

@@ -4,6 +4,7 @@ import type { AppConfig } from '../../config/app-config';
 import { resourceToXml } from './fhir-xml';
 import { OperationOutcomeError, badRequest } from '../operation-outcome';
 import { isResourceType } from '../definitions/fhir-definitions';
+import { FHIR_ID } from '../definitions/resource-validator';
 import { clientCopyIsCurrent } from '../read/conditional-read';
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
@@ -88,8 +89,6 @@ export function requirePatchBody(req: Request, body: unknown): void {
 export function requireResourceType(type: string): void {
   if (!isResourceType(type)) throw OperationOutcomeError.of(404, 'not-supported', `Unknown resource type "${type}"`);
 }
-
-const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
 /**
  * The id of a path (read, vread, history, update, delete, patch, an instance operation) must be a

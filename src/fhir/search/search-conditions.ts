@@ -7,7 +7,7 @@ import { componentCode, identifierCode } from './index-extractor';
 import { searchParam, type SearchParamDef, type SearchParamType } from './search-parameters';
 import { splitUnescaped, truncate, unescapeValue } from './search-request';
 import { isSecretParam } from './search-secrets';
-import { tryTypeInfo } from '../definitions/element-types';
+import { compileSimplePaths } from './simple-paths';
 import { nameLit } from './sql-names';
 import { sharedTargetVisible } from './shared-visibility';
 import { capText, dateRange, escapeLike, exactString, normalizeString, numberRange, parseLocalReference } from './search-values';
@@ -119,6 +119,8 @@ function paramCondition(type: string, row: RowRef, def: SearchParamDef, modifier
   }
   const values = splitUnescaped(value, ',');
   if (values.some((v) => v === '')) throw badRequest(`${def.code}: an empty value (check for a stray comma)`);
+  const notBoolean = def.type === 'token' && isBooleanParam(type, def) ? values.find((v) => !['true', 'false'].includes(unescapeValue(v))) : undefined;
+  if (notBoolean !== undefined) throw badRequest(`${def.code} is a boolean: its value is true or false, not "${truncate(notBoolean)}"`);
   const secret = isEncryptedType(type) && isSecretParam(type, def.code);
   if (def.type === 'composite') return or(values.map((v) => compositeCondition(row, def, v, ctx)));
   if (def.type === 'reference' && modifier === 'identifier') {
@@ -172,7 +174,7 @@ function rowMatch(x: ReturnType<typeof raw>, row: RowRef, code: string, ctx: Con
 /** One value of a parameter against one index row alias. */
 function valueMatch(
   x: ReturnType<typeof raw>,
-  def: Pick<SearchParamDef, 'code' | 'type' | 'targets'> & Partial<Pick<SearchParamDef, 'url' | 'expression'>>,
+  def: { code: string; type: SearchParamType; targets: string[] },
   modifier: string | undefined,
   targetType: string | undefined,
   value: string,
@@ -193,7 +195,6 @@ function valueMatch(
       return sql`${x}.value LIKE ${`${escapeLike(norm)}%`}`;
     }
     case 'token':
-      if (isBooleanParam(def) && !['true', 'false'].includes(unescapeValue(value))) throw badRequest(`${def.code} is a boolean: its value is true or false, not "${truncate(value)}"`);
       if (modifier === 'text' && secret) throw badRequest(`The modifier :text is not supported on ${def.code}: it is encrypted at rest and matched by whole code only`);
       if (modifier === 'text') {
         const norm = normalizeString(unescapeValue(value));
@@ -227,25 +228,15 @@ function valueMatch(
 
 const booleanParams = new Map<string, boolean>();
 
-/** Whether every path of a token parameter is a boolean element (Patient.active): its values are true and false only. */
-function isBooleanParam(def: Partial<Pick<SearchParamDef, 'url' | 'expression'>>): boolean {
-  if (!def.url || !def.expression) return false;
-  const key = `${def.url}|${def.expression}`;
+/** Whether every path of a token parameter of `type` ends on a boolean element (Patient.active): its values are true and false only. */
+function isBooleanParam(type: string, def: SearchParamDef): boolean {
+  const key = `${type}.${def.code}`;
   let known = booleanParams.get(key);
   if (known === undefined) {
-    const paths = def.expression.split('|').map((p) => p.trim());
-    known = paths.every((p) => /^[A-Z][A-Za-z]+(\.[a-z][A-Za-z]*)+$/.test(p) && elementType(p) === 'boolean');
+    known = !!def.expression && !!compileSimplePaths(def.expression, type)?.every((p) => p.type === 'boolean');
     booleanParams.set(key, known);
   }
   return known;
-}
-
-/** The type of the element a plain path (`Patient.contact.gender`) names, or undefined. */
-function elementType(path: string): string | undefined {
-  const [type, ...names] = path.split('.');
-  let current: string | undefined = type;
-  for (const name of names) current = current ? tryTypeInfo(current)?.byName.get(name)?.type : undefined;
-  return current;
 }
 
 function tokenMatch(x: ReturnType<typeof raw>, code: string, value: string, secret: boolean, ctx: ConditionContext): Sql {

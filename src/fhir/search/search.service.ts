@@ -38,7 +38,7 @@ export interface SearchInput {
   hiddenTypes: string[];
   /**
    * Whether the caller may see a resource found (its content, for a confined token's shared
-   * resources: shared-resources.ts). The SQL already leaves out what the index shows it may not
+   * resources: sharedVisibleTo in fhir/definitions/patient-references.ts). The SQL already leaves out what the index shows it may not
    * see; this also catches references the index does not hold (extensions, contained resources).
    */
   visible?: (v: StoredVersion) => boolean;

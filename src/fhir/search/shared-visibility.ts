@@ -5,7 +5,7 @@ import { nameLit } from './sql-names';
 type Alias = ReturnType<typeof raw>;
 
 /**
- * The search side of the rule in src/auth/access/shared-resources.ts, for a patient-context token
+ * The search side of the rule in src/fhir/definitions/patient-references.ts (sharedVisibleTo), for a patient-context token
  * of `compartment`: a resource of no patient (index rows with patient_id '') matches only when
  * its type is not hidden from patients and, if its type may refer to a Patient, no row of the
  * reference index says it refers to another one. Each check is a probe of search_reference by
