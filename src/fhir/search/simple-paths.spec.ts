@@ -16,8 +16,18 @@ describe('compileSimplePaths', () => {
     expect(compileSimplePaths('Patient.name.family', 'Patient')).toEqual([{ steps: ['name', 'family'], type: 'string' }]);
   });
 
+  it('compiles the two filters R4 uses most: where(resolve() is T) on references, where(name=\'literal\') on a primitive', () => {
+    expect(compileSimplePaths('Observation.subject.where(resolve() is Patient)', 'Observation')).toEqual([{ steps: ['subject'], type: 'Reference', resolvesTo: 'Patient' }]);
+    expect(compileSimplePaths("Patient.telecom.where(system='phone')", 'Patient')).toEqual([{ steps: ['telecom'], type: 'ContactPoint', where: { name: 'system', value: 'phone' } }]);
+    // resolve() on something that is not a Reference, a filter on a complex element, other functions: the engine.
+    expect(compileSimplePaths('Patient.name.where(resolve() is Patient)', 'Patient')).toBeUndefined();
+    expect(compileSimplePaths("Patient.telecom.where(period='x')", 'Patient')).toBeUndefined();
+    expect(compileSimplePaths("Patient.telecom.where(system='phone').value", 'Patient')).toBeUndefined();
+    expect(compileSimplePaths("Patient.telecom.where(system!='phone')", 'Patient')).toBeUndefined();
+  });
+
   it('leaves functions, casts, choice elements, unknown elements and other types to the FHIRPath engine', () => {
-    expect(compileSimplePaths("Patient.telecom.where(system='phone')", 'Patient')).toBeUndefined();
+    expect(compileSimplePaths('Patient.telecom.exists()', 'Patient')).toBeUndefined();
     expect(compileSimplePaths('(Observation.value as Quantity)', 'Observation')).toBeUndefined();
     expect(compileSimplePaths('Observation.value', 'Observation')).toBeUndefined(); // value[x]: several types
     expect(compileSimplePaths('Patient.nosuch', 'Patient')).toBeUndefined();
@@ -35,6 +45,42 @@ describe('evalSimplePaths', () => {
       { type: 'string', value: 'Eva' },
     ]);
     expect(evalSimplePaths(compileSimplePaths('Patient.gender', 'Patient')!, { resourceType: 'Patient' })).toEqual([]);
+  });
+});
+
+describe('filters, against the FHIRPath engine', () => {
+  const sorted = (rows: IndexRows) => Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, (v as unknown[]).map((r) => JSON.stringify(r)).sort()]));
+
+  it('keeps the references the engine resolves to the type, whatever their form', () => {
+    const subjects = [
+      { reference: 'Patient/p1' },
+      { reference: 'Patient/p2/_history/3' },
+      { reference: 'Group/g1' },
+      { reference: 'http://other.example/fhir/Patient/p3' }, // resolves to "http:", as the engine has it
+      { reference: '#contained' },
+      { reference: 'Patient?identifier=urn:x|1' },
+      { type: 'Patient', identifier: { system: 'urn:ssn', value: '42' } },
+      { identifier: { system: 'urn:ssn', value: '43' } },
+      { reference: '', type: 'Patient', identifier: { value: '44' } },
+      { display: 'no reference' },
+    ];
+    for (const subject of subjects) {
+      const o = { resourceType: 'Observation', id: 'o', status: 'final', code: { text: 'x' }, subject } as Resource;
+      expect([JSON.stringify(subject), sorted(extractIndexRows(o))]).toEqual([JSON.stringify(subject), sorted(extractIndexRowsByEngine(o))]);
+    }
+    const paths = compileSimplePaths('Observation.subject.where(resolve() is Patient)', 'Observation')!;
+    const patientOnes = subjects.filter((subject) => evalSimplePaths(paths, { resourceType: 'Observation', subject } as Resource).length);
+    expect(patientOnes).toEqual([subjects[0], subjects[1], subjects[5], subjects[6], subjects[8]]);
+  });
+
+  it('keeps the elements whose primitive equals the literal', () => {
+    const p = {
+      resourceType: 'Patient',
+      id: 'p',
+      telecom: [{ system: 'phone', value: '1' }, { system: 'email', value: 'a@b' }, { value: 'none' }, { system: 'Phone', value: '2' }],
+    } as Patient;
+    expect(sorted(extractIndexRows(p))).toEqual(sorted(extractIndexRowsByEngine(p)));
+    expect(evalSimplePaths(compileSimplePaths("Patient.telecom.where(system='phone')", 'Patient')!, p).map((v) => (v.value as { value: string }).value)).toEqual(['1']);
   });
 });
 

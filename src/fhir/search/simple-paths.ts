@@ -5,10 +5,21 @@ import type { Resource } from '@medplum/fhirtypes';
 export interface SimplePath {
   steps: string[];
   type: string;
+  /** `.where(resolve() is T)` after the path: only references that resolve (as the FHIRPath engine resolves them) to a T. */
+  resolvesTo?: string;
+  /** `.where(name='literal')` after the path: only elements whose primitive `name` is that literal. */
+  where?: { name: string; value: string };
 }
 
+/** A plain path, optionally followed by one of the two filters R4's search expressions use most. */
+const PART = /^([A-Za-z]+(?:\.[a-z][A-Za-z]*)+)(?:\.where\((?:resolve\(\) is ([A-Z][A-Za-z]*)|([a-z][A-Za-z]*)='([^'\\]*)')\))?$/;
+/** Primitive types whose JSON value is the string a FHIRPath string literal equals. */
+const STRING_PRIMITIVES = new Set(['code', 'string', 'uri', 'url', 'canonical', 'id']);
+
 /**
- * Most R4 search expressions are unions of plain paths (`AuditEvent.agent.who | AuditEvent.entity.what`).
+ * Most R4 search expressions are unions of plain paths (`AuditEvent.agent.who | AuditEvent.entity.what`),
+ * some with a filter: `Observation.subject.where(resolve() is Patient)` (every `patient` parameter),
+ * `Patient.telecom.where(system='email')`.
  * Such an expression is compiled here into its steps and the one type each path ends on, from the
  * StructureDefinitions, so that it is evaluated by walking the JSON instead of through the
  * general FHIRPath engine (several times faster: the engine resolves every property's type on
@@ -20,8 +31,10 @@ export function compileSimplePaths(expression: string, resourceType: string): Si
   const parts = expression.split('|').map((p) => p.trim());
   const paths: SimplePath[] = [];
   for (const part of parts) {
-    if (!/^[A-Za-z]+(\.[a-z][A-Za-z]*)+$/.test(part)) return undefined;
-    const [root, ...steps] = part.split('.');
+    const match = PART.exec(part);
+    if (!match) return undefined;
+    const [, path, resolvesTo, whereName, whereValue] = match;
+    const [root, ...steps] = path.split('.');
     if (root !== resourceType) return undefined;
     let type = root;
     for (const step of steps) {
@@ -30,7 +43,14 @@ export function compileSimplePaths(expression: string, resourceType: string): Si
       type = element.type[0].code;
       if (!type || type === 'Resource' || type.startsWith('http')) return undefined;
     }
-    paths.push({ steps, type });
+    if (resolvesTo) {
+      if (type !== 'Reference') return undefined;
+      paths.push({ steps, type, resolvesTo });
+    } else if (whereName) {
+      const element = tryGetDataType(type)?.elements?.[whereName];
+      if (element?.type?.length !== 1 || !STRING_PRIMITIVES.has(element.type[0].code)) return undefined;
+      paths.push({ steps, type, where: { name: whereName, value: whereValue } });
+    } else paths.push({ steps, type });
   }
   return paths.length ? paths : undefined;
 }
@@ -52,7 +72,27 @@ export function evalSimplePaths(paths: readonly SimplePath[], resource: Resource
       current = next;
       if (!current.length) break;
     }
-    for (const value of current) out.push({ type: path.type, value });
+    for (const value of current) {
+      if (path.resolvesTo !== undefined && resolvedType(value) !== path.resolvesTo) continue;
+      if (path.where && (value as Record<string, unknown>)[path.where.name] !== path.where.value) continue;
+      out.push({ type: path.type, value });
+    }
   }
   return out;
+}
+
+/**
+ * The resource type a Reference resolves to as the FHIRPath engine's `resolve()` (Medplum's) names it
+ * without reading anything: the type of a contained `resource`, else the part of `reference` (or of
+ * `type?identifier=...` for a logical reference) before its first `?` or, failing that, its first
+ * `/` (so an absolute URL resolves to `http:`, and `#contained` to nothing).
+ */
+function resolvedType(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const ref = value as { resource?: { resourceType?: string }; reference?: string; type?: string; identifier?: { system?: string; value?: string } };
+  if (ref.resource) return ref.resource.resourceType;
+  const text = ref.reference ? ref.reference : ref.type && ref.identifier ? `${ref.type}?identifier=${ref.identifier.system}|${ref.identifier.value}` : undefined;
+  if (text?.includes('?')) return text.split('?')[0];
+  if (text?.includes('/')) return text.split('/')[0];
+  return undefined;
 }
