@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { FhirRequest, expectOutcome } from '../helpers/fhir-request';
 import { DatabaseService } from '../../src/database/database.service';
+import { arrayLiteral } from '../../src/fhir/search/search-index.writer';
 import { fetchToken, startTestApp, type TestApp } from '../helpers/test-app';
 import { clientToken } from '../helpers/ai-recommendations';
 
@@ -168,5 +169,53 @@ describe('AuditEvent resources', () => {
     const requestId = res.headers['x-request-id'];
     const e = (await events()).find((x) => x.entity?.[0]?.detail?.some((d: any) => d.valueString === requestId));
     expect(e?.subtype[0].code).toBe('batch');
+  });
+
+  it('finds AuditEvents by every kind of token and string parameter, from their packed index rows, as the events themselves say', async () => {
+    // A few reads, a failure and a search by another client, so that values differ between events.
+    const p = await ehr.post('Patient', { resourceType: 'Patient', name: [{ family: 'Packed' }] });
+    await ehr.get(`Patient/${p.body.id}`);
+    await ehr.get('Patient/packed-not-there');
+    await admin.get('Patient?family=Packed');
+    const all = await events();
+    const ids = (b: Bundle) => (b.entry ?? []).map((e) => e.resource?.id as string).sort();
+    const search = async (query: string) => {
+      const res = await admin.get(`AuditEvent?${query}&_count=1000`);
+      expect([query, res.status]).toEqual([query, 200]);
+      return ids(res.body as Bundle);
+    };
+    const expected = (pred: (e: Record<string, any>) => boolean) => all.filter(pred).map((e) => e.id as string).sort();
+    const ehrId = all.find((e) => e.agent?.[0]?.who?.identifier?.value?.startsWith('ehr-system-'))?.agent[0].who.identifier.value as string;
+    const address = all.find((e) => e.agent?.[0]?.network?.address)?.agent[0].network.address as string;
+    // Every event so far was recorded before this search began: the searches' own events come after.
+    const stored = new Set(all.map((e) => e.id as string));
+    const within = (list: string[]) => list.filter((id) => stored.has(id));
+
+    expect(within(await search('subtype=read'))).toEqual(expected((e) => e.subtype?.some((c: any) => c.code === 'read')));
+    expect(within(await search('subtype=http://hl7.org/fhir/restful-interaction|create'))).toEqual(expected((e) => e.subtype?.some((c: any) => c.code === 'create')));
+    expect(within(await search('outcome=4'))).toEqual(expected((e) => e.outcome === '4'));
+    expect(within(await search('outcome:not=0'))).toEqual(expected((e) => e.outcome !== '0'));
+    expect(within(await search(`agent:identifier=urn:fhir-ai-server:client|${ehrId}`))).toEqual(expected((e) => e.agent?.[0]?.who?.identifier?.value === ehrId));
+    expect(within(await search('type:text=RESTful'))).toEqual(expected((e) => /restful/i.test(e.type?.display ?? '')));
+    expect(within(await search(`address=${address}`))).toEqual(expected((e) => e.agent?.some((a: any) => a.network?.address === address)));
+    expect(within(await search(`address:contains=${address.slice(1, -1)}`))).toEqual(expected((e) => e.agent?.some((a: any) => a.network?.address?.includes(address.slice(1, -1)))));
+    expect(within(await search('entity-role:missing=false'))).toEqual(expected((e) => e.entity?.some((x: any) => x.role)));
+    expect(await search('action=R,C&outcome=nothing-like-this')).toEqual([]);
+    // Sorted by a token: the order the events' subtype codes give (ties by id, as every sort ends).
+    const sorted = ((await admin.get('AuditEvent?_sort=subtype&_count=1000')).body as Bundle).entry?.map((e) => e.resource?.subtype?.[0]?.code as string) ?? [];
+    expect(sorted.length).toBeGreaterThan(5);
+    expect(sorted).toEqual([...sorted].sort());
+    // The rows are packed: one row per event, none in the per-value tables.
+    const db = t.app.get(DatabaseService);
+    const counts = await db.query<{ tokens: number; strings: number; packed: number }>(
+      `SELECT (SELECT count(*)::int FROM search_token WHERE resource_type = 'AuditEvent') AS tokens,
+              (SELECT count(*)::int FROM search_string WHERE resource_type = 'AuditEvent') AS strings,
+              (SELECT count(*)::int FROM search_packed WHERE resource_type = 'AuditEvent' AND resource_id = ANY(?::text[])) AS packed`,
+      [[...stored]],
+    );
+    expect(counts).toEqual([{ tokens: 0, strings: 0, packed: stored.size }]);
+    // Packed values travel as array literals: any text comes back as it was.
+    const awkward = ['a"b', 'c\\d', null, 'NULL', '', 'x,y', '{z}', ' padded ', 'ünï', "it's"];
+    expect(await db.query<{ a: Array<string | null> }>('SELECT ?::text[] AS a', [arrayLiteral(awkward)])).toEqual([{ a: awkward }]);
   });
 });

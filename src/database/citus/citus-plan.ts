@@ -33,6 +33,7 @@ export const CITUS_PLAN: CitusPlan = {
     'search_quantity',
     'search_reference',
     'search_uri',
+    'search_packed',
     'adherence_tracking',
     'appointments',
     'billing',

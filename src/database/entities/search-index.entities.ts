@@ -86,3 +86,29 @@ export class SearchUriRow extends SearchRowBase {
   @Property({ type: 'text', columnType: 'text' })
   value!: string;
 }
+
+/** The token and string rows of one resource of a packed type, as parallel arrays (migration 20261128000500, src/fhir/search/index-tables.ts). */
+@Entity({ tableName: 'search_packed' })
+export class SearchPackedRow {
+  [PrimaryKeyProp]?: ['resourceType', 'resourceId'];
+  @Property({ type: 'text', columnType: 'text' })
+  patientId!: string;
+  @PrimaryKey({ type: 'string', columnType: 'varchar(64)' })
+  resourceType!: string;
+  @PrimaryKey({ type: 'string', columnType: 'fhir_id' })
+  resourceId!: string;
+  @Property({ type: 'string[]', columnType: 'text[]', nullable: true })
+  tokenCodes?: string[] | null;
+  @Property({ type: 'string[]', columnType: 'text[]', nullable: true })
+  tokenSystems?: Array<string | null> | null;
+  @Property({ type: 'string[]', columnType: 'text[]', nullable: true })
+  tokenValues?: Array<string | null> | null;
+  @Property({ type: 'string[]', columnType: 'text[]', nullable: true })
+  tokenTexts?: Array<string | null> | null;
+  @Property({ type: 'string[]', columnType: 'text[]', nullable: true })
+  stringCodes?: string[] | null;
+  @Property({ type: 'string[]', columnType: 'text[]', nullable: true })
+  stringValues?: string[] | null;
+  @Property({ type: 'string[]', columnType: 'text[]', nullable: true })
+  stringExacts?: string[] | null;
+}

@@ -6,6 +6,7 @@ import { isEncryptedType } from '../store/sensitivity';
 import { componentCode, identifierCode } from './index-extractor';
 import { searchParam, type SearchParamDef, type SearchParamType } from './search-parameters';
 import { splitUnescaped, truncate, unescapeValue } from './search-request';
+import { indexTable } from './index-tables';
 import { isSecretParam } from './search-secrets';
 import { compileSimplePaths } from './simple-paths';
 import { nameLit } from './sql-names';
@@ -45,16 +46,6 @@ export class UnknownParameterError extends Error {}
 
 const PREFIXES = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'] as const;
 type Prefix = (typeof PREFIXES)[number];
-
-const TABLE: Record<string, string> = {
-  string: 'search_string',
-  token: 'search_token',
-  date: 'search_date',
-  number: 'search_number',
-  quantity: 'search_quantity',
-  reference: 'search_reference',
-  uri: 'search_uri',
-};
 
 const MODIFIERS: Record<SearchParamType, string[]> = {
   string: ['missing', 'exact', 'contains'],
@@ -106,14 +97,14 @@ function paramCondition(type: string, row: RowRef, def: SearchParamDef, modifier
   }
   if (modifier === 'missing') {
     if (value !== 'true' && value !== 'false') throw badRequest(`${def.code}:missing must be true or false`);
-    const table = def.type === 'composite' ? TABLE[def.components?.[0]?.type ?? 'token'] : TABLE[def.type];
+    const table = indexTable(type, def.type === 'composite' ? (def.components?.[0]?.type ?? 'token') : def.type);
     const code = def.type === 'composite' ? componentCode(def.code, 0) : def.code;
     const x = alias('m', ctx);
     let exists = sql`EXISTS (SELECT 1 FROM ${raw(table)} ${x} WHERE ${rowMatch(x, row, code, ctx)})`;
     if (def.type === 'reference') {
       // A reference given only by its identifier (a logical reference) is a value too.
       const t = alias('m', ctx);
-      exists = sql`(${exists} OR EXISTS (SELECT 1 FROM search_token ${t} WHERE ${rowMatch(t, row, identifierCode(def.code), ctx)}))`;
+      exists = sql`(${exists} OR EXISTS (SELECT 1 FROM ${raw(indexTable(type, 'token'))} ${t} WHERE ${rowMatch(t, row, identifierCode(def.code), ctx)}))`;
     }
     return value === 'true' ? sql`NOT ${exists}` : exists;
   }
@@ -122,11 +113,11 @@ function paramCondition(type: string, row: RowRef, def: SearchParamDef, modifier
   const notBoolean = def.type === 'token' && isBooleanParam(type, def) ? values.find((v) => !['true', 'false'].includes(unescapeValue(v))) : undefined;
   if (notBoolean !== undefined) throw badRequest(`${def.code} is a boolean: its value is true or false, not "${truncate(notBoolean)}"`);
   const secret = isEncryptedType(type) && isSecretParam(type, def.code);
-  if (def.type === 'composite') return or(values.map((v) => compositeCondition(row, def, v, ctx)));
+  if (def.type === 'composite') return or(values.map((v) => compositeCondition(type, row, def, v, ctx)));
   if (def.type === 'reference' && modifier === 'identifier') {
     const x = alias('t', ctx);
     const matches = values.map((v) => tokenMatch(x, `${def.code}:identifier`, v, isEncryptedType(type), ctx));
-    return sql`EXISTS (SELECT 1 FROM search_token ${x} WHERE ${rowMatch(x, row, identifierCode(def.code), ctx)} AND ${or(matches)})`;
+    return sql`EXISTS (SELECT 1 FROM ${raw(indexTable(type, 'token'))} ${x} WHERE ${rowMatch(x, row, identifierCode(def.code), ctx)} AND ${or(matches)})`;
   }
   const x = alias('s', ctx);
   if (def.type === 'reference' && modifier === undefined && row.patientId && impliesOwner(type, def)) {
@@ -135,7 +126,7 @@ function paramCondition(type: string, row: RowRef, def: SearchParamDef, modifier
     return or(values.map((v) => ownerAware(x, row, def, v, ctx)));
   }
   const matches = values.map((v) => valueMatch(x, def, isTypeModifier ? undefined : modifier, isTypeModifier ? modifier : undefined, v, secret, ctx));
-  const exists = sql`EXISTS (SELECT 1 FROM ${raw(TABLE[def.type])} ${x} WHERE ${rowMatch(x, row, def.code, ctx)} AND ${or(matches)})`;
+  const exists = sql`EXISTS (SELECT 1 FROM ${raw(indexTable(type, def.type))} ${x} WHERE ${rowMatch(x, row, def.code, ctx)} AND ${or(matches)})`;
   return modifier === 'not' ? sql`NOT ${exists}` : exists;
 }
 
@@ -371,7 +362,7 @@ function referenceMatch(x: ReturnType<typeof raw>, def: { code: string; targets:
 }
 
 /** `code$value` (components separated by `$`): all components in one composite group. */
-function compositeCondition(row: RowRef, def: SearchParamDef, value: string, ctx: ConditionContext): Sql {
+function compositeCondition(type: string, row: RowRef, def: SearchParamDef, value: string, ctx: ConditionContext): Sql {
   const parts = splitUnescaped(value, '$');
   const components = def.components ?? [];
   if (parts.length !== components.length) throw badRequest(`${def.code}: a composite value has ${components.length} parts separated by $, got "${truncate(value)}"`);
@@ -386,7 +377,7 @@ function compositeCondition(row: RowRef, def: SearchParamDef, value: string, ctx
       n === 0
         ? rowMatch(x, row, componentCode(def.code, 0), ctx)
         : and([sql`${x}.resource_type = ${aliases[0]}.resource_type`, sql`${x}.resource_id = ${aliases[0]}.resource_id`, sql`${x}.grp = ${aliases[0]}.grp`, sql`${x}.code = ${nameLit(componentCode(def.code, n))}`]);
-    inner = sql`EXISTS (SELECT 1 FROM ${raw(TABLE[c.type])} ${x} WHERE ${link} AND ${match}${inner ? sql` AND ${inner}` : sql``})`;
+    inner = sql`EXISTS (SELECT 1 FROM ${raw(indexTable(type, c.type))} ${x} WHERE ${link} AND ${match}${inner ? sql` AND ${inner}` : sql``})`;
   }
   return inner as Sql;
 }

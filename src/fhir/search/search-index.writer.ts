@@ -3,7 +3,8 @@ import type { Resource } from '@medplum/fhirtypes';
 import { KeyRing } from '../../crypto/key-ring';
 import type { Tx } from '../../database/database.service';
 import { isEncryptedType } from '../store/sensitivity';
-import { extractIndexRows, extractTokenRows, type IndexRows } from './index-extractor';
+import { extractIndexRows, extractTokenRows, type IndexRows, type StringRow, type TokenRow } from './index-extractor';
+import { PACKED_INDEX_TYPES } from './index-tables';
 import { isSecretParam } from './search-secrets';
 import { capText } from './search-values';
 
@@ -71,7 +72,23 @@ const TABLES: Record<keyof IndexRows, { table: string; columns: Column[] }> = {
   uri: { table: 'search_uri', columns: [{ name: 'value', type: 'text', of: (r: { value: string }) => r.value }] },
 };
 
-export const SEARCH_TABLES = Object.values(TABLES).map((t) => t.table);
+export const SEARCH_TABLES = [...Object.values(TABLES).map((t) => t.table), 'search_packed'];
+
+/**
+ * The token and string rows of a resource of PACKED_INDEX_TYPES as one row (index-tables.ts): each
+ * column one array, passed as its array literal (arrayLiteral), so that a resource's arrays can have
+ * any length (a bind parameter of text[][] must be rectangular).
+ */
+const PACKED_COLUMNS = ['token_codes', 'token_systems', 'token_values', 'token_texts', 'string_codes', 'string_values', 'string_exacts'];
+const PACKED_INSERT = `INSERT INTO search_packed (patient_id, resource_type, resource_id, ${PACKED_COLUMNS.join(', ')})
+  SELECT patient_id, resource_type, resource_id, ${PACKED_COLUMNS.map((c) => `${c}::text[]`).join(', ')}
+  FROM unnest(${['patient_id', 'resource_type', 'resource_id', ...PACKED_COLUMNS].map(() => '?::text[]').join(', ')})
+       AS v(patient_id, resource_type, resource_id, ${PACKED_COLUMNS.join(', ')})`;
+
+/** A PostgreSQL array literal of text values (NULL for null). */
+export function arrayLiteral(values: ReadonlyArray<string | null>): string {
+  return `{${values.map((v) => (v === null ? 'NULL' : `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`)).join(',')}}`;
+}
 
 const KINDS = Object.keys(TABLES) as Array<keyof IndexRows>;
 /** Every column of each table, in INSERT order. */
@@ -96,13 +113,31 @@ export class SearchIndexWriter {
     if (updated.length) await this.removeMany(tx, updated);
     const columns = new Map<keyof IndexRows, unknown[][]>();
     for (const kind of KINDS) columns.set(kind, COLUMNS[kind].map(() => []));
+    const packed: string[][] = Array.from({ length: 3 + PACKED_COLUMNS.length }, () => []);
     for (let i = 0; i < items.length; i++) {
       // A large batch (the AuditEvents of a few hundred requests, a bulk chunk) is evaluated in slices: requests waiting meanwhile are served.
       if (i > 0 && i % YIELD_EVERY === 0) await yieldToEventLoop();
       const { resource, patientId } = items[i];
       const rows = extractIndexRows(resource);
       const encrypted = isEncryptedType(resource.resourceType);
+      const packs = PACKED_INDEX_TYPES.has(resource.resourceType);
+      if (packs) {
+        // Packed rows have no hash columns: a type with secret fields is never packed.
+        if (encrypted) throw new Error(`${resource.resourceType} is encrypted: its index rows cannot be packed`);
+        const cap = (v: string | null) => (v === null ? null : capText(v));
+        const tokens = rows.token as TokenRow[];
+        const strings = rows.string as StringRow[];
+        const row = [
+          patientId ?? '',
+          resource.resourceType,
+          resource.id as string,
+          ...[tokens.map((r) => r.code), tokens.map((r) => cap(r.system)), tokens.map((r) => cap(r.value)), tokens.map((r) => cap(r.text))].map(arrayLiteral),
+          ...[strings.map((r) => r.code), strings.map((r) => capText(r.value)), strings.map((r) => capText(r.exact))].map(arrayLiteral),
+        ];
+        row.forEach((v, n) => packed[n].push(v));
+      }
       for (const kind of KINDS) {
+        if (packs && (kind === 'token' || kind === 'string')) continue;
         const cols = columns.get(kind) as unknown[][];
         const spec = COLUMNS[kind];
         for (const raw of rows[kind]) {
@@ -128,6 +163,10 @@ export class SearchIndexWriter {
       inserts.push(`INSERT INTO ${TABLES[kind].table} (${spec.map((c) => c.name).join(', ')}) SELECT * FROM unnest(${spec.map((c) => `?::${c.type}[]`).join(', ')})`);
       params.push(...cols);
     }
+    if (packed[0].length) {
+      inserts.push(PACKED_INSERT);
+      params.push(...packed);
+    }
     if (inserts.length) await tx.query(allInOne(inserts), params);
   }
 
@@ -136,8 +175,8 @@ export class SearchIndexWriter {
     const types = resources.map((r) => r.resourceType);
     const ids = resources.map((r) => r.id);
     await tx.query(
-      allInOne(Object.values(TABLES).map(({ table }) => `DELETE FROM ${table} WHERE (resource_type, resource_id) IN (SELECT * FROM unnest(?::text[], ?::text[]))`)),
-      Object.values(TABLES).flatMap(() => [types, ids]),
+      allInOne(SEARCH_TABLES.map((table) => `DELETE FROM ${table} WHERE (resource_type, resource_id) IN (SELECT * FROM unnest(?::text[], ?::text[]))`)),
+      SEARCH_TABLES.flatMap(() => [types, ids]),
     );
   }
 

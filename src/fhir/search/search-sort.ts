@@ -1,6 +1,7 @@
 import { Sql, and, or, raw, sql } from '../../database/sql-fragment';
 import { badRequest } from '../operation-outcome';
 import { searchParam } from './search-parameters';
+import { indexTable } from './index-tables';
 import type { SortSpec } from './search-request';
 import { nameLit } from './sql-names';
 
@@ -40,20 +41,20 @@ function paramKey(type: string | undefined, s: SortSpec): SortKey {
   });
   switch (def.type) {
     case 'string':
-      return sub('search_string', 'x.value', 'text');
+      return sub(indexTable(type, 'string'), 'x.value', 'text');
     case 'token':
-      return sub('search_token', 'x.value', 'text');
+      return sub(indexTable(type, 'token'), 'x.value', 'text');
     case 'uri':
-      return sub('search_uri', 'x.value', 'text');
+      return sub(indexTable(type, 'uri'), 'x.value', 'text');
     case 'reference':
       // A contained resource's `#id` is no sort key: such resources sort with those without a value.
-      return sub('search_reference', "coalesce(x.target_type || '/' || x.target_id, CASE WHEN x.url LIKE '#%' THEN NULL ELSE x.url END)", 'text');
+      return sub(indexTable(type, 'reference'), "coalesce(x.target_type || '/' || x.target_id, CASE WHEN x.url LIKE '#%' THEN NULL ELSE x.url END)", 'text');
     case 'date':
-      return sub('search_date', s.descending ? 'x.high' : 'x.low', 'timestamptz');
+      return sub(indexTable(type, 'date'), s.descending ? 'x.high' : 'x.low', 'timestamptz');
     case 'number':
-      return sub('search_number', s.descending ? 'x.high' : 'x.low', 'numeric');
+      return sub(indexTable(type, 'number'), s.descending ? 'x.high' : 'x.low', 'numeric');
     case 'quantity':
-      return sub('search_quantity', s.descending ? 'x.high' : 'x.low', 'numeric');
+      return sub(indexTable(type, 'quantity'), s.descending ? 'x.high' : 'x.low', 'numeric');
     default:
       throw badRequest(`_sort: ${def.type} parameters (${def.code}) cannot be sorted`);
   }
