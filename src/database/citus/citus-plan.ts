@@ -63,6 +63,7 @@ export const CITUS_PLAN: CitusPlan = {
     'inventory',
     'resources',
     'beds',
+    'appointments_without_patient',
     'auth_clients',
     'auth_signing_keys',
   ],

@@ -31,3 +31,28 @@ export class AppointmentRow {
   @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
   lastUpdated?: Date | null;
 }
+
+/** Appointment with no local Patient participant: the same face without patient_id (see the migration 20261128000100). */
+@Entity({ tableName: 'appointments_without_patient' })
+export class AppointmentWithoutPatientRow {
+  @PrimaryKey({ type: 'string', columnType: 'fhir_id' })
+  id!: string;
+  @Property({ type: 'string', columnType: 'fhir_id', nullable: true })
+  doctorId?: string | null;
+  @Property({ type: 'datetime', columnType: 'timestamp', nullable: true })
+  dateTime?: Date | null;
+  @Property({ type: 'string', columnType: 'varchar(50)', nullable: true })
+  status?: string | null;
+  @Property({ type: 'boolean', nullable: true, default: false })
+  aiConflictResolved?: boolean | null;
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
+  startAt?: Date | null;
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
+  endAt?: Date | null;
+  @Property({ type: 'string[]', columnType: 'text[]', nullable: true })
+  actors?: string[] | null;
+  @Property({ type: 'integer', nullable: true })
+  versionId?: number | null;
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
+  lastUpdated?: Date | null;
+}

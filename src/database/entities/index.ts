@@ -9,7 +9,7 @@ import { AiPredictionRow } from './ai-prediction.entity';
 import { InventoryRow } from './inventory.entity';
 import { BedRow } from './bed.entity';
 import { EncounterRow } from './encounter.entity';
-import { AppointmentRow } from './appointment.entity';
+import { AppointmentRow, AppointmentWithoutPatientRow } from './appointment.entity';
 import { EhrRecordRow } from './ehr-record.entity';
 import { MonitoringDataRow } from './monitoring-data.entity';
 import { DiagnosisRow } from './diagnosis.entity';
@@ -46,7 +46,7 @@ export { AiPredictionRow } from './ai-prediction.entity';
 export { InventoryRow } from './inventory.entity';
 export { BedRow } from './bed.entity';
 export { EncounterRow } from './encounter.entity';
-export { AppointmentRow } from './appointment.entity';
+export { AppointmentRow, AppointmentWithoutPatientRow } from './appointment.entity';
 export { EhrRecordRow } from './ehr-record.entity';
 export { MonitoringDataRow } from './monitoring-data.entity';
 export { DiagnosisRow } from './diagnosis.entity';
@@ -85,6 +85,7 @@ export const ENTITIES: Function[] = [
   BedRow,
   EncounterRow,
   AppointmentRow,
+  AppointmentWithoutPatientRow,
   EhrRecordRow,
   MonitoringDataRow,
   DiagnosisRow,

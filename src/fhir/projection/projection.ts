@@ -58,6 +58,7 @@ export const PROJECTION_TABLES: Record<string, ProjectionTable> = {
   doctors: { name: 'doctors', key: ['id'], owner: 'id', versioned: true },
   encounters: patientOwned('encounters'),
   appointments: patientOwned('appointments'),
+  appointments_without_patient: { name: 'appointments_without_patient', key: ['id'], owner: 'id', versioned: true, foreignKeys: true },
   beds: { name: 'beds', key: ['id'], owner: 'id', versioned: true },
   monitoring_data: patientOwned('monitoring_data'),
   icu_monitoring: patientOwned('icu_monitoring'),

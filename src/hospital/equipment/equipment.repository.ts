@@ -28,7 +28,7 @@ export class EquipmentRepository {
     const out = new Map<string, string[]>();
     if (!actors.length) return out;
     const rows = await this.db.query<{ id: string; actors: string[] }>(
-      `SELECT id, actors FROM appointments
+      `SELECT id, actors FROM appointment_bookings
         WHERE actors && ?::text[] AND start_at < ? AND end_at > ? AND (status IS NULL OR status <> ALL (?::text[]))
         ORDER BY start_at, id`,
       [actors, new Date(to).toISOString(), new Date(from).toISOString(), INACTIVE_APPOINTMENT_STATUSES],

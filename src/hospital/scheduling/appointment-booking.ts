@@ -1,7 +1,11 @@
 import type { Appointment, Extension } from '@medplum/fhirtypes';
 
-/** Statuses whose appointment holds nobody's time (the issue: these "do not count"). */
-export const INACTIVE_APPOINTMENT_STATUSES: readonly string[] = ['cancelled', 'noshow', 'entered-in-error'];
+/**
+ * Statuses whose appointment holds nobody's time (the issue: these "do not count"), and `waitlist`:
+ * in R4 a waitlisted appointment is waiting for a slot to become available, so it neither blocks
+ * others nor is refused for a time already taken (it is checked when it becomes booked).
+ */
+export const INACTIVE_APPOINTMENT_STATUSES: readonly string[] = ['cancelled', 'noshow', 'entered-in-error', 'waitlist'];
 
 /** Participant types that can be double-booked: the doctor and the resources (rooms, devices, services). */
 export const BOOKABLE_ACTOR_TYPES: readonly string[] = ['Practitioner', 'PractitionerRole', 'Location', 'Device', 'HealthcareService'];
@@ -56,6 +60,15 @@ export function appointmentPeriod(a: Appointment): { start: number; end: number 
   if (Number.isNaN(end) && !Number.isNaN(start) && a.minutesDuration) end = start + a.minutesDuration * 60_000;
   if (Number.isNaN(start) || Number.isNaN(end) || end <= start) return undefined;
   return { start, end };
+}
+
+/**
+ * Why the appointment's period is invalid, or undefined: its end must come after its start (R4's
+ * app-2 and app-3, start and end both or neither, are checked by the validator before any rule).
+ */
+export function invalidPeriod(a: Appointment): string | undefined {
+  if (a.start && a.end && !(Date.parse(a.end) > Date.parse(a.start))) return `Appointment.end (${a.end}) must be after Appointment.start (${a.start})`;
+  return undefined;
 }
 
 /** Whether the client asked for a conflict to be moved to the nearest free slot. */

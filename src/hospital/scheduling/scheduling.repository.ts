@@ -4,10 +4,11 @@ import type { Tx } from '../../database/database.service';
 import { INACTIVE_APPOINTMENT_STATUSES } from './appointment-booking';
 import type { FreeSlot } from './nearest-slot';
 
-/** An active appointment that books one of the actors asked about. */
+/** An active appointment that books one of the actors (or holds one of the slots) asked about. */
 export interface Booking {
   id: string;
   actors: string[];
+  /** NaN when it has no time (a proposed appointment holding a slot). */
   start: number;
   end: number;
 }
@@ -16,24 +17,44 @@ export interface Booking {
 @Injectable()
 export class SchedulingRepository {
   /**
-   * Serialises bookings per actor until the transaction ends: two clients booking the same doctor
-   * at once queue here, and the second sees the first's committed appointment. Sorted, so two
-   * appointments naming the same actors lock them in the same order.
+   * Serialises bookings per actor (and per Slot, as `Slot/<id>`) until the transaction ends: two
+   * clients booking the same doctor at once queue here, and the second sees the first's committed
+   * appointment. Sorted, so two appointments naming the same actors lock them in the same order.
    */
   async lockActors(tx: Tx, actors: readonly string[]): Promise<void> {
     for (const actor of [...actors].sort()) await tx.query('SELECT pg_advisory_xact_lock(hashtextextended(?, 9))', [`booking:${actor}`]);
   }
 
+  /**
+   * The actors with everyone they stand for: a PractitionerRole's practitioner, and every role of
+   * each practitioner (a doctor booked through a role is booked, whichever reference the other
+   * appointment used). From the search index (`PractitionerRole.practitioner`).
+   */
+  async sameActors(tx: Tx, actors: readonly string[]): Promise<string[]> {
+    const idsOf = (type: string) => actors.filter((a) => a.startsWith(`${type}/`)).map((a) => a.slice(type.length + 1));
+    const rows = await tx.query<{ ref: string }>(
+      `WITH doctors AS (
+         SELECT unnest(?::text[]) AS id
+         UNION SELECT target_id FROM search_reference
+          WHERE resource_type = 'PractitionerRole' AND code = 'practitioner' AND target_type = 'Practitioner' AND resource_id = ANY (?::text[]))
+       SELECT 'Practitioner/' || id AS ref FROM doctors
+       UNION SELECT 'PractitionerRole/' || resource_id FROM search_reference
+        WHERE resource_type = 'PractitionerRole' AND code = 'practitioner' AND target_type = 'Practitioner' AND target_id IN (SELECT id FROM doctors)`,
+      [idsOf('Practitioner'), idsOf('PractitionerRole')],
+    );
+    return [...new Set([...actors, ...rows.map((r) => r.ref)])].sort();
+  }
+
   /** Active appointments other than `exceptId` that book any of `actors` and overlap [from, to). */
   async bookings(tx: Tx, actors: readonly string[], from: number, to: number, exceptId: string): Promise<Booking[]> {
-    const rows = await tx.query<{ id: string; actors: string[]; start_at: Date; end_at: Date }>(
-      `SELECT id, actors, start_at, end_at FROM appointments
+    const rows = await tx.query<BookingRow>(
+      `SELECT id, actors, start_at, end_at FROM appointment_bookings
         WHERE actors && ?::text[] AND id <> ? AND start_at < ? AND end_at > ?
           AND (status IS NULL OR status <> ALL (?::text[]))
         ORDER BY start_at, id`,
       [actors, exceptId, new Date(to).toISOString(), new Date(from).toISOString(), INACTIVE_APPOINTMENT_STATUSES],
     );
-    return rows.map((r) => ({ id: r.id, actors: r.actors, start: new Date(r.start_at).getTime(), end: new Date(r.end_at).getTime() }));
+    return rows.map(toBooking);
   }
 
   /** Active Schedules whose actor is one of `actors`. */
@@ -71,15 +92,27 @@ export class SchedulingRepository {
     return slots;
   }
 
-  /** Whether an active appointment other than `exceptId` references the slot. */
-  async slotTakenByOther(tx: Tx, slotId: string, exceptId: string): Promise<boolean> {
-    const rows = await tx.query(
-      `SELECT 1 FROM search_reference s JOIN appointments a ON a.patient_id = s.patient_id AND a.id = s.resource_id
-        WHERE s.resource_type = 'Appointment' AND s.code = 'slot' AND s.target_type = 'Slot' AND s.target_id = ?
-          AND s.resource_id <> ? AND (a.status IS NULL OR a.status <> ALL (?::text[]))
-        LIMIT 1`,
-      [slotId, exceptId, INACTIVE_APPOINTMENT_STATUSES],
+  /** Active appointments other than `exceptId` that hold any of the slots (`Appointment.slot`), the slots among their actors. */
+  async slotHolders(tx: Tx, slotIds: readonly string[], exceptId: string): Promise<Booking[]> {
+    if (!slotIds.length) return [];
+    const rows = await tx.query<BookingRow>(
+      `SELECT b.id, array_agg(DISTINCT 'Slot/' || s.target_id) || COALESCE(b.actors, '{}') AS actors, b.start_at, b.end_at
+         FROM search_reference s JOIN appointment_bookings b ON b.id = s.resource_id
+        WHERE s.resource_type = 'Appointment' AND s.code = 'slot' AND s.target_type = 'Slot' AND s.target_id = ANY (?::text[])
+          AND s.resource_id <> ? AND (b.status IS NULL OR b.status <> ALL (?::text[]))
+        GROUP BY b.id, b.actors, b.start_at, b.end_at
+        ORDER BY b.start_at, b.id`,
+      [slotIds, exceptId, INACTIVE_APPOINTMENT_STATUSES],
     );
-    return rows.length > 0;
+    return rows.map(toBooking);
   }
 }
+
+interface BookingRow {
+  id: string;
+  actors: string[];
+  start_at: Date | null;
+  end_at: Date | null;
+}
+
+const toBooking = (r: BookingRow): Booking => ({ id: r.id, actors: r.actors, start: r.start_at ? new Date(r.start_at).getTime() : NaN, end: r.end_at ? new Date(r.end_at).getTime() : NaN });

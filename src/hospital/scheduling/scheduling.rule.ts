@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Appointment, Extension, OperationOutcomeIssue, Resource, Slot } from '@medplum/fhirtypes';
 import type { Tx } from '../../database/database.service';
-import { OperationOutcomeError, outcome } from '../../fhir/operation-outcome';
+import { OperationOutcomeError, badRequest, outcome } from '../../fhir/operation-outcome';
 import { ResourceWriteService } from '../../fhir/write/resource-write.service';
 import type { WriteRule, WriteRuleContext } from '../../fhir/write/write-rules';
 import {
@@ -9,6 +9,7 @@ import {
   PROPOSED_SLOT_URL,
   appointmentPeriod,
   bookedActors,
+  invalidPeriod,
   isActiveAppointment,
   localReference,
   moveAppointment,
@@ -21,11 +22,14 @@ import { SchedulingRepository, type Booking } from './scheduling.repository';
 const SEARCH_WINDOW_MS = 60 * 24 * 3_600_000;
 
 /**
- * No double-booking: an active Appointment may not overlap another active appointment of any
- * actor it books (Practitioner, PractitionerRole, Location, Device, HealthcareService). A conflict
- * is refused (409) with the nearest free slot of the doctor's schedule proposed, or, when the
- * appointment carries the conflict-resolution extension `nearest-slot`, moved there. The Slots an
- * active appointment references become busy; those it no longer holds become free again.
+ * No double-booking: an active Appointment (with a local Patient or not) may not overlap another
+ * active appointment of any actor it books (Practitioner, PractitionerRole, Location, Device,
+ * HealthcareService; a role and its practitioner are one doctor), nor reference a Slot another
+ * active appointment holds. A conflict is refused (409) with the nearest free slot of the
+ * doctor's schedule proposed, or, when the appointment carries the conflict-resolution extension
+ * `nearest-slot`, moved there. An end not after the start is refused (400), times outside the
+ * referenced Slots too (422). The Slots an active appointment references become busy; those it no
+ * longer holds become free again.
  */
 @Injectable()
 export class SchedulingRule implements WriteRule {
@@ -40,23 +44,53 @@ export class SchedulingRule implements WriteRule {
   async beforeWrite(tx: Tx, resource: Resource, ctx: WriteRuleContext): Promise<Resource | void> {
     let appointment = resource as Appointment;
     const id = appointment.id as string;
+    const invalid = invalidPeriod(appointment);
+    if (invalid) throw badRequest(invalid, ['Appointment.start', 'Appointment.end']);
     const period = appointmentPeriod(appointment);
-    const actors = bookedActors(appointment);
-    if (isActiveAppointment(appointment) && period && actors.length) {
-      await this.repo.lockActors(tx, actors);
+    if (isActiveAppointment(appointment) && period) {
+      const slots = slotIds(appointment);
+      await this.checkSlotTimes(tx, slots, period);
       await ctx.flush();
-      const conflicts = await this.repo.bookings(tx, actors, period.start, period.end, id);
-      if (conflicts.length) {
-        const proposal = await this.propose(tx, actors, period, id);
-        if (proposal && wantsNearestSlot(appointment)) {
-          appointment = moveAppointment(appointment, proposal, conflictText(conflicts[0], actors));
-        } else {
-          throw refusal(conflicts, actors, period, proposal);
+      const actors = await this.repo.sameActors(tx, bookedActors(appointment));
+      const held = [...actors, ...slots.map((s) => `Slot/${s}`)];
+      if (held.length) {
+        await this.repo.lockActors(tx, held);
+        const conflicts = mergeBookings([...(await this.repo.slotHolders(tx, slots, id)), ...(await this.repo.bookings(tx, actors, period.start, period.end, id))]);
+        if (conflicts.length) {
+          const proposal = await this.propose(tx, actors, period, id);
+          if (proposal && wantsNearestSlot(appointment)) {
+            appointment = moveAppointment(appointment, proposal, conflictText(conflicts[0], held));
+          } else {
+            throw refusal(conflicts, held, period, proposal);
+          }
         }
       }
     }
     await this.syncSlots(tx, appointment, ctx);
     return appointment === resource ? undefined : appointment;
+  }
+
+  /** 422 unless the appointment lies within its slots and each slot overlaps it (a slot that is not stored is left to the reference checks). */
+  private async checkSlotTimes(tx: Tx, slotIds: string[], period: { start: number; end: number }): Promise<void> {
+    const times: Array<{ id: string; start: number; end: number }> = [];
+    for (const id of slotIds) {
+      const slot = await this.slotOf(tx, id);
+      if (slot) times.push({ id, start: Date.parse(slot.start), end: Date.parse(slot.end) });
+    }
+    if (!times.length) return;
+    const from = Math.min(...times.map((t) => t.start));
+    const to = Math.max(...times.map((t) => t.end));
+    const apart = times.find((t) => !(t.start < period.end && period.start < t.end));
+    if (period.start < from || period.end > to || apart) {
+      const span = (a: number, b: number) => `${new Date(a).toISOString()} to ${new Date(b).toISOString()}`;
+      throw OperationOutcomeError.of(
+        422,
+        'business-rule',
+        `The appointment (${span(period.start, period.end)}) must lie within its slots (${times.map((t) => `Slot/${t.id} ${span(t.start, t.end)}`).join(', ')})` +
+          (apart ? `, and Slot/${apart.id} does not overlap it` : ''),
+        ['Appointment.slot', 'Appointment.start', 'Appointment.end'],
+      );
+    }
   }
 
   /** The nearest free slot of the doctors' schedules (else of any booked actor's) that is free for every actor. */
@@ -76,7 +110,7 @@ export class SchedulingRule implements WriteRule {
   async beforeDelete(tx: Tx, previous: Resource): Promise<void> {
     const appointment = previous as Appointment;
     for (const slotId of slotIds(appointment)) {
-      if (!(await this.repo.slotTakenByOther(tx, slotId, appointment.id as string))) await this.setSlotStatus(tx, slotId, 'busy', 'free');
+      if (!(await this.repo.slotHolders(tx, [slotId], appointment.id as string)).length) await this.setSlotStatus(tx, slotId, 'busy', 'free');
     }
   }
 
@@ -88,16 +122,20 @@ export class SchedulingRule implements WriteRule {
     if (!released.length) return;
     await ctx.flush();
     for (const slotId of released) {
-      if (!(await this.repo.slotTakenByOther(tx, slotId, appointment.id as string))) await this.setSlotStatus(tx, slotId, 'busy', 'free');
+      if (!(await this.repo.slotHolders(tx, [slotId], appointment.id as string)).length) await this.setSlotStatus(tx, slotId, 'busy', 'free');
     }
   }
 
   private async setSlotStatus(tx: Tx, slotId: string, from: Slot['status'], to: Slot['status']): Promise<void> {
-    const current = await this.writer.currentOf(tx, 'Slot', slotId);
-    if (!current || current.deleted || !current.json) return;
-    const slot = JSON.parse(current.json) as Slot;
-    if (slot.status !== from) return;
+    const slot = await this.slotOf(tx, slotId);
+    if (slot?.status !== from) return;
     await this.writer.updateInTx(tx, { ...slot, status: to }, {});
+  }
+
+  /** The current Slot, as this transaction sees it. */
+  private async slotOf(tx: Tx, slotId: string): Promise<Slot | undefined> {
+    const current = await this.writer.currentOf(tx, 'Slot', slotId);
+    return current && !current.deleted && current.json ? (JSON.parse(current.json) as Slot) : undefined;
   }
 }
 
@@ -105,9 +143,20 @@ function slotIds(a: Appointment | undefined): string[] {
   return (a?.slot ?? []).map((s) => localReference(s.reference)).filter((r) => r?.type === 'Slot').map((r) => r!.id);
 }
 
+/** One entry per appointment in the way (held slots and booked actors together). */
+function mergeBookings(bookings: Booking[]): Booking[] {
+  const byId = new Map<string, Booking>();
+  for (const b of bookings) {
+    const seen = byId.get(b.id);
+    byId.set(b.id, seen ? { ...seen, actors: [...new Set([...seen.actors, ...b.actors])] } : b);
+  }
+  return [...byId.values()];
+}
+
 function conflictText(c: Booking, actors: string[]): string {
   const shared = c.actors.filter((a) => actors.includes(a)).join(', ');
-  return `${shared} is already booked from ${new Date(c.start).toISOString()} to ${new Date(c.end).toISOString()} by Appointment/${c.id}`;
+  const when = Number.isNaN(c.start) ? '' : ` from ${new Date(c.start).toISOString()} to ${new Date(c.end).toISOString()}`;
+  return `${shared} is already booked${when} by Appointment/${c.id}`;
 }
 
 /** 409: every conflict as an error issue, and the proposal (or its absence) as an information issue. */

@@ -49,9 +49,14 @@ describe('appointmentMapper', () => {
     });
   });
 
-  it('gives no row without a local Patient participant', () => {
+  it('projects an appointment without a local Patient participant onto appointments_without_patient', () => {
     const a = hl7Example<Appointment>('Appointment-example');
-    expect(rowsOf({ ...a, participant: a.participant.filter((p) => !p.actor?.reference?.startsWith('Patient/')) })).toEqual([]);
+    const meeting = { ...a, participant: a.participant.filter((p) => !p.actor?.reference?.startsWith('Patient/')) };
+    const [row] = rowsOf(meeting);
+    expect(row.table).toBe('appointments_without_patient');
+    expect(row.values).not.toHaveProperty('patient_id');
+    expect(row.values).toMatchObject({ id: 'example', doctor_id: 'example', actors: '{"Location/1","Practitioner/example"}', start_at: '2013-12-10T09:00:00.000Z' });
+    expect(appointmentMapper.toResource({ ...row.values, actors: ['Practitioner/example'] }).participant).toEqual([{ actor: { reference: 'Practitioner/example' }, status: 'accepted' }]);
   });
 
   it('quotes text[] literals', () => {

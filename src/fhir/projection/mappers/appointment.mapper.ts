@@ -4,37 +4,33 @@ import { compact, fromTimestamp, localRef, patientRef, requireId, str, toTimesta
 import { appointmentPatient, appointmentPeriod, bookedActors, wasRescheduled } from '../../../hospital/scheduling/appointment-booking';
 
 /**
- * Appointment → appointments (only with a local Patient participant: the table is keyed by
- * patient). Besides the seed's columns, the whole period and the actors it books, which the
- * scheduling rule's overlap query reads; ai_conflict_resolved says the server moved it.
+ * Appointment → appointments when it has a local Patient participant (the table is keyed by
+ * patient), else → appointments_without_patient (a staff meeting, an external patient, a Group:
+ * the same face without patient_id). Besides the seed's columns, the whole period and the actors
+ * it books, which the scheduling rule's overlap query reads (through the view
+ * appointment_bookings, over both); ai_conflict_resolved says the server moved it.
  */
 export const appointmentMapper: ResourceMapper<Appointment> = {
   resourceType: 'Appointment',
-  tables: ['appointments'],
+  tables: ['appointments', 'appointments_without_patient'],
 
   toRows(appointment: Appointment): ProjectionRow[] {
     const patientId = appointmentPatient(appointment);
-    if (!patientId) return [];
     const actors = bookedActors(appointment);
     const period = appointmentPeriod(appointment);
     const doctor = actors.find((a) => a.startsWith('Practitioner/'));
-    return [
-      {
-        table: 'appointments',
-        values: {
-          patient_id: patientId,
-          id: requireId(appointment),
-          doctor_id: doctor ? doctor.slice('Practitioner/'.length) : null,
-          date_time: toTimestamp(appointment.start),
-          status: truncate(appointment.status, 50),
-          ai_conflict_resolved: wasRescheduled(appointment),
-          start_at: period ? new Date(period.start).toISOString() : null,
-          end_at: period ? new Date(period.end).toISOString() : null,
-          // a text[] literal: the projection writer sends arrays as JSON, which only suits jsonb columns
-          actors: textArrayLiteral(actors),
-        },
-      },
-    ];
+    const values = {
+      id: requireId(appointment),
+      doctor_id: doctor ? doctor.slice('Practitioner/'.length) : null,
+      date_time: toTimestamp(appointment.start),
+      status: truncate(appointment.status, 50),
+      ai_conflict_resolved: wasRescheduled(appointment),
+      start_at: period ? new Date(period.start).toISOString() : null,
+      end_at: period ? new Date(period.end).toISOString() : null,
+      // a text[] literal: the projection writer sends arrays as JSON, which only suits jsonb columns
+      actors: textArrayLiteral(actors),
+    };
+    return [patientId ? { table: 'appointments', values: { patient_id: patientId, ...values } } : { table: 'appointments_without_patient', values }];
   },
 
   toResource(row: Record<string, unknown>): Appointment {
@@ -47,7 +43,7 @@ export const appointmentMapper: ResourceMapper<Appointment> = {
       start: fromTimestamp(row.start_at) ?? fromTimestamp(row.date_time),
       end: fromTimestamp(row.end_at),
       participant: [
-        { actor: patientRef(row), status: 'accepted' },
+        ...(row.patient_id ? [{ actor: patientRef(row), status: 'accepted' as const }] : []),
         ...(actors.length ? actors : doctor?.reference ? [doctor.reference] : []).map((reference) => ({ actor: { reference }, status: 'accepted' as const })),
       ],
     });
