@@ -1,6 +1,6 @@
 import type { Client } from 'pg';
 import request from 'supertest';
-import { FhirApi, expectStatus, outcomeText, type Json } from '../helpers/fhir-api';
+import { FhirApi, expectOperationOutcome, expectStatus, outcomeText, type Json } from '../helpers/fhir-api';
 import { fhirKitClient, type FhirKitClient } from '../helpers/fhir-kit';
 import { rawClient } from '../helpers/test-database';
 import { whileTablesHeld } from '../helpers/hold-tables';
@@ -284,6 +284,53 @@ describe('dispensing takes stock and raises reorder alerts', () => {
     const bad = await get('/api/pharmacy/stock?_count=0');
     expect(bad.status).toBe(400);
     expect(bad.body.resourceType).toBe('OperationOutcome');
+  });
+});
+
+describe('a dispensed MedicationDispense keeps what it took', () => {
+  const fromOf = (d: Json) => (d.extension as Json[]).filter((e) => e.url === DISPENSED_FROM).map((e) => [e.extension[0].valueReference.reference, e.extension[1].valueInteger]);
+
+  it('refuses to change the medication or quantity of a completed dispense (422), changing nothing', async () => {
+    const m1 = (await api.created(batch('PH-1000', 'Immutol', 'IM-1', 20, '2099-01-01'))).id;
+    const other = (await api.created(batch('PH-1001', 'Otherol', 'OT-1', 20, '2099-01-01'))).id;
+    const d = await api.created(dispense(byBatch(m1), 9));
+    expect(await stockOf(m1)).toBe(11);
+    for (const changed of [
+      { ...d, quantity: { value: 2 } },
+      { ...d, quantity: { value: 500 } },
+      { ...d, medicationReference: { reference: `Medication/${other}` } },
+      { ...d, medicationReference: undefined, ...byCode('PH-1001') },
+    ]) {
+      const res = await api.update(changed);
+      expect(res.status).toBe(422);
+      expectOperationOutcome(res.body);
+      expect(outcomeText(res.body)).toMatch(/has been dispensed.*cannot change.*cancel it/);
+    }
+    expect([await stockOf(m1), await stockOf(other)]).toEqual([11, 20]);
+    const stored = expectStatus(await api.read('MedicationDispense', d.id), 200).body;
+    expect(stored.meta.versionId).toBe(d.meta.versionId);
+    expect([stored.quantity.value, fromOf(stored)]).toEqual([9, [[`Medication/${m1}`, 9]]]);
+    // The way to correct it: cancel (units back), then a new dispense.
+    await api.updated({ ...d, status: 'cancelled' });
+    expect(await stockOf(m1)).toBe(20);
+    await api.created(dispense(byBatch(m1), 2));
+    expect(await stockOf(m1)).toBe(18);
+  });
+
+  it('takes a unit once through completed → on-hold → completed, keeping its record', async () => {
+    const m = (await api.created(batch('PH-HOLD', 'Holdamine', 'H-1', 5, '2099-01-01'))).id;
+    const d = await api.created(dispense(byBatch(m), 1));
+    expect(await stockOf(m)).toBe(4);
+    const held = await api.updated({ ...d, status: 'on-hold' });
+    expect(await stockOf(m)).toBe(4);
+    expect(fromOf(held)).toEqual([[`Medication/${m}`, 1]]);
+    const again = await api.updated({ ...held, status: 'completed' });
+    expect(await stockOf(m)).toBe(4);
+    expect(fromOf(again)).toEqual([[`Medication/${m}`, 1]]);
+    // on hold, the quantity is fixed too
+    expect((await api.update({ ...again, status: 'on-hold', quantity: { value: 3 } })).status).toBe(422);
+    await api.updated({ ...again, status: 'entered-in-error' });
+    expect(await stockOf(m)).toBe(5);
   });
 });
 

@@ -1,13 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import type { Extension, MedicationDispense, Resource } from '@medplum/fhirtypes';
 import type { Tx } from '../../database/database.service';
-import { badRequest } from '../../fhir/operation-outcome';
+import { OperationOutcomeError, badRequest } from '../../fhir/operation-outcome';
 import { localRefId } from '../../fhir/projection/mappers/mapper-utils';
 import { stockOnHand, withStock } from '../../fhir/projection/mappers/medication.mapper';
 import type { WriteRule, WriteRuleContext } from '../../fhir/write/write-rules';
 import { ResourceWriteService, prepare } from '../../fhir/write/resource-write.service';
 import { BatchLoader } from './batch-loader';
-import { drugOf } from './drug';
+import { drugOf, type DrugRef } from './drug';
 import { allocate, itemLabel, type Allocation } from './stock';
 import { stockRefusal } from './stock-refusal';
 
@@ -49,7 +49,9 @@ export function withAllocations(md: MedicationDispense, allocations: Allocation[
  * its new stock, written under the batch's lock, so of two dispenses racing for the last units the
  * second reads the first's result and is refused. The batches used are recorded on the dispense;
  * marking it entered-in-error or cancelled later puts the units back. A drug with no stocked batch
- * is not tracked.
+ * is not tracked. Once dispensed (completed, or holding recorded units), a dispense's medication and
+ * quantity are fixed: a change is refused (422) — cancel it (or mark it entered-in-error) and enter a
+ * new dispense instead, so that stock and `dispensed-from` always agree.
  */
 @Injectable()
 export class DispenseRule implements WriteRule {
@@ -64,13 +66,14 @@ export class DispenseRule implements WriteRule {
   async beforeWrite(tx: Tx, resource: Resource, ctx: WriteRuleContext): Promise<Resource> {
     const md = resource as MedicationDispense;
     const previous = ctx.previous as MedicationDispense | undefined;
-    const taken = previous?.status === 'completed' ? allocationsOf(previous) : [];
-    if (md.status === 'completed') {
-      if (previous?.status === 'completed') return withAllocations(md, taken); // already dispensed
-      return withAllocations(md, await this.take(tx, md));
-    }
-    if (taken.length && UNDOING.includes(md.status)) await this.giveBack(tx, taken);
-    return withAllocations(md, UNDOING.includes(md.status) ? [] : taken);
+    // Units a dispense has taken stay recorded on it until it is undone (cancelled / entered-in-error),
+    // whatever status it passes through meanwhile (completed → on-hold → completed takes nothing again).
+    const taken = allocationsOf(previous);
+    const undoing = UNDOING.includes(md.status);
+    if (previous && !undoing && (previous.status === 'completed' || taken.length)) refuseChangedSupply(previous, md);
+    if (md.status === 'completed') return withAllocations(md, taken.length || previous?.status === 'completed' ? taken : await this.take(tx, md));
+    if (taken.length && undoing) await this.giveBack(tx, taken);
+    return withAllocations(md, undoing ? [] : taken);
   }
 
   /** A completed dispense that is deleted gives its units back, as one marked entered-in-error does. */
@@ -108,4 +111,28 @@ export class DispenseRule implements WriteRule {
       await this.writer.updateInTx(tx, prepare(withStock(medication, stock + a.quantity), 'Medication', a.id), {});
     }
   }
+}
+
+/** The quantity a dispense hands over (else 1) and what it names as its drug, as compared for a change. */
+function supplyOf(md: MedicationDispense): { drug: DrugRef | undefined; quantity: number } {
+  return { drug: drugOf(md), quantity: md.quantity?.value ?? 1 };
+}
+
+const drugKey = (d: DrugRef | undefined) => (d ? `${d.medicationId ?? ''}|${[...d.codes].sort().join(',')}` : '');
+
+/** A dispensed dispense cannot change what or how much it handed over: its units are already taken. */
+function refuseChangedSupply(previous: MedicationDispense, next: MedicationDispense): void {
+  const before = supplyOf(previous);
+  const after = supplyOf(next);
+  const changed = [
+    ...(drugKey(before.drug) !== drugKey(after.drug) ? [`medication (was ${before.drug?.label ?? 'none'})`] : []),
+    ...(before.quantity !== after.quantity ? [`quantity (was ${before.quantity})`] : []),
+  ];
+  if (!changed.length) return;
+  throw OperationOutcomeError.of(
+    422,
+    'business-rule',
+    `MedicationDispense/${previous.id} has been dispensed: its ${changed.join(' and ')} cannot change, as its units are already taken from stock; cancel it (status cancelled or entered-in-error, which gives the units back) and enter a new dispense`,
+    [...(changed.some((c) => c.startsWith('medication')) ? ['MedicationDispense.medication'] : []), ...(before.quantity !== after.quantity ? ['MedicationDispense.quantity'] : [])],
+  );
 }
