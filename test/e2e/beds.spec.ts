@@ -333,3 +333,73 @@ describe('occupancy forecast', () => {
     expectOperationOutcome(res.body);
   });
 });
+
+describe('stays that are over: kept, and held to the bed rules', () => {
+  // Ward 4 and its beds are used here only; no stay of this block falls in January 2025 (occupancy over time).
+  const q: Record<string, string> = {};
+  const k: Record<string, string> = {};
+  const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+  const ward4 = async (query: string) => {
+    const res = expectStatus(await get(`/api/beds/occupancy?${query}&interval=day`), 200).body;
+    return res.buckets.map((b: Json) => b.wards[`Location/${k.w4}`]);
+  };
+
+  beforeAll(async () => {
+    for (const name of ['K', 'L', 'M', 'N', 'O', 'P']) q[name] = (await api.created({ resourceType: 'Patient', name: [{ family: `Patient${name}` }] })).id;
+    k.w4 = (await api.created(location('Ward 4', 'wa'))).id;
+    for (const i of [1, 2, 3, 4]) k[`k${i}`] = (await api.created(location(`Bed 4-${i}`, 'bd', k.w4))).id;
+  });
+
+  it('keeps the stay of an encounter finished without period.end, ending it at the discharge (not rewritten later)', async () => {
+    const admitted = await api.created(encounter(q.K, [stay(k.k1, 'active', ago(3))], { period: { start: ago(3) } }));
+    const before = Date.now();
+    const discharged = await api.updated({ ...admitted, status: 'finished' });
+    const end = discharged.location[0].period.end as string;
+    expect(Date.parse(end)).toBeGreaterThanOrEqual(before - 1000);
+    expect(Date.parse(end)).toBeLessThanOrEqual(Date.now());
+    expect(discharged.period).toEqual({ start: ago(3) }); // the Encounter's own period is the client's
+    expect(await bedRow(k.k1)).toMatchObject({ occupied: false, patient_id: null });
+    // the past stay still counts, every day from admission to discharge
+    expect(await ward4(`from=${dayOf(now - 3 * DAY)}&to=${dayOf(now + DAY)}`)).toEqual([1, 1, 1, 1]);
+    // written again without an end (a client's copy), the discharge recorded stays where it was
+    const again = await api.updated({ ...admitted, status: 'finished', serviceType: { text: 'General ward' } });
+    expect(again.location[0].period.end).toBe(end);
+  });
+
+  it('reads a date-only period.end as the whole of that day, for occupancy and for the bed rules', async () => {
+    await api.created(encounter(q.L, [stay(k.k2, 'completed', '2024-06-10T08:00:00Z', '2024-06-12')], { status: 'finished', period: { start: '2024-06-10T08:00:00Z', end: '2024-06-12' } }));
+    expect(await ward4('from=2024-06-10&to=2024-06-14')).toEqual([1, 1, 1, 0]);
+    const clash = await api.create(encounter(q.M, [stay(k.k2, 'completed', '2024-06-12T10:00:00Z', '2024-06-12T12:00:00Z')], { status: 'finished' }));
+    expect(clash.status).toBe(409);
+    expect(outcomeText(clash.body)).toContain(`Location/${k.k2} is occupied`);
+    await api.created(encounter(q.M, [stay(k.k2, 'completed', '2024-06-13T00:00:00Z', '2024-06-13T12:00:00Z')], { status: 'finished' }));
+  });
+
+  it('refuses retrospective stays that overlap (a second patient in a bed, a patient in two beds) with 409, storing nothing', async () => {
+    await api.created(encounter(q.N, [stay(k.k3, 'completed', '2024-07-01T00:00:00Z', '2024-07-05T00:00:00Z')], { status: 'finished' }));
+    const secondPatient = await api.create(encounter(q.O, [stay(k.k3, 'completed', '2024-07-03T00:00:00Z', '2024-07-04T00:00:00Z')], { status: 'finished' }));
+    expect(secondPatient.status).toBe(409);
+    expectOperationOutcome(secondPatient.body);
+    expect(outcomeText(secondPatient.body)).toContain(`Location/${k.k3} is occupied`);
+    // finished encounter with an active location: still a stay in the bed
+    const finishedActive = await api.create(encounter(q.O, [stay(k.k3, 'active', '2024-07-02T00:00:00Z', '2024-07-03T00:00:00Z')], { status: 'finished' }));
+    expect(finishedActive.status).toBe(409);
+    const twoBeds = await api.create(encounter(q.N, [stay(k.k4, 'completed', '2024-07-02T00:00:00Z', '2024-07-03T00:00:00Z')], { status: 'finished' }));
+    expect(twoBeds.status).toBe(409);
+    expect(outcomeText(twoBeds.body)).toContain(`Patient/${q.N} already has a bed: Location/${k.k3}`);
+    expect(await encountersOf(q.O)).toEqual([]);
+    expect(await ward4('from=2024-07-01&to=2024-07-06')).toEqual([1, 1, 1, 1, 0]);
+    // back to back is fine
+    await api.created(encounter(q.O, [stay(k.k3, 'completed', '2024-07-05T00:00:00Z', '2024-07-06T00:00:00Z')], { status: 'finished' }));
+  });
+
+  it('refuses a past stay recorded in a bed someone holds now, and a current admission over a recorded stay', async () => {
+    const current = await api.created(encounter(q.P, [stay(k.k4, 'active', ago(1))]));
+    const retro = await api.create(encounter(q.O, [stay(k.k4, 'completed', ago(0.5), ago(0.25))], { status: 'finished' }));
+    expect(retro.status).toBe(409);
+    expect(outcomeText(retro.body)).toContain(`Encounter/${current.id}`);
+    const over = await api.create(encounter(q.O, [stay(k.k3, 'active', '2024-07-05T12:00:00Z')]));
+    expect(over.status).toBe(409);
+    expect(outcomeText(over.body)).toContain(`Location/${k.k3} is occupied`);
+  });
+});

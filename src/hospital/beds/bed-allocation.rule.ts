@@ -4,15 +4,18 @@ import type { Tx } from '../../database/database.service';
 import { OperationOutcomeError } from '../../fhir/operation-outcome';
 import { localRefId } from '../../fhir/projection/mappers/mapper-utils';
 import type { WriteRule, WriteRuleContext } from '../../fhir/write/write-rules';
-import { bedStays, overlaps, type BedStay } from './bed-stays';
+import { bedStays, overlaps, unendedStays, withDischargeEnds, type BedStay } from './bed-stays';
 import { BedsRepository, type Allocation } from './beds.repository';
 
 /**
  * A bed holds one patient at a time and a patient is in at most one bed at a time: an Encounter
- * whose allocating location (status active, planned or reserved, see bed-stays.ts) would overlap
- * another encounter's allocation of the same bed, or another bed of the same patient, is refused
- * with a 409 naming the bed and the encounter in the way. Allocations of a bed and of a patient are
- * serialised by advisory locks, so two concurrent admissions cannot both pass.
+ * whose bed stay holds the bed (allocating: status active, planned or reserved; or occupying: the
+ * patient is or was there, a completed location or a finished encounter included, see bed-stays.ts)
+ * over a period that overlaps another encounter's holding stay of the same bed, or another bed of the
+ * same patient, is refused with a 409 naming the bed and the encounter in the way; retrospective
+ * stays are held to the same rules as current ones, since occupancy counts them. A stay that is over
+ * without any end gets one recorded first (withDischargeEnds: the discharge). Stays of a bed and of a
+ * patient are serialised by advisory locks, so two concurrent admissions cannot both pass.
  */
 @Injectable()
 export class BedAllocationRule implements WriteRule {
@@ -21,10 +24,19 @@ export class BedAllocationRule implements WriteRule {
 
   constructor(private readonly repo: BedsRepository) {}
 
-  async beforeWrite(tx: Tx, resource: Resource, ctx: WriteRuleContext): Promise<void> {
-    const encounter = resource as Encounter;
-    const candidates = bedStays(encounter).filter((s) => s.allocating);
-    if (!candidates.length) return;
+  async beforeWrite(tx: Tx, resource: Resource, ctx: WriteRuleContext): Promise<Encounter | void> {
+    const given = resource as Encounter;
+    const unended = unendedStays(given);
+    let encounter = given;
+    if (unended.length) {
+      await ctx.flush(); // a bed written earlier in this transaction is a bed too
+      // The discharge is this write, at the transaction's time: the bed is free as the triggers see it.
+      const at = await this.repo.transactionTime(tx);
+      encounter = withDischargeEnds(given, ctx.previous as Encounter | undefined, at, await this.repo.bedsAmong(tx, unended));
+    }
+    const amended = encounter === given ? undefined : encounter;
+    const candidates = bedStays(encounter).filter((s) => s.allocating || s.occupying);
+    if (!candidates.length) return amended;
     const patientId = localRefId(encounter.subject, 'Patient');
     await this.repo.lock(tx, [...candidates.map((s) => `bed:${s.location}`), ...(patientId ? [`bed-patient:${patientId}`] : [])]);
     await ctx.flush();
@@ -53,6 +65,7 @@ export class BedAllocationRule implements WriteRule {
         );
       }
     }
+    return amended;
   }
 }
 

@@ -3,7 +3,7 @@ import type { Tx } from '../../database/database.service';
 import { DatabaseService } from '../../database/database.service';
 import type { BedInfo, OccupiedStay } from './occupancy';
 
-/** An allocating stay that is in the way of a new one. */
+/** A stay holding a bed (allocating or occupying, bed-stays.ts) that is in the way of a new one. */
 export interface Allocation {
   encounterId: string;
   patientId: string;
@@ -34,25 +34,31 @@ export class BedsRepository {
     for (const key of [...new Set(keys)].sort()) await tx.query('SELECT pg_advisory_xact_lock(hashtextextended(?, 11))', [key]);
   }
 
+  /** The transaction's time (PostgreSQL now()), which the occupancy triggers compare stays with. */
+  async transactionTime(tx: Tx): Promise<string> {
+    const [row] = await tx.query<{ at: Date }>('SELECT now() AS at');
+    return new Date(row.at).toISOString();
+  }
+
   /** Which of these Location ids are beds. */
   async bedsAmong(tx: Tx, ids: readonly string[]): Promise<Set<string>> {
     const rows = await tx.query<{ id: string }>('SELECT id FROM beds WHERE id = ANY (?::text[])', [ids]);
     return new Set(rows.map((r) => r.id));
   }
 
-  /** Allocating stays of the bed, in encounters other than `exceptEncounter`, overlapping [start, end). */
+  /** Stays holding the bed (allocating or occupying), in encounters other than `exceptEncounter`, overlapping [start, end). */
   async allocationsOfBed(tx: Tx, bed: string, start: string | null, end: string | null, exceptEncounter: string): Promise<Allocation[]> {
     return this.allocations(
       tx,
-      `e.locations @> ?::jsonb AND l->>'location' = ?`,
-      [JSON.stringify([{ location: bed, allocating: true }]), bed],
+      `(e.locations @> ?::jsonb OR e.locations @> ?::jsonb) AND l->>'location' = ?`,
+      [JSON.stringify([{ location: bed, allocating: true }]), JSON.stringify([{ location: bed, occupying: true }]), bed],
       start,
       end,
       exceptEncounter,
     );
   }
 
-  /** Allocating stays of the patient in any bed, in encounters other than `exceptEncounter`, overlapping [start, end). */
+  /** Stays of the patient holding any bed (allocating or occupying), in encounters other than `exceptEncounter`, overlapping [start, end). */
   async allocationsOfPatient(tx: Tx, patientId: string, start: string | null, end: string | null, exceptEncounter: string): Promise<Allocation[]> {
     return this.allocations(tx, `e.patient_id = ? AND EXISTS (SELECT 1 FROM beds b WHERE b.id = l->>'location')`, [patientId], start, end, exceptEncounter);
   }
@@ -61,7 +67,7 @@ export class BedsRepository {
     const rows = await tx.query<{ id: string; patient_id: string; bed: string; start: string | null; end: string | null }>(
       `SELECT e.id, e.patient_id, l->>'location' AS bed, l->>'start' AS start, l->>'end' AS "end"
          FROM encounters e CROSS JOIN LATERAL jsonb_array_elements(e.locations) l
-        WHERE ${where} AND (l->>'allocating')::boolean AND e.id <> ? AND ${OVERLAP}
+        WHERE ${where} AND ((l->>'allocating')::boolean OR (l->>'occupying')::boolean) AND e.id <> ? AND ${OVERLAP}
         ORDER BY l->>'start' NULLS FIRST, e.id`,
       [...params, exceptEncounter, end, end, start, start],
     );
