@@ -239,6 +239,47 @@ describe('the lifecycle on the FHIR write path', () => {
   });
 });
 
+describe('what an alert may say', () => {
+  const geo = (latitude: number, longitude: number): Json[] => [{ url: GEO_URL, extension: [{ url: 'latitude', valueDecimal: latitude }, { url: 'longitude', valueDecimal: longitude }] }];
+  const alertRows = async () => Number((await pg.query('SELECT count(*) AS n FROM emergency_alerts')).rows[0].n);
+
+  it('refuses a period.start more than 5 minutes ahead (400), on create and update, storing nothing', async () => {
+    const before = await alertRows();
+    const inEightDays = new Date(Date.now() + 8 * 86_400_000).toISOString();
+    const res = await api.create(alert({ period: { start: inEightDays } }));
+    expectOutcome(res, 400, /period.start .* is in the future/);
+    expect(res.body.issue[0].expression).toEqual(['Flag.period.start']);
+    expect(await alertRows()).toBe(before);
+    // ahead within the clock-skew tolerance: raised now, open at once and acknowledgeable
+    const sent = Date.now();
+    const skewed = await api.created(alert({ period: { start: new Date(sent + 60_000).toISOString() } }));
+    expect(Date.parse(skewed.period.start)).toBeLessThanOrEqual(Date.now());
+    expect(Date.parse(skewed.period.start)).toBeGreaterThanOrEqual(sent - 1000);
+    const open = expectStatus(await as(tokens.dr).list({ status: 'open' }), 200).body as Json;
+    expect(JSON.stringify(open.items)).toContain(skewed.id);
+    const moved = await api.update({ ...skewed, period: { start: inEightDays } });
+    expect(moved.status).toBe(400);
+    expect(await version(skewed.id)).toBe('1');
+    expectStatus(await as(tokens.dr).decide(skewed.id, 'acknowledge'), 200);
+  });
+
+  it('refuses a geolocation off the globe (400) and keeps valid edges', async () => {
+    const before = await alertRows();
+    for (const [lat, lon] of [
+      [200, 4.9],
+      [-90.5, 4.9],
+      [52.4, 180.01],
+      [52.4, -181],
+    ]) {
+      const res = await api.create(alert({ extension: geo(lat, lon) }));
+      expectOutcome(res, 400, lat > 90 || lat < -90 ? /latitude .* not between -90 and 90/ : /longitude .* not between -180 and 180/);
+    }
+    expect(await alertRows()).toBe(before);
+    const edge = await api.created(alert({ extension: geo(-90, 180) }));
+    expect((await row(edge.id)).geolocation).toEqual({ latitude: -90, longitude: 180 });
+  });
+});
+
 describe('GET /api/alerts', () => {
   it('reports p50/p95 time to acknowledge and resolve over the window, as computed independently', async () => {
     // Alerts recorded with their history (raised, acknowledged and resolved at known times) in 2025.
