@@ -169,6 +169,21 @@ describe('predictive maintenance from usage', () => {
     expect((await forecastOf(dev.id)).hours_since_maintenance).toBe(90);
   });
 
+  it('refuses a usage whose timingPeriod ends before it starts (400), storing nothing', async () => {
+    const before = (await forecastOf(dev.id)).hours_since_maintenance;
+    const count = async () => Number((await pg.query(`SELECT count(*) AS n FROM fhir_patient_resource WHERE resource_type = 'DeviceUseStatement' AND NOT deleted`)).rows[0].n);
+    const stored = await count();
+    const backwards = { ...usage(dev.id, since + 7 * D, 1), timingPeriod: { start: new Date(since + 7 * D).toISOString(), end: new Date(since + 6 * D).toISOString() } };
+    const res = await api.create(backwards);
+    expect(res.status).toBe(400);
+    expectOperationOutcome(res.body);
+    expect(outcomeText(res.body)).toMatch(/timingPeriod.end .* is before timingPeriod.start/);
+    const dayBefore = await api.create({ ...backwards, timingPeriod: { start: '2026-01-05T10:00:00Z', end: '2026-01-04' } });
+    expect(dayBefore.status).toBe(400);
+    expect(await count()).toBe(stored);
+    expect((await forecastOf(dev.id)).hours_since_maintenance).toBe(before);
+  });
+
   it('concurrent usages of one device are both counted', async () => {
     const [a, b] = await Promise.all([api.create(usage(dev.id, since + 7 * D, 3)), api.create(usage(dev.id, since + 8 * D, 5))]);
     expect([a.status, b.status]).toEqual([201, 201]);

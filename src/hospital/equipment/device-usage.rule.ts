@@ -1,15 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import type { Device, DeviceUseStatement, Resource } from '@medplum/fhirtypes';
 import type { Tx } from '../../database/database.service';
+import { badRequest } from '../../fhir/operation-outcome';
 import type { WriteRule, WriteRuleContext } from '../../fhir/write/write-rules';
 import { ResourceWriteService, prepare } from '../../fhir/write/resource-write.service';
-import { PREDICTIVE_MAINTENANCE_URL, usageDeviceId, withPredictiveExtension } from './device-usage';
+import { PREDICTIVE_MAINTENANCE_URL, timingPeriodProblem, usageDeviceId, withPredictiveExtension } from './device-usage';
 import { MaintenanceService } from './maintenance.service';
 
 /**
  * Recording usage (a DeviceUseStatement) refreshes the predictive maintenance of the device it
  * names (and of the one it named before, if changed): the Device is rewritten under its lock, so
- * concurrent usages of one device run one after the other and the second counts the first.
+ * concurrent usages of one device run one after the other and the second counts the first. A
+ * timingPeriod that ends before it starts is refused (400).
  */
 @Injectable()
 export class DeviceUsageRule implements WriteRule {
@@ -23,6 +25,8 @@ export class DeviceUsageRule implements WriteRule {
 
   async beforeWrite(tx: Tx, resource: Resource, ctx: WriteRuleContext): Promise<void> {
     const statement = resource as DeviceUseStatement;
+    const problem = timingPeriodProblem(statement);
+    if (problem) throw badRequest(problem, ['DeviceUseStatement.timingPeriod']);
     this.maintenance.note(tx, statement);
     await this.refresh(tx, [usageDeviceId(statement), ctx.previous ? usageDeviceId(ctx.previous as DeviceUseStatement) : undefined]);
   }

@@ -1,4 +1,5 @@
 import type { Device, DeviceUseStatement, Extension } from '@medplum/fhirtypes';
+import { dateRange } from '../../fhir/search/search-values';
 import type { MaintenanceForecast } from './maintenance-forecast';
 
 /** Device.type coding of the AI model versions (the model registry's Devices): not equipment. */
@@ -60,6 +61,19 @@ export function usagePeriod(s: DeviceUseStatement, now: number): { start: number
   if (Number.isNaN(end) && s.status === 'active') end = now;
   if (Number.isNaN(start) || Number.isNaN(end) || end <= start) return undefined;
   return { start, end: Math.min(end, Math.max(start, now)) };
+}
+
+/**
+ * Why the statement's timingPeriod is not a period (undefined when it is, or has no two ends): its end
+ * lies wholly before its start, each read at its precision (R4 per-1: start <= end; a date-only end
+ * covers its whole day, so `2026-01-05` may end a period that starts `2026-01-05T10:00`).
+ */
+export function timingPeriodProblem(s: DeviceUseStatement): string | undefined {
+  const { start, end } = s.timingPeriod ?? {};
+  const from = start ? dateRange(start) : undefined;
+  const to = end ? dateRange(end) : undefined;
+  if (!from || !to || Date.parse(to.high) > Date.parse(from.low)) return undefined;
+  return `timingPeriod.end ${end} is before timingPeriod.start ${start}`;
 }
 
 /** The device with its predictive-maintenance extension replaced (removed when `ext` is undefined). */
