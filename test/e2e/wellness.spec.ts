@@ -163,6 +163,43 @@ describe('wellness plans and their progress', () => {
     expect((await progressRow(plan.id))!.progress).toBe('1.00');
   });
 
+  it('puts readings in the goal\'s unit (UCUM) and leaves out, saying so, those that cannot be converted', async () => {
+    const p = (await api.created(patient())).id as string;
+    const subject = { reference: `Patient/${p}` };
+    const WEIGHT = { system: LOINC, code: '29463-7', display: 'Body weight' };
+    const UCUM = 'http://unitsofmeasure.org';
+    const weight = (value: number, code: string, at: string) => ({
+      resourceType: 'Observation',
+      status: 'final',
+      code: { coding: [WEIGHT] },
+      subject,
+      effectiveDateTime: at,
+      valueQuantity: { value, unit: code, system: UCUM, code },
+    });
+    const goal = await api.created({ resourceType: 'Goal', lifecycleStatus: 'active', description: { text: 'Weigh 80 kg or less' }, subject, startDate: '2026-10-01', target: [{ measure: { coding: [WEIGHT] }, detailQuantity: { value: 80, comparator: '<=', unit: 'kg', system: UCUM, code: 'kg' } }] });
+    await api.created(weight(95, 'kg', '2026-10-02T08:00:00Z')); // baseline: 15 kg above
+    const plan = await api.created({
+      resourceType: 'CarePlan',
+      status: 'active',
+      intent: 'plan',
+      category: [{ coding: [{ system: 'urn:fhir-ai-server:care-plan', code: 'wellness' }] }],
+      title: 'Weight',
+      subject,
+      goal: [{ reference: `Goal/${goal.id as string}` }],
+    });
+    expect(await planProgress(plan.id)).toBe(0); // latest = baseline
+    await api.created(weight(198, '[lb_av]', '2026-10-20T08:00:00Z')); // 89.81 kg: 1 − 9.81/15
+    expect(await planProgress(plan.id)).toBe(Math.round((1 - (198 * 0.45359237 - 80) / 15) * 100) / 100);
+    await api.created(weight(85000, 'g', '2026-11-01T08:00:00Z')); // 85 kg: 1 − 5/15
+    expect(await planProgress(plan.id)).toBe(0.67);
+    const odd = await api.created(weight(70, 'mg/dL', '2026-11-05T08:00:00Z')); // no mass: left out
+    expect(await planProgress(plan.id)).toBe(0.67);
+    const stored = expectStatus(await api.read('CarePlan', plan.id), 200).body as Json;
+    const notes = (stored.extension as Json[]).filter((e) => e.url === `${PROGRESS_URL}-ignored`).map((e) => e.valueString);
+    expect(notes).toEqual([`Observation/${odd.id as string} not counted for Goal/${goal.id as string}: unit "mg/dL" cannot be converted to "kg"`]);
+    expect((await progressRow(plan.id))!.progress).toBe('0.67');
+  });
+
   it('projects only wellness plans; an AI-authored plan is ai_generated', async () => {
     const p = (await api.created(patient())).id as string;
     const device = await api.created({ resourceType: 'Device', status: 'active', deviceName: [{ name: 'wellness-coach', type: 'model-name' }] });

@@ -24,6 +24,10 @@ const CONVERSIONS: Record<string, Record<string, (v: number) => number>> = {
   '/min': { '{beats}/min': (v) => v, '{breaths}/min': (v) => v, 'beats/min': (v) => v, bpm: (v) => v },
   '%': { '1': (v) => v * 100 },
   'mm[Hg]': { mmHg: (v) => v, kPa: (v) => v * 7.50062 },
+  // body mass (wellness goals: a goal in kg, readings from a scale in g or pounds)
+  kg: { g: (v) => v / 1000, '[lb_av]': (v) => v * 0.45359237 },
+  g: { kg: (v) => v * 1000, '[lb_av]': (v) => v * 453.59237 },
+  '[lb_av]': { kg: (v) => v / 0.45359237, g: (v) => v / 453.59237 },
 };
 
 /**
@@ -232,6 +236,7 @@ function codedNumber(cc: CodeableConcept | undefined): number | undefined {
   return undefined;
 }
 
+/** The value in UCUM unit `to`, from `from` (either absent or the same: unchanged); undefined when this table cannot convert it. */
 export function convert(value: number, from: string | undefined, to: string | undefined): number | undefined {
   if (!to || !from || from === to || to === '1') return value;
   return CONVERSIONS[to]?.[from]?.(value);

@@ -3,13 +3,18 @@ import type { RulePlugin } from '../../ai/ai-plugin';
 import { numberParameter, ruleReference } from '../../ai/rules/rule-outputs';
 import { localRefId } from '../../fhir/projection/mappers/mapper-utils';
 import { WELLNESS_PROGRESS_URL, isWellnessPlan } from '../../fhir/projection/mappers/wellness.mapper';
-import { IMPROVING_SCORE, WELLNESS_PROGRESS_MODEL_URL, goalScore, planProgress, type Measurement, type PlanGoals } from './wellness-progress';
+import { IMPROVING_SCORE, WELLNESS_PROGRESS_IGNORED_URL, WELLNESS_PROGRESS_MODEL_URL, goalScore, planProgress, type Measurement, type PlanGoals } from './wellness-progress';
+
+/** The plan's extensions the server writes (a client's are replaced). */
+export const SERVER_OWNED: readonly string[] = [WELLNESS_PROGRESS_URL, WELLNESS_PROGRESS_MODEL_URL, WELLNESS_PROGRESS_IGNORED_URL];
 
 /** What the service gathers for a wellness plan: the plan, its goals (of its patient) and each target's measurements. */
 export interface WellnessProgressInput {
   plan: CarePlan;
   goals: readonly Goal[];
   measurementsOf: (t: GoalTarget) => readonly Measurement[];
+  /** Readings left out, and why (a unit that cannot be converted to the target's): said on the plan. */
+  ignored?: readonly string[];
 }
 
 /**
@@ -32,12 +37,13 @@ export const WELLNESS_PROGRESS_PLUGIN: RulePlugin<WellnessProgressInput, PlanGoa
     scored: (progress) => ({ score: progress ?? null, label: null }),
   },
   prepare: (_rule, { goals, measurementsOf }) => ({ goals, measurementsOf }),
-  outputs: (rule, { plan }, _prepared, progress) => {
-    const others = (plan.extension ?? []).filter((e) => e.url !== WELLNESS_PROGRESS_URL && e.url !== WELLNESS_PROGRESS_MODEL_URL);
-    const extension =
-      progress === undefined
-        ? others
-        : [...others, { url: WELLNESS_PROGRESS_URL, valueDecimal: progress }, { url: WELLNESS_PROGRESS_MODEL_URL, valueReference: ruleReference(rule) }];
+  outputs: (rule, { plan, ignored = [] }, _prepared, progress) => {
+    const others = (plan.extension ?? []).filter((e) => !SERVER_OWNED.includes(e.url));
+    const extension = [
+      ...others,
+      ...(progress === undefined ? [] : [{ url: WELLNESS_PROGRESS_URL, valueDecimal: progress }, { url: WELLNESS_PROGRESS_MODEL_URL, valueReference: ruleReference(rule) }]),
+      ...ignored.map((why) => ({ url: WELLNESS_PROGRESS_IGNORED_URL, valueString: why })),
+    ];
     const { extension: _old, ...rest } = plan;
     return (extension.length ? { ...rest, extension } : rest) as CarePlan;
   },

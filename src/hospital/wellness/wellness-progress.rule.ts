@@ -2,9 +2,9 @@ import { Injectable } from '@nestjs/common';
 import type { CarePlan, Goal, Observation, Resource } from '@medplum/fhirtypes';
 import type { Tx } from '../../database/database.service';
 import { localRefId } from '../../fhir/projection/mappers/mapper-utils';
-import { WELLNESS_PROGRESS_URL, isWellnessPlan } from '../../fhir/projection/mappers/wellness.mapper';
+import { isWellnessPlan } from '../../fhir/projection/mappers/wellness.mapper';
 import type { WriteRule, WriteRuleContext } from '../../fhir/write/write-rules';
-import { WELLNESS_PROGRESS_MODEL_URL } from './wellness-progress';
+import { SERVER_OWNED } from './wellness-progress.plugin';
 import { WellnessProgressService } from './wellness-progress.service';
 
 /**
@@ -29,8 +29,8 @@ export class WellnessProgressRule implements WriteRule {
           await ctx.flush(); // its goals and their measurements may have been written earlier in this transaction
           return this.progress.withProgress(tx, plan);
         }
-        if (plan.extension?.some((e) => e.url === WELLNESS_PROGRESS_URL || e.url === WELLNESS_PROGRESS_MODEL_URL)) {
-          return { ...plan, extension: plan.extension.filter((e) => e.url !== WELLNESS_PROGRESS_URL && e.url !== WELLNESS_PROGRESS_MODEL_URL) } as CarePlan;
+        if (plan.extension?.some((e) => SERVER_OWNED.includes(e.url))) {
+          return { ...plan, extension: plan.extension.filter((e) => !SERVER_OWNED.includes(e.url)) } as CarePlan;
         }
         return;
       }

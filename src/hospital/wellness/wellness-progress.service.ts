@@ -6,17 +6,29 @@ import { isWellnessPlan } from '../../fhir/projection/mappers/wellness.mapper';
 import { ResourceStore } from '../../fhir/store/resource-store.repository';
 import { ResourceWriteService, prepare } from '../../fhir/write/resource-write.service';
 import { PluginCore } from '../../ai/plugins/plugin-core';
-import type { Measurement } from './wellness-progress';
+import { convert } from '../../ai/features/tabular.features';
+import { targetUnit, type Measurement } from './wellness-progress';
 import { WELLNESS_PROGRESS_PLUGIN } from './wellness-progress.plugin';
 
 const NOT_MEASURED = new Set(['entered-in-error', 'cancelled', 'registered']);
 
-/** A measured value of an Observation (its Quantity or integer value and when), if it has one. */
+/** A measured value of an Observation (its Quantity or integer value, its unit, and when), if it has one. */
 export function measurementOf(obs: Observation): Measurement | undefined {
   if (NOT_MEASURED.has(obs.status)) return undefined;
   const value = obs.valueQuantity?.value ?? obs.valueInteger;
+  const unit = obs.valueQuantity ? (obs.valueQuantity.code ?? obs.valueQuantity.unit) : undefined;
   const at = obs.effectiveDateTime ?? obs.effectivePeriod?.start ?? obs.effectiveInstant ?? obs.issued;
-  return typeof value === 'number' && at ? { value, at } : undefined;
+  return typeof value === 'number' && at ? { value, at, ...(unit ? { unit } : {}) } : undefined;
+}
+
+/**
+ * The measurement in the target's unit (UCUM conversion of the anomaly features, tabular.features
+ * `convert`), or why it cannot be used. A measurement or target without a unit is taken as it is.
+ */
+export function inTargetUnit(m: Measurement, unit: string | undefined): Measurement | { ignored: string } {
+  if (!unit || !m.unit || m.unit === unit) return m;
+  const value = convert(m.value, m.unit, unit);
+  return value === undefined ? { ignored: `unit "${m.unit}" cannot be converted to "${unit}"` } : { ...m, value, unit };
 }
 
 export function sameCode(a: CodeableConcept | undefined, b: CodeableConcept | undefined): boolean {
@@ -63,14 +75,24 @@ export class WellnessProgressService {
       .map((id) => (id === pending.goal?.id ? pending.goal : parse<Goal>(stored.get(`Goal/${id}`)?.json)))
       .filter((g): g is Goal => !!g && localRefId(g.subject, 'Patient') === patientId);
     const byTarget = new Map<GoalTarget, Measurement[]>();
+    const ignored: string[] = [];
     for (const goal of goals) {
-      for (const t of goal.target ?? []) if (t.measure && patientId) byTarget.set(t, await this.measurements(tx, patientId, t.measure, pending.observation));
+      for (const t of goal.target ?? []) {
+        if (!t.measure || !patientId) continue;
+        const usable: Measurement[] = [];
+        for (const [ref, m] of await this.measurements(tx, patientId, t.measure, pending.observation)) {
+          const converted = inTargetUnit(m, targetUnit(t));
+          if ('ignored' in converted) ignored.push(`${ref} not counted for Goal/${goal.id}: ${converted.ignored}`);
+          else usable.push(converted);
+        }
+        byTarget.set(t, usable);
+      }
     }
     // The active version of the rule (ai_models) computes it; the progress names it beside the value.
     const { output } = await this.plugins.inTransaction(
       tx,
       WELLNESS_PROGRESS_PLUGIN,
-      { plan, goals, measurementsOf: (t) => byTarget.get(t) ?? [] },
+      { plan, goals, measurementsOf: (t) => byTarget.get(t) ?? [], ignored },
       { input: { ref: `CarePlan/${plan.id}` }, at: new Date().toISOString(), patientId: patientId ?? null, outputRef: `CarePlan/${plan.id}` },
     );
     return output;
@@ -131,7 +153,8 @@ export class WellnessProgressService {
     return goals;
   }
 
-  private async measurements(tx: Tx, patientId: string, measure: CodeableConcept, pending: Observation | undefined): Promise<Measurement[]> {
+  /** The patient's measurements of this measure, each with its Observation's reference. */
+  private async measurements(tx: Tx, patientId: string, measure: CodeableConcept, pending: Observation | undefined): Promise<Array<[string, Measurement]>> {
     const codings = (measure.coding ?? []).filter((c) => c.code);
     if (!codings.length) return [];
     const rows = await tx.query<{ resource_id: string }>(
@@ -143,7 +166,12 @@ export class WellnessProgressService {
     const stored = await this.store.readCurrentMany(ids.map((id) => ({ resourceType: 'Observation', id })), tx);
     const observations = [...stored.values()].filter((v) => !v.deleted).map((v) => parse<Observation>(v.json));
     if (pending && localRefId(pending.subject, 'Patient') === patientId && sameCode(pending.code, measure)) observations.push(pending);
-    return observations.map((o) => (o ? measurementOf(o) : undefined)).filter((m): m is Measurement => !!m);
+    const found: Array<[string, Measurement]> = [];
+    for (const o of observations) {
+      const m = o && measurementOf(o);
+      if (m) found.push([`Observation/${o.id}`, m]);
+    }
+    return found;
   }
 }
 

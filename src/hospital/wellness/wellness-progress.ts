@@ -5,6 +5,8 @@ export interface Measurement {
   value: number;
   /** When it was measured (FHIR dateTime). */
   at: string;
+  /** Its UCUM unit (Quantity.code, else .unit), when it has one. */
+  unit?: string;
 }
 
 /**
@@ -18,12 +20,16 @@ export interface Measurement {
  *   (detailRange; detailQuantity with comparator < or <= is (−∞, v], > or >= is [v, ∞), none is
  *   [v, v]) and d(x) the distance of x from it, the baseline b the first measurement on or after the
  *   goal's startDate (else the first) and l the latest: 1 if d(l) = 0, else 0 if d(b) ≤ d(l), else
- *   1 − d(l)/d(b) (the part of the way from the baseline to the target covered);
+ *   1 − d(l)/d(b) (the part of the way from the baseline to the target covered); measurements are
+ *   first put in the target's unit (UCUM, the anomaly features' converter), and those whose unit
+ *   cannot be converted are left out (the plan says which, in the wellness-progress-ignored extension);
  * - otherwise from achievementStatus: improving 0.5, anything else 0.
  */
 export const PROGRESS_VERSION = 'wellness-progress/1';
 /** Server-owned, on a wellness CarePlan beside its progress: the rule version (Device) that computed it (valueReference). */
 export const WELLNESS_PROGRESS_MODEL_URL = 'https://fhir-ai-server.dev/StructureDefinition/wellness-progress-model';
+/** Server-owned, on a wellness CarePlan: one per reading left out of its progress, saying which and why (valueString). */
+export const WELLNESS_PROGRESS_IGNORED_URL = 'https://fhir-ai-server.dev/StructureDefinition/wellness-progress-ignored';
 export const IMPROVING_SCORE = 0.5;
 
 const NOT_COUNTED = new Set(['cancelled', 'rejected', 'entered-in-error']);
@@ -48,6 +54,12 @@ export function targetRange(t: GoalTarget): [number, number] | undefined {
     default:
       return [v, v];
   }
+}
+
+/** The unit a target is stated in (detailQuantity's, else detailRange's; UCUM code, else unit text), if any. */
+export function targetUnit(t: GoalTarget): string | undefined {
+  const q = t.detailQuantity ?? t.detailRange?.low ?? t.detailRange?.high;
+  return q?.code ?? q?.unit;
 }
 
 const distance = ([lo, hi]: [number, number], x: number) => (x < lo ? lo - x : x > hi ? x - hi : 0);
