@@ -11,12 +11,13 @@ import { SmartConfigurationController } from './smart-configuration.controller';
 import { ClientsController } from './clients.controller';
 import { FhirStoreModule } from '../fhir/fhir-store.module';
 import { TokenService } from './token.service';
+import { TokenCheck } from './token-check.service';
 
 @Module({
   imports: [FhirStoreModule],
   controllers: [TokenController, SmartConfigurationController, ClientsController],
-  providers: [ClientRepository, SigningKeyService, TokenService, { provide: APP_GUARD, useClass: AuthGuard }],
-  exports: [TokenService, SigningKeyService],
+  providers: [ClientRepository, SigningKeyService, TokenService, TokenCheck, { provide: APP_GUARD, useClass: AuthGuard }],
+  exports: [TokenService, TokenCheck, SigningKeyService],
 })
 export class AuthModule implements OnModuleInit {
   constructor(

@@ -72,10 +72,6 @@ export class ClientRepository {
    * The token generation of a live client, or undefined when it does not exist or is revoked:
    * tokens of revoked clients, and tokens of an earlier generation, stop working.
    */
-  async isActive(clientId: string): Promise<boolean> {
-    return (await this.liveGeneration(clientId)) !== undefined;
-  }
-
   async liveGeneration(clientId: string): Promise<number | undefined> {
     const rows = await this.db.query<{ token_generation: number }>('SELECT token_generation FROM auth_clients WHERE client_id = ? AND revoked_at IS NULL', [clientId]);
     return rows[0]?.token_generation;

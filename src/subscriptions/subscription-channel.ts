@@ -16,23 +16,32 @@ export interface ChannelProblem {
   message: string;
 }
 
-/** `Observation?code=http://loinc.org|8867-4` → type and query; undefined when it is not a search of a known type. */
+/**
+ * `Observation?code=http://loinc.org|8867-4` → type and query; a bare type (`Observation`, or
+ * `Observation?`) has an empty query and matches every resource of the type. Undefined when it is
+ * not a search of a known type.
+ */
 export function parseCriteria(criteria: string | undefined): ParsedCriteria | undefined {
-  const m = /^([A-Z][A-Za-z]+)\?(.+)$/.exec(criteria?.trim() ?? '');
+  const m = /^([A-Z][A-Za-z]+)(?:\?(.*))?$/.exec(criteria?.trim() ?? '');
   if (!m || !isResourceType(m[1])) return undefined;
-  return { resourceType: m[1], query: m[2] };
+  return { resourceType: m[1], query: m[2] ?? '' };
+}
+
+/** The criteria's query narrowed to one resource (`criteria&_id=<id>`), as the matcher and the write check run it. */
+export function queryForId(criteria: ParsedCriteria, id: string): string {
+  return [criteria.query, `_id=${encodeURIComponent(id)}`].filter(Boolean).join('&');
 }
 
 /**
  * What is wrong with a Subscription as a client submits it, in FHIR paths: criteria a search of a
- * known type with at least one parameter; a channel this server delivers; a rest-hook endpoint an
+ * known type (a bare type included); a channel this server delivers; a rest-hook endpoint an
  * absolute http(s) URL; a payload type it can send; headers as `Name: value`. Pure; the criteria's
  * parameters themselves are checked by the search engine.
  */
 export function channelProblems(sub: Subscription): ChannelProblem[] {
   const problems: ChannelProblem[] = [];
   if (!parseCriteria(sub.criteria)) {
-    problems.push({ path: 'Subscription.criteria', message: 'criteria must be a search of a resource type with parameters, e.g. "Observation?code=http://loinc.org|8867-4"' });
+    problems.push({ path: 'Subscription.criteria', message: 'criteria must be a search of a resource type, e.g. "Observation?code=http://loinc.org|8867-4" or "Observation"' });
   }
   const channel = sub.channel;
   if (!channel || !(SUPPORTED_CHANNELS as readonly string[]).includes(channel.type)) {
@@ -68,20 +77,71 @@ export function channelProblems(sub: Subscription): ChannelProblem[] {
 export function channelHeaders(sub: Subscription): Record<string, string> {
   const out: Record<string, string> = {};
   for (const h of sub.channel?.header ?? []) {
-    const i = h.indexOf(':');
-    if (i > 0) out[h.slice(0, i).trim()] = h.slice(i + 1).trim();
+    const split = splitHeader(h);
+    if (split) out[split[0]] = split[1];
   }
   return out;
+}
+
+/** `Name: value` → name and value, trimmed; undefined without a name. */
+function splitHeader(h: string): [string, string] | undefined {
+  const i = h.indexOf(':');
+  return i > 0 ? [h.slice(0, i).trim(), h.slice(i + 1).trim()] : undefined;
 }
 
 /**
  * The status a submitted Subscription is stored with. A client submits `requested` or `off`; the
  * server makes a valid `requested` one `active` (R4). Re-submitting the current status (a client
- * that PUTs back what it read) keeps it.
+ * that PUTs back what it read) keeps it. One whose `end` has passed is stored `off`: R4 has the
+ * server turn a Subscription off at its end, so it is never active after it.
  */
-export function acceptedStatus(submitted: Subscription['status'], previous: Subscription['status'] | undefined): Subscription['status'] | { refused: string } {
-  if (submitted === 'requested') return 'active';
-  if (submitted === 'off') return 'off';
-  if (submitted === previous) return submitted;
-  return { refused: `a client may submit a Subscription as "requested" or "off" (the server makes it active), not "${submitted}"` };
+export function acceptedStatus(
+  submitted: Subscription['status'],
+  previous: Subscription['status'] | undefined,
+  end?: string,
+  now: number = Date.now(),
+): Subscription['status'] | { refused: string } {
+  const status = submitted === 'requested' ? 'active' : submitted === 'off' || submitted === previous ? submitted : undefined;
+  if (!status) return { refused: `a client may submit a Subscription as "requested" or "off" (the server makes it active), not "${submitted}"` };
+  return status === 'active' && end !== undefined && Date.parse(end) <= now ? 'off' : status;
+}
+
+/** Whether sockets may be bound to this Subscription and pinged for it: a websocket channel, active, not past its end. */
+export function isLiveWebsocket(sub: Subscription, now: number): boolean {
+  return sub.channel?.type === 'websocket' && sub.status === 'active' && !(sub.end && Date.parse(sub.end) <= now);
+}
+
+/**
+ * What the answers to a non-administrator's writes show instead of a header's value
+ * (AccessPolicy.redact): `Authorization: (hidden)`.
+ */
+export const MASKED_HEADER_VALUE = '(hidden)';
+
+/**
+ * The headers as they are to be stored: a header whose value is the mask (a client PUTting back
+ * what its write was answered with) keeps the value stored under that name before (the n-th
+ * header of a name takes the n-th previous one of that name, names compared case-insensitively);
+ * a masked header with no previous value is a problem, not stored. Pure.
+ */
+export function unmaskedHeaders(headers: string[], previous: string[]): { headers: string[]; problems: ChannelProblem[] } {
+  const before = new Map<string, string[]>();
+  for (const [name, value] of previous.map(splitHeader).filter((x) => x !== undefined)) {
+    before.set(name.toLowerCase(), [...(before.get(name.toLowerCase()) ?? []), value]);
+  }
+  const used = new Map<string, number>();
+  const problems: ChannelProblem[] = [];
+  const out = headers.map((h, index) => {
+    const split = splitHeader(h);
+    if (!split || split[1] !== MASKED_HEADER_VALUE) return h;
+    const name = split[0];
+    const n = used.get(name.toLowerCase()) ?? 0;
+    used.set(name.toLowerCase(), n + 1);
+    const kept = before.get(name.toLowerCase())?.[n];
+    if (kept === undefined) {
+      problems.push({ path: `Subscription.channel.header[${index}]`, message: `"${name}: ${MASKED_HEADER_VALUE}" stands for a value stored before, and there is none: send the header's real value` });
+      return h;
+    }
+    return `${name}: ${kept}`;
+  });
+  return { headers: out, problems };
 }

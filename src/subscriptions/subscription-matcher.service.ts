@@ -4,12 +4,10 @@ import { DatabaseService } from '../database/database.service';
 import { SearchService } from '../fhir/search/search.service';
 import type { ResourceEvent } from '../outbox/outbox.repository';
 import { FreshRead } from '../outbox/fresh-read';
-import { parseCriteria } from './subscription-channel';
+import { parseCriteria, queryForId, type ParsedCriteria } from './subscription-channel';
 
-interface ActiveSubscription {
+interface ActiveSubscription extends ParsedCriteria {
   id: string;
-  resourceType: string;
-  query: string;
 }
 
 /**
@@ -35,7 +33,7 @@ export class SubscriptionMatcher {
     const candidates = (await this.active(since)).get(event.resourceType) ?? [];
     const matched: string[] = [];
     for (const s of candidates) {
-      const ids = await this.search.matchIds(this.db, s.resourceType, `${s.query}&_id=${encodeURIComponent(event.resourceId)}`, 1).catch(() => []);
+      const ids = await this.search.matchIds(this.db, s.resourceType, queryForId(s, event.resourceId), 1).catch(() => []);
       if (ids.length) matched.push(s.id);
     }
     return matched;

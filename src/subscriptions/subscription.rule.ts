@@ -6,8 +6,11 @@ import type { Tx } from '../database/database.service';
 import { OperationOutcomeError, badRequest, outcome } from '../fhir/operation-outcome';
 import { SearchService } from '../fhir/search/search.service';
 import { WriteRules, type WriteRule, type WriteRuleContext } from '../fhir/write/write-rules';
-import { acceptedStatus, channelProblems, parseCriteria } from './subscription-channel';
+import { acceptedStatus, channelProblems, parseCriteria, queryForId, unmaskedHeaders, type ChannelProblem } from './subscription-channel';
 import { endpointRefusal } from './endpoint-guard';
+
+const invalid = (problems: ChannelProblem[]): OperationOutcomeError =>
+  new OperationOutcomeError(400, outcome(problems.map((p) => ({ severity: 'error', code: 'invalid', diagnostics: p.message, expression: [p.path] }))));
 
 /** The actor of the server's own changes to a Subscription (recording a delivery error). */
 export const SUBSCRIPTIONS_ACTOR = 'system:subscriptions';
@@ -16,7 +19,9 @@ export const SUBSCRIPTIONS_ACTOR = 'system:subscriptions';
  * A Subscription is checked when it is written, so that a bad one is refused at once (400 naming
  * what is wrong) rather than failing silently later: the channel (subscription-channel.ts), the
  * criteria's parameters (by the search engine), and a rest-hook endpoint that does not point into
- * the server's own network. A valid `requested` Subscription is stored `active`.
+ * the server's own network. A valid `requested` Subscription is stored `active` (`off` when its
+ * `end` has passed). A header sent back masked (`Name: (hidden)`, as a non-administrator's write
+ * is answered) keeps the value stored before.
  */
 @Injectable()
 export class SubscriptionRule implements WriteRule, OnModuleInit {
@@ -38,10 +43,12 @@ export class SubscriptionRule implements WriteRule, OnModuleInit {
     const previous = ctx.previous as Subscription | undefined;
     if (ctx.actor === SUBSCRIPTIONS_ACTOR) return sub; // the server's own status change
     const problems = channelProblems(sub);
-    if (problems.length) throw new OperationOutcomeError(400, outcome(problems.map((p) => ({ severity: 'error', code: 'invalid', diagnostics: p.message, expression: [p.path] }))));
+    if (problems.length) throw invalid(problems);
+    const headers = unmaskedHeaders(sub.channel.header ?? [], previous?.channel?.header ?? []);
+    if (headers.problems.length) throw invalid(headers.problems);
     const criteria = parseCriteria(sub.criteria) as NonNullable<ReturnType<typeof parseCriteria>>;
     try {
-      await this.search.matchIds(tx, criteria.resourceType, `${criteria.query}&_id=subscription-check`, 1);
+      await this.search.matchIds(tx, criteria.resourceType, queryForId(criteria, 'subscription-check'), 1);
     } catch (e) {
       if (e instanceof OperationOutcomeError) throw badRequest(`Subscription.criteria: ${e.message}`, ['Subscription.criteria']);
       throw e;
@@ -50,9 +57,9 @@ export class SubscriptionRule implements WriteRule, OnModuleInit {
       const refusal = await endpointRefusal(sub.channel.endpoint as string, this.config.subscriptionAllowPrivateEndpoints);
       if (refusal) throw badRequest(`Subscription.channel.endpoint: ${refusal}`, ['Subscription.channel.endpoint']);
     }
-    const status = acceptedStatus(sub.status, previous?.status);
+    const status = acceptedStatus(sub.status, previous?.status, sub.end);
     if (typeof status === 'object') throw badRequest(status.refused, ['Subscription.status']);
-    const stored: Subscription = { ...sub, status };
+    const stored: Subscription = { ...sub, status, ...(sub.channel.header ? { channel: { ...sub.channel, header: headers.headers } } : {}) };
     if (status === 'active') delete stored.error;
     return stored;
   }

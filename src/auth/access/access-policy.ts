@@ -4,6 +4,7 @@ import type { AuthContext } from '../auth.types';
 import { allows, isPatientContext, type Permission } from './scopes';
 import { hiddenFromPatients } from '../../fhir/definitions/patient-references';
 import { sharedVisibleTo } from '../../fhir/definitions/patient-references';
+import { MASKED_HEADER_VALUE } from '../../subscriptions/subscription-channel';
 
 /**
  * Data scientists see who is who nowhere: their `system/*.rs` scopes serve only de-identified Bulk
@@ -101,12 +102,13 @@ export class AccessPolicy {
   /**
    * A resource as returned to this caller: a Subscription's channel.header values (credentials of
    * the endpoint) are masked for anyone but administrators, also in the answers to their own writes.
+   * A write that sends the mask back keeps the stored value (SubscriptionRule).
    */
   redact<T extends { resourceType?: string }>(auth: AuthContext | undefined, resource: T): T {
     if (resource?.resourceType !== 'Subscription' || auth?.scopes.includes('admin')) return resource;
     const sub = resource as T & { channel?: { header?: string[] } };
     if (!sub.channel?.header) return resource;
-    return { ...sub, channel: { ...sub.channel, header: sub.channel.header.map((h) => `${h.split(':')[0]}: (hidden)`) } };
+    return { ...sub, channel: { ...sub.channel, header: sub.channel.header.map((h) => `${h.split(':')[0]}: ${MASKED_HEADER_VALUE}`) } };
   }
 }
 
