@@ -10,9 +10,10 @@ export interface Card {
   detail: string;
   indicator: 'info' | 'warning' | 'critical';
   source: { label: string; topic: Coding };
-  suggestions: Suggestion[];
-  selectionBehavior: 'at-most-one';
-  overrideReasons: Coding[];
+  /** Offered to practitioners only. */
+  suggestions?: Suggestion[];
+  selectionBehavior?: 'at-most-one';
+  overrideReasons?: Coding[];
 }
 
 export interface Suggestion {
@@ -37,6 +38,9 @@ const PRIORITY_ORDER: Record<string, number> = { stat: 0, asap: 1, urgent: 2, ro
  * another id gets a name-based UUID), so feedback finds the Task again; the suggestions' uuids are
  * derived from it. Pure.
  */
+/** The users who may be offered a decision: practitioners, directly or through a role. */
+const DECIDERS = /^(Practitioner|PractitionerRole)\//;
+
 export function cardOf(task: Task, view: RecommendationView, userId: string, now: Date): Card {
   const practitionerId = /^Practitioner\/(.+)$/.exec(userId)?.[1];
   const suggestion = (decision: Decision): Suggestion => ({
@@ -59,9 +63,9 @@ export function cardOf(task: Task, view: RecommendationView, userId: string, now
       label: 'fhir-ai-server AI recommendations',
       topic: { system: 'urn:fhir-ai-server:ai-task', code: view.model.task ?? 'recommendation', display: 'AI recommendation awaiting a clinician' },
     },
-    suggestions: [suggestion('approve'), suggestion('reject')],
-    selectionBehavior: 'at-most-one',
-    overrideReasons: OVERRIDE_REASONS,
+    // Only a practitioner decides (the approval API takes clinician tokens only): a patient or a
+    // related person viewing the record sees the card without Accept/Reject.
+    ...(DECIDERS.test(userId) ? { suggestions: [suggestion('approve'), suggestion('reject')], selectionBehavior: 'at-most-one' as const, overrideReasons: OVERRIDE_REASONS } : {}),
   };
 }
 

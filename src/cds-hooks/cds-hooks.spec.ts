@@ -86,12 +86,15 @@ describe('cards', () => {
   it('makes one card per recommendation with Accept and Reject suggestions whose actions update the Task', () => {
     const card = cardOf(task(), viewOf(task()), 'Practitioner/dr1', NOW);
     expect(card).toMatchObject({ uuid: TASK_ID, indicator: 'info', selectionBehavior: 'at-most-one', source: { topic: { code: 'diagnosis-confidence' } } });
-    expect(card.suggestions.map((s) => [s.label, s.uuid, s.actions[0].resource.status, s.actions[0].resource.owner?.reference])).toEqual([
+    expect(card.suggestions?.map((s) => [s.label, s.uuid, s.actions[0].resource.status, s.actions[0].resource.owner?.reference])).toEqual([
       ['Accept', suggestionUuid(TASK_ID, 'approve'), 'accepted', 'Practitioner/dr1'],
       ['Reject', suggestionUuid(TASK_ID, 'reject'), 'rejected', 'Practitioner/dr1'],
     ]);
     // Without a Practitioner as the user, the actions set no owner.
-    expect(cardOf(task(), viewOf(task()), 'PractitionerRole/r1', NOW).suggestions[0].actions[0].resource.owner).toBeUndefined();
+    expect(cardOf(task(), viewOf(task()), 'PractitionerRole/r1', NOW).suggestions?.[0].actions[0].resource.owner).toBeUndefined();
+    // A patient (or related person) viewing the record is shown the card, with nothing to decide.
+    const forPatient = cardOf(task(), viewOf(task()), 'Patient/p1', NOW);
+    expect([forPatient.summary, forPatient.suggestions, forPatient.selectionBehavior]).toEqual([card.summary, undefined, undefined]);
   });
 
   it('keeps the summary under 140 characters and flags a retired model', () => {
