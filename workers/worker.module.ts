@@ -22,6 +22,7 @@ import { MetricsModule } from '../src/metrics/metrics.module';
 import { MetricsPublisher } from '../src/metrics/metrics-publisher.service';
 import { HospitalModule } from '../src/hospital/hospital.module';
 import { SubscriptionsModule } from '../src/subscriptions/subscriptions.module';
+import { RecommendationWritesModule } from '../src/recommendations/recommendation-writes.module';
 import { SubscriptionDelivery } from '../src/subscriptions/subscription-delivery.service';
 import { SubscriptionDeliveryProcessor } from './processors/subscription-delivery.processor';
 import { ExchangePushProcessor } from './processors/exchange-push.processor';
@@ -45,6 +46,7 @@ export class WorkerModule {
         FhirStoreModule,
         HospitalModule,
         SubscriptionsModule,
+        RecommendationWritesModule,
         AiModule,
         BulkExportWorkerModule,
         ExchangeModule,

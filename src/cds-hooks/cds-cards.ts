@@ -49,7 +49,11 @@ export function cardOf(task: Task, view: RecommendationView, userId: string, now
     actions: [
       {
         type: 'update',
-        description: decision === 'approve' ? 'Accept the AI recommendation (the Task becomes accepted, owned by the clinician)' : 'Reject the AI recommendation (the Task becomes rejected)',
+        // What the decision makes of the Task. This server takes it from the clinician's feedback (or
+        // POST /api/recommendations/{id}/approve|reject), not as a FHIR update of the Task, which it refuses.
+        description:
+          (decision === 'approve' ? 'Accept the AI recommendation (the Task becomes accepted, owned by the clinician)' : 'Reject the AI recommendation (the Task becomes rejected)') +
+          "; this server applies it when the clinician's feedback reports this suggestion accepted",
         resource: decidedTask(task, decision, practitionerId, decision === 'reject' ? 'rejected in the EHR' : undefined, now),
       },
     ],

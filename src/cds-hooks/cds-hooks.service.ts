@@ -124,7 +124,7 @@ export class CdsHooksService {
     const decision: Decision | undefined = entry.acceptedSuggestions.includes(ids.approve) ? 'approve' : entry.acceptedSuggestions.includes(ids.reject) ? 'reject' : undefined;
     if (decision && task.status !== 'requested') {
       const wanted = decision === 'approve' ? 'accepted' : 'rejected';
-      // The EHR may already have applied the suggestion's action itself: the same decision again is no conflict.
+      // Already decided the same way (through the API, or earlier feedback): the same decision again is no conflict.
       if (task.status !== wanted) throw conflict(`Recommendation ${task.id} is already decided (${task.status}${task.owner?.reference ? ` by ${task.owner.reference}` : ''})`);
     }
     return { entry, task, patientId, ...(decision ? { decision } : {}) };

@@ -7,11 +7,12 @@ import type { TxContext } from '../database/database.service';
 import { OperationOutcomeError, badRequest, conflict, forbidden, notFound } from '../fhir/operation-outcome';
 import { localRefId } from '../fhir/projection/mappers/mapper-utils';
 import { ResourceStore } from '../fhir/store/resource-store.repository';
-import { ResourceWriteService } from '../fhir/write/resource-write.service';
+import { ResourceWriteService, prepare } from '../fhir/write/resource-write.service';
 import { ClinicianPatients } from './clinician-patients.service';
 import { decidedTask, decisionReason, type Decision } from './recommendation-decision';
 import { RecommendationAudit, type Caller } from './recommendation-audit';
 import { RecommendationReader } from './recommendation.reader';
+import { RecommendationTaskRule } from './recommendation-task.rule';
 import { TASK_STATUSES, type RecommendationStatus, type RecommendationView } from './recommendation-view';
 
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -53,6 +54,7 @@ export class RecommendationsService {
     private readonly writer: ResourceWriteService,
     private readonly store: ResourceStore,
     private readonly audit: RecommendationAudit,
+    private readonly rule: RecommendationTaskRule,
   ) {}
 
   async list(auth: AuthContext | undefined, query: ListQuery): Promise<ListResult> {
@@ -107,7 +109,13 @@ export class RecommendationsService {
     let written: Task;
     try {
       // Conditional on the version read: of two decisions at once, the second finds a newer version.
-      const outcome = await this.writer.update(ctx, 'Task', id, updated, { ifMatch: `W/"${found.versionId}"` });
+      // The write rule on recommendation Tasks lets this transaction, and only it, decide this one.
+      const task = prepare(updated, 'Task', id);
+      const status = decision === 'approve' ? 'accepted' : 'rejected';
+      const outcome = await this.writer.inTransaction(ctx, (tx) => {
+        this.rule.permitDecision(tx, id, status);
+        return this.writer.updateInTx(tx, task, { ifMatch: `W/"${found.versionId}"` });
+      });
       written = outcome.resource as Task;
     } catch (e) {
       if (!(e instanceof OperationOutcomeError) || e.status !== 412) throw e;

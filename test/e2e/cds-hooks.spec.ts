@@ -15,8 +15,9 @@ import { highRiskCadObservations } from '../helpers/ai-fixtures';
 
 /**
  * CDS Hooks end to end: discovery, a patient-view call whose cards are the patient's pending
- * recommendations (made by the worker's real models), a suggestion's action applied by the EHR,
- * and feedback (recorded always; deciding only for a clinician).
+ * recommendations (made by the worker's real models), a suggestion's action applied by the EHR
+ * as a FHIR update (refused: only the approval path decides), and feedback (recorded always;
+ * deciding only for a clinician).
  */
 let t: TestApp;
 let worker: TestWorker;
@@ -193,18 +194,24 @@ describe('patient-view', () => {
 });
 
 describe('suggestions and feedback', () => {
-  it("applies a suggestion's action as an EHR would (a FHIR update): the recommendation is accepted and its card gone", async () => {
+  it("refuses a suggestion's action applied as a FHIR update; the clinician's feedback decides: the recommendation is accepted and its card gone", async () => {
     const cards = expectStatus(await hook(tokens.ehr, hookRequest(ids.p1)), 200).body.cards as Json[];
     const accept = (cards.find((c) => c.uuid === diagnosis.id) as Json).suggestions[0].actions[0];
-    expectStatus(await request(server()).put(`/fhir/Task/${diagnosis.id}`).set('Authorization', `Bearer ${tokens.ehr}`).set('Content-Type', 'application/fhir+json').send(JSON.stringify(accept.resource)), 200);
+    // Applied by the EHR system itself, the action would decide without a clinician: refused, naming the approval API.
+    const applied = await request(server()).put(`/fhir/Task/${diagnosis.id}`).set('Authorization', `Bearer ${tokens.ehr}`).set('Content-Type', 'application/fhir+json').send(JSON.stringify(accept.resource));
+    expectOutcome(applied, 409, /\/api\/recommendations\/\{id\}\/approve/);
+    expect((await taskNow(diagnosis.id)).status).toBe('requested');
+
+    // The clinician's feedback accepting the suggestion decides it, through the approval path.
+    const suggestion = (cards.find((c) => c.uuid === diagnosis.id) as Json).suggestions[0].uuid;
+    expectStatus(await feedback(tokens.drA, { feedback: [{ card: diagnosis.id, outcome: 'accepted', acceptedSuggestions: [{ id: suggestion }], outcomeTimestamp: new Date().toISOString() }] }), 200);
     expect(await taskNow(diagnosis.id)).toMatchObject({ status: 'accepted', owner: { reference: `Practitioner/${ids.drA}` } });
     const { rows } = await pg.query('SELECT approved_by_doctor, doctor_id FROM recommendations WHERE id = $1', [diagnosis.id]);
     expect(rows[0]).toEqual({ approved_by_doctor: true, doctor_id: ids.drA });
     const after = expectStatus(await hook(tokens.ehr, hookRequest(ids.p1)), 200).body.cards as Json[];
     expect(after.map((c) => c.uuid)).toEqual([triage.id]);
 
-    // A clinician's feedback accepting the same suggestion is no conflict: it is already so.
-    const suggestion = (cards.find((c) => c.uuid === diagnosis.id) as Json).suggestions[0].uuid;
+    // The same feedback again is no conflict: it is already so.
     expectStatus(await feedback(tokens.drA, { feedback: [{ card: diagnosis.id, outcome: 'accepted', acceptedSuggestions: [{ id: suggestion }], outcomeTimestamp: new Date().toISOString() }] }), 200);
     expect((await taskNow(diagnosis.id)).status).toBe('accepted');
   });
