@@ -7,8 +7,12 @@ import type { RuleDefinition, RuleTask } from './rules/rule-catalog';
 import type { ActiveRule } from './rules/rule-registry.service';
 import type { PredictionValue } from './rules/rule-predictions';
 
-/** Written on every resource the AI writes, so that its own writes never trigger it again. */
-export const AI_SOURCE = 'urn:fhir-ai-server:ai-worker';
+/**
+ * Written on every resource the AI writes, naming the writer (no other writer may store it, see
+ * src/fhir/write/ai-source.ts). Whether a write triggers the AI is decided by its outbox actor,
+ * never by this field.
+ */
+export { AI_SOURCE } from '../fhir/write/ai-source';
 /** Identifier system of AI outputs: one output per job (task and input version), however often it runs. */
 export const AI_JOB_SYSTEM = 'urn:fhir-ai-server:ai-job';
 
@@ -118,7 +122,11 @@ export interface AiPlugin<Input = PluginInput, Prepared = PreparedInput, Result 
   readonly engine: OnnxEngine | RuleEngine<Prepared, Result>;
   /** The resource types whose writes may trigger it (none for an on-request plugin). */
   readonly resourceTypes: readonly string[];
-  /** Whether this change (a create or update of one of resourceTypes, `resource` as it is stored) triggers the task. */
+  /**
+   * Whether this change (a create or update of one of resourceTypes, `resource` as it is stored)
+   * triggers the task. The AI's own writes never reach it (the fan-out passes over them by their
+   * outbox actor, AiTaskRunner.mayTrigger): it judges the content, not who wrote it.
+   */
   triggers(event: TriggerEvent, resource: Resource): boolean | Promise<boolean>;
   /**
    * The version for this trigger, or undefined when there is none (nothing to do). Without it, the

@@ -8,7 +8,8 @@ import { ResourceStore, type StoredVersion } from '../fhir/store/resource-store.
 import { ResourceWriteService, prepare } from '../fhir/write/resource-write.service';
 import type { ResourceEvent } from '../outbox/outbox.repository';
 import type { Task } from '@medplum/fhirtypes';
-import { AI_SOURCE, type AiJob, type AiPlugin, type ModelPlugin } from './ai-plugin';
+import { AI_ACTOR_PREFIX, AI_SOURCE } from '../fhir/write/ai-source';
+import type { AiJob, AiPlugin, ModelPlugin } from './ai-plugin';
 import { coalescePerPatient } from './job-coalescing';
 import { failedRequest, isOpenRequest } from './request-task';
 import { basisKey } from './result-basis';
@@ -27,7 +28,7 @@ export type AiJobResult =
   | { status: 'skipped'; reason: string };
 
 /** The actor of the AI worker's write transactions (`system:ai:<model>`): its own writes trigger no plugin. */
-export const AI_ACTOR_PREFIX = 'system:ai:';
+export { AI_ACTOR_PREFIX } from '../fhir/write/ai-source';
 
 /** The deterministic id of an AI job: one per task and input version. */
 export function aiJobId(job: AiJob): string {
@@ -69,7 +70,9 @@ export class AiTaskRunner {
   /**
    * Whether a committed change could trigger any plugin, decided without reading it: not a
    * deletion, and not one of the AI's own writes (its outputs, their Provenance, recommendations,
-   * alerts, the write-back onto the trigger), which every plugin refuses (meta.source = AI_SOURCE).
+   * alerts, the write-back onto the trigger), known by the event's actor (`system:ai:...`), which
+   * no client can take. This is the only test of "the AI's own write": plugins' `triggers` do not
+   * look at meta.source, which a client sends.
    */
   mayTrigger(event: Pick<ResourceEvent, 'action' | 'actor'>): boolean {
     return event.action !== 'delete' && !event.actor?.startsWith(AI_ACTOR_PREFIX);
@@ -122,6 +125,7 @@ export class AiTaskRunner {
     if (!current?.json || current.deleted) return { status: 'skipped', reason: `${job.resourceType}/${job.resourceId} no longer exists` };
     const resource = JSON.parse(current.json) as Resource;
     // A version the AI wrote right after this one only annotates it (e.g. the anomaly verdict on a reading): it does not supersede it.
+    // The AI's meta.source on a stored version is the AI's own (the write path takes it off every other writer's resource).
     const annotated = current.versionId === job.versionId + 1 && resource.meta?.source === AI_SOURCE;
     if (current.versionId !== job.versionId && !annotated) return { status: 'skipped', reason: `superseded by version ${current.versionId}` };
     const versions = await this.core.versions(plugin, resource);

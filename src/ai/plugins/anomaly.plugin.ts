@@ -60,7 +60,7 @@ export class AnomalyPlugin implements AiPlugin {
   ) {}
 
   async triggers(event: ResourceEvent, resource: Resource): Promise<boolean> {
-    if (resource.resourceType !== 'Observation' || resource.meta?.source === AI_SOURCE || !event.patientId) return false;
+    if (resource.resourceType !== 'Observation' || !event.patientId) return false;
     const obs = resource as Observation;
     if (obs.status === 'entered-in-error' || obs.status === 'cancelled' || !carriesVitalSign(obs)) return false;
     const table = observationTable(obs);

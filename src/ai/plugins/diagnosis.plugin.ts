@@ -40,7 +40,7 @@ export class DiagnosisPlugin implements AiPlugin {
   ) {}
 
   async triggers(event: ResourceEvent, resource: Condition): Promise<boolean> {
-    if (event.resourceType !== 'Condition' || resource.meta?.source === AI_SOURCE || !event.patientId || !isOpen(resource)) return false;
+    if (event.resourceType !== 'Condition' || !event.patientId || !isOpen(resource)) return false;
     const active = await this.registry.activeConditions();
     return conditionCodes(resource).some((c) => active.has(c));
   }

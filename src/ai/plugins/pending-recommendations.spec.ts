@@ -18,9 +18,12 @@ describe('isPendingAiRecommendation (what a newer prediction may supersede)', ()
     expect(isPendingAiRecommendation(task())).toBe(true);
   });
 
-  it('is not a decided one, one a person wrote, or another kind of Task', () => {
+  it('is still pending once a clinician has noted it (that version no longer carries the AI\'s meta.source)', () => {
+    expect(isPendingAiRecommendation(task({ meta: {}, note: [{ text: 'Will discuss at rounds' }] }))).toBe(true);
+  });
+
+  it('is not a decided one or another kind of Task', () => {
     for (const status of ['accepted', 'rejected', 'completed', 'cancelled'] as const) expect(isPendingAiRecommendation(task({ status }))).toBe(false);
-    expect(isPendingAiRecommendation(task({ meta: {} }))).toBe(false);
     expect(isPendingAiRecommendation(task({ code: { coding: [{ system: 'urn:fhir-ai-server:ai-task', code: 'triage' }] } }))).toBe(false);
   });
 });

@@ -1,7 +1,6 @@
 import type { Task } from '@medplum/fhirtypes';
 import type { DatabaseService } from '../../database/database.service';
 import type { ResourceStore } from '../../fhir/store/resource-store.repository';
-import { AI_SOURCE } from '../ai-plugin';
 import { RECOMMENDATION_CODE } from '../recommendation-rules';
 
 /** A recommendation as read, with the version a supersession must still find (If-Match). */
@@ -10,13 +9,14 @@ export interface PendingRecommendation {
   versionId: number;
 }
 
-/** Whether a Task is one of the AI's recommendations still awaiting a clinician. Pure. */
+/**
+ * Whether a Task is one of the AI's recommendations still awaiting a clinician: coded as a
+ * recommendation and requested. Only the AI creates pending recommendation Tasks (the write rule
+ * of src/recommendations/recommendation-task.rule.ts), so the code says whose it is; meta.source
+ * does not (a clinician's note on the Task makes a version without it). Pure.
+ */
 export function isPendingAiRecommendation(task: Task): boolean {
-  return (
-    task.status === 'requested' &&
-    task.meta?.source === AI_SOURCE &&
-    !!task.code?.coding?.some((c) => c.system === RECOMMENDATION_CODE.system && c.code === RECOMMENDATION_CODE.code)
-  );
+  return task.status === 'requested' && !!task.code?.coding?.some((c) => c.system === RECOMMENDATION_CODE.system && c.code === RECOMMENDATION_CODE.code);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { AiTaskRunner } from '../ai-task.runner';
 import path from 'node:path';
 import type { Communication, Condition, Encounter, Observation, Patient, Provenance, QuestionnaireResponse, RiskAssessment, Task } from '@medplum/fhirtypes';
 import { AI_JOB_SYSTEM, AI_SOURCE, type AiJob, type PluginInput, type PreparedInput } from '../ai-plugin';
@@ -124,11 +125,11 @@ describe('DiagnosisPlugin', () => {
   });
 
   describe('triggers', () => {
-    it('triggers on a Condition coded for an active model, not on one the AI wrote', async () => {
+    it('triggers on a Condition coded for an active model, whatever its meta.source (the AI\'s own writes are passed over by their outbox actor)', async () => {
       const { registry } = fakeRegistry();
       const plugin = new DiagnosisPlugin(registry);
       expect(await plugin.triggers(event('Condition', 'c1'), condition())).toBe(true);
-      expect(await plugin.triggers(event('Condition', 'c1'), condition({ meta: { source: AI_SOURCE } }))).toBe(false);
+      expect(await plugin.triggers(event('Condition', 'c1'), condition({ meta: { source: AI_SOURCE } }))).toBe(true);
       expect(await plugin.triggers(event('Condition', 'c1'), condition({ code: { coding: [{ system: 'http://snomed.info/sct', code: '38341003' }] } }))).toBe(false);
       expect(await plugin.triggers(event('Condition', 'c1', null), condition())).toBe(false);
     });
@@ -261,8 +262,8 @@ describe('DiagnosisPlugin', () => {
         { url: AI_MODEL_EXTENSION_URL, valueReference: { reference: 'Device/cad-cleveland-1.0.0' } },
       ]);
       expect(update.meta?.source).toBe(AI_SOURCE);
-      // the updated Condition is written by the AI: it does not trigger the plugin again
-      return expect(plugin.triggers(event('Condition', 'c1'), update)).resolves.toBe(false);
+      // the updated Condition is written by the AI (its actor, system:ai:...): the fan-out passes over it, whatever its content
+      expect(AiTaskRunner.prototype.mayTrigger({ action: 'update', actor: 'system:ai:cad-cleveland-1.0.0' })).toBe(false);
     });
 
     it('writes no prediction and no update when too little is known, only a note saying why', () => {
@@ -418,11 +419,11 @@ describe('TriagePlugin', () => {
     expect(isVitalSign(obs(LOINC, '8867-4', qty(80, '/min')))).toBe(false);
   });
 
-  it('triggers on a vital sign in an open emergency encounter, not on one the AI wrote', async () => {
+  it('triggers on a vital sign in an open emergency encounter, whatever its meta.source', async () => {
     const plugin = new TriagePlugin(fakeRegistry().registry, storeOf(emergency));
     const hr = vital('8867-4', qty(118, '/min'));
     expect(await plugin.triggers(event('Observation', hr.id!), hr)).toBe(true);
-    expect(await plugin.triggers(event('Observation', hr.id!), { ...hr, meta: { source: AI_SOURCE } })).toBe(false);
+    expect(await plugin.triggers(event('Observation', hr.id!), { ...hr, meta: { source: AI_SOURCE } })).toBe(true);
     expect(await plugin.triggers(event('Observation', hr.id!), { ...hr, category: undefined })).toBe(false);
     expect(await new TriagePlugin(fakeRegistry().registry, storeOf({ ...emergency, status: 'finished' })).triggers(event('Observation', hr.id!), hr)).toBe(false);
     expect(await new TriagePlugin(fakeRegistry().registry, storeOf({ ...emergency, class: { code: 'AMB' } })).triggers(event('Observation', hr.id!), hr)).toBe(false);
@@ -600,9 +601,9 @@ describe('SentimentPlugin', () => {
       expect(plugin().triggers(event('Communication', 'cm1'), session())).toBe(true);
     });
 
-    it('does not trigger on a resource the AI wrote (meta.source)', () => {
-      expect(plugin().triggers(event('QuestionnaireResponse', 'fb1'), feedback({ meta: { source: AI_SOURCE } }))).toBe(false);
-      expect(plugin().triggers(event('Communication', 'cm1'), session({ meta: { source: AI_SOURCE, versionId: '2' } }))).toBe(false);
+    it('judges the content, not meta.source (the AI\'s own writes are passed over by their outbox actor)', () => {
+      expect(plugin().triggers(event('QuestionnaireResponse', 'fb1'), feedback({ meta: { source: AI_SOURCE } }))).toBe(true);
+      expect(plugin().triggers(event('Communication', 'cm1'), session({ meta: { source: AI_SOURCE, versionId: '2' } }))).toBe(true);
       expect(plugin().triggers(event('QuestionnaireResponse', 'fb1'), feedback({ meta: { source: 'http://example.org/app' } }))).toBe(true);
     });
 
@@ -683,8 +684,8 @@ describe('SentimentPlugin', () => {
           { url: AI_MODEL_EXTENSION_URL, valueReference: { reference: 'Device/sentiment-uci-1.0.0' } },
         ],
       });
-      // the update does not trigger sentiment again, and projects the score onto feedback
-      expect(p.triggers(event('QuestionnaireResponse', 'fb1'), out.update!)).toBe(false);
+      // the update is the AI's (its actor): no trigger again; it projects the score onto feedback
+      expect(AiTaskRunner.prototype.mayTrigger({ action: 'update', actor: 'system:ai:sentiment-uci-1.0.0' })).toBe(false);
       expect(feedbackMapper.toRows(out.update as QuestionnaireResponse, fakeCtx)[0].values).toMatchObject({ sentiment_score: 0.61, ai_model_id: 'sentiment-uci-1.0.0' });
     });
 

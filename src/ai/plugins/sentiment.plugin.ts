@@ -32,7 +32,7 @@ export class SentimentPlugin implements AiPlugin {
   ) {}
 
   triggers(event: ResourceEvent, resource: Resource): boolean {
-    return ['QuestionnaireResponse', 'Communication'].includes(event.resourceType) && resource.meta?.source !== AI_SOURCE && freeTextOf(resource) !== undefined;
+    return ['QuestionnaireResponse', 'Communication'].includes(event.resourceType) && freeTextOf(resource) !== undefined;
   }
 
   model(): Promise<RegisteredModel | undefined> {

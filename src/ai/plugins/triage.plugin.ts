@@ -1,7 +1,7 @@
 import type { Encounter, Observation, RiskAssessment, Task } from '@medplum/fhirtypes';
 import type { ResourceEvent } from '../../outbox/outbox.repository';
 import type { ResourceStore } from '../../fhir/store/resource-store.repository';
-import { AI_SOURCE, ONNX_ENGINE, type AiPlugin, type PluginInput, type PluginOutputs, type PreparedInput } from '../ai-plugin';
+import { ONNX_ENGINE, type AiPlugin, type PluginInput, type PluginOutputs, type PreparedInput } from '../ai-plugin';
 import type { ModelOutputs } from '../inference.service';
 import type { ModelRegistry, RegisteredModel } from '../model-registry.service';
 import { asAiResource, asOutput, prepareTabular, provenanceOf, sourceRef, tabularNotes } from './outputs';
@@ -51,7 +51,7 @@ export class TriagePlugin implements AiPlugin {
   ) {}
 
   async triggers(event: ResourceEvent, resource: Observation | Task): Promise<boolean> {
-    if (resource.meta?.source === AI_SOURCE || !event.patientId) return false;
+    if (!event.patientId) return false;
     if (resource.resourceType === 'Task') return isTriageRequest(resource);
     if (resource.resourceType !== 'Observation' || !isVitalSign(resource)) return false;
     const ref = resource.encounter?.reference;

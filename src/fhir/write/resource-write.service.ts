@@ -14,6 +14,7 @@ import { canonicalJson } from '../canonical-json';
 import { EhrChainRepository } from '../ehr/ehr-chain.repository';
 import { WriteRules } from './write-rules';
 import { newResourceId } from '../store/resource-id';
+import { withoutClaimedAiSource } from './ai-source';
 
 export interface WriteOutcome {
   /** 201 when the write created the resource, 200 otherwise. */
@@ -171,16 +172,18 @@ export class ResourceWriteService {
 
   /** Creates a validated resource whose id was assigned by the server (so it cannot exist yet). */
   async createInTx(tx: Tx, resource: Resource): Promise<WriteOutcome> {
-    const checked = await this.applyRules(tx, withLocalReferences(resource, tx.base), undefined);
+    const checked = await this.applyRules(tx, withoutClaimedAiSource(withLocalReferences(resource, tx.base), tx.actor), undefined);
     return this.writeVersion(tx, checked, undefined, 'POST', await this.ownerByTarget(tx, checked));
   }
 
   async updateInTx(tx: Tx, given: Resource, options: UpdateOptions): Promise<WriteOutcome> {
-    const resource = withLocalReferences(given, tx.base);
+    // Only the AI's own writes keep the AI's meta.source (ai-source.ts): a client's copy of an AI-written version does not.
+    const resource = withoutClaimedAiSource(withLocalReferences(given, tx.base), tx.actor);
     const { resourceType, id } = resource as Resource & { id: string };
     const current = await this.currentOf(tx, resourceType, id);
     checkIfMatch(current, options.ifMatch, `${resourceType}/${id}`);
-    if (current && !current.deleted && current.json && sameContent(JSON.parse(current.json), resource)) {
+    // Written back as read (the AI's meta.source aside, which it may not keep): nothing changes.
+    if (current && !current.deleted && current.json && sameContent(withoutClaimedAiSource(JSON.parse(current.json) as Resource, tx.actor), resource)) {
       const stored = JSON.parse(current.json) as Resource;
       return { status: 200, resource: stored, versionId: current.versionId, lastUpdated: current.lastUpdated, unchanged: true };
     }
