@@ -15,6 +15,7 @@ import { fromTimestamp, num } from '../../fhir/projection/mappers/mapper-utils';
 import { ResourceStore } from '../../fhir/store/resource-store.repository';
 import { ResourceWriteService } from '../../fhir/write/resource-write.service';
 import { percentiles, type Percentiles } from './response-times';
+import { queryInstant } from '../query-instant';
 
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 const STATUSES = ['raised', 'acknowledged', 'resolved', 'open', 'all'] as const;
@@ -83,8 +84,8 @@ export class AlertsService {
   async list(auth: AuthContext | undefined, query: Record<string, unknown>): Promise<AlertList> {
     requireResponder(auth);
     const status = parseStatus(query.status);
-    const to = parseInstant(query.to, 'to') ?? new Date();
-    const from = parseInstant(query.from, 'from') ?? new Date(to.getTime() - DEFAULT_WINDOW_HOURS * 3600_000);
+    const to = query.to === undefined ? new Date() : new Date(queryInstant(query.to, 'to'));
+    const from = query.from === undefined ? new Date(to.getTime() - DEFAULT_WINDOW_HOURS * 3600_000) : new Date(queryInstant(query.from, 'from'));
     if (from > to) throw badRequest('from must not be after to', ['from']);
     const all = await this.views('created_at >= ? AND created_at <= ?', [from.toISOString(), to.toISOString()]);
     const counts: Record<AlertStatus, number> = { raised: 0, acknowledged: 0, resolved: 0 };
@@ -190,9 +191,3 @@ function parseStatus(value: unknown): StatusFilter {
   return value as StatusFilter;
 }
 
-function parseInstant(value: unknown, name: string): Date | undefined {
-  if (value === undefined) return undefined;
-  const d = typeof value === 'string' && /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2}))?$/.test(value) ? new Date(value) : undefined;
-  if (!d || Number.isNaN(d.getTime())) throw badRequest(`${name} must be a date or an instant with a time zone (e.g. 2026-11-27T10:00:00Z)`, [name]);
-  return d;
-}

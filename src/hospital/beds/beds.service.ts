@@ -5,6 +5,7 @@ import { bucketsOf, INTERVAL_MS, occupancyCounts, wardKey, type OccupancyBucket,
 import { forecastMethodOf, type ForecastMethod } from './occupancy-forecast';
 import { OCCUPANCY_FORECAST_PLUGIN, type WardForecast } from './occupancy-forecast.plugin';
 import { PluginCore } from '../../ai/plugins/plugin-core';
+import { queryInstant } from '../query-instant';
 
 export type { WardForecast } from './occupancy-forecast.plugin';
 
@@ -61,8 +62,8 @@ export class BedsService implements OnModuleInit, OnModuleDestroy {
     const interval = (intervalParam ?? 'day') as OccupancyInterval;
     if (typeof interval !== 'string' || !Object.hasOwn(INTERVAL_MS, interval)) throw badRequest('interval must be hour, day or week', ['interval']);
     const today = startOfDay(Date.now());
-    const to = toParam === undefined ? today + DAY : parseInstant(toParam, 'to');
-    const from = fromParam === undefined ? to - 7 * DAY : parseInstant(fromParam, 'from');
+    const to = toParam === undefined ? today + DAY : queryInstant(toParam, 'to');
+    const from = fromParam === undefined ? to - 7 * DAY : queryInstant(fromParam, 'from');
     if (!(from < to)) throw badRequest('from must be before to', ['from']);
     if ((to - from) / INTERVAL_MS[interval] > MAX_BUCKETS) throw badRequest(`At most ${MAX_BUCKETS} intervals per request: shorten the range or widen the interval`, ['interval']);
     const beds = await this.repo.beds();
@@ -141,9 +142,3 @@ function startOfDay(t: number): number {
   return Math.floor(t / 86_400_000) * 86_400_000;
 }
 
-function parseInstant(value: unknown, name: string): number {
-  const s = typeof value === 'string' ? value : '';
-  const t = /^\d{4}-\d{2}-\d{2}$/.test(s) ? Date.parse(`${s}T00:00:00Z`) : /^\d{4}-\d{2}-\d{2}T/.test(s) ? Date.parse(s) : NaN;
-  if (Number.isNaN(t)) throw badRequest(`${name} must be a date (YYYY-MM-DD) or an instant (e.g. 2030-01-01T00:00:00Z)`, [name]);
-  return t;
-}

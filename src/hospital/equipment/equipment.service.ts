@@ -5,6 +5,7 @@ import { EquipmentRepository } from './equipment.repository';
 import type { MaintenanceForecast } from './maintenance-forecast';
 import { maintenanceTaskId } from './maintenance-task';
 import { staffHours } from './staff-hours';
+import { queryInstant } from '../query-instant';
 
 const MAX_WINDOW_MS = 31 * 86_400_000;
 
@@ -34,11 +35,6 @@ export interface MaintenanceReport {
   task: string | null;
 }
 
-function parseInstant(value: unknown, name: string): number {
-  const t = typeof value === 'string' && /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/.test(value) ? Date.parse(value) : NaN;
-  if (Number.isNaN(t)) throw badRequest(`${name} must be a date or an instant with a time zone (e.g. 2026-11-27T09:00:00Z)`, [name]);
-  return t;
-}
 
 @Injectable()
 export class EquipmentService {
@@ -47,8 +43,8 @@ export class EquipmentService {
   /** Equipment and staff free for the whole of [from, to): device status, practitioner hours, bookings. */
   async availability(type: unknown, fromParam: unknown, toParam: unknown): Promise<AvailabilityReport> {
     if (type !== undefined && type !== 'equipment' && type !== 'staff') throw badRequest('type must be equipment or staff', ['type']);
-    const from = parseInstant(fromParam, 'from');
-    const to = parseInstant(toParam, 'to');
+    const from = queryInstant(fromParam, 'from');
+    const to = queryInstant(toParam, 'to');
     if (!(from < to)) throw badRequest('from must be before to', ['from']);
     if (to - from > MAX_WINDOW_MS) throw badRequest('The window may span at most 31 days', ['to']);
 
