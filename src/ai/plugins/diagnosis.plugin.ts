@@ -1,4 +1,4 @@
-import type { Condition, RiskAssessment } from '@medplum/fhirtypes';
+import type { CodeableConcept, Condition, RiskAssessment } from '@medplum/fhirtypes';
 import type { ResourceEvent } from '../../outbox/outbox.repository';
 import { AI_CONFIDENCE_EXTENSION_URL, AI_MODEL_EXTENSION_URL } from '../../fhir/projection/mappers/condition.mapper';
 import { AI_SOURCE, ONNX_ENGINE, type AiPlugin, type PluginInput, type PluginOutputs, type PreparedInput } from '../ai-plugin';
@@ -77,7 +77,7 @@ export class DiagnosisPlugin implements AiPlugin {
       method: { text: `${model.manifest.title} (${model.manifest.name} ${model.manifest.version})` },
       basis: [...new Set([sourceRef(input), ...prepared.basis])].map((reference) => ({ reference })),
       // Without enough inputs there is no prediction at all, only the note saying why.
-      ...(prepared.kind === 'run' && typeof probability === 'number' ? { prediction: [{ outcome: condition.code, probabilityDecimal: round(probability) }] } : {}),
+      ...(prepared.kind === 'run' && typeof probability === 'number' ? { prediction: [{ outcome: outcomeOf(condition, model), probabilityDecimal: round(probability) }] } : {}),
       ...(notes.length ? { note: notes.map((text) => ({ text })) } : {}),
     });
     const create = [
@@ -117,4 +117,11 @@ function conditionCodes(c: Condition): string[] {
 
 function round(p: number): number {
   return Math.round(p * 10000) / 10000;
+}
+
+/** The predicted outcome: the Condition's code, named (its text, else a coding's display, else the model card's name of the condition) so that a reader sees words. */
+function outcomeOf(condition: Condition, model: RegisteredModel): CodeableConcept | undefined {
+  const code = condition.code;
+  const text = code?.text ?? code?.coding?.find((c) => c.display)?.display ?? model.manifest.condition?.display;
+  return code ? { ...code, ...(text ? { text } : {}) } : undefined;
 }

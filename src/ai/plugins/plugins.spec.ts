@@ -228,6 +228,10 @@ describe('DiagnosisPlugin', () => {
         prediction: [{ outcome: { coding: [CAD_CODE], text: 'Coronary artery disease' }, probabilityDecimal: 0.8123 }],
         note: [{ text: 'Imputed as the model card says: st_slope, major_vessels, thal' }],
       });
+      // A code given without words is named for the reader: a coding's display, else the model card's name.
+      const bare = (coding: object) => (plugin.outputs(cad, inputOf(Object.values(o), condition({ code: { coding: [coding] } })), prepared, { probability: [0.8], logit: [1] }).create[0] as RiskAssessment).prediction?.[0].outcome;
+      expect(bare({ system: CAD_CODE.system, code: CAD_CODE.code })).toEqual({ coding: [{ system: CAD_CODE.system, code: CAD_CODE.code }], text: cad.manifest.condition?.display });
+      expect(bare(CAD_CODE)?.text).toBe(CAD_CODE.display);
       // each source once: the trigger, the Patient, the eight Observations
       expect(ra.basis).toHaveLength(10);
       expect(new Set(ra.basis!.map((b) => b.reference)).size).toBe(10);
