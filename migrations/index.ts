@@ -22,6 +22,7 @@ import { Migration20261127002000_ai_throughput } from './Migration20261127002000
 import { Migration20261127002700_ai_result_basis } from './Migration20261127002700_ai_result_basis';
 import { Migration20261127002800_client_token_generation } from './Migration20261127002800_client_token_generation';
 import { Migration20261127002900_audit_truncate } from './Migration20261127002900_audit_truncate';
+import { Migration20261127003100_model_retire } from './Migration20261127003100_model_retire';
 import { Migration20261128000100_appointments_without_patient } from './Migration20261128000100_appointments_without_patient';
 import { Migration20261128000500_packed_search_rows } from './Migration20261128000500_packed_search_rows';
 
@@ -51,6 +52,7 @@ export const migrationsList = [
   { name: 'Migration20261127002700_ai_result_basis', class: Migration20261127002700_ai_result_basis },
   { name: 'Migration20261127002800_client_token_generation', class: Migration20261127002800_client_token_generation },
   { name: 'Migration20261127002900_audit_truncate', class: Migration20261127002900_audit_truncate },
+  { name: 'Migration20261127003100_model_retire', class: Migration20261127003100_model_retire },
   { name: 'Migration20261128000100_appointments_without_patient', class: Migration20261128000100_appointments_without_patient },
   { name: 'Migration20261128000500_packed_search_rows', class: Migration20261128000500_packed_search_rows },
 ];

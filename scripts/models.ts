@@ -9,7 +9,7 @@ import path from 'node:path';
  *                              a rule version's manifest ({"kind": "rule", "name", "version"}) needs no file
  *   list [--task T] [--status S] [--name N] [--kind onnx|rule]
  *   show <id>
- *   shadow <id> | promote <id> | rollback <id>   [--reason TEXT]
+ *   shadow <id> | promote <id> | rollback <id> | retire <id>   [--reason TEXT]
  *
  * Options: --url (default $FHIR_SERVER, else http://127.0.0.1:8080; a trailing /fhir is dropped),
  * --client-id / --client-secret (default $CLIENT_ID / $CLIENT_SECRET, else $AUTH_CLIENT_ID /
@@ -28,7 +28,7 @@ type Env = Record<string, string | undefined>;
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const USAGE =
-  'usage: npm run models -- register <folder> | list [--task T] [--status S] [--name N] [--kind onnx|rule] | show <id> | shadow <id> | promote <id> | rollback <id> [--reason TEXT]\n' +
+  'usage: npm run models -- register <folder> | list [--task T] [--status S] [--name N] [--kind onnx|rule] | show <id> | shadow <id> | promote <id> | rollback <id> | retire <id> [--reason TEXT]\n' +
   '       options: --url URL --client-id ID --client-secret SECRET | --token TOKEN, --json';
 
 export class UsageError extends Error {}
@@ -126,6 +126,7 @@ export async function runModels(argv: string[], env: Env = process.env, out: (s:
       case 'shadow':
       case 'promote':
       case 'rollback':
+      case 'retire':
         request = { method: 'POST', path: `/${id()}/${args.command}`, body: JSON.stringify(args.flags.reason ? { reason: args.flags.reason } : {}), json: true };
         break;
       default:

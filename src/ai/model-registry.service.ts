@@ -2,10 +2,11 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { LOGGER } from '../core/core.module';
 import { DatabaseService } from '../database/database.service';
-import { ResourceWriteService, prepare } from '../fhir/write/resource-write.service';
+import { ResourceWriteService } from '../fhir/write/resource-write.service';
 import { lockTask, recordTransition } from './registry/model-transitions';
 import { loadBuiltInModels, type AiTask, type BuiltInModel, type ModelManifest } from './model-manifest';
 import { conditionKey, deviceOf, modelId } from './model-device';
+import { writeModelDevice } from './model-device-writes';
 
 export { MODEL_LIFECYCLE_SYSTEM, MODEL_PROPERTY_SYSTEM, conditionKey, deviceOf, modelId } from './model-device';
 
@@ -71,7 +72,7 @@ export class ModelRegistry {
         if (activated.length) await recordTransition(tx, { modelId: id, action: 'seed', from: 'candidate', to: 'active', actor });
         // The row may be a version uploaded under the same name and version: describe what is stored.
         const [row] = await tx.query<{ status: string; manifest: ModelManifest; sha256: string }>('SELECT status, manifest, sha256 FROM ai_models WHERE id = ?', [id]);
-        await this.writer.updateInTx(tx, prepare(deviceOf(id, row.manifest, row.sha256, row.status), 'Device', id), {});
+        await writeModelDevice(this.writer, tx, deviceOf(id, row.manifest, row.sha256, row.status));
       });
     }
     // What was cached before the registration is stale now.

@@ -16,6 +16,12 @@ export interface AuthContext {
    * scientist's read scopes grant data that leaves de-identified, and nothing anywhere else.
    */
   deidentifiedExport?: boolean;
+  /**
+   * Set only on the context a data scientist's read or search of Device is checked with, once the
+   * FHIR controller has confined it to the model registry's Devices (ai_models ids): their read
+   * scopes count for those, which describe model versions and no person.
+   */
+  registryDevices?: boolean;
   /** The client's token generation when the token was issued (claim `gen`; 0 when absent). */
   generation?: number;
 }

@@ -20,6 +20,8 @@ import { QUEUES } from '../../src/queue/queues';
 import { bullPrefix } from '../../src/queue/redis.provider';
 import { DataType, GraphBuilder, encodeModel, floatTensor, valueInfo } from '../../scripts/train-models/onnx';
 import { CAD, highRiskCadObservations } from '../helpers/ai-fixtures';
+import { createDeidentifier } from '../../src/fhir/bulk/deidentify';
+import { deidentificationKey } from '../../src/fhir/bulk/deidentify-key';
 
 /**
  * Per-version statistics and shadow versions end to end: the worker records each version's
@@ -267,11 +269,11 @@ describe('statistics per version', () => {
     expect(broken.agreement).toMatchObject({ pairs: 0, share: null });
   });
 
-  it('lists which predictions each version made, newest first, paged, with job, patient, input and output', async () => {
+  it('lists which predictions each version made, newest first, paged, with job, patient, input and output (administrators: real ids)', async () => {
     const seen: Json[] = [];
     let url: string | null = `/api/models/${ACTIVE}/predictions?_count=10`;
     while (url) {
-      const body = expectStatus(await get(url, scientist), 200).body as Json;
+      const body = expectStatus(await get(url, t.token), 200).body as Json;
       expect(body.items.length).toBeLessThanOrEqual(10);
       seen.push(...body.items);
       url = body.next;
@@ -288,14 +290,56 @@ describe('statistics per version', () => {
       expect(i.patient).toBe(`Patient/${stored[i.jobId].patient_id}`);
       expect(i.shadow).toBe(false);
     }
-    const forB = expectStatus(await get(`/api/models/${ACTIVE}/predictions?patient=Patient/${patientB}`, scientist), 200).body as Json;
+    const forB = expectStatus(await get(`/api/models/${ACTIVE}/predictions?patient=Patient/${patientB}`, t.token), 200).body as Json;
     expect(forB.items).toHaveLength(1);
     expect(forB.items[0]).toMatchObject({ patient: `Patient/${patientB}`, score: null, class: null });
     expect(forB.next).toBeNull();
 
-    const shadowPage = expectStatus(await get(`/api/models/${BROKEN}/predictions?_count=1`, scientist), 200).body as Json;
+    const shadowPage = expectStatus(await get(`/api/models/${BROKEN}/predictions?_count=1`, t.token), 200).body as Json;
     expect(shadowPage.items[0]).toMatchObject({ shadow: true, output: null });
     expect(shadowPage.next).toMatch(/cursor=/);
+  });
+
+  it("shows data scientists the de-identified export's pseudonyms and date shifts, never a real id", async () => {
+    const deid = createDeidentifier(deidentificationKey(t.config));
+    const stored = await rows(ACTIVE);
+    const seen: Json[] = [];
+    let url: string | null = `/api/models/${ACTIVE}/predictions?_count=10`;
+    let pages = '';
+    while (url) {
+      const body = expectStatus(await get(url, scientist), 200).body as Json;
+      pages += JSON.stringify(body);
+      seen.push(...body.items);
+      url = body.next;
+      if (url) pages += Buffer.from(new URL(url, 'http://x').searchParams.get('cursor') as string, 'base64url').toString('latin1');
+    }
+    expect(seen).toHaveLength(stored.length);
+    // No real id anywhere, cursors included: patients, inputs, outputs, jobs.
+    const real = stored.flatMap((r) => [r.patient_id, r.input_ref.split('/')[1], r.output_ref?.split('/')[1]]).filter(Boolean) as string[];
+    expect(real.filter((id) => pages.includes(id))).toEqual([]);
+    // The same pseudonyms as the export, the patient's dates shifted as the export shifts them.
+    const byJob = new Map(stored.map((r) => [`${r.task}/${deid.reference(r.job_id.slice(r.task.length + 1))}/_history/${r.job_id.split('/').pop()}`, r]));
+    for (const i of seen) {
+      const r = byJob.get(i.jobId) as Json;
+      expect(r).toBeDefined();
+      expect(i.patient).toBe(`Patient/${deid.pseudonym('Patient', r.patient_id)}`);
+      expect(i.input).toBe(deid.reference(r.input_ref));
+      expect(i.output).toBe(`RiskAssessment/${deid.pseudonym('RiskAssessment', r.output_ref.split('/')[1])}`);
+      expect(Date.parse(i.createdAt) - new Date(r.created_at).getTime()).toBe(deid.dayOffset(r.patient_id) * 86_400_000);
+      expect(i.inputs).toEqual(r.inputs);
+    }
+    // Filtering by a patient: by its pseudonym only.
+    const pseudonymB = deid.pseudonym('Patient', patientB);
+    const forB = expectStatus(await get(`/api/models/${ACTIVE}/predictions?patient=Patient/${pseudonymB}`, scientist), 200).body as Json;
+    expect(forB.items.map((i: Json) => i.patient)).toEqual([`Patient/${pseudonymB}`]);
+    const byRealId = await get(`/api/models/${ACTIVE}/predictions?patient=Patient/${patientB}`, scientist);
+    expect(byRealId.status).toBe(400);
+    expect(outcomeText(byRealId.body)).toMatch(/pseudonym/);
+    const unknown = expectStatus(await get(`/api/models/${ACTIVE}/predictions?patient=Patient/${'0'.repeat(32)}`, scientist), 200).body as Json;
+    expect(unknown.items).toEqual([]);
+    // An administrator's cursor is no use to a data scientist (it names real ids), and the other way round.
+    const adminNext = (expectStatus(await get(`/api/models/${ACTIVE}/predictions?_count=1`, t.token), 200).body as Json).next as string;
+    expect((await get(adminNext, scientist)).status).toBe(400);
   });
 });
 
@@ -347,7 +391,7 @@ describe('access and bad input', () => {
       [`/api/models/${ACTIVE}/predictions?_count=0`, 400, /_count must be a whole number from 1 to 1000/],
       [`/api/models/${ACTIVE}/predictions?_count=abc`, 400, /_count/],
       [`/api/models/${ACTIVE}/predictions?cursor=garbage`, 400, /cursor is not one this server gave/],
-      [`/api/models/${ACTIVE}/predictions?patient=Observation/1`, 400, /patient must be a Patient reference/],
+      [`/api/models/${ACTIVE}/predictions?patient=Observation/1`, 400, /patient is the pseudonym of the Patient/],
       [`/api/models/${ACTIVE}/stats?window=1000000`, 400, /window must be a whole number/],
       [`/api/models/${ACTIVE}/stats?since=yesterday`, 400, /since must be an ISO date/],
     ];

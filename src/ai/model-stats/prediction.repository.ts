@@ -141,6 +141,12 @@ export class PredictionRepository {
     );
   }
 
+  /** The patients a version made predictions about (to find the one a pseudonym stands for). */
+  async patientIds(modelId: string): Promise<string[]> {
+    const rows = await this.db.query<{ patient_id: string }>(`SELECT DISTINCT patient_id FROM ai_predictions WHERE model_id = ? AND patient_id <> ''`, [modelId]);
+    return rows.map((r) => r.patient_id);
+  }
+
   /** A page of a version's predictions, newest first, after the cursor (created_at text, job id). */
   page(modelId: string, count: number, after?: { at: string; jobId: string }, patientId?: string): Promise<StoredPrediction[]> {
     const where = ['model_id = ?'];

@@ -1,12 +1,13 @@
 import { Injectable, Optional } from '@nestjs/common';
 import type { Tx } from '../../database/database.service';
 import { conflict, notFound } from '../../fhir/operation-outcome';
-import { ResourceWriteService, prepare } from '../../fhir/write/resource-write.service';
+import { ResourceWriteService } from '../../fhir/write/resource-write.service';
 import { deviceOf } from '../model-device';
 import { ModelCatalog } from './model-catalog.repository';
 import { lockTask, recordTransition } from './model-transitions';
 import { RuleRegistry } from '../rules/rule-registry.service';
 import type { ModelRow, ModelStatus } from './model-view';
+import { writeModelDevice } from '../model-device-writes';
 
 export interface TransitionResult {
   model: ModelRow;
@@ -17,7 +18,8 @@ export interface TransitionResult {
 /**
  * Moves model versions through their lifecycle: candidate → shadow, candidate or shadow → active
  * (the previous active version of the same task and condition retired in the same transaction),
- * and rollback (the active version retired, the one it replaced active again). Each change of
+ * rollback (the active version retired, the one it replaced active again), and retire (a candidate
+ * or shadow version retired; the active one is retired only by a rollback). Each change of
  * ai_models, its transition record and the Devices' status are one transaction. Workers see the
  * change when their registry cache expires (5 s).
  */
@@ -72,6 +74,22 @@ export class ModelLifecycleService {
     });
   }
 
+  /**
+   * A candidate or shadow version → retired: a shadow stops running beside the active version
+   * (in every worker once its registry cache expires, 5 s, as for promote and shadow). The active
+   * version is retired by a rollback, which says which version takes its place; a retired one is
+   * already.
+   */
+  retire(id: string, actor: string, reason?: string): Promise<TransitionResult> {
+    return this.change(id, actor, async (tx, model) => {
+      if (model.status === 'active') throw conflict(`${id} is the active version: it is retired by rolling back (POST /api/models/${id}/rollback), which makes the version it replaced active again`);
+      if (model.status !== 'candidate' && model.status !== 'shadow') throw conflict(`${id} is ${model.status}: only a candidate or shadow version can be retired`);
+      await this.setStatus(tx, model, 'retired');
+      await recordTransition(tx, { modelId: id, action: 'retire', from: model.status, to: 'retired', actor, reason });
+      return {};
+    });
+  }
+
   /** One transaction: the task and condition locked, the version re-read under lock, `fn`, the version read back. */
   private async change(id: string, actor: string, fn: (tx: Tx, model: ModelRow) => Promise<{ other?: string }>): Promise<TransitionResult> {
     const found = await this.catalog.get(id);
@@ -97,6 +115,6 @@ export class ModelLifecycleService {
   private async setStatus(tx: Tx, model: ModelRow, status: ModelStatus, previousActive?: string | null): Promise<void> {
     if (previousActive !== undefined) await tx.query('UPDATE ai_models SET status = ?, previous_active_id = ? WHERE id = ?', [status, previousActive, model.id]);
     else await tx.query('UPDATE ai_models SET status = ? WHERE id = ?', [status, model.id]);
-    await this.writer.updateInTx(tx, prepare(deviceOf(model.id, model.manifest, model.sha256, status), 'Device', model.id), {});
+    await writeModelDevice(this.writer, tx, deviceOf(model.id, model.manifest, model.sha256, status));
   }
 }

@@ -1,6 +1,6 @@
 import type { Tx } from '../../database/database.service';
 
-export type TransitionAction = 'register' | 'shadow' | 'promote' | 'rollback' | 'seed';
+export type TransitionAction = 'register' | 'shadow' | 'promote' | 'rollback' | 'retire' | 'seed';
 
 /** Appends one lifecycle transition (the table is append-only). */
 export async function recordTransition(

@@ -3,7 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../core/tokens';
 import { OperationOutcomeError, badRequest, conflict, outcome, type IssueCode } from '../../fhir/operation-outcome';
-import { ResourceWriteService, prepare } from '../../fhir/write/resource-write.service';
+import { ResourceWriteService } from '../../fhir/write/resource-write.service';
 import type { ModelManifest } from '../model-manifest';
 import { conditionKey, deviceOf, modelId } from '../model-device';
 import { contractProblems, referenceRows, smokeProblems } from '../task-contracts';
@@ -14,6 +14,8 @@ import { recordTransition } from './model-transitions';
 import type { ModelRow } from './model-view';
 import { OnnxInspector } from './onnx-inspector';
 import { externalDataTensors } from './onnx-external-data';
+import { requireFreeDeviceId, writeModelDevice } from '../model-device-writes';
+import { ResourceStore } from '../../fhir/store/resource-store.repository';
 
 export interface ModelUpload {
   file?: Buffer;
@@ -32,7 +34,7 @@ function refused(status: number, code: IssueCode, problems: Problem[], prefix = 
  * Registers a new model version, as a candidate, after every check has passed; a failing check
  * answers a 4xx naming what failed and stores nothing. In order: the form (400), the size (413),
  * the manifest's shape and its task's contract (400), the sha256 the manifest may state (400),
- * (name, version) not yet registered (409), the file self-contained (no external tensor data) and
+ * (name, version) not yet registered and no Device at its id (409), the file self-contained (no external tensor data) and
  * opening in onnxruntime, its graph's inputs
  * and outputs against the manifest, and a smoke run on the task's reference inputs (422).
  */
@@ -43,6 +45,7 @@ export class ModelUploadService {
     private readonly writer: ResourceWriteService,
     private readonly catalog: ModelCatalog,
     private readonly inspector: OnnxInspector,
+    private readonly store: ResourceStore,
   ) {}
 
   async register(upload: ModelUpload, actor: string): Promise<ModelRow> {
@@ -79,8 +82,9 @@ export class ModelUploadService {
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, 'candidate')`,
           [id, manifest.name, manifest.version, accuracy, manifest.lastTrained ?? null, manifest.federated ?? false, manifest.task, conditionKey(manifest), sha256, upload.file, JSON.stringify(manifest)],
         );
+        requireFreeDeviceId(id, await this.writer.currentOf(tx, 'Device', id));
         await recordTransition(tx, { modelId: id, action: 'register', from: null, to: 'candidate', actor });
-        await this.writer.updateInTx(tx, prepare(deviceOf(id, manifest, sha256, 'candidate'), 'Device', id), {});
+        await writeModelDevice(this.writer, tx, deviceOf(id, manifest, sha256, 'candidate'));
       });
     } catch (e) {
       if ((e as { code?: string }).code === '23505') throw duplicate(manifest, id);
@@ -91,6 +95,7 @@ export class ModelUploadService {
 
   private async assertNew(manifest: ModelManifest, id: string): Promise<void> {
     if (await this.catalog.exists(manifest.name, manifest.version, id)) throw duplicate(manifest, id);
+    requireFreeDeviceId(id, await this.store.readCurrent('Device', id));
   }
 
   /** Opens the file in onnxruntime, compares its graph with the manifest, and runs the smoke inputs. */

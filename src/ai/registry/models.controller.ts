@@ -102,6 +102,13 @@ export class ModelsController {
     return this.answer(this.lifecycle.rollback(id, actor, reasonOf(body)), 'reactivated');
   }
 
+  @Post(':id/retire')
+  @HttpCode(200)
+  retire(@Req() req: Request, @Param('id') id: string, @Body() body: unknown): Promise<Record<string, unknown>> {
+    const actor = requireModelManager(req.auth, 'retire model versions');
+    return this.answer(this.lifecycle.retire(id, actor, reasonOf(body)));
+  }
+
   private async answer(result: Promise<TransitionResult>, otherAs?: string): Promise<Record<string, unknown>> {
     const { model, other } = await result;
     return { ...modelView(model, await this.catalog.history(model.id)), ...(otherAs ? { [otherAs]: other ?? null } : {}) };

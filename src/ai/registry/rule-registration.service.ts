@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { OperationOutcomeError, badRequest, conflict, outcome } from '../../fhir/operation-outcome';
-import { ResourceWriteService, prepare } from '../../fhir/write/resource-write.service';
+import { ResourceWriteService } from '../../fhir/write/resource-write.service';
 import { deviceOf } from '../model-device';
 import { ruleManifest } from '../rules/rule-catalog';
 import { checkRuleManifest } from '../rules/rule-manifest.checks';
@@ -8,6 +8,7 @@ import { ruleId } from '../rules/rule-registry.service';
 import { ModelCatalog } from './model-catalog.repository';
 import { recordTransition } from './model-transitions';
 import type { ModelRow } from './model-view';
+import { requireFreeDeviceId, writeModelDevice } from '../model-device-writes';
 
 /**
  * Registers a version of a rule (ai_models, kind `rule`) as a candidate: the code must implement
@@ -42,8 +43,9 @@ export class RuleRegistrationService {
            VALUES (?, ?, ?, NULL, NULL, false, ?, NULL, ?, NULL, ?::jsonb, 'candidate', 'rule')`,
           [id, def.name, def.version, def.task, manifest.definition.sha256, JSON.stringify(manifest)],
         );
+        requireFreeDeviceId(id, await this.writer.currentOf(tx, 'Device', id));
         await recordTransition(tx, { modelId: id, action: 'register', from: null, to: 'candidate', actor });
-        await this.writer.updateInTx(tx, prepare(deviceOf(id, manifest as never, manifest.definition.sha256, 'candidate'), 'Device', id), {});
+        await writeModelDevice(this.writer, tx, deviceOf(id, manifest as never, manifest.definition.sha256, 'candidate'));
       });
     } catch (e) {
       if ((e as { code?: string }).code === '23505') throw duplicate(id, def.name, def.version);

@@ -2,10 +2,11 @@ import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common'
 import type { Logger } from 'pino';
 import { LOGGER } from '../../core/core.module';
 import { DatabaseService } from '../../database/database.service';
-import { ResourceWriteService, prepare } from '../../fhir/write/resource-write.service';
+import { ResourceWriteService } from '../../fhir/write/resource-write.service';
 import { deviceOf, modelId } from '../model-device';
 import { lockTask, recordTransition } from '../registry/model-transitions';
 import { RULE_DEFINITIONS, builtInRule, implementedRule, ruleManifest, type RuleDefinition, type RuleManifest, type RuleTask } from './rule-catalog';
+import { writeModelDevice } from '../model-device-writes';
 
 /** The version of a rule that serves a task now: its registry id (also its Device id) and its definition in code. */
 export interface ActiveRule {
@@ -76,7 +77,7 @@ export class RuleRegistry implements OnApplicationBootstrap {
         );
         if (activated.length) await recordTransition(tx, { modelId: id, action: 'seed', from: 'candidate', to: 'active', actor });
         const [row] = await tx.query<{ status: string; manifest: RuleManifest; sha256: string }>('SELECT status, manifest, sha256 FROM ai_models WHERE id = ?', [id]);
-        if (inserted.length || activated.length) await this.writer.updateInTx(tx, prepare(deviceOf(id, row.manifest as never, row.sha256, row.status), 'Device', id), {});
+        if (inserted.length || activated.length) await writeModelDevice(this.writer, tx, deviceOf(id, row.manifest as never, row.sha256, row.status));
       });
     }
     this.cache.clear();

@@ -8,11 +8,13 @@ import { MASKED_HEADER_VALUE } from '../../subscriptions/subscription-channel';
 
 /**
  * Data scientists see who is who nowhere: their `system/*.rs` scopes serve only de-identified Bulk
- * Data exports, so every other FHIR interaction (reads, searches, history, $everything, bundle
- * entries, the hospital views built on them) is refused to them.
+ * Data exports, and reads and searches of the model registry's Devices (a context marked
+ * `registryDevices`, confined to those), so every other FHIR interaction (reads, searches, history,
+ * $everything, bundle entries, the hospital views built on them) is refused to them.
  */
-function identifiedDataDenied(auth: AuthContext): boolean {
-  return auth.role === 'data-scientist' && !auth.deidentifiedExport;
+function identifiedDataDenied(auth: AuthContext, resourceType?: string, permission?: Permission): boolean {
+  if (auth.role !== 'data-scientist' || auth.deidentifiedExport) return false;
+  return !(auth.registryDevices && resourceType === 'Device' && (permission === 'r' || permission === 's'));
 }
 
 const PERMISSION_NAMES: Record<Permission, string> = { c: 'create', r: 'read', u: 'update', d: 'delete', s: 'search' };
@@ -31,7 +33,7 @@ export class AccessPolicy {
       if (!['r', 's'].includes(permission)) throw forbidden('AuditEvents are recorded by the server and cannot be changed');
       if (!auth.scopes.includes('admin')) throw forbidden('Only administrators read AuditEvents');
     }
-    if (identifiedDataDenied(auth)) throw forbidden('Data scientists receive patient data only de-identified, through Bulk Data export ($export)');
+    if (identifiedDataDenied(auth, resourceType, permission)) throw forbidden('Data scientists receive patient data only de-identified, through Bulk Data export ($export); of FHIR resources they read and search only the model registry\'s Devices');
     // Subscriptions carry other systems' credentials (channel.header): only administrators read them.
     if (resourceType === 'Subscription' && (permission === 'r' || permission === 's') && !auth.scopes.includes('admin')) {
       throw forbidden('Only administrators read Subscriptions (their channel headers hold credentials)');
@@ -54,10 +56,38 @@ export class AccessPolicy {
     if (this.compartment(auth) !== undefined) throw forbidden('Patient-context tokens may not write');
   }
 
+  /**
+   * Whether the token is a data scientist's outside a de-identified export: of FHIR data it reads
+   * and searches only the model registry's Devices, once the caller has confined the interaction
+   * to them and marked the context `registryDevices`.
+   */
+  registryDevicesOnly(auth: AuthContext | undefined): boolean {
+    return !!auth && auth.role === 'data-scientist' && !auth.deidentifiedExport;
+  }
+
+  /**
+   * Bulk Data export of a type: read on it, and, beyond a patient-context token's own compartment,
+   * at system level (SMART Backend Services: `system/<type>.read` or `system/*.read`). A user-level
+   * token (a clinician's `user/*.cruds`) exports nothing: its searches here are not narrowed to the
+   * user's patients, so an export "of what it could search" would be every patient's record.
+   */
+  requireExport(auth: AuthContext | undefined, resourceType: string): void {
+    this.require(auth, resourceType, 'r');
+    if (this.compartment(auth) === undefined && !allows(auth?.scopes ?? [], resourceType, 'r', 'system')) {
+      throw forbidden(`Bulk Data export needs system-level read on ${resourceType} (SMART Backend Services: system/${resourceType}.read or system/*.read); the token's scopes (${auth?.scopes.join(' ') || 'none'}) are not system-level`);
+    }
+  }
+
+  /** Whether requireExport would let the token export `resourceType`, without throwing. */
+  allowsExport(auth: AuthContext | undefined, resourceType: string): boolean {
+    if (!this.allows(auth, resourceType, 'r')) return false;
+    return this.compartment(auth) !== undefined || allows(auth?.scopes ?? [], resourceType, 'r', 'system');
+  }
+
   /** Whether the token may `permission` on `resourceType`, without throwing. */
   allows(auth: AuthContext | undefined, resourceType: string, permission: Permission): boolean {
     if (resourceType === 'AuditEvent' && !auth?.scopes.includes('admin')) return false;
-    if (auth && identifiedDataDenied(auth)) return false;
+    if (auth && identifiedDataDenied(auth, resourceType, permission)) return false;
     if (resourceType === 'Subscription' && (permission === 'r' || permission === 's') && !auth?.scopes.includes('admin')) return false;
     if (this.compartment(auth) !== undefined && hiddenFromPatients(resourceType)) return false;
     return !!auth && allows(auth.scopes, resourceType, permission);

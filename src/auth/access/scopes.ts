@@ -37,11 +37,11 @@ function parseScopeText(scope: string): ResourceScope | undefined {
   return undefined;
 }
 
-/** Whether the scopes grant `permission` on `resourceType` (in any context). */
-export function allows(scopes: readonly string[], resourceType: string, permission: Permission): boolean {
+/** Whether the scopes grant `permission` on `resourceType` (in any context, or only in `context` when given). */
+export function allows(scopes: readonly string[], resourceType: string, permission: Permission, context?: ScopeContext): boolean {
   return scopes.some((s) => {
     const p = parseScope(s);
-    return !!p && (p.resourceType === '*' || p.resourceType === resourceType) && p.permissions.has(permission);
+    return !!p && (context === undefined || p.context === context) && (p.resourceType === '*' || p.resourceType === resourceType) && p.permissions.has(permission);
   });
 }
 

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { capitalize, tryGetDataType } from '@medplum/core';
-import type { Resource } from '@medplum/fhirtypes';
+import type { Device, Resource } from '@medplum/fhirtypes';
 import { isResourceType, loadFhirDefinitions } from '../definitions/fhir-definitions';
 
 /**
@@ -38,7 +38,25 @@ export interface Deidentifier {
   dayOffset(ownerKey: string): number;
   /** A de-identified copy; `patientId` is the compartment owner whose offset shifts the dates. */
   resource<T extends Resource>(resource: T, patientId: string | null): T;
+  /**
+   * A reference as exports write it (`Type/<pseudonym>`, `urn:uuid:<pseudonymous uuid>`, a
+   * contained `#id` pseudonymised); undefined for what they drop (conditional references...).
+   */
+  reference(ref: string): string | undefined;
+  /**
+   * A model registry's Device (the caller knows it is one: its id is an ai_models id): a model
+   * version, about no person, so its registry fields stay as written (REGISTRY_DEVICE_FIELDS:
+   * model name and title, version, task, lifecycle status, condition served, metrics and their
+   * labels, the file's sha256), and the de-identified outputs that name it as performer or agent
+   * still say which version made them. Its id is pseudonymised like every other (so those
+   * references join), its dates shifted, and anything else it holds goes through the rules above.
+   */
+  registryDevice(device: Device): Device;
 }
+
+/** What a registry Device keeps in a de-identified export (src/ai/model-device.ts writes them). */
+export const REGISTRY_DEVICE_FIELDS = ['status', 'identifier', 'deviceName', 'modelNumber', 'type', 'version', 'property'] as const;
+const REGISTRY_IDENTIFIER_SYSTEM = 'urn:fhir-ai-server:model-sha256';
 
 const DAY_MS = 86_400_000;
 export const MIN_SHIFT_DAYS = 30;
@@ -194,15 +212,27 @@ export function createDeidentifier(key: Buffer): Deidentifier {
     return undefined; // conditional references (they carry search criteria), urn:oid...: dropped
   };
 
+  const resource = <T extends Resource>(given: T, patientId: string | null): T => {
+    const days = dayOffset(patientId ?? `${given.resourceType}/${given.id ?? ''}`);
+    const ctx: Ctx = { days, reference, pseudonym, local };
+    const out = walkResource(given as unknown as Json, ctx, false) ?? { resourceType: given.resourceType };
+    if (given.id) out.id = pseudonym(given.resourceType, given.id);
+    return out as unknown as T;
+  };
+
   return {
     pseudonym,
     dayOffset,
-    resource<T extends Resource>(resource: T, patientId: string | null): T {
-      const days = dayOffset(patientId ?? `${resource.resourceType}/${resource.id ?? ''}`);
-      const ctx: Ctx = { days, reference, pseudonym, local };
-      const out = walkResource(resource as unknown as Json, ctx, false) ?? { resourceType: resource.resourceType };
-      if (resource.id) out.id = pseudonym(resource.resourceType, resource.id);
-      return out as unknown as T;
+    resource,
+    reference,
+    registryDevice(device: Device): Device {
+      const out = resource(device, null) as Device & Json;
+      for (const field of REGISTRY_DEVICE_FIELDS) {
+        const value = field === 'identifier' ? device.identifier?.filter((i) => i.system === REGISTRY_IDENTIFIER_SYSTEM) : device[field];
+        if (value !== undefined && (!Array.isArray(value) || value.length)) out[field] = value as never;
+        else delete out[field];
+      }
+      return out;
     },
   };
 }

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Resource } from '@medplum/fhirtypes';
+import type { Device, Resource } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../../config/app-config';
 import { LOGGER } from '../../core/core.module';
@@ -49,10 +49,11 @@ export class ExportRunner {
     const errors = writer('error', 'OperationOutcome');
     try {
       await this.repo.snapshot(async (reader) => {
+        const registryDevices = e.deidentified && e.params.types.includes('Device') ? await reader.registryDeviceIds() : new Set<string>();
         for (const type of e.params.types) {
           const out = writer('output', type);
           for await (const r of this.resources(reader, e, type, opts.pageSize)) {
-            const line = this.line(e, type, r);
+            const line = this.line(e, type, r, type === 'Device' && registryDevices.has(r.id));
             if (line.ok) await out.add(line.text);
             else await errors.add(line.text);
             if (Date.now() - lastProgress > 1000) {
@@ -85,11 +86,15 @@ export class ExportRunner {
     }
   }
 
-  /** One NDJSON line: the resource as stored, or de-identified; or an OperationOutcome saying why not. */
-  private line(e: ExportRow, type: string, r: ExportedResource): { ok: boolean; text: string } {
+  /**
+   * One NDJSON line: the resource as stored, or de-identified (a model registry's Device keeping
+   * its registry fields, `registryDevice`); or an OperationOutcome saying why not.
+   */
+  private line(e: ExportRow, type: string, r: ExportedResource, registryDevice = false): { ok: boolean; text: string } {
     try {
       if (!e.deidentified) return { ok: true, text: r.json.includes('\n') ? JSON.stringify(JSON.parse(r.json)) : r.json };
-      return { ok: true, text: JSON.stringify(this.deid.resource(JSON.parse(r.json) as Resource, r.patientId)) };
+      const parsed = JSON.parse(r.json) as Resource;
+      return { ok: true, text: JSON.stringify(registryDevice ? this.deid.registryDevice(parsed as Device) : this.deid.resource(parsed, r.patientId)) };
     } catch (err) {
       const id = e.deidentified ? this.deid.pseudonym(type, r.id) : r.id;
       this.logger.warn({ exportId: e.id, resource: `${type}/${id}`, err: (err as Error).message }, 'bulk export: resource not exported');

@@ -237,6 +237,11 @@ export class SnapshotReader {
     private readonly keys: KeyRing,
   ) {}
 
+  /** The ids of the model registry's Devices (ai_models) in this snapshot: de-identified exports keep their registry fields. */
+  async registryDeviceIds(): Promise<Set<string>> {
+    return new Set((await this.query<{ id: string }>('SELECT id FROM ai_models')).map((r) => r.id));
+  }
+
   /**
    * @param shared also resources of no patient (system level); otherwise the patient compartment only.
    * @param patients only these patients' resources (undefined: every patient).

@@ -64,12 +64,14 @@ export class ExportService {
       if (patients?.some((p) => p !== compartment)) throw forbidden('Patient-context tokens may export only their own compartment');
       patients = [compartment];
     }
+    // Every kick-off needs export rights (system-level read beyond a patient's own compartment) before anything is read.
+    const types = this.types(auth, k.level, req.types);
+    if (!types.length) this.access.requireExport(auth, k.level === 'system' ? '*' : 'Patient');
     if (k.level === 'group') patients = await this.groupPatients(auth, k.groupId as string, patients);
     else if (patients && compartment === undefined) {
       for (const id of patients) await this.reader.read('Patient', id, (v) => this.access.requireVisible(auth, v)); // 404 / 410
     }
 
-    const types = this.types(auth, k.level, req.types);
     const deidentified = this.deidentified(auth, req.deidentify);
     const id = randomUUID();
     await this.repo.create(k.ctx, {
@@ -139,7 +141,7 @@ export class ExportService {
   private requireScopes(auth: AuthContext | undefined, e: ExportRow, types: string[]): void {
     // A de-identified export's files are what a data scientist's read scopes grant (as at its kick-off).
     const reader = auth && e.deidentified ? { ...auth, deidentifiedExport: true } : auth;
-    for (const t of types) this.access.require(reader, t, 'r');
+    for (const t of types) this.access.requireExport(reader, t);
     const compartment = this.access.compartment(auth);
     if (compartment !== undefined && (e.level !== 'patient' || e.params.patients?.length !== 1 || e.params.patients[0] !== compartment)) {
       throw notFound(`No export ${e.id}`);
@@ -155,7 +157,7 @@ export class ExportService {
 
   /** The Group's members that are Patients (inactive ones left out), within `named` when given. */
   private async groupPatients(auth: AuthContext, groupId: string, named: string[] | undefined): Promise<string[]> {
-    this.access.require(auth, 'Group', 'r');
+    this.access.requireExport(auth, 'Group');
     const found = await this.reader.read('Group', groupId, (v) => this.access.requireVisible(auth, v));
     const group = JSON.parse(found.json) as Group;
     const members = new Set<string>();
@@ -167,20 +169,21 @@ export class ExportService {
   }
 
   /**
-   * The types to export: those named in _type, each of which the token must be allowed to read
-   * (403 otherwise); or every type it may read (at Patient and Group level, those that can be in
-   * a patient's compartment). AuditEvents go only when named.
+   * The types to export: those named in _type, each of which the token must be allowed to export
+   * (read, at system level beyond a patient's own compartment: 403 otherwise); or every type it
+   * may export (at Patient and Group level, those that can be in a patient's compartment).
+   * AuditEvents go only when named.
    */
   private types(auth: AuthContext, level: ExportLevel, named: string[] | undefined): string[] {
     if (named) {
-      for (const t of named) this.access.require(auth, t, 'r');
+      for (const t of named) this.access.requireExport(auth, t);
       return [...named].sort();
     }
     const hidden = new Set(this.access.hiddenTypes(auth));
     return [...fhirResourceTypes()]
       .filter((t) => !hidden.has(t))
       .filter((t) => level === 'system' || t === 'Patient' || patientCompartmentPaths(t).length > 0)
-      .filter((t) => this.access.allows(auth, t, 'r'))
+      .filter((t) => this.access.allowsExport(auth, t))
       .sort();
   }
 

@@ -10,7 +10,8 @@ import type { AppConfig } from '../../config/app-config';
 const SERVER_VERSION = '0.1.0';
 const BULK_EXPORT_DOC =
   'Prefer: respond-async; _outputFormat (application/fhir+ndjson, application/ndjson, ndjson), _type, _since, patient (POST); ' +
-  'deidentify=true|false (data scientists always get de-identified data); _typeFilter and _elements are not supported';
+  'deidentify=true|false (data scientists always get de-identified data); beyond a patient token\'s own compartment, system-level read scopes (system/*.read) are needed; ' +
+  '_typeFilter and _elements are not supported';
 
 /** The CapabilityStatement, built from what the code supports today. */
 @Injectable()
@@ -54,7 +55,7 @@ export class CapabilityStatementService {
       MedicationDispense: 'Completed: takes units from stock (first expiry first); .../dispensed-from is server-owned.',
       Claim: 'Checked for likely billing errors; a flagged claim carries the server-owned extension .../billing-error-check.',
       Device:
-        'Equipment (not an AI model version): extensions .../maintenance-interval-hours and .../last-maintenance; the server writes .../predictive-maintenance and the Task maintenance-{id}. Devices typed urn:fhir-ai-server:ai-task are the AI model versions.',
+        'Equipment (not an AI model version): extensions .../maintenance-interval-hours and .../last-maintenance; the server writes .../predictive-maintenance and the Task maintenance-{id}. Devices typed urn:fhir-ai-server:ai-task are the AI model versions; those of the model registry (id = the version id) are written only through /api/models (client writes and deletes: 403).',
       DeviceUseStatement: 'Usage of equipment: recomputes the named Device\'s predictive maintenance.',
       Observation: 'Stress readings (LOINC 93038-8, 106860-0, SNOMED CT 73595000) carry the server-computed extension .../intervention-suggested.',
       Flag: 'Emergency alerts (code urn:fhir-ai-server:alert#emergency) carry meta.tag urn:fhir-ai-server:alert|emergency (search with _tag); raised, acknowledged (extension .../alert-acknowledgement), resolved (inactive, period.end); an update that breaks this lifecycle is refused (409).',

@@ -20,6 +20,8 @@ import { CapabilityStatementService } from './capability-statement.service';
 import { SearchService } from '../search/search.service';
 import { shapeForRead } from '../search/result-shape';
 import { TRIAGE_REQUEST_CODE } from '../../ai/plugins/triage.plugin';
+import { ModelDeviceDirectory } from '../../ai/model-device-directory';
+import type { AuthContext } from '../../auth/auth.types';
 import { historyBundle } from './history-bundle';
 import {
   fhirBase,
@@ -48,6 +50,7 @@ export class FhirController {
     private readonly access: AccessPolicy,
     private readonly ehrChain: EhrChainService,
     private readonly searches: SearchService,
+    private readonly modelDevices: ModelDeviceDirectory,
   ) {}
 
   @Public()
@@ -124,7 +127,11 @@ export class FhirController {
   private async runSearch(req: Request, res: Response, type: string | undefined, params: Array<[string, string]>, patientCompartment?: string): Promise<void> {
     negotiate(req);
     if (type !== undefined) requireResourceType(type);
-    this.requireSearchScopes(req, type, params);
+    // A data scientist searches the model registry's Devices only: confined to their ids.
+    if (type === 'Device' && patientCompartment === undefined && this.access.registryDevicesOnly(req.auth)) {
+      params = [...params, ['_id', (await this.modelDevices.ids()).join(',') || 'none']];
+      this.access.require(registryDeviceReader(req.auth), 'Device', 's');
+    } else this.requireSearchScopes(req, type, params);
     const prefer = header(req, 'prefer') ?? '';
     const json = await this.searches.searchJson({
       resourceType: type,
@@ -145,7 +152,7 @@ export class FhirController {
     negotiate(req);
     requireResourceType(type);
     requireFhirId(type, id, 'read');
-    this.access.require(req.auth, type, 'r');
+    await this.requireRead(req.auth, type, id);
     const found = await this.reader.read(type, id, this.visibleAudited(req));
     setVersionHeaders(res, found);
     if (notModified(req, found)) {
@@ -240,6 +247,15 @@ export class FhirController {
       if (v.patientId) req.auditPatient = `Patient/${v.patientId}`;
       this.access.requireVisible(req.auth, v);
     };
+  }
+
+  /** Read permission on the type; a data scientist's (registryDevicesOnly) only on the model registry's Devices. */
+  private async requireRead(auth: AuthContext | undefined, type: string, id: string): Promise<void> {
+    if (type !== 'Device' || !this.access.registryDevicesOnly(auth)) return this.access.require(auth, type, 'r');
+    if (!(await this.modelDevices.has(id))) {
+      throw forbidden(`Data scientists read only the model registry's Devices, and Device/${id} is not one; patient data reaches them only de-identified, through Bulk Data export ($export)`);
+    }
+    this.access.require(registryDeviceReader(auth), 'Device', 'r');
   }
 
   /** Search permission on the type, or at system level on each type `_type` names, or on every type. */
@@ -492,4 +508,9 @@ function careDateRange(query: Request['query']): { low: string; high: string } |
   if (!start && !end) return undefined;
   if (start && end && start.low >= end.high) throw badRequest('start must not be after end');
   return { low: start?.low ?? '-infinity', high: end?.high ?? 'infinity' };
+}
+
+/** The context a data scientist's read or search of the registry's Devices is checked with (see AuthContext.registryDevices). */
+function registryDeviceReader(auth: AuthContext | undefined): AuthContext | undefined {
+  return auth && { ...auth, registryDevices: true };
 }
