@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import type { Group } from '@medplum/fhirtypes';
+import type { Group, GroupMember } from '@medplum/fhirtypes';
+import { dateRange } from '../search/search-values';
 import { AccessPolicy } from '../../auth/access/access-policy';
 import type { AuthContext } from '../../auth/auth.types';
 import type { TxContext } from '../../database/database.service';
@@ -155,14 +156,15 @@ export class ExportService {
     return e;
   }
 
-  /** The Group's members that are Patients (inactive ones left out), within `named` when given. */
+  /** The Group's current members that are Patients (inactive ones and those outside their period left out), within `named` when given. */
   private async groupPatients(auth: AuthContext, groupId: string, named: string[] | undefined): Promise<string[]> {
     this.access.requireExport(auth, 'Group');
     const found = await this.reader.read('Group', groupId, (v) => this.access.requireVisible(auth, v));
     const group = JSON.parse(found.json) as Group;
     const members = new Set<string>();
+    const now = Date.now();
     for (const m of group.member ?? []) {
-      const id = m.inactive ? undefined : /^(?:.*\/)?Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(m.entity?.reference ?? '')?.[1];
+      const id = isCurrentMember(m, now) ? /^(?:.*\/)?Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(m.entity?.reference ?? '')?.[1] : undefined;
       if (id) members.add(id);
     }
     return [...members].filter((p) => !named || named.includes(p)).sort();
@@ -198,4 +200,12 @@ export class ExportService {
     }
     return asked ?? false;
   }
+}
+
+/** Whether a Group member is one now: not inactive, and within its period (an end at a date's precision includes that whole day, month or year). Pure. */
+export function isCurrentMember(member: GroupMember, now: number): boolean {
+  if (member.inactive) return false;
+  const start = member.period?.start ? dateRange(member.period.start)?.low : undefined;
+  const end = member.period?.end ? dateRange(member.period.end)?.high : undefined;
+  return (start === undefined || Date.parse(start) <= now) && (end === undefined || now < Date.parse(end));
 }
