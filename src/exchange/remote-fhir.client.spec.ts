@@ -152,4 +152,25 @@ describe('RemoteFhirClient', () => {
       await r.close();
     }
   });
+
+  it('cuts the access token and the HTTP Basic pair out of every failure it reports (a push transaction here)', async () => {
+    const r = await remote((req, _body, res) => {
+      if (req.url === '/token') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ access_token: 'AccessTok-xyz-987654', token_type: 'bearer', expires_in: 3600 }));
+        return;
+      }
+      json(res, 422, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'processing', diagnostics: `refused for ${req.headers.authorization}` }] });
+    });
+    try {
+      const c = new RemoteFhirClient(`${r.base}/fhir`, { type: 'client_credentials', tokenUrl: `${r.base}/token`, clientId: 'me', clientSecret: 'Secret-42/x' }, options);
+      const e = (await c.transaction({ resourceType: 'Bundle', type: 'transaction', entry: [] }).catch((x: unknown) => x)) as RemoteFhirError;
+      expect(e).toMatchObject({ status: 422, transient: false });
+      expect(e.outcome.issue?.[0].diagnostics).toBe('refused for Bearer [redacted]');
+      expect(`${e.message} ${e.stack}`).not.toContain('AccessTok-xyz-987654');
+      expect(c.scrub(`Basic ${Buffer.from('me:Secret-42%2Fx').toString('base64')}`)).toBe('Basic [redacted]');
+    } finally {
+      await r.close();
+    }
+  });
 });

@@ -1,5 +1,6 @@
 import type { Bundle, CapabilityStatement, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { endpointRefusal } from '../subscriptions/endpoint-guard';
+import { authSecrets, redact, scrub } from './connections/secret-scrub';
 import { fhirKitClient, type FhirKitClient } from './fhir-kit-client';
 
 /** How the server authenticates to an external FHIR server. Secrets only ever in memory here. */
@@ -46,6 +47,8 @@ export class RemoteFhirClient {
   readonly baseUrl: string;
   private readonly client: FhirKitClient;
   private token?: { value: string; expiresAt: number };
+  /** Every access token this client was given (a remote may echo an earlier one). */
+  private readonly tokens = new Set<string>();
   private checked = false;
 
   constructor(
@@ -79,7 +82,7 @@ export class RemoteFhirClient {
   /** A page by its absolute URL (a Bundle's `next` link), refused unless it is under the connection's base URL. */
   page(url: string): Promise<Bundle> {
     const refusal = this.foreignUrl(url);
-    if (refusal) return Promise.reject(new RemoteFhirError(refusal, undefined, false, outcomeOf('security', refusal)));
+    if (refusal) return Promise.reject(this.scrubbed(new RemoteFhirError(refusal, undefined, false, outcomeOf('security', refusal))));
     return this.call(`GET ${url}`, (options) => this.client.request(url, { method: 'GET', options })) as Promise<Bundle>;
   }
 
@@ -114,19 +117,48 @@ export class RemoteFhirClient {
     return undefined;
   }
 
+  /**
+   * What this client may send and a remote may echo back: the connection's secret (and HTTP Basic
+   * pair) and every access token it was given. Whatever a remote says is scrubbed of them.
+   */
+  secrets(): string[] {
+    return [...authSecrets(this.auth), ...this.tokens];
+  }
+
+  /** `text` (a remote's message) without this connection's secrets, in any of their usual encodings. */
+  scrub(text: string): string {
+    return scrub(text, this.secrets());
+  }
+
+  /** An OperationOutcome (a remote's, or one quoting it) without this connection's secrets. */
+  redact(outcome: OperationOutcome): OperationOutcome {
+    return redact(outcome, this.secrets());
+  }
+
   private async call(what: string, send: (options: { signal: AbortSignal; headers: Record<string, string> }) => Promise<unknown>): Promise<unknown> {
-    await this.checkAddresses();
-    for (let attempt = 0; ; attempt++) {
-      const headers = await this.authHeaders(attempt > 0);
-      try {
-        return await send({ signal: AbortSignal.timeout(this.options.timeoutMs), headers });
-      } catch (e) {
-        const error = this.asRemoteError(what, e);
-        // A token the remote no longer accepts (revoked, or expired early): fetch a new one, once.
-        if (error.status === 401 && this.auth.type === 'client_credentials' && attempt === 0) continue;
-        throw error;
+    try {
+      await this.checkAddresses();
+      for (let attempt = 0; ; attempt++) {
+        const headers = await this.authHeaders(attempt > 0);
+        try {
+          return await send({ signal: AbortSignal.timeout(this.options.timeoutMs), headers });
+        } catch (e) {
+          const error = this.asRemoteError(what, e);
+          // A token the remote no longer accepts (revoked, or expired early): fetch a new one, once.
+          if (error.status === 401 && this.auth.type === 'client_credentials' && attempt === 0) continue;
+          throw error;
+        }
       }
+    } catch (e) {
+      // The one way out of a failed exchange: nothing the remote echoed of our credentials goes further.
+      throw this.scrubbed(this.asRemoteError(what, e));
     }
+  }
+
+  private scrubbed(e: RemoteFhirError): RemoteFhirError {
+    const error = new RemoteFhirError(this.scrub(e.message), e.status, e.transient, this.redact(e.outcome));
+    if (e.stack) error.stack = this.scrub(e.stack);
+    return error;
   }
 
   private async checkAddresses(): Promise<void> {
@@ -144,7 +176,10 @@ export class RemoteFhirClient {
   private async authHeaders(refresh: boolean): Promise<Record<string, string>> {
     if (this.auth.type === 'none') return {};
     if (this.auth.type === 'bearer') return { authorization: `Bearer ${this.auth.token}` };
-    if (refresh || !this.token || this.token.expiresAt <= Date.now()) this.token = await this.fetchToken(this.auth);
+    if (refresh || !this.token || this.token.expiresAt <= Date.now()) {
+      this.token = await this.fetchToken(this.auth);
+      this.tokens.add(this.token.value);
+    }
     return { authorization: `Bearer ${this.token.value}` };
   }
 

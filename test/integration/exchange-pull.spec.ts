@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from 'pg';
+import request from 'supertest';
 import type { Resource } from '@medplum/fhirtypes';
 import { DatabaseService } from '../../src/database/database.service';
 import { AI_SOURCE } from '../../src/ai/ai-plugin';
@@ -225,7 +226,7 @@ function smallestBundle(): number {
 /** A tiny FHIR server whose answers each test sets, counting requests by path and query. */
 class FakeRemote {
   requests: string[] = [];
-  handler: (path: string, res: ServerResponse) => void = (_p, res) => send(res, 404, outcome('not found'));
+  handler: (path: string, res: ServerResponse, req: IncomingMessage) => void = (_p, res) => send(res, 404, outcome('not found'));
 
   private constructor(
     private readonly server: Server,
@@ -237,7 +238,7 @@ class FakeRemote {
     const server = createServer((req: IncomingMessage, res: ServerResponse) => {
       const url = req.url ?? '';
       self?.requests.push(url);
-      self?.handler(url, res);
+      self?.handler(url, res, req);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     self = new FakeRemote(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}/fhir`);
@@ -539,6 +540,69 @@ describe('pull from a remote that misbehaves', () => {
     expect(fake.requests).toHaveLength(1);
     const [failure] = await failuresOf(id);
     expect(failure.outcome.issue?.[0]?.diagnostics).toBe('token rejected');
+  });
+});
+
+describe('secrets a remote echoes', () => {
+  const STATIC = 'MyStaticBearerTok-123';
+  const ACCESS = 'AccessTok-xyz-987654';
+  const CLIENT_SECRET = 'Client+Secret/42=';
+  const admin = (path: string) => request(local.app.getHttpServer()).get(path).set('Authorization', `Bearer ${local.token}`);
+  /** Every form the tester saw leaking, and those a careless remote might use. */
+  const forms = (secret: string) => [secret, encodeURIComponent(secret), Buffer.from(secret).toString('base64')];
+
+  async function shown(id: string, runId: number): Promise<string> {
+    const view = await admin(`/api/connections/${id}`);
+    expect(view.status).toBe(200);
+    const run = await admin(`/api/connections/${id}/syncs/${runId}`);
+    expect(run.status).toBe(200);
+    const { rows } = await pg.query('SELECT error FROM exchange_sync_runs WHERE connection_id = $1', [id]);
+    const { rows: failures } = await pg.query('SELECT outcome FROM exchange_failures WHERE connection_id = $1', [id]);
+    return JSON.stringify([view.body, run.body, rows, failures]);
+  }
+
+  it('a static bearer token echoed by the remote is cut out of the run error, the failures and the views', async () => {
+    fake.handler = (_path, res, req) => {
+      const auth = req.headers.authorization ?? '';
+      const token = auth.replace(/^Bearer /, '');
+      send(res, 403, outcome(`refused ${auth}; token=${encodeURIComponent(token)}; b64 ${Buffer.from(token).toString('base64')}`));
+    };
+    const id = await connect('fake-echo-bearer', fake.base, { type: 'bearer', token: STATIC }, ['Patient']);
+    const run = await sync(id);
+    expect(run.status).toBe('failed');
+    const text = await shown(id, run.id);
+    expect(text).toContain('refused Bearer [redacted]');
+    for (const f of forms(STATIC)) expect(text).not.toContain(f);
+  });
+
+  it('with client credentials, the access token echoed by a search, and the Basic pair echoed by the token endpoint, are cut out', async () => {
+    let tokenAnswer: 'ok' | 'echo' = 'ok';
+    fake.handler = (path, res, req) => {
+      const auth = req.headers.authorization ?? '';
+      if (path === '/fhir/token') {
+        if (tokenAnswer === 'echo') return send(res, 401, { error: 'invalid_client', error_description: `you sent ${auth}` });
+        return send(res, 200, { access_token: ACCESS, token_type: 'bearer', expires_in: 3600 });
+      }
+      if (path === '/fhir/metadata') return send(res, 500, outcome(`metadata broken for ${auth}`));
+      send(res, 403, outcome(`no access for ${auth} (${encodeURIComponent(ACCESS)})`));
+    };
+    const cc: ConnectionAuth = { type: 'client_credentials', tokenUrl: `${fake.base}/token`, clientId: 'our-client', clientSecret: CLIENT_SECRET };
+    const id = await connect('fake-echo-cc', fake.base, cc, ['Patient']);
+    const run = await sync(id);
+    expect(run.status).toBe('failed');
+    let text = await shown(id, run.id);
+    expect(text).toContain('no access for Bearer [redacted]');
+    for (const f of [...forms(ACCESS), ...forms(CLIENT_SECRET)]) expect(text).not.toContain(f);
+
+    // The check: the token endpoint echoes the HTTP Basic header (base64 of clientId:secret).
+    tokenAnswer = 'echo';
+    const check = await request(local.app.getHttpServer()).post(`/api/connections/${id}/check`).set('Authorization', `Bearer ${local.token}`);
+    expect(check.status).toBe(200);
+    expect(check.body.ok).toBe(false);
+    expect(JSON.stringify(check.body)).toContain('you sent Basic [redacted]');
+    const basic = Buffer.from(`our-client:${encodeURIComponent(CLIENT_SECRET)}`).toString('base64');
+    text = JSON.stringify([check.body, await shown(id, run.id)]);
+    for (const f of [basic, Buffer.from(`our-client:${CLIENT_SECRET}`).toString('base64'), ...forms(CLIENT_SECRET), ...forms(ACCESS)]) expect(text).not.toContain(f);
   });
 });
 

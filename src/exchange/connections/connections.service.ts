@@ -13,7 +13,7 @@ import { endpointOf } from './connection-endpoint';
 import type { ConnectionInput, ConnectionPatch } from './connection-request';
 import { ConnectionSettingsRepository } from './connection-settings.repository';
 import { connectionView } from './connection-view';
-import { redact, scrubError } from './secret-scrub';
+import { scrubError } from './secret-scrub';
 import { newResourceId } from '../../fhir/store/resource-id';
 
 /** The answer of POST /api/connections/{id}/check. */
@@ -104,7 +104,6 @@ export class ConnectionsService {
   async check(ctx: TxContext, id: string): Promise<CheckResult> {
     const found = await this.clients.forConnection(id);
     if (!found) throw notFound(`No connection ${id}`);
-    const secrets = await this.secretsOf(id);
     let verdict: ReturnType<typeof judgeCapabilities>;
     try {
       verdict = judgeCapabilities(await found.client.capabilityStatement());
@@ -112,7 +111,8 @@ export class ConnectionsService {
       if (!(e instanceof RemoteFhirError)) throw e;
       verdict = { ok: false, outcome: e.outcome };
     }
-    const outcome = verdict.ok ? undefined : redact(verdict.outcome, secrets);
+    // The client cuts out the secret, the HTTP Basic pair and the access tokens it was given.
+    const outcome = verdict.ok ? undefined : found.client.redact(verdict.outcome);
     const details: Record<string, unknown> = { ...(verdict.summary ?? {}), ...(outcome ? { outcome } : {}) };
     const at = await this.db.transaction(ctx, async (tx) => {
       const when = await this.settings.recordCheck(tx, id, verdict.ok, details);
@@ -147,11 +147,6 @@ export class ConnectionsService {
     return row;
   }
 
-  private async secretsOf(id: string): Promise<string[]> {
-    const auth = await this.connections.authOf(id);
-    const secret = auth && secretOf(auth);
-    return secret ? [secret] : [];
-  }
 }
 
 function secretOf(auth: ConnectionAuth): string | undefined {

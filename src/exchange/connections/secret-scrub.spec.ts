@@ -1,4 +1,4 @@
-import { redact, scrubError } from './secret-scrub';
+import { authSecrets, redact, scrub, scrubError } from './secret-scrub';
 
 describe('redact', () => {
   it('cuts a secret out of a remote outcome, in the forms a remote might echo it', () => {
@@ -28,5 +28,17 @@ describe('scrubError', () => {
     expect(scrubbed.stack).not.toContain('tok-123456');
     expect(scrubbed.code).toBe('23514');
     expect(scrubError('not an error', ['tok-123456'])).toBe('not an error');
+  });
+});
+
+describe('authSecrets', () => {
+  it('covers the HTTP Basic pair of client credentials, as is and as the client encodes it', () => {
+    const auth = { type: 'client_credentials' as const, tokenUrl: 'https://ehr.example.org/token', clientId: 'our client', clientSecret: 'S3cret+/=' };
+    const sent = `Basic ${Buffer.from(`${encodeURIComponent(auth.clientId)}:${encodeURIComponent(auth.clientSecret)}`).toString('base64')}`;
+    const plain = `Basic ${Buffer.from(`${auth.clientId}:${auth.clientSecret}`).toString('base64')}`;
+    expect(scrub(`you sent ${sent}; or ${plain}`, authSecrets(auth))).toBe('you sent Basic [redacted]; or Basic [redacted]');
+    expect(authSecrets({ type: 'bearer', token: 'tok-123456' })).toEqual(['tok-123456']);
+    expect(authSecrets({ type: 'none' })).toEqual([]);
+    expect(authSecrets(undefined)).toEqual([]);
   });
 });

@@ -20,6 +20,7 @@ import { EXCHANGE_ACTOR, PullRepository, type RemoteMapping, type RunCounts } fr
 import { contentSha256, ownIdOf, pulledForm, refKey, remoteReferencesOf, rewriteRemoteReferences, type RemoteRef } from './remote-references';
 import { newResourceId } from '../../fhir/store/resource-id';
 import { offersTypeHistory, readHistoryPage, type RemoteHistory } from './remote-deletions';
+import { authSecrets, redact, scrub } from '../connections/secret-scrub';
 
 /** How far before the latest change seen the next look at a type's history starts. */
 const HISTORY_OVERLAP_MS = 60_000;
@@ -98,10 +99,16 @@ export class SyncService {
     }
   }
 
-  /** Ends the run as failed, with a failure row holding the OperationOutcome (once, however often called). */
+  /**
+   * Ends the run as failed, with a failure row holding the OperationOutcome (once, however often
+   * called). The message and outcome are scrubbed of the connection's secrets again here (a remote's
+   * errors already are, by the client that saw them; this also covers what did not come through it).
+   */
   async fail(runId: number, e: unknown): Promise<void> {
-    const message = e instanceof Error ? e.message : String(e);
-    const outcome = e instanceof RemoteFhirError || e instanceof OperationOutcomeError ? e.outcome : outcomeOf('exception', message);
+    const [run] = await this.db.query<{ connection_id: string }>('SELECT connection_id FROM exchange_sync_runs WHERE id = ?', [runId]);
+    const secrets = run ? authSecrets(await this.connections.authOf(run.connection_id)) : [];
+    const message = scrub(e instanceof Error ? e.message : String(e), secrets);
+    const outcome = redact(e instanceof RemoteFhirError || e instanceof OperationOutcomeError ? e.outcome : outcomeOf('exception', message), secrets);
     await this.db.transaction(EXCHANGE_ACTOR, async (tx) => {
       const [row] = await tx.query<{ connection_id: string }>('SELECT connection_id FROM exchange_sync_runs WHERE id = ?', [runId]);
       if (!row || !(await this.repo.finish(tx, runId, 'failed', message))) return;
@@ -210,7 +217,7 @@ export class SyncService {
     } catch (e) {
       if (!(e instanceof RemoteFhirError) || e.transient) throw e;
       await this.db.transaction(EXCHANGE_ACTOR, async (tx) => {
-        await this.connections.addFailure(tx, connectionId, { direction: 'pull', outcome: e.outcome, runId: state.runId, resource: `${type}/_history` });
+        await this.connections.addFailure(tx, connectionId, { direction: 'pull', outcome: state.client.redact(e.outcome), runId: state.runId, resource: `${type}/_history` });
         await this.repo.addRunCounts(tx, state.runId, { in: 0, unchanged: 0, failed: 1 });
       });
       return;
@@ -364,7 +371,7 @@ export class SyncService {
   }
 
   private async recordFailure(state: RunState, page: PageState, resource: string, outcome: Parameters<ConnectionRepository['addFailure']>[2]['outcome']): Promise<void> {
-    await this.connections.addFailure(page.tx, state.connection.id, { direction: 'pull', outcome, runId: state.runId, resource });
+    await this.connections.addFailure(page.tx, state.connection.id, { direction: 'pull', outcome: state.client.redact(outcome), runId: state.runId, resource });
     page.counts.failed++;
   }
 }

@@ -10,7 +10,7 @@ import { SearchService } from '../../fhir/search/search.service';
 import { ResourceStore } from '../../fhir/store/resource-store.repository';
 import { ConnectionRepository } from '../connection.repository';
 import { RemoteClients } from '../remote-clients';
-import { RemoteFhirError, outcomeOf } from '../remote-fhir.client';
+import { RemoteFhirError, outcomeOf, type RemoteFhirClient } from '../remote-fhir.client';
 import { buildPushBundle, type LocalResource } from './push-bundle';
 import { ourSystem } from './push-identity';
 import { PushRepository, type PushRow } from './push.repository';
@@ -65,7 +65,7 @@ export class PushSender {
       const bundle = await this.bundleFor(row);
       response = await remote.client.transaction(bundle);
     } catch (err) {
-      return this.failed(row, err, last);
+      return this.failed(row, err, last, remote.client);
     }
     const locations = (response.entry ?? []).map((e) => e.response?.location).filter((l): l is string => typeof l === 'string');
     const created = (response.entry ?? []).filter((e) => e.response?.status?.startsWith('201')).length;
@@ -114,18 +114,21 @@ export class PushSender {
     return buildPushBundle({ system: ourSystem(this.config), resources, remoteIds, namedOnly });
   }
 
-  private async failed(row: PushRow, err: unknown, last: boolean): Promise<PushResult> {
+  /** Records a failed attempt; whatever is stored or logged is scrubbed of the connection's secrets by its client. */
+  private async failed(row: PushRow, err: unknown, last: boolean, client: Pick<RemoteFhirClient, 'redact' | 'scrub'>): Promise<PushResult> {
     const permanent = err instanceof PermanentPushFailure || (err instanceof RemoteFhirError && !err.transient);
-    const outcome = err instanceof PermanentPushFailure || err instanceof RemoteFhirError ? err.outcome : outcomeOf('exception', `Sending ${resourceOf(row)} failed: ${(err as Error)?.message ?? String(err)}`);
+    const outcome = client.redact(
+      err instanceof PermanentPushFailure || err instanceof RemoteFhirError ? err.outcome : outcomeOf('exception', `Sending ${resourceOf(row)} failed: ${(err as Error)?.message ?? String(err)}`),
+    );
     const dead = permanent || last;
     await this.pushes.locked(row.id, async (tx, now) => {
       if (now?.status !== 'pending') return;
       await this.pushes.markFailed(tx, row.id, outcome, dead);
       if (dead) await this.connections.addFailure(tx, row.connectionId, { direction: 'push', outcome, pushId: row.id, resource: resourceOf(row) });
     });
-    const reason = (err as Error)?.message ?? String(err);
+    const reason = client.scrub((err as Error)?.message ?? String(err));
     this.logger.warn({ pushId: row.id, connection: row.connectionId, resource: resourceOf(row), dead, reason }, dead ? 'exchange push dead-lettered' : 'exchange push failed; retried');
-    if (!dead) throw err instanceof Error ? err : new Error(reason);
+    if (!dead) throw err instanceof RemoteFhirError ? err : new Error(reason);
     return { status: 'dead', reason };
   }
 
