@@ -543,6 +543,73 @@ describe('pull from a remote that misbehaves', () => {
   });
 });
 
+describe("pulling what the remote's own AI touched", () => {
+  it('stores a Condition, triage RiskAssessment and recommendation Task that name the remote model Device; no row claims one of our models', async () => {
+    const at = '2026-11-02T09:00:00.000Z';
+    const meta = { versionId: '1', lastUpdated: at };
+    const model = { reference: 'Device/b-model' };
+    const remoteResources: Record<string, Json> = {
+      Device: { resourceType: 'Device', id: 'b-model', meta, deviceName: [{ name: 'B diagnosis model 2.0', type: 'model-name' }] },
+      Patient: patient('ai1', 1),
+      Condition: {
+        resourceType: 'Condition',
+        id: 'c1',
+        meta,
+        extension: [
+          { url: 'https://fhir-ai-server.dev/StructureDefinition/ai-confidence', valueDecimal: 0.87 },
+          { url: 'https://fhir-ai-server.dev/StructureDefinition/ai-model', valueReference: model },
+        ],
+        code: { text: 'Suspected angina' },
+        subject: { reference: 'Patient/ai1' },
+        recordedDate: '2026-11-02',
+      },
+      RiskAssessment: {
+        resourceType: 'RiskAssessment',
+        id: 'ra1',
+        meta,
+        status: 'final',
+        code: { coding: [{ system: 'urn:fhir-ai-server:triage-priority', code: 'triage' }] },
+        subject: { reference: 'Patient/ai1' },
+        performer: model,
+        prediction: [{ outcome: { coding: [{ system: 'urn:fhir-ai-server:triage-priority', code: '2' }] }, probabilityDecimal: 0.4 }],
+      },
+      Task: {
+        resourceType: 'Task',
+        id: 't1',
+        meta,
+        status: 'requested',
+        intent: 'proposal',
+        code: { coding: [{ system: 'urn:fhir-ai-server:ai-task', code: 'recommendation' }] },
+        for: { reference: 'Patient/ai1' },
+        focus: { reference: 'Condition/c1' },
+        description: 'Refer to cardiology',
+        requester: model,
+      },
+    };
+    fake.handler = (path, res) => {
+      const type = /^\/fhir\/([A-Za-z]+)\?/.exec(path)?.[1];
+      if (type && remoteResources[type]) return send(res, 200, searchset([remoteResources[type]]));
+      send(res, 404, outcome('not found'));
+    };
+    const id = await connect('fake-remote-ai', fake.base, { type: 'none' }, ['Device', 'Patient', 'Condition', 'RiskAssessment', 'Task']);
+    const run = await sync(id);
+    expect(await failuresOf(id)).toEqual([]);
+    expect(run).toMatchObject({ status: 'succeeded', resourcesIn: 5, failed: 0 });
+    const map = await mappings(id);
+    const local = (key: string) => map.get(key)?.localId as string;
+    // The resources keep naming the model, as the local copy of the remote Device.
+    const condition = await localRead('Condition', local('Condition/c1'));
+    expect(condition.extension).toContainEqual({ url: 'https://fhir-ai-server.dev/StructureDefinition/ai-model', valueReference: { reference: `Device/${local('Device/b-model')}` } });
+    expect((await localRead('RiskAssessment', local('RiskAssessment/ra1'))).performer).toEqual({ reference: `Device/${local('Device/b-model')}` });
+    expect((await localRead('Task', local('Task/t1'))).requester).toEqual({ reference: `Device/${local('Device/b-model')}` });
+    // The rows exist, without a model of ours.
+    const row = async (table: string, key: string) => (await pg.query(`SELECT ai_model_id FROM ${table} WHERE id = $1`, [local(key)])).rows;
+    expect(await row('diagnoses', 'Condition/c1')).toEqual([{ ai_model_id: null }]);
+    expect(await row('triage', 'RiskAssessment/ra1')).toEqual([{ ai_model_id: null }]);
+    expect(await row('recommendations', 'Task/t1')).toEqual([{ ai_model_id: null }]);
+  });
+});
+
 describe('secrets a remote echoes', () => {
   const STATIC = 'MyStaticBearerTok-123';
   const ACCESS = 'AccessTok-xyz-987654';

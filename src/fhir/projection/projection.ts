@@ -43,9 +43,18 @@ export interface ProjectionTable {
   foreignKeys?: boolean;
   /** A key that must stay unique across resources: a conflicting row of another resource is refused. */
   uniqueAcrossResources?: { message: (row: Record<string, unknown>) => string };
+  /**
+   * Columns naming the model version behind an AI output (a foreign key to ai_models): set only
+   * when the Device the resource names is one of this server's registered models, else NULL. A
+   * Device pulled from another server (its own AI's model) is a plain Device here; the resource
+   * keeps its reference, only the row does not claim one of our models.
+   */
+  modelColumns?: readonly string[];
 }
 
 const patientOwned = (name: string): ProjectionTable => ({ name, key: ['patient_id', 'id'], owner: 'id', versioned: true, foreignKeys: true });
+/** A table of AI outputs: ai_model_id names one of our models only when it is one. */
+const aiOutputs = (name: string): ProjectionTable => ({ ...patientOwned(name), modelColumns: ['ai_model_id'] });
 
 export const PROJECTION_TABLES: Record<string, ProjectionTable> = {
   patients: { name: 'patients', key: ['id'], owner: 'id', encrypted: ['contact_info', 'national_id'], versioned: true },
@@ -64,11 +73,11 @@ export const PROJECTION_TABLES: Record<string, ProjectionTable> = {
   icu_monitoring: patientOwned('icu_monitoring'),
   stress_data: patientOwned('stress_data'),
   prescriptions: patientOwned('prescriptions'),
-  diagnoses: patientOwned('diagnoses'),
-  feedback: patientOwned('feedback'),
-  therapy_sessions: patientOwned('therapy_sessions'),
-  triage: patientOwned('triage'),
-  recommendations: patientOwned('recommendations'),
+  diagnoses: aiOutputs('diagnoses'),
+  feedback: aiOutputs('feedback'),
+  therapy_sessions: aiOutputs('therapy_sessions'),
+  triage: aiOutputs('triage'),
+  recommendations: aiOutputs('recommendations'),
   emergency_alerts: patientOwned('emergency_alerts'),
   wellness_plans: patientOwned('wellness_plans'),
   inventory: { name: 'inventory', key: ['id'], owner: 'id', versioned: true },

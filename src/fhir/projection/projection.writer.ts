@@ -81,6 +81,7 @@ export class ProjectionWriter {
   /** Upserts rows that share one column set into `table` with one statement. */
   private async upsert(tx: Tx, table: ProjectionTable, rows: Array<{ row: ProjectionRow; meta: ProjectionMeta }>): Promise<void> {
     const encrypted = new Set(table.encrypted ?? []);
+    const models = new Set(table.modelColumns ?? []);
     const first = this.columnsOf(table, rows[0].row, rows[0].meta);
     const columns = Object.keys(first);
     const params: unknown[] = [];
@@ -92,6 +93,11 @@ export class ProjectionWriter {
           if (value === null) return 'NULL';
           params.push(typeof value === 'string' ? value : JSON.stringify(value), this.keys.dataKey());
           return `pgp_sym_encrypt(?, ?, '${PGP_OPTIONS}')`;
+        }
+        if (models.has(col) && value !== null) {
+          // Only one of our registered models; another server's model Device (pulled) is no model here.
+          params.push(value);
+          return '(SELECT m.id FROM ai_models m WHERE m.id = ?)';
         }
         params.push(isJsonValue(value) ? JSON.stringify(value) : value);
         return '?';
