@@ -673,6 +673,98 @@ describe('secrets a remote echoes', () => {
   });
 });
 
+describe('paging that never ends', () => {
+  /** A remote whose Patient pages go on for ever (page=n -> page=n+1), each after `delayMs`. */
+  const endless = (delayMs = 0): typeof fake.handler => (path, res) => {
+    if (!path.startsWith('/fhir/Patient?')) return send(res, 404, outcome('not found'));
+    const n = Number(/page=(\d+)/.exec(path)?.[1] ?? 1);
+    setTimeout(() => send(res, 200, searchset([patient(`n${n}`, n % 60)], `${fake.base}/Patient?page=${n + 1}`)), delayMs);
+  };
+
+  it('fails the run with an OperationOutcome when a next link repeats, keeping the pages stored', async () => {
+    fake.requests = [];
+    fake.handler = (path, res) => {
+      if (path.startsWith('/fhir/Patient?page=2')) return send(res, 200, searchset([patient('rep2', 2)], `${fake.base}/Patient?page=2`));
+      if (path.startsWith('/fhir/Patient?')) return send(res, 200, searchset([patient('rep1', 1)], `${fake.base}/Patient?page=2`));
+      send(res, 404, outcome('not found'));
+    };
+    const id = await connect('fake-repeated-next', fake.base, { type: 'none' }, ['Patient']);
+    const run = await sync(id, 20000);
+    expect(run).toMatchObject({ status: 'failed', resourcesIn: 2 });
+    expect(run.error).toMatch(/round in a circle/);
+    expect(fake.count('/fhir/Patient?page=2')).toBe(1);
+    const [failure] = await failuresOf(id);
+    expect(failure).toMatchObject({ direction: 'pull', runId: run.id });
+    expect(failure.outcome.issue?.[0]).toMatchObject({ code: 'processing', diagnostics: expect.stringMatching(/next link .*page=2 was already followed/) });
+  });
+
+  it('stops a type after EXCHANGE_SYNC_MAX_PAGES pages; the next run continues from the stored link', async () => {
+    fake.requests = [];
+    fake.handler = endless();
+    const id = await connect('fake-endless', fake.base, { type: 'none' }, ['Patient']);
+    process.env.EXCHANGE_SYNC_MAX_PAGES = '4';
+    try {
+      const run = await sync(id, 20000);
+      expect(run).toMatchObject({ status: 'failed', resourcesIn: 4 });
+      expect(run.error).toMatch(/EXCHANGE_SYNC_MAX_PAGES/);
+      expect(fake.requests.filter((r) => r.startsWith('/fhir/Patient?'))).toHaveLength(4);
+      expect((await failuresOf(id))[0].outcome.issue?.[0].code).toBe('too-costly');
+      const { rows } = await pg.query('SELECT next_url FROM exchange_sync_cursors WHERE connection_id = $1', [id]);
+      expect(rows[0].next_url).toBe(`${fake.base}/Patient?page=5`);
+      fake.requests = [];
+      const again = await sync(id, 20000);
+      expect(again).toMatchObject({ status: 'failed', resourcesIn: 4 });
+      expect(fake.requests[0]).toBe('/fhir/Patient?page=5');
+    } finally {
+      delete process.env.EXCHANGE_SYNC_MAX_PAGES;
+    }
+  });
+
+  it('stops between pages once the connection is turned off (DELETE)', async () => {
+    fake.requests = [];
+    fake.handler = endless(50);
+    const id = await connect('fake-turned-off', fake.base, { type: 'none' }, ['Patient']);
+    const runs = local.app.get(SyncRunRepository);
+    const { run } = await runs.request(id, 'manual');
+    await waitFor('a few pages read', async () => fake.count('/fhir/Patient?page=') >= 3, 20000, 50);
+    const off = await request(local.app.getHttpServer()).delete(`/api/connections/${id}`).set('Authorization', `Bearer ${local.token}`);
+    expect(off.status).toBe(200);
+    const done = await waitFor(`run ${run.id} stopped`, async () => {
+      const r = await runs.get(run.id);
+      return r && r.status !== 'running' && r.status !== 'queued' ? r : undefined;
+    }, 20000, 100);
+    expect(done.status).toBe('failed');
+    expect(done.error).toMatch(/turned off/);
+    const count = fake.requests.length;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(fake.requests.length).toBe(count);
+  });
+});
+
+describe('search answers that are not search pages', () => {
+  const cases: Array<[string, Json]> = [
+    ['an OperationOutcome with 200', outcome('search is broken today')],
+    ['a bare resource with 200', patient('bare', 1)],
+    ['a Bundle of another type', { resourceType: 'Bundle', type: 'collection', entry: [] }],
+    ['entry not an array', { resourceType: 'Bundle', type: 'searchset', entry: { resource: patient('x', 1) } }],
+    ['a null entry', { resourceType: 'Bundle', type: 'searchset', entry: [null] }],
+  ];
+  it.each(cases)('fails the run at once on %s, with an OperationOutcome, the cursor not moved', async (label, body) => {
+    fake.requests = [];
+    fake.handler = (path, res) => (path.startsWith('/fhir/Patient?') ? send(res, 200, body) : send(res, 404, outcome('not found')));
+    const id = await connect(`fake-not-a-page ${label}`, fake.base, { type: 'none' }, ['Patient']);
+    const run = await sync(id, 20000);
+    expect(run).toMatchObject({ status: 'failed', resourcesIn: 0 });
+    expect(run.error).toMatch(/is not a search page/);
+    expect(fake.count('/fhir/Patient?')).toBe(1); // permanent: not retried
+    const [failure] = await failuresOf(id);
+    expect(failure.outcome).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'structure' }] });
+    expect(failure.outcome.issue?.[0].diagnostics).not.toMatch(/TypeError|Cannot read/);
+    const { rows } = await pg.query('SELECT next_url, high_water FROM exchange_sync_cursors WHERE connection_id = $1', [id]);
+    expect(rows).toEqual([]);
+  });
+});
+
 describe('scheduled syncs', () => {
   it('asks for a run of a connection whose interval has passed, and not again within the interval', async () => {
     fake.handler = (_path, res) => send(res, 200, searchset([]));

@@ -12,6 +12,11 @@ export interface PullOptions {
   backoffMs: number;
   /** How deep a chain of references to resources not pulled yet is followed with reads. */
   referenceDepth: number;
+  /**
+   * The most pages of one type one run reads (EXCHANGE_SYNC_MAX_PAGES): a remote whose paging never
+   * ends stops the run there; the next run continues from the stored next link.
+   */
+  maxPagesPerType: number;
 }
 
 export function pullOptions(env: NodeJS.ProcessEnv = process.env): PullOptions {
@@ -21,5 +26,6 @@ export function pullOptions(env: NodeJS.ProcessEnv = process.env): PullOptions {
     attempts: envInt(env, 'EXCHANGE_SYNC_ATTEMPTS', 5, 1, 100),
     backoffMs: envInt(env, 'EXCHANGE_SYNC_BACKOFF_MS', 5000, 10, 3_600_000),
     referenceDepth: 3,
+    maxPagesPerType: envInt(env, 'EXCHANGE_SYNC_MAX_PAGES', 1000, 1, 1_000_000),
   };
 }

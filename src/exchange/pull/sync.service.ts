@@ -20,6 +20,7 @@ import { EXCHANGE_ACTOR, PullRepository, type RemoteMapping, type RunCounts } fr
 import { contentSha256, ownIdOf, pulledForm, refKey, remoteReferencesOf, rewriteRemoteReferences, type RemoteRef } from './remote-references';
 import { newResourceId } from '../../fhir/store/resource-id';
 import { offersTypeHistory, readHistoryPage, type RemoteHistory } from './remote-deletions';
+import { matchesOf, nextLinkOf, searchPageProblem } from './search-page';
 import { authSecrets, redact, scrub } from '../connections/secret-scrub';
 
 /** How far before the latest change seen the next look at a type's history starts. */
@@ -146,27 +147,36 @@ export class SyncService {
 
   private async pullType(state: RunState, type: string): Promise<void> {
     const connectionId = state.connection.id;
+    const { maxPagesPerType } = pullOptions();
+    await this.stopIfOff(state, type);
     const start = await this.repo.cursor(this.db, connectionId, type);
     let highWater = start.highWater;
     // Resume where the last attempt stopped (a next link it stored), else everything since the high-water mark.
-    const firstPage = () =>
-      state.client.search(type, {
-        ...(highWater ? { _lastUpdated: `ge${highWater.toISOString()}` } : {}),
-        _sort: '_lastUpdated',
-        _count: String(this.config.exchangePageSize),
-      });
+    const firstPage = async () =>
+      this.checkedPage(
+        state,
+        type,
+        await state.client.search(type, {
+          ...(highWater ? { _lastUpdated: `ge${highWater.toISOString()}` } : {}),
+          _sort: '_lastUpdated',
+          _count: String(this.config.exchangePageSize),
+        }),
+      );
+    /** The links followed in this run: one seen again means the remote's paging goes round in a circle. */
+    const followed = new Set<string>(start.nextUrl ? [start.nextUrl] : []);
     let bundle: Bundle;
     try {
-      bundle = start.nextUrl ? await state.client.page(start.nextUrl) : await firstPage();
+      bundle = start.nextUrl ? this.checkedPage(state, type, await state.client.page(start.nextUrl)) : await firstPage();
     } catch (e) {
       // A stored link the remote no longer accepts (an expired paging cursor, a changed base URL):
       // start the type again from its high-water mark; what is already stored comes back unchanged.
       if (!start.nextUrl || !(e instanceof RemoteFhirError) || e.transient) throw e;
       this.logger.warn({ runId: state.runId, type, err: e.message }, 'exchange sync: the stored next link was refused; starting the type again');
+      followed.clear();
       bundle = await firstPage();
     }
-    for (;;) {
-      const next = bundle.link?.find((l) => l.relation === 'next')?.url ?? null;
+    for (let pages = 1; ; pages++) {
+      const next = nextLinkOf(bundle);
       const matches = matchesOf(bundle);
       for (const r of matches) {
         const at = r.meta?.lastUpdated ? new Date(r.meta.lastUpdated) : undefined;
@@ -185,8 +195,36 @@ export class SyncService {
         await this.connections.addCounts(tx, connectionId, { in: page.counts.in });
       });
       if (!next) return;
-      bundle = await state.client.page(next);
+      if (followed.has(next)) {
+        throw this.stopped(state, 'processing', `The remote's paging of ${type} goes round in a circle: its next link ${next} was already followed in this run; the run stops (stored pages are kept)`);
+      }
+      if (pages >= maxPagesPerType) {
+        throw this.stopped(state, 'too-costly', `${type}: ${pages} pages in this run, the most one run reads of a type (EXCHANGE_SYNC_MAX_PAGES); the run stops and the next one continues from the stored next link`);
+      }
+      await this.stopIfOff(state, type);
+      followed.add(next);
+      bundle = this.checkedPage(state, type, await state.client.page(next));
     }
+  }
+
+  /** The search answer as a page, or a permanent failure saying why it is not one (nothing of it stored, the cursor not moved). */
+  private checkedPage(state: RunState, type: string, body: unknown): Bundle {
+    const problem = searchPageProblem(body);
+    if (problem) throw this.stopped(state, 'structure', `The remote's answer to a search of ${type} is not a search page: ${problem}`);
+    return body as Bundle;
+  }
+
+  /** Stops the run when the connection was turned off (DELETE or PATCH) since it started: checked before every page. */
+  private async stopIfOff(state: RunState, type: string): Promise<void> {
+    const now = await this.connections.get(state.connection.id);
+    if (now?.status === 'active') return;
+    throw this.stopped(state, 'business-rule', `Connection ${state.connection.name} was turned off; the run stopped before reading ${type} (it continues from its cursors when the connection is on again)`);
+  }
+
+  /** A permanent failure of the run (no retry can help): the run ends failed with this OperationOutcome. */
+  private stopped(state: RunState, code: string, message: string): RemoteFhirError {
+    const text = state.client.scrub(message);
+    return new RemoteFhirError(text, undefined, false, outcomeOf(code, text));
   }
 
   /**
@@ -374,9 +412,4 @@ export class SyncService {
     await this.connections.addFailure(page.tx, state.connection.id, { direction: 'pull', outcome: state.client.redact(outcome), runId: state.runId, resource });
     page.counts.failed++;
   }
-}
-
-/** The resources a search page matched (entries with search.mode match, or no mode). */
-function matchesOf(bundle: Bundle): Resource[] {
-  return (bundle.entry ?? []).filter((e) => e.resource && (!e.search?.mode || e.search.mode === 'match')).map((e) => e.resource as Resource);
 }
