@@ -281,3 +281,79 @@ describe('exchange push', () => {
     expect((await admin().replay(ids.bad, dead.id)).status).toBe(409);
   }, 150000);
 });
+
+describe('exchange push to a remote that answers oddly', () => {
+  let odd: Server;
+  let oddUrl: string;
+  /** What the odd EHR answers a transaction: [status, body]; the Authorization header is at hand to echo. */
+  let answer: (auth: string, sent: Json) => [number, Json] = () => [200, {}];
+
+  beforeAll(async () => {
+    odd = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        const [status, out] = answer(req.headers.authorization ?? '', body ? JSON.parse(body) : {});
+        res.writeHead(status, { 'content-type': 'application/fhir+json' });
+        res.end(JSON.stringify(out));
+      });
+    });
+    await new Promise<void>((resolve) => odd.listen(0, '127.0.0.1', resolve));
+    oddUrl = `http://127.0.0.1:${(odd.address() as AddressInfo).port}/fhir`;
+  });
+  afterAll(() => new Promise((resolve) => odd?.close(resolve)));
+
+  /** A connection to the odd EHR (bearer `token`), a patient whose home EHR it is, and a pending push of one RiskAssessment. */
+  async function pendingPush(name: string, token: string): Promise<{ connection: string; pushId: string }> {
+    const endpoint = await localApi.created({ resourceType: 'Endpoint', status: 'active', name, connectionType: { system: 'http://terminology.hl7.org/CodeSystem/endpoint-connection-type', code: 'hl7-fhir-rest' }, payloadType: [{ text: 'FHIR R4' }], address: oddUrl });
+    const connection = endpoint.id as string;
+    await local.app.get(DatabaseService).transaction({ actor: 'test' }, (tx) => local.app.get(ConnectionRepository).insert(tx, { id: connection, name, baseUrl: oddUrl, auth: { type: 'bearer', token } }));
+    const p = (await localApi.created(patient({ family: name.replace(/\W/g, ''), gender: 'female', birthDate: '1970-01-01' }))).id as string;
+    await pg.query("INSERT INTO exchange_remote_resources (connection_id, resource_type, remote_id, local_id) VALUES ($1, 'Patient', 'remote-p', $2)", [connection, p]);
+    const ra = await localApi.created({ resourceType: 'RiskAssessment', status: 'final', subject: { reference: `Patient/${p}` }, prediction: [{ probabilityDecimal: 0.3 }] });
+    const { rows } = await pg.query("INSERT INTO exchange_push (connection_id, resource_type, resource_id, version_id, patient_id) VALUES ($1, 'RiskAssessment', $2, 1, $3) RETURNING id", [connection, ra.id, p]);
+    await pg.query("SELECT pg_notify('exchange_push', $1)", [String(rows[0].id)]);
+    return { connection, pushId: String(rows[0].id) };
+  }
+
+  const row = async (id: string) => (await pg.query('SELECT * FROM exchange_push WHERE id = $1', [id])).rows[0] as Json;
+
+  it('does not take a transaction-response without one entry per request entry as sent: retried, dead-lettered, and sent once the remote answers properly (the last error cleared)', async () => {
+    let posts = 0;
+    answer = () => {
+      posts++;
+      return [200, { resourceType: 'Bundle', type: 'transaction-response', entry: [] }];
+    };
+    const { connection, pushId } = await pendingPush('odd EHR', 'odd-token-123456');
+    const dead = await waitFor('the push dead', async () => ((await row(pushId)).status === 'dead' ? row(pushId) : undefined), 60000, 200);
+    expect(dead.attempts).toBe(ATTEMPTS);
+    expect(posts).toBe(ATTEMPTS);
+    expect(dead.remote_locations).toBeNull();
+    expect(dead.last_error.issue[0]).toMatchObject({ code: 'structure', diagnostics: expect.stringMatching(/invalid transaction-response: 0 response entries for 1 request entries/) });
+    const { rows: failures } = await pg.query('SELECT outcome FROM exchange_failures WHERE connection_id = $1', [connection]);
+    expect(failures).toHaveLength(1);
+
+    // A success status is required of every entry.
+    answer = (_auth, sent) => [200, { resourceType: 'Bundle', type: 'transaction-response', entry: (sent.entry as Json[]).map(() => ({ response: { status: '400 Bad Request' } })) }];
+    expectStatus(await admin().replay(connection, pushId), 202);
+    const refused = await waitFor('the replayed push dead', async () => ((await row(pushId)).status === 'dead' && (await row(pushId)).replays === 1 ? row(pushId) : undefined), 60000, 200);
+    expect(refused.last_error.issue[0].diagnostics).toMatch(/response entry 0 has status "400 Bad Request", not a success/);
+
+    answer = (_auth, sent) => [200, { resourceType: 'Bundle', type: 'transaction-response', entry: (sent.entry as Json[]).map((_e, i) => ({ response: { status: '201 Created', location: `RiskAssessment/r${i}/_history/1` } })) }];
+    expectStatus(await admin().replay(connection, pushId), 202);
+    const sent = await waitFor('the push sent', async () => ((await row(pushId)).status === 'sent' ? row(pushId) : undefined), 60000, 200);
+    expect(sent.remote_locations).toEqual(['RiskAssessment/r0/_history/1']);
+    expect(sent.last_error).toBeNull();
+  }, 150000);
+
+  it("cuts the connection's token out of the dead letter's last error when the remote echoes it", async () => {
+    const token = 'MyStaticBearerTok-123';
+    answer = (auth) => [422, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'processing', diagnostics: `refused ${auth}` }] }];
+    const { connection, pushId } = await pendingPush('echoing EHR', token);
+    const dead = await waitFor('the push dead', async () => ((await row(pushId)).status === 'dead' ? row(pushId) : undefined), 60000, 200);
+    expect(dead.last_error.issue[0].diagnostics).toBe('refused Bearer [redacted]');
+    const listed = expectStatus(await admin().deadLetters(connection), 200).body;
+    const view = expectStatus(await request(local.app.getHttpServer()).get(`/api/connections/${connection}`).set('Authorization', `Bearer ${local.token}`), 200).body;
+    expect(JSON.stringify([dead, listed, view])).not.toContain(token);
+  }, 90000);
+});

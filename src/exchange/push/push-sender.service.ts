@@ -12,6 +12,7 @@ import { ConnectionRepository } from '../connection.repository';
 import { RemoteClients } from '../remote-clients';
 import { RemoteFhirError, outcomeOf, type RemoteFhirClient } from '../remote-fhir.client';
 import { buildPushBundle, type LocalResource } from './push-bundle';
+import { transactionResponseProblem } from './transaction-response';
 import { ourSystem } from './push-identity';
 import { PushRepository, type PushRow } from './push.repository';
 import { assessmentOf, deviceOf } from './push-rules';
@@ -64,6 +65,12 @@ export class PushSender {
       if (remote.connection.status !== 'active') throw new PermanentPushFailure(outcomeOf('business-rule', `Connection ${row.connectionId} is off; nothing is sent to it`));
       const bundle = await this.bundleFor(row);
       response = await remote.client.transaction(bundle);
+      const problem = transactionResponseProblem(bundle, response);
+      // Not what R4 promises for a transaction: whatever the remote did cannot be read; tried again (conditional creates make that safe), then dead-lettered.
+      if (problem) {
+        const message = remote.client.scrub(`POST transaction answered an invalid transaction-response: ${problem}`);
+        throw new RemoteFhirError(message, undefined, true, outcomeOf('structure', message));
+      }
     } catch (err) {
       return this.failed(row, err, last, remote.client);
     }

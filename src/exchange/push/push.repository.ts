@@ -135,8 +135,9 @@ export class PushRepository {
     });
   }
 
+  /** The push arrived: sent, with the remote's locations; an earlier attempt's error no longer stands. */
   async markSent(tx: Queryable, id: number, locations: string[]): Promise<void> {
-    await tx.query(`UPDATE exchange_push SET status = 'sent', attempts = attempts + 1, sent_at = now(), updated_at = now(), remote_locations = ?::text[] WHERE id = ?`, [locations, id]);
+    await tx.query(`UPDATE exchange_push SET status = 'sent', attempts = attempts + 1, sent_at = now(), updated_at = now(), remote_locations = ?::text[], last_error = NULL WHERE id = ?`, [locations, id]);
   }
 
   /** Records a failed attempt; `dead`: it was the last (or cannot succeed), the row joins the dead-letter list. */
