@@ -254,7 +254,8 @@ describe('checking a connection', () => {
   });
 
   it('reports a wrong client secret as a failure with its OperationOutcome, and counts it', async () => {
-    const c = await created({ name: 'Wrong secret', baseUrl: `${remote.baseUrl}/fhir`, auth: remoteAuth(WRONG_SECRET) });
+    // Another base URL than 'Remote EHR' (one active connection per remote); the token request fails before it is used.
+    const c = await created({ name: 'Wrong secret', baseUrl: `${remote.baseUrl}/fhir-wrong-secret`, auth: remoteAuth(WRONG_SECRET) });
     const res = expectStatus(await post(`/api/connections/${c.id}/check`), 200);
     expect(res.body.ok).toBe(false);
     expect(res.body.outcome).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'login' }] });
@@ -373,6 +374,31 @@ describe('changing and turning off connections', () => {
     const open = await connectionNamed('Open EHR');
     expectStatus(await patch(`/api/connections/${open.id}`, { status: 'off' }), 200);
     expect((await api.read('Endpoint', open.id)).body.status).toBe('off');
+  });
+
+  it('refuses a second active connection to the same base URL (409) on create and on PATCH, storing nothing', async () => {
+    // 'Open EHR' (https://open.example.org/fhir) is off now: another connection to its remote may be made.
+    const again = await created({ name: 'Open EHR again', baseUrl: 'HTTPS://Open.Example.org:443/fhir/', auth: { type: 'none' } });
+    expect(again.baseUrl).toBe('https://open.example.org/fhir');
+    const [rows, endpoints] = [await rowCount(), await endpointCount()];
+
+    const second = await post('/api/connections', { name: 'Open EHR third', baseUrl: 'https://open.example.org/fhir', auth: { type: 'none' } });
+    expect(second.status).toBe(409);
+    expect(second.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'duplicate' }] });
+    expect(second.body.issue[0].diagnostics).toMatch(/"Open EHR again" already connects to https:\/\/open.example.org\/fhir/);
+
+    const open = await connectionNamed('Open EHR');
+    const on = await patch(`/api/connections/${open.id}`, { status: 'active' });
+    expect(on.status).toBe(409);
+    const moved = await connectionNamed('Bearer EHR 2');
+    const move = await patch(`/api/connections/${moved.id}`, { baseUrl: 'https://open.example.org/fhir/' });
+    expect(move.status).toBe(409);
+
+    expect([await rowCount(), await endpointCount()]).toEqual([rows, endpoints]);
+    expect((await get(`/api/connections/${open.id}`)).body.status).toBe('off');
+    expect((await api.read('Endpoint', open.id)).body.status).toBe('off');
+    expect((await get(`/api/connections/${moved.id}`)).body.baseUrl).toBe('https://bearer2.example.org/r4');
+    expect((await api.read('Endpoint', moved.id)).body.address).toBe('https://bearer2.example.org/r4');
   });
 
   it('counts the dead letters of a connection', async () => {

@@ -33,6 +33,16 @@ export class ConnectionSettingsRepository {
     return rows.length > 0;
   }
 
+  /**
+   * The name of another active connection to the same (normalised) base URL, if any. Holds a
+   * transaction lock on the base URL first, so two requests for the same URL cannot both pass.
+   */
+  async activeOnBaseUrl(tx: Queryable, baseUrl: string, exceptId: string): Promise<string | undefined> {
+    await tx.query("SELECT pg_advisory_xact_lock(hashtext('exchange-base-url'), hashtext(?))", [baseUrl]);
+    const [row] = await tx.query<{ name: string }>("SELECT name FROM exchange_connections WHERE base_url = ? AND status = 'active' AND id <> ? LIMIT 1", [baseUrl, exceptId]);
+    return row?.name;
+  }
+
   /** Locks the connection's row for the rest of the transaction; false when there is none. */
   async lock(tx: Queryable, id: string, mode: 'UPDATE' | 'SHARE' = 'UPDATE'): Promise<boolean> {
     return (await tx.query(`SELECT 1 FROM exchange_connections WHERE id = ? FOR ${mode === 'UPDATE' ? 'UPDATE' : 'SHARE'}`, [id])).length > 0;

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Endpoint, OperationOutcome } from '@medplum/fhirtypes';
 import { KeyRing } from '../../crypto/key-ring';
-import { DatabaseService, type TxContext } from '../../database/database.service';
+import { DatabaseService, type Tx, type TxContext } from '../../database/database.service';
 import { conflict, notFound } from '../../fhir/operation-outcome';
 import { ResourceWriteService, prepare } from '../../fhir/write/resource-write.service';
 import { ConnectionRepository, type ConnectionRow } from '../connection.repository';
@@ -45,6 +45,7 @@ export class ConnectionsService {
     const id = newResourceId(); // the connection's Endpoint's id too
     try {
       await this.writer.inTransaction(ctx, async (tx) => {
+        await this.refuseSecondOnBaseUrl(tx, input.baseUrl, id);
         await this.connections.insert(tx, { id, ...input }).catch((e: unknown) => {
           throw scrubError(e, [secretOf(input.auth), this.keys.dataKey()]);
         });
@@ -81,6 +82,7 @@ export class ConnectionsService {
           throw scrubError(e, [patch.auth && secretOf(patch.auth), this.keys.dataKey()]);
         });
         const row = (await this.connections.get(id, tx)) as ConnectionRow;
+        if (row.status === 'active' && (patch.baseUrl !== undefined || patch.status === 'active')) await this.refuseSecondOnBaseUrl(tx, row.baseUrl, id);
         const current = await this.writer.currentOf(tx, 'Endpoint', id);
         const previous = current && !current.deleted && current.json ? (JSON.parse(current.json) as Endpoint) : undefined;
         await this.writer.updateInTx(tx, prepare(endpointOf(row, previous), 'Endpoint', id), {});
@@ -98,6 +100,15 @@ export class ConnectionsService {
    */
   turnOff(ctx: TxContext, id: string): Promise<ConnectionRow> {
     return this.update(ctx, id, { status: 'off' });
+  }
+
+  /**
+   * One active connection per remote: a second one to the same base URL would pull a second copy of
+   * everything, under the same identifiers (the base URL is their system). 409, nothing stored.
+   */
+  private async refuseSecondOnBaseUrl(tx: Tx, baseUrl: string, id: string): Promise<void> {
+    const other = await this.settings.activeOnBaseUrl(tx, baseUrl, id);
+    if (other !== undefined) throw conflict(`Connection ${JSON.stringify(other)} already connects to ${baseUrl}: turn it off (DELETE) or change it instead of adding another`, 'duplicate');
   }
 
   /** Reads the remote's CapabilityStatement and records what it said, or the failure (direction 'check'). */
