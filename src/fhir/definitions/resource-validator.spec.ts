@@ -19,6 +19,19 @@ describe('validateFhirResource: the rules beside Medplum\'s validator', () => {
     expect(refusal({ resourceType: 'Binary', contentType: 'text/plain', data: 'aGVsbG8\n' })).toEqual([expect.objectContaining({ path: 'Binary.data' })]); // 7 characters
   });
 
+  it('accepts a RiskAssessment prediction without a probability (ras-2 holds: `is` on nothing is false), and still refuses a probability over 100', () => {
+    const ra = (prediction: object) => ({ resourceType: 'RiskAssessment', status: 'final', subject: { reference: 'Patient/p' }, prediction: [prediction] });
+    expect(() => validateFhirResource(ra({ outcome: { text: 'stroke' }, qualitativeRisk: { text: 'high' } }))).not.toThrow();
+    expect(() => validateFhirResource(ra({ outcome: { text: 'stroke' }, probabilityDecimal: 0.4 }))).not.toThrow();
+    let refused: unknown;
+    try {
+      validateFhirResource(ra({ outcome: { text: 'stroke' }, probabilityDecimal: 250 }));
+    } catch (e) {
+      refused = e;
+    }
+    expect(JSON.stringify((refused as { outcome?: unknown }).outcome)).toMatch(/Constraint ras-2 not met/);
+  });
+
   it('answers at once on a near-miss base64 value built to make a backtracking pattern explode', () => {
     // With R4's own pattern, (\s*([0-9a-zA-Z\+\=]){4}\s*)+, 20 repetitions took 82 s.
     const started = Date.now();

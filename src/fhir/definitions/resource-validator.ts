@@ -2,6 +2,7 @@ import { validateResource } from '@medplum/core';
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { OperationOutcomeError, badRequest, outcome } from '../operation-outcome';
 import { isResourceType, loadFhirDefinitions } from './fhir-definitions';
+import { withoutEmptyIsFalsePositives } from './constraint-recheck';
 import { checkRequiredBindings } from './required-bindings';
 import { narrativeProblems } from './narrative';
 
@@ -35,7 +36,7 @@ export function validateFhirResource(input: unknown, expectedType?: string): Ope
   checkJsonRules(resource, type, issues, false, notes);
   issues.push(...checkRequiredBindings(resource));
 
-  const found = withoutBase64FalsePositives(resource, medplumIssues(resource));
+  const found = withoutEmptyIsFalsePositives(resource, withoutBase64FalsePositives(resource, medplumIssues(resource)));
   const warnings = found.filter((i) => i.severity !== 'error' && i.severity !== 'fatal');
   issues.push(...found.filter((i) => i.severity === 'error' || i.severity === 'fatal'));
   if (!issues.length) return [...warnings, ...notes];
