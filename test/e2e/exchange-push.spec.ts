@@ -280,6 +280,18 @@ describe('exchange push', () => {
     expect(expectStatus(await admin().deadLetters(ids.bad), 200).body.items).toEqual([]);
     expect((await admin().replay(ids.bad, dead.id)).status).toBe(409);
   }, 150000);
+
+  it('sends a later version as a conditional update: a retraction of the RiskAssessment reaches the one remote copy', async () => {
+    const current = expectStatus(await localApi.read('RiskAssessment', raId), 200).body as Json;
+    await localApi.updated({ ...current, status: 'entered-in-error' });
+    await waitFor('the retraction sent', async () => (await pushesOf(ids.good)).find((r) => r.resource_id === raId && r.version_id === 2 && r.status === 'sent'), 60000, 200);
+    const ras = await remoteByIdentity('RiskAssessment', `RiskAssessment/${raId}`);
+    expect(ras).toHaveLength(1);
+    expect(ras[0]).toMatchObject({ id: remoteRa.id, status: 'entered-in-error', subject: { reference: `Patient/${ids.p1Remote}` } });
+    expect(ras[0].meta.versionId).not.toBe(remoteRa.meta.versionId);
+    // The recommendation on the remote still points at the same copy.
+    expect((await remoteByIdentity('Task', `Task/${task.id}`))[0].reasonReference).toEqual({ reference: `RiskAssessment/${remoteRa.id}` });
+  }, 90000);
 });
 
 describe('exchange push to a remote that answers oddly', () => {

@@ -50,16 +50,17 @@ describe('buildPushBundle', () => {
   const bundle = buildPushBundle({ system: SYS, resources: [device, ra, prov, task], remoteIds });
   const byType = (type: string) => bundle.entry?.find((e) => e.resource?.resourceType === type);
 
-  it('is a transaction of conditional creates on our identity, each with a urn:uuid fullUrl', () => {
+  it('is a transaction on our identity, each entry with a urn:uuid fullUrl: conditional creates for first versions, conditional updates for later ones', () => {
     expect(bundle).toMatchObject({ resourceType: 'Bundle', type: 'transaction' });
     expect(bundle.entry?.map((e) => e.resource?.resourceType)).toEqual(['Device', 'RiskAssessment', 'Provenance', 'Task']);
     for (const e of bundle.entry ?? []) {
       expect(e.fullUrl).toMatch(/^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-      expect(e.request?.method).toBe('POST');
     }
     expect(byType('RiskAssessment')?.request).toEqual({ method: 'POST', url: 'RiskAssessment', ifNoneExist: 'identifier=urn%3Afhir-ai-server|RiskAssessment%2Fra-1' });
     expect(byType('Provenance')?.request).toEqual({ method: 'POST', url: 'Provenance', ifNoneExist: '_tag=urn%3Afhir-ai-server|Provenance%2Fprov-1' });
-    expect(new URLSearchParams(byType('Task')?.request?.ifNoneExist).get('identifier')).toBe('urn:fhir-ai-server|Task/t-1');
+    // The Task (version 2, the decision) and the Device (version 3) replace the remote copy, or create it.
+    expect(byType('Task')?.request).toEqual({ method: 'PUT', url: 'Task?identifier=urn%3Afhir-ai-server|Task%2Ft-1' });
+    expect(byType('Device')?.request).toEqual({ method: 'PUT', url: 'Device?identifier=urn%3Afhir-ai-server|Device%2Fcad-1.0.0' });
   });
 
   it('carries our identity: an identifier, or a tag for Provenance (which has no identifier), keeping what was there', () => {

@@ -34,7 +34,8 @@ export function entryUrn(system: string, resourceType: string, id: string): stri
 /**
  * The transaction Bundle that sends local resources to a remote FHIR server. Every entry is a
  * conditional create on our identity (identifier, or meta.tag for types without one), so sending
- * it again creates nothing twice. Our ids, versionId and lastUpdated are left out; meta.source
+ * it again creates nothing twice; a resource past its first version is a conditional update on
+ * that identity instead, so that the remote copy becomes the version sent. Our ids, versionId and lastUpdated are left out; meta.source
  * says where the resource came from ("<system>/<Type>/<id>", as a pull marks what it fetched),
  * which also keeps a remote running this server from taking it for its own AI's output.
  * References are rewritten: to an entry of the bundle -> its urn:uuid; to a resource pulled from
@@ -69,10 +70,19 @@ export function buildPushBundle(input: PushBundleInput): Bundle {
     return {
       fullUrl: inBundle.get(`${r.resourceType}/${r.id}`),
       resource: rewriteReferenceObjects(outgoing, rewrite(r.resourceType)),
-      request: { method: 'POST', url: r.resourceType, ifNoneExist: who.ifNoneExist },
+      // A later version (a correction, a retraction, a decision) must reach the remote copy: a
+      // conditional update on our identity, which also creates it where the remote has none. A
+      // first version stays a conditional create, which never touches a copy already there.
+      request: isLaterVersion(r) ? { method: 'PUT', url: `${r.resourceType}?${who.ifNoneExist}` } : { method: 'POST', url: r.resourceType, ifNoneExist: who.ifNoneExist },
     };
   });
   return { resourceType: 'Bundle', type: 'transaction', entry };
+}
+
+/** Whether a local resource is past its first version. Pure. */
+function isLaterVersion(r: LocalResource): boolean {
+  const v = Number(r.meta?.versionId);
+  return Number.isInteger(v) && v > 1;
 }
 
 /** Every Reference (an object with a string `reference`) at any depth, through `rewrite`. Pure. */

@@ -11,7 +11,8 @@ const PUSHED_TYPES = new Set(['RiskAssessment', 'Task']);
 
 /**
  * Decides, on each committed resource event, whether the version goes to the patient's home EHR
- * (an AI result, or an approved recommendation, of a patient pulled from an active connection),
+ * (an AI result, or an approved recommendation, of a patient pulled from an active connection,
+ * and every later version of what was sent: a correction or a retraction),
  * and records it as a pending push. The row is the truth: a dispatcher in the worker queues it,
  * so it survives Redis being down; the unique (connection, resource version) key means a
  * redelivered event adds nothing.
@@ -45,11 +46,13 @@ export class PushTrigger {
     const version = latest?.versionId === e.versionId ? latest : await this.store.readVersion(e.resourceType, e.resourceId, e.versionId);
     if (!version?.json || version.deleted) return undefined;
     const resource = JSON.parse(version.json) as Resource;
-    if (!pushKindOf(resource)) return undefined;
     const patientId = e.patientId ?? patientOf(resource);
     if (!patientId) return undefined;
     const home = await this.pushes.homeConnection(patientId);
     if (!home?.active) return undefined;
+    // A version of a kind that is pushed, or any later version of a resource already sent (a
+    // correction or a retraction by a clinician must reach the remote copy too).
+    if (!pushKindOf(resource) && !(await this.pushes.wasPushed(home.connectionId, e.resourceType, e.resourceId, e.versionId))) return undefined;
     return this.pushes.insert({ connectionId: home.connectionId, resourceType: e.resourceType, resourceId: e.resourceId, versionId: e.versionId, patientId });
   }
 }

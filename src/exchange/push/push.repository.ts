@@ -71,6 +71,15 @@ export class PushRepository {
     return row && { connectionId: row.connection_id, active: row.status === 'active' };
   }
 
+  /** Whether an earlier version of the resource was recorded to go to the connection (its later versions follow it). */
+  async wasPushed(connectionId: string, resourceType: string, resourceId: string, beforeVersion: number, tx: Queryable = this.db): Promise<boolean> {
+    const [row] = await tx.query<{ pushed: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM exchange_push WHERE connection_id = ? AND resource_type = ? AND resource_id = ? AND version_id < ?) AS pushed`,
+      [connectionId, resourceType, resourceId, beforeVersion],
+    );
+    return !!row?.pushed;
+  }
+
   /** Remote ids of local resources pulled from the connection: "<Type>/<localId>" -> remote id. */
   async remoteIds(connectionId: string, keys: Array<{ resourceType: string; id: string }>, tx: Queryable = this.db): Promise<Map<string, string>> {
     const found = new Map<string, string>();
