@@ -12,7 +12,7 @@ import { SearchIndexWriter } from '../search/search-index.writer';
 import { translateConstraintError } from './constraint-errors';
 import { canonicalJson } from '../canonical-json';
 import { EhrChainRepository } from '../ehr/ehr-chain.repository';
-import { WriteRules } from './write-rules';
+import { WriteRules, type WriteRuleContext } from './write-rules';
 import { newResourceId } from '../store/resource-id';
 import { withoutClaimedAiSource } from './ai-source';
 
@@ -195,7 +195,7 @@ export class ResourceWriteService {
   private async applyRules(tx: Tx, resource: Resource, current: StoredVersion | undefined): Promise<Resource> {
     if (!this.rules.has(resource.resourceType)) return resource;
     const previous = current && !current.deleted && current.json ? (JSON.parse(current.json) as Resource) : undefined;
-    return this.rules.apply(tx, resource, { previous, actor: tx.actor, flush: () => this.flush(tx) });
+    return this.rules.apply(tx, resource, this.ruleContext(tx, previous));
   }
 
   async deleteInTx(tx: Tx, resourceType: string, id: string, options: UpdateOptions): Promise<DeleteOutcome> {
@@ -206,7 +206,7 @@ export class ResourceWriteService {
     if (current.deleted) return {};
     if (this.rules.has(resourceType) && current.json) {
       const previous = JSON.parse(current.json) as Resource;
-      await this.rules.applyDelete(tx, previous, { previous, actor: tx.actor, flush: () => this.flush(tx) });
+      await this.rules.applyDelete(tx, previous, this.ruleContext(tx, previous));
     }
     const state = this.state(tx);
     const version: NewVersion = {
@@ -224,6 +224,15 @@ export class ResourceWriteService {
     state.changed.set(`${resourceType}/${id}`, null);
     if (resourceType === 'Patient') state.deletedPatients.add(id);
     return { versionId: version.versionId };
+  }
+
+  private ruleContext(tx: Tx, previous: Resource | undefined): WriteRuleContext {
+    return {
+      previous,
+      actor: tx.actor,
+      flush: () => this.flush(tx),
+      hasPending: (resourceType) => this.state(tx).pending.some((p) => p.version.resourceType === resourceType),
+    };
   }
 
   /** Writes what the transaction has buffered: one statement per table for all of it. */

@@ -4,7 +4,7 @@ import { badRequest } from '../operation-outcome';
 import { WriteRules, type WriteRule } from './write-rules';
 
 const tx = {} as Tx;
-const ctx = { flush: async () => undefined };
+const ctx = { flush: async () => undefined, hasPending: () => false };
 const appointment = { resourceType: 'Appointment', id: 'a1', status: 'booked', participant: [] } as unknown as Resource;
 
 describe('WriteRules', () => {

@@ -13,6 +13,8 @@ export interface WriteRuleContext {
    * projection tables, the search index) see the earlier writes of the same transaction.
    */
   flush(): Promise<void>;
+  /** Whether the transaction holds writes of this type not flushed yet (a rule that reads their projection flushes only then). */
+  hasPending(resourceType: string): boolean;
 }
 
 /**

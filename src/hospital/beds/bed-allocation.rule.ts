@@ -29,19 +29,20 @@ export class BedAllocationRule implements WriteRule {
     const unended = unendedStays(given);
     let encounter = given;
     if (unended.length) {
-      await ctx.flush(); // a bed written earlier in this transaction is a bed too
+      const beds = await this.bedsAmong(tx, unended, ctx);
       // The discharge is this write, at the transaction's time: the bed is free as the triggers see it.
-      const at = await this.repo.transactionTime(tx);
-      encounter = withDischargeEnds(given, ctx.previous as Encounter | undefined, at, await this.repo.bedsAmong(tx, unended));
+      if (beds.size) encounter = withDischargeEnds(given, ctx.previous as Encounter | undefined, await this.repo.transactionTime(tx), beds);
     }
     const amended = encounter === given ? undefined : encounter;
     const candidates = bedStays(encounter).filter((s) => s.allocating || s.occupying);
     if (!candidates.length) return amended;
-    const patientId = localRefId(encounter.subject, 'Patient');
-    await this.repo.lock(tx, [...candidates.map((s) => `bed:${s.location}`), ...(patientId ? [`bed-patient:${patientId}`] : [])]);
-    await ctx.flush();
-    const beds = await this.repo.bedsAmong(tx, candidates.map((s) => s.location));
+    // Most encounters' locations are wards, rooms or sites, not beds: those need no lock and no check.
+    const beds = await this.bedsAmong(tx, candidates.map((s) => s.location), ctx);
     const stays = candidates.filter((s) => beds.has(s.location));
+    if (!stays.length) return amended;
+    const patientId = localRefId(encounter.subject, 'Patient');
+    await this.repo.lock(tx, [...stays.map((s) => `bed:${s.location}`), ...(patientId ? [`bed-patient:${patientId}`] : [])]);
+    await ctx.flush(); // the stays of encounters written earlier in this transaction
     const id = encounter.id as string;
     for (let i = 0; i < stays.length; i++) {
       for (let j = i + 1; j < stays.length; j++) {
@@ -66,6 +67,12 @@ export class BedAllocationRule implements WriteRule {
       }
     }
     return amended;
+  }
+
+  /** Which of these Locations are beds (a bed Location written earlier in this transaction too: flushed first when there is one). */
+  private async bedsAmong(tx: Tx, locations: readonly string[], ctx: WriteRuleContext): Promise<Set<string>> {
+    if (ctx.hasPending('Location')) await ctx.flush();
+    return this.repo.bedsAmong(tx, locations);
   }
 }
 
