@@ -34,11 +34,12 @@ SELECT r.patient_id, r.resource_type, r.resource_id,
        t.codes, t.systems, t.vals, t.texts, s.codes, s.vals, s.exacts
 FROM (SELECT DISTINCT patient_id, resource_type, resource_id FROM search_token WHERE resource_type = 'AuditEvent'
       UNION SELECT DISTINCT patient_id, resource_type, resource_id FROM search_string WHERE resource_type = 'AuditEvent') r
-LEFT JOIN LATERAL (SELECT array_agg(code ORDER BY code, value) AS codes, array_agg(system ORDER BY code, value) AS systems,
-                          array_agg(value ORDER BY code, value) AS vals, array_agg(text ORDER BY code, value) AS texts
+-- Each array in one order with every column as a tie-breaker, so that the n-th elements belong to one row.
+LEFT JOIN LATERAL (SELECT array_agg(code ORDER BY code, value, system, text) AS codes, array_agg(system ORDER BY code, value, system, text) AS systems,
+                          array_agg(value ORDER BY code, value, system, text) AS vals, array_agg(text ORDER BY code, value, system, text) AS texts
                    FROM search_token x WHERE x.resource_type = r.resource_type AND x.resource_id = r.resource_id) t ON true
-LEFT JOIN LATERAL (SELECT array_agg(code ORDER BY code, value) AS codes, array_agg(value ORDER BY code, value) AS vals,
-                          array_agg(exact ORDER BY code, value) AS exacts
+LEFT JOIN LATERAL (SELECT array_agg(code ORDER BY code, value, exact) AS codes, array_agg(value ORDER BY code, value, exact) AS vals,
+                          array_agg(exact ORDER BY code, value, exact) AS exacts
                    FROM search_string x WHERE x.resource_type = r.resource_type AND x.resource_id = r.resource_id) s ON true;
 DELETE FROM search_token WHERE resource_type = 'AuditEvent';
 DELETE FROM search_string WHERE resource_type = 'AuditEvent';

@@ -34,7 +34,12 @@ interface Client {
   token: string;
   auth: AuthContext;
   bindings: Set<string>;
+  /** Re-checks in a row that could not be made (the database unreachable): the socket is closed after CHECK_FAILURES_TOLERATED. */
+  failedChecks?: number;
 }
+
+/** A database hiccup (a failover) must not close every socket of the process at once: about this many seconds of failed re-checks are borne. */
+const CHECK_FAILURES_TOLERATED = 10;
 
 /**
  * The R4 websocket channel: a client connects to /fhir/websocket with its bearer token (the
@@ -122,7 +127,11 @@ export class SubscriptionSockets implements OnApplicationBootstrap, OnApplicatio
 
   /** Binds when the token may read the Subscription and it is a live websocket one; otherwise one refusal for every reason. */
   private async bind(id: string, ws: WebSocket, client: Client): Promise<void> {
-    if (!(await this.stillValid(ws, client))) return;
+    if (!(await this.stillValid(ws, client))) {
+      // Still open: the token could not be checked just now (not refused).
+      if (ws.readyState === WebSocket.OPEN) ws.send(`error ${id} cannot bind now: the token could not be checked, try again`);
+      return;
+    }
     if (!this.access.allows(client.auth, 'Subscription', 'r')) return void ws.send(bindRefusal(id));
     if (client.bindings.size >= MAX_BINDINGS_PER_SOCKET) return void ws.send(`error ${id} too many bindings on one socket`);
     const current = await this.store.readCurrent('Subscription', id);
@@ -152,10 +161,11 @@ export class SubscriptionSockets implements OnApplicationBootstrap, OnApplicatio
   private async stillValid(ws: WebSocket, client: Client): Promise<boolean> {
     try {
       await this.tokens.check(client.token);
+      client.failedChecks = 0;
       return this.clients.has(ws);
     } catch (e) {
       if (e instanceof InvalidTokenError) this.close(ws, CLOSE_TOKEN_REFUSED, `Invalid bearer token: ${e.message}`);
-      else this.close(ws, CLOSE_CHECK_FAILED, 'the token could not be checked');
+      else if ((client.failedChecks = (client.failedChecks ?? 0) + 1) >= CHECK_FAILURES_TOLERATED) this.close(ws, CLOSE_CHECK_FAILED, 'the token could not be checked');
       return false;
     }
   }

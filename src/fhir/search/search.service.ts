@@ -21,6 +21,7 @@ import { bundleJson, bundleObject, type RawBundle, type RawEntry } from './bundl
 import { storedJsonSql } from '../store/stored-json';
 import { hiddenFromPatients } from '../definitions/patient-references';
 import { sharedArmVisible } from './shared-visibility';
+import { PACKED_INDEX_TYPES } from './index-tables';
 
 export interface SearchInput {
   /** The type searched (type level), or undefined at system level (`_type` or every readable type). */
@@ -270,7 +271,10 @@ export class SearchService {
     const tokens =
       access?.compartment !== undefined
         ? [] // the token statement knows no compartment: a confined caller's criteria take the general path
-        : items.flatMap((item, i) => (item.token && !(isEncryptedType(item.resourceType) && isSecretParam(item.resourceType, item.token.code)) ? [i] : []));
+        : items.flatMap((item, i) =>
+            // Secret fields match by their keyed hash, packed types' tokens are not in search_token: both take the general path.
+            item.token && !(isEncryptedType(item.resourceType) && isSecretParam(item.resourceType, item.token.code)) && !PACKED_INDEX_TYPES.has(item.resourceType) ? [i] : [],
+          );
     if (tokens.length) {
       // The inner ORDER BY is the order of search_token_value (type, code, value): it steers the
       // planner to look the value up there even on tables without statistics yet (a first import),
