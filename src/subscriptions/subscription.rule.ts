@@ -46,6 +46,8 @@ export class SubscriptionRule implements WriteRule, OnModuleInit {
     if (problems.length) throw invalid(problems);
     const headers = unmaskedHeaders(sub.channel.header ?? [], previous?.channel?.header ?? []);
     if (headers.problems.length) throw invalid(headers.problems);
+    const redirected = carriedToAnotherOrigin(headers.headers, sub, previous);
+    if (redirected) throw invalid([redirected]);
     const criteria = parseCriteria(sub.criteria) as NonNullable<ReturnType<typeof parseCriteria>>;
     try {
       await this.search.matchIds(tx, criteria.resourceType, queryForId(criteria, 'subscription-check'), 1);
@@ -63,4 +65,29 @@ export class SubscriptionRule implements WriteRule, OnModuleInit {
     if (status === 'active') delete stored.error;
     return stored;
   }
+}
+
+/**
+ * Stored header values (credentials the writer may not be able to read: kept through the mask, or
+ * carried over by a PATCH) must not follow the channel to another server: when the endpoint's
+ * origin or the channel type changes, a header identical to a stored one is refused until its value
+ * is sent again. A new path on the same server keeps them.
+ */
+function carriedToAnotherOrigin(headers: string[], sub: Subscription, previous: Subscription | undefined): ChannelProblem | undefined {
+  const before = previous?.channel?.header ?? [];
+  if (!previous || !before.length) return undefined;
+  const origin = (url: string | undefined) => {
+    try {
+      return url ? new URL(url).origin : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const moved = sub.channel.type !== previous.channel?.type || origin(sub.channel.endpoint) !== origin(previous.channel?.endpoint);
+  const kept = headers.findIndex((h) => before.includes(h));
+  if (!moved || kept < 0) return undefined;
+  return {
+    path: `Subscription.channel.header[${kept}]`,
+    message: 'The channel goes to another server now: the header values stored for the previous endpoint are not carried there; set new values, leave them out, or create a new Subscription',
+  };
 }

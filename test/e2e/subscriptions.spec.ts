@@ -138,6 +138,22 @@ describe('what the server makes of a written Subscription', () => {
       return got.length ? got : undefined;
     }, 20000);
     expect(hit.headers.authorization).toBe('Bearer real-secret');
+
+    // The stored secret does not follow the channel to another server, by PUT with the mask or by PATCH.
+    const elsewhere = 'http://203.0.113.9/hook';
+    const moved = await put({ ...again, channel: { ...again.channel, endpoint: elsewhere, header: ['Authorization: (hidden)'] } });
+    expect(moved.status).toBe(400);
+    expect(JSON.stringify(moved.body)).toMatch(/another server/);
+    const patched = await request(t.app.getHttpServer())
+      .patch(`/fhir/Subscription/${created.id as string}`)
+      .set('Authorization', `Bearer ${token}`)
+      .set('Content-Type', 'application/json-patch+json')
+      .send(JSON.stringify([{ op: 'replace', path: '/channel/endpoint', value: elsewhere }]));
+    expect(patched.status).toBe(400);
+    expect(((await api.read('Subscription', created.id as string)).body as Json).channel).toMatchObject({ endpoint: `${hookBase}/masked`, header: ['Authorization: Bearer real-secret', 'X-Other: changed'] });
+    // Another path on the same server keeps them.
+    expectStatus(await put({ ...again, channel: { ...again.channel, endpoint: `${hookBase}/masked-2` } }), 200);
+    expect(((await api.read('Subscription', created.id as string)).body as Json).channel.header).toEqual(['Authorization: Bearer real-secret', 'X-Other: changed']);
   }, 60000);
 
   it('notifies every resource of the type for criteria that are a bare type', async () => {
