@@ -34,7 +34,7 @@ class PermanentPushFailure extends Error {
 /**
  * Sends one push row to its connection as a transaction Bundle (built by buildPushBundle from the
  * stored versions). Idempotent: the row is re-read first and only a pending row is sent, and
- * every entry is a conditional create on our identity, so a job run twice creates nothing twice
+ * every entry is a conditional create (a later version: a conditional update) on our identity, so a job run twice creates nothing twice
  * on the remote. A transient failure (no answer, 408, 429, 5xx) is recorded on the row and thrown
  * for BullMQ to retry with backoff; a permanent one (another 4xx, a refused address), or the last
  * attempt, makes the row dead (the dead-letter list) with a failure row holding its OperationOutcome.
@@ -66,7 +66,7 @@ export class PushSender {
       const bundle = await this.bundleFor(row);
       response = await remote.client.transaction(bundle);
       const problem = transactionResponseProblem(bundle, response);
-      // Not what R4 promises for a transaction: whatever the remote did cannot be read; tried again (conditional creates make that safe), then dead-lettered.
+      // Not what R4 promises for a transaction: whatever the remote did cannot be read; tried again (conditional creates and updates on our identity make that safe), then dead-lettered.
       if (problem) {
         const message = remote.client.scrub(`POST transaction answered an invalid transaction-response: ${problem}`);
         throw new RemoteFhirError(message, undefined, true, outcomeOf('structure', message));
