@@ -56,6 +56,14 @@ describe('recommendationWriteRefusal', () => {
   it('refuses a pending recommendation the AI did not raise; a decided copy may be recorded', () => {
     expect(recommendationWriteRefusal(undefined, rec(), other)).toMatch(/Only the AI raises/);
     expect(recommendationWriteRefusal({ resourceType: 'Task', id: 't1', status: 'requested', intent: 'order' }, rec({ status: 'accepted' }), other)).toMatch(/cannot be turned into/);
-    expect(recommendationWriteRefusal(undefined, rec({ status: 'accepted' }), other)).toBeUndefined();
+    // A decided one only as a copy from elsewhere, naming its origin.
+    expect(recommendationWriteRefusal(undefined, rec({ status: 'accepted' }), other)).toMatch(/copy of a decision made elsewhere/);
+    expect(recommendationWriteRefusal(undefined, rec({ status: 'accepted', meta: { source: 'https://ehr.example/fhir/Task/9' } }), other)).toBeUndefined();
+  });
+
+  it('lets a decided recommendation or a copy be deleted, not a pending one', () => {
+    expect(recommendationWriteRefusal(rec(), undefined, other)).toMatch(/pending AI recommendation and cannot be deleted: decide it first/);
+    expect(recommendationWriteRefusal(rec({ status: 'rejected' }), undefined, other)).toBeUndefined();
+    expect(recommendationWriteRefusal(rec({ meta: { source: 'https://ehr.example/fhir/Task/9' } }), undefined, other)).toBeUndefined();
   });
 });

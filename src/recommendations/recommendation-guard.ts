@@ -1,6 +1,6 @@
 import type { Annotation, Task } from '@medplum/fhirtypes';
 import { canonicalJson } from '../fhir/canonical-json';
-import { DECISION_NOTE_PREFIX, isRecommendation } from './recommendation-view';
+import { DECISION_NOTE_PREFIX, isCopy, isRecommendation } from './recommendation-view';
 
 /** Where a recommendation is decided: named in every refusal. */
 export const APPROVAL_API = 'POST /api/recommendations/{id}/approve or /reject (clinicians of the patient)';
@@ -27,9 +27,11 @@ export type RecommendationWriter = { kind: 'ai' } | { kind: 'decision'; status: 
  *   proposed), turn another Task into one or one into another Task, delete one, or change anything
  *   of one but its notes: notes may be added at the end (a comment changes no decision), the notes
  *   already there stay as they are, and a new note may not read as a decision (the view takes the
- *   decision's reason from the last such note). A decided recommendation may be created, as the
- *   copy of a decision made elsewhere (this server's exchange push sends approved recommendations
- *   to the patient's home EHR, which may be another instance of this server).
+ *   decision's reason from the last such note). A decided recommendation may be created only as the
+ *   copy of a decision made elsewhere, with its origin in meta.source (this server's exchange push
+ *   sends approved recommendations to the patient's home EHR, which may be another instance of this
+ *   server; such copies are never pushed on, and the view says where they come from). A decided
+ *   recommendation or a copy may be deleted; a pending one is decided first.
  */
 export function recommendationWriteRefusal(previous: Task | undefined, next: Task | undefined, writer: RecommendationWriter): string | undefined {
   const was = isRecommendation(previous) ? previous : undefined;
@@ -51,10 +53,15 @@ export function recommendationWriteRefusal(previous: Task | undefined, next: Tas
   }
 
   const how = `a recommendation is decided only through ${APPROVAL_API}`;
-  if (!is) return was && !next ? `${ref} is an AI recommendation and cannot be deleted: ${how}` : `${ref} is an AI recommendation and cannot be recoded into another Task: ${how}`;
+  if (!is) {
+    if (next) return `${ref} is an AI recommendation and cannot be recoded into another Task: ${how}`;
+    // A decided one, or a copy from elsewhere, may go (a patient's record deleted, a pulled copy the remote deleted); a pending one is decided first.
+    return was && (CLOSED.has(was.status) || isCopy(was)) ? undefined : `${ref} is a pending AI recommendation and cannot be deleted: decide it first (${APPROVAL_API}; a rejection gives the reason)`;
+  }
   if (!was) {
     if (previous) return `${ref} cannot be turned into an AI recommendation: only the AI raises them, and ${how}`;
-    return CLOSED.has(is.status) ? undefined : `Only the AI raises recommendations (${ref} would be a pending one, status ${is.status}); ${how}`;
+    if (!CLOSED.has(is.status)) return `Only the AI raises recommendations (${ref} would be a pending one, status ${is.status}); ${how}`;
+    return isCopy(is) ? undefined : `${ref}: a decided recommendation is recorded here only as the copy of a decision made elsewhere, naming its origin in meta.source; ${how}`;
   }
   const changed = changedElements(was, is);
   if (changed.length) return `${ref} is an AI recommendation: ${changed.join(', ')} cannot be changed over FHIR (only notes can be added); ${how}`;
@@ -82,3 +89,4 @@ function notesRefusal(was: Annotation[], is: Annotation[], ref: string, how: str
   if (decisionLike) return `${ref}: a note beginning "${DECISION_NOTE_PREFIX.approved}" or "${DECISION_NOTE_PREFIX.rejected}" is the decision's own: ${how}`;
   return undefined;
 }
+

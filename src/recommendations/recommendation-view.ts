@@ -1,6 +1,7 @@
 import type { Observation, Provenance, Reference, Resource, RiskAssessment, Task } from '@medplum/fhirtypes';
 import { RECOMMENDATION_CODE, RULES_TAG } from '../ai/recommendation-rules';
 import { localRefId } from '../fhir/projection/mappers/mapper-utils';
+import { AI_SOURCE } from '../fhir/write/ai-source';
 
 /** What the API calls a recommendation's state; the Task statuses behind each. */
 export type RecommendationStatus = 'pending' | 'approved' | 'rejected';
@@ -73,6 +74,11 @@ export function isRecommendation(task: Resource | undefined): task is Task {
   return task?.resourceType === 'Task' && !!task.code?.coding?.some((c) => c.system === RECOMMENDATION_CODE.system && c.code === RECOMMENDATION_CODE.code);
 }
 
+/** A recommendation recorded from elsewhere: it names its origin (meta.source); this server's own never do (the AI's source is dropped from every other writer's). Pure. */
+export function isCopy(task: Task): boolean {
+  return typeof task.meta?.source === 'string' && task.meta.source !== '' && task.meta.source !== AI_SOURCE;
+}
+
 export function statusOf(task: Task): RecommendationStatus | Task['status'] {
   for (const [status, taskStatuses] of Object.entries(TASK_STATUSES)) if (taskStatuses.includes(task.status)) return status as RecommendationStatus;
   return task.status;
@@ -93,6 +99,7 @@ export function recommendationView(src: ViewSources): RecommendationView {
   const warnings: string[] = [];
   if (retired) warnings.push(`Made by the model version ${model.id}, which is retired: weigh it accordingly`);
   if (!model) warnings.push(deviceId ? `The model version ${deviceId} is not in the registry` : 'The recommendation names no model version');
+  if (isCopy(task)) warnings.push(`Recorded from elsewhere (${task.meta?.source}): decided there, not through this server's approvals`);
   return {
     id: task.id as string,
     task: `Task/${task.id}`,

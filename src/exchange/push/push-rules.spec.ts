@@ -22,6 +22,8 @@ describe('push rules', () => {
     expect(pushKindOf(recommendation('requested'))).toBeUndefined();
     expect(pushKindOf(recommendation('rejected'))).toBeUndefined();
     expect(pushKindOf({ ...recommendation('accepted'), code: { text: 'another task' } })).toBeUndefined();
+    // A copy of a decision made elsewhere is not sent on.
+    expect(pushKindOf({ ...recommendation('accepted'), meta: { source: 'https://ehr.example/fhir/Task/9' } })).toBeUndefined();
   });
 
   it('finds the patient, the assessment a recommendation is about, and the model version', () => {

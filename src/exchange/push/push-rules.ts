@@ -1,6 +1,6 @@
 import type { Reference, Resource, RiskAssessment, Task } from '@medplum/fhirtypes';
 import { AI_SOURCE } from '../../ai/ai-plugin';
-import { isRecommendation } from '../../recommendations/recommendation-view';
+import { isCopy, isRecommendation } from '../../recommendations/recommendation-view';
 
 /** Why a resource version goes to the patient's home EHR. */
 export type PushKind = 'ai-result' | 'approved-recommendation';
@@ -13,7 +13,8 @@ const LOCAL_REF = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za
  */
 export function pushKindOf(resource: Resource): PushKind | undefined {
   if (resource.resourceType === 'RiskAssessment' && resource.meta?.source === AI_SOURCE) return 'ai-result';
-  if (resource.resourceType === 'Task' && isRecommendation(resource) && resource.status === 'accepted') return 'approved-recommendation';
+  // A copy of a decision made elsewhere (pulled, or pushed here by another server) is not sent on.
+  if (resource.resourceType === 'Task' && isRecommendation(resource) && resource.status === 'accepted' && !isCopy(resource)) return 'approved-recommendation';
   return undefined;
 }
 
