@@ -375,6 +375,14 @@ describe('stays that are over: kept, and held to the bed rules', () => {
     await api.created(encounter(q.M, [stay(k.k2, 'completed', '2024-06-13T00:00:00Z', '2024-06-13T12:00:00Z')], { status: 'finished' }));
   });
 
+  it('takes a same-day turnover given as dates as back to back: out on the 20th, the next patient in on the 20th', async () => {
+    await api.created(encounter(q.K, [stay(k.k2, 'completed', '2024-06-18', '2024-06-20')], { status: 'finished', period: { start: '2024-06-18', end: '2024-06-20' } }));
+    await api.created(encounter(q.N, [stay(k.k2, 'completed', '2024-06-20', '2024-06-22')], { status: 'finished', period: { start: '2024-06-20', end: '2024-06-22' } }));
+    // A time on that day is inside the first stay's day: still an overlap.
+    const clash = await api.create(encounter(q.P, [stay(k.k2, 'completed', '2024-06-20T09:00:00Z', '2024-06-20T10:00:00Z')], { status: 'finished' }));
+    expect(clash.status).toBe(409);
+  });
+
   it('refuses retrospective stays that overlap (a second patient in a bed, a patient in two beds) with 409, storing nothing', async () => {
     await api.created(encounter(q.N, [stay(k.k3, 'completed', '2024-07-01T00:00:00Z', '2024-07-05T00:00:00Z')], { status: 'finished' }));
     const secondPatient = await api.create(encounter(q.O, [stay(k.k3, 'completed', '2024-07-03T00:00:00Z', '2024-07-04T00:00:00Z')], { status: 'finished' }));

@@ -54,12 +54,12 @@ export class BedAllocationRule implements WriteRule {
       }
     }
     for (const stay of stays) {
-      const [taken] = await this.repo.allocationsOfBed(tx, stay.location, stay.start, stay.end, id);
+      const [taken] = await this.repo.allocationsOfBed(tx, stay.location, stay, id);
       if (taken) {
         throw refuse(`Location/${stay.location} is occupied: Encounter/${taken.encounterId} holds it ${period(taken)}, which overlaps the requested ${period(stay)}`);
       }
       if (!patientId) continue;
-      const [other] = await this.repo.allocationsOfPatient(tx, patientId, stay.start, stay.end, id);
+      const [other] = await this.repo.allocationsOfPatient(tx, patientId, stay, id);
       if (other) {
         throw refuse(
           `Patient/${patientId} already has a bed: Location/${other.bed} in Encounter/${other.encounterId} ${period(other)}, which overlaps the requested Location/${stay.location} ${period(stay)}; release it first (location status completed or a period end)`,

@@ -18,8 +18,18 @@ describe('bedStays', () => {
     expect(stays).toEqual([
       { location: 'b1', status: 'active', start: '2030-01-01T09:00:00.000Z', end: null, allocating: true, occupying: true },
       // a date-only end includes its day (R4 Period.end): the stay ends when the next day starts
-      { location: 'b2', status: 'planned', start: '2030-01-05T00:00:00.000Z', end: '2030-01-07T00:00:00.000Z', allocating: true, occupying: false },
+      { location: 'b2', status: 'planned', start: '2030-01-05T00:00:00.000Z', end: '2030-01-07T00:00:00.000Z', startDay: '2030-01-05', endDay: '2030-01-06', allocating: true, occupying: false },
     ]);
+  });
+
+  it('takes stays given by dates that meet on one day as back to back (a same-day turnover), not as overlapping', () => {
+    const out = bedStays(enc({ status: 'finished', location: [{ location: { reference: 'Location/b1' }, status: 'completed', period: { start: '2030-01-01', end: '2030-01-03' } }] }))[0];
+    const inSameDay = bedStays(enc({ location: [{ location: { reference: 'Location/b1' }, status: 'active', period: { start: '2030-01-03' } }] }))[0];
+    expect(overlaps(out, inSameDay)).toBe(false);
+    expect(overlaps(inSameDay, out)).toBe(false);
+    // The same day given as a time is inside the discharge day: that is an overlap.
+    const atNoon = bedStays(enc({ location: [{ location: { reference: 'Location/b1' }, status: 'active', period: { start: '2030-01-03T12:00:00Z' } }] }))[0];
+    expect(overlaps(out, atNoon)).toBe(true);
   });
 
   it('releases the bed when the location is completed or the encounter finishes or is cancelled', () => {

@@ -20,6 +20,9 @@ export interface BedStay {
   status: string | null;
   start: string | null;
   end: string | null;
+  /** The day, when the start or end was given as a date (not a time): stays meeting on that day are back to back (a same-day turnover). */
+  startDay?: string;
+  endDay?: string;
   allocating: boolean;
   occupying: boolean;
 }
@@ -48,18 +51,26 @@ function isOver(loc: EncounterLocation, encounter: Encounter): boolean {
 function stayOf(location: string, loc: EncounterLocation, encounter: Encounter): BedStay {
   const encounterStatus = encounter.status;
   const status = loc.status ?? null;
-  const start = instant(loc.period?.start) ?? instant(encounter.period?.start);
-  let end = endInstant(loc.period?.end);
+  const startValue = instant(loc.period?.start) ? loc.period?.start : encounter.period?.start;
+  const start = instant(startValue);
+  let endValue = loc.period?.end;
+  let end = endInstant(endValue);
   // A stay that is over without an end of its own ends with the encounter.
   const over = isOver(loc, encounter);
-  if (!end && over) end = endInstant(encounter.period?.end);
+  if (!end && over) {
+    endValue = encounter.period?.end;
+    end = endInstant(endValue);
+  }
   const dead = DEAD.has(encounterStatus);
   const allocating = !dead && encounterStatus !== 'finished' && (status === null || HOLDING.has(status));
   // An encounter that is over with no end anywhere cannot say when the bed was left: not counted. The
   // allocation rule records the discharge as the end of such stays (withDischargeEnds), so only
   // versions stored before it did lack one.
   const occupying = !dead && encounterStatus !== 'planned' && (status === null || PRESENT.has(status)) && !(over && !end);
-  return { location, status, start, end, allocating, occupying };
+  const day = (v: string | undefined) => (v && /^\d{4}-\d{2}-\d{2}$/.test(v) ? v : undefined);
+  const startDay = start ? day(startValue) : undefined;
+  const endDay = end ? day(endValue) : undefined;
+  return { location, status, start, end, ...(startDay ? { startDay } : {}), ...(endDay ? { endDay } : {}), allocating, occupying };
 }
 
 /** The Locations of stays that are over (location completed, encounter finished) with no end anywhere. */
@@ -137,8 +148,13 @@ export function endInstant(value: string | undefined): string | null {
   return range ? new Date(range.high).toISOString() : null;
 }
 
+/** A stay's period: instants (null: open), and the days of those given as dates. */
+export type StayPeriod = Pick<BedStay, 'start' | 'end' | 'startDay' | 'endDay'>;
+
 /** Whether two half-open periods [start, end) overlap (null: unbounded). Back to back does not. */
-export function overlaps(a: { start: string | null; end: string | null }, b: { start: string | null; end: string | null }): boolean {
+export function overlaps(a: StayPeriod, b: StayPeriod): boolean {
+  // Given as dates, one ending on the day the other starts: back to back, not both in the bed all that day.
+  if ((a.endDay && a.endDay === b.startDay) || (b.endDay && b.endDay === a.startDay)) return false;
   const aStart = a.start ? Date.parse(a.start) : -Infinity;
   const aEnd = a.end ? Date.parse(a.end) : Infinity;
   const bStart = b.start ? Date.parse(b.start) : -Infinity;

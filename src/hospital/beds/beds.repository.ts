@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Tx } from '../../database/database.service';
 import { DatabaseService } from '../../database/database.service';
+import type { StayPeriod } from './bed-stays';
 import type { BedInfo, OccupiedStay } from './occupancy';
 
 /** A stay holding a bed (allocating or occupying, bed-stays.ts) that is in the way of a new one. */
@@ -21,8 +22,10 @@ export interface BedRowView {
   occupancyPrediction: unknown;
 }
 
+/** The stay `l` overlaps [start, end), unless the two meet on a day given as a date (bed-stays.ts overlaps). */
 const OVERLAP = `(?::timestamptz IS NULL OR l->>'start' IS NULL OR (l->>'start')::timestamptz < ?::timestamptz)
-  AND (?::timestamptz IS NULL OR l->>'end' IS NULL OR (l->>'end')::timestamptz > ?::timestamptz)`;
+  AND (?::timestamptz IS NULL OR l->>'end' IS NULL OR (l->>'end')::timestamptz > ?::timestamptz)
+  AND NOT coalesce(l->>'endDay' = ?::text, false) AND NOT coalesce(l->>'startDay' = ?::text, false)`;
 
 /** SQL of the beds module over `beds` and `encounters.locations` (see the scheduling/beds migration). */
 @Injectable()
@@ -47,29 +50,29 @@ export class BedsRepository {
   }
 
   /** Stays holding the bed (allocating or occupying), in encounters other than `exceptEncounter`, overlapping [start, end). */
-  async allocationsOfBed(tx: Tx, bed: string, start: string | null, end: string | null, exceptEncounter: string): Promise<Allocation[]> {
+  async allocationsOfBed(tx: Tx, bed: string, stay: StayPeriod, exceptEncounter: string): Promise<Allocation[]> {
     return this.allocations(
       tx,
       `(e.locations @> ?::jsonb OR e.locations @> ?::jsonb) AND l->>'location' = ?`,
       [JSON.stringify([{ location: bed, allocating: true }]), JSON.stringify([{ location: bed, occupying: true }]), bed],
-      start,
-      end,
+      stay,
       exceptEncounter,
     );
   }
 
   /** Stays of the patient holding any bed (allocating or occupying), in encounters other than `exceptEncounter`, overlapping [start, end). */
-  async allocationsOfPatient(tx: Tx, patientId: string, start: string | null, end: string | null, exceptEncounter: string): Promise<Allocation[]> {
-    return this.allocations(tx, `e.patient_id = ? AND EXISTS (SELECT 1 FROM beds b WHERE b.id = l->>'location')`, [patientId], start, end, exceptEncounter);
+  async allocationsOfPatient(tx: Tx, patientId: string, stay: StayPeriod, exceptEncounter: string): Promise<Allocation[]> {
+    return this.allocations(tx, `e.patient_id = ? AND EXISTS (SELECT 1 FROM beds b WHERE b.id = l->>'location')`, [patientId], stay, exceptEncounter);
   }
 
-  private async allocations(tx: Tx, where: string, params: unknown[], start: string | null, end: string | null, exceptEncounter: string): Promise<Allocation[]> {
+  private async allocations(tx: Tx, where: string, params: unknown[], stay: StayPeriod, exceptEncounter: string): Promise<Allocation[]> {
+    const { start, end } = stay;
     const rows = await tx.query<{ id: string; patient_id: string; bed: string; start: string | null; end: string | null }>(
       `SELECT e.id, e.patient_id, l->>'location' AS bed, l->>'start' AS start, l->>'end' AS "end"
          FROM encounters e CROSS JOIN LATERAL jsonb_array_elements(e.locations) l
         WHERE ${where} AND ((l->>'allocating')::boolean OR (l->>'occupying')::boolean) AND e.id <> ? AND ${OVERLAP}
         ORDER BY l->>'start' NULLS FIRST, e.id`,
-      [...params, exceptEncounter, end, end, start, start],
+      [...params, exceptEncounter, end, end, start, start, stay.startDay ?? null, stay.endDay ?? null],
     );
     return rows.map((r) => ({ encounterId: r.id, patientId: r.patient_id, bed: r.bed, start: r.start, end: r.end }));
   }
