@@ -61,6 +61,13 @@ describe('recommendationWriteRefusal', () => {
     expect(recommendationWriteRefusal(undefined, rec({ status: 'accepted', meta: { source: 'https://ehr.example/fhir/Task/9' } }), other)).toBeUndefined();
   });
 
+  it("leaves another system's recommendation recorded here (a copy naming its origin) to that system, pending or not", () => {
+    const copy = (over = {}) => rec({ meta: { source: 'https://ehr.example/fhir/Task/9' }, ...over });
+    expect(recommendationWriteRefusal(undefined, copy(), other)).toBeUndefined();
+    expect(recommendationWriteRefusal(copy(), copy({ status: 'accepted', owner: { reference: 'Practitioner/x' } }), other)).toBeUndefined();
+    expect(recommendationWriteRefusal(copy(), rec({ status: 'accepted' }), other)).toMatch(/keeps its origin/);
+  });
+
   it('lets a decided recommendation or a copy be deleted, not a pending one', () => {
     expect(recommendationWriteRefusal(rec(), undefined, other)).toMatch(/pending AI recommendation and cannot be deleted: decide it first/);
     expect(recommendationWriteRefusal(rec({ status: 'rejected' }), undefined, other)).toBeUndefined();

@@ -53,15 +53,19 @@ export function recommendationWriteRefusal(previous: Task | undefined, next: Tas
   }
 
   const how = `a recommendation is decided only through ${APPROVAL_API}`;
+  // Another system's recommendation recorded here (pulled from it, or pushed here by it) is its own
+  // to change; a copy stays a copy (it cannot become one of this server's by losing its origin).
+  if (was && isCopy(was)) return !is || isCopy(is) ? undefined : `${ref} is a copy of another system's recommendation (${was.meta?.source}) and keeps its origin in meta.source`;
+  if (!was && !previous && is && isCopy(is)) return undefined;
   if (!is) {
     if (next) return `${ref} is an AI recommendation and cannot be recoded into another Task: ${how}`;
     // A decided one, or a copy from elsewhere, may go (a patient's record deleted, a pulled copy the remote deleted); a pending one is decided first.
-    return was && (CLOSED.has(was.status) || isCopy(was)) ? undefined : `${ref} is a pending AI recommendation and cannot be deleted: decide it first (${APPROVAL_API}; a rejection gives the reason)`;
+    return was && CLOSED.has(was.status) ? undefined : `${ref} is a pending AI recommendation and cannot be deleted: decide it first (${APPROVAL_API}; a rejection gives the reason)`;
   }
   if (!was) {
     if (previous) return `${ref} cannot be turned into an AI recommendation: only the AI raises them, and ${how}`;
     if (!CLOSED.has(is.status)) return `Only the AI raises recommendations (${ref} would be a pending one, status ${is.status}); ${how}`;
-    return isCopy(is) ? undefined : `${ref}: a decided recommendation is recorded here only as the copy of a decision made elsewhere, naming its origin in meta.source; ${how}`;
+    return `${ref}: a decided recommendation is recorded here only as the copy of a decision made elsewhere, naming its origin in meta.source; ${how}`;
   }
   const changed = changedElements(was, is);
   if (changed.length) return `${ref} is an AI recommendation: ${changed.join(', ')} cannot be changed over FHIR (only notes can be added); ${how}`;

@@ -187,7 +187,8 @@ describeWithSynthea('a Synthea patient pulled from R, scored on L, its approval 
 
     // With a wrong secret R's token endpoint refuses: the check says so with an OperationOutcome, never showing the secret.
     const wrongSecret = 'not-the-secret-of-test-admin';
-    const wrong = await conns.created({ ...body, name: 'Remote EHR R, wrong secret', auth: { ...body.auth, clientSecret: wrongSecret } });
+    // (Another path on R: one active connection per base URL; the token request fails before the base URL is used.)
+    const wrong = await conns.created({ ...body, name: 'Remote EHR R, wrong secret', baseUrl: `${rBase}-wrong-secret`, auth: { ...body.auth, clientSecret: wrongSecret } });
     const refused = await conns.check(wrong);
     expect({ status: refused.status, body: refused.body }).toMatchObject({ status: 200, body: { ok: false, outcome: { resourceType: 'OperationOutcome' } } });
     expect(JSON.stringify(refused.body)).not.toContain(wrongSecret);
