@@ -196,7 +196,7 @@ describe('wellness plans and their progress', () => {
     expect(await planProgress(plan.id)).toBe(0.67);
     const stored = expectStatus(await api.read('CarePlan', plan.id), 200).body as Json;
     const notes = (stored.extension as Json[]).filter((e) => e.url === `${PROGRESS_URL}-ignored`).map((e) => e.valueString);
-    expect(notes).toEqual([`Observation/${odd.id as string} not counted for Goal/${goal.id as string}: unit "mg/dL" cannot be converted to "kg"`]);
+    expect(notes).toEqual([`1 reading not counted for Goal/${goal.id as string}: unit "mg/dL" cannot be converted to "kg" (Observation/${odd.id as string} among them)`]);
     expect((await progressRow(plan.id))!.progress).toBe('0.67');
   });
 

@@ -75,19 +75,24 @@ export class WellnessProgressService {
       .map((id) => (id === pending.goal?.id ? pending.goal : parse<Goal>(stored.get(`Goal/${id}`)?.json)))
       .filter((g): g is Goal => !!g && localRefId(g.subject, 'Patient') === patientId);
     const byTarget = new Map<GoalTarget, Measurement[]>();
-    const ignored: string[] = [];
+    // Readings left out, one line per goal and reason with how many and one of them (a wearable in an
+    // unconvertible unit would otherwise add one extension per reading to every new version).
+    const ignoredBy = new Map<string, { count: number; latest: string }>();
     for (const goal of goals) {
       for (const t of goal.target ?? []) {
         if (!t.measure || !patientId) continue;
         const usable: Measurement[] = [];
         for (const [ref, m] of await this.measurements(tx, patientId, t.measure, pending.observation)) {
           const converted = inTargetUnit(m, targetUnit(t));
-          if ('ignored' in converted) ignored.push(`${ref} not counted for Goal/${goal.id}: ${converted.ignored}`);
-          else usable.push(converted);
+          if ('ignored' in converted) {
+            const key = `Goal/${goal.id}: ${converted.ignored}`;
+            ignoredBy.set(key, { count: (ignoredBy.get(key)?.count ?? 0) + 1, latest: ref });
+          } else usable.push(converted);
         }
         byTarget.set(t, usable);
       }
     }
+    const ignored = [...ignoredBy].map(([why, { count, latest }]) => `${count} reading${count === 1 ? '' : 's'} not counted for ${why} (${latest} among them)`);
     // The active version of the rule (ai_models) computes it; the progress names it beside the value.
     const { output } = await this.plugins.inTransaction(
       tx,
