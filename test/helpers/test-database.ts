@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { dropDatabase, ensureDatabase, migrate } from '../../src/database/database-bootstrap';
 
@@ -56,5 +57,30 @@ export async function rawClient(url: string): Promise<Client> {
 
 /** A queue prefix of its own for one test file. */
 export function testQueuePrefix(): string {
-  return `fhirtest${randomBytes(4).toString('hex')}`;
+  // The run's id first (global-setup sets it), so that global-teardown drops every prefix of this run, and only those.
+  return `fhirtest${process.env.TEST_RUN_ID ?? ''}${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Removes the Redis keys of every queue prefix a test run made: BullMQ's (hash-tagged, `{prefix}:...`)
+ * and the server's own (`{prefix}:metrics`...). Other runs' keys (another suite on the same Redis)
+ * have another run id and stay.
+ */
+export async function dropRunQueues(runId: string, redisUrl = 'redis://127.0.0.1:6379'): Promise<number> {
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  let dropped = 0;
+  try {
+    await redis.connect();
+    for (const pattern of [`{fhirtest${runId}*`, `fhirtest${runId}*`]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length) dropped += await redis.unlink(...keys);
+      } while (cursor !== '0');
+    }
+  } finally {
+    redis.disconnect();
+  }
+  return dropped;
 }
