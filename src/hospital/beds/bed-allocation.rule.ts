@@ -26,19 +26,16 @@ export class BedAllocationRule implements WriteRule {
 
   async beforeWrite(tx: Tx, resource: Resource, ctx: WriteRuleContext): Promise<Encounter | void> {
     const given = resource as Encounter;
-    const unended = unendedStays(given);
+    const locations = bedStays(given).map((s) => s.location);
+    if (!locations.length) return;
+    // Most encounters' locations are wards, rooms or sites, not beds: those need no end, lock or check.
+    const beds = await this.bedsAmong(tx, locations, ctx);
+    if (!beds.size) return;
     let encounter = given;
-    if (unended.length) {
-      const beds = await this.bedsAmong(tx, unended, ctx);
-      // The discharge is this write, at the transaction's time: the bed is free as the triggers see it.
-      if (beds.size) encounter = withDischargeEnds(given, ctx.previous as Encounter | undefined, await this.repo.transactionTime(tx), beds);
-    }
+    // The discharge is this write, at the transaction's time: the bed is free as the triggers see it.
+    if (unendedStays(given).some((l) => beds.has(l))) encounter = withDischargeEnds(given, ctx.previous as Encounter | undefined, await this.repo.transactionTime(tx), beds);
     const amended = encounter === given ? undefined : encounter;
-    const candidates = bedStays(encounter).filter((s) => s.allocating || s.occupying);
-    if (!candidates.length) return amended;
-    // Most encounters' locations are wards, rooms or sites, not beds: those need no lock and no check.
-    const beds = await this.bedsAmong(tx, candidates.map((s) => s.location), ctx);
-    const stays = candidates.filter((s) => beds.has(s.location));
+    const stays = bedStays(encounter).filter((s) => (s.allocating || s.occupying) && beds.has(s.location));
     if (!stays.length) return amended;
     const patientId = localRefId(encounter.subject, 'Patient');
     await this.repo.lock(tx, [...stays.map((s) => `bed:${s.location}`), ...(patientId ? [`bed-patient:${patientId}`] : [])]);
