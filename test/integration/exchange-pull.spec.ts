@@ -698,23 +698,30 @@ describe('paging that never ends', () => {
     expect(failure.outcome.issue?.[0]).toMatchObject({ code: 'processing', diagnostics: expect.stringMatching(/next link .*page=2 was already followed/) });
   });
 
-  it('stops a type after EXCHANGE_SYNC_MAX_PAGES pages; the next run continues from the stored link', async () => {
+  it('stops a type after EXCHANGE_SYNC_MAX_PAGES pages and goes on with the other types; the next run continues from the stored link', async () => {
     fake.requests = [];
-    fake.handler = endless();
-    const id = await connect('fake-endless', fake.base, { type: 'none' }, ['Patient']);
+    const patients = endless();
+    fake.handler = (path, res, req) => {
+      if (path.startsWith('/fhir/Organization?')) return send(res, 200, searchset([{ resourceType: 'Organization', id: 'org-after-cap', meta: { versionId: '1', lastUpdated: '2026-11-01T10:00:00.000Z' }, name: 'After the cap' }]));
+      patients(path, res, req);
+    };
+    const id = await connect('fake-endless', fake.base, { type: 'none' }, ['Patient', 'Organization']);
     process.env.EXCHANGE_SYNC_MAX_PAGES = '4';
     try {
       const run = await sync(id, 20000);
-      expect(run).toMatchObject({ status: 'failed', resourcesIn: 4 });
-      expect(run.error).toMatch(/EXCHANGE_SYNC_MAX_PAGES/);
+      expect(run).toMatchObject({ status: 'succeeded', resourcesIn: 5, failed: 1 });
       expect(fake.requests.filter((r) => r.startsWith('/fhir/Patient?'))).toHaveLength(4);
-      expect((await failuresOf(id))[0].outcome.issue?.[0].code).toBe('too-costly');
-      const { rows } = await pg.query('SELECT next_url FROM exchange_sync_cursors WHERE connection_id = $1', [id]);
+      expect(fake.count('/fhir/Organization?')).toBe(1);
+      expect((await mappings(id)).has('Organization/org-after-cap')).toBe(true);
+      const [failure] = await failuresOf(id);
+      expect(failure).toMatchObject({ direction: 'pull', runId: run.id, resource: 'Patient' });
+      expect(failure.outcome.issue?.[0]).toMatchObject({ code: 'too-costly', diagnostics: expect.stringMatching(/EXCHANGE_SYNC_MAX_PAGES/) });
+      const { rows } = await pg.query("SELECT next_url FROM exchange_sync_cursors WHERE connection_id = $1 AND resource_type = 'Patient'", [id]);
       expect(rows[0].next_url).toBe(`${fake.base}/Patient?page=5`);
       fake.requests = [];
       const again = await sync(id, 20000);
-      expect(again).toMatchObject({ status: 'failed', resourcesIn: 4 });
-      expect(fake.requests[0]).toBe('/fhir/Patient?page=5');
+      expect(again).toMatchObject({ status: 'succeeded', resourcesIn: 4, failed: 1 });
+      expect(fake.requests.find((r) => r.startsWith('/fhir/Patient?'))).toBe('/fhir/Patient?page=5');
     } finally {
       delete process.env.EXCHANGE_SYNC_MAX_PAGES;
     }
@@ -762,6 +769,28 @@ describe('search answers that are not search pages', () => {
     expect(failure.outcome.issue?.[0].diagnostics).not.toMatch(/TypeError|Cannot read/);
     const { rows } = await pg.query('SELECT next_url, high_water FROM exchange_sync_cursors WHERE connection_id = $1', [id]);
     expect(rows).toEqual([]);
+  });
+});
+
+describe('matches of another type', () => {
+  it('reports a match whose type is not the one searched and stores only the right ones', async () => {
+    const observation = { resourceType: 'Observation', id: 'stray-obs', meta: { versionId: '1', lastUpdated: '2026-11-01T10:59:00.000Z' }, status: 'final', code: { text: 'stray' } };
+    fake.handler = (path, res) => (path.startsWith('/fhir/Patient?') ? send(res, 200, searchset([patient('right-type', 3), observation])) : send(res, 404, outcome('not found')));
+    const id = await connect('fake-wrong-type', fake.base, { type: 'none' }, ['Patient']);
+    const run = await sync(id, 20000);
+    expect(run).toMatchObject({ status: 'succeeded', resourcesIn: 1, failed: 1 });
+    const mapped = await mappings(id);
+    expect(mapped.has('Patient/right-type')).toBe(true);
+    expect(mapped.has('Observation/stray-obs')).toBe(false);
+    const stored = await request(local.app.getHttpServer()).get('/fhir/Observation?code:text=stray').set('Authorization', `Bearer ${local.token}`);
+    expect(stored.status).toBe(200);
+    expect(stored.body.total ?? stored.body.entry?.length ?? 0).toBe(0);
+    const [failure] = await failuresOf(id);
+    expect(failure).toMatchObject({ resource: 'Observation/stray-obs' });
+    expect(failure.outcome.issue?.[0].diagnostics).toMatch(/search of Patient with a Observation/);
+    // The cursor's high-water mark comes from the Patient only (10:03), not the stray match (10:59).
+    const cursor = await pg.query("SELECT high_water FROM exchange_sync_cursors WHERE connection_id = $1 AND resource_type = 'Patient'", [id]);
+    expect(new Date(cursor.rows[0].high_water).toISOString()).toBe('2026-11-01T10:03:00.000Z');
   });
 });
 

@@ -14,7 +14,7 @@ export interface PullOptions {
   referenceDepth: number;
   /**
    * The most pages of one type one run reads (EXCHANGE_SYNC_MAX_PAGES): a remote whose paging never
-   * ends stops the run there; the next run continues from the stored next link.
+   * ends stops that type there (the run goes on with the others); the next run continues from the stored next link.
    */
   maxPagesPerType: number;
 }

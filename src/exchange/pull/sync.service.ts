@@ -179,6 +179,7 @@ export class SyncService {
       const next = nextLinkOf(bundle);
       const matches = matchesOf(bundle);
       for (const r of matches) {
+        if (r.resourceType !== type) continue;
         const at = r.meta?.lastUpdated ? new Date(r.meta.lastUpdated) : undefined;
         if (at && !Number.isNaN(at.getTime()) && (!highWater || at > highWater)) highWater = at;
       }
@@ -188,7 +189,14 @@ export class SyncService {
         // One look-up for the page's resources and everything they refer to.
         const keys = matches.filter((r) => r.id).flatMap((r) => [{ type: r.resourceType, id: r.id as string }, ...remoteReferencesOf(r, state.connection.baseUrl)]);
         await this.lookUp(state, page, keys);
-        for (const r of matches) await this.store(state, page, r, 0);
+        for (const r of matches) {
+          // A search of one type answers with that type only: anything else is the remote's mistake, not data to keep.
+          if (r.resourceType !== type) {
+            await this.recordFailure(state, page, `${String(r.resourceType).slice(0, 64)}/${String(r.id ?? '').slice(0, 64)}`, outcomeOf('processing', `The remote answered a search of ${type} with a ${String(r.resourceType).slice(0, 64)} as a match; it is not stored`));
+            continue;
+          }
+          await this.store(state, page, r, 0);
+        }
         // The greatest lastUpdated seen so far: with _sort=_lastUpdated every earlier one is stored.
         await this.repo.saveCursor(tx, connectionId, type, { nextUrl: next, highWater, runId: state.runId });
         await this.repo.addRunCounts(tx, state.runId, page.counts);
@@ -199,7 +207,14 @@ export class SyncService {
         throw this.stopped(state, 'processing', `The remote's paging of ${type} goes round in a circle: its next link ${next} was already followed in this run; the run stops (stored pages are kept)`);
       }
       if (pages >= maxPagesPerType) {
-        throw this.stopped(state, 'too-costly', `${type}: ${pages} pages in this run, the most one run reads of a type (EXCHANGE_SYNC_MAX_PAGES); the run stops and the next one continues from the stored next link`);
+        // Only this type stops: its next link is stored, the other types are still pulled.
+        const message = state.client.scrub(`${type}: ${pages} pages in this run, the most one run reads of a type (EXCHANGE_SYNC_MAX_PAGES); the type stops here and the next run continues from the stored next link`);
+        await this.db.transaction(EXCHANGE_ACTOR, async (tx) => {
+          await this.connections.addFailure(tx, connectionId, { direction: 'pull', outcome: outcomeOf('too-costly', message), runId: state.runId, resource: type });
+          await this.repo.addRunCounts(tx, state.runId, { in: 0, unchanged: 0, failed: 1 });
+        });
+        this.logger.warn({ runId: state.runId, type }, message);
+        return;
       }
       await this.stopIfOff(state, type);
       followed.add(next);
