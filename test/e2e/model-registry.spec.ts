@@ -252,6 +252,8 @@ describe('refusing a bad model stores nothing', () => {
     ['a graph that does not impute missing inputs', () => upload(manifestFor('3.0.0'), tinyCadModel(m, { noImputation: true })), 422, /every input missing \(NaN\), output probability is not a finite number/],
     ['a file over MODEL_MAX_BYTES', () => upload(manifestFor('3.0.0'), Buffer.alloc(MAX_BYTES + 1, 7)), 413, /MODEL_MAX_BYTES/],
     ['a version registered already', () => upload(manifestFor('2.0.0'), tinyCadModel(m, { bias: 1 })), 409, /cad-test 2\.0\.0 is already registered/],
+    ['the same version under a name differing only in case', () => upload({ ...manifestFor('2.0.0'), name: 'CAD-Test' }, tinyCadModel(m, { bias: 1 })), 409, /CAD-Test 2\.0\.0 is already registered/],
+    ['a manifest without held-out metrics', () => upload({ ...manifestFor('3.0.0'), metrics: undefined }, goodModel), 400, /metrics must give the held-out measures/],
   ];
 
   it.each(cases)('%s', async (_name, send, status, message) => {

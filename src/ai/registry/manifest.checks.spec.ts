@@ -69,7 +69,18 @@ describe('checkManifest', () => {
   });
 
   it('wants inputs, outputs and a threshold', () => {
-    expect(paths({ name: 'x', version: '1.0.0', task: 'triage', title: 'X', inputs: [], outputs: [], minRealInputs: 0 })).toEqual(['inputs', 'outputs', 'threshold']);
+    expect(paths({ name: 'x', version: '1.0.0', task: 'triage', title: 'X', inputs: [], outputs: [], minRealInputs: 0 })).toEqual(['inputs', 'outputs', 'threshold', 'metrics', 'training']);
+  });
+
+  it('wants held-out metrics with a number and a description of the training data', () => {
+    const m = raw('cad-cleveland');
+    delete m.metrics;
+    delete m.training;
+    expect(paths(m)).toEqual(['metrics', 'training']);
+    expect(paths({ ...raw('cad-cleveland'), metrics: { evaluation: 'held-out 30%' } })).toEqual(['metrics']);
+    expect(paths({ ...raw('cad-cleveland'), metrics: [0.8] })).toEqual(['metrics']);
+    expect(paths({ ...raw('cad-cleveland'), training: 'UCI' })).toEqual(['training']);
+    expect(paths({ ...raw('cad-cleveland'), metrics: { auc: 0.9 } })).toEqual([]);
   });
 
   it('reads last_trained as lastTrained and keeps federated', () => {

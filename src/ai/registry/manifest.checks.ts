@@ -63,8 +63,11 @@ export function checkManifest(raw: unknown): { manifest?: ModelManifest; problem
   if (!isObject(t) || typeof t.output !== 'string' || !isNumber(t.value)) add('threshold', 'threshold must name an output and a numeric value ({"output": ..., "value": ...})');
   else if (!outputNames.includes(t.output)) add('threshold.output', `threshold.output names ${t.output}, which is not one of the outputs`);
 
-  if (raw.metrics !== undefined) {
+  // A model card without held-out figures or a description of its training data cannot be judged (issue #7's manifest).
+  if (raw.metrics === undefined) add('metrics', 'metrics must give the held-out measures of the model (e.g. {"accuracy": 0.83, "auc": 0.9, "n": 91})');
+  else {
     if (!isObject(raw.metrics)) add('metrics', 'metrics must be an object of held-out measures');
+    else if (!Object.values(raw.metrics).some(isNumber)) add('metrics', 'metrics must give at least one numeric held-out measure (e.g. "accuracy": 0.83)');
     else if (raw.metrics.accuracy !== undefined && (!isNumber(raw.metrics.accuracy) || raw.metrics.accuracy < 0 || raw.metrics.accuracy > 1)) add('metrics.accuracy', 'metrics.accuracy must be a number in [0, 1]');
   }
   if (raw.lastTrained !== undefined && raw.last_trained !== undefined) add('lastTrained', 'give lastTrained or last_trained, not both');
@@ -73,7 +76,7 @@ export function checkManifest(raw: unknown): { manifest?: ModelManifest; problem
     add('lastTrained', 'lastTrained (or last_trained) must be a date (2026-11-01) or a date-time with its zone');
   }
   if (raw.federated !== undefined && typeof raw.federated !== 'boolean') add('federated', 'federated must be true or false');
-  if (raw.training !== undefined && !isObject(raw.training)) add('training', 'training must be an object describing the training data');
+  if (!isObject(raw.training)) add('training', 'training must be an object describing the training data (its source and licence, how it was split)');
 
   if (typeof raw.name === 'string' && typeof raw.version === 'string' && `${raw.name}-${raw.version}`.length > 64) {
     add('version', 'name and version together must be at most 63 characters (the Device id is <name>-<version>)');

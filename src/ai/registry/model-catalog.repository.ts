@@ -35,7 +35,8 @@ export class ModelCatalog {
 
   /** Whether a version with this name and version, or this id, is registered already. */
   async exists(name: string, version: string, id: string): Promise<boolean> {
-    const rows = await this.db.query('SELECT 1 FROM ai_models WHERE (name = ? AND version = ?) OR id = ? LIMIT 1', [name, version, id]);
+    // Names are compared without case: "CAD-test" and "cad-test" are one model to a reader of the registry.
+    const rows = await this.db.query('SELECT 1 FROM ai_models WHERE (lower(name) = lower(?) AND version = ?) OR lower(id) = lower(?) LIMIT 1', [name, version, id]);
     return rows.length > 0;
   }
 

@@ -135,7 +135,7 @@ export class ModelUploadService {
 }
 
 function duplicate(manifest: ModelManifest, id: string): OperationOutcomeError {
-  return conflict(`${manifest.name} ${manifest.version} is already registered (id ${id}): a version is registered once; give the new model a new version`, 'duplicate');
+  return conflict(`${manifest.name} ${manifest.version} is already registered (id ${id}; names are compared without case): a version is registered once; give the new model a new version`, 'duplicate');
 }
 
 export function tooLarge(limit: number): OperationOutcomeError {
