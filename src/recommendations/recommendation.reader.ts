@@ -44,7 +44,8 @@ export class RecommendationReader {
   async page(params: Array<[string, string]>, count: number, cursor?: string): Promise<TaskPage> {
     const bundle = await this.search.search({
       resourceType: 'Task',
-      params: [RECOMMENDATION_CRITERIA, ...params, ['_sort', '-authored-on'], ['_count', String(count)], ...(cursor ? [['_cursor', cursor] as [string, string]] : [])],
+      // The listing states its total on every page, not only the first (a FHIR search's later pages leave it out).
+      params: [RECOMMENDATION_CRITERIA, ...params, ['_sort', '-authored-on'], ['_count', String(count)], ['_total', 'accurate'], ...(cursor ? [['_cursor', cursor] as [string, string]] : [])],
       strict: true,
       canRead: () => true,
       hiddenTypes: [],

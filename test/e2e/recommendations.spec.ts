@@ -152,6 +152,7 @@ describe('GET /api/recommendations', () => {
     const second = expectStatus(await request(t.app.getHttpServer()).get(`/api/recommendations?${first.next}`).set('Authorization', `Bearer ${tokens.drA}`), 200).body;
     expect(second.items).toHaveLength(1);
     expect(second.next).toBeUndefined();
+    expect([first.total, second.total]).toEqual([3, 3]);
     expect(new Set([...first.items, ...second.items].map((i: Json) => i.id)).size).toBe(3);
   });
 
