@@ -67,7 +67,7 @@ export class ModelStatsController {
       const params = new URLSearchParams({ _count: String(count), ...(named ? { patient: `Patient/${named}` } : {}), cursor: pseudonymous ? this.seal.seal(position) : Buffer.from(position).toString('base64url') });
       next = `/api/models/${encodeURIComponent(model)}/predictions?${params}`;
     }
-    const items = pseudonymous ? page.items.map((i) => pseudonymousItem(this.deid, i)) : page.items;
+    const items = pseudonymous ? page.items.map((i) => pseudonymousItem(this.deid, i, page.ageInputs)) : page.items;
     return { model, count: items.length, items, next };
   }
 

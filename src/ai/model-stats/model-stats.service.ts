@@ -80,13 +80,15 @@ export class ModelStatsService {
     return stats;
   }
 
-  async page(id: string, count: number, after?: { at: string; jobId: string }, patientId?: string): Promise<{ items: PredictionItem[]; next?: { at: string; jobId: string } }> {
-    await this.model(id);
+  /** `ageInputs`: the version's inputs that are ages in years (what a pseudonymous listing top-codes). */
+  async page(id: string, count: number, after?: { at: string; jobId: string }, patientId?: string): Promise<{ items: PredictionItem[]; next?: { at: string; jobId: string }; ageInputs: Set<string> }> {
+    const model = await this.model(id);
+    const ageInputs = new Set((model.manifest?.inputs ?? []).filter((i) => (i.code?.system === 'http://loinc.org' && i.code.code === '30525-0') || i.unit === 'a').map((i) => i.name));
     const rows = await this.predictions.page(id, count + 1, after, patientId);
     const more = rows.length > count;
     const page = rows.slice(0, count);
     const last = page[page.length - 1];
-    return { items: page.map(item), ...(more && last ? { next: { at: last.at, jobId: last.job_id } } : {}) };
+    return { items: page.map(item), ...(more && last ? { next: { at: last.at, jobId: last.job_id } } : {}), ageInputs };
   }
 
   private async model(id: string): Promise<ModelRow & { manifest: ModelManifest | null }> {

@@ -12,9 +12,10 @@ import type { PredictionItem } from './model-stats.service';
  * - `createdAt` is shifted by the patient's day offset, as the export shifts that patient's dates
  *   (else comparing it with the exported RiskAssessment's `meta.lastUpdated` would give the shift
  *   away, and with it the patient's real dates);
- * - the feature values stay (they are the export's values too).
+ * - the feature values stay (they are the export's values too), but an age over 89 (`ageInputs`)
+ *   is the one category 90, marked `ninetyOrOlder` (Safe Harbor, as the export's ages).
  */
-export function pseudonymousItem(deid: Deidentifier, item: PredictionItem): PredictionItem {
+export function pseudonymousItem(deid: Deidentifier, item: PredictionItem, ageInputs: ReadonlySet<string> = new Set()): PredictionItem {
   const patientId = item.patient ? item.patient.slice('Patient/'.length) : null;
   const days = deid.dayOffset(patientId ?? item.input.replace(/\/_history\/.*$/, ''));
   return {
@@ -25,7 +26,18 @@ export function pseudonymousItem(deid: Deidentifier, item: PredictionItem): Pred
     output: item.output ? (deid.reference(item.output) ?? referencesIn(deid, item.output)) : null,
     error: item.error ? referencesIn(deid, item.error) : null,
     createdAt: shiftDate(item.createdAt, days) ?? item.createdAt,
+    inputs: topCodedAges(item.inputs, ageInputs),
   };
+}
+
+function topCodedAges(inputs: unknown, ageInputs: ReadonlySet<string>): unknown {
+  if (!ageInputs.size || !inputs || typeof inputs !== 'object') return inputs;
+  const out: Record<string, unknown> = { ...(inputs as Record<string, unknown>) };
+  for (const name of ageInputs) {
+    const v = out[name] as { value?: unknown } | undefined;
+    if (v && typeof v.value === 'number' && v.value > 89) out[name] = { ...v, value: 90, ninetyOrOlder: true };
+  }
+  return out;
 }
 
 /**

@@ -279,6 +279,35 @@ describe('createDeidentifier', () => {
   });
 });
 
+describe('ages over 89 (Safe Harbor: one category, 90 or older)', () => {
+  const at = createDeidentifier(KEY, () => new Date('2026-11-28T12:00:00Z'));
+  const born = (birthDate: string, deceasedDateTime?: string) => at.resource({ resourceType: 'Patient', id: 'old', birthDate, ...(deceasedDateTime ? { deceasedDateTime } : {}) } as Patient, 'old');
+
+  it('masks the birthDate of a Patient who is, or could be, 90 or older, and keeps younger ones shifted', () => {
+    expect(born('1936-11-28')).toMatchObject({ _birthDate: MASKED });
+    expect(born('1936-11-28').birthDate).toBeUndefined();
+    expect(born('1936-11-29').birthDate).toBe(shiftDate('1936-11-29', at.dayOffset('old'))); // 89 until tomorrow
+    expect(born('1936').birthDate).toBeUndefined(); // a year alone could mean 1 January: 90
+    expect(born('1937').birthDate).toBe(shiftDate('1937', at.dayOffset('old')));
+    expect(born('1920-01-01', '2005-06-01').birthDate).toBe(shiftDate('1920-01-01', at.dayOffset('old'))); // died at 85
+    expect(born('1900-01-01', '1995-06-01').birthDate).toBeUndefined(); // died at 95
+  });
+
+  it('top-codes Age values and age Observations over 89 years as >= 90, and leaves other units and younger ages', () => {
+    const condition = at.resource({ resourceType: 'Condition', id: 'c', subject: { reference: 'Patient/old' }, onsetAge: { value: 93, unit: 'years', system: 'http://unitsofmeasure.org', code: 'a' } } as Condition, 'old');
+    expect(condition.onsetAge).toEqual({ value: 90, comparator: '>=', unit: 'years', system: 'http://unitsofmeasure.org', code: 'a' });
+    const young = at.resource({ resourceType: 'Condition', id: 'c2', subject: { reference: 'Patient/old' }, onsetAge: { value: 89, system: 'http://unitsofmeasure.org', code: 'a' } } as Condition, 'old');
+    expect(young.onsetAge).toEqual({ value: 89, system: 'http://unitsofmeasure.org', code: 'a' });
+    const months = at.resource({ resourceType: 'Condition', id: 'c3', subject: { reference: 'Patient/old' }, onsetAge: { value: 120, system: 'http://unitsofmeasure.org', code: 'mo' } } as Condition, 'old');
+    expect(months.onsetAge?.value).toBe(120);
+    const obs = (code: string, value: number) =>
+      at.resource({ resourceType: 'Observation', id: `o${code}`, status: 'final', code: { coding: [{ system: 'http://loinc.org', code }] }, valueQuantity: { value, unit: 'a', system: 'http://unitsofmeasure.org', code: 'a' } } as Observation, 'old');
+    expect(obs('30525-0', 97).valueQuantity).toMatchObject({ value: 90, comparator: '>=' });
+    expect(obs('21612-7', 91).valueQuantity).toMatchObject({ value: 90, comparator: '>=' });
+    expect(obs('8867-4', 97).valueQuantity).toMatchObject({ value: 97 }); // a heart rate of 97, not an age
+  });
+});
+
 describe('isKnownNamespace', () => {
   it('knows terminologies and profiles, not identifier systems inside them nor anything else', () => {
     for (const u of ['http://loinc.org', 'http://snomed.info/sct', 'http://hl7.org/fhir/sid/cvx', 'urn:oid:2.16.840.1.113883.6.238', 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-race']) {

@@ -29,6 +29,9 @@ import { isResourceType, loadFhirDefinitions } from '../definitions/fhir-definit
  *   either way, so intervals within a patient (ages at events included) are kept exactly.
  * - Every resource id, and every reference to one, becomes a pseudonym: the HMAC of `Type/id`,
  *   the same in every export made with the same key, so exports can be joined.
+ * - Ages over 89 are one category, "90 or older" (Safe Harbor): a Patient who could be 90 or older
+ *   now (or was at death) loses birthDate (masked); an Age value (onsetAge...) or an age
+ *   Observation over 89 years becomes `>= 90`.
  * Codes of known systems, quantities, booleans, numbers and other values are kept.
  */
 export interface Deidentifier {
@@ -176,7 +179,15 @@ const DATE_RE = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(T.+)?)?)?$/;
 const REFERENCE_RE = /^(?:.*\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
 const URN_UUID_RE = /^urn:uuid:([0-9a-fA-F-]{36})$/;
 
-export function createDeidentifier(key: Buffer): Deidentifier {
+/** LOINC codes of Observations whose value is the patient's age. */
+const AGE_OBSERVATION_CODES = new Set(['30525-0', '21612-7', '29553-5']);
+/** Units of years (UCUM `a` and how people write it). */
+const YEAR_UNITS = new Set(['a', 'yr', 'yrs', 'year', 'years', 'y']);
+/** The oldest age shown as it is; anything above is "90 or older". */
+const OLDEST_SHOWN_AGE = 89;
+
+/** `now`: the moment ages are reckoned at (the export's time). */
+export function createDeidentifier(key: Buffer, now: () => Date = () => new Date()): Deidentifier {
   if (key.length < 32) throw new Error('The de-identification key must have at least 32 bytes');
   loadFhirDefinitions();
   const hmac = (label: string, value: string) => createHmac('sha256', key).update(`${label}\u0000${value}`, 'utf8').digest();
@@ -214,7 +225,7 @@ export function createDeidentifier(key: Buffer): Deidentifier {
 
   const resource = <T extends Resource>(given: T, patientId: string | null): T => {
     const days = dayOffset(patientId ?? `${given.resourceType}/${given.id ?? ''}`);
-    const ctx: Ctx = { days, reference, pseudonym, local };
+    const ctx: Ctx = { days, reference, pseudonym, local, now: now() };
     const out = walkResource(given as unknown as Json, ctx, false) ?? { resourceType: given.resourceType };
     if (given.id) out.id = pseudonym(given.resourceType, given.id);
     return out as unknown as T;
@@ -246,6 +257,7 @@ interface Ctx {
   reference(ref: string): string | undefined;
   pseudonym(resourceType: string, id: string): string;
   local(id: string): string;
+  now: Date;
 }
 
 interface ElementInfo {
@@ -286,6 +298,11 @@ function walkResource(resource: Json, ctx: Ctx, embedded: boolean, local = false
   const out = walkComplex(resource, type, ctx);
   if (!out) return embedded ? undefined : { resourceType: type };
   out.resourceType = type;
+  if (type === 'Patient' && mayBeNinetyOrOlder(resource, ctx.now)) {
+    delete out.birthDate;
+    out._birthDate = JSON.parse(MASKED_JSON) as Json;
+  }
+  if (type === 'Observation' && isAgeObservation(resource) && out.valueQuantity) out.valueQuantity = topCodedAge(out.valueQuantity as Json);
   // A resource inside another (Bundle.entry.resource, Parameters) has a real id: pseudonymised; a root id is replaced by the caller.
   if (embedded && typeof resource.id === 'string') out.id = local ? ctx.local(resource.id) : ctx.pseudonym(type, resource.id);
   return out;
@@ -342,8 +359,37 @@ function walkComplex(value: Json, typeName: string, ctx: Ctx): Json | undefined 
   // A code of an unknown (or no) system may be anyone's number (an MRN, a claim number): the Coding goes whole.
   if (typeName === 'Coding' && out.system === undefined) return undefined;
   if (QUANTITY_TYPES.has(typeName) && out.system === undefined) delete out.code;
+  if (typeName === 'Age') return topCodedAge(out);
   if (typeName === 'Reference' && out.reference === undefined && out.type === undefined && out.extension === undefined) return undefined;
   return Object.keys(out).some((k) => k !== 'id' && k !== 'url') ? out : undefined;
+}
+
+/**
+ * Whether the Patient could be 90 or older now, or was at death: reckoned from the earliest day
+ * its birthDate could mean (a year alone: 1 January), so a year of birth never reveals an age over 89.
+ */
+function mayBeNinetyOrOlder(patient: Json, now: Date): boolean {
+  const m = typeof patient.birthDate === 'string' ? DATE_RE.exec(patient.birthDate) : null;
+  if (!m) return false;
+  const died = typeof patient.deceasedDateTime === 'string' ? new Date(patient.deceasedDateTime) : undefined;
+  const end = died && !Number.isNaN(died.getTime()) && died < now ? died : now;
+  const [y, mo, d] = [Number(m[1]), m[2] ? Number(m[2]) : 1, m[3] ? Number(m[3]) : 1];
+  const birthdayReached = end.getUTCMonth() + 1 > mo || (end.getUTCMonth() + 1 === mo && end.getUTCDate() >= d);
+  const age = end.getUTCFullYear() - y - (birthdayReached ? 0 : 1);
+  return age > OLDEST_SHOWN_AGE;
+}
+
+function isAgeObservation(observation: Json): boolean {
+  const codings = ((observation.code as Json | undefined)?.coding ?? []) as Json[];
+  return Array.isArray(codings) && codings.some((c) => c?.system === 'http://loinc.org' && AGE_OBSERVATION_CODES.has(c.code as string));
+}
+
+/** An age in years over 89 as the one category `>= 90`; other ages (and other units) as they are. */
+function topCodedAge(q: Json | undefined): Json | undefined {
+  if (!q || typeof q.value !== 'number' || q.value <= OLDEST_SHOWN_AGE) return q;
+  const unit = String(q.code ?? q.unit ?? '').toLowerCase();
+  if (!YEAR_UNITS.has(unit)) return q;
+  return { ...q, value: OLDEST_SHOWN_AGE + 1, comparator: '>=' };
 }
 
 /** A modifierExtension kept as it is when known-safe; else its url with a masked value, so that readers still know the element's meaning is modified. */
