@@ -353,11 +353,15 @@ describe('adherence', () => {
     const mr = (await api.created(prescription('ADH-1', undefined, twiceDaily('2026-11-01', '2026-11-07')))).id;
     expect(await rateRow(mr)).toBeNull();
     const ids: string[] = [];
-    for (let i = 0; i < 10; i++) ids.push((await api.created(administration(mr, 'completed', `2026-11-0${1 + (i % 7)}T08:00:00Z`))).id);
-    for (let i = 0; i < 2; i++) await api.created(administration(mr, 'not-done', '2026-11-06T20:00:00Z'));
+    for (let i = 0; i < 10; i++) ids.push((await api.created(administration(mr, 'completed', `2026-11-0${1 + (i % 7)}T${i < 7 ? '08' : '20'}:00:00Z`))).id);
+    for (let i = 0; i < 2; i++) await api.created(administration(mr, 'not-done', `2026-11-0${6 + i}T20:00:00Z`));
     // Computed here: 10 taken of 2 × 7 expected.
     expect(Number(await rateRow(mr))).toBeCloseTo(Math.round((10 / 14) * 100) / 100, 5);
     expect(await rateExt(mr)).toBe(0.71);
+    // The same dose recorded again (same instant, same outcome) is not an eleventh dose.
+    const duplicate = (await api.created(administration(mr, 'completed', '2026-11-01T08:00:00Z'))).id;
+    expect(await rateExt(mr)).toBe(0.71);
+    expectStatus(await api.delete('MedicationAdministration', duplicate), 200);
     expect(await count('SELECT count(*) AS n FROM adherence_tracking WHERE prescription_id = $1', [mr])).toBe(12);
     expect(await count('SELECT count(*) AS n FROM adherence_tracking WHERE prescription_id = $1 AND taken', [mr])).toBe(10);
 
@@ -368,7 +372,7 @@ describe('adherence', () => {
       medicationCodeableConcept: { coding: [{ system: RXNORM, code: 'ADH-1' }] },
       subject: { reference: `Patient/${patient}` },
       basedOn: [{ reference: `MedicationRequest/${mr}` }],
-      effectiveDateTime: '2026-11-07T08:00:00Z',
+      effectiveDateTime: '2026-11-07T12:00:00Z',
     });
     expect(Number(await rateRow(mr))).toBeCloseTo(Math.round((11 / 14) * 100) / 100, 5);
 
@@ -381,7 +385,7 @@ describe('adherence', () => {
     expectStatus(await api.delete('MedicationAdministration', ids[1]), 200);
     expect(Number(await rateRow(mr))).toBeCloseTo(Math.round((9 / 14) * 100) / 100, 5);
     expect(await rateExt(mr)).toBe(Math.round((9 / 14) * 100) / 100);
-    await api.created(administration(mr, 'completed', '2026-11-02T20:00:00Z'));
+    await api.created(administration(mr, 'completed', '2026-11-04T20:00:00Z'));
     expect(Number(await rateRow(mr))).toBeCloseTo(Math.round((10 / 14) * 100) / 100, 5);
 
     // A client cannot set the rate: it is recomputed.

@@ -28,7 +28,7 @@ export class AdherenceEventRule implements WriteRule {
       await this.adherence.recompute(tx, before.prescriptionId, id, undefined);
     }
     if (now.prescriptionId && (now.taken !== undefined || before.taken !== undefined)) {
-      await this.adherence.recompute(tx, now.prescriptionId, id, now.taken === undefined ? undefined : { taken: now.taken });
+      await this.adherence.recompute(tx, now.prescriptionId, id, now.taken === undefined ? undefined : { taken: now.taken, at: now.at });
     }
     if (now.prescriptionId || before.prescriptionId) this.txWrites.note(tx, resource.resourceType, id);
   }

@@ -8,7 +8,7 @@ import {
   statementTaken,
 } from '../../fhir/projection/mappers/adherence.mapper';
 import { ADHERENCE_RATE_URL } from '../../fhir/projection/mappers/medication-request.mapper';
-import { localRefId } from '../../fhir/projection/mappers/mapper-utils';
+import { localRefId, toTimestamp } from '../../fhir/projection/mappers/mapper-utils';
 import { ResourceWriteService, prepare } from '../../fhir/write/resource-write.service';
 import { adherenceRate, type DoseEvent } from './adherence';
 import { TxWrites } from './tx-writes';
@@ -20,19 +20,32 @@ export interface EventView {
   prescriptionId?: string;
   /** undefined: the event does not count (e.g. in progress, entered in error). */
   taken?: boolean;
+  /** When the dose was given or missed (the projection's timestamp), in ms. */
+  at?: number;
 }
 
 /** What an adherence event says, as the adherence_tracking projection reads it. */
 export function eventView(r: Resource | undefined): EventView {
   if (r?.resourceType === 'MedicationAdministration') {
     const ma = r as MedicationAdministration;
-    return { patientId: localRefId(ma.subject, 'Patient'), prescriptionId: administrationPrescription(ma), taken: administrationTaken(ma) };
+    return { patientId: localRefId(ma.subject, 'Patient'), prescriptionId: administrationPrescription(ma), taken: administrationTaken(ma), at: instantOf(ma.effectiveDateTime ?? ma.effectivePeriod?.start) };
   }
   if (r?.resourceType === 'MedicationStatement') {
     const ms = r as MedicationStatement;
-    return { patientId: localRefId(ms.subject, 'Patient'), prescriptionId: statementPrescription(ms), taken: statementTaken(ms) };
+    return { patientId: localRefId(ms.subject, 'Patient'), prescriptionId: statementPrescription(ms), taken: statementTaken(ms), at: instantOf(ms.effectiveDateTime ?? ms.effectivePeriod?.start ?? ms.dateAsserted) };
   }
   return {};
+}
+
+/** The instant as the projection stores it (`toTimestamp`), in ms. */
+function instantOf(value: string | undefined): number | undefined {
+  const t = toTimestamp(value);
+  return t ? Date.parse(t) : undefined;
+}
+
+/** A `timestamp` column's value (UTC, read as a Date by pg-types) in ms. */
+function timestampMs(t: Date | string): number {
+  return t instanceof Date ? t.getTime() : Date.parse(`${String(t).replace(' ', 'T')}Z`);
 }
 
 /** The prescription with its adherence-rate extension set to `rate` (or removed). */
@@ -90,16 +103,16 @@ export class AdherenceService {
     if (!patientId) return [];
     const inTx = ADHERENCE_EVENT_TYPES.flatMap((type) => this.txWrites.ids(tx, type).map((id) => ({ type, id })));
     const inTxIds = new Set(inTx.map((e) => e.id));
-    const rows = await tx.query<{ id: string; taken: boolean }>(
-      'SELECT id, taken FROM adherence_tracking WHERE patient_id = ? AND prescription_id = ? AND taken IS NOT NULL',
+    const rows = await tx.query<{ id: string; taken: boolean; timestamp: Date | null }>(
+      'SELECT id, taken, timestamp FROM adherence_tracking WHERE patient_id = ? AND prescription_id = ? AND taken IS NOT NULL',
       [patientId, prescriptionId],
     );
-    const events: DoseEvent[] = rows.filter((r) => r.id !== exceptId && !inTxIds.has(r.id)).map((r) => ({ taken: !!r.taken }));
+    const events: DoseEvent[] = rows.filter((r) => r.id !== exceptId && !inTxIds.has(r.id)).map((r) => ({ taken: !!r.taken, ...(r.timestamp ? { at: timestampMs(r.timestamp) } : {}) }));
     for (const { type, id } of inTx) {
       if (id === exceptId) continue;
       const current = await this.writer.currentOf(tx, type, id);
       const v = eventView(current && !current.deleted && current.json ? (JSON.parse(current.json) as Resource) : undefined);
-      if (v.patientId === patientId && v.prescriptionId === prescriptionId && v.taken !== undefined) events.push({ taken: v.taken });
+      if (v.patientId === patientId && v.prescriptionId === prescriptionId && v.taken !== undefined) events.push({ taken: v.taken, at: v.at });
     }
     return events;
   }

@@ -63,4 +63,18 @@ describe('adherence', () => {
     expect(adherenceRate(prn, [...taken(3), ...missed(1)], asOf)).toBe(0.75);
     expect(adherenceRate(prn, [], asOf)).toBeUndefined();
   });
+
+  it('counts events of one instant and outcome once (one dose recorded twice)', () => {
+    const week = mr({ dosageInstruction: [{ timing: { repeat: { frequency: 1, period: 1, periodUnit: 'd', boundsPeriod: { start: '2026-11-01', end: '2026-11-04' } } } }] });
+    const asOf = new Date('2026-12-01T00:00:00Z');
+    const at = (day: number) => Date.parse(`2026-11-0${day}T08:00:00Z`);
+    // 4 doses due; day 1 recorded four times, day 2 once: 2 of 4, not 5 of 4.
+    const dupes = [1, 1, 1, 1, 2].map((d) => ({ taken: true, at: at(d) }));
+    expect(adherenceRate(week, dupes, asOf)).toBe(0.5);
+    // Two outcomes at one instant are two records that disagree: both count.
+    expect(adherenceRate(week, [{ taken: false, at: at(3) }, { taken: true, at: at(3) }], asOf)).toBe(0.25);
+    expect(adherenceRate(week, [{ taken: false, at: at(3) }, { taken: false, at: at(3) }, { taken: true, at: at(4) }], asOf)).toBe(0.25);
+    // Without a time each event counts (nothing says they are the same dose).
+    expect(adherenceRate(week, [{ taken: true }, { taken: true }], asOf)).toBe(0.5);
+  });
 });

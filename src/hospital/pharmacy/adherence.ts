@@ -17,12 +17,15 @@ import type { Dosage, MedicationRequest, Timing } from '@medplum/fhirtypes';
  * Instructions without a usable timing (as needed, free text) expect nothing; when no instruction
  * expects anything (or nothing is due yet), the expected doses are the recorded events (taken or
  * missed), so the rate is the share of recorded doses taken. A prescription with no recorded
- * event has no rate (nobody tracks it; 0 would accuse the patient). The rate is capped at 1 (extra doses
+ * event has no rate (nobody tracks it; 0 would accuse the patient). Events at the same instant with
+ * the same outcome are one dose recorded twice (or by two systems). The rate is capped at 1 (extra doses
  * do not make up for others) and rounded to two decimals, as `prescriptions.adherence_rate`
  * (decimal(3,2)) keeps it.
  */
 export interface DoseEvent {
   taken: boolean;
+  /** When the dose was given or missed (ms): events of one instant are one dose recorded twice. */
+  at?: number;
 }
 
 const UNIT_MS: Record<string, number> = {
@@ -85,11 +88,24 @@ export function expectedDoses(mr: MedicationRequest, asOf: Date): number | undef
 }
 
 /** taken / expected in [0, 1], two decimals; undefined until an event is recorded (adherence is not tracked). */
-export function adherenceRate(mr: MedicationRequest, events: DoseEvent[], asOf: Date): number | undefined {
-  if (!events.length) return undefined;
+export function adherenceRate(mr: MedicationRequest, recorded: DoseEvent[], asOf: Date): number | undefined {
+  if (!recorded.length) return undefined;
+  const events = oneEventPerInstant(recorded);
   const taken = events.filter((e) => e.taken).length;
   let expected = expectedDoses(mr, asOf) ?? 0;
   if (expected === 0) expected = events.length;
   if (expected === 0) return undefined;
   return Math.round(Math.min(1, taken / expected) * 100) / 100;
+}
+
+/** Events of one instant and outcome as one; events without a time each count (nothing says they are one dose). */
+function oneEventPerInstant(events: DoseEvent[]): DoseEvent[] {
+  const seen = new Set<string>();
+  return events.filter((e) => {
+    if (e.at === undefined || Number.isNaN(e.at)) return true;
+    const key = `${e.at}|${e.taken}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
