@@ -51,7 +51,7 @@ function deviceStress(patientId: string, value: number, at: string): Json {
   };
 }
 
-async function suggested(id: string): Promise<boolean> {
+async function suggested(id: string): Promise<boolean | null> {
   const { rows } = await pg.query('SELECT intervention_suggested FROM stress_data WHERE id = $1', [id]);
   expect(rows).toHaveLength(1);
   return rows[0].intervention_suggested as boolean;
@@ -99,6 +99,19 @@ describe('stress readings and the intervention rule (stress-intervention/1)', ()
     const stored = await api.created(claimed);
     expect(await suggested(stored.id)).toBe(false);
     expect(ruleOf(stored)?.extension).toEqual(expect.arrayContaining([{ url: 'suggested', valueBoolean: false }]));
+  });
+
+  it('says a reading it cannot score was not scored (unknown in stress_data), never "not suggested"', async () => {
+    const p = (await api.created(patient())).id as string;
+    const beats = await api.created({ ...deviceStress(p, 72, '2026-11-02T08:00:00Z'), valueQuantity: { value: 72, unit: '/min' } });
+    expect(await suggested(beats.id)).toBeNull();
+    const ext = ruleOf(beats)?.extension as Json[];
+    expect(ext.find((e) => e.url === 'suggested')).toBeUndefined();
+    expect(ext.find((e) => e.url === 'reason')?.valueString).toBe('not scored: 72 /min is not a device score of 0..100 (unit %, {score} or none)');
+    const pss = await api.created({ ...deviceStress(p, 55, '2026-11-02T09:00:00Z'), code: { coding: [PSS10] }, valueQuantity: undefined, valueInteger: 55 });
+    expect(await suggested(pss.id)).toBeNull();
+    // A scored reading afterwards is decided as usual.
+    expect(await suggested((await api.created(deviceStress(p, 80, '2026-11-02T10:00:00Z'))).id)).toBe(true);
   });
 
   it('leaves other observations alone', async () => {

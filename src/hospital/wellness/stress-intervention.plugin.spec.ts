@@ -69,6 +69,18 @@ describe('the stress intervention plugin: prepare, engine and outputs are pure',
     expect(stored.extension![0].extension!.at(-1)).toEqual({ url: 'model', valueReference: { reference: 'Device/stress-intervention-9.0.0', display: 'stress-intervention 9.0.0' } });
   });
 
+  it('marks a reading it cannot score as not scored, with why, and no suggested value', () => {
+    const odd = { observation: reading(55), earlier: [] };
+    const prepared = plugin.prepare(rule, odd);
+    expect(prepared.score).toBeUndefined();
+    const decision = plugin.engine.evaluate(rule.definition, prepared);
+    expect(decision).toEqual({ suggested: false, unscored: true });
+    expect(plugin.engine.scored(decision, prepared)).toEqual({ score: null, label: 'not-scored' });
+    const ext = plugin.outputs(rule, odd, prepared, decision).extension![0].extension!;
+    expect(ext.map((e) => e.url)).toEqual(['rule', 'reason', 'model']);
+    expect(ext[1].valueString).toBe('not scored: 55 is not a PSS-10 total of 0..40');
+  });
+
   it('is triggered by a patient\'s stress reading only', () => {
     const event = { action: 'create' as const, resourceType: 'Observation', resourceId: 'o1', versionId: 1, patientId: 'p1' };
     expect(plugin.triggers(event, reading(24))).toBe(true);

@@ -4,7 +4,7 @@ import { numberParameter, ruleModelExtension } from '../../ai/rules/rule-outputs
 import { localRefId } from '../../fhir/projection/mappers/mapper-utils';
 import { observationTable, reading, type Reading } from '../../fhir/projection/mappers/observation.mapper';
 import { INTERVENTION_SUGGESTED_URL } from '../../fhir/projection/mappers/wellness.mapper';
-import { HIGH_STRESS, TREND_MIN_RISE, TREND_READINGS, interventionDecision, stressScore, type InterventionDecision } from './stress-intervention';
+import { HIGH_STRESS, TREND_MIN_RISE, TREND_READINGS, interventionDecision, stressScore, unscoredReason, type InterventionDecision } from './stress-intervention';
 
 /** What the write rule gathers for a stress reading: the reading as written, and the patient's earlier readings, newest first (as stress_data keeps them). */
 export interface StressInput {
@@ -39,7 +39,7 @@ export const STRESS_INTERVENTION_PLUGIN: RulePlugin<StressInput, StressPrepared,
         trendReadings: numberParameter(rule, 'trendReadings', TREND_READINGS),
         trendMinRise: numberParameter(rule, 'trendMinRise', TREND_MIN_RISE),
       }),
-    scored: (decision, { score }) => ({ score: score ?? null, label: decision.suggested ? 'suggested' : 'not-suggested' }),
+    scored: (decision, { score }) => ({ score: score ?? null, label: decision.unscored ? 'not-scored' : decision.suggested ? 'suggested' : 'not-suggested' }),
   },
   prepare: (_rule, { observation, earlier }) => ({
     score: stressScore(reading(observation)),
@@ -50,12 +50,14 @@ export const STRESS_INTERVENTION_PLUGIN: RulePlugin<StressInput, StressPrepared,
   }),
   outputs: (rule, { observation }, _prepared, decision) => {
     const others = (observation.extension ?? []).filter((e) => e.url !== INTERVENTION_SUGGESTED_URL);
+    // An unscored reading carries no `suggested` at all (stress_data.intervention_suggested NULL: unknown), only why.
+    const reason = decision.unscored ? unscoredReason(reading(observation)) : decision.reason;
     const ext: Extension = {
       url: INTERVENTION_SUGGESTED_URL,
       extension: [
-        { url: 'suggested', valueBoolean: decision.suggested },
+        ...(decision.unscored ? [] : [{ url: 'suggested', valueBoolean: decision.suggested }]),
         { url: 'rule', valueString: rule.manifest.label },
-        ...(decision.reason ? [{ url: 'reason', valueString: decision.reason }] : []),
+        ...(reason ? [{ url: 'reason', valueString: reason }] : []),
         ruleModelExtension(rule),
       ],
     };

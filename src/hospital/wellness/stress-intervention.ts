@@ -8,7 +8,8 @@ import type { Reading } from '../../fhir/projection/mappers/observation.mapper';
  *   A little bit (LA13863-8) 0.25, Somewhat (LA13909-9) 0.5, Quite a bit (LA13902-4) 0.75,
  *   Very much (LA13914-9) 1 (the answer's text is accepted when it carries no code);
  * - SNOMED CT 73595000 Stress (finding) from a wearable: a 0..100 device stress score, divided by 100.
- * Anything else (out of range, other units or types) has no score and suggests nothing.
+ * Anything else (out of range, other units or types) has no score: the decision says it was not
+ * scored (and why), never "not suggested", which would read as low stress.
  * An intervention is suggested when either
  * - HIGH: the score is ≥ 0.75 (PSS-10 ≥ 30, "Quite a bit" or more, a device score ≥ 75), or
  * - RISING: with the patient's previous TREND_READINGS − 1 scored readings (taken before this one),
@@ -46,6 +47,16 @@ export function stressScore(r: Reading): number | undefined {
 export interface InterventionDecision {
   suggested: boolean;
   reason?: string;
+  /** The reading could not be put on the scale: nothing is known about the stress it shows. */
+  unscored?: boolean;
+}
+
+/** Why a stress reading has no score (its value, unit or answer is outside what the rule reads). Pure. */
+export function unscoredReason(r: Reading): string {
+  const value = r.valueCode ? `${r.valueSystem ?? ''}|${r.valueCode}` : typeof r.value === 'number' || typeof r.value === 'string' ? String(r.value).slice(0, 64) : 'no value';
+  const scale =
+    r.code === '106860-0' ? 'a PSS-10 total of 0..40' : r.code === '73595000' ? 'a device score of 0..100 (unit %, {score} or none)' : r.code === '93038-8' ? 'an answer from the LOINC stress-level list' : 'a known stress code';
+  return `not scored: ${value}${r.unit ? ` ${r.unit}` : ''} is not ${scale}`;
 }
 
 /**
@@ -54,7 +65,7 @@ export interface InterventionDecision {
  */
 export function interventionDecision(score: number | undefined, previous: readonly number[], params: StressParameters = STRESS_PARAMETERS): InterventionDecision {
   const { highStress, trendReadings, trendMinRise } = params;
-  if (score === undefined) return { suggested: false };
+  if (score === undefined) return { suggested: false, unscored: true };
   if (score >= highStress) return { suggested: true, reason: `high stress: ${fmt(score)} ≥ ${highStress}` };
   const series = [...previous.slice(-(trendReadings - 1)), score];
   if (series.length === trendReadings && series.every((s, i) => i === 0 || s > series[i - 1]) && score - series[0] >= trendMinRise - 1e-9) {

@@ -16,10 +16,12 @@ export function isWellnessPlan(cp: CarePlan | undefined): boolean {
   return !!cp?.category?.some((cc) => cc.coding?.some((c) => c.system === WELLNESS_CATEGORY.system && c.code === WELLNESS_CATEGORY.code));
 }
 
-/** Whether a stress reading suggests an intervention, as the server's rule annotated it. */
-export function interventionSuggestedOf(obs: Observation): boolean {
+/** Whether a stress reading suggests an intervention, as the server's rule annotated it; null when it could not be scored (unknown). */
+export function interventionSuggestedOf(obs: Observation): boolean | null {
   const ext = obs.extension?.find((e) => e.url === INTERVENTION_SUGGESTED_URL);
-  return ext?.extension?.find((e) => e.url === 'suggested')?.valueBoolean === true;
+  const suggested = ext?.extension?.find((e) => e.url === 'suggested');
+  if (ext && !suggested) return null;
+  return suggested?.valueBoolean === true;
 }
 
 export function progressOf(cp: CarePlan): number | null {
