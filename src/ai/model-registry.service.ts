@@ -53,14 +53,22 @@ export class ModelRegistry {
       const id = modelId(m.manifest);
       const condition = conditionKey(m.manifest);
       const accuracy = typeof m.manifest.metrics?.accuracy === 'number' ? Math.round(m.manifest.metrics.accuracy * 100) / 100 : null;
-      await this.writer.inTransaction({ actor }, async (tx) => {
+      const refusal = await this.writer.inTransaction({ actor }, async (tx) => {
         await lockTask(tx, m.manifest.task, condition);
         const inserted = await tx.query(
           `INSERT INTO ai_models (id, name, version, accuracy, last_trained, federated, task, condition_code, sha256, model_file, manifest, status)
            VALUES (?, ?, ?, ?, NULL, false, ?, ?, ?, ?, ?::jsonb, 'candidate') ON CONFLICT DO NOTHING RETURNING id`,
           [id, m.manifest.name, m.manifest.version, accuracy, m.manifest.task, condition, m.sha256, m.bytes, JSON.stringify(m.manifest)],
         );
-        if (inserted.length) await recordTransition(tx, { modelId: id, action: 'seed', from: null, to: 'candidate', actor });
+        if (inserted.length) {
+          // A Device a client stored at this id (before this built-in shipped) is not the registry's to take over.
+          const current = await this.writer.currentOf(tx, 'Device', id);
+          if (current) {
+            await tx.query('DELETE FROM ai_models WHERE id = ?', [id]);
+            return `Device/${id} already exists (${current.deleted ? 'deleted, its history kept' : `version ${current.versionId}`}) and is not a model version's Device`;
+          }
+          await recordTransition(tx, { modelId: id, action: 'seed', from: null, to: 'candidate', actor });
+        }
         // The first version of a task/condition becomes active; later ones wait for a promotion.
         const activated = await tx.query(
           `UPDATE ai_models SET status = 'active' WHERE id = ? AND status = 'candidate' AND sha256 = ?
@@ -73,7 +81,9 @@ export class ModelRegistry {
         // The row may be a version uploaded under the same name and version: describe what is stored.
         const [row] = await tx.query<{ status: string; manifest: ModelManifest; sha256: string }>('SELECT status, manifest, sha256 FROM ai_models WHERE id = ?', [id]);
         await writeModelDevice(this.writer, tx, deviceOf(id, row.manifest, row.sha256, row.status));
+        return undefined;
       });
+      if (refusal) this.logger.error({ model: id }, `built-in model ${id} was not registered: ${refusal}; move that Device to another id, then restart`);
     }
     // What was cached before the registration is stale now.
     this.cache.clear();

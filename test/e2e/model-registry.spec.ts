@@ -334,6 +334,19 @@ describe('lifecycle', () => {
     expect(expectStatus(await api.read('Device', BUILT_IN), 200).body.status).toBe('inactive');
   });
 
+  it('does not seed a built-in over a Device a client stored at its id', async () => {
+    const clientDevice = expectStatus(await api.update({ resourceType: 'Device', id: 'cad-newbuiltin-1.0.0', status: 'active', deviceName: [{ name: 'Infusion pump 7', type: 'user-friendly-name' }] }), 201).body as Json;
+    const manifest = { ...(cadManifest() as ModelManifest), name: 'cad-newbuiltin', version: '1.0.0' };
+    const bytes = tinyCadModel(cadManifest(), { bias: 0.1 });
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const registry = new ModelRegistry(worker.ctx.get(DatabaseService), worker.ctx.get(ResourceWriteService), createLogger('silent', 'test-registry'));
+    await registry.seedBuiltIns([{ manifest: { ...manifest, model: { file: 'model.onnx', sha256 } }, bytes, sha256 }]);
+    expect((await pg.query(`SELECT id FROM ai_models WHERE id = 'cad-newbuiltin-1.0.0'`)).rows).toEqual([]);
+    const device = expectStatus(await api.read('Device', 'cad-newbuiltin-1.0.0'), 200).body as Json;
+    expect(device.meta.versionId).toBe(clientDevice.meta.versionId);
+    expect(device.deviceName).toEqual([{ name: 'Infusion pump 7', type: 'user-friendly-name' }]);
+  });
+
   it('rolls back to the version that was active before, and the next prediction carries it', async () => {
     const res = expectStatus(await post('/api/models/cad-test-2.0.0/rollback', { reason: 'drift on live data' }), 200).body;
     expect(res).toMatchObject({ id: 'cad-test-2.0.0', status: 'retired', reactivated: BUILT_IN });
