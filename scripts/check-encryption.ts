@@ -6,7 +6,8 @@ import { KeyRotationService } from '../src/crypto/key-rotation.service';
 
 /**
  * `npm run check:encryption`: checks that the sensitive columns hold only pgcrypto ciphertext made
- * by configured keys, and that no resource of an encrypted type is stored in plaintext; prints the
+ * by configured keys, that no resource of an encrypted type is stored in plaintext and that each
+ * encrypted resource's content is its row's own (not moved from another row); prints the
  * rows per key id (the progress of a rotation). Exit code 1 when something is wrong.
  * `-- --rotate` first re-encrypts everything under the active key, as the workers do in the background.
  */

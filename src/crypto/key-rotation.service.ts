@@ -3,10 +3,15 @@ import type { Logger } from 'pino';
 import { LOGGER } from '../core/core.module';
 import { DatabaseService } from '../database/database.service';
 import { ENCRYPTED_RESOURCE_TYPES } from '../fhir/store/sensitivity';
+import { integrityProblem } from '../fhir/store/stored-integrity';
 import { KeyRing, PGP_OPTIONS } from './key-ring';
 
-/** Every encrypted column, by table; each table keeps the id of the key that made its ciphertexts in `key_id`. */
-export const ENCRYPTED_COLUMNS: ReadonlyArray<{ table: string; columns: readonly string[] }> = [
+/**
+ * Every encrypted column, by table; each table keeps the id of the key that made its ciphertexts in
+ * `key_id`. `batch`: at most this many rows per re-encryption statement, where rows are large
+ * (an export file holds up to BULK_EXPORT_FILE_BYTES).
+ */
+export const ENCRYPTED_COLUMNS: ReadonlyArray<{ table: string; columns: readonly string[]; batch?: number }> = [
   { table: 'fhir_resource', columns: ['content_enc'] },
   { table: 'fhir_resource_history', columns: ['content_enc'] },
   { table: 'fhir_patient_resource', columns: ['content_enc'] },
@@ -15,7 +20,17 @@ export const ENCRYPTED_COLUMNS: ReadonlyArray<{ table: string; columns: readonly
   { table: 'ehr_records', columns: ['data'] },
   { table: 'auth_signing_keys', columns: ['private_jwk'] },
   { table: 'exchange_connections', columns: ['secret_enc'] },
+  // Derived copies that expire, but re-encrypted all the same: a retired key must leave nothing it alone can read.
+  { table: 'bulk_export_files', columns: ['content_enc'], batch: 4 },
 ];
+
+/** The resource tables, and whether their rows are current versions (stored-integrity.ts checks those against their patient too). */
+const RESOURCE_TABLES = [
+  { table: 'fhir_resource', current: true, key: ['resource_type', 'id'] },
+  { table: 'fhir_resource_history', current: false, key: ['resource_type', 'id', 'version_id'] },
+  { table: 'fhir_patient_resource', current: true, key: ['patient_id', 'resource_type', 'id'] },
+  { table: 'fhir_patient_resource_history', current: false, key: ['patient_id', 'resource_type', 'id', 'version_id'] },
+] as const;
 
 export interface EncryptionReport {
   /** Rows per table and key id. */
@@ -62,10 +77,10 @@ export class KeyRotationService implements OnApplicationBootstrap, OnApplication
   /** Re-encrypts what is not under the active key (at most `maxRows` rows); returns how many rows moved. */
   async rotateAll(batchSize = 500, maxRows = Number.POSITIVE_INFINITY): Promise<number> {
     let moved = 0;
-    for (const { table, columns } of ENCRYPTED_COLUMNS) {
+    for (const { table, columns, batch } of ENCRYPTED_COLUMNS) {
       for (;;) {
         if (moved >= maxRows) return moved;
-        const limit = Math.min(batchSize, maxRows - moved);
+        const limit = Math.min(batch ?? batchSize, batchSize, maxRows - moved);
         const n = await this.rotateBatch(table, columns, limit);
         moved += n;
         if (n < limit) break; // this table is done
@@ -113,6 +128,42 @@ export class KeyRotationService implements OnApplicationBootstrap, OnApplication
       ]);
       if (Number(plain.n)) report.problems.push(`${table}: ${plain.n} resources of encrypted types are stored in plaintext`);
     }
+    for (const t of RESOURCE_TABLES) {
+      const misplaced = await this.misplacedContent(t.table, t.key, t.current);
+      if (misplaced.count) {
+        report.problems.push(`${t.table}: ${misplaced.count} encrypted resources hold content that is not their row's (moved or swapped ciphertext), e.g. ${misplaced.examples.join('; ')}`);
+      }
+    }
     return report;
+  }
+
+  /**
+   * Decrypts every resource of an encrypted type in the table, in keyset pages, and checks that
+   * its content is the row's own, as reads do (stored-integrity.ts): a ciphertext copied into
+   * another row is valid ciphertext of a configured key, so only its content shows it.
+   */
+  private async misplacedContent(table: string, key: readonly string[], current: boolean): Promise<{ count: number; examples: string[] }> {
+    const found = { count: 0, examples: [] as string[] };
+    const patientCol = key[0] === 'patient_id' ? 'patient_id::text' : 'NULL::text';
+    let after: unknown[] | undefined;
+    for (;;) {
+      const rows = await this.db.query<Record<string, unknown> & { patient_id: string | null; resource_type: string; id: string; version_id: number; json: string | null }>(
+        `SELECT ${patientCol} AS patient_id, resource_type, id, version_id, fhir_decrypt(content_enc, key_id, ?::text[]) AS json FROM ${table}
+         WHERE content_enc IS NOT NULL AND key_id = ANY(?::smallint[]) AND resource_type = ANY(?::text[]) ${after ? `AND (${key.join(', ')}) > (${key.map(() => '?').join(', ')})` : ''}
+         ORDER BY ${key.join(', ')} LIMIT 500`,
+        // Rows under keys not configured are reported above and cannot be read here.
+        [this.keys.decryptionKeys(), this.keys.keyIds(), [...ENCRYPTED_RESOURCE_TYPES], ...(after ?? [])],
+      );
+      for (const r of rows) {
+        const row = { resourceType: r.resource_type, id: r.id, versionId: Number(r.version_id), patientId: r.patient_id, json: r.json, sealed: true };
+        const problem = integrityProblem(row, current);
+        if (!problem) continue;
+        found.count++;
+        if (found.examples.length < 5) found.examples.push(`${r.resource_type}/${r.id}${r.patient_id ? ` of Patient/${r.patient_id}` : ''}: ${problem}`);
+      }
+      if (rows.length < 500) return found;
+      const last = rows[rows.length - 1];
+      after = key.map((k) => last[k]);
+    }
   }
 }

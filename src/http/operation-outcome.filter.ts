@@ -43,7 +43,11 @@ export class OperationOutcomeFilter implements ExceptionFilter {
   }
 
   private toOutcome(e: unknown, req: Request): { status: number; body: unknown } {
-    if (e instanceof OperationOutcomeError) return { status: e.status, body: e.outcome };
+    if (e instanceof OperationOutcomeError) {
+      // A 5xx of our own (e.g. a stored record that failed its integrity check) is an incident: logged with what the caller is not told.
+      if (e.status >= 500) this.logger.error({ err: e.message, method: req.method, path: req.path, requestId: req.requestId }, 'Server error answered');
+      return { status: e.status, body: e.outcome };
+    }
     // body-parser errors: malformed JSON, oversized or badly encoded bodies.
     const bp = e as { type?: string; status?: number; message?: string };
     if (bp && typeof bp.type === 'string' && typeof bp.status === 'number') {

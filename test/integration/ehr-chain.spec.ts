@@ -92,6 +92,73 @@ describe('EHR record chain', () => {
     expect(param(result, 'reason')?.valueString).toMatch(/link/);
   });
 
+  /** A patient with one DiagnosticReport; returns both ids. */
+  async function patientWithReport(family: string): Promise<{ pid: string; rid: string }> {
+    const pid = (await api.post('Patient', patient({ family }))).body.id as string;
+    const report = await api.post('DiagnosticReport', { resourceType: 'DiagnosticReport', status: 'final', code: { text: `Report of ${family}` }, subject: { reference: `Patient/${pid}` } });
+    expect(report.status).toBe(201);
+    return { pid, rid: report.body.id as string };
+  }
+
+  const expectIntegrityFailure = (res: { status: number; body: { resourceType?: string; issue?: Array<{ diagnostics?: string }> } }, other: string) => {
+    expect(res.status).toBe(500);
+    expect(res.body.resourceType).toBe('OperationOutcome');
+    expect(res.body.issue?.[0].diagnostics).toMatch(/failed its integrity check/);
+    expect(JSON.stringify(res.body)).not.toContain(other);
+  };
+
+  it("refuses to serve another patient's ciphertext moved into a row, and the chain finds it", async () => {
+    const p1 = await patientWithReport('Swapone');
+    const p2 = await patientWithReport('Swaptwo');
+    expect(param(await verify(p1.pid), 'valid')?.valueBoolean).toBe(true);
+    await pg.query(
+      `UPDATE fhir_patient_resource t SET content_enc = s.content_enc, key_id = s.key_id FROM fhir_patient_resource s
+       WHERE t.resource_type = 'DiagnosticReport' AND t.id = $1 AND s.resource_type = 'DiagnosticReport' AND s.id = $2`,
+      [p1.rid, p2.rid],
+    );
+    expectIntegrityFailure(await api.get(`DiagnosticReport/${p1.rid}`), p2.pid);
+    expectIntegrityFailure(await api.get(`DiagnosticReport?subject=Patient/${p1.pid}`), p2.pid);
+    expectIntegrityFailure(await api.get(`Patient/${p1.pid}/$everything`), p2.pid);
+    const result = await verify(p1.pid);
+    expect(param(result, 'valid')?.valueBoolean).toBe(false);
+    expect(param(result, 'reason')?.valueString).toMatch(/integrity check: its content is DiagnosticReport\//);
+    expect(param((await api.get('$verify-ehr-chain')).body as Params, 'valid')?.valueBoolean).toBe(false);
+
+    // The row moved under another patient whole (its own ciphertext, another patient_id).
+    const p3 = await patientWithReport('Swapthree');
+    await pg.query(
+      `WITH gone AS (DELETE FROM fhir_patient_resource WHERE resource_type = 'DiagnosticReport' AND id = $2 RETURNING *)
+       INSERT INTO fhir_patient_resource (patient_id, resource_type, id, version_id, last_updated, deleted, content, content_enc, key_id)
+       SELECT $1, resource_type, id, version_id, last_updated, deleted, content, content_enc, key_id FROM gone`,
+      [p3.pid, p2.rid],
+    );
+    expectIntegrityFailure(await api.get(`DiagnosticReport/${p2.rid}`), 'no such text');
+  });
+
+  it('refuses plaintext where the type is stored encrypted, and the chain finds it', async () => {
+    const p1 = await patientWithReport('Forged');
+    const forged = { resourceType: 'DiagnosticReport', id: p1.rid, meta: { versionId: '1' }, status: 'final', code: { text: 'FORGED' }, subject: { reference: `Patient/${p1.pid}` } };
+    await pg.query(`UPDATE fhir_patient_resource SET content = $1, content_enc = NULL, key_id = NULL WHERE resource_type = 'DiagnosticReport' AND id = $2`, [
+      JSON.stringify(forged),
+      p1.rid,
+    ]);
+    expectIntegrityFailure(await api.get(`DiagnosticReport/${p1.rid}`), 'FORGED');
+    const result = await verify(p1.pid);
+    expect(param(result, 'valid')?.valueBoolean).toBe(false);
+    expect(param(result, 'reason')?.valueString).toMatch(/plaintext/);
+  });
+
+  it('finds a patient whose documents have no chain records at all', async () => {
+    const p1 = await patientWithReport('Unchained');
+    await pg.query('DELETE FROM ehr_records WHERE patient_id = $1', [p1.pid]);
+    const result = await verify(p1.pid);
+    expect(param(result, 'valid')?.valueBoolean).toBe(false);
+    expect(param(result, 'records')?.valueInteger).toBe(0);
+    expect(param(result, 'reason')?.valueString).toMatch(/no record in the chain/);
+    const all = (await api.get('$verify-ehr-chain')).body as Params;
+    expect(param(all, 'valid')?.valueBoolean).toBe(false);
+  });
+
   it('exports a signed checkpoint that later catches records cut off the end', async () => {
     const pid = await patientWithDocuments();
     const cp = (await api.get(`Patient/${pid}/$ehr-chain-checkpoint`)).body as Params;
@@ -100,8 +167,15 @@ describe('EHR record chain', () => {
     expect(param(cp, 'seq')?.valueInteger).toBe(4);
     expect(param(await verify(pid, checkpoint), 'valid')?.valueBoolean).toBe(true);
 
+    // The last record cut off while its document is still stored: the stored documents tell.
     await pg.query('DELETE FROM ehr_records WHERE patient_id = $1 AND seq = 4', [pid]);
-    expect(param(await verify(pid), 'valid')?.valueBoolean).toBe(true); // the chain alone cannot tell
+    const cut = await verify(pid);
+    expect(param(cut, 'valid')?.valueBoolean).toBe(false);
+    expect(param(cut, 'reason')?.valueString).toMatch(/DiagnosticReport\/.+ is stored for this patient but has no record in the chain/);
+    // The document removed too: the chain alone cannot tell, the checkpoint can.
+    await pg.query(`DELETE FROM fhir_patient_resource_history WHERE patient_id = $1 AND resource_type = 'DiagnosticReport'`, [pid]);
+    await pg.query(`DELETE FROM fhir_patient_resource WHERE patient_id = $1 AND resource_type = 'DiagnosticReport'`, [pid]);
+    expect(param(await verify(pid), 'valid')?.valueBoolean).toBe(true);
     const withCheckpoint = await verify(pid, checkpoint);
     expect(param(withCheckpoint, 'valid')?.valueBoolean).toBe(false);
     expect(param(withCheckpoint, 'reason')?.valueString).toMatch(/removed/);

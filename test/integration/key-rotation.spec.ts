@@ -3,6 +3,7 @@ import type { Client } from 'pg';
 import { loadConfig } from '../../src/config/app-config';
 import { CoreModule } from '../../src/core/core.module';
 import { createLogger } from '../../src/core/logger';
+import { KeyRing } from '../../src/crypto/key-ring';
 import { KeyRotationService } from '../../src/crypto/key-rotation.service';
 import { FhirRequest } from '../helpers/fhir-request';
 import { patient } from '../helpers/resources';
@@ -60,10 +61,24 @@ describe('encryption key rotation', () => {
     });
     expect(doc.status).toBe(201);
 
+    // A finished export's file, under key 1 like everything else.
+    const exportId = '00000000-0000-4000-8000-000000000001';
+    await pg.query(
+      `INSERT INTO bulk_exports (id, client_id, level, request_url, params, deidentified, status, transaction_time, attempt, expires_at)
+       VALUES ($1, 'admin', 'system', 'http://x/fhir/$export', '{}', false, 'completed', now(), 1, now() + interval '1 day')`,
+      [exportId],
+    );
+    await pg.query(
+      `INSERT INTO bulk_export_files (export_id, attempt, seq, kind, resource_type, count, bytes, content_enc, key_id)
+       VALUES ($1, 1, 1, 'output', 'Patient', 1, 20, pgp_sym_encrypt('{"resourceType":"Patient"}', $2, 'cipher-algo=aes256'), 1)`,
+      [exportId, new KeyRing(KEY1).dataKey()],
+    );
+
     const rotation = await rotationWith({ ENCRYPTION_KEYS: `2:${KEY2},1:${KEY1}` });
     const before = await rotation.report();
     expect(before.problems).toEqual([]);
     expect(before.byKey.patients['1']).toBeGreaterThan(0);
+    expect(before.byKey.bulk_export_files).toEqual({ '1': 1 });
 
     // Half-way: one row moved, the rest still under key 1. Both keys configured: everything reads.
     expect(await rotation.rotateAll(1, 1)).toBe(1);
@@ -80,6 +95,10 @@ describe('encryption key rotation', () => {
     const after = await rotation.report();
     expect(after.problems).toEqual([]);
     for (const [table, byKey] of Object.entries(after.byKey)) expect({ table, key1: byKey['1'] ?? 0 }).toEqual({ table, key1: 0 });
+    // The export file too: readable with key 2 alone, so retiring key 1 leaves no download broken.
+    const key2Only = new KeyRing([{ id: 2, secret: KEY2 }]).dataKey();
+    const { rows: file } = await pg.query('SELECT key_id, pgp_sym_decrypt(content_enc, $2) AS text FROM bulk_export_files WHERE export_id = $1', [exportId, key2Only]);
+    expect(file).toEqual([{ key_id: 2, text: '{"resourceType":"Patient"}' }]);
 
     // Key 1 retired: reads, the EHR chain and identifier matching still work (the blind index keeps its own key).
     const only2 = await apiWith({ ENCRYPTION_KEYS: `2:${KEY2}`, BLIND_INDEX_KEY: KEY1 });
@@ -97,5 +116,24 @@ describe('encryption key rotation', () => {
     expect(report.problems.join('\n')).toMatch(/key 2, which is not configured/);
     expect(report.problems.join('\n')).toMatch(/patients\.contact_info: 1 values are not pgcrypto ciphertext/);
     await pg.query(`DELETE FROM patients WHERE id = 'plain-1'`);
+  });
+
+  it('reports ciphertext moved into another resource\'s row, which is valid ciphertext of a configured key', async () => {
+    const api = FhirRequest.of(t);
+    const reports: string[] = [];
+    for (const family of ['Movedone', 'Movedtwo']) {
+      const pid = (await api.post('Patient', patient({ family }))).body.id as string;
+      const r = await api.post('DiagnosticReport', { resourceType: 'DiagnosticReport', status: 'final', code: { text: 'x' }, subject: { reference: `Patient/${pid}` } });
+      reports.push(r.body.id as string);
+    }
+    const rotation = await rotationWith({ ENCRYPTION_KEYS: `2:${KEY2},1:${KEY1}` });
+    expect((await rotation.report()).problems).toEqual([]);
+    await pg.query(
+      `UPDATE fhir_patient_resource t SET content_enc = s.content_enc, key_id = s.key_id FROM fhir_patient_resource s
+       WHERE t.resource_type = 'DiagnosticReport' AND t.id = $1 AND s.resource_type = 'DiagnosticReport' AND s.id = $2`,
+      reports,
+    );
+    const problems = (await rotation.report()).problems.join('\n');
+    expect(problems).toMatch(new RegExp(`fhir_patient_resource: 1 encrypted resources hold content that is not their row's .*DiagnosticReport/${reports[0]}`));
   });
 });

@@ -4,7 +4,9 @@ import type { Resource } from '@medplum/fhirtypes';
 import { KeyRing, PGP_OPTIONS } from '../../crypto/key-ring';
 import { DatabaseService, type Tx } from '../../database/database.service';
 import { canonicalJson } from '../canonical-json';
-import { EHR_RECORD_TYPES, GENESIS_HASH, linkHash, type StoredLink } from './ehr-chain';
+import { integrityProblem } from '../store/stored-integrity';
+import { storedJsonSql } from '../store/stored-json';
+import { EHR_RECORD_TYPES, GENESIS_HASH, linkHash, type CurrentDocument, type StoredLink } from './ehr-chain';
 
 export interface ChainAppend {
   patientId: string;
@@ -99,10 +101,45 @@ export class EhrChainRepository {
     }));
   }
 
-  /** Patients that have a chain. */
+  /** Patients that have a chain or clinical documents (which should be in one). */
   async patients(): Promise<string[]> {
-    const rows = await this.db.query<{ patient_id: string }>('SELECT DISTINCT patient_id FROM ehr_records ORDER BY patient_id');
+    const rows = await this.db.query<{ patient_id: string }>(
+      `SELECT patient_id FROM ehr_records
+       UNION SELECT patient_id::text FROM fhir_patient_resource WHERE resource_type = ANY(?::text[])
+       ORDER BY patient_id`,
+      [[...EHR_RECORD_TYPES]],
+    );
     return rows.map((r) => r.patient_id);
+  }
+
+  /** The patient's clinical documents as currently stored (what reads serve), decrypted, each with the outcome of its integrity check. */
+  async currentDocuments(patientId: string): Promise<CurrentDocument[]> {
+    const rows = await this.db.query<{ resource_type: string; id: string; version_id: number; deleted: boolean; json: string | null; sealed: boolean }>(
+      `SELECT resource_type, id, version_id, deleted, ${storedJsonSql()} AS json, content_enc IS NOT NULL AS sealed
+       FROM fhir_patient_resource WHERE patient_id = ? AND resource_type = ANY(?::text[]) ORDER BY resource_type, id`,
+      [this.keys.decryptionKeys(), patientId, [...EHR_RECORD_TYPES]],
+    );
+    return rows.map((r) => ({
+      resourceType: r.resource_type,
+      id: r.id,
+      versionId: Number(r.version_id),
+      deleted: r.deleted,
+      json: r.json,
+      integrityProblem: integrityProblem({ resourceType: r.resource_type, id: r.id, versionId: Number(r.version_id), patientId, json: r.json, sealed: r.sealed }, true),
+    }));
+  }
+
+  /** Which of these documents (`Type/id`) are stored under a patient other than this one. */
+  async storedElsewhere(patientId: string, keys: string[]): Promise<Set<string>> {
+    if (!keys.length) return new Set();
+    const split = keys.map((k) => k.split('/'));
+    const rows = await this.db.query<{ k: string }>(
+      `SELECT r.resource_type || '/' || r.id AS k FROM fhir_patient_resource r
+       JOIN unnest(?::text[], ?::text[]) AS w(resource_type, id) ON r.resource_type = w.resource_type AND r.id = w.id
+       WHERE r.patient_id <> ?`,
+      [split.map((s) => s[0]), split.map((s) => s[1]), patientId],
+    );
+    return new Set(rows.map((r) => r.k));
   }
 
   async head(patientId: string): Promise<{ seq: number; hash: string } | undefined> {

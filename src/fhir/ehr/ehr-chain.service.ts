@@ -3,7 +3,7 @@ import type { Parameters, ParametersParameter } from '@medplum/fhirtypes';
 import { CompactSign, compactVerify } from 'jose';
 import { SigningKeyService, TOKEN_ALG } from '../../auth/signing-key.service';
 import { badRequest } from '../operation-outcome';
-import { verifyChain } from './ehr-chain';
+import { verifyChain, verifyDocuments } from './ehr-chain';
 import { EhrChainRepository } from './ehr-chain.repository';
 
 interface Checkpoint {
@@ -28,7 +28,15 @@ export class EhrChainService {
 
   async verifyPatient(patientId: string, checkpoint?: string): Promise<Parameters> {
     const chain = await this.repo.chain(patientId);
-    const verdict = verifyChain(chain);
+    let verdict = verifyChain(chain);
+    if (verdict.valid) {
+      // The chain holds only its own copies: the documents the API serves are checked against it too.
+      const documents = await this.repo.currentDocuments(patientId);
+      const present = new Set(documents.map((d) => `${d.resourceType}/${d.id}`));
+      const missing = [...new Set(chain.map((r) => `${r.recordType}/${r.resourceId}`))].filter((k) => !present.has(k));
+      const problem = verifyDocuments(chain, documents, await this.repo.storedElsewhere(patientId, missing));
+      if (problem) verdict = { valid: false, records: chain.length, ...problem };
+    }
     const params: ParametersParameter[] = [
       { name: 'valid', valueBoolean: verdict.valid },
       { name: 'records', valueInteger: verdict.records },

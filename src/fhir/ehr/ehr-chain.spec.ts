@@ -1,4 +1,5 @@
-import { GENESIS_HASH, linkHash, verifyChain, type StoredLink } from './ehr-chain';
+import { canonicalJson } from '../canonical-json';
+import { GENESIS_HASH, linkHash, verifyChain, verifyDocuments, type CurrentDocument, type StoredLink } from './ehr-chain';
 
 function chainOf(contents: Array<string | null>): StoredLink[] {
   let previous = GENESIS_HASH;
@@ -36,5 +37,27 @@ describe('EHR chain', () => {
   it('binds the hash to the record metadata, not only the content', () => {
     const chain = chainOf(['{"a":1}']);
     expect(verifyChain([{ ...chain[0], resourceId: 'other' }])).toMatchObject({ valid: false, brokenAt: 'r1' });
+  });
+});
+
+describe('EHR chain against the stored documents', () => {
+  const v1 = { resourceType: 'DocumentReference', id: 'doc', meta: { versionId: '1' }, status: 'current' };
+  const v2 = { ...v1, meta: { versionId: '2' }, status: 'superseded' };
+  const chain = chainOf([canonicalJson(v1), canonicalJson(v2)]);
+  const doc = (over: Partial<CurrentDocument> = {}): CurrentDocument => ({ resourceType: 'DocumentReference', id: 'doc', versionId: 2, deleted: false, json: JSON.stringify(v2), ...over });
+  const none = new Set<string>();
+
+  it('accepts documents stored as the chain last recorded them (key order aside)', () => {
+    expect(verifyDocuments(chain, [doc({ json: JSON.stringify({ status: 'superseded', meta: { versionId: '2' }, id: 'doc', resourceType: 'DocumentReference' }) })], none)).toBeUndefined();
+  });
+  it('finds stored content that differs from what the chain recorded', () => {
+    expect(verifyDocuments(chain, [doc({ json: JSON.stringify({ ...v2, status: 'entered-in-error' }) })], none)).toEqual({ brokenAt: 'r2', reason: expect.stringMatching(/does not match the hash/) });
+    expect(verifyDocuments(chain, [doc({ versionId: 1, json: JSON.stringify(v1) })], none)?.reason).toMatch(/version 1, the chain's last record of it is version 2/);
+    expect(verifyDocuments(chain, [doc({ integrityProblem: 'it must be stored encrypted but holds plaintext' })], none)?.reason).toMatch(/integrity check: it must be stored encrypted/);
+  });
+  it('finds a document missing from the chain, and a chained one removed from the store', () => {
+    expect(verifyDocuments([], [doc()], none)).toEqual({ brokenAt: 'DocumentReference/doc', reason: expect.stringMatching(/no record in the chain/) });
+    expect(verifyDocuments(chain, [], none)).toEqual({ brokenAt: 'r2', reason: expect.stringMatching(/removed/) });
+    expect(verifyDocuments(chain, [], new Set(['DocumentReference/doc']))).toBeUndefined(); // moved to another patient
   });
 });

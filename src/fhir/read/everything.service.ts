@@ -3,6 +3,7 @@ import type { Bundle } from '@medplum/fhirtypes';
 import { KeyRing } from '../../crypto/key-ring';
 import { DatabaseService } from '../../database/database.service';
 import { badRequest, gone, notFound } from '../operation-outcome';
+import { assertIntegrity } from '../store/stored-integrity';
 import { fhirResourceTypes, isResourceType } from '../definitions/fhir-definitions';
 import { hiddenFromPatients, mayReferToPatient, sharedVisibleTo } from '../definitions/patient-references';
 import { bundleJson, bundleObject, type RawBundle, type RawEntry } from '../search/bundle-json';
@@ -67,7 +68,7 @@ export class EverythingService {
     const rangeParams = q.careDates ? [q.careDates.low, q.careDates.high] : [];
     // Sorts and counts the keys only, then reads (and decrypts) the page's rows by primary key.
     // A stable text (it varies only with _type and _since): kept prepared, except through PgBouncer.
-    const rows = await this.stableQuery<{ grp: number; resource_type: string; id: string; json: string; total: string }>(
+    const rows = await this.stableQuery<{ grp: number; resource_type: string; id: string; json: string; sealed: boolean; version_id: number; total: string }>(
       `WITH refs AS (
          -- the shared resources the compartment refers to, from the search index (no decryption),
          -- read per compartment resource through search_reference_res: search_reference has no
@@ -96,7 +97,8 @@ export class EverythingService {
        )
        SELECT p.grp, p.resource_type, p.id, p.total,
               CASE WHEN coalesce(g.content_enc, f.content_enc) IS NOT NULL THEN fhir_decrypt(coalesce(g.content_enc, f.content_enc), coalesce(g.key_id, f.key_id), ?::text[])
-                   ELSE coalesce(g.content, f.content)::text END AS json
+                   ELSE coalesce(g.content, f.content)::text END AS json,
+              coalesce(g.content_enc, f.content_enc) IS NOT NULL AS sealed, coalesce(g.version_id, f.version_id) AS version_id
        FROM page p
        LEFT JOIN fhir_patient_resource g ON p.grp < 2 AND g.patient_id = ? AND g.resource_type = p.resource_type AND g.id = p.id
        LEFT JOIN fhir_resource f ON p.grp = 2 AND f.resource_type = p.resource_type AND f.id = p.id
@@ -109,6 +111,10 @@ export class EverythingService {
     if (!rows.length && q.offset > 0) {
       const again = await this.run({ ...q, count: 1, offset: 0 }, base, selfUrl);
       total = again.total ?? 0;
+    }
+    // Nothing is served whose content is not its row's own (stored-integrity.ts).
+    for (const r of rows) {
+      assertIntegrity({ resourceType: r.resource_type, id: r.id, versionId: Number(r.version_id), patientId: r.grp < 2 ? q.patientId : null, json: r.json, sealed: r.sealed }, true);
     }
     // The SQL leaves out shared resources whose indexed references name another patient; their
     // content decides the rest (a Patient in an extension or a contained resource), as for a read.

@@ -19,6 +19,7 @@ import { shapeResource } from './result-shape';
 import { nameLit, namesLit } from './sql-names';
 import { bundleJson, bundleObject, type RawBundle, type RawEntry } from './bundle-json';
 import { storedJsonSql } from '../store/stored-json';
+import { assertIntegrity } from '../store/stored-integrity';
 import { hiddenFromPatients } from '../definitions/patient-references';
 import { sharedArmVisible } from './shared-visibility';
 import { PACKED_INDEX_TYPES } from './index-tables';
@@ -63,10 +64,12 @@ interface ResourceRow {
   deleted: boolean | null;
   patient_id: string | null;
   json: string | null;
+  /** Whether json came from ciphertext (for the integrity check). */
+  sealed: boolean | null;
 }
 
 /** The stored version's columns of a resource table aliased `f`, decrypted with `keys`. */
-const versionColumns = (keys: string): Sql => new Sql(`f.version_id, f.last_updated, f.deleted, ${storedJsonSql('f')} AS json`, [keys]);
+const versionColumns = (keys: string): Sql => new Sql(`f.version_id, f.last_updated, f.deleted, ${storedJsonSql('f')} AS json, f.content_enc IS NOT NULL AS sealed`, [keys]);
 
 let canonicalTypes: string[] | undefined;
 
@@ -201,7 +204,8 @@ export class SearchService {
         coalesce(f.deleted, g.deleted) AS deleted,
         CASE WHEN p.n > ${count} THEN NULL
              WHEN coalesce(f.content_enc, g.content_enc) IS NOT NULL THEN fhir_decrypt(coalesce(f.content_enc, g.content_enc), coalesce(f.key_id, g.key_id), ${this.keys.decryptionKeys()}::text[])
-             ELSE coalesce(f.content, g.content)::text END AS json
+             ELSE coalesce(f.content, g.content)::text END AS json,
+        coalesce(f.content_enc, g.content_enc) IS NOT NULL AS sealed
       FROM numbered p
       LEFT JOIN fhir_resource f ON p.patient_id IS NULL AND f.resource_type = p.resource_type AND f.id = p.id
       LEFT JOIN fhir_patient_resource g ON p.patient_id IS NOT NULL AND g.patient_id = p.patient_id AND g.resource_type = p.resource_type AND g.id = p.id
@@ -543,7 +547,9 @@ export class SearchService {
   }
 }
 
+/** A current row as a match or include: only once its content is shown to be the row's own (stored-integrity.ts). */
 function toStored(r: ResourceRow): StoredVersion {
+  assertIntegrity({ resourceType: r.resource_type, id: r.id, versionId: Number(r.version_id), patientId: r.patient_id, json: r.json, sealed: !!r.sealed }, true);
   return {
     resourceType: r.resource_type,
     id: r.id,

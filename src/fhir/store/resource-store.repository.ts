@@ -4,6 +4,7 @@ import type { Tx } from '../../database/database.service';
 import { DatabaseService } from '../../database/database.service';
 import { uniqueChunks } from '../../database/unique-chunks';
 import { isEncryptedType } from './sensitivity';
+import { assertIntegrity } from './stored-integrity';
 import { storedJsonSql } from './stored-json';
 
 /** One stored version of a resource. `json` is the resource text exactly as served (meta included). */
@@ -72,13 +73,15 @@ interface Row {
   deleted: boolean;
   patient_id: string | null;
   json: string | null;
+  sealed: boolean;
   request_method?: string | null;
   response_status?: number | null;
 }
 
-const COLUMNS = `resource_type, id, version_id, last_updated, deleted, ${storedJsonSql()} AS json`;
+// `sealed`: whether json came from ciphertext, for the integrity check (stored-integrity.ts).
+const COLUMNS = `resource_type, id, version_id, last_updated, deleted, ${storedJsonSql()} AS json, content_enc IS NOT NULL AS sealed`;
 /** COLUMNS of the row aliased `r`, where another relation in the query has columns of the same names. */
-const COLUMNS_OF_R = `r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, ${storedJsonSql('r')} AS json`;
+const COLUMNS_OF_R = `r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, ${storedJsonSql('r')} AS json, r.content_enc IS NOT NULL AS sealed`;
 
 /**
  * The FHIR resource store: current versions and history, in a table for resources that belong to
@@ -110,7 +113,7 @@ export class ResourceStore {
        SELECT patient_id::text, ${COLUMNS} FROM fhir_patient_resource WHERE resource_type = ? AND id = ?`,
       [key, resourceType, id, key, resourceType, id],
     );
-    return rows[0] && toStored(rows[0]);
+    return rows[0] && toStored(rows[0], true);
   }
 
   /** Locks several resources at once, in a fixed order so that concurrent transactions cannot deadlock. */
@@ -139,7 +142,7 @@ export class ResourceStore {
        SELECT r.patient_id::text, ${COLUMNS_OF_R} FROM fhir_patient_resource r JOIN unnest(?::text[], ?::text[]) AS w(resource_type, id) ON r.resource_type = w.resource_type AND r.id = w.id`,
       [key, types, ids, key, types, ids],
     );
-    for (const r of rows) found.set(`${r.resource_type}/${r.id}`, toStored(r));
+    for (const r of rows) found.set(`${r.resource_type}/${r.id}`, toStored(r, true));
     return found;
   }
 
@@ -151,7 +154,7 @@ export class ResourceStore {
         `SELECT NULL::text AS patient_id, ${COLUMNS} FROM fhir_resource WHERE resource_type = ? AND id = ? AND version_id = ?`,
         [key, resourceType, id, versionId],
       );
-      return row && toStored(row);
+      return row && toStored(row, false);
     }
     const rows = await this.read<Row>(
       tx,
@@ -160,7 +163,7 @@ export class ResourceStore {
        SELECT patient_id::text, ${COLUMNS} FROM fhir_patient_resource_history WHERE resource_type = ? AND id = ? AND version_id = ?`,
       [key, resourceType, id, versionId, key, resourceType, id, versionId],
     );
-    return rows[0] && toStored(rows[0]);
+    return rows[0] && toStored(rows[0], false);
   }
 
   /** Versions newest first, at instance, type or system level. */
@@ -222,7 +225,7 @@ export class ResourceStore {
       );
       total = Number(c.n);
     }
-    return { versions: rows.map(toStored), total };
+    return { versions: rows.map((r) => toStored(r, false)), total };
   }
 
   /**
@@ -319,7 +322,12 @@ export class ResourceStore {
 
 const versionKey = (v: NewVersion) => `${v.resourceType}/${v.id}`;
 
-function toStored(r: Row): StoredVersion {
+/**
+ * A row as served, once its content is shown to be the row's own (else a 500 that serves nothing).
+ * `current`: a current version, whose content must also refer to the row's patient.
+ */
+function toStored(r: Row, current: boolean): StoredVersion {
+  assertIntegrity({ resourceType: r.resource_type, id: r.id, versionId: Number(r.version_id), patientId: r.patient_id, json: r.json, sealed: r.sealed }, current);
   return {
     resourceType: r.resource_type,
     id: r.id,
