@@ -18,7 +18,7 @@ import { AccessPolicy, type VisibleResource } from '../../auth/access/access-pol
 import type { Permission } from '../../auth/access/scopes';
 import type { AuthContext } from '../../auth/auth.types';
 import { collectReferences, rewriteReferences } from '../references/reference-rewriter';
-import { CONDITIONAL_REFERENCE, criteriaLockKey, resolveCriteriaUrls } from './batch-criteria';
+import { CONDITIONAL_REFERENCE, ENTRY_LINKS, criteriaLockKey, resolveCriteriaUrls } from './batch-criteria';
 import { writeBulkChunk, type Target } from './bulk-chunk';
 import { runChunks } from './chunk-pipeline';
 import { chunkFootprint, chunksConflict } from './chunk-footprint';
@@ -117,7 +117,7 @@ export class BundleService {
           rewriteReferences(prepared[e.index] as Resource, {
             reference: (ref, path) => resolve(e, ref, path),
             uri: (value) => (value.startsWith('urn:uuid:') ? fullUrls.get(value) : undefined),
-          });
+          }, ENTRY_LINKS);
         responses[e.index] = await atEntry(e, () => this.execute(tx, e, targets.get(e.index) as Target, resource, base, ret, scope));
       }
     });
@@ -247,7 +247,7 @@ export class BundleService {
                 const target = await atEntry(e, () => this.resolveTarget(tx, e, prepared.get(e), scope));
                 const resolve = await this.referenceResolver(tx, [e], [prepared.get(e)], new Map(), false, atEntry, scope);
                 const p = prepared.get(e);
-                const resource = p && rewriteReferences(p, (ref, path) => resolve(e, ref, path));
+                const resource = p && rewriteReferences(p, (ref, path) => resolve(e, ref, path), ENTRY_LINKS);
                 return atEntry(e, () => this.execute(tx, e, target, resource, base, ret, scope));
               }),
             );
@@ -413,7 +413,7 @@ export class BundleService {
     for (const e of entries) {
       const resource = resources[entries.indexOf(e)];
       if (!resource || e.method === 'PATCH') continue;
-      for (const { reference, path } of collectReferences(resource)) {
+      for (const { reference, path } of collectReferences(resource, ENTRY_LINKS)) {
         const m = CONDITIONAL_REFERENCE.exec(reference);
         if (!m || seen.has(reference)) continue;
         seen.add(reference);
