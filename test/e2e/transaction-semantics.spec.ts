@@ -93,3 +93,31 @@ describe('a Bundle resource as an entry', () => {
     }
   });
 });
+
+describe('reads in a batch are shaped like REST reads', () => {
+  it('_elements and _summary on read and vread entries subset the resource and tag it SUBSETTED', async () => {
+    const id = `tx-${randomUUID().slice(0, 8)}`;
+    expect((await api.put(`Patient/${id}`, { ...patient(fresh()), id, gender: 'female', birthDate: '1970-01-01' })).status).toBe(201);
+    const direct = await api.get(`Patient/${id}?_elements=gender`);
+    const res = await api.post(
+      '',
+      bundle('batch', [
+        { request: { method: 'GET', url: `Patient/${id}?_elements=gender` } },
+        { request: { method: 'GET', url: `Patient/${id}/_history/1?_summary=true` } },
+        { request: { method: 'GET', url: `Patient/${id}?_summary=count` } },
+        { request: { method: 'GET', url: `Patient/${id}` } },
+      ]),
+    );
+    expect(res.status).toBe(200);
+    const [elements, summary, count, whole] = (res.body.entry as Json[]).map((e) => e);
+    expect(elements.resource).toEqual(direct.body);
+    expect(elements.resource.gender).toBe('female');
+    expect(elements.resource.name).toBeUndefined();
+    expect(elements.resource.meta.tag).toEqual(expect.arrayContaining([expect.objectContaining({ code: 'SUBSETTED' })]));
+    expect(summary.resource.name).toBeDefined(); // name is a summary element, birthDate too; text is not
+    expect(summary.resource.meta.tag).toEqual(expect.arrayContaining([expect.objectContaining({ code: 'SUBSETTED' })]));
+    expect(count.response.status).toMatch(/^400/);
+    expect(whole.resource.name).toBeDefined();
+    expect(whole.resource.meta.tag ?? []).not.toEqual(expect.arrayContaining([expect.objectContaining({ code: 'SUBSETTED' })]));
+  });
+});

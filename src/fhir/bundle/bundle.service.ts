@@ -9,6 +9,7 @@ import { clientCopyIsCurrent } from '../read/conditional-read';
 import { OperationOutcomeError, badRequest, notFound, outcome, preconditionFailed } from '../operation-outcome';
 import { SearchService, type CriteriaAccess } from '../search/search.service';
 import { SearchIndexWriter, tokenKey } from '../search/search-index.writer';
+import { shapeForRead } from '../search/result-shape';
 import { ResourceStore } from '../store/resource-store.repository';
 import { PatchService } from '../write/patch.service';
 import { ResourceWriteService, storable } from '../write/resource-write.service';
@@ -517,7 +518,8 @@ export class BundleService {
     }
     return {
       fullUrl: `${base}/${type}/${e.id}`,
-      resource: e.method === 'HEAD' ? undefined : (JSON.parse(version.json) as Resource),
+      // _summary / _elements shape a read entry as they shape the same REST read.
+      resource: e.method === 'HEAD' ? undefined : (JSON.parse(shapeForRead(version.json, [...new URLSearchParams(e.criteria ?? '').entries()])) as Resource),
       response: { status: '200 OK', etag: `W/"${version.versionId}"`, lastModified: version.lastUpdated.toISOString() },
     };
   }
