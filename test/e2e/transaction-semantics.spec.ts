@@ -53,6 +53,115 @@ async function refused(body: Json, status: number, expression?: string | RegExp)
 
 const diagnostics = (oo: Json) => (oo.issue as Json[]).map((i) => i.diagnostics ?? '').join('\n');
 
+describe('conditional creates within one transaction', () => {
+  it('two identical ifNoneExist creates make one resource: the second answers 200 with the first one', async () => {
+    const value = fresh();
+    const criteria = `identifier=${SYS}|${value}`;
+    const res = await api.post('', bundle('transaction', [post(patient(value), criteria), post(patient(value), criteria)]));
+    expect(res.status).toBe(200);
+    const [first, second] = res.body.entry as Json[];
+    expect(first.response.status).toMatch(/^201/);
+    expect(second.response.status).toMatch(/^200/);
+    expect(second.response.location).toBe(first.response.location);
+    expect(await patientsWith(value)).toHaveLength(1);
+  });
+
+  it('an ifNoneExist matching what an earlier entry creates without criteria resolves to it; references to its fullUrl follow', async () => {
+    const value = fresh();
+    const second = urn();
+    const res = await api.post(
+      '',
+      bundle('transaction', [
+        post(patient(value)),
+        post(patient(value), `identifier=${SYS}|${value}`, second),
+        post({ resourceType: 'Observation', status: 'final', code: { text: 'weight' }, subject: { reference: second } }),
+      ]),
+    );
+    expect(res.status).toBe(200);
+    const [a, b, obs] = res.body.entry as Json[];
+    expect(a.response.status).toMatch(/^201/);
+    expect(b.response.status).toMatch(/^200/);
+    expect(b.response.location).toBe(a.response.location);
+    const [id] = await patientsWith(value);
+    expect(await patientsWith(value)).toEqual([id]);
+    const stored = await api.get(obs.response.location.replace(/\/_history\/\d+$/, ''));
+    expect(stored.body.subject.reference).toBe(`Patient/${id}`);
+  });
+
+  it('a conditional update whose criteria match what an earlier POST of the transaction creates names that resource (overlap: 400, no made-up id)', async () => {
+    const value = fresh();
+    // POSTs run before PUTs (R4 order): the PUT's criteria see the POST's Patient, and one resource
+    // changed by two entries is refused (http.html#transaction: identities may not overlap).
+    const res = await api.post(
+      '',
+      bundle('transaction', [
+        post(patient(value), `identifier=${SYS}|${value}`),
+        { resource: patient(value, { gender: 'female' }), request: { method: 'PUT', url: `Patient?identifier=${SYS}|${value}` } },
+      ]),
+    );
+    const oo = expectOutcome(res, 400, /^Bundle\.entry\[1\]/);
+    expect(diagnostics(oo)).toContain('Bundle.entry[0]');
+    expect(diagnostics(oo)).not.toMatch(/Patient\/[A-Za-z0-9-]{20,}/); // the id made for the rolled-back entry never existed
+    expect(await patientsWith(value)).toHaveLength(0);
+  });
+
+  it('as a batch, identical conditional creates still make one resource (201, then 200)', async () => {
+    const value = fresh();
+    const criteria = `identifier=${SYS}|${value}`;
+    const res = await api.post('', bundle('batch', [post(patient(value), criteria), post(patient(value), criteria)]));
+    expect(res.status).toBe(200);
+    expect(res.body.entry.map((e: Json) => e.response.status.slice(0, 3))).toEqual(['201', '200']);
+    expect(await patientsWith(value)).toHaveLength(1);
+  });
+});
+
+describe('criteria are evaluated after the transaction deletes (DELETE runs first)', () => {
+  it('ifNoneExist matching only a resource the same transaction deletes creates a new one (201)', async () => {
+    const value = fresh();
+    const id = `tx-${randomUUID().slice(0, 8)}`;
+    expect((await api.put(`Patient/${id}`, { ...patient(value), id })).status).toBe(201);
+    const res = await api.post(
+      '',
+      bundle('transaction', [post(patient(value), `identifier=${SYS}|${value}`), { request: { method: 'DELETE', url: `Patient/${id}` } }]),
+    );
+    expect(res.status).toBe(200);
+    const [created, deleted] = res.body.entry as Json[];
+    expect(created.response.status).toMatch(/^201/);
+    expect(created.response.location).not.toContain(`Patient/${id}/`);
+    expect(deleted.response.status).toMatch(/^204/);
+    expect((await api.get(`Patient/${id}`)).status).toBe(410);
+    const now = await patientsWith(value);
+    expect(now).toHaveLength(1);
+    expect(now[0]).not.toBe(id);
+  });
+
+  it('a conditional reference matching only a deleted resource matches nothing (400 naming the entry); a conditional update creates', async () => {
+    const value = fresh();
+    const id = `tx-${randomUUID().slice(0, 8)}`;
+    expect((await api.put(`Patient/${id}`, { ...patient(value), id })).status).toBe(201);
+    const oo = await refused(
+      bundle('transaction', [
+        { request: { method: 'DELETE', url: `Patient/${id}` } },
+        post({ resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: `Patient?identifier=${SYS}|${value}` } }),
+      ]),
+      400,
+      'Bundle.entry[1]',
+    );
+    expect(diagnostics(oo)).toContain('matches no resource');
+    const res = await api.post(
+      '',
+      bundle('transaction', [
+        { request: { method: 'DELETE', url: `Patient/${id}` } },
+        { resource: patient(value, { gender: 'male' }), request: { method: 'PUT', url: `Patient?identifier=${SYS}|${value}` } },
+      ]),
+    );
+    expect(res.status).toBe(200);
+    expect(res.body.entry[1].response.status).toMatch(/^201/);
+    expect(res.body.entry[1].response.location).not.toContain(`Patient/${id}/`);
+    expect((await api.get(`Patient/${id}`)).status).toBe(410);
+  });
+});
+
 describe('a Bundle resource as an entry', () => {
   const documentBundle = (): Json => {
     const p = urn();
@@ -91,6 +200,34 @@ describe('a Bundle resource as an entry', () => {
       expect(stored.body.entry[0].resource.subject.reference).toBe(sent.entry[1].fullUrl);
       expect(stored.body.entry[1].fullUrl).toBe(sent.entry[1].fullUrl);
     }
+  });
+});
+
+describe('a refused transaction names the entry', () => {
+  it('a reference to a Patient that does not exist names the entry that holds it', async () => {
+    const oo = await refused(
+      bundle('transaction', [
+        post(patient(fresh())),
+        post({ resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/does-not-exist' } }),
+      ]),
+      400,
+      'Bundle.entry[1]',
+    );
+    expect(diagnostics(oo)).toContain('Bundle.entry[1] (POST Observation)');
+    expect(diagnostics(oo)).toContain('Patient/does-not-exist');
+  });
+
+  it('deleting a Patient that is still referenced names the DELETE entry (409)', async () => {
+    const id = `tx-${randomUUID().slice(0, 8)}`;
+    expect((await api.put(`Patient/${id}`, { ...patient(fresh()), id })).status).toBe(201);
+    expect((await api.post('Observation', { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: `Patient/${id}` } })).status).toBe(201);
+    const oo = await refused(bundle('transaction', [post(patient(fresh())), { request: { method: 'DELETE', url: `Patient/${id}` } }]), 409, 'Bundle.entry[1]');
+    expect(diagnostics(oo)).toContain('Bundle.entry[1] (DELETE Patient)');
+  });
+
+  it('an invalid entry is named in diagnostics and expression', async () => {
+    const oo = await refused(bundle('transaction', [post(patient(fresh())), post({ resourceType: 'Patient', gender: 'sometimes' })]), 400, /^Bundle\.entry\[1\]/);
+    expect(diagnostics(oo)).toContain('Bundle.entry[1] (POST Patient)');
   });
 });
 

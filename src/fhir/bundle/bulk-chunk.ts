@@ -15,6 +15,8 @@ export interface Target {
   existing?: boolean;
   /** A conditional DELETE that matched nothing. */
   none?: boolean;
+  /** The id was made by this server for the entry (a create): it exists only if the transaction commits. */
+  made?: boolean;
 }
 
 /** Thrown inside a bulk chunk when it cannot be decided in bulk: the chunk is rolled back and rerun entry by entry. */
