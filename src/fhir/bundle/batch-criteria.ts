@@ -1,7 +1,11 @@
+import type { WalkOptions } from '../references/reference-rewriter';
 import { searchParam } from '../search/search-parameters';
 import { splitUnescaped, unescapeValue } from '../search/search-request';
 import { capText } from '../search/search-values';
 import type { TokenMatch } from '../search/search.service';
+
+/** How a bundle walks an entry's links: a Bundle resource's own entries (a document's) are not the bundle's to resolve. */
+export const ENTRY_LINKS: WalkOptions = { skipBundleEntries: true };
 
 /** A conditional reference: `Type?criteria`. */
 export const CONDITIONAL_REFERENCE = /^([A-Za-z]+)\?(.+)$/;

@@ -6,7 +6,7 @@ import type { ResourceStore, StoredVersion } from '../store/resource-store.repos
 import type { ResourceWriteService } from '../write/resource-write.service';
 import type { ParsedEntry } from './bundle-request';
 import { collectReferences, rewriteReferences } from '../references/reference-rewriter';
-import { CONDITIONAL_REFERENCE, criteriaLockKey, tokenCriteria, type TokenCriteria } from './batch-criteria';
+import { CONDITIONAL_REFERENCE, ENTRY_LINKS, criteriaLockKey, tokenCriteria, type TokenCriteria } from './batch-criteria';
 
 /** Where an entry writes: an id, or (ifNoneExist matched) an existing resource, or (conditional DELETE) nothing. */
 export interface Target {
@@ -15,6 +15,8 @@ export interface Target {
   existing?: boolean;
   /** A conditional DELETE that matched nothing. */
   none?: boolean;
+  /** The id was made by this server for the entry (a create): it exists only if the transaction commits. */
+  made?: boolean;
 }
 
 /** Thrown inside a bulk chunk when it cannot be decided in bulk: the chunk is rolled back and rerun entry by entry. */
@@ -60,7 +62,7 @@ export async function writeBulkChunk(
   for (const e of entries) {
     if (e.method === 'POST' && e.ifNoneExist) add(`${e.resourceType}?${e.ifNoneExist}`, e.resourceType, e.ifNoneExist);
     const resource = prepared.get(e);
-    for (const { reference } of resource ? collectReferences(resource) : []) {
+    for (const { reference } of resource ? collectReferences(resource, ENTRY_LINKS) : []) {
       const m = CONDITIONAL_REFERENCE.exec(reference);
       if (m) add(reference, m[1], m[2]);
     }
@@ -124,7 +126,7 @@ export async function writeBulkChunk(
             }
             if (/^urn:(uuid|oid):/.test(reference)) throw new BulkFallback();
             return undefined;
-          });
+          }, ENTRY_LINKS);
         out.push(await answer.execute(tx, e, target, resource));
       }
       return out;

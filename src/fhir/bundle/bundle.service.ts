@@ -9,6 +9,7 @@ import { clientCopyIsCurrent } from '../read/conditional-read';
 import { OperationOutcomeError, badRequest, notFound, outcome, preconditionFailed } from '../operation-outcome';
 import { SearchService, type CriteriaAccess } from '../search/search.service';
 import { SearchIndexWriter, tokenKey } from '../search/search-index.writer';
+import { shapeForRead } from '../search/result-shape';
 import { ResourceStore } from '../store/resource-store.repository';
 import { PatchService } from '../write/patch.service';
 import { ResourceWriteService, storable } from '../write/resource-write.service';
@@ -18,13 +19,15 @@ import { AccessPolicy, type VisibleResource } from '../../auth/access/access-pol
 import type { Permission } from '../../auth/access/scopes';
 import type { AuthContext } from '../../auth/auth.types';
 import { collectReferences, rewriteReferences } from '../references/reference-rewriter';
-import { CONDITIONAL_REFERENCE, criteriaLockKey, resolveCriteriaUrls } from './batch-criteria';
+import { CONDITIONAL_REFERENCE, ENTRY_LINKS, criteriaLockKey, resolveCriteriaUrls } from './batch-criteria';
 import { writeBulkChunk, type Target } from './bulk-chunk';
 import { runChunks } from './chunk-pipeline';
 import { chunkFootprint, chunksConflict } from './chunk-footprint';
 import { WriteRules } from '../write/write-rules';
 import { patientCompartmentPaths } from '../definitions/fhir-definitions';
 import { newResourceId } from '../store/resource-id';
+import { TransactionView } from './pending-match';
+import { nameEntry, namedFailure } from './entry-errors';
 
 export type ReturnPreference = 'minimal' | 'representation' | 'OperationOutcome';
 
@@ -67,7 +70,7 @@ export class BundleService {
     const scope = new EntryAccess(this.access, auth);
     if (type === 'transaction') for (const e of entries) atEntry(e, () => scope.check(e)); // all or nothing: refuse before any work
     if (type === 'batch') return this.batch(ctx, entries, fhirBase, ret, scope);
-    const entry = await this.transaction(ctx, entries, fhirBase, ret, atEntry, scope);
+    const entry = await this.transaction(ctx, entries, fhirBase, ret, atEntry, scope, true);
     return { resourceType: 'Bundle', type: 'transaction-response', ...(entry.length ? { entry } : {}) };
   }
 
@@ -79,7 +82,7 @@ export class BundleService {
     const scope = new EntryAccess(this.access, auth);
     const entry = { ...e, index: 0 };
     scope.check(entry);
-    const [response] = await this.transaction(ctx, [entry], fhirBase, ret, (_e, fn) => fn(), scope);
+    const [response] = await this.transaction(ctx, [entry], fhirBase, ret, (_e, fn) => fn(), scope, false);
     return response;
   }
 
@@ -90,14 +93,18 @@ export class BundleService {
     ret: ReturnPreference,
     atEntry: EntryScope,
     scope: EntryAccess,
+    inBundle: boolean,
   ): Promise<BundleEntry[]> {
     const checked = await this.prepareEntries(entries);
     const prepared = entries.map((e, i) => atEntry(e, () => unwrap(checked[i])));
     const responses: BundleEntry[] = new Array(entries.length);
-    await this.writer.inTransaction(ctx, async (tx) => {
+    const targets = new Map<number, Target>();
+    const written = new Map<number, Resource>(); // each entry's resource as written, its references resolved
+    const run = async (tx: Tx): Promise<void> => {
       // The entries with their criteria resolved against the other entries' identities.
-      const { targets, fullUrls, entries: resolved } = await this.resolveTargets(tx, entries, prepared, atEntry, scope);
-      const resolve = await this.referenceResolver(tx, resolved, prepared, fullUrls, true, atEntry, scope);
+      const view = new TransactionView((r, code, system, value) => this.searchIndex.matchesToken(r, code, system, value));
+      const { fullUrls, entries: resolved } = await this.resolveTargets(tx, entries, prepared, atEntry, scope, view, targets);
+      const resolve = await this.referenceResolver(tx, resolved, prepared, fullUrls, true, atEntry, scope, view);
       const ordered = [...resolved].sort((a, b) => ORDER[a.method] - ORDER[b.method] || a.index - b.index);
       // Lock and read every resource the transaction changes in one round trip, not one per entry.
       await this.writer.prefetch(
@@ -117,10 +124,17 @@ export class BundleService {
           rewriteReferences(prepared[e.index] as Resource, {
             reference: (ref, path) => resolve(e, ref, path),
             uri: (value) => (value.startsWith('urn:uuid:') ? fullUrls.get(value) : undefined),
-          });
+          }, ENTRY_LINKS);
+        if (resource && e.method !== 'PATCH') written.set(e.index, resource);
         responses[e.index] = await atEntry(e, () => this.execute(tx, e, targets.get(e.index) as Target, resource, base, ret, scope));
       }
-    });
+    };
+    try {
+      await this.writer.inTransaction(ctx, run);
+    } catch (err) {
+      // Failures found at the end (the integrity checks at commit) are named after their entry too.
+      throw inBundle ? namedFailure(err, entries, targets, written) : err;
+    }
     return responses;
   }
 
@@ -247,7 +261,7 @@ export class BundleService {
                 const target = await atEntry(e, () => this.resolveTarget(tx, e, prepared.get(e), scope));
                 const resolve = await this.referenceResolver(tx, [e], [prepared.get(e)], new Map(), false, atEntry, scope);
                 const p = prepared.get(e);
-                const resource = p && rewriteReferences(p, (ref, path) => resolve(e, ref, path));
+                const resource = p && rewriteReferences(p, (ref, path) => resolve(e, ref, path), ENTRY_LINKS);
                 return atEntry(e, () => this.execute(tx, e, target, resource, base, ret, scope));
               }),
             );
@@ -313,10 +327,13 @@ export class BundleService {
   }
 
   /**
-   * The identity of every entry (new ids, ifNoneExist and conditional matches), in entry order;
-   * criteria naming another entry's fullUrl (`ifNoneExist: subject=urn:uuid:p1`) are read once that
-   * entry's identity is known, with the fullUrl replaced by it. Returns the entries with their
-   * criteria so rewritten, and the fullUrls of the entries that change a resource.
+   * The identity of every entry (new ids, ifNoneExist and conditional matches), in processing order
+   * (DELETE, POST, PUT/PATCH, GET), each entry's criteria seeing the transaction as it stands by
+   * then (`view`: without what it deletes, with what earlier entries write); criteria naming another
+   * entry's fullUrl (`ifNoneExist: subject=urn:uuid:p1`) are read once that entry's identity is
+   * known, with the fullUrl replaced by it. Fills `targets` (by entry index) as it goes, so that a
+   * failure can be named; returns the entries with their criteria so rewritten, and the fullUrls
+   * of the entries that change a resource.
    */
   private async resolveTargets(
     tx: Tx,
@@ -324,13 +341,14 @@ export class BundleService {
     prepared: Array<Resource | undefined>,
     atEntry: EntryScope,
     scope: EntryAccess,
-  ): Promise<{ targets: Map<number, Target>; fullUrls: Map<string, string>; entries: ParsedEntry[] }> {
-    const targets = new Map<number, Target>();
+    view: TransactionView,
+    targets: Map<number, Target>,
+  ): Promise<{ fullUrls: Map<string, string>; entries: ParsedEntry[] }> {
     const fullUrls = new Map<string, string>();
     const written = new Map<string, number>();
     const pending = new Set(entries.map((e) => e.fullUrl).filter((u): u is string => !!u));
     const out = [...entries];
-    let queue = entries;
+    let queue = [...entries].sort((a, b) => ORDER[a.method] - ORDER[b.method] || a.index - b.index);
     while (queue.length) {
       const waiting: Array<{ e: ParsedEntry; on: string }> = [];
       for (const entry of queue) {
@@ -340,16 +358,15 @@ export class BundleService {
           continue;
         }
         out[out.indexOf(entry)] = e;
-        const target = await atEntry(e, () => this.resolveTarget(tx, e, prepared[e.index], scope));
+        const target = await atEntry(e, () => this.resolveTarget(tx, e, prepared[e.index], scope, view));
         targets.set(e.index, target);
+        this.seeEntry(view, e, target, prepared[e.index]);
         if (e.fullUrl) pending.delete(e.fullUrl);
         if (target.id && (e.method === 'POST' || e.method === 'PUT' || e.method === 'PATCH' || e.method === 'DELETE')) {
           const key = `${e.resourceType}/${target.id}`;
           const other = written.get(key);
           if (other !== undefined && !target.existing) {
-            throw badRequest(`Bundle.entry[${e.index}] and Bundle.entry[${other}] both change ${key}; a transaction may change a resource once`, [
-              `Bundle.entry[${e.index}]`,
-            ]);
+            throw nameEntry(badRequest(`this entry and Bundle.entry[${other}] both change ${key}; a transaction may change a resource once`), e);
           }
           if (!target.existing) written.set(key, e.index);
           if (e.fullUrl) fullUrls.set(e.fullUrl, key);
@@ -357,25 +374,45 @@ export class BundleService {
       }
       if (waiting.length === queue.length) {
         const { e, on } = waiting[0];
-        throw badRequest(`Bundle.entry[${e.index}]: its criteria name ${on}, an entry whose own identity cannot be settled first (a cycle)`, [`Bundle.entry[${e.index}]`]);
+        throw nameEntry(badRequest(`its criteria name ${on}, an entry whose own identity cannot be settled first (a cycle)`), e);
       }
       queue = waiting.map((w) => w.e);
     }
-    return { targets, fullUrls, entries: out };
+    return { fullUrls, entries: out };
   }
 
-  private async resolveTarget(tx: Tx, e: ParsedEntry, prepared: Resource | undefined, scope: EntryAccess): Promise<Target> {
+  /** What later entries' criteria see of this one: the resource it deletes, or the one it writes. */
+  private seeEntry(view: TransactionView, e: ParsedEntry, target: Target, prepared: Resource | undefined): void {
+    if (!target.id || target.existing) return;
+    if (e.method === 'DELETE' && !target.none) view.delete(e.resourceType, target.id);
+    const criteria = e.method === 'POST' ? e.ifNoneExist : e.method === 'PUT' ? e.criteria : undefined;
+    if ((e.method === 'POST' || e.method === 'PUT') && prepared) {
+      view.write({
+        resourceType: e.resourceType,
+        id: target.id,
+        resource: { ...prepared, id: target.id },
+        ...(criteria !== undefined ? { criteria: criteriaLockKey(e.resourceType, criteria) } : {}),
+      });
+    }
+  }
+
+  /** The entry's target; `view` (a transaction's) adjusts the criteria's matches for what the transaction has changed before it. */
+  private async resolveTarget(tx: Tx, e: ParsedEntry, prepared: Resource | undefined, scope: EntryAccess, view?: TransactionView): Promise<Target> {
+    const match = async (criteria: string) => {
+      const ids = await this.matchLocked(tx, e.resourceType, criteria, scope);
+      return view ? view.matches(e.resourceType, criteria, ids) : ids;
+    };
     if (e.method === 'POST') {
       if (e.ifNoneExist) {
-        const ids = await this.matchLocked(tx, e.resourceType, e.ifNoneExist, scope);
+        const ids = await match(e.ifNoneExist);
         if (ids.length > 1) throw preconditionFailed(`ifNoneExist ${e.resourceType}?${e.ifNoneExist} matches ${ids.length} resources`);
         if (ids.length === 1) return { id: ids[0], existing: true };
       }
-      return { id: prepared?.id };
+      return { id: prepared?.id, made: true };
     }
     if (e.method === 'GET' || e.method === 'HEAD') return { id: e.id };
     if (e.id) return { id: e.id };
-    const ids = await this.matchLocked(tx, e.resourceType, e.criteria ?? '', scope);
+    const ids = await match(e.criteria ?? '');
     if (ids.length > 1) throw preconditionFailed(`${e.method} ${e.resourceType}?${e.criteria} matches ${ids.length} resources; it must match one`);
     if (ids.length === 1) {
       if (e.method === 'PUT' && prepared?.id && e.resource?.id && e.resource.id !== ids[0]) {
@@ -383,7 +420,7 @@ export class BundleService {
       }
       return { id: ids[0] };
     }
-    if (e.method === 'PUT') return { id: prepared?.id };
+    if (e.method === 'PUT') return { id: prepared?.id, made: e.resource?.id === undefined };
     if (e.method === 'DELETE') return { none: true };
     throw notFound(`${e.method} ${e.resourceType}?${e.criteria} matches no resource`);
   }
@@ -407,13 +444,14 @@ export class BundleService {
     internal: boolean,
     atEntry: EntryScope,
     scope: EntryAccess,
+    view?: TransactionView,
   ): Promise<(e: ParsedEntry, reference: string, path: string) => string | undefined> {
     const wanted: Array<{ e: ParsedEntry; reference: string; path: string; resourceType: string; criteria: string }> = [];
     const seen = new Set<string>();
     for (const e of entries) {
       const resource = resources[entries.indexOf(e)];
       if (!resource || e.method === 'PATCH') continue;
-      for (const { reference, path } of collectReferences(resource)) {
+      for (const { reference, path } of collectReferences(resource, ENTRY_LINKS)) {
         const m = CONDITIONAL_REFERENCE.exec(reference);
         if (!m || seen.has(reference)) continue;
         seen.add(reference);
@@ -425,10 +463,12 @@ export class BundleService {
     if (wanted.length > 1) found = await this.search.matchIdsMany(tx, wanted, 1000, scope.criteria()).catch((err: unknown) => (err instanceof OperationOutcomeError ? undefined : Promise.reject(err)));
     const conditional = new Map<string, string>();
     for (const [i, { e, reference, path, resourceType, criteria }] of wanted.entries()) {
-      const ids = found ? found[i] : await atEntry(e, () => this.search.matchIds(tx, resourceType, criteria, 1000, scope.criteria()));
+      const stored = found ? found[i] : await atEntry(e, () => this.search.matchIds(tx, resourceType, criteria, 1000, scope.criteria()));
+      // A transaction's conditional references see it whole: not what it deletes, and what it writes.
+      const ids = view ? view.matches(resourceType, criteria, stored) : stored;
       const where = `Bundle.entry[${e.index}].resource ${path}`;
-      if (ids.length === 0) throw badRequest(`Conditional reference ${reference} at ${where} matches no resource`, [`Bundle.entry[${e.index}]`]);
-      if (ids.length > 1) throw preconditionFailed(`Conditional reference ${reference} at ${where} matches ${ids.length} resources`);
+      if (ids.length === 0) throw nameEntry(badRequest(`Conditional reference ${reference} at ${where} matches no resource`), e);
+      if (ids.length > 1) throw nameEntry(preconditionFailed(`Conditional reference ${reference} at ${where} matches ${ids.length} resources`), e);
       conditional.set(reference, `${resourceType}/${ids[0]}`);
     }
     const byTail = entriesByRelativeUrl(fullUrls);
@@ -440,11 +480,13 @@ export class BundleService {
         (RESTFUL_URL.test(e.fullUrl ?? '') ? fullUrls.get(againstEntryBase(e.fullUrl, reference) ?? '') : byTail.get(reference));
       if (found) return found;
       if (/^urn:(uuid|oid):/.test(reference)) {
-        throw badRequest(
-          internal
-            ? `Bundle.entry[${e.index}]: ${path} references ${reference}, which is not the fullUrl of any entry in this Bundle`
-            : `Bundle.entry[${e.index}]: ${path} references ${reference}; entries of a batch cannot reference each other`,
-          [`Bundle.entry[${e.index}]`],
+        throw nameEntry(
+          badRequest(
+            internal
+              ? `${path} references ${reference}, which is not the fullUrl of any entry in this Bundle`
+              : `${path} references ${reference}; entries of a batch cannot reference each other`,
+          ),
+          e,
         );
       }
       return undefined;
@@ -464,7 +506,10 @@ export class BundleService {
     switch (e.method) {
       case 'POST': {
         if (target.existing) {
-          const current = await this.store.readCurrent(type, target.id as string, tx);
+          // The match may be another entry's resource, written in this transaction but not flushed yet.
+          const current = this.writer.changedIn(tx).has(`${type}/${target.id}`)
+            ? await this.writer.currentOf(tx, type, target.id as string)
+            : await this.store.readCurrent(type, target.id as string, tx);
           if (!current?.json) throw notFound(`${type}/${target.id} disappeared`);
           return entry(base, type, target.id as string, 200, current.versionId, current.lastUpdated, scope.redact(JSON.parse(current.json) as Resource), ret);
         }
@@ -517,7 +562,8 @@ export class BundleService {
     }
     return {
       fullUrl: `${base}/${type}/${e.id}`,
-      resource: e.method === 'HEAD' ? undefined : (JSON.parse(version.json) as Resource),
+      // _summary / _elements shape a read entry as they shape the same REST read.
+      resource: e.method === 'HEAD' ? undefined : (JSON.parse(shapeForRead(version.json, [...new URLSearchParams(e.criteria ?? '').entries()])) as Resource),
       response: { status: '200 OK', etag: `W/"${version.versionId}"`, lastModified: version.lastUpdated.toISOString() },
     };
   }
@@ -589,15 +635,7 @@ class EntryAccess {
 /** Runs `fn`, naming the entry in any FHIR error it raises. */
 function atEntry<T>(e: ParsedEntry, fn: () => T): T {
   const name = (err: unknown): never => {
-    if (err instanceof OperationOutcomeError) {
-      const prefix = `Bundle.entry[${e.index}]`;
-      const issues = (err.outcome.issue ?? []).map((i) => ({
-        ...i,
-        diagnostics: i.diagnostics?.startsWith(prefix) ? i.diagnostics : `${prefix} (${e.method} ${e.resourceType}): ${i.diagnostics ?? ''}`,
-      }));
-      throw new OperationOutcomeError(err.status, outcome(issues));
-    }
-    throw err;
+    throw err instanceof OperationOutcomeError ? nameEntry(err, e) : err;
   };
   try {
     const result = fn();

@@ -1,7 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { ParsedEntry } from './bundle-request';
 import { collectReferences } from '../references/reference-rewriter';
-import { CONDITIONAL_REFERENCE, criteriaLockKey, tokenCriteria, type TokenCriteria } from './batch-criteria';
+import { CONDITIONAL_REFERENCE, ENTRY_LINKS, criteriaLockKey, tokenCriteria, type TokenCriteria } from './batch-criteria';
 
 /**
  * What a batch chunk of plain creates could see of, or do to, a chunk written beside it: the
@@ -28,7 +28,7 @@ export function chunkFootprint(
   for (const e of entries) {
     const resource = prepared.get(e);
     if (e.method !== 'POST' || !resource || !isolated(e.resourceType)) return undefined;
-    if (collectReferences(resource).some(({ reference }) => CONDITIONAL_REFERENCE.test(reference))) return undefined;
+    if (collectReferences(resource, ENTRY_LINKS).some(({ reference }) => CONDITIONAL_REFERENCE.test(reference))) return undefined;
     const made = footprint.creates.get(e.resourceType) ?? [];
     made.push(resource);
     footprint.creates.set(e.resourceType, made);

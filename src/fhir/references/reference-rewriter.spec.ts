@@ -49,6 +49,22 @@ describe('rewriteReferences', () => {
   it('collects reference strings and narrative links, not uri elements', () => {
     expect(collectReferences(documentReference()).map((r) => r.reference)).toEqual([PATIENT, BINARY]);
   });
+
+  it('skipBundleEntries leaves the entries of a Bundle resource alone but still rewrites its own links', () => {
+    const doc = {
+      resourceType: 'Bundle',
+      type: 'document',
+      signature: { type: [{ system: 'urn:iso-astm:E1762-95:2013', code: '1.2.840.10065.1.12.1.1' }], when: '2024-01-01T00:00:00Z', who: { reference: PATIENT } },
+      entry: [{ fullUrl: BINARY, resource: { resourceType: 'Composition', subject: { reference: PATIENT } } }],
+    } as unknown as Resource;
+    const out = rewriteReferences(doc, resolvers, { skipBundleEntries: true }) as unknown as { signature: { who: { reference: string } }; entry: Array<{ fullUrl: string; resource: { subject: { reference: string } } }> };
+    expect(out.signature.who.reference).toBe('Patient/p1');
+    expect(out.entry[0].resource.subject.reference).toBe(PATIENT);
+    expect(out.entry[0].fullUrl).toBe(BINARY);
+    expect(collectReferences(doc, { skipBundleEntries: true }).map((r) => r.reference)).toEqual([PATIENT]);
+    // Without the option (the write path's own-base rewriting) the walk goes everywhere.
+    expect((rewriteReferences(doc, resolvers) as unknown as typeof out).entry[0].resource.subject.reference).toBe('Patient/p1');
+  });
 });
 
 describe('withLocalReferences', () => {

@@ -17,6 +17,15 @@ export interface LinkResolvers {
   uri?: Resolve;
 }
 
+export interface WalkOptions {
+  /**
+   * Leave the entries of a Bundle resource (a document, a message) as they are: their references
+   * point at that Bundle's own entries (bundle.html#references), not at those of a transaction that
+   * carries it, so the transaction's urn:uuid and conditional references stop at its edge.
+   */
+  skipBundleEntries?: boolean;
+}
+
 /** The primitive types whose values name other things by URI. */
 const URI_TYPES = new Set(['uri', 'url', 'canonical', 'oid', 'uuid']);
 
@@ -25,13 +34,13 @@ const URI_TYPES = new Set(['uri', 'url', 'canonical', 'oid', 'uuid']);
  * definitions (loaded by then), followed only when `uri` is given. Returns a new resource; the
  * input is left untouched. Pure.
  */
-export function rewriteReferences<T extends Resource>(resource: T, resolve: Resolve | LinkResolvers): T {
+export function rewriteReferences<T extends Resource>(resource: T, resolve: Resolve | LinkResolvers, options: WalkOptions = {}): T {
   const resolvers = typeof resolve === 'function' ? { reference: resolve } : resolve;
-  return walk(resource, resource.resourceType, undefined, resolvers) as T;
+  return walk(resource, resource.resourceType, undefined, resolvers, options) as T;
 }
 
-function walk(value: unknown, path: string, type: string | undefined, r: LinkResolvers): unknown {
-  if (Array.isArray(value)) return value.map((v, i) => walk(v, `${path}[${i}]`, type, r));
+function walk(value: unknown, path: string, type: string | undefined, r: LinkResolvers, o: WalkOptions): unknown {
+  if (Array.isArray(value)) return value.map((v, i) => walk(v, `${path}[${i}]`, type, r, o));
   if (value === null || typeof value !== 'object') return value;
   const object = value as Record<string, unknown>;
   const ownType = typeof object.resourceType === 'string' ? object.resourceType : type;
@@ -39,14 +48,16 @@ function walk(value: unknown, path: string, type: string | undefined, r: LinkRes
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(object)) {
     const element = elements?.get(key);
-    if (key === 'reference' && typeof v === 'string') {
+    if (o.skipBundleEntries && key === 'entry' && object.resourceType === 'Bundle') {
+      out[key] = v;
+    } else if (key === 'reference' && typeof v === 'string') {
       out[key] = r.reference(v, `${path}.reference`) ?? v;
     } else if (key === 'div' && typeof v === 'string' && path.endsWith('.text')) {
       out[key] = rewriteNarrativeLinks(v, r.reference, `${path}.div`);
     } else if (r.uri && element && URI_TYPES.has(element.type)) {
       out[key] = rewriteUris(v, `${path}.${key}`, r.uri);
     } else {
-      out[key] = walk(v, `${path}.${key}`, element && element.kind !== 'primitive' ? element.type : undefined, r);
+      out[key] = walk(v, `${path}.${key}`, element && element.kind !== 'primitive' ? element.type : undefined, r, o);
     }
   }
   return out;
@@ -67,12 +78,16 @@ function rewriteNarrativeLinks(div: string, resolve: Resolve, path: string): str
 }
 
 /** Every reference string in a resource, with its path. Pure. */
-export function collectReferences(resource: Resource): Array<{ reference: string; path: string }> {
+export function collectReferences(resource: Resource, options: WalkOptions = {}): Array<{ reference: string; path: string }> {
   const found: Array<{ reference: string; path: string }> = [];
-  rewriteReferences(resource, (reference, path) => {
-    found.push({ reference, path });
-    return undefined;
-  });
+  rewriteReferences(
+    resource,
+    (reference, path) => {
+      found.push({ reference, path });
+      return undefined;
+    },
+    options,
+  );
   return found;
 }
 

@@ -16,6 +16,30 @@ const TABLE_TYPES: Record<string, string> = {
   ehr_records: 'EHR record chain',
 };
 
+/**
+ * A reference that the database's integrity checks refused, with the resource it names: `missing`,
+ * a reference to a resource that does not exist; `referenced`, a deletion of one still referred to.
+ * Lets a transaction name the entry that holds the reference or deletes the resource.
+ */
+export class IntegrityError extends OperationOutcomeError {
+  constructor(
+    base: OperationOutcomeError,
+    readonly kind: 'missing' | 'referenced',
+    /** `Type/id` of the resource named. */
+    readonly target: string,
+  ) {
+    super(base.status, base.outcome);
+  }
+
+  static missing(target: string): IntegrityError {
+    return new IntegrityError(badRequest(`Reference to ${target} cannot be resolved: no such resource on this server`), 'missing', target);
+  }
+
+  static referenced(target: string, by: string): IntegrityError {
+    return new IntegrityError(conflict(`${target} is still referenced by ${by} resources; delete or update them first`), 'referenced', target);
+  }
+}
+
 interface PgError {
   code?: string;
   message?: string;
@@ -45,7 +69,7 @@ export function translateConstraintError(e: unknown): unknown {
     const [, , value, table] = missing;
     const ids = value.split(', ');
     const type = TABLE_TYPES[table] ?? table;
-    return badRequest(`Reference to ${type}/${ids[ids.length - 1]} cannot be resolved: no such resource on this server`);
+    return IntegrityError.missing(`${type}/${ids[ids.length - 1]}`);
   }
   // Key (id)=(abc) is still referenced from table "encounters".
   const referenced = /^Key \(([^)]+)\)=\(([^)]*)\) is still referenced from table "([^"]+)"/.exec(err.detail);
@@ -56,7 +80,7 @@ export function translateConstraintError(e: unknown): unknown {
     const table = /update or delete on table "([^"]+)"/.exec(err.message ?? '')?.[1];
     const type = (table && TABLE_TYPES[table]) ?? table ?? 'resource';
     const fromType = TABLE_TYPES[fromTable] ?? fromTable;
-    return conflict(`${type}/${value.split(', ').pop()} is still referenced by ${fromType} resources; delete or update them first`);
+    return IntegrityError.referenced(`${type}/${value.split(', ').pop()}`, fromType);
   }
   return e;
 }

@@ -4,12 +4,12 @@ import { DatabaseService, type Tx, type TxContext } from '../../database/databas
 import { withLocalReferences } from '../references/reference-rewriter';
 import { OutboxRepository, type ResourceAction } from '../../outbox/outbox.repository';
 import { validateFhirResource } from '../definitions/resource-validator';
-import { badRequest, conflict, preconditionFailed } from '../operation-outcome';
+import { badRequest, preconditionFailed } from '../operation-outcome';
 import { ProjectionWriter } from '../projection/projection.writer';
 import { owningPatientId } from '../store/resource-ownership';
 import { ResourceStore, type NewVersion, type StoredVersion } from '../store/resource-store.repository';
 import { SearchIndexWriter } from '../search/search-index.writer';
-import { translateConstraintError } from './constraint-errors';
+import { IntegrityError, translateConstraintError } from './constraint-errors';
 import { canonicalJson } from '../canonical-json';
 import { EhrChainRepository } from '../ehr/ehr-chain.repository';
 import { WriteRules, type WriteRuleContext } from './write-rules';
@@ -344,7 +344,7 @@ export class ResourceWriteService {
       );
       const existing = new Set(found.map((r) => r.patient_id));
       const missing = ids.find((pid) => !existing.has(pid));
-      if (missing) throw badRequest(`Reference to Patient/${missing} cannot be resolved: no such resource on this server`);
+      if (missing) throw IntegrityError.missing(`Patient/${missing}`);
     }
     if (pending.deletedPatients.size) {
       const deleted = [...pending.deletedPatients];
@@ -356,7 +356,7 @@ export class ResourceWriteService {
       );
       if (rows.length) {
         const { patient_id, types } = rows[0];
-        throw conflict(`Patient/${patient_id} is still referenced by ${types.join(', ')} resources; delete or update them first`);
+        throw IntegrityError.referenced(`Patient/${patient_id}`, types.join(', '));
       }
     }
   }
