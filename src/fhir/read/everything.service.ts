@@ -4,7 +4,7 @@ import { KeyRing } from '../../crypto/key-ring';
 import { DatabaseService } from '../../database/database.service';
 import { badRequest, gone, notFound } from '../operation-outcome';
 import { fhirResourceTypes, isResourceType } from '../definitions/fhir-definitions';
-import { hiddenFromPatients, mayReferToPatient, sharedVisibleTo } from '../definitions/patient-references';
+import { hiddenFromPatients, mayReferToPatient, patientRecordType, sharedVisibleTo } from '../definitions/patient-references';
 import { bundleJson, bundleObject, type RawBundle, type RawEntry } from '../search/bundle-json';
 
 export interface EverythingQuery {
@@ -17,14 +17,23 @@ export interface EverythingQuery {
   careDates?: { low: string; high: string };
 }
 
-/** Shared types never in a Patient's $everything, and those that cannot refer to a Patient (no check needed). */
+/**
+ * Shared types never in a Patient's $everything (those hidden from patients, and patient record
+ * types: an Observation filed under no patient is not this patient's record), and those that cannot
+ * refer to a Patient (no check needed).
+ */
 let sharedRule: { hidden: string[]; free: string[] } | undefined;
-const sharedTypes = () => (sharedRule ??= { hidden: [...fhirResourceTypes()].filter(hiddenFromPatients), free: [...fhirResourceTypes()].filter((t) => !mayReferToPatient(t)) });
+const sharedTypes = () =>
+  (sharedRule ??= {
+    hidden: [...fhirResourceTypes()].filter((t) => hiddenFromPatients(t) || patientRecordType(t)),
+    free: [...fhirResourceTypes()].filter((t) => !mayReferToPatient(t)),
+  });
 
 /**
  * Patient/{id}/$everything: the Patient, every current resource in its compartment, and the
  * resources outside any compartment that those reference through their search parameters
- * (Practitioners, Organizations, Locations, Medications...) unless they concern another patient
+ * (Practitioners, Organizations, Locations, Medications...; never one of a patient record type
+ * filed under no patient) unless they concern another patient
  * (the rule patient tokens are held to, sharedVisibleTo in patient-references.ts: a shared GuidanceResponse about
  * another Patient is that patient's record, not this one's), paged in a stable order (the Patient first).
  */
