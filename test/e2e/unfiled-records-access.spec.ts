@@ -62,18 +62,19 @@ beforeAll(async () => {
   ids.remote = await created(ehr, hiv({ reference: 'https://other-hospital.example/fhir/Patient/123' }));
   // Filed under no patient, and its only Patient reference (focus, no compartment parameter) is A.
   ids.focusA = await created(ehr, hiv({ display: 'unknown' }, { focus: [{ reference: `Patient/${ids.a}` }] }));
+  // A type outside the compartment that names B only in an extension: hidden by its content alone.
+  ids.orgExtB = await created(admin, {
+    resourceType: 'Organization',
+    name: 'Unfiledtest Clinic',
+    extension: [{ url: 'http://example.org/fhir/StructureDefinition/about', valueReference: { reference: `Patient/${ids.b}` } }],
+  });
   ids.reportA = await created(ehr, {
     resourceType: 'DiagnosticReport',
     status: 'final',
     code: { text: 'HIV panel' },
     subject: { reference: `Patient/${ids.a}` },
     result: [{ reference: `Observation/${ids.bySsn}` }],
-  });
-  // A type outside the compartment that names B only in an extension: hidden by its content alone.
-  ids.orgExtB = await created(admin, {
-    resourceType: 'Organization',
-    name: 'Unfiledtest Clinic',
-    extension: [{ url: 'http://example.org/fhir/StructureDefinition/about', valueReference: { reference: `Patient/${ids.b}` } }],
+    performer: [{ reference: `Organization/${ids.orgExtB}` }],
   });
   await created(admin, { resourceType: 'Organization', name: 'Unfiledtest Lab' });
   const patientA = await newClient({ role: 'patient', patient: `Patient/${ids.a}` });
@@ -161,12 +162,14 @@ describe('a patient token and records filed under no patient', () => {
     expect(res.body.entry[1].resource.total).toBe(0);
   });
 
-  it("$everything of A leaves out the unfiled Observation its DiagnosticReport points at", async () => {
+  it("$everything of A leaves out the unfiled Observation its DiagnosticReport points at, and counts only what it shows", async () => {
     const res = await asA.get(`Patient/${ids.a}/$everything?_count=1000`);
     expect(res.status).toBe(200);
     const refs = (res.body.entry as Json[]).map((e) => `${e.resource.resourceType}/${e.resource.id}`);
     expect(refs).toContain(`DiagnosticReport/${ids.reportA}`);
     expect(refs).not.toContain(`Observation/${ids.bySsn}`);
+    // The Organization naming B in an extension is left out, and not counted either.
+    expect(refs).not.toContain(`Organization/${ids.orgExtB}`);
     expect(res.body.total).toBe(refs.length);
   });
 });

@@ -49,15 +49,16 @@ export function sharedArmVisible(types: string[], compartment: string): Sql {
  * sharedVisibleTo's content check in SQL, on a row of fhir_resource: no `reference` anywhere (extensions
  * and contained resources included) names another Patient (`[base/]Patient/id[/_history/v]`, the same
  * pattern), and no nested resource is a Patient. So the rows a search counts and pages are those it
- * shows. Shared rows shown to patients are never encrypted (every encrypted type is a patient record
+ * shows. `table`: the alias of the fhir_resource row (code-chosen, never a request's). Shared rows shown to patients are never encrypted (every encrypted type is a patient record
  * type); one that were is left out.
  */
-function sharedContentVisible(compartment: string): Sql {
+export function sharedContentVisible(compartment: string, table = 'fhir_resource'): Sql {
+  const content = raw(`${table}.content`);
   // The paths and the pattern travel as parameters: a `?` in the statement's text is a placeholder.
-  return sql`(fhir_resource.content IS NOT NULL
-    AND NOT EXISTS (SELECT 1 FROM jsonb_path_query(fhir_resource.content, ${REFERENCES}::jsonpath) sref(v)
+  return sql`(${content} IS NOT NULL
+    AND NOT EXISTS (SELECT 1 FROM jsonb_path_query(${content}, ${REFERENCES}::jsonpath) sref(v)
       WHERE substring(sref.v #>> '{}' from ${PATIENT_REFERENCE}::text) <> ${compartment})
-    AND NOT jsonb_path_exists(fhir_resource.content, ${NESTED_PATIENT}::jsonpath))`;
+    AND NOT jsonb_path_exists(${content}, ${NESTED_PATIENT}::jsonpath))`;
 }
 
 /** Every string `reference` member at any depth. */
