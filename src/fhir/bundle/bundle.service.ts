@@ -82,6 +82,9 @@ export class BundleService {
     const scope = new EntryAccess(this.access, auth);
     const entry = { ...e, index: 0 };
     scope.check(entry);
+    // A conditional reference is resolved only in a transaction or batch Bundle (http.html#trules), not in a conditional create or update.
+    const conditional = e.method === 'POST' || e.method === 'PUT' ? firstConditionalReference(e.resource) : undefined;
+    if (conditional) throw badRequest(`${conditional.path}: "${conditional.reference}" is a conditional reference, which is resolved only inside a transaction or batch Bundle`, [conditional.path]);
     const [response] = await this.transaction(ctx, [entry], fhirBase, ret, (_e, fn) => fn(), scope, false);
     return response;
   }
@@ -713,4 +716,10 @@ function withResolvedCriteria(e: ParsedEntry, resolved: ReadonlyMap<string, stri
     if (r.criteria !== criteria) next = { ...next, [field]: r.criteria };
   }
   return next;
+}
+
+/** The first conditional reference (`Type?criteria`) of a resource, if any. */
+function firstConditionalReference(resource: Resource | undefined): { reference: string; path: string } | undefined {
+  if (!resource || typeof resource !== 'object') return undefined;
+  return collectReferences(resource).find(({ reference }) => CONDITIONAL_REFERENCE.test(reference));
 }

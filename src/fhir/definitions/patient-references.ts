@@ -40,6 +40,17 @@ export function hiddenFromPatients(type: string): boolean {
   return walk(type, new Set()) === 'embeds';
 }
 
+/**
+ * Whether resources of `type` are patients' records: Patient and the types of the R4 Patient
+ * CompartmentDefinition (Observation, Encounter, Appointment...). One of these filed under no
+ * patient (its subject a logical reference by identifier, a display, another server's Patient, a
+ * Group) may still be some patient's record, and nothing says whose: a patient-context token never
+ * sees it.
+ */
+export function patientRecordType(type: string): boolean {
+  return type === 'Patient' || patientCompartmentPaths(type).length > 0;
+}
+
 function walk(typeName: string, visiting: Set<string>): Finding {
   if (memo.has(typeName)) return memo.get(typeName);
   if (visiting.has(typeName)) return undefined; // a cycle: decided where it began
@@ -64,15 +75,16 @@ function walk(typeName: string, visiting: Set<string>): Finding {
 
 /**
  * Whether a resource that belongs to no patient (a shared row) may be shown to the patient-context
- * token of `patientId`: never a type hidden from patients (Subscription, Bundle, Parameters);
- * otherwise only when every Patient its content refers to (in any element, extensions and contained
+ * token of `patientId`: never a type hidden from patients (Subscription, Bundle, Parameters), nor
+ * one of a patient record type (patientRecordType: an Observation about someone known only by
+ * identifier); otherwise only when every Patient its content refers to (in any element, extensions and contained
  * resources included, whatever its type: an Organization can carry one in an extension) is the
  * token's own, and it contains no Patient. (The search's SQL pre-filter skips the types that cannot
  * refer to a Patient; this check runs on every shared resource shown.) Pure; `json` is the stored text (null
  * for a deletion, which says nothing).
  */
 export function sharedVisibleTo(patientId: string, resource: { resourceType: string; json: string | null }): boolean {
-  if (hiddenFromPatients(resource.resourceType)) return false;
+  if (hiddenFromPatients(resource.resourceType) || patientRecordType(resource.resourceType)) return false;
   if (resource.json === null) return true;
   // Even a type that cannot refer to a Patient may carry one in an extension or a contained resource.
   return !refersToOtherPatient(JSON.parse(resource.json) as unknown, patientId, true);

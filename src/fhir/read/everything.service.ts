@@ -5,8 +5,9 @@ import { DatabaseService } from '../../database/database.service';
 import { badRequest, gone, notFound } from '../operation-outcome';
 import { assertIntegrity } from '../store/stored-integrity';
 import { fhirResourceTypes, isResourceType } from '../definitions/fhir-definitions';
-import { hiddenFromPatients, mayReferToPatient, sharedVisibleTo } from '../definitions/patient-references';
+import { hiddenFromPatients, mayReferToPatient, patientRecordType, sharedVisibleTo } from '../definitions/patient-references';
 import { bundleJson, bundleObject, type RawBundle, type RawEntry } from '../search/bundle-json';
+import { sharedContentVisible } from '../search/shared-visibility';
 
 export interface EverythingQuery {
   patientId: string;
@@ -18,14 +19,23 @@ export interface EverythingQuery {
   careDates?: { low: string; high: string };
 }
 
-/** Shared types never in a Patient's $everything, and those that cannot refer to a Patient (no check needed). */
+/**
+ * Shared types never in a Patient's $everything (those hidden from patients, and patient record
+ * types: an Observation filed under no patient is not this patient's record), and those that cannot
+ * refer to a Patient (no check needed).
+ */
 let sharedRule: { hidden: string[]; free: string[] } | undefined;
-const sharedTypes = () => (sharedRule ??= { hidden: [...fhirResourceTypes()].filter(hiddenFromPatients), free: [...fhirResourceTypes()].filter((t) => !mayReferToPatient(t)) });
+const sharedTypes = () =>
+  (sharedRule ??= {
+    hidden: [...fhirResourceTypes()].filter((t) => hiddenFromPatients(t) || patientRecordType(t)),
+    free: [...fhirResourceTypes()].filter((t) => !mayReferToPatient(t)),
+  });
 
 /**
  * Patient/{id}/$everything: the Patient, every current resource in its compartment, and the
  * resources outside any compartment that those reference through their search parameters
- * (Practitioners, Organizations, Locations, Medications...) unless they concern another patient
+ * (Practitioners, Organizations, Locations, Medications...; never one of a patient record type
+ * filed under no patient) unless they concern another patient
  * (the rule patient tokens are held to, sharedVisibleTo in patient-references.ts: a shared GuidanceResponse about
  * another Patient is that patient's record, not this one's), paged in a stable order (the Patient first).
  */
@@ -66,6 +76,7 @@ export class EverythingService {
                         AND d.high > ?::timestamptz AND d.low < ?::timestamptz))`
         : '';
     const rangeParams = q.careDates ? [q.careDates.low, q.careDates.high] : [];
+    const content = sharedContentVisible(q.patientId, 'f');
     // Sorts and counts the keys only, then reads (and decrypts) the page's rows by primary key.
     // A stable text (it varies only with _type and _since): kept prepared, except through PgBouncer.
     const rows = await this.stableQuery<{ grp: number; resource_type: string; id: string; json: string; sealed: boolean; version_id: number; total: string }>(
@@ -92,6 +103,8 @@ export class EverythingService {
            AND (f.resource_type = ANY(?::text[]) OR NOT EXISTS (
              SELECT 1 FROM search_reference sv WHERE sv.resource_type = f.resource_type AND sv.resource_id = f.id
                AND sv.patient_id = '' AND sv.target_type = 'Patient' AND sv.target_id <> ?))
+           -- and by their content (extensions, contained resources), so that the total counts what is shown
+           AND ${content.text}
        ), page AS (
          SELECT *, count(*) OVER () AS total FROM keys ORDER BY grp, resource_type, id LIMIT ? OFFSET ?
        )
@@ -103,7 +116,7 @@ export class EverythingService {
        LEFT JOIN fhir_patient_resource g ON p.grp < 2 AND g.patient_id = ? AND g.resource_type = p.resource_type AND g.id = p.id
        LEFT JOIN fhir_resource f ON p.grp = 2 AND f.resource_type = p.resource_type AND f.id = p.id
        ORDER BY p.grp, p.resource_type, p.id`,
-      [q.patientId, q.patientId, ...rangeParams, q.patientId, q.patientId, ...filterParams, ...rangeParams, ...filterParams, sharedTypes().hidden, sharedTypes().free, q.patientId, q.count, q.offset, key, q.patientId],
+      [q.patientId, q.patientId, ...rangeParams, q.patientId, q.patientId, ...filterParams, ...rangeParams, ...filterParams, sharedTypes().hidden, sharedTypes().free, q.patientId, ...content.params, q.count, q.offset, key, q.patientId],
     );
     // The Patient itself on the page proves it is there; otherwise ask (404 / 410 as for a read).
     if (!(rows[0]?.grp === 0 && rows[0].id === q.patientId)) await this.requirePatient(q.patientId);
@@ -116,8 +129,8 @@ export class EverythingService {
     for (const r of rows) {
       assertIntegrity({ resourceType: r.resource_type, id: r.id, versionId: Number(r.version_id), patientId: r.grp < 2 ? q.patientId : null, json: r.json, sealed: r.sealed }, true);
     }
-    // The SQL leaves out shared resources whose indexed references name another patient; their
-    // content decides the rest (a Patient in an extension or a contained resource), as for a read.
+    // The SQL leaves out shared resources whose references (indexed or in their content) name
+    // another patient; the check a read makes runs again here, as a last guard.
     const shown = rows.filter((r) => r.grp < 2 || sharedVisibleTo(q.patientId, { resourceType: r.resource_type, json: r.json }));
     const entry: RawEntry[] = shown.map((r) => ({ fullUrl: `${base}/${r.resource_type}/${r.id}`, json: r.json, search: { mode: 'match' } }));
     const link = (relation: string, offset: number) => {

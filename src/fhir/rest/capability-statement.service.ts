@@ -87,7 +87,8 @@ export class CapabilityStatementService {
       conditionalRead: 'full-support',
       conditionalUpdate: true,
       conditionalDelete: 'single',
-      referencePolicy: ['literal', 'local'],
+      // Logical references (Reference.identifier) are stored as given: they file a resource under no patient.
+      referencePolicy: ['literal', 'logical', 'local'],
       searchInclude: ['*', ...searchParamsOfType(type, 'reference').map((p) => `${type}:${p}`)],
       searchRevInclude: ['*'],
       searchParam: [...searchParamsOf(type).values()]
@@ -137,7 +138,8 @@ export class CapabilityStatementService {
             'Search: every R4 search parameter with an expression, prefixes, modifiers (:missing :exact :contains :not :text :identifier :above/:below on uri by path segments, type modifiers), ' +
             'chains, _has, composites, _include/_revinclude (:iterate; * for every reference parameter), _sort, _count with keyset paging (_cursor), _total, _summary, _elements (also on read and vread); ' +
             'Prefer: handling=strict refuses unknown parameters (_text, _content and _query are not supported). Patient compartment search: Patient/{id}/{type} and Patient/{id}/* (membership by the R4 CompartmentDefinition: any compartment parameter referring to the Patient). ' +
-            'Conditional interactions and references take any search criteria, held to the search scopes of the token as a search is. ' +
+            'Conditional interactions and references take any search criteria, held to the search scopes of the token as a search is; conditional references are resolved only inside transaction and batch Bundles (400 elsewhere). ' +
+            'A Reference.reference is Type/id, an absolute URL or URN, or #id: a bare id is refused (400). A resource of a Patient compartment type filed under no patient (e.g. a subject known only by identifier) is never shown to patient-context tokens. ' +
             'Subscriptions (R4): rest-hook (empty POST, or PUT [endpoint]/[type]/[id] with a payload) and websocket (bind/ping, see the websocket extension).',
           security: {
             cors: this.config.corsOrigins.length > 0, // CORS_ORIGINS

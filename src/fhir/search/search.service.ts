@@ -20,8 +20,7 @@ import { nameLit, namesLit } from './sql-names';
 import { bundleJson, bundleObject, type RawBundle, type RawEntry } from './bundle-json';
 import { storedJsonSql } from '../store/stored-json';
 import { assertIntegrity } from '../store/stored-integrity';
-import { hiddenFromPatients } from '../definitions/patient-references';
-import { sharedArmVisible } from './shared-visibility';
+import { sharedArmVisible, sharedWithPatients } from './shared-visibility';
 import { PACKED_INDEX_TYPES } from './index-tables';
 
 export interface SearchInput {
@@ -401,8 +400,9 @@ export class SearchService {
 
   /** The candidate rows of each resource table, as subqueries (patient_id, resource_type, id, last_updated). */
   private candidateArms(types: string[], compartment?: string): Sql[] {
-    // A confined token: no shared row of a type hidden from patients, nor one the index shows names another patient.
-    const shared = types.filter((t) => inSharedTable(t) && (compartment === undefined || !hiddenFromPatients(t)));
+    // A confined token: no shared row of a type hidden from patients or of a patient record type
+    // (whose patient is unknown), nor one the index shows names another patient.
+    const shared = types.filter((t) => inSharedTable(t) && (compartment === undefined || sharedWithPatients(t)));
     const owned = types.filter(inPatientTable);
     const arms: Sql[] = [];
     if (shared.length) {

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { Provenance, Meta, Resource } from '@medplum/fhirtypes';
 import { DatabaseService, type Tx, type TxContext } from '../../database/database.service';
 import { withLocalReferences } from '../references/reference-rewriter';
+import { requireStorableReferences } from '../references/reference-forms';
 import { OutboxRepository, type ResourceAction } from '../../outbox/outbox.repository';
 import { validateFhirResource } from '../definitions/resource-validator';
 import { badRequest, preconditionFailed } from '../operation-outcome';
@@ -172,12 +173,15 @@ export class ResourceWriteService {
 
   /** Creates a validated resource whose id was assigned by the server (so it cannot exist yet). */
   async createInTx(tx: Tx, resource: Resource): Promise<WriteOutcome> {
+    // Bundles have resolved their urn:uuid and conditional references by now; what is left is stored as is.
+    requireStorableReferences(resource);
     const checked = await this.applyRules(tx, withoutClaimedAiSource(withLocalReferences(resource, tx.base), tx.actor), undefined);
     return this.writeVersion(tx, checked, undefined, 'POST', await this.ownerByTarget(tx, checked));
   }
 
   async updateInTx(tx: Tx, given: Resource, options: UpdateOptions): Promise<WriteOutcome> {
     // Only the AI's own writes keep the AI's meta.source (ai-source.ts): a client's copy of an AI-written version does not.
+    requireStorableReferences(given);
     const resource = withoutClaimedAiSource(withLocalReferences(given, tx.base), tx.actor);
     const { resourceType, id } = resource as Resource & { id: string };
     const current = await this.currentOf(tx, resourceType, id);
