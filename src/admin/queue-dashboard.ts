@@ -4,7 +4,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
-import { ClientRepository } from '../auth/client.repository';
+import { ClientLogin } from '../auth/client-login.service';
 import { TokenCheck } from '../auth/token-check.service';
 import { outcome } from '../fhir/operation-outcome';
 import { ApiQueues } from '../queue/api-queues';
@@ -24,14 +24,14 @@ export function mountQueueDashboard(app: NestExpressApplication): void {
   const adapter = new ExpressAdapter();
   adapter.setBasePath(QUEUE_DASHBOARD_PATH);
   createBullBoard({ queues: queues.all.map((q) => new BullMQAdapter(q)), serverAdapter: adapter, options: { uiConfig: { boardTitle: 'FHIR AI queues' } } });
-  const guard = adminOnly(app.get(TokenCheck, { strict: false }), app.get(ClientRepository, { strict: false }));
+  const guard = adminOnly(app.get(TokenCheck, { strict: false }), app.get(ClientLogin, { strict: false }));
   app.use(QUEUE_DASHBOARD_PATH, guard, adapter.getRouter());
 }
 
-function adminOnly(tokens: TokenCheck, clients: ClientRepository) {
+function adminOnly(tokens: TokenCheck, logins: ClientLogin) {
   const trusted = new Map<string, number>();
-  /** 200: an administrator; 401: no or wrong credentials; 403: someone else. */
-  const check = async (header: string | undefined): Promise<200 | 401 | 403> => {
+  /** 200: an administrator; 401: no or wrong credentials; 403: someone else; a number of seconds: locked out (429). */
+  const check = async (header: string | undefined): Promise<200 | 401 | 403 | { retryAfter: number }> => {
     const bearer = header && /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (bearer) {
       const auth = await tokens.check(bearer[1]).catch(() => undefined);
@@ -44,7 +44,10 @@ function adminOnly(tokens: TokenCheck, clients: ClientRepository) {
     if ((trusted.get(key) ?? 0) > Date.now()) return 200;
     const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    const client = colon > 0 ? await clients.authenticate(decoded.slice(0, colon), decoded.slice(colon + 1)) : undefined;
+    // The same per-client-id throttle as the token endpoint: Basic is no way around it.
+    const login = colon > 0 ? await logins.login(decoded.slice(0, colon), decoded.slice(colon + 1)) : undefined;
+    if (login && 'refused' in login && login.refused === 'locked') return { retryAfter: login.retryAfter };
+    const client = login && 'client' in login ? login.client : undefined;
     if (!client) return 401;
     if (!client.scopes.includes('admin')) return 403;
     if (trusted.size > 1000) trusted.clear();
@@ -55,6 +58,14 @@ function adminOnly(tokens: TokenCheck, clients: ClientRepository) {
     check(req.headers.authorization).then(
       (status) => {
         if (status === 200) return next();
+        if (typeof status === 'object') {
+          res
+            .status(429)
+            .setHeader('Retry-After', String(status.retryAfter))
+            .type('application/fhir+json')
+            .send(outcome([{ severity: 'error', code: 'throttled', diagnostics: `Too many failed sign-ins for this client id: try again in ${status.retryAfter} s` }]));
+          return;
+        }
         if (status === 401) res.setHeader('WWW-Authenticate', 'Basic realm="queue dashboard", charset="UTF-8"');
         res
           .status(status)

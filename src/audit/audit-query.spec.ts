@@ -1,4 +1,4 @@
-import { isSecretKey, patientsOfQuery, redactQuery } from './audit-query';
+import { isKnownKey, isSecretKey, patientsOfQuery, redactQuery } from './audit-query';
 
 const SSN = 'http://hl7.org/fhir/sid/us-ssn';
 
@@ -36,7 +36,38 @@ describe('redactQuery', () => {
   });
 
   it('redacts the value of a key it cannot decode', () => {
-    expect(redactQuery('%E0%A4%A=secret&a=b', ['Patient'])).toBe('%E0%A4%A=***&a=b');
+    expect(redactQuery('%E0%A4%A=secret&gender=male', ['Patient'])).toBe('%E0%A4%A=***&gender=male');
+  });
+
+  it('masks the values of parameters it does not recognise, whatever their case or form, and keeps known safe ones', () => {
+    // Search parameter codes are case-sensitive: IDENTIFIER is not identifier, and is answered "Ignored".
+    expect(redactQuery('IDENTIFIER=999-22-1962', ['Patient'])).toBe('IDENTIFIER=***');
+    expect(redactQuery('Identifier=999-22-1962&ssn=999-22-1962&birthdate=1962-01-01', ['Patient'])).toBe('Identifier=***&ssn=***&birthdate=1962-01-01');
+    expect(redactQuery('foo=x%7C999-22-1962', ['Observation'])).toBe('foo=***');
+    // Unknown modifiers, unknown links of a chain or of a _has, unknown types in a _has.
+    expect(redactQuery('name:EXACT=Roe&subject.SSN=1&_has:Observation:patient:NOTE=2&_has:Nope:patient:code=3&_has:Observation:code:code=4', ['Patient'])).toBe(
+      'name:EXACT=***&subject.SSN=***&_has:Observation:patient:NOTE=***&_has:Nope:patient:code=***&_has:Observation:code:code=***',
+    );
+    expect(redactQuery('_count=10&_sort=-date&_include=Observation:patient&_include:iterate=Patient:general-practitioner&_summary=count&_elements=code&_total=accurate&_format=json', ['Observation'])).toBe(
+      '_count=10&_sort=-date&_include=Observation:patient&_include:iterate=Patient:general-practitioner&_summary=count&_elements=code&_total=accurate&_format=json',
+    );
+    expect(redactQuery('_count:exact=5', ['Observation'])).toBe('_count:exact=***');
+    // History and $everything keep their own parameters.
+    expect(redactQuery('_since=2024-01-01T00:00:00Z&_at=2024&start=2024-01-01&end=2024-02-01', undefined)).toBe('_since=2024-01-01T00:00:00Z&_at=2024&start=2024-01-01&end=2024-02-01');
+    // At system level: the _type's parameters, or without _type only those every type has.
+    expect(redactQuery('_type=Observation&code=8480-6&_lastUpdated=ge2024', undefined)).toBe('_type=Observation&code=8480-6&_lastUpdated=ge2024');
+    expect(redactQuery('code=8480-6&_id=x&_tag=a%7Cb', undefined)).toBe('code=***&_id=x&_tag=a%7Cb');
+  });
+});
+
+describe('isKnownKey', () => {
+  it('knows search parameters, chains through reference parameters, _has and modifiers', () => {
+    expect(isKnownKey('subject:Patient.name', ['Observation'])).toBe(true);
+    expect(isKnownKey('subject.name:exact', ['Observation'])).toBe(true);
+    expect(isKnownKey('_has:Observation:patient:_has:Encounter:subject:status', ['Patient'])).toBe(false); // Encounter.subject does not point at Observations
+    expect(isKnownKey('_has:Observation:patient:code:text', ['Patient'])).toBe(true);
+    expect(isKnownKey('code.name', ['Observation'])).toBe(false); // code is no reference: no chain
+    expect(isKnownKey('gender', ['Observation'])).toBe(false);
   });
 });
 

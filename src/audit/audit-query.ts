@@ -1,4 +1,4 @@
-import { isResourceType } from '../fhir/definitions/fhir-definitions';
+import { fhirResourceTypes, isResourceType } from '../fhir/definitions/fhir-definitions';
 import { FHIR_ID } from '../fhir/definitions/resource-validator';
 import { searchParam } from '../fhir/search/search-parameters';
 import { isSecretParam } from '../fhir/search/search-secrets';
@@ -13,12 +13,24 @@ const MAX_PATIENTS = 20;
 const PATIENT_REF = /^(?:.*\/)?Patient\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]*)?$/;
 
 /**
+ * Parameters that are not search parameters yet known to carry nothing about a person: result
+ * and paging controls, history's `_since`/`_at`, `$everything`'s `start`/`end`, `$export`'s
+ * format and de-identification switch. (`_include:iterate` and the like: their modifier is checked too.)
+ */
+const SAFE_CONTROLS = new Set(['_count', '_sort', '_cursor', '_total', '_summary', '_elements', '_include', '_revinclude', '_type', '_format', '_pretty', '_since', '_at', 'start', 'end', '_outputFormat', 'deidentify']);
+
+/** The R4 search modifiers (and `iterate` of `_include`); a resource type is a modifier too (`subject:Patient`). */
+const MODIFIERS = new Set(['missing', 'exact', 'contains', 'text', 'not', 'above', 'below', 'in', 'not-in', 'of-type', 'identifier', 'iterate']);
+
+/**
  * The query of a search (or conditional interaction) as recorded in an AuditEvent: the values of
  * the parameters that are secret for the searched type(s) (contact details and national
  * identifiers, which the store encrypts and indexes by keyed hash only; a reference's
- * `:identifier`), chained, reverse-chained (`_has`) and modified forms included, become `***`;
- * the rest stays as sent, for accountability. `types`: the searched types (undefined: system
- * level without `_type`, so every type). Pure.
+ * `:identifier`), chained, reverse-chained (`_has`) and modified forms included, become `***`,
+ * and so do the values of every parameter not known to be safe (one the server does not
+ * recognise for the type, `IDENTIFIER` or `foo`, may hold anything: mask by default); the rest
+ * stays as sent, for accountability. `types`: the searched types (undefined: system level without
+ * `_type`, so every type). Pure.
  */
 export function redactQuery(query: string, types: readonly string[] | undefined): string {
   if (!query) return query;
@@ -30,7 +42,7 @@ export function redactQuery(query: string, types: readonly string[] | undefined)
     // Trimmed as the search trims it (`telecom%20=...` searches telecom).
     const key = decode(part.slice(0, eq))?.trim();
     // A key that does not decode cannot be understood: its value is not kept.
-    if (key === undefined || isSecretKey(key, searched)) {
+    if (key === undefined || !isKnownKey(key, types?.length ? types : namedTypes(query)) || isSecretKey(key, searched)) {
       changed = true;
       return `${part.slice(0, eq + 1)}${redactValue(part.slice(eq + 1))}`;
     }
@@ -61,6 +73,35 @@ export function isSecretKey(key: string, types: readonly string[]): boolean {
 }
 
 /**
+ * Whether a key is one the server recognises for `types` (undefined: every type): a safe control,
+ * or a search parameter of one of them (with a known modifier), each link of a chain and of a
+ * `_has` known in turn. Anything else is unknown and its value is not recorded.
+ */
+export function isKnownKey(key: string, types: readonly string[] | undefined): boolean {
+  if (key.startsWith('_has:')) {
+    const [, type, ref, ...rest] = key.split(':');
+    const def = isResourceType(type) ? searchParam(type, ref) : undefined;
+    // The reference must be able to point at the searched type(s).
+    const pointsHere = !!def && def.type === 'reference' && (!types || def.targets.some((t) => types.includes(t)));
+    return pointsHere && rest.length > 0 && isKnownKey(rest.join(':'), [type]);
+  }
+  const dot = key.indexOf('.');
+  const head = dot < 0 ? key : key.slice(0, dot);
+  const colon = head.indexOf(':');
+  const code = colon < 0 ? head : head.slice(0, colon);
+  const modifier = colon < 0 ? undefined : head.slice(colon + 1);
+  if (modifier !== undefined && !MODIFIERS.has(modifier) && !isResourceType(modifier)) return false;
+  if (dot < 0 && SAFE_CONTROLS.has(code)) return modifier === undefined || ((code === '_include' || code === '_revinclude') && modifier === 'iterate');
+  const defs = (types ?? [...fhirResourceTypes()]).map((t) => searchParam(t, code));
+  // At system level without _type, only the parameters every type has (_id, _lastUpdated...).
+  const known = types ? defs.filter((d) => d !== undefined) : defs.every((d) => d !== undefined) ? defs : [];
+  if (!known.length) return false;
+  if (dot < 0) return true;
+  const targets = modifier && isResourceType(modifier) ? [modifier] : [...new Set(known.flatMap((d) => d?.targets ?? []))];
+  return known.some((d) => d?.type === 'reference') && targets.length > 0 && isKnownKey(key.slice(dot + 1), targets);
+}
+
+/**
  * The Patients a search is confined to, as `Patient/id`: those named by `patient` or `subject`
  * (`Patient/X`, or a bare id where the parameter or its modifier can only mean a Patient), or by
  * `_id` on a Patient search; none when it names none. At most 20. Pure.
@@ -87,13 +128,18 @@ export function patientsOfQuery(query: string, types: readonly string[] | undefi
 
 /** The `_type` of a system-level search, or every type that holds secrets. */
 function systemTypes(query: string): readonly string[] {
+  return namedTypes(query) ?? [...ENCRYPTED_RESOURCE_TYPES];
+}
+
+/** The types a system-level query names in `_type`, or undefined (every type). */
+function namedTypes(query: string): readonly string[] | undefined {
   const named = query
     .split('&')
     .filter((p) => p.startsWith('_type='))
     .flatMap((p) => (decode(p.slice(6)) ?? '').split(','))
     .map((t) => t.trim())
     .filter(isResourceType);
-  return named.length ? named : [...ENCRYPTED_RESOURCE_TYPES];
+  return named.length ? named : undefined;
 }
 
 /** Each comma-separated value becomes `***`, keeping a token's `system|`. */

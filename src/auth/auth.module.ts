@@ -4,6 +4,7 @@ import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../core/tokens';
 import { AuthGuard } from './auth.guard';
 import { ROLE_SCOPE_CEILING } from './auth.types';
+import { ClientLogin } from './client-login.service';
 import { ClientRepository } from './client.repository';
 import { SigningKeyService } from './signing-key.service';
 import { TokenController } from './token.controller';
@@ -16,8 +17,8 @@ import { TokenCheck } from './token-check.service';
 @Module({
   imports: [FhirStoreModule],
   controllers: [TokenController, SmartConfigurationController, ClientsController],
-  providers: [ClientRepository, SigningKeyService, TokenService, TokenCheck, { provide: APP_GUARD, useClass: AuthGuard }],
-  exports: [TokenService, TokenCheck, SigningKeyService],
+  providers: [ClientRepository, ClientLogin, SigningKeyService, TokenService, TokenCheck, { provide: APP_GUARD, useClass: AuthGuard }],
+  exports: [TokenService, TokenCheck, SigningKeyService, ClientLogin],
 })
 export class AuthModule implements OnModuleInit {
   constructor(

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { DatabaseService } from '../database/database.service';
 import type { Role } from './auth.types';
@@ -77,15 +78,26 @@ export class ClientRepository {
     return rows[0]?.token_generation;
   }
 
-  /** The client if the secret is right and it is not revoked. */
+  /**
+   * The client if the secret is right and it is not revoked. An unknown id is checked against a
+   * dummy hash, so that it costs the same scrypt time as a known one (timing tells no ids).
+   */
   async authenticate(clientId: string, secret: string): Promise<ClientRecord | undefined> {
     const [row] = await this.db.query<ClientRow & { secret_hash: string }>(
       'SELECT client_id, secret_hash, role, scopes, patient_id, practitioner_id, token_generation FROM auth_clients WHERE client_id = ? AND revoked_at IS NULL',
       [clientId],
     );
-    if (!row || !(await verifySecret(secret, row.secret_hash))) return undefined;
-    return toRecord(row);
+    const right = await verifySecret(secret, row?.secret_hash ?? (await dummyHash()));
+    return row && right ? toRecord(row) : undefined;
   }
+}
+
+let dummy: Promise<string> | undefined;
+
+/** A hash of a random secret (made once per process), for checking unknown client ids against. */
+function dummyHash(): Promise<string> {
+  dummy ??= hashSecret(randomBytes(32).toString('base64url'));
+  return dummy;
 }
 
 interface ClientRow {

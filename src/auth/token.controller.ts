@@ -1,6 +1,6 @@
 import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { ClientRepository } from './client.repository';
+import { ClientLogin } from './client-login.service';
 import { Public } from './public.decorator';
 import { TokenService } from './token.service';
 
@@ -15,7 +15,7 @@ interface TokenRequest {
 @Controller('auth')
 export class TokenController {
   constructor(
-    private readonly clients: ClientRepository,
+    private readonly logins: ClientLogin,
     private readonly tokens: TokenService,
   ) {}
 
@@ -45,7 +45,13 @@ export class TokenController {
         secret = decodeURIComponent(decoded.slice(sep + 1));
       }
     }
-    const client = typeof clientId === 'string' && typeof secret === 'string' ? await this.clients.authenticate(clientId, secret) : undefined;
+    const login = typeof clientId === 'string' && typeof secret === 'string' ? await this.logins.login(clientId, secret) : undefined;
+    if (login && 'refused' in login && login.refused === 'locked') {
+      res.status(429).setHeader('Retry-After', String(login.retryAfter));
+      res.json({ error: 'invalid_client', error_description: `Too many failed sign-ins for this client id: try again in ${login.retryAfter} s` });
+      return;
+    }
+    const client = login && 'client' in login ? login.client : undefined;
     if (!client) {
       res.status(401).setHeader('WWW-Authenticate', 'Basic realm="fhir-ai-server"');
       res.json({ error: 'invalid_client', error_description: 'Unknown client or wrong secret' });

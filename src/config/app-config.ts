@@ -50,6 +50,10 @@ export interface AppConfig {
   rateLimitPerMinute: number;
   /** Requests per minute per authenticated client; 0: off. */
   clientRateLimitPerMinute: number;
+  /** Failed sign-ins (token endpoint, queue dashboard Basic) of one client id before it is locked out; 0: off. */
+  loginMaxFailures: number;
+  /** How long failures are counted and a lockout lasts, in seconds. */
+  loginLockoutSeconds: number;
   /** Most entries a batch or transaction Bundle may hold. */
   maxBundleEntries: number;
   /** Threads that validate bundle entries beside the event loop (VALIDATION_THREADS; 0: in the request's own thread). */
@@ -148,6 +152,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     rateLimitPerMinute: intVar(env, 'RATE_LIMIT_PER_MINUTE', 60000, 0, 10_000_000, errors),
     clientRateLimitPerMinute: intVar(env, 'CLIENT_RATE_LIMIT_PER_MINUTE', 60000, 0, 10_000_000, errors),
+    loginMaxFailures: intVar(env, 'LOGIN_MAX_FAILURES', 10, 0, 1_000_000, errors),
+    loginLockoutSeconds: intVar(env, 'LOGIN_LOCKOUT_SECONDS', 300, 1, 86_400, errors),
     maxBundleEntries: intVar(env, 'MAX_BUNDLE_ENTRIES', 10000, 1, 1000000, errors),
     validationThreads: intVar(env, 'VALIDATION_THREADS', Math.max(1, Math.min(4, availableParallelism() - 1)), 0, 64, errors),
     searchDefaultCount: intVar(env, 'SEARCH_DEFAULT_COUNT', 20, 1, 10000, errors),

@@ -59,7 +59,8 @@ export class RecommendationReader {
     };
   }
 
-  async views(tasks: Task[]): Promise<RecommendationView[]> {
+  /** `canRead` says which input types the caller may read: the others are named, their content not read. */
+  async views(tasks: Task[], canRead: (resourceType: string) => boolean = () => true): Promise<RecommendationView[]> {
     if (!tasks.length) return [];
     const raIds = [...new Set(tasks.map((t) => localRefId(t.reasonReference, 'RiskAssessment')).filter((id): id is string => !!id))];
     const ras = await this.readMany(raIds.map((id) => ({ resourceType: 'RiskAssessment', id })));
@@ -67,7 +68,7 @@ export class RecommendationReader {
       .flatMap((ra) => (ra as RiskAssessment).basis ?? [])
       .map((b) => LOCAL.exec(b.reference ?? ''))
       // Patients are encrypted and their demographics are named, not shown.
-      .filter((m): m is RegExpExecArray => !!m && m[1] !== 'Patient')
+      .filter((m): m is RegExpExecArray => !!m && m[1] !== 'Patient' && canRead(m[1]))
       .map((m) => ({ resourceType: m[1], id: m[2] }));
     const [basis, models, provenance] = await Promise.all([
       this.readMany(basisKeys),

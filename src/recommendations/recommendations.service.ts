@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Task } from '@medplum/fhirtypes';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../core/tokens';
+import { AccessPolicy } from '../auth/access/access-policy';
 import type { AuthContext } from '../auth/auth.types';
 import type { TxContext } from '../database/database.service';
 import { OperationOutcomeError, badRequest, conflict, forbidden, notFound } from '../fhir/operation-outcome';
@@ -55,10 +56,12 @@ export class RecommendationsService {
     private readonly store: ResourceStore,
     private readonly audit: RecommendationAudit,
     private readonly rule: RecommendationTaskRule,
+    private readonly policy: AccessPolicy,
   ) {}
 
   async list(auth: AuthContext | undefined, query: ListQuery): Promise<ListResult> {
     const viewer = this.viewer(auth);
+    this.requireReading(auth, true);
     const status = parseStatus(query.status);
     const count = this.parseCount(query._count);
     const cursor = optionalString(query._cursor, '_cursor');
@@ -81,16 +84,17 @@ export class RecommendationsService {
     if (status !== 'all') params.push(['status', TASK_STATUSES[status].join(',')]);
     if (patientIds) params.push(['patient', patientIds.map((id) => `Patient/${id}`).join(',')]);
     const page = await this.reader.page(params, count, cursor);
-    const items = await this.reader.views(page.tasks);
+    const items = await this.reader.views(page.tasks, this.readableBy(auth));
     const next = page.next ? new URLSearchParams({ status, ...(patientId ? { patient: `Patient/${patientId}` } : {}), _count: String(count), _cursor: page.next }).toString() : undefined;
     return { ...base, ...(page.total !== undefined ? { total: page.total } : {}), count: items.length, items, ...(next ? { next } : {}), ...(warnings.length ? { warnings } : {}) };
   }
 
   async get(auth: AuthContext | undefined, id: string): Promise<RecommendationView> {
     const viewer = this.viewer(auth);
+    this.requireReading(auth, false);
     const found = await this.readRecommendation(id);
     await this.requirePatient(viewer, patientOf(found.task));
-    const [view] = await this.reader.views([found.task]);
+    const [view] = await this.reader.views([found.task], this.readableBy(auth));
     return view;
   }
 
@@ -99,6 +103,9 @@ export class RecommendationsService {
     if (auth?.role !== 'clinician') throw forbidden('Only clinicians approve or reject recommendations');
     const practitionerId = auth.practitioner;
     if (!practitionerId) throw forbidden('This clinician token is bound to no Practitioner');
+    // Deciding reads the Task and its RiskAssessment and updates the Task, as PUT /fhir/Task would.
+    this.requireReading(auth, false);
+    this.policy.requireWrite(auth, 'Task', 'u');
     const reason = decisionReason(decision, body);
     const found = await this.readRecommendation(id);
     const patientId = patientOf(found.task);
@@ -137,16 +144,17 @@ export class RecommendationsService {
         ...(localRefId(found.task.requester, 'Device') ? [{ type: 'model', value: `Device/${localRefId(found.task.requester, 'Device')}` }] : []),
       ],
     });
-    const [view] = await this.reader.views([written]);
+    const [view] = await this.reader.views([written], this.readableBy(auth));
     return view;
   }
 
   /** The pending recommendations of one patient, with their Tasks (for CDS Hooks cards), most urgent first. */
   async pendingFor(auth: AuthContext | undefined, patientId: string, limit = 100): Promise<Array<{ task: Task; view: RecommendationView }>> {
     const viewer: Viewer = auth?.role === 'clinician' && auth.practitioner ? { kind: 'clinician', practitionerId: auth.practitioner } : { kind: 'all' };
+    this.requireReading(auth, true);
     await this.requirePatient(viewer, patientId);
     const page = await this.reader.page([['status', TASK_STATUSES.pending.join(',')], ['patient', `Patient/${patientId}`]], limit);
-    const views = await this.reader.views(page.tasks);
+    const views = await this.reader.views(page.tasks, this.readableBy(auth));
     return page.tasks.map((task, i) => ({ task, view: views[i] }));
   }
 
@@ -170,6 +178,22 @@ export class RecommendationsService {
       return { kind: 'clinician', practitionerId: auth.practitioner };
     }
     throw forbidden('Recommendations are listed for clinicians (their patients) and administrators only');
+  }
+
+  /**
+   * A recommendation is a Task about a RiskAssessment: showing one needs the token's scopes to grant
+   * reading both (and searching Tasks for a listing), as /fhir/Task and /fhir/RiskAssessment would; a
+   * token narrowed below that gets 403 whatever its role.
+   */
+  private requireReading(auth: AuthContext | undefined, listing: boolean): void {
+    this.policy.require(auth, 'Task', 'r');
+    if (listing) this.policy.require(auth, 'Task', 's');
+    this.policy.require(auth, 'RiskAssessment', 'r');
+  }
+
+  /** Which input types the view may show the content of (others are named only, by reference). */
+  private readableBy(auth: AuthContext | undefined): (resourceType: string) => boolean {
+    return (resourceType) => this.policy.allows(auth, resourceType, 'r');
   }
 
   /** The patient exists (404) and, for a clinician, is theirs (403). */

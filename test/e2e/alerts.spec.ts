@@ -1,6 +1,6 @@
 import type { Client } from 'pg';
 import request from 'supertest';
-import { clientToken } from '../helpers/ai-recommendations';
+import { clientToken, narrowedTokens } from '../helpers/ai-recommendations';
 import { FhirApi, expectStatus, outcomeText, type Json } from '../helpers/fhir-api';
 import { fhirKitClient, loadFhirKitClient } from '../helpers/fhir-kit';
 import { patient, practitioner } from '../helpers/resources';
@@ -203,6 +203,25 @@ describe('POST /api/alerts/{id}/acknowledge and /resolve', () => {
     expectOutcome(await as(tokens.dr).decide(plain.id, 'acknowledge'), 404, /No emergency alert/);
     expect(await version(raised.id)).toBe('1');
     expect((await row(raised.id)).response_status).toBe('raised');
+  });
+
+  it("refuses tokens whose scopes do not grant the Flag interactions (403), as PUT /fhir/Flag does, changing nothing", async () => {
+    const [patientOnly, flagRead, flagUpdate] = await narrowedTokens(t, { role: 'clinician', practitioner: `Practitioner/${ids.dr}` }, ['user/Patient.r', 'user/Flag.rs', 'user/Flag.rus']);
+    const raised = await api.created(alert());
+    const before = await row(raised.id);
+
+    expectOutcome(await as(patientOnly).list(), 403, /do not grant search on Flag/);
+    expectOutcome(await as(patientOnly).decide(raised.id, 'acknowledge'), 403, /do not grant read on Flag/);
+    expectOutcome(await as(patientOnly).decide(raised.id, 'resolve'), 403, /do not grant read on Flag/);
+    // Reading is not deciding: a read-only token lists but does not acknowledge.
+    expect(expectStatus(await as(flagRead).list(), 200).body.items.map((a: Json) => a.id)).toContain(raised.id);
+    expectOutcome(await as(flagRead).decide(raised.id, 'acknowledge'), 403, /do not grant update on Flag/);
+    const put = await request(t.app.getHttpServer()).put(`/fhir/Flag/${raised.id}`).set('Authorization', `Bearer ${flagRead}`).send({ ...alert(), id: raised.id });
+    expectOutcome(put, 403, /do not grant update on Flag/);
+    expect(await version(raised.id)).toBe('1');
+    expect(await row(raised.id)).toEqual(before);
+
+    expect(expectStatus(await as(flagUpdate).decide(raised.id, 'acknowledge'), 200).body).toMatchObject({ status: 'acknowledged', acknowledged_by: `Practitioner/${ids.dr}` });
   });
 
   it('of two acknowledgements at once, exactly one wins', async () => {

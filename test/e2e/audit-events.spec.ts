@@ -124,6 +124,22 @@ describe('AuditEvent resources', () => {
     expect(mine.find((e) => queryOf(e).startsWith('telecom'))?.subtype[0].code).toBe('search-type');
   });
 
+  it('records parameters the server does not recognise (wrong case, unknown names, modifiers, chains) with their values masked', async () => {
+    const ssn = '999-22-1962';
+    const marker = `Unknown${Date.now()}`;
+    const ignored = await ehr.get(`Patient?IDENTIFIER=${ssn}&family=${marker}`);
+    expect(ignored.status).toBe(200);
+    expect(JSON.stringify(ignored.body)).toContain('IDENTIFIER'); // answered with the warning "Ignored: IDENTIFIER"
+    const post = await request(t.app.getHttpServer()).post('/fhir/Patient/_search').set('Authorization', `Bearer ${ehrToken}`).type('form').send({ ssn, family: marker });
+    expect([200, 400]).toContain(post.status);
+    await ehr.get(`Observation?subject.SSN=${ssn}&code=${marker}`);
+
+    const queries = (await events()).map(queryOf).filter((q) => q.includes(marker));
+    expect(queries).toHaveLength(3);
+    expect(queries.join(' ')).not.toContain(ssn);
+    expect(queries).toEqual(expect.arrayContaining([`IDENTIFIER=***&family=${marker}`, `ssn=***&family=${marker}`, `subject.SSN=***&code=${marker}`]));
+  });
+
   it("names the patient on reads, vreads, histories and searches of one patient's data, so AuditEvent?patient finds them", async () => {
     const patient = await ehr.post('Patient', { resourceType: 'Patient', name: [{ family: 'Tracked' }] });
     const pid = patient.body.id as string;

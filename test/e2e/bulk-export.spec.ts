@@ -390,6 +390,11 @@ describe('exports for data scientists', () => {
     expect(aboutPeople.length).toBeLessThan(first.text.length);
     expect(aboutPeople).not.toMatch(/"text":|mailto:|[\w.+-]+@[\w-]+\.[a-z]{2,}|\b\d{3}-\d{2}-\d{4}\b|"div"/i);
 
+    // No time of writing: shifted, meta.lastUpdated minus the real write time would be the patient's shift.
+    const everything = [...first.byType.values()].flat();
+    expect(everything.filter((r) => r.meta?.lastUpdated !== undefined).map((r) => `${r.resourceType}/${r.id}`)).toEqual([]);
+    expect(everything.every((r) => typeof r.meta?.versionId === 'string')).toBe(true);
+
     // 2. Dates of one patient all moved by the same number of days (30 to 365 either way).
     const deid = createDeidentifier(deidentificationKey(t.config));
     const exported = new Map([...first.byType.values()].flat().map((r) => [`${r.resourceType}/${r.id}`, r]));
@@ -433,6 +438,27 @@ describe('exports for data scientists', () => {
     // 5. Still valid R4 resources (codes and values kept).
     const invalid = [...first.byType.values()].flat().map((r) => ({ type: r.resourceType, problems: problems(r) })).filter((x) => x.problems.length);
     expect(invalid).toEqual([]);
+  });
+
+  it_('refuse _since (400), for data scientists and administrators asking for de-identified data, storing no export', async () => {
+    const ds = await clientToken(t, { role: 'data-scientist' });
+    const exportsBefore = (await pg.query('SELECT count(*)::int AS n FROM bulk_exports')).rows[0].n;
+    const since = encodeURIComponent('2020-01-01T00:00:00Z');
+    for (const [path, token] of [
+      [`$export?_since=${since}`, ds.token],
+      [`Patient/$export?_since=${since}&_type=Observation`, ds.token],
+      [`$export?_since=${since}&deidentify=true`, t.token],
+    ] as Array<[string, string]>) {
+      const res = await kickoffRequest(path, token);
+      expect([path, res.status]).toEqual([path, 400]);
+      expectOperationOutcome(res.body);
+      expect(JSON.stringify(res.body)).toMatch(/_since cannot be used with a de-identified export.*date shift/);
+    }
+    // Lenient handling does not turn the refusal into an ignored parameter.
+    expect((await kickoffRequest(`$export?_since=${since}`, ds.token, 'respond-async, handling=lenient')).status).toBe(400);
+    expect((await pg.query('SELECT count(*)::int AS n FROM bulk_exports')).rows[0].n).toBe(exportsBefore);
+    // Identified exports keep _since.
+    expect((await kickoffRequest(`$export?_since=${since}&_type=Patient`)).status).toBe(202);
   });
 
   it_('cannot ask for identified data, nor read AuditEvents', async () => {

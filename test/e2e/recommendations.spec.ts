@@ -9,7 +9,7 @@ import { startTestApp, type TestApp } from '../helpers/test-app';
 import { rawClient } from '../helpers/test-database';
 import { startTestWorker, type TestWorker } from '../helpers/test-worker';
 import { waitFor } from '../helpers/wait-for';
-import { RECOMMENDATION_CODE, cadCondition, clientToken, recommendationTasks, urgentTriage } from '../helpers/ai-recommendations';
+import { RECOMMENDATION_CODE, cadCondition, clientToken, narrowedTokens, recommendationTasks, urgentTriage } from '../helpers/ai-recommendations';
 import { highRiskCadObservations } from '../helpers/ai-fixtures';
 
 /**
@@ -164,6 +164,26 @@ describe('GET /api/recommendations', () => {
     expect((await request(t.app.getHttpServer()).get('/api/recommendations')).status).toBe(401);
   });
 
+  it("refuses tokens whose scopes do not grant reading Tasks and RiskAssessments (403), and shows only inputs the token may read", async () => {
+    const [patientOnly, noRisk, noObservations] = await narrowedTokens(t, { role: 'clinician', practitioner: `Practitioner/${ids.drA}` }, [
+      'user/Patient.r',
+      'user/Task.rs',
+      'user/Task.rs user/RiskAssessment.r',
+    ]);
+    expectOutcome(await as(patientOnly).list(), 403, /do not grant read on Task/);
+    expectOutcome(await as(patientOnly).get(tasks.p1a.id), 403, /do not grant read on Task/);
+    expectOutcome(await as(noRisk).list(), 403, /do not grant read on RiskAssessment/);
+    expectOutcome(await as(noRisk).get(tasks.p1a.id), 403, /do not grant read on RiskAssessment/);
+
+    // Inputs of types the token may not read are named, their values not shown.
+    const seen = expectStatus(await as(noObservations).get(tasks.p1a.id), 200).body as Json;
+    const full = expectStatus(await as(tokens.drA).get(tasks.p1a.id), 200).body as Json;
+    const observations = (v: Json) => (v.inputs as Json[]).filter((i) => i.type === 'Observation');
+    expect(observations(full).some((i) => i.value !== undefined)).toBe(true);
+    expect(observations(seen).map((i) => i.reference).sort()).toEqual(observations(full).map((i) => i.reference).sort());
+    expect(observations(seen).filter((i) => i.value !== undefined || i.code !== undefined)).toEqual([]);
+  });
+
   it('finds the same pending recommendations as a FHIR search', async () => {
     const res = expectStatus(await as(tokens.drA).fhirSearch('Task', { code: RECOMMENDATION_CODE, status: 'requested', patient: `Patient/${ids.p1}` }), 200);
     expect(res.body.entry.map((e: Json) => e.resource.id).sort()).toEqual([tasks.p1a.id, tasks.p1b.id].sort());
@@ -196,6 +216,18 @@ describe('POST /api/recommendations/{id}/approve and /reject', () => {
     const other = await api.created({ resourceType: 'Task', status: 'requested', intent: 'order', for: { reference: `Patient/${ids.p1}` } });
     expectOutcome(await as(tokens.drA).decide(other.id, 'approve', {}), 404, /No recommendation/);
 
+    const after = await taskNow(tasks.p1a.id);
+    expect(after.meta.versionId).toBe(before.meta.versionId);
+    expect(after.status).toBe('requested');
+    expect(await rowOf(tasks.p1a.id)).toMatchObject({ approved_by_doctor: false, doctor_id: null });
+  });
+
+  it('refuses a clinician token whose scopes do not grant updating Tasks (403), as PUT /fhir/Task does, changing nothing', async () => {
+    const [patientOnly, readOnly] = await narrowedTokens(t, { role: 'clinician', practitioner: `Practitioner/${ids.drA}` }, ['user/Patient.r', 'user/Task.rs user/RiskAssessment.rs']);
+    const before = await taskNow(tasks.p1a.id);
+    expectOutcome(await as(patientOnly).decide(tasks.p1a.id, 'approve', {}), 403, /do not grant read on Task/);
+    expectOutcome(await as(readOnly).decide(tasks.p1a.id, 'approve', {}), 403, /do not grant update on Task/);
+    expectOutcome(await as(readOnly).decide(tasks.p1a.id, 'reject', { reason: 'not convinced' }), 403, /do not grant update on Task/);
     const after = await taskNow(tasks.p1a.id);
     expect(after.meta.versionId).toBe(before.meta.versionId);
     expect(after.status).toBe('requested');

@@ -55,3 +55,20 @@ export async function clientToken(t: TestApp, body: Json): Promise<{ clientId: s
   expectStatus(res, 201);
   return { clientId: res.body.client_id, token: await fetchToken(t.app, res.body.client_id, res.body.client_secret) };
 }
+
+/** A client of the role (bound as given) and tokens for it narrowed to each of `scopes` (the token request's `scope` field). */
+export async function narrowedTokens(t: TestApp, body: Json, scopes: string[]): Promise<string[]> {
+  const made = await request(t.app.getHttpServer()).post('/api/clients').set('Authorization', `Bearer ${t.token}`).send(body);
+  expectStatus(made, 201);
+  const tokens: string[] = [];
+  for (const scope of scopes) {
+    const res = await request(t.app.getHttpServer())
+      .post('/auth/token')
+      .type('form')
+      .send({ grant_type: 'client_credentials', client_id: made.body.client_id, client_secret: made.body.client_secret, scope });
+    expectStatus(res, 200);
+    expect(res.body.scope).toBe(scope);
+    tokens.push(res.body.access_token as string);
+  }
+  return tokens;
+}

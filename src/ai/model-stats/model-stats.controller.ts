@@ -8,7 +8,7 @@ import { deidentificationKey } from '../../fhir/bulk/deidentify-key';
 import { badRequest, forbidden } from '../../fhir/operation-outcome';
 import { ModelStatsService, type ModelStats, type PredictionItem } from './model-stats.service';
 import { PredictionRepository } from './prediction.repository';
-import { CursorSeal, PSEUDONYM, pseudonymousItem } from './pseudonymous-predictions';
+import { CursorSeal, PSEUDONYM, pseudonymousItem, type PseudonymousPredictionItem } from './pseudonymous-predictions';
 
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
 /** A timestamptz as PostgreSQL prints it (the cursor's position). */
@@ -45,10 +45,10 @@ export class ModelStatsController {
   /**
    * Newest first: `?_count=` (default 50, at most 1000), `?patient=Patient/{id}`, `?cursor=` from the
    * previous page's `next`. Data scientists see the de-identified export's pseudonyms instead of
-   * ids (and its date shifts), filter by a Patient's pseudonym, and get sealed cursors.
+   * ids and no `createdAt` (the real time of a write), filter by a Patient's pseudonym, and get sealed cursors.
    */
   @Get(':id/predictions')
-  async list(@Param('id') id: string, @Query() query: Record<string, unknown>, @Req() req: Request): Promise<{ model: string; count: number; items: PredictionItem[]; next: string | null }> {
+  async list(@Param('id') id: string, @Query() query: Record<string, unknown>, @Req() req: Request): Promise<{ model: string; count: number; items: Array<PredictionItem | PseudonymousPredictionItem>; next: string | null }> {
     requireModelReader(req.auth);
     const model = modelId(id);
     const pseudonymous = req.auth?.role === 'data-scientist';

@@ -32,4 +32,10 @@ describe('pseudonymousItem', () => {
     expect(out.output).toBe(`RiskAssessment/${deid.pseudonym('RiskAssessment', 'r1')}`);
     expect(JSON.stringify(out)).not.toMatch(/\bp1\b|\bc1\b|\br1\b/);
   });
+
+  it('leaves out createdAt: the real time of a write, shifted or not, would tell the patient\'s date shift', () => {
+    const out = pseudonymousItem(deid, item(50));
+    expect(out).not.toHaveProperty('createdAt');
+    expect(JSON.stringify(out)).not.toContain('2026-');
+  });
 });

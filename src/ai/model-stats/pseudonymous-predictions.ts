@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import { shiftDate, type Deidentifier } from '../../fhir/bulk/deidentify';
+import type { Deidentifier } from '../../fhir/bulk/deidentify';
 import type { PredictionItem } from './model-stats.service';
 
 /**
@@ -9,26 +9,28 @@ import type { PredictionItem } from './model-stats.service';
  * - `patient`, `input`, `output` become the references the export writes (`Patient/<pseudonym>`,
  *   `Condition/<pseudonym>`...), `jobId` names its trigger the same way (its version kept, as
  *   `meta.versionId` is kept in exports), and references in `error` too;
- * - `createdAt` is shifted by the patient's day offset, as the export shifts that patient's dates
- *   (else comparing it with the exported RiskAssessment's `meta.lastUpdated` would give the shift
- *   away, and with it the patient's real dates);
+ * - `createdAt` is left out: it is the real time of a write, which exports no longer carry
+ *   (meta.lastUpdated is dropped); shifted, it would give the shift away to anyone who sees the
+ *   prediction appear (real time minus shifted time), and with it the patient's real dates;
  * - the feature values stay (they are the export's values too), but an age over 89 (`ageInputs`)
  *   is the one category 90, marked `ninetyOrOlder` (Safe Harbor, as the export's ages).
  */
-export function pseudonymousItem(deid: Deidentifier, item: PredictionItem, ageInputs: ReadonlySet<string> = new Set()): PredictionItem {
+export function pseudonymousItem(deid: Deidentifier, item: PredictionItem, ageInputs: ReadonlySet<string> = new Set()): PseudonymousPredictionItem {
   const patientId = item.patient ? item.patient.slice('Patient/'.length) : null;
-  const days = deid.dayOffset(patientId ?? item.input.replace(/\/_history\/.*$/, ''));
+  const { createdAt: _real, ...rest } = item;
   return {
-    ...item,
+    ...rest,
     jobId: referencesIn(deid, item.jobId),
     patient: patientId ? `Patient/${deid.pseudonym('Patient', patientId)}` : null,
     input: deid.reference(item.input) ?? referencesIn(deid, item.input),
     output: item.output ? (deid.reference(item.output) ?? referencesIn(deid, item.output)) : null,
     error: item.error ? referencesIn(deid, item.error) : null,
-    createdAt: shiftDate(item.createdAt, days) ?? item.createdAt,
     inputs: topCodedAges(item.inputs, ageInputs),
   };
 }
+
+/** A prediction as a data scientist sees it: pseudonyms, and no time of writing. */
+export type PseudonymousPredictionItem = Omit<PredictionItem, 'createdAt'>;
 
 function topCodedAges(inputs: unknown, ageInputs: ReadonlySet<string>): unknown {
   if (!ageInputs.size || !inputs || typeof inputs !== 'object') return inputs;

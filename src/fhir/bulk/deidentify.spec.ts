@@ -70,6 +70,8 @@ describe('createDeidentifier', () => {
     expect(out.multipleBirthBoolean).toBe(false);
     expect(out.meta?.tag).toEqual([patient.meta?.tag?.[0]]); // a tag of a local system goes
     expect(out.meta?.versionId).toBe('3');
+    // The real time of the write goes: shifted, it would tell the shift to whoever knows when it was written.
+    expect(out.meta).not.toHaveProperty('lastUpdated');
     // Only known-safe extensions: a local one goes whatever its value.
     const urls = (out.extension ?? []).map((e) => e.url);
     expect(urls).toEqual(['http://hl7.org/fhir/StructureDefinition/patient-birthPlace', 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-race']);
@@ -87,7 +89,6 @@ describe('createDeidentifier', () => {
     expect(diff(p.birthDate as string, '1970-03-14')).toBe(days);
     expect(diff(p.deceasedDateTime as string, '2020-01-02T03:04:05+01:00')).toBe(days);
     expect((p.deceasedDateTime as string).slice(10)).toBe('T03:04:05+01:00');
-    expect(diff(p.meta?.lastUpdated as string, '2024-02-29T10:00:00.123Z')).toBe(days);
     expect(diff(o.effectivePeriod?.start as string, '2024-01-01T08:00:00Z')).toBe(days);
     expect(diff(o.effectivePeriod?.end as string, '2024-01-03T08:00:00Z')).toBe(days);
     expect(diff(o.issued as string, '2024-01-03T09:00:00.000Z')).toBe(days);

@@ -24,9 +24,11 @@ import { isResourceType, loadFhirDefinitions } from '../definitions/fhir-definit
  *   (KNOWN_NAMESPACES); a Coding whose system is not known (or absent) goes whole, as its code may
  *   be a local number (an MRN); a Quantity's code goes with an unknown system. Values of type id,
  *   oid and uuid (DICOM UIDs...) and element ids go; ids of contained resources are pseudonymised.
- * - Every date, dateTime and instant (birthDate, deceased, periods, meta.lastUpdated...) is shifted
- *   by a whole number of days derived from the owning patient (HMAC), between 30 and 365 days
- *   either way, so intervals within a patient (ages at events included) are kept exactly.
+ * - Every date, dateTime and instant (birthDate, deceased, periods...) is shifted by a whole number
+ *   of days derived from the owning patient (HMAC), between 30 and 365 days either way, so
+ *   intervals within a patient (ages at events included) are kept exactly. meta.lastUpdated goes:
+ *   it is the real time of a write, known outside the export (the manifest's transactionTime, a
+ *   resource appearing between two exports), so shifted it would tell the shift.
  * - Every resource id, and every reference to one, becomes a pseudonym: the HMAC of `Type/id`,
  *   the same in every export made with the same key, so exports can be joined.
  * - Ages over 89 are one category, "90 or older" (Safe Harbor): a Patient who could be 90 or older
@@ -76,6 +78,7 @@ const DROPPED_ELEMENTS = new Set([
   'RelatedPerson.photo',
   'Person.photo',
   'Meta.source',
+  'Meta.lastUpdated',
   // Inside Bundles: URLs carry real ids.
   'BundleEntry.fullUrl',
   'BundleEntryRequest.url',

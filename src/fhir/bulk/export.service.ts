@@ -6,7 +6,7 @@ import { AccessPolicy } from '../../auth/access/access-policy';
 import type { AuthContext } from '../../auth/auth.types';
 import type { TxContext } from '../../database/database.service';
 import { fhirResourceTypes, patientCompartmentPaths } from '../definitions/fhir-definitions';
-import { OperationOutcomeError, forbidden, notFound, outcome } from '../operation-outcome';
+import { OperationOutcomeError, badRequest, forbidden, notFound, outcome } from '../operation-outcome';
 import { ResourceReadService } from '../read/resource-read.service';
 import { exportOptions } from './export-options';
 import { parseKickoff } from './export-request';
@@ -74,6 +74,11 @@ export class ExportService {
     }
 
     const deidentified = this.deidentified(auth, req.deidentify);
+    if (deidentified && req.since !== undefined) {
+      // _since filters on the real time of each write: narrowing it finds a resource's real write day,
+      // and any exported date that tracks write time (Observation.issued...) then gives the shift away.
+      throw badRequest('_since cannot be used with a de-identified export: it selects by the real time each resource was written, which would reveal the per-patient date shift (and with it real dates); export without _since');
+    }
     const id = randomUUID();
     await this.repo.create(k.ctx, {
       id,

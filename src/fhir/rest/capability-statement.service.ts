@@ -10,7 +10,7 @@ import type { AppConfig } from '../../config/app-config';
 const SERVER_VERSION = '0.1.0';
 const BULK_EXPORT_DOC =
   'Prefer: respond-async; _outputFormat (application/fhir+ndjson, application/ndjson, ndjson), _type, _since, patient (POST); ' +
-  'deidentify=true|false (data scientists always get de-identified data); beyond a patient token\'s own compartment, system-level read scopes (system/*.read) are needed; ' +
+  'deidentify=true|false (data scientists always get de-identified data, without meta.lastUpdated; _since is refused for de-identified exports); beyond a patient token\'s own compartment, system-level read scopes (system/*.read) are needed; ' +
   '_typeFilter and _elements are not supported';
 
 /** The CapabilityStatement, built from what the code supports today. */

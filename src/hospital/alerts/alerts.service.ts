@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Flag, Reference } from '@medplum/fhirtypes';
+import { AccessPolicy } from '../../auth/access/access-policy';
 import type { AuthContext } from '../../auth/auth.types';
 import { DatabaseService, type TxContext } from '../../database/database.service';
 import { OperationOutcomeError, badRequest, conflict, forbidden, notFound } from '../../fhir/operation-outcome';
@@ -62,10 +63,14 @@ export class AlertsService {
     private readonly db: DatabaseService,
     private readonly store: ResourceStore,
     private readonly writer: ResourceWriteService,
+    private readonly policy: AccessPolicy,
   ) {}
 
   async decide(auth: AuthContext | undefined, ctx: TxContext, id: string, decision: Decision): Promise<AlertView> {
     const by = deciderOf(auth);
+    // A decision reads the Flag and updates it: the token's scopes must grant both, as on /fhir/Flag.
+    this.policy.require(auth, 'Flag', 'r');
+    this.policy.requireWrite(auth, 'Flag', 'u');
     const found = await this.read(id);
     const refusal = refusalOf(found.flag, decision);
     if (refusal) throw conflict(refusal);
@@ -83,6 +88,9 @@ export class AlertsService {
 
   async list(auth: AuthContext | undefined, query: Record<string, unknown>): Promise<AlertList> {
     requireResponder(auth);
+    // The listing is a search of Flags showing their content: a token narrowed below that sees nothing.
+    this.policy.require(auth, 'Flag', 's');
+    this.policy.require(auth, 'Flag', 'r');
     const status = parseStatus(query.status);
     const to = query.to === undefined ? new Date() : new Date(queryInstant(query.to, 'to'));
     const from = query.from === undefined ? new Date(to.getTime() - DEFAULT_WINDOW_HOURS * 3600_000) : new Date(queryInstant(query.from, 'from'));
