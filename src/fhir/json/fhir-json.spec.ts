@@ -1,5 +1,5 @@
 import { parseFhirJson, scanJson } from './fhir-json';
-import { cloneFhirJson, stringifyFhirJson } from './lexemes';
+import { cloneFhirJson, positionalLexeme, stringifyFhirJson } from './lexemes';
 import { canonicalJson } from '../canonical-json';
 import { OperationOutcomeError } from '../operation-outcome';
 
@@ -69,7 +69,13 @@ describe('parseFhirJson / stringifyFhirJson', () => {
     expect(() => scanJson('"' + '['.repeat(200) + '"')).not.toThrow();
   });
 
-  it('canonicalJson tells 1.50 from 1.5', () => {
+  it('positionalLexeme writes a lexeme as jsonb stores it', () => {
+    const cases: Record<string, string> = { '1.2e10': '12000000000', '1.0e-7': '0.00000010', '1E-7': '0.0000001', '1.20e3': '1200', '-0': '0', '-0.0': '0.0', '1.50': '1.50', '-1.5e-2': '-0.015', '0.5e1': '5' };
+    for (const [lexeme, stored] of Object.entries(cases)) expect([lexeme, positionalLexeme(lexeme)]).toEqual([lexeme, stored]);
+  });
+
+  it('canonicalJson tells 1.50 from 1.5, and takes 1.2e10 for the 12000000000 jsonb gives back', () => {
+    expect(canonicalJson(parseFhirJson('{"v":1.2e10}'))).toBe(canonicalJson(parseFhirJson('{"v":12000000000}')));
     expect(canonicalJson(parseFhirJson('{"v":1.50}'))).not.toBe(canonicalJson(parseFhirJson('{"v":1.5}')));
     expect(canonicalJson(parseFhirJson('{"v":[1.50]}'))).toBe('{"v":[1.50]}');
   });

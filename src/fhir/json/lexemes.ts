@@ -76,6 +76,27 @@ export function numberText(holder: unknown, key: string | number, value: number)
 }
 
 /**
+ * A number lexeme in positional notation with the same value and decimal places, as PostgreSQL's
+ * jsonb stores it (`1.2e10` → `12000000000`, `1.0e-7` → `0.00000010`, `-0` → `0`): the form to
+ * compare a client's lexeme with one read back from a jsonb column.
+ */
+export function positionalLexeme(lexeme: string): string {
+  const m = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([-+]?\d+))?$/.exec(lexeme);
+  if (!m) return lexeme;
+  const [, sign, whole, fraction = ''] = m;
+  const exponent = Number(m[4] ?? 0) - fraction.length; // value = digits × 10^exponent
+  if (Math.abs(exponent) > 1000) return lexeme;
+  let digits = (whole + fraction).replace(/^0+(?=\d)/, '');
+  let text: string;
+  if (exponent >= 0) text = digits === '0' ? '0' : digits + '0'.repeat(exponent);
+  else {
+    digits = digits.padStart(-exponent + 1, '0');
+    text = `${digits.slice(0, exponent)}.${digits.slice(exponent)}`;
+  }
+  return /[1-9]/.test(text) ? sign + text : text;
+}
+
+/**
  * JSON.stringify that writes kept lexemes. Without any (nearly every resource) it costs what
  * JSON.stringify does: the holders' `toJSON` only marks numbers while this runs.
  */
