@@ -25,6 +25,7 @@ import { chunkFootprint, chunksConflict } from './chunk-footprint';
 import { WriteRules } from '../write/write-rules';
 import { patientCompartmentPaths } from '../definitions/fhir-definitions';
 import { newResourceId } from '../store/resource-id';
+import { parseFhirJson } from '../json/fhir-json';
 
 export type ReturnPreference = 'minimal' | 'representation' | 'OperationOutcome';
 
@@ -283,7 +284,7 @@ export class BundleService {
       prepared,
       {
         execute: (tx, e, target, resource) => this.execute(tx, e, target, resource, base, ret, scope),
-        existing: (e, id, current) => entry(base, e.resourceType, id, 200, current.versionId, current.lastUpdated, scope.redact(JSON.parse(current.json) as Resource), ret),
+        existing: (e, id, current) => entry(base, e.resourceType, id, 200, current.versionId, current.lastUpdated, scope.redact(parseFhirJson(current.json) as Resource), ret),
       },
     );
   }
@@ -466,7 +467,7 @@ export class BundleService {
         if (target.existing) {
           const current = await this.store.readCurrent(type, target.id as string, tx);
           if (!current?.json) throw notFound(`${type}/${target.id} disappeared`);
-          return entry(base, type, target.id as string, 200, current.versionId, current.lastUpdated, scope.redact(JSON.parse(current.json) as Resource), ret);
+          return entry(base, type, target.id as string, 200, current.versionId, current.lastUpdated, scope.redact(parseFhirJson(current.json) as Resource), ret);
         }
         const r = await this.writer.createInTx(tx, { ...(resource as Resource), id: target.id });
         return entry(base, type, target.id as string, r.status, r.versionId, r.lastUpdated, scope.redact(r.resource), ret);
@@ -517,7 +518,7 @@ export class BundleService {
     }
     return {
       fullUrl: `${base}/${type}/${e.id}`,
-      resource: e.method === 'HEAD' ? undefined : (JSON.parse(version.json) as Resource),
+      resource: e.method === 'HEAD' ? undefined : (parseFhirJson(version.json) as Resource),
       response: { status: '200 OK', etag: `W/"${version.versionId}"`, lastModified: version.lastUpdated.toISOString() },
     };
   }
