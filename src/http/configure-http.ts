@@ -2,16 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { AppConfig } from '../config/app-config';
-import { xmlToResource } from '../fhir/rest/fhir-xml';
-import { assertJsonDepth } from './json-depth';
+import { fhirBodyParsers } from './fhir-bodies';
 import { AuditEventRecorder } from '../audit/audit-event.recorder';
 import { rateLimiter } from './rate-limit';
 import { Metrics } from '../metrics/metrics';
 import { mountQueueDashboard } from '../admin/queue-dashboard';
 import { answerClientErrors } from './client-errors';
-
-const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json+fhir', 'application/json-patch+json'];
-const XML_TYPES = ['application/fhir+xml', 'application/xml', 'text/xml', 'application/xml+fhir'];
 
 /** Body parsing, request ids and baseline security headers, shared by the server and the tests. */
 export function configureHttp(app: NestExpressApplication, config: AppConfig): void {
@@ -43,18 +39,7 @@ export function configureHttp(app: NestExpressApplication, config: AppConfig): v
     app.enableCors({ origin: config.corsOrigins.includes('*') ? true : config.corsOrigins, exposedHeaders: ['Location', 'ETag', 'Last-Modified', 'X-Request-Id'] });
   }
   app.use(rateLimiter(config.rateLimitPerMinute));
-  app.use(express.json({ type: JSON_TYPES, limit: config.maxBodyBytes, strict: false, verify: (_req, _res, buf) => assertJsonDepth(buf.toString('utf8')) }));
-  // FHIR XML is parsed into its JSON form here, so everything after the body parser sees one format.
-  app.use(express.text({ type: XML_TYPES, limit: config.maxBodyBytes }));
-  app.use((req: Request, _res: Response, next: NextFunction) => {
-    if (typeof req.body !== 'string' || !req.is(XML_TYPES)) return next();
-    try {
-      req.body = xmlToResource(req.body);
-      next();
-    } catch (e) {
-      next(e);
-    }
-  });
+  app.use(...fhirBodyParsers(config.maxBodyBytes));
   app.use(express.urlencoded({ extended: false, limit: '1mb', type: 'application/x-www-form-urlencoded' }));
   mountQueueDashboard(app);
 }

@@ -13,6 +13,8 @@ import { channelHeaders } from './subscription-channel';
 import { endpointRefusal } from './endpoint-guard';
 import { SUBSCRIPTIONS_ACTOR } from './subscription.rule';
 import { websocketChannel, type SubscriptionNotification } from './subscription-notification';
+import { parseFhirJson } from '../fhir/json/fhir-json';
+import { stringifyFhirJson } from '../fhir/json/lexemes';
 
 const TIMEOUT_MS = 10_000;
 
@@ -56,11 +58,11 @@ export class SubscriptionDelivery {
     if (sub.channel.payload) {
       const version = await this.store.readVersion(n.resourceType, n.resourceId, n.versionId);
       if (!version?.json) return { status: 'skipped', reason: `${n.resourceType}/${n.resourceId}/_history/${n.versionId} is gone` };
-      const resource = JSON.parse(version.json) as Resource;
+      const resource = parseFhirJson(version.json) as Resource;
       url = `${endpoint}/${n.resourceType}/${encodeURIComponent(n.resourceId)}`;
       method = 'PUT';
       const xml = sub.channel.payload.includes('xml');
-      body = xml ? resourceToXml(resource) : JSON.stringify(resource);
+      body = xml ? resourceToXml(resource) : stringifyFhirJson(resource);
       headers['Content-Type'] = sub.channel.payload;
     }
     let res: Response;

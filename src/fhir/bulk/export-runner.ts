@@ -10,6 +10,8 @@ import { deidentificationKey } from './deidentify-key';
 import { exportOptions } from './export-options';
 import { ExportRepository, type ExportRow, type ExportedResource, type SnapshotReader } from './export.repository';
 import { NdjsonPartWriter } from './ndjson-writer';
+import { parseFhirJson } from '../json/fhir-json';
+import { stringifyFhirJson } from '../json/lexemes';
 
 export type ExportRunResult = { outcome: 'completed'; exported: number; files: number } | { outcome: 'skipped' | 'stopped' };
 
@@ -92,8 +94,8 @@ export class ExportRunner {
    */
   private line(e: ExportRow, type: string, r: ExportedResource, registryDevice = false): { ok: boolean; text: string } {
     try {
-      if (!e.deidentified) return { ok: true, text: r.json.includes('\n') ? JSON.stringify(JSON.parse(r.json)) : r.json };
-      const parsed = JSON.parse(r.json) as Resource;
+      if (!e.deidentified) return { ok: true, text: r.json.includes('\n') ? stringifyFhirJson(parseFhirJson(r.json)) : r.json };
+      const parsed = parseFhirJson(r.json) as Resource;
       return { ok: true, text: JSON.stringify(registryDevice ? this.deid.registryDevice(parsed as Device) : this.deid.resource(parsed, r.patientId)) };
     } catch (err) {
       const id = e.deidentified ? this.deid.pseudonym(type, r.id) : r.id;

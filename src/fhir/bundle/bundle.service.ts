@@ -28,6 +28,7 @@ import { patientCompartmentPaths } from '../definitions/fhir-definitions';
 import { newResourceId } from '../store/resource-id';
 import { TransactionView } from './pending-match';
 import { nameEntry, namedFailure } from './entry-errors';
+import { parseFhirJson } from '../json/fhir-json';
 
 export type ReturnPreference = 'minimal' | 'representation' | 'OperationOutcome';
 
@@ -300,7 +301,7 @@ export class BundleService {
       prepared,
       {
         execute: (tx, e, target, resource) => this.execute(tx, e, target, resource, base, ret, scope),
-        existing: (e, id, current) => entry(base, e.resourceType, id, 200, current.versionId, current.lastUpdated, scope.redact(JSON.parse(current.json) as Resource), ret),
+        existing: (e, id, current) => entry(base, e.resourceType, id, 200, current.versionId, current.lastUpdated, scope.redact(parseFhirJson(current.json) as Resource), ret),
       },
     );
   }
@@ -514,7 +515,7 @@ export class BundleService {
             ? await this.writer.currentOf(tx, type, target.id as string)
             : await this.store.readCurrent(type, target.id as string, tx);
           if (!current?.json) throw notFound(`${type}/${target.id} disappeared`);
-          return entry(base, type, target.id as string, 200, current.versionId, current.lastUpdated, scope.redact(JSON.parse(current.json) as Resource), ret);
+          return entry(base, type, target.id as string, 200, current.versionId, current.lastUpdated, scope.redact(parseFhirJson(current.json) as Resource), ret);
         }
         const r = await this.writer.createInTx(tx, { ...(resource as Resource), id: target.id });
         return entry(base, type, target.id as string, r.status, r.versionId, r.lastUpdated, scope.redact(r.resource), ret);
@@ -566,7 +567,7 @@ export class BundleService {
     return {
       fullUrl: `${base}/${type}/${e.id}`,
       // _summary / _elements shape a read entry as they shape the same REST read.
-      resource: e.method === 'HEAD' ? undefined : (JSON.parse(shapeForRead(version.json, [...new URLSearchParams(e.criteria ?? '').entries()])) as Resource),
+      resource: e.method === 'HEAD' ? undefined : (parseFhirJson(shapeForRead(version.json, [...new URLSearchParams(e.criteria ?? '').entries()])) as Resource),
       response: { status: '200 OK', etag: `W/"${version.versionId}"`, lastModified: version.lastUpdated.toISOString() },
     };
   }

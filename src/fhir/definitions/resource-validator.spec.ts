@@ -57,3 +57,18 @@ describe('validateFhirResource: the rules beside Medplum\'s validator', () => {
     expect(validateFhirResource(div(' '))).toEqual(expect.arrayContaining([expect.objectContaining({ severity: 'warning', code: 'invariant' })]));
   });
 });
+
+describe('validateFhirResource: integers are 32-bit (R4 datatypes.html#integer)', () => {
+  it('refuses integer, positiveInt and unsignedInt values outside the range, naming the element', () => {
+    expect(refusal({ resourceType: 'Patient', multipleBirthInteger: 3000000000 })).toEqual([expect.objectContaining({ path: 'Patient.multipleBirthInteger', text: expect.stringMatching(/outside the range/) })]);
+    expect(refusal({ resourceType: 'Patient', multipleBirthInteger: -2147483649 })).toEqual([expect.objectContaining({ path: 'Patient.multipleBirthInteger' })]);
+    expect(refusal({ resourceType: 'Patient', multipleBirthInteger: 2147483647 })).toEqual([]);
+    expect(refusal({ resourceType: 'Patient', multipleBirthInteger: -2147483648 })).toEqual([]);
+    const contained = { resourceType: 'Observation', status: 'final', code: { text: 'x' }, contained: [{ resourceType: 'Patient', id: 'p', extension: [{ url: 'http://example.org/n', valueUnsignedInt: 4294967296 }] }] };
+    expect(refusal(contained)).toEqual([expect.objectContaining({ path: 'Observation.contained[0].extension[0].valueUnsignedInt' })]);
+  });
+
+  it('leaves large decimals alone', () => {
+    expect(refusal({ resourceType: 'Observation', status: 'final', code: { text: 'x' }, valueQuantity: { value: 3000000000 } })).toEqual([]);
+  });
+});

@@ -5,6 +5,8 @@ import { isResourceType, loadFhirDefinitions } from './fhir-definitions';
 import { withoutEmptyIsFalsePositives } from './constraint-recheck';
 import { checkRequiredBindings } from './required-bindings';
 import { narrativeProblems } from './narrative';
+import { integerProblems, outsideIntegerRange } from './integer-values';
+import { hasLexemes } from '../json/lexemes';
 
 export const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
@@ -33,7 +35,10 @@ export function validateFhirResource(input: unknown, expectedType?: string): Ope
     issues.push(error('value', `Invalid id: must match [A-Za-z0-9-.]{1,64}`, `${type}.id`));
   }
   const notes: OperationOutcomeIssue[] = [];
-  checkJsonRules(resource, type, issues, false, notes);
+  const numbers = { suspect: false };
+  checkJsonRules(resource, type, issues, false, notes, numbers);
+  // Integer ranges and lexemes need the element types: walked only when some number may be one.
+  if (numbers.suspect) issues.push(...integerProblems(resource));
   issues.push(...checkRequiredBindings(resource));
 
   const found = withoutEmptyIsFalsePositives(resource, withoutBase64FalsePositives(resource, medplumIssues(resource)));
@@ -93,8 +98,12 @@ function error(code: OperationOutcomeIssue['code'], diagnostics: string, path: s
  * their `_` twins; contained resources' ids in the id format; narratives (the only elements named
  * `div`) by the narrative rules, an empty one noted as a warning in `notes`.
  */
-function checkJsonRules(value: unknown, path: string, issues: OperationOutcomeIssue[], inArray: boolean, notes: OperationOutcomeIssue[]): void {
+function checkJsonRules(value: unknown, path: string, issues: OperationOutcomeIssue[], inArray: boolean, notes: OperationOutcomeIssue[], numbers: { suspect: boolean }): void {
   if (issues.length > 100) return;
+  if (typeof value === 'number') {
+    if (Number.isInteger(value) && outsideIntegerRange(value)) numbers.suspect = true;
+    return;
+  }
   if (value === null) {
     if (!inArray) issues.push(error('structure', 'null is not allowed here', path));
     return;
@@ -111,11 +120,13 @@ function checkJsonRules(value: unknown, path: string, issues: OperationOutcomeIs
   if (Array.isArray(value)) {
     if (value.length === 0) issues.push(error('structure', 'Arrays must not be empty', path));
     if (value.length > 0 && value.every((v) => v === null)) issues.push(error('structure', 'Arrays must not hold only nulls', path));
-    value.forEach((v, i) => checkJsonRules(v, `${path}[${i}]`, issues, true, notes));
+    if (hasLexemes(value)) numbers.suspect = true;
+    value.forEach((v, i) => checkJsonRules(v, `${path}[${i}]`, issues, true, notes, numbers));
     return;
   }
   if (typeof value === 'object') {
     const keys = Object.keys(value as object);
+    if (hasLexemes(value)) numbers.suspect = true;
     if (keys.length === 0) issues.push(error('structure', 'Objects must not be empty', path));
     // An extension's url is absolute (extensibility.html), but inside a complex extension it may
     // be the name of the part ("species").
@@ -143,7 +154,7 @@ function checkJsonRules(value: unknown, path: string, issues: OperationOutcomeIs
         continue;
       }
       // Contained and nested resources start their own path, as the validator names them.
-      checkJsonRules((value as Record<string, unknown>)[k], `${path}.${k}`, issues, false, notes);
+      checkJsonRules((value as Record<string, unknown>)[k], `${path}.${k}`, issues, false, notes, numbers);
     }
   }
 }

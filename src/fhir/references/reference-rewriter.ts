@@ -1,6 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { tryTypeInfo } from '../definitions/element-types';
 import { parseLocalReference } from '../search/search-values';
+import { carryLexemes } from '../json/lexemes';
 
 type Resolve = (value: string, path: string) => string | undefined;
 
@@ -40,7 +41,11 @@ export function rewriteReferences<T extends Resource>(resource: T, resolve: Reso
 }
 
 function walk(value: unknown, path: string, type: string | undefined, r: LinkResolvers, o: WalkOptions): unknown {
-  if (Array.isArray(value)) return value.map((v, i) => walk(v, `${path}[${i}]`, type, r, o));
+  if (Array.isArray(value)) {
+    const items = value.map((v, i) => walk(v, `${path}[${i}]`, type, r, o));
+    carryLexemes(value, items);
+    return items;
+  }
   if (value === null || typeof value !== 'object') return value;
   const object = value as Record<string, unknown>;
   const ownType = typeof object.resourceType === 'string' ? object.resourceType : type;
@@ -60,6 +65,7 @@ function walk(value: unknown, path: string, type: string | undefined, r: LinkRes
       out[key] = walk(v, `${path}.${key}`, element && element.kind !== 'primitive' ? element.type : undefined, r, o);
     }
   }
+  carryLexemes(object, out); // decimals keep their lexemes (json/lexemes.ts)
   return out;
 }
 

@@ -6,6 +6,8 @@ import { OperationOutcomeError, badRequest } from '../operation-outcome';
 import { isResourceType } from '../definitions/fhir-definitions';
 import { FHIR_ID } from '../definitions/resource-validator';
 import { clientCopyIsCurrent } from '../read/conditional-read';
+import { parseFhirJson } from '../json/fhir-json';
+import { stringifyFhirJson } from '../json/lexemes';
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 export const FHIR_XML = 'application/fhir+xml; charset=utf-8';
@@ -136,12 +138,12 @@ export function notModified(req: Request, v: VersionHeaders): boolean {
 /** Sends a resource's JSON text as it is (stored resources are served without re-serialising them), or as XML when negotiated. */
 export function sendJson(res: Response, status: number, json: string): void {
   if ((res.req as Request).fhirFormat === 'xml') {
-    res.status(status).type(FHIR_XML).send(resourceToXml(JSON.parse(json) as Resource));
+    res.status(status).type(FHIR_XML).send(resourceToXml(parseFhirJson(json) as Resource));
     return;
   }
   // _pretty=true asks for indentation; only then is the stored text parsed and written again.
   const req = res.req as Request;
-  if (req.originalUrl.includes('_pretty') && req.query._pretty === 'true') json = JSON.stringify(JSON.parse(json), null, 2);
+  if (req.originalUrl.includes('_pretty') && req.query._pretty === 'true') json = stringifyFhirJson(parseFhirJson(json), 2);
   // Straight to Node's response (not Express's send): the body goes out as the string it is, in one write with the headers.
   res.statusCode = status;
   res.setHeader('Content-Type', FHIR_JSON);

@@ -4,6 +4,8 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Resource } from '@medplum/fhirtypes';
 import { OperationOutcomeError } from '../operation-outcome';
 import { MAX_XML_DEPTH, resourceToXml, xmlToResource } from './fhir-xml';
+import { parseFhirJson } from '../json/fhir-json';
+import { stringifyFhirJson } from '../json/lexemes';
 
 const EXAMPLES_DIR = path.dirname(require.resolve('hl7.fhir.r4.examples/package.json'));
 const PATCH_TESTS = path.resolve(__dirname, '../../../../shared/fixtures/conformance/patch-tests/fhir-patch-tests.xml');
@@ -232,5 +234,54 @@ describe('FHIR XML: mapping rules', () => {
       /well-formed XHTML/,
     );
     expectStatus(() => resourceToXml({ resourceType: 'Patient', id: 'a\u0001' } as Resource), 400, /control character/);
+  });
+});
+
+describe('FHIR XML decimals and integers', () => {
+  const xml = (value: string) =>
+    `<Observation xmlns="http://hl7.org/fhir"><status value="final"/><code><text value="x"/></code><valueQuantity><value value="${value}"/></valueQuantity></Observation>`;
+
+  it('keeps the lexeme of a decimal from XML to JSON and back', () => {
+    for (const value of ['1.50', '1.0', '123456789012345678.5', '1.2e10', '0.00000010']) {
+      const resource = xmlToResource(xml(value));
+      expect((resource as any).valueQuantity.value).toBe(Number(value));
+      expect(stringifyFhirJson(resource)).toContain(`"value":${value}}`);
+      expect(resourceToXml(resource)).toContain(`<value value="${value}"/>`);
+    }
+  });
+
+  it('writes the lexemes that JSON kept as XML', () => {
+    const resource = parseFhirJson('{"resourceType":"Observation","status":"final","code":{"text":"x"},"valueQuantity":{"value":1.50}}') as Resource;
+    expect(resourceToXml(resource)).toContain('<value value="1.50"/>');
+  });
+
+  it('refuses integers outside the 32-bit range', () => {
+    expectStatus(() => xmlToResource('<Patient xmlns="http://hl7.org/fhir"><multipleBirthInteger value="3000000000"/></Patient>'), 400, /outside the range/);
+    expect((xmlToResource('<Patient xmlns="http://hl7.org/fhir"><multipleBirthInteger value="2147483647"/></Patient>') as any).multipleBirthInteger).toBe(2147483647);
+  });
+});
+
+describe('the official R4 JSON examples keep every number lexeme through parse and serialise', () => {
+  /** The number tokens of a JSON text, strings skipped. */
+  const numbers = (text: string) => [...text.matchAll(/"(?:[^"\\]|\\.)*"|(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)/g)].filter((m) => m[1] !== undefined).map((m) => m[1]);
+
+  it('round-trips each number as written', () => {
+    const files = readdirSync(EXAMPLES_DIR).filter((f) => f.endsWith('.json') && f !== 'package.json');
+    let changedByDoubles = 0;
+    for (const f of files) {
+      const text = readFileSync(path.join(EXAMPLES_DIR, f), 'utf8');
+      const before = numbers(text);
+      if (!before.length) continue;
+      let parsed: unknown;
+      try {
+        parsed = parseFhirJson(text);
+      } catch {
+        continue; // not JSON (the package holds other files)
+      }
+      if (numbers(JSON.stringify(JSON.parse(text))).join() !== before.join()) changedByDoubles++;
+      expect({ f, numbers: numbers(stringifyFhirJson(parsed)) }).toEqual({ f, numbers: before });
+    }
+    // The examples that lost a trailing zero or digits before lexemes were kept.
+    expect(changedByDoubles).toBeGreaterThanOrEqual(21);
   });
 });

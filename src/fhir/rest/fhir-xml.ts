@@ -4,6 +4,8 @@ import { tryTypeInfo, type ElementInfo, type TypeInfo } from '../definitions/ele
 import { isResourceType, loadFhirDefinitions } from '../definitions/fhir-definitions';
 import { MAX_NARRATIVE_DEPTH, XHTML_NS, narrativeProblems } from '../definitions/narrative';
 import { OperationOutcomeError } from '../operation-outcome';
+import { lexemeDiffers, lexemeOf, setLexeme } from '../json/lexemes';
+import { INTEGER_MAX, INTEGER_MIN, outsideIntegerRange } from '../definitions/integer-values';
 
 /**
  * FHIR R4 XML <-> JSON (http://hl7.org/fhir/R4/xml.html).
@@ -240,6 +242,8 @@ function readPrimitives(element: ElementInfo, nodes: XmlElement[], out: Json, pa
     const { value, twin } = readPrimitive(element.type, n, element.isArray ? `${path}[${i}]` : path);
     values.push(value ?? null);
     twins.push(twin ?? null);
+    // A decimal keeps its lexeme (1.50) where the number would not write it back (json/lexemes.ts).
+    if (typeof value === 'number' && lexemeDiffers(n.attrs.value)) setLexeme(element.isArray ? values : out, element.isArray ? i : element.name, n.attrs.value);
   });
   if (values.some((v) => v !== null)) out[element.name] = element.isArray ? values : values[0];
   if (twins.some((t) => t !== null)) out[`_${element.name}`] = element.isArray ? twins : twins[0];
@@ -267,6 +271,7 @@ function parsePrimitive(type: string, text: string, path: string): unknown {
     const pattern = type === 'decimal' ? /^[-+]?\d+(\.\d+)?([eE][-+]?\d+)?$/ : /^[-+]?\d+$/;
     const n = Number(text);
     if (!pattern.test(text) || !Number.isFinite(n)) throw invalid(`${path}: '${text}' is not a valid ${type}`);
+    if (type !== 'decimal' && outsideIntegerRange(n)) throw invalid(`${path}: '${text}' is outside the range of a FHIR ${type} (${INTEGER_MIN} to ${INTEGER_MAX})`);
     return n;
   }
   return text;
@@ -299,7 +304,7 @@ function writeChildren(type: string, obj: Json, path: string, isResource: boolea
     const value = obj[element.name];
     const twin = obj[`_${element.name}`];
     if (value === undefined && twin === undefined) continue;
-    xml += writeElement(element, value, twin, `${path}.${element.name}`, depth + 1);
+    xml += writeElement(element, value, twin, `${path}.${element.name}`, depth + 1, obj);
   }
   return xml;
 }
@@ -313,8 +318,9 @@ function checkKnownProperties(info: TypeInfo, obj: Json, path: string, isResourc
   }
 }
 
-function writeElement(element: ElementInfo, value: unknown, twin: unknown, path: string, depth: number): string {
-  if (element.kind === 'primitive') return writePrimitives(element, value, twin, path, depth);
+/** `holder`: the object holding the element, which may keep the lexemes of its decimals. */
+function writeElement(element: ElementInfo, value: unknown, twin: unknown, path: string, depth: number, holder: Json): string {
+  if (element.kind === 'primitive') return writePrimitives(element, value, twin, path, depth, holder);
   const items = element.isArray ? asArray(value, path) : [value];
   if (!element.isArray && Array.isArray(value)) throw invalid(`${path} does not repeat but holds an array`);
   let xml = '';
@@ -336,21 +342,21 @@ function writeComplex(name: string, type: string, obj: Json, path: string, depth
   return inner ? `<${name}${attrs}>${inner}</${name}>` : `<${name}${attrs}/>`;
 }
 
-function writePrimitives(element: ElementInfo, value: unknown, twin: unknown, path: string, depth: number): string {
+function writePrimitives(element: ElementInfo, value: unknown, twin: unknown, path: string, depth: number, holder: Json): string {
   if (!element.isArray) {
     if (Array.isArray(value) || Array.isArray(twin)) throw invalid(`${path} does not repeat but holds an array`);
-    return writePrimitive(element, value, twin, path, depth);
+    return writePrimitive(element, value, twin, path, depth, lexemeOf(holder, element.name, value));
   }
   const values = value === undefined ? [] : asArray(value, path);
   const twins = twin === undefined ? [] : asArray(twin, `_${path}`);
   let xml = '';
   for (let i = 0; i < Math.max(values.length, twins.length); i++) {
-    xml += writePrimitive(element, values[i], twins[i], `${path}[${i}]`, depth);
+    xml += writePrimitive(element, values[i], twins[i], `${path}[${i}]`, depth, lexemeOf(values, i, values[i]));
   }
   return xml;
 }
 
-function writePrimitive(element: ElementInfo, value: unknown, twin: unknown, path: string, depth: number): string {
+function writePrimitive(element: ElementInfo, value: unknown, twin: unknown, path: string, depth: number, lexeme?: string): string {
   let attrs = '';
   let inner = '';
   if (twin !== undefined && twin !== null) {
@@ -366,7 +372,7 @@ function writePrimitive(element: ElementInfo, value: unknown, twin: unknown, pat
       });
     }
   }
-  if (value !== undefined && value !== null) attrs += ` value="${escapeAttribute(primitiveText(element.type, value, path), path)}"`;
+  if (value !== undefined && value !== null) attrs += ` value="${escapeAttribute(lexeme ?? primitiveText(element.type, value, path), path)}"`;
   if (!attrs && !inner) return '';
   return inner ? `<${element.name}${attrs}>${inner}</${element.name}>` : `<${element.name}${attrs}/>`;
 }

@@ -36,6 +36,7 @@ import {
   setVersionHeaders,
   notModified,
 } from './fhir-http';
+import { stringifyFhirJson } from '../json/lexemes';
 
 /** FHIR R4 RESTful API: instance and type interactions, history, $validate and the CapabilityStatement. */
 @Controller('fhir')
@@ -78,7 +79,7 @@ export class FhirController {
     requireJsonBody(req);
     const base = fhirBase(req, this.config);
     const result = await this.bundles.process(txContext(req, base), body, base, preferredReturn(req), req.auth);
-    sendJson(res, 200, JSON.stringify(result));
+    sendJson(res, 200, stringifyFhirJson(result));
   }
 
   /** Verifies every patient's EHR record chain. */
@@ -87,7 +88,7 @@ export class FhirController {
     negotiate(req);
     this.access.require(req.auth, '*', 'r');
     if (this.access.compartment(req.auth) !== undefined) throw forbidden('Verifying every chain needs a system or user token');
-    sendJson(res, 200, JSON.stringify(await this.ehrChain.verifyAll()));
+    sendJson(res, 200, stringifyFhirJson(await this.ehrChain.verifyAll()));
   }
 
   @Get('_history')
@@ -100,7 +101,7 @@ export class FhirController {
       patientId: this.access.compartment(req.auth) ?? undefined,
       excludeTypes: this.access.hiddenTypes(req.auth),
     });
-    sendJson(res, 200, JSON.stringify(historyBundle(fhirBase(req, this.config), req, result, params)));
+    sendJson(res, 200, stringifyFhirJson(historyBundle(fhirBase(req, this.config), req, result, params)));
   }
 
   @Get(':type/_history')
@@ -110,7 +111,7 @@ export class FhirController {
     this.access.require(req.auth, type, 's');
     const params = historyParams(req.query);
     const result = await this.reader.history({ ...params, resourceType: type, patientId: this.access.compartment(req.auth) ?? undefined });
-    sendJson(res, 200, JSON.stringify(historyBundle(fhirBase(req, this.config), req, result, params)));
+    sendJson(res, 200, stringifyFhirJson(historyBundle(fhirBase(req, this.config), req, result, params)));
   }
 
   /** Search at type level: GET [type]?... */
@@ -172,7 +173,7 @@ export class FhirController {
     const found = await this.reader.history({ ...params, resourceType: type, id }, this.visibleAudited(req));
     // Each version on its own: an earlier version of a shared resource may have named another patient.
     const result = { ...found, versions: found.versions.filter((v) => this.access.isVisible(req.auth, v)) };
-    sendJson(res, 200, JSON.stringify(historyBundle(fhirBase(req, this.config), req, result, params)));
+    sendJson(res, 200, stringifyFhirJson(historyBundle(fhirBase(req, this.config), req, result, params)));
   }
 
   @Get(':type/:id/_history/:vid')
@@ -204,7 +205,7 @@ export class FhirController {
       await this.reader.read('Patient', id);
       const checkpoint = typeof req.query.checkpoint === 'string' ? req.query.checkpoint : undefined;
       const result = operation === '$verify-ehr-chain' ? await this.ehrChain.verifyPatient(id, checkpoint) : await this.ehrChain.checkpoint(id);
-      sendJson(res, 200, JSON.stringify(result));
+      sendJson(res, 200, stringifyFhirJson(result));
       return;
     }
     const { count, offset, since } = historyParams(req.query);
@@ -325,7 +326,7 @@ export class FhirController {
     if (response.lastModified) res.setHeader('Last-Modified', new Date(response.lastModified).toUTCString());
     if (status === 201 && response.location) res.setHeader('Location', `${base}/${response.location}`);
     if (e.method === 'DELETE') {
-      sendJson(res, 200, JSON.stringify(informational(status === 204 && !response.etag ? 'No resource matched; nothing deleted' : 'Deleted')));
+      sendJson(res, 200, stringifyFhirJson(informational(status === 204 && !response.etag ? 'No resource matched; nothing deleted' : 'Deleted')));
       return;
     }
     const prefer = preferredReturn(req);
@@ -334,10 +335,10 @@ export class FhirController {
       return;
     }
     if (prefer === 'OperationOutcome') {
-      sendJson(res, status, JSON.stringify(informational(`${e.resourceType}/${entry.resource.id} ${response.location ?? ''}`.trim())));
+      sendJson(res, status, stringifyFhirJson(informational(`${e.resourceType}/${entry.resource.id} ${response.location ?? ''}`.trim())));
       return;
     }
-    sendJson(res, status, JSON.stringify(this.access.redact(req.auth, entry.resource)));
+    sendJson(res, status, stringifyFhirJson(this.access.redact(req.auth, entry.resource)));
   }
 
   @Put(':type/:id')
@@ -366,7 +367,7 @@ export class FhirController {
       : result.existed === false
         ? `${type}/${id} does not exist: nothing was deleted`
         : `${type}/${id} was already deleted`;
-    sendJson(res, 200, JSON.stringify(informational(message)));
+    sendJson(res, 200, stringifyFhirJson(informational(message)));
   }
 
   /** `$validate` at type level (POST [type]/$validate); other type-level operations are not offered. */
@@ -376,7 +377,7 @@ export class FhirController {
     requireResourceType(type);
     if (operation !== '$validate') throw unknownOperation(req);
     requireJsonBody(req);
-    sendJson(res, 200, JSON.stringify(validateOperation(type, body)));
+    sendJson(res, 200, stringifyFhirJson(validateOperation(type, body)));
   }
 
   @Post(':type/:id/:operation')
@@ -390,7 +391,7 @@ export class FhirController {
     }
     if (operation !== '$validate') throw unknownOperation(req);
     requireJsonBody(req);
-    sendJson(res, 200, JSON.stringify(validateOperation(type, body)));
+    sendJson(res, 200, stringifyFhirJson(validateOperation(type, body)));
   }
 
   /**
@@ -415,7 +416,7 @@ export class FhirController {
     const location = `${fhirBase(req, this.config)}/Task/${result.resource.id}`;
     res.setHeader('Content-Location', location);
     res.setHeader('Location', location);
-    sendJson(res, 202, JSON.stringify(informational(`Triage requested: Task/${result.resource.id} is completed with a reference to the RiskAssessment once the worker has run`)));
+    sendJson(res, 202, stringifyFhirJson(informational(`Triage requested: Task/${result.resource.id} is completed with a reference to the RiskAssessment once the worker has run`)));
   }
 
   private sendWrite(req: Request, res: Response, result: WriteOutcome): void {
@@ -429,10 +430,10 @@ export class FhirController {
     }
     if (prefer === 'OperationOutcome') {
       const verb = result.status === 201 ? 'Created' : result.unchanged ? 'No change to' : 'Updated';
-      sendJson(res, result.status, JSON.stringify(informational(`${verb} ${resourceType}/${id} (version ${result.versionId})`)));
+      sendJson(res, result.status, stringifyFhirJson(informational(`${verb} ${resourceType}/${id} (version ${result.versionId})`)));
       return;
     }
-    sendJson(res, result.status, JSON.stringify(this.access.redact(req.auth, result.resource)));
+    sendJson(res, result.status, stringifyFhirJson(this.access.redact(req.auth, result.resource)));
   }
 }
 

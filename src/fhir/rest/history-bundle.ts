@@ -1,6 +1,7 @@
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import type { Request } from 'express';
 import type { StoredVersion } from '../store/resource-store.repository';
+import { parseFhirJson } from '../json/fhir-json';
 
 /** The history parameters this server applies (http.html#history; _format and _pretty shape the answer). */
 const APPLIED = new Set(['_count', '_since', '_at', '_until', '_format', '_pretty']);
@@ -26,7 +27,7 @@ export function historyBundle(
         lastModified: v.lastUpdated.toISOString(),
       },
     };
-    if (v.json) e.resource = JSON.parse(v.json) as Resource;
+    if (v.json) e.resource = parseFhirJson(v.json) as Resource;
     return e;
   });
   const self = new URL(`${base}${req.path.replace(/^\/fhir/, '')}`);

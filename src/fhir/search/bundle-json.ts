@@ -1,4 +1,6 @@
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import { parseFhirJson } from '../json/fhir-json';
+import { stringifyFhirJson } from '../json/lexemes';
 
 /**
  * A Bundle entry whose resource is stored JSON served unchanged: kept as text, so that a search
@@ -21,7 +23,7 @@ export function bundleObject(b: RawBundle): Bundle {
   const { entry, ...rest } = b;
   // No entries: no `entry` at all (json.html: arrays are never empty).
   if (!entry.length) return rest as Bundle;
-  return { ...rest, entry: entry.map((e) => (isRaw(e) ? { fullUrl: e.fullUrl, resource: JSON.parse(e.json) as Resource, search: e.search } : e)) } as Bundle;
+  return { ...rest, entry: entry.map((e) => (isRaw(e) ? { fullUrl: e.fullUrl, resource: parseFhirJson(e.json) as Resource, search: e.search } : e)) } as Bundle;
 }
 
 /** The Bundle's JSON text, raw entries spliced in as they are: equal (as JSON) to JSON.stringify(bundleObject(b)). Pure. */
@@ -30,7 +32,7 @@ export function bundleJson(b: RawBundle): string {
   const head = JSON.stringify(rest);
   if (!entry.length) return head;
   const entries = entry.map((e) =>
-    isRaw(e) ? `{"fullUrl":${JSON.stringify(e.fullUrl)},"resource":${e.json},"search":${JSON.stringify(e.search)}}` : JSON.stringify(e),
+    isRaw(e) ? `{"fullUrl":${JSON.stringify(e.fullUrl)},"resource":${e.json},"search":${JSON.stringify(e.search)}}` : stringifyFhirJson(e),
   );
   return `${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"entry":[${entries.join(',')}]}`;
 }

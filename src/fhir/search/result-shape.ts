@@ -1,6 +1,8 @@
 import type { Bundle, Resource, StructureDefinition } from '@medplum/fhirtypes';
 import { badRequest } from '../operation-outcome';
 import { parseSearchRequest, type SummaryMode } from './search-request';
+import { parseFhirJson } from '../json/fhir-json';
+import { stringifyFhirJson } from '../json/lexemes';
 
 /** A resource type's top-level elements (`value[x]` as `value`) that `_summary` and `_elements` go by. */
 interface TypeElements {
@@ -94,5 +96,5 @@ export function shapeForRead(json: string, params: Array<[string, string]>): str
   const { summary, elements } = parseSearchRequest(asked, { defaultCount: 1, maxCount: 1 });
   if (summary === 'count') throw badRequest('_summary=count applies to searches, not to a read');
   if ((!summary || summary === 'false') && !elements?.length) return json;
-  return JSON.stringify(shapeResource(JSON.parse(json) as Resource, summary === 'false' ? undefined : summary, elements));
+  return stringifyFhirJson(shapeResource(parseFhirJson(json) as Resource, summary === 'false' ? undefined : summary, elements));
 }

@@ -22,6 +22,7 @@ import { storedJsonSql } from '../store/stored-json';
 import { assertIntegrity } from '../store/stored-integrity';
 import { sharedArmVisible, sharedWithPatients } from './shared-visibility';
 import { PACKED_INDEX_TYPES } from './index-tables';
+import { parseFhirJson } from '../json/fhir-json';
 
 export interface SearchInput {
   /** The type searched (type level), or undefined at system level (`_type` or every readable type). */
@@ -519,7 +520,7 @@ export class SearchService {
     if (mode === 'include' || (!req.elements?.length && !['true', 'text', 'data'].includes(req.summary as string))) {
       return { fullUrl, json: v.json as string, search: { mode } };
     }
-    return { fullUrl, resource: shapeResource(JSON.parse(v.json as string) as Resource, req.summary, req.elements), search: { mode } };
+    return { fullUrl, resource: shapeResource(parseFhirJson(v.json as string) as Resource, req.summary, req.elements), search: { mode } };
   }
 
   private links(input: SearchInput, req: SearchRequest, keys: SortKey[], page: MatchRow[], hasNext: boolean, hasPrevious: boolean, ignored: SearchNote[]): BundleLink[] {

@@ -1,4 +1,5 @@
 import type { Resource } from '@medplum/fhirtypes';
+import { carryLexemes } from '../json/lexemes';
 
 /**
  * The `meta.source` of what the AI worker writes (its outputs, recommendations, alerts, the
@@ -25,5 +26,7 @@ export function withoutClaimedAiSource<T extends Resource>(resource: T, actor: s
   if (resource.meta?.source !== AI_SOURCE || isAiActor(actor)) return resource;
   const { source: _source, ...meta } = resource.meta;
   const { meta: _meta, ...rest } = resource;
-  return (Object.keys(meta).length ? { ...rest, meta } : rest) as T;
+  const out = (Object.keys(meta).length ? { ...rest, meta } : rest) as T;
+  carryLexemes(resource, out);
+  return out;
 }

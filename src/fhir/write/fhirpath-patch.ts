@@ -17,6 +17,7 @@ import {
 import type { Parameters, ParametersParameter, Resource } from '@medplum/fhirtypes';
 import { loadFhirDefinitions } from '../definitions/fhir-definitions';
 import { OperationOutcomeError } from '../operation-outcome';
+import { cloneFhirJson } from '../json/lexemes';
 
 /**
  * FHIRPath Patch (http://hl7.org/fhir/R4/fhirpatch.html): a Parameters resource whose `operation`
@@ -34,7 +35,7 @@ import { OperationOutcomeError } from '../operation-outcome';
 export function applyFhirPathPatch(resource: Resource, patch: Parameters): Resource {
   loadFhirDefinitions();
   const operations = readOperations(patch);
-  const result = structuredClone(resource) as unknown as Json;
+  const result = cloneFhirJson(resource) as unknown as Json; // keeps decimal lexemes
   for (const op of operations) applyOperation(result, op);
   return result as unknown as Resource;
 }
@@ -421,9 +422,9 @@ function newValue(op: Operation, part: ParametersParameter, type?: string): NewV
   const valueKey = Object.keys(part).find((k) => /^value[A-Z]/.test(k));
   const json = part as unknown as Json;
   if (valueKey) {
-    return { value: structuredClone(json[valueKey]), type: typeFromSuffix(valueKey.slice(5)), twin: clone(json[`_${valueKey}`]) };
+    return { value: cloneFhirJson(json[valueKey]), type: typeFromSuffix(valueKey.slice(5)), twin: clone(json[`_${valueKey}`]) };
   }
-  if (part.resource) return { value: structuredClone(part.resource), type: part.resource.resourceType };
+  if (part.resource) return { value: cloneFhirJson(part.resource), type: part.resource.resourceType };
   if (part.part?.length) return { value: objectFromParts(op, part.part, type), type };
   throw fail(op, 400, `the '${part.name}' part has no value[x], resource or parts`);
 }
@@ -544,7 +545,7 @@ function asArray(value: unknown): unknown[] {
 }
 
 function clone<T>(value: T): T {
-  return value === undefined ? value : structuredClone(value);
+  return value === undefined ? value : cloneFhirJson(value);
 }
 
 function isObject(value: unknown): value is Json {

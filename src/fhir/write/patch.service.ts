@@ -4,6 +4,8 @@ import { applyPatch, type Operation } from 'fast-json-patch';
 import type { Tx } from '../../database/database.service';
 import { OperationOutcomeError, badRequest, gone, notFound } from '../operation-outcome';
 import { applyFhirPathPatch } from './fhirpath-patch';
+import { parseFhirJson } from '../json/fhir-json';
+import { cloneFhirJson } from '../json/lexemes';
 import { ResourceWriteService, prepare, type UpdateOptions, type WriteOutcome } from './resource-write.service';
 
 /**
@@ -19,7 +21,7 @@ export class PatchService {
     const current = await this.writer.currentOf(tx, resourceType, id);
     if (!current) throw notFound(`${resourceType}/${id} is not known`);
     if (current.deleted || !current.json) throw gone(`${resourceType}/${id} was deleted`);
-    const before = JSON.parse(current.json) as Resource;
+    const before = parseFhirJson(current.json) as Resource;
     const after = applyAnyPatch(before, patch);
     if (after.resourceType !== resourceType) throw OperationOutcomeError.of(422, 'processing', 'A patch may not change resourceType');
     if (after.id !== id) throw OperationOutcomeError.of(422, 'processing', 'A patch may not change the id');
@@ -51,7 +53,7 @@ export function applyAnyPatch(resource: Resource, patch: unknown): Resource {
 }
 
 function applyJsonPatch(resource: Resource, ops: unknown[]): Resource {
-  const copy = JSON.parse(JSON.stringify(resource)) as Resource;
+  const copy = cloneFhirJson(resource); // keeps decimal lexemes, unlike a JSON round trip
   try {
     return applyPatch(copy, ops as Operation[], true, true, true).newDocument;
   } catch (e) {

@@ -16,6 +16,8 @@ import { EhrChainRepository } from '../ehr/ehr-chain.repository';
 import { WriteRules, type WriteRuleContext } from './write-rules';
 import { newResourceId } from '../store/resource-id';
 import { withoutClaimedAiSource } from './ai-source';
+import { parseFhirJson } from '../json/fhir-json';
+import { carryLexemes, stringifyFhirJson } from '../json/lexemes';
 
 export interface WriteOutcome {
   /** 201 when the write created the resource, 200 otherwise. */
@@ -187,8 +189,8 @@ export class ResourceWriteService {
     const current = await this.currentOf(tx, resourceType, id);
     checkIfMatch(current, options.ifMatch, `${resourceType}/${id}`);
     // Written back as read (the AI's meta.source aside, which it may not keep): nothing changes.
-    if (current && !current.deleted && current.json && sameContent(withoutClaimedAiSource(JSON.parse(current.json) as Resource, tx.actor), resource)) {
-      const stored = JSON.parse(current.json) as Resource;
+    if (current && !current.deleted && current.json && sameContent(withoutClaimedAiSource(parseFhirJson(current.json) as Resource, tx.actor), resource)) {
+      const stored = parseFhirJson(current.json) as Resource;
       return { status: 200, resource: stored, versionId: current.versionId, lastUpdated: current.lastUpdated, unchanged: true };
     }
     const checked = await this.applyRules(tx, resource, current);
@@ -198,7 +200,7 @@ export class ResourceWriteService {
   /** The hospital modules' rules for this type, if any (see write-rules.ts). */
   private async applyRules(tx: Tx, resource: Resource, current: StoredVersion | undefined): Promise<Resource> {
     if (!this.rules.has(resource.resourceType)) return resource;
-    const previous = current && !current.deleted && current.json ? (JSON.parse(current.json) as Resource) : undefined;
+    const previous = current && !current.deleted && current.json ? (parseFhirJson(current.json) as Resource) : undefined;
     return this.rules.apply(tx, resource, this.ruleContext(tx, previous));
   }
 
@@ -209,7 +211,7 @@ export class ResourceWriteService {
     if (!current) return { existed: false };
     if (current.deleted) return {};
     if (this.rules.has(resourceType) && current.json) {
-      const previous = JSON.parse(current.json) as Resource;
+      const previous = parseFhirJson(current.json) as Resource;
       await this.rules.applyDelete(tx, previous, this.ruleContext(tx, previous));
     }
     const state = this.state(tx);
@@ -308,7 +310,7 @@ export class ResourceWriteService {
     const created = !current || current.deleted;
     const status: 200 | 201 = created ? 201 : 200;
     const request = { method, status };
-    const version: NewVersion = { resourceType: stored.resourceType, id, versionId, lastUpdated, deleted: false, patientId, json: JSON.stringify(stored), request };
+    const version: NewVersion = { resourceType: stored.resourceType, id, versionId, lastUpdated, deleted: false, patientId, json: stringifyFhirJson(stored), request };
     state.pending.push({
       version,
       previousPatientId: current ? current.patientId : undefined,
@@ -384,6 +386,7 @@ export function storable(body: unknown, id: string): Resource {
   }
   const { meta, ...rest } = body as Resource & Record<string, unknown>;
   const resource = { ...rest, id } as Resource;
+  carryLexemes(body, resource); // a decimal at the root keeps its lexeme (spreads do not copy them)
   if (meta !== null && typeof meta === 'object' && !Array.isArray(meta)) {
     // versionId and lastUpdated are the server's to set.
     const { versionId: _v, lastUpdated: _l, ...clientMeta } = meta as Meta;
@@ -396,7 +399,9 @@ export function storable(body: unknown, id: string): Resource {
 
 function withMeta(resource: Resource, versionId: number, lastUpdated: Date): Resource {
   const { resourceType, id, meta, ...rest } = resource;
-  return { resourceType, id, meta: { ...meta, versionId: String(versionId), lastUpdated: lastUpdated.toISOString() }, ...rest } as Resource;
+  const out = { resourceType, id, meta: { ...meta, versionId: String(versionId), lastUpdated: lastUpdated.toISOString() }, ...rest } as Resource;
+  carryLexemes(resource, out);
+  return out;
 }
 
 /** Strictly after the previous version, even if this process's clock is behind another's. */
@@ -425,7 +430,9 @@ function sameContent(stored: Resource, incoming: Resource): boolean {
   const strip = (r: Resource) => {
     const { meta, ...rest } = r;
     const { versionId: _v, lastUpdated: _l, ...m } = meta ?? {};
-    return { ...rest, ...(Object.keys(m).length ? { meta: m } : {}) };
+    const out = { ...rest, ...(Object.keys(m).length ? { meta: m } : {}) };
+    carryLexemes(r, out);
+    return out;
   };
   return canonicalJson(strip(stored)) === canonicalJson(strip(incoming));
 }
