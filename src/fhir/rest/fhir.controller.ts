@@ -293,7 +293,7 @@ export class FhirController {
   async conditionalDelete(@Param('type') type: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     negotiate(req);
     requireResourceType(type);
-    await this.runOne(req, res, { method: 'DELETE', resourceType: type, criteria: criteriaOf(req) });
+    await this.runOne(req, res, { method: 'DELETE', resourceType: type, criteria: criteriaOf(req), ifMatch: header(req, 'if-match') });
   }
 
   /** PATCH [type]/[id] with JSON Patch or FHIRPath Patch. */
