@@ -41,4 +41,32 @@ describe('REST HTTP conformance', () => {
       expect((await api.delete(criteria)).status).toBe(200);
     });
   });
+
+  describe('PUT with If-None-Match', () => {
+    it('If-None-Match: * creates an absent id (201) and is 412 on an existing one, which keeps its version', async () => {
+      const body = patient('conf7', 'http://probe/conf', '7');
+      expect((await api.put('Patient/conf7', body).set('If-None-Match', '*')).status).toBe(201);
+      expectOutcome(await api.put('Patient/conf7', { ...body, active: false }).set('If-None-Match', '*'), 412);
+      const read = await api.get('Patient/conf7');
+      expect(read.body.meta.versionId).toBe('1');
+      expect(read.body.active).toBe(true);
+    });
+
+    it('an ETag in If-None-Match fails when it names the current version; a malformed one is 400', async () => {
+      const body = patient('conf8', 'http://probe/conf', '8');
+      expect((await api.put('Patient/conf8', body)).status).toBe(201);
+      expectOutcome(await api.put('Patient/conf8', { ...body, active: false }).set('If-None-Match', 'W/"1"'), 412);
+      expectOutcome(await api.put('Patient/conf8', { ...body, active: false }).set('If-None-Match', 'banana'), 400);
+      const updated = await api.put('Patient/conf8', { ...body, active: false }).set('If-None-Match', 'W/"5"');
+      expect(updated.status).toBe(200);
+      expect(updated.headers.etag).toBe('W/"2"');
+    });
+
+    it('a deleted resource has no current representation: If-None-Match: * writes it again', async () => {
+      const body = patient('conf9', 'http://probe/conf', '9');
+      expect((await api.put('Patient/conf9', body)).status).toBe(201);
+      expect((await api.delete('Patient/conf9')).status).toBe(200);
+      expect((await api.put('Patient/conf9', body).set('If-None-Match', '*')).status).toBe(201);
+    });
+  });
 });

@@ -347,8 +347,10 @@ export class FhirController {
     requireFhirId(type, id, 'write');
     requireJsonBody(req);
     this.access.requireWrite(req.auth, type, 'u');
-    const ifMatch = req.headers['if-match'];
-    const result = await this.writer.update(txContext(req, fhirBase(req, this.config)), type, id, body, { ifMatch: typeof ifMatch === 'string' ? ifMatch : undefined });
+    const result = await this.writer.update(txContext(req, fhirBase(req, this.config)), type, id, body, {
+      ifMatch: header(req, 'if-match'),
+      ifNoneMatch: header(req, 'if-none-match'),
+    });
     this.sendWrite(req, res, result);
   }
 

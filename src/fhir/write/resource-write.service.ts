@@ -35,6 +35,8 @@ export interface DeleteOutcome {
 
 export interface UpdateOptions {
   ifMatch?: string;
+  /** `If-None-Match` of a PUT (RFC 9110 §13.1.2): `*` creates only if absent; ETags fail when the current version is one of them. */
+  ifNoneMatch?: string;
   /** The interaction history records: PUT (the default) or PATCH (the patch service's updates). */
   method?: 'PUT' | 'PATCH';
 }
@@ -182,6 +184,7 @@ export class ResourceWriteService {
     const { resourceType, id } = resource as Resource & { id: string };
     const current = await this.currentOf(tx, resourceType, id);
     checkIfMatch(current, options.ifMatch, `${resourceType}/${id}`);
+    checkIfNoneMatch(current, options.ifNoneMatch, `${resourceType}/${id}`);
     // Written back as read (the AI's meta.source aside, which it may not keep): nothing changes.
     if (current && !current.deleted && current.json && sameContent(withoutClaimedAiSource(JSON.parse(current.json) as Resource, tx.actor), resource)) {
       const stored = JSON.parse(current.json) as Resource;
@@ -409,6 +412,16 @@ function checkIfMatch(current: StoredVersion | undefined, ifMatch: string | unde
   if (current.versionId !== wanted) {
     throw preconditionFailed(`Version conflict: If-Match ${ifMatch} but the current version of ${ref} is ${current.versionId}`);
   }
+}
+
+/** A deleted resource has no current representation, so `*` holds for it as for one never created. */
+function checkIfNoneMatch(current: StoredVersion | undefined, ifNoneMatch: string | undefined, ref: string): void {
+  if (ifNoneMatch === undefined) return;
+  const tags = ifNoneMatch.trim() === '*' ? undefined : ifNoneMatch.split(',').map(parseETag);
+  if (tags?.includes(undefined)) throw badRequest(`If-None-Match must be * or ETags such as W/"1", got ${ifNoneMatch}`);
+  if (!current || current.deleted) return;
+  if (tags === undefined) throw preconditionFailed(`If-None-Match: * given but ${ref} exists (version ${current.versionId})`);
+  if (tags.includes(current.versionId)) throw preconditionFailed(`If-None-Match ${ifNoneMatch} but the current version of ${ref} is ${current.versionId}`);
 }
 
 export function parseETag(value: string): number | undefined {
