@@ -69,4 +69,69 @@ describe('REST HTTP conformance', () => {
       expect((await api.put('Patient/conf9', body).set('If-None-Match', '*')).status).toBe(201);
     });
   });
+
+  describe('what the CapabilityStatement lists', () => {
+    const statementOf = async (type: string): Promise<Json | undefined> => {
+      const res = await request(t.app.getHttpServer()).get('/fhir/metadata');
+      expect(res.status).toBe(200);
+      return (res.body.rest[0].resource as Json[]).find((r) => r.type === type);
+    };
+
+    it('AuditEvent: only read, vread, search and history, no conditional writes, and writes are indeed refused', async () => {
+      const audit = await statementOf('AuditEvent');
+      expect((audit?.interaction as Json[]).map((i) => i.code).sort()).toEqual(['history-instance', 'history-type', 'read', 'search-type', 'vread']);
+      expect(audit).toMatchObject({ conditionalCreate: false, conditionalUpdate: false, conditionalDelete: 'not-supported', updateCreate: false });
+      const event = {
+        resourceType: 'AuditEvent',
+        type: { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110110' },
+        recorded: '2026-01-01T00:00:00Z',
+        agent: [{ requestor: true, who: { display: 'x' } }],
+        source: { observer: { display: 'x' } },
+      };
+      expectOutcome(await api.post('AuditEvent', event), 403);
+      // A writable type keeps every interaction.
+      expect(((await statementOf('Patient'))?.interaction as Json[]).map((i) => i.code)).toEqual(expect.arrayContaining(['create', 'update', 'delete', 'patch']));
+    });
+
+    it('lists the R4 resource types only: no R4B SubscriptionStatus, no Parameters (never stored)', async () => {
+      const res = await request(t.app.getHttpServer()).get('/fhir/metadata');
+      const types = (res.body.rest[0].resource as Json[]).map((r) => r.type as string);
+      expect(res.body.fhirVersion).toBe('4.0.1');
+      expect(types).not.toContain('SubscriptionStatus');
+      expect(types).not.toContain('Parameters');
+      expect(types).toContain('Subscription');
+      expect(types).toHaveLength(145);
+    });
+  });
+
+  describe('resource types', () => {
+    it('an R4B-only type is unknown, as a made-up one: 404 on every interaction, nothing stored', async () => {
+      const body = { resourceType: 'SubscriptionStatus', status: 'active', type: 'heartbeat', subscription: { reference: 'Subscription/x' } };
+      for (const type of ['SubscriptionStatus', 'MadeUpThing']) {
+        const created = await api.post(type, { ...body, resourceType: type });
+        expectOutcome(created, 404);
+        expect(created.body.issue[0].diagnostics).toMatch(/Unknown resource type/);
+        expectOutcome(await api.put(`${type}/s1`, { ...body, resourceType: type, id: 's1' }), 404);
+        expectOutcome(await api.get(type), 404);
+      }
+    });
+
+    it('Parameters is not stored: create, update and a transaction entry are refused and store nothing; $validate still takes it', async () => {
+      const params = { resourceType: 'Parameters', parameter: [{ name: 'x', valueString: 'y' }] };
+      const created = await api.post('Parameters', params);
+      expectOutcome(created, 400);
+      expect(created.body.issue[0].diagnostics).toMatch(/not stored/);
+      expectOutcome(await api.put('Parameters/p1', { ...params, id: 'p1' }), 400);
+      const tx = await api.post('', {
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [{ resource: params, request: { method: 'POST', url: 'Parameters' } }],
+      });
+      expectOutcome(tx, 400);
+      expect((await api.get('Parameters/p1')).status).toBe(404);
+      expect(await api.historyTotal('Parameters')).toBe(0);
+      const validated = await api.post('Parameters/$validate', params);
+      expect(validated.status).toBe(200);
+    });
+  });
 });

@@ -5,6 +5,7 @@ import { withLocalReferences } from '../references/reference-rewriter';
 import { OutboxRepository, type ResourceAction } from '../../outbox/outbox.repository';
 import { validateFhirResource } from '../definitions/resource-validator';
 import { badRequest, conflict, preconditionFailed } from '../operation-outcome';
+import { requirePersistedType } from '../definitions/stored-types';
 import { ProjectionWriter } from '../projection/projection.writer';
 import { owningPatientId } from '../store/resource-ownership';
 import { ResourceStore, type NewVersion, type StoredVersion } from '../store/resource-store.repository';
@@ -174,6 +175,7 @@ export class ResourceWriteService {
 
   /** Creates a validated resource whose id was assigned by the server (so it cannot exist yet). */
   async createInTx(tx: Tx, resource: Resource): Promise<WriteOutcome> {
+    requirePersistedType(resource.resourceType);
     const checked = await this.applyRules(tx, withoutClaimedAiSource(withLocalReferences(resource, tx.base), tx.actor), undefined);
     return this.writeVersion(tx, checked, undefined, 'POST', await this.ownerByTarget(tx, checked));
   }
@@ -182,6 +184,7 @@ export class ResourceWriteService {
     // Only the AI's own writes keep the AI's meta.source (ai-source.ts): a client's copy of an AI-written version does not.
     const resource = withoutClaimedAiSource(withLocalReferences(given, tx.base), tx.actor);
     const { resourceType, id } = resource as Resource & { id: string };
+    requirePersistedType(resourceType);
     const current = await this.currentOf(tx, resourceType, id);
     checkIfMatch(current, options.ifMatch, `${resourceType}/${id}`);
     checkIfNoneMatch(current, options.ifNoneMatch, `${resourceType}/${id}`);
@@ -202,6 +205,7 @@ export class ResourceWriteService {
   }
 
   async deleteInTx(tx: Tx, resourceType: string, id: string, options: UpdateOptions): Promise<DeleteOutcome> {
+    requirePersistedType(resourceType);
     const current = await this.currentOf(tx, resourceType, id);
     checkIfMatch(current, options.ifMatch, `${resourceType}/${id}`);
     // R4 (http.html#delete): deleting what does not exist, or no longer exists, succeeds and changes nothing.
