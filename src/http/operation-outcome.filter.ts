@@ -5,7 +5,7 @@ import { LOGGER } from '../core/core.module';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import { OperationOutcomeError, outcome, type IssueCode } from '../fhir/operation-outcome';
 import { resourceToXml } from '../fhir/rest/fhir-xml';
-import { negotiate } from '../fhir/rest/fhir-http';
+import { negotiate, responseType } from '../fhir/rest/fhir-http';
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
@@ -36,10 +36,10 @@ export class OperationOutcomeFilter implements ExceptionFilter {
       }
     }
     if (req.fhirFormat === 'xml' && (body as { resourceType?: string }).resourceType === 'OperationOutcome') {
-      res.status(status).type('application/fhir+xml; charset=utf-8').send(resourceToXml(body as OperationOutcome));
+      res.status(status).type(responseType(req)).send(resourceToXml(body as OperationOutcome));
       return;
     }
-    res.status(status).type(FHIR_JSON).send(JSON.stringify(body));
+    res.status(status).type(req.fhirFormat === 'json' ? responseType(req) : FHIR_JSON).send(JSON.stringify(body));
   }
 
   private toOutcome(e: unknown, req: Request): { status: number; body: unknown } {

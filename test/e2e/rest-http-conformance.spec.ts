@@ -134,4 +134,39 @@ describe('REST HTTP conformance', () => {
       expect(validated.status).toBe(200);
     });
   });
+
+  describe('content negotiation', () => {
+    beforeAll(async () => {
+      expect((await api.put('Patient/fmt1', { ...patient('fmt1', 'http://probe/conf', 'f1'), text: { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml">Peter</div>' } })).status).toBe(201);
+    });
+
+    it('_format=application/fhir+json or +xml written unencoded (the + arrives as a space) is read as the + it was', async () => {
+      const json = await api.get('/fhir/Patient/fmt1?_format=application/fhir+json');
+      expect(json.status).toBe(200);
+      expect(json.headers['content-type']).toMatch(/^application\/fhir\+json/);
+      const xml = await api.get('/fhir/Patient/fmt1?_format=application/fhir+xml');
+      expect(xml.status).toBe(200);
+      expect(xml.headers['content-type']).toMatch(/^application\/fhir\+xml/);
+    });
+
+    it('Accept: application/json or application/xml is answered with that type; errors too', async () => {
+      const json = await api.get('Patient/fmt1').set('Accept', 'application/json');
+      expect(json.headers['content-type']).toMatch(/^application\/json;/);
+      expect(JSON.parse(json.text).id).toBe('fmt1');
+      const xml = await api.get('Patient/fmt1').set('Accept', 'application/xml');
+      expect(xml.headers['content-type']).toMatch(/^application\/xml;/);
+      expect(xml.text).toContain('<Patient xmlns="http://hl7.org/fhir">');
+      const missing = await api.get('Patient/nope').set('Accept', 'application/json');
+      expect(missing.status).toBe(404);
+      expect(missing.headers['content-type']).toMatch(/^application\/json;/);
+      expect((await api.get('Patient/fmt1').set('Accept', 'application/fhir+json')).headers['content-type']).toMatch(/^application\/fhir\+json/);
+    });
+
+    it('_pretty=true indents XML as it does JSON', async () => {
+      const pretty = await api.get('Patient/fmt1?_format=xml&_pretty=true');
+      expect(pretty.status).toBe(200);
+      expect(pretty.text).toContain('<Patient xmlns="http://hl7.org/fhir">\n  <id value="fmt1"/>\n  <meta>\n    <versionId value="1"/>');
+      expect((await api.get('Patient/fmt1?_format=xml')).text).not.toContain('\n');
+    });
+  });
 });
