@@ -169,4 +169,52 @@ describe('REST HTTP conformance', () => {
       expect((await api.get('Patient/fmt1?_format=xml')).text).not.toContain('\n');
     });
   });
+
+  describe('405 Method Not Allowed', () => {
+    const server = () => t.app.getHttpServer();
+    const auth = (r: request.Test) => r.set('Authorization', `Bearer ${t.token}`);
+    const expect405 = (res: request.Response, allow: string) => {
+      expectOutcome(res, 405);
+      expect(res.body.issue[0].code).toBe('not-supported');
+      expect(res.headers.allow).toBe(allow);
+    };
+
+    beforeAll(async () => {
+      expect((await api.put('Patient/m405', patient('m405', 'http://probe/conf', 'm'))).status).toBe(201);
+    });
+
+    it('on a version, an instance history, type and system history and metadata: 405 with Allow; nothing changes', async () => {
+      expect405(await api.put('Patient/m405/_history/1', patient('m405', 'http://probe/conf', 'x')), 'GET, HEAD');
+      expect405(await api.delete('Patient/m405/_history/1'), 'GET, HEAD');
+      expect405(await api.post('Patient/m405/_history', {}), 'GET, HEAD');
+      expect405(await api.delete('Patient/_history'), 'GET, HEAD');
+      expect405(await api.post('_history', {}), 'GET, HEAD');
+      expect405(await auth(request(server()).delete('/fhir/metadata')), 'GET, HEAD');
+      expect405(await request(server()).delete('/fhir/metadata'), 'GET, HEAD'); // metadata is public: so is its 405
+      const read = await api.get('Patient/m405');
+      expect(read.body.meta.versionId).toBe('1');
+      expect(read.body.identifier[0].value).toBe('m');
+    });
+
+    it('TRACE is 405 on any known path, with the methods the path answers', async () => {
+      expect405(await auth(request(server()).trace('/fhir/metadata')), 'GET, HEAD');
+      expect405(await auth(request(server()).trace('/fhir/Patient/m405/_history/1')), 'GET, HEAD');
+      expect405(await auth(request(server()).trace('/cds-services')), 'GET, HEAD');
+      expect405(await auth(request(server()).trace('/fhir/Patient')), 'GET, HEAD, POST, PUT, PATCH, DELETE');
+    });
+
+    it('the CDS Hooks routes answer a wrong method with 405 too', async () => {
+      expect405(await auth(request(server()).put('/cds-services').send({})), 'GET, HEAD');
+      expect405(await auth(request(server()).get('/cds-services/ai-recommendations')), 'POST');
+      expect405(await auth(request(server()).get('/cds-services/ai-recommendations/feedback')), 'POST');
+    });
+
+    it('unknown paths and unknown types stay 404', async () => {
+      const unknown = await auth(request(server()).get('/no/such/path'));
+      expectOutcome(unknown, 404);
+      expect(unknown.headers.allow).toBeUndefined();
+      expectOutcome(await auth(request(server()).trace('/no/such/path')), 404);
+      expectOutcome(await api.put('MadeUpThing/x/_history/1', {}), 404);
+    });
+  });
 });

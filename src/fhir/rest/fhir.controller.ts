@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Inject, Param, Patch, Post, Put, Req, Res } from '@nestjs/common';
+import { All, Body, Controller, Delete, Get, Inject, Param, Patch, Post, Put, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { BundleEntry, OperationOutcomeIssue, Parameters, Resource } from '@medplum/fhirtypes';
 import type { AppConfig } from '../../config/app-config';
@@ -23,6 +23,7 @@ import { TRIAGE_REQUEST_CODE } from '../../ai/plugins/triage.plugin';
 import { ModelDeviceDirectory } from '../../ai/model-device-directory';
 import type { AuthContext } from '../../auth/auth.types';
 import { historyBundle } from './history-bundle';
+import { methodNotAllowed } from '../../http/allowed-methods';
 import {
   fhirBase,
   header,
@@ -58,6 +59,16 @@ export class FhirController {
   metadata(@Req() req: Request, @Res() res: Response): void {
     negotiate(req);
     sendJson(res, 200, this.capabilities.json(fhirBase(req, this.config)));
+  }
+
+  /**
+   * The fixed paths below answer only GET: any other method there is 405 naming the ones allowed,
+   * rather than a 404 or the interaction a parameterised route would take it for (DELETE [type]).
+   */
+  @Public()
+  @All('metadata')
+  metadataOtherMethods(@Req() req: Request): never {
+    throw methodNotAllowed(req);
   }
 
   /** Search at system level: GET [base]?_type=...&... */
@@ -103,6 +114,11 @@ export class FhirController {
     sendJson(res, 200, JSON.stringify(historyBundle(fhirBase(req, this.config), req, result, params)));
   }
 
+  @All('_history')
+  systemHistoryOtherMethods(@Req() req: Request): never {
+    throw methodNotAllowed(req);
+  }
+
   @Get(':type/_history')
   async typeHistory(@Param('type') type: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     negotiate(req);
@@ -111,6 +127,12 @@ export class FhirController {
     const params = historyParams(req.query);
     const result = await this.reader.history({ ...params, resourceType: type, patientId: this.access.compartment(req.auth) ?? undefined });
     sendJson(res, 200, JSON.stringify(historyBundle(fhirBase(req, this.config), req, result, params)));
+  }
+
+  @All(':type/_history')
+  typeHistoryOtherMethods(@Param('type') type: string, @Req() req: Request): never {
+    requireResourceType(type);
+    throw methodNotAllowed(req);
   }
 
   /** Search at type level: GET [type]?... */
@@ -175,6 +197,12 @@ export class FhirController {
     sendJson(res, 200, JSON.stringify(historyBundle(fhirBase(req, this.config), req, result, params)));
   }
 
+  @All(':type/:id/_history')
+  instanceHistoryOtherMethods(@Param('type') type: string, @Req() req: Request): never {
+    requireResourceType(type);
+    throw methodNotAllowed(req);
+  }
+
   @Get(':type/:id/_history/:vid')
   async vread(@Param('type') type: string, @Param('id') id: string, @Param('vid') vid: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     negotiate(req);
@@ -184,6 +212,13 @@ export class FhirController {
     const found = await this.reader.vread(type, id, vid, this.visibleAudited(req));
     setVersionHeaders(res, found);
     sendJson(res, 200, subsetOf(req, found.json));
+  }
+
+  /** Versions are immutable: no PUT, PATCH or DELETE of one (http.html#vread). */
+  @All(':type/:id/_history/:vid')
+  versionOtherMethods(@Param('type') type: string, @Req() req: Request): never {
+    requireResourceType(type);
+    throw methodNotAllowed(req);
   }
 
   /** Patient/{id}/$everything (GET operations at instance level). */
