@@ -9,6 +9,7 @@ import { rateLimiter } from './rate-limit';
 import { Metrics } from '../metrics/metrics';
 import { mountQueueDashboard } from '../admin/queue-dashboard';
 import { answerClientErrors } from './client-errors';
+import { isNativeBinaryBody } from '../fhir/rest/binary-http';
 
 const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json+fhir', 'application/json-patch+json'];
 const XML_TYPES = ['application/fhir+xml', 'application/xml', 'text/xml', 'application/xml+fhir'];
@@ -56,5 +57,7 @@ export function configureHttp(app: NestExpressApplication, config: AppConfig): v
     }
   });
   app.use(express.urlencoded({ extended: false, limit: '1mb', type: 'application/x-www-form-urlencoded' }));
+  // Binary also takes its content as it is, in any other content type (binary.html): a Buffer for the controller.
+  app.use('/fhir/Binary', express.raw({ type: (req) => isNativeBinaryBody(req as Request), limit: config.maxBodyBytes }));
   mountQueueDashboard(app);
 }

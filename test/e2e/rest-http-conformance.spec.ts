@@ -217,4 +217,60 @@ describe('REST HTTP conformance', () => {
       expectOutcome(await api.put('MadeUpThing/x/_history/1', {}), 404);
     });
   });
+
+  describe('Binary in its native content type', () => {
+    const server = () => t.app.getHttpServer();
+    const auth = (r: request.Test) => r.set('Authorization', `Bearer ${t.token}`);
+    const html = '<html><body><script>alert(1)</script></body></html>';
+
+    it('POST and PUT with a non-FHIR Content-Type store the body as data with that contentType; X-Security-Context sets securityContext', async () => {
+      const posted = await auth(request(server()).post('/fhir/Binary')).set('Content-Type', 'text/html').set('X-Security-Context', 'Patient/m405').send(html);
+      expect(posted.status).toBe(201);
+      expect(posted.body).toMatchObject({ resourceType: 'Binary', contentType: 'text/html', data: Buffer.from(html).toString('base64'), securityContext: { reference: 'Patient/m405' } });
+      const id = posted.body.id as string;
+      const put = await auth(request(server()).put(`/fhir/Binary/${id}`)).set('Content-Type', 'text/plain').send('bye');
+      expect(put.status).toBe(200);
+      expect(put.body).toMatchObject({ resourceType: 'Binary', id, contentType: 'text/plain', data: Buffer.from('bye').toString('base64') });
+      expect(put.body.securityContext).toBeUndefined();
+      const bytes = Buffer.from([0, 1, 2, 250, 251, 255]);
+      const created = await auth(request(server()).put('/fhir/Binary/bin-octets')).set('Content-Type', 'application/octet-stream').send(bytes);
+      expect(created.status).toBe(201);
+      expect(created.body.data).toBe(bytes.toString('base64'));
+      // Other types still take FHIR bodies only.
+      expectOutcome(await auth(request(server()).post('/fhir/Patient')).set('Content-Type', 'text/plain').send('hi'), 415);
+    });
+
+    it('GET with a non-FHIR Accept answers the raw bytes with the contentType, unable to run in the server origin', async () => {
+      const posted = await auth(request(server()).post('/fhir/Binary')).set('Content-Type', 'text/html').send(html);
+      const id = posted.body.id as string;
+      const raw = await auth(request(server()).get(`/fhir/Binary/${id}`)).set('Accept', 'text/html').buffer(true).parse((res, done) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => done(null, Buffer.concat(chunks)));
+      });
+      expect(raw.status).toBe(200);
+      expect(raw.headers['content-type']).toBe('text/html');
+      expect((raw.body as Buffer).toString()).toBe(html);
+      expect(raw.headers['x-content-type-options']).toBe('nosniff');
+      expect(raw.headers['content-security-policy']).toBe('sandbox');
+      expect(raw.headers['content-disposition']).toBe('attachment');
+      expect(raw.headers.etag).toBe('W/"1"');
+      const octets = await auth(request(server()).get('/fhir/Binary/bin-octets')).set('Accept', 'application/octet-stream').buffer(true).parse((res, done) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => done(null, Buffer.concat(chunks)));
+      });
+      expect(octets.headers['content-type']).toBe('application/octet-stream');
+      expect(octets.body).toEqual(Buffer.from([0, 1, 2, 250, 251, 255]));
+      // A FHIR Accept, _format or no Accept: the resource.
+      for (const r of [api.get(`Binary/${id}`).set('Accept', 'application/fhir+json'), api.get(`Binary/${id}?_format=json`).set('Accept', 'text/html'), api.get(`Binary/${id}`)]) {
+        const res = await r;
+        expect(res.status).toBe(200);
+        expect(res.body.resourceType).toBe('Binary');
+      }
+      // Access control as for any read.
+      expectOutcome(await request(server()).get(`/fhir/Binary/${id}`).set('Accept', 'text/html'), 401);
+      expectOutcome(await api.get('Binary/none').set('Accept', 'text/html'), 404);
+    });
+  });
 });

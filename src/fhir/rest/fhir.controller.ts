@@ -1,6 +1,6 @@
 import { All, Body, Controller, Delete, Get, Inject, Param, Patch, Post, Put, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import type { BundleEntry, OperationOutcomeIssue, Parameters, Resource } from '@medplum/fhirtypes';
+import type { Binary, BundleEntry, OperationOutcomeIssue, Parameters, Resource } from '@medplum/fhirtypes';
 import type { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../core/tokens';
 import { Public } from '../../auth/public.decorator';
@@ -24,6 +24,7 @@ import { ModelDeviceDirectory } from '../../ai/model-device-directory';
 import type { AuthContext } from '../../auth/auth.types';
 import { historyBundle } from './history-bundle';
 import { methodNotAllowed } from '../../http/allowed-methods';
+import { binaryFromBody, isNativeBinaryBody, sendNativeBinary, wantsNativeBinary } from './binary-http';
 import {
   fhirBase,
   header,
@@ -171,7 +172,9 @@ export class FhirController {
 
   @Get(':type/:id')
   async read(@Param('type') type: string, @Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
-    negotiate(req);
+    const native = type === 'Binary' && wantsNativeBinary(req);
+    if (native) req.fhirFormat = 'json'; // errors as FHIR JSON; the content itself in its own type
+    else negotiate(req);
     requireResourceType(type);
     requireFhirId(type, id, 'read');
     await this.requireRead(req.auth, type, id);
@@ -181,7 +184,8 @@ export class FhirController {
       res.status(304).end();
       return;
     }
-    sendJson(res, 200, subsetOf(req, found.json));
+    if (native) sendNativeBinary(res, JSON.parse(found.json) as Binary);
+    else sendJson(res, 200, subsetOf(req, found.json));
   }
 
   @Get(':type/:id/_history')
@@ -205,13 +209,16 @@ export class FhirController {
 
   @Get(':type/:id/_history/:vid')
   async vread(@Param('type') type: string, @Param('id') id: string, @Param('vid') vid: string, @Req() req: Request, @Res() res: Response): Promise<void> {
-    negotiate(req);
+    const native = type === 'Binary' && wantsNativeBinary(req);
+    if (native) req.fhirFormat = 'json';
+    else negotiate(req);
     requireResourceType(type);
     requireFhirId(type, id, 'read');
     this.access.require(req.auth, type, 'r');
     const found = await this.reader.vread(type, id, vid, this.visibleAudited(req));
     setVersionHeaders(res, found);
-    sendJson(res, 200, subsetOf(req, found.json));
+    if (native) sendNativeBinary(res, JSON.parse(found.json) as Binary);
+    else sendJson(res, 200, subsetOf(req, found.json));
   }
 
   /** Versions are immutable: no PUT, PATCH or DELETE of one (http.html#vread). */
@@ -303,7 +310,8 @@ export class FhirController {
   async create(@Param('type') type: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
     negotiate(req);
     requireResourceType(type);
-    requireJsonBody(req);
+    if (type === 'Binary' && isNativeBinaryBody(req)) body = binaryFromBody(req, asBuffer(body));
+    else requireJsonBody(req);
     this.access.requireWrite(req.auth, type, 'c');
     const ifNoneExist = header(req, 'if-none-exist');
     if (ifNoneExist !== undefined) {
@@ -380,7 +388,8 @@ export class FhirController {
     negotiate(req);
     requireResourceType(type);
     requireFhirId(type, id, 'write');
-    requireJsonBody(req);
+    if (type === 'Binary' && isNativeBinaryBody(req)) body = binaryFromBody(req, asBuffer(body), id);
+    else requireJsonBody(req);
     this.access.requireWrite(req.auth, type, 'u');
     const result = await this.writer.update(txContext(req, fhirBase(req, this.config)), type, id, body, {
       ifMatch: header(req, 'if-match'),
@@ -471,6 +480,11 @@ export class FhirController {
     }
     sendJson(res, result.status, JSON.stringify(this.access.redact(req.auth, result.resource)));
   }
+}
+
+/** A raw body (express.raw leaves none when the request has no content). */
+function asBuffer(body: unknown): Buffer {
+  return Buffer.isBuffer(body) ? body : Buffer.alloc(0);
 }
 
 /** A read's JSON, shaped by `_summary` / `_elements` when the query has them (looked for in the raw URL: reads are the hot path). */
