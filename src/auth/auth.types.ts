@@ -43,5 +43,7 @@ declare module 'express' {
     clientAddress?: string;
     /** JSON or XML, as negotiated for this request's response. */
     fhirFormat?: 'json' | 'xml';
+    /** The generic media type the client asked for by name (application/json or application/xml), answered as such (http.html#mime). */
+    fhirMediaType?: 'application/json' | 'application/xml';
   }
 }

@@ -8,6 +8,7 @@ import { rateLimiter } from './rate-limit';
 import { Metrics } from '../metrics/metrics';
 import { mountQueueDashboard } from '../admin/queue-dashboard';
 import { answerClientErrors } from './client-errors';
+import { isNativeBinaryBody } from '../fhir/rest/binary-http';
 
 /** Body parsing, request ids and baseline security headers, shared by the server and the tests. */
 export function configureHttp(app: NestExpressApplication, config: AppConfig): void {
@@ -41,5 +42,7 @@ export function configureHttp(app: NestExpressApplication, config: AppConfig): v
   app.use(rateLimiter(config.rateLimitPerMinute));
   app.use(...fhirBodyParsers(config.maxBodyBytes));
   app.use(express.urlencoded({ extended: false, limit: '1mb', type: 'application/x-www-form-urlencoded' }));
+  // Binary also takes its content as it is, in any other content type (binary.html): a Buffer for the controller.
+  app.use('/fhir/Binary', express.raw({ type: (req) => isNativeBinaryBody(req as Request), limit: config.maxBodyBytes }));
   mountQueueDashboard(app);
 }

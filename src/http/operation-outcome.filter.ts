@@ -1,11 +1,12 @@
-import { Catch, HttpException, Inject, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import { Catch, HttpException, Inject, NotFoundException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { LOGGER } from '../core/core.module';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import { OperationOutcomeError, outcome, type IssueCode } from '../fhir/operation-outcome';
 import { resourceToXml } from '../fhir/rest/fhir-xml';
-import { negotiate } from '../fhir/rest/fhir-http';
+import { negotiate, responseType } from '../fhir/rest/fhir-http';
+import { allowedMethods, methodNotAllowed } from './allowed-methods';
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
@@ -21,11 +22,12 @@ export class OperationOutcomeFilter implements ExceptionFilter {
     const ctx = host.switchToHttp();
     const res = ctx.getResponse<Response>();
     const req = ctx.getRequest<Request>();
-    const { status, body } = this.toOutcome(exception, req);
+    const { status, body, allow } = this.toOutcome(exception, req);
     if (res.headersSent) return;
     if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="fhir-ai-server"');
     const retryAfter = (exception as { retryAfter?: number }).retryAfter;
     if (status === 429 && retryAfter) res.setHeader('Retry-After', String(retryAfter));
+    if (status === 405 && allow) res.setHeader('Allow', allow.join(', '));
     // Errors raised before the handler negotiated (body parsing, authentication) answer in the
     // format the client asked for too; an Accept the server cannot produce falls back to JSON.
     if (req.fhirFormat === undefined && req.originalUrl?.startsWith('/fhir')) {
@@ -36,17 +38,22 @@ export class OperationOutcomeFilter implements ExceptionFilter {
       }
     }
     if (req.fhirFormat === 'xml' && (body as { resourceType?: string }).resourceType === 'OperationOutcome') {
-      res.status(status).type('application/fhir+xml; charset=utf-8').send(resourceToXml(body as OperationOutcome));
+      res.status(status).type(responseType(req)).send(resourceToXml(body as OperationOutcome));
       return;
     }
-    res.status(status).type(FHIR_JSON).send(JSON.stringify(body));
+    res.status(status).type(req.fhirFormat === 'json' ? responseType(req) : FHIR_JSON).send(JSON.stringify(body));
   }
 
-  private toOutcome(e: unknown, req: Request): { status: number; body: unknown } {
+  private toOutcome(e: unknown, req: Request): { status: number; body: unknown; allow?: string[] } {
     if (e instanceof OperationOutcomeError) {
       // A 5xx of our own (e.g. a stored record that failed its integrity check) is an incident: logged with what the caller is not told.
       if (e.status >= 500) this.logger.error({ err: e.message, method: req.method, path: req.path, requestId: req.requestId }, 'Server error answered');
-      return { status: e.status, body: e.outcome };
+      return { status: e.status, body: e.outcome, allow: (e as { allow?: string[] }).allow };
+    }
+    // No route for this method, but the path has routes for others: 405 naming them, not 404.
+    if (e instanceof NotFoundException) {
+      const allow = allowedMethods(req);
+      if (allow.length) return { status: 405, body: methodNotAllowed(req, allow).outcome, allow };
     }
     // body-parser errors: malformed JSON, oversized or badly encoded bodies.
     const bp = e as { type?: string; status?: number; message?: string };

@@ -4,6 +4,7 @@ import type { AuthContext } from '../auth.types';
 import { allows, isPatientContext, type Permission } from './scopes';
 import { hiddenFromPatients } from '../../fhir/definitions/patient-references';
 import { sharedVisibleTo } from '../../fhir/definitions/patient-references';
+import { SERVER_RECORDED_TYPES } from '../../fhir/definitions/stored-types';
 import { MASKED_HEADER_VALUE } from '../../subscriptions/subscription-channel';
 
 /**
@@ -29,8 +30,8 @@ export class AccessPolicy {
   /** Throws 403 unless the token's scopes grant `permission` on `resourceType` (`*`: every type). */
   require(auth: AuthContext | undefined, resourceType: string, permission: Permission): void {
     if (!auth) throw forbidden('No authenticated client');
-    if (resourceType === 'AuditEvent') {
-      if (!['r', 's'].includes(permission)) throw forbidden('AuditEvents are recorded by the server and cannot be changed');
+    if (SERVER_RECORDED_TYPES.has(resourceType)) {
+      if (!['r', 's'].includes(permission)) throw forbidden(`${resourceType}s are recorded by the server and cannot be changed`);
       if (!auth.scopes.includes('admin')) throw forbidden('Only administrators read AuditEvents');
     }
     if (identifiedDataDenied(auth, resourceType, permission)) throw forbidden('Data scientists receive patient data only de-identified, through Bulk Data export ($export); of FHIR resources they read and search only the model registry\'s Devices');

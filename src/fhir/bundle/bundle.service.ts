@@ -529,7 +529,11 @@ export class BundleService {
         return entry(base, type, target.id as string, r.status, r.versionId, r.lastUpdated, scope.redact(r.resource), ret);
       }
       case 'DELETE': {
-        if (target.none) return { response: { status: '204 No Content' } };
+        // If-Match names a version of what the criteria match: with no match, that precondition fails (as an instance DELETE's does).
+        if (target.none) {
+          if (e.ifMatch !== undefined) throw preconditionFailed(`If-Match ${e.ifMatch} given but ${type}?${e.criteria} matches no resource`);
+          return { response: { status: '204 No Content' } };
+        }
         const r = await this.writer.deleteInTx(tx, type, target.id as string, { ifMatch: e.ifMatch });
         return { response: { status: '204 No Content', ...(r.versionId ? { etag: `W/"${r.versionId}"` } : {}) } };
       }

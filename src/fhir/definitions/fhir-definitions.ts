@@ -28,7 +28,8 @@ export function loadFhirDefinitions(): void {
   resourceTypes = new Set(
     (resources.entry ?? [])
       .map((e) => e.resource)
-      .filter((sd): sd is StructureDefinition => sd?.kind === 'resource' && !sd.abstract && sd.derivation === 'specialization')
+      // The package also holds R4B's SubscriptionStatus (fhirVersion 4.3.0), which R4 does not have.
+      .filter((sd): sd is StructureDefinition => sd?.kind === 'resource' && !sd.abstract && sd.derivation === 'specialization' && sd.fhirVersion === '4.0.1')
       .map((sd) => sd.type as string),
   );
 

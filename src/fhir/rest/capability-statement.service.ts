@@ -4,6 +4,7 @@ import { fhirResourceTypes } from '../definitions/fhir-definitions';
 import { MAPPERS } from '../projection/mappers';
 import { searchParamsOf } from '../search/search-parameters';
 import { isEncryptedType } from '../store/sensitivity';
+import { NOT_PERSISTED_TYPES, SERVER_RECORDED_TYPES } from '../definitions/stored-types';
 import { APP_CONFIG } from '../../core/tokens';
 import type { AppConfig } from '../../config/app-config';
 
@@ -12,6 +13,22 @@ const BULK_EXPORT_DOC =
   'Prefer: respond-async; _outputFormat (application/fhir+ndjson, application/ndjson, ndjson), _type, _since, patient (POST); ' +
   'deidentify=true|false (data scientists always get de-identified data, without meta.lastUpdated; _since is refused for de-identified exports); beyond a patient token\'s own compartment, system-level read scopes (system/*.read) are needed; ' +
   '_typeFilter and _elements are not supported';
+
+/** What a client may do with a type it writes, and with one only the server writes (stored-types.ts). */
+const WRITABLE: Partial<CapabilityStatementRestResource> = {
+  interaction: ['read', 'vread', 'update', 'delete', 'history-instance', 'history-type', 'create', 'patch', 'search-type'].map((code) => ({ code: code as 'read' })),
+  updateCreate: true,
+  conditionalCreate: true,
+  conditionalUpdate: true,
+  conditionalDelete: 'single',
+};
+const READ_ONLY: Partial<CapabilityStatementRestResource> = {
+  interaction: ['read', 'vread', 'history-instance', 'history-type', 'search-type'].map((code) => ({ code: code as 'read' })),
+  updateCreate: false,
+  conditionalCreate: false,
+  conditionalUpdate: false,
+  conditionalDelete: 'not-supported',
+};
 
 /** The CapabilityStatement, built from what the code supports today. */
 @Injectable()
@@ -63,30 +80,19 @@ export class CapabilityStatementService {
       Subscription:
         'rest-hook and websocket channels; a requested Subscription is checked and made active; delivery failures end in status error. Read, search and history need the admin scope (channel.header may hold credentials); other writers get header values masked in the answers to their writes.',
     };
-    const resource: CapabilityStatementRestResource[] = [...fhirResourceTypes()].sort().map((type) => ({
+    for (const type of SERVER_RECORDED_TYPES) RULES[type] = 'Recorded by the server for every request; read, searched and listed in history by administrators only, never written by clients (403).';
+    // Parameters is never stored (stored-types.ts): nothing to list.
+    const stored = [...fhirResourceTypes()].filter((type) => !NOT_PERSISTED_TYPES.has(type)).sort();
+    const resource: CapabilityStatementRestResource[] = stored.map((type) => ({
       type: type as CapabilityStatementRestResource['type'],
       profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
       ...(MAPPERS.has(type) || RULES[type]
         ? { documentation: [MAPPERS.has(type) ? 'Also projected onto its relational table (see docs/ARCHITECTURE.md).' : '', RULES[type] ?? ''].filter(Boolean).join(' ') }
         : {}),
-      interaction: [
-        { code: 'read' },
-        { code: 'vread' },
-        { code: 'update' },
-        { code: 'delete' },
-        { code: 'history-instance' },
-        { code: 'history-type' },
-        { code: 'create' },
-        { code: 'patch' },
-        { code: 'search-type' },
-      ],
+      ...(SERVER_RECORDED_TYPES.has(type) ? READ_ONLY : WRITABLE),
       versioning: 'versioned',
       readHistory: true,
-      updateCreate: true,
-      conditionalCreate: true,
       conditionalRead: 'full-support',
-      conditionalUpdate: true,
-      conditionalDelete: 'single',
       // Logical references (Reference.identifier) are stored as given: they file a resource under no patient.
       referencePolicy: ['literal', 'logical', 'local'],
       searchInclude: ['*', ...searchParamsOfType(type, 'reference').map((p) => `${type}:${p}`)],

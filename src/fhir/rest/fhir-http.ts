@@ -32,24 +32,42 @@ export function fhirBase(req: Request, config: AppConfig): string {
 export function negotiate(req: Request): FhirFormat {
   const format = req.query._format;
   let chosen: FhirFormat | undefined;
+  let named: string | undefined;
   if (format !== undefined) {
-    const f = String(format).toLowerCase();
+    // A `+` written unencoded in the URL arrives as a space (application/fhir json): read it as the `+` it was (as HAPI does).
+    const f = String(format).toLowerCase().trim().replace(/ /g, '+');
     if (['json', 'application/json', 'application/fhir+json', 'application/json+fhir'].includes(f)) chosen = 'json';
     else if (['xml', 'text/xml', 'application/xml', 'application/fhir+xml', 'application/xml+fhir'].includes(f)) chosen = 'xml';
     else throw OperationOutcomeError.of(406, 'not-supported', `_format=${f} is not supported; use json or xml`);
+    named = f;
   } else {
     const accept = req.headers.accept;
     if (!accept || accept.trim() === '') chosen = 'json';
-    else if (EXACT_ACCEPT.has(accept)) chosen = EXACT_ACCEPT.get(accept) as FhirFormat;
-    else {
+    else if (EXACT_ACCEPT.has(accept)) {
+      chosen = EXACT_ACCEPT.get(accept) as FhirFormat;
+      named = accept;
+    } else {
       if (/fhirversion/i.test(accept)) req.headers.accept = withoutFhirVersion(accept);
       const best = req.accepts([...JSON_TYPES, ...XML_TYPES, '*/*']);
       if (!best) throw OperationOutcomeError.of(406, 'not-supported', `Cannot produce ${accept}; this server answers application/fhir+json or application/fhir+xml`);
       chosen = XML_TYPES.includes(best) ? 'xml' : 'json';
+      named = best;
     }
   }
   req.fhirFormat = chosen;
+  // http.html#mime: a client that asked for the generic type by name gets it back.
+  req.fhirMediaType = named === 'application/json' || named === 'application/xml' ? named : undefined;
   return chosen;
+}
+
+/** The Content-Type of a FHIR response: the generic type the client named, else the FHIR type of the negotiated format. */
+export function responseType(req: Request): string {
+  return req.fhirMediaType ? `${req.fhirMediaType}; charset=utf-8` : req.fhirFormat === 'xml' ? FHIR_XML : FHIR_JSON;
+}
+
+/** `_pretty=true`: indented output (looked for in the raw URL first: most requests have no query). */
+export function wantsPretty(req: Request): boolean {
+  return req.originalUrl.includes('_pretty') && req.query._pretty === 'true';
 }
 
 /**
@@ -137,16 +155,16 @@ export function notModified(req: Request, v: VersionHeaders): boolean {
 
 /** Sends a resource's JSON text as it is (stored resources are served without re-serialising them), or as XML when negotiated. */
 export function sendJson(res: Response, status: number, json: string): void {
-  if ((res.req as Request).fhirFormat === 'xml') {
-    res.status(status).type(FHIR_XML).send(resourceToXml(parseFhirJson(json) as Resource));
+  const req = res.req as Request;
+  if (req.fhirFormat === 'xml') {
+    res.status(status).type(responseType(req)).send(resourceToXml(parseFhirJson(json) as Resource, { pretty: wantsPretty(req) }));
     return;
   }
   // _pretty=true asks for indentation; only then is the stored text parsed and written again.
-  const req = res.req as Request;
-  if (req.originalUrl.includes('_pretty') && req.query._pretty === 'true') json = stringifyFhirJson(parseFhirJson(json), 2);
+  if (wantsPretty(req)) json = stringifyFhirJson(parseFhirJson(json), 2);
   // Straight to Node's response (not Express's send): the body goes out as the string it is, in one write with the headers.
   res.statusCode = status;
-  res.setHeader('Content-Type', FHIR_JSON);
+  res.setHeader('Content-Type', responseType(req));
   res.setHeader('Content-Length', Buffer.byteLength(json));
   if ((res.req as Request).method === 'HEAD') res.end();
   else res.end(json);

@@ -285,3 +285,27 @@ describe('the official R4 JSON examples keep every number lexeme through parse a
     expect(changedByDoubles).toBeGreaterThanOrEqual(21);
   });
 });
+
+describe('resourceToXml with pretty', () => {
+  it('puts one element per line, indented by level, keeps the narrative verbatim, and reads back the same', () => {
+    const div = '<div xmlns="http://www.w3.org/1999/xhtml"><p>Peter <b>James</b>\n  Chalmers</p></div>';
+    const patient = { resourceType: 'Patient', id: 'p1', text: { status: 'generated', div }, name: [{ family: 'Chalmers', given: ['Peter', 'James'] }], active: true } as Resource;
+    const pretty = resourceToXml(patient, { pretty: true });
+    expect(pretty.split('\n').slice(0, 6)).toEqual([
+      '<Patient xmlns="http://hl7.org/fhir">',
+      '  <id value="p1"/>',
+      '  <text>',
+      '    <status value="generated"/>',
+      `    ${div.split('\n')[0]}`,
+      `  Chalmers</p></div>`,
+    ]);
+    expect(pretty).toContain('  <name>\n    <family value="Chalmers"/>\n    <given value="Peter"/>');
+    expect(pretty.endsWith('\n</Patient>')).toBe(true);
+    expect(xmlToResource(pretty)).toEqual(patient);
+    // Without pretty: compact, and no trace of the narrative's marks.
+    const compact = resourceToXml(patient);
+    expect(compact).not.toContain('\n  <');
+    expect(compact).not.toContain('\u0000');
+    expect(compact).toContain(`<status value="generated"/>${div}</text>`);
+  });
+});

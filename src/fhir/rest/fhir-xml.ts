@@ -281,10 +281,42 @@ function parsePrimitive(type: string, text: string, path: string): unknown {
 // JSON -> XML
 // ---------------------------------------------------------------------------------------------
 
-/** Serialises a resource as FHIR XML. Throws OperationOutcomeError 400 for content that has no XML form. */
-export function resourceToXml(resource: Resource): string {
+/**
+ * Serialises a resource as FHIR XML; `pretty` indents it (narratives stay as written). Throws
+ * OperationOutcomeError 400 for content that has no XML form.
+ */
+export function resourceToXml(resource: Resource, options: { pretty?: boolean } = {}): string {
   loadFhirDefinitions();
-  return writeResource(resource as unknown as Json, (resource as Resource | undefined)?.resourceType ?? 'resource', 1, true);
+  const xml = writeResource(resource as unknown as Json, (resource as Resource | undefined)?.resourceType ?? 'resource', 1, true);
+  if (options.pretty) return indentXml(xml);
+  return xml.includes(NARRATIVE_MARK) ? xml.replaceAll(NARRATIVE_MARK, '') : xml;
+}
+
+/**
+ * Narratives are written between two marks (a NUL, which XML cannot carry, so it occurs nowhere
+ * else) that the indenter copies verbatim: whitespace inside XHTML is content.
+ */
+const NARRATIVE_MARK = '\u0000';
+
+/**
+ * One element per line, two spaces per level. Outside narratives FHIR XML has no text, and `>` is
+ * escaped in every attribute the writer makes, so each `<...>` is one tag.
+ */
+function indentXml(xml: string): string {
+  const lines: string[] = [];
+  let level = 0;
+  xml.split(NARRATIVE_MARK).forEach((part, i) => {
+    if (i % 2 === 1) {
+      lines.push('  '.repeat(level) + part);
+      return;
+    }
+    for (const tag of part.match(/<[^>]*>/g) ?? []) {
+      if (tag.startsWith('</')) level--;
+      lines.push('  '.repeat(level) + tag);
+      if (!tag.startsWith('</') && !tag.endsWith('/>')) level++;
+    }
+  });
+  return lines.join('\n');
 }
 
 function writeResource(resource: Json, path: string, depth: number, root = false): string {
@@ -391,7 +423,7 @@ function primitiveText(type: string, value: unknown, path: string): string {
 function writeXhtml(value: unknown, path: string): string {
   if (typeof value !== 'string') throw invalid(`${path} must be a string of XHTML`);
   checkNarrative(value, path);
-  return value.includes('\r') ? value.replace(/\r/g, '&#13;') : value;
+  return NARRATIVE_MARK + (value.includes('\r') ? value.replace(/\r/g, '&#13;') : value) + NARRATIVE_MARK;
 }
 
 function checkNarrative(div: string, path: string): void {

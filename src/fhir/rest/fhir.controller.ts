@@ -1,6 +1,6 @@
-import { Body, Controller, Delete, Get, Inject, Param, Patch, Post, Put, Req, Res } from '@nestjs/common';
+import { All, Body, Controller, Delete, Get, Inject, Param, Patch, Post, Put, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import type { BundleEntry, OperationOutcomeIssue, Parameters, Resource } from '@medplum/fhirtypes';
+import type { Binary, BundleEntry, OperationOutcomeIssue, Parameters, Resource } from '@medplum/fhirtypes';
 import type { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../core/tokens';
 import { Public } from '../../auth/public.decorator';
@@ -23,6 +23,8 @@ import { TRIAGE_REQUEST_CODE } from '../../ai/plugins/triage.plugin';
 import { ModelDeviceDirectory } from '../../ai/model-device-directory';
 import type { AuthContext } from '../../auth/auth.types';
 import { historyBundle } from './history-bundle';
+import { methodNotAllowed } from '../../http/allowed-methods';
+import { binaryFromBody, isNativeBinaryBody, sendNativeBinary, wantsNativeBinary } from './binary-http';
 import {
   fhirBase,
   header,
@@ -59,6 +61,16 @@ export class FhirController {
   metadata(@Req() req: Request, @Res() res: Response): void {
     negotiate(req);
     sendJson(res, 200, this.capabilities.json(fhirBase(req, this.config)));
+  }
+
+  /**
+   * The fixed paths below answer only GET: any other method there is 405 naming the ones allowed,
+   * rather than a 404 or the interaction a parameterised route would take it for (DELETE [type]).
+   */
+  @Public()
+  @All('metadata')
+  metadataOtherMethods(@Req() req: Request): never {
+    throw methodNotAllowed(req);
   }
 
   /** Search at system level: GET [base]?_type=...&... */
@@ -104,6 +116,11 @@ export class FhirController {
     sendJson(res, 200, stringifyFhirJson(historyBundle(fhirBase(req, this.config), req, result, params)));
   }
 
+  @All('_history')
+  systemHistoryOtherMethods(@Req() req: Request): never {
+    throw methodNotAllowed(req);
+  }
+
   @Get(':type/_history')
   async typeHistory(@Param('type') type: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     negotiate(req);
@@ -112,6 +129,12 @@ export class FhirController {
     const params = historyParams(req.query);
     const result = await this.reader.history({ ...params, resourceType: type, patientId: this.access.compartment(req.auth) ?? undefined });
     sendJson(res, 200, stringifyFhirJson(historyBundle(fhirBase(req, this.config), req, result, params)));
+  }
+
+  @All(':type/_history')
+  typeHistoryOtherMethods(@Param('type') type: string, @Req() req: Request): never {
+    requireResourceType(type);
+    throw methodNotAllowed(req);
   }
 
   /** Search at type level: GET [type]?... */
@@ -150,7 +173,9 @@ export class FhirController {
 
   @Get(':type/:id')
   async read(@Param('type') type: string, @Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
-    negotiate(req);
+    const native = type === 'Binary' && wantsNativeBinary(req);
+    if (native) req.fhirFormat = 'json'; // errors as FHIR JSON; the content itself in its own type
+    else negotiate(req);
     requireResourceType(type);
     requireFhirId(type, id, 'read');
     await this.requireRead(req.auth, type, id);
@@ -160,7 +185,8 @@ export class FhirController {
       res.status(304).end();
       return;
     }
-    sendJson(res, 200, subsetOf(req, found.json));
+    if (native) sendNativeBinary(res, JSON.parse(found.json) as Binary);
+    else sendJson(res, 200, subsetOf(req, found.json));
   }
 
   @Get(':type/:id/_history')
@@ -176,15 +202,31 @@ export class FhirController {
     sendJson(res, 200, stringifyFhirJson(historyBundle(fhirBase(req, this.config), req, result, params)));
   }
 
+  @All(':type/:id/_history')
+  instanceHistoryOtherMethods(@Param('type') type: string, @Req() req: Request): never {
+    requireResourceType(type);
+    throw methodNotAllowed(req);
+  }
+
   @Get(':type/:id/_history/:vid')
   async vread(@Param('type') type: string, @Param('id') id: string, @Param('vid') vid: string, @Req() req: Request, @Res() res: Response): Promise<void> {
-    negotiate(req);
+    const native = type === 'Binary' && wantsNativeBinary(req);
+    if (native) req.fhirFormat = 'json';
+    else negotiate(req);
     requireResourceType(type);
     requireFhirId(type, id, 'read');
     this.access.require(req.auth, type, 'r');
     const found = await this.reader.vread(type, id, vid, this.visibleAudited(req));
     setVersionHeaders(res, found);
-    sendJson(res, 200, subsetOf(req, found.json));
+    if (native) sendNativeBinary(res, JSON.parse(found.json) as Binary);
+    else sendJson(res, 200, subsetOf(req, found.json));
+  }
+
+  /** Versions are immutable: no PUT, PATCH or DELETE of one (http.html#vread). */
+  @All(':type/:id/_history/:vid')
+  versionOtherMethods(@Param('type') type: string, @Req() req: Request): never {
+    requireResourceType(type);
+    throw methodNotAllowed(req);
   }
 
   /** Patient/{id}/$everything (GET operations at instance level). */
@@ -269,7 +311,8 @@ export class FhirController {
   async create(@Param('type') type: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
     negotiate(req);
     requireResourceType(type);
-    requireJsonBody(req);
+    if (type === 'Binary' && isNativeBinaryBody(req)) body = binaryFromBody(req, asBuffer(body));
+    else requireJsonBody(req);
     this.access.requireWrite(req.auth, type, 'c');
     const ifNoneExist = header(req, 'if-none-exist');
     if (ifNoneExist !== undefined) {
@@ -294,7 +337,7 @@ export class FhirController {
   async conditionalDelete(@Param('type') type: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     negotiate(req);
     requireResourceType(type);
-    await this.runOne(req, res, { method: 'DELETE', resourceType: type, criteria: criteriaOf(req) });
+    await this.runOne(req, res, { method: 'DELETE', resourceType: type, criteria: criteriaOf(req), ifMatch: header(req, 'if-match') });
   }
 
   /** PATCH [type]/[id] with JSON Patch or FHIRPath Patch. */
@@ -346,10 +389,13 @@ export class FhirController {
     negotiate(req);
     requireResourceType(type);
     requireFhirId(type, id, 'write');
-    requireJsonBody(req);
+    if (type === 'Binary' && isNativeBinaryBody(req)) body = binaryFromBody(req, asBuffer(body), id);
+    else requireJsonBody(req);
     this.access.requireWrite(req.auth, type, 'u');
-    const ifMatch = req.headers['if-match'];
-    const result = await this.writer.update(txContext(req, fhirBase(req, this.config)), type, id, body, { ifMatch: typeof ifMatch === 'string' ? ifMatch : undefined });
+    const result = await this.writer.update(txContext(req, fhirBase(req, this.config)), type, id, body, {
+      ifMatch: header(req, 'if-match'),
+      ifNoneMatch: header(req, 'if-none-match'),
+    });
     this.sendWrite(req, res, result);
   }
 
@@ -435,6 +481,11 @@ export class FhirController {
     }
     sendJson(res, result.status, stringifyFhirJson(this.access.redact(req.auth, result.resource)));
   }
+}
+
+/** A raw body (express.raw leaves none when the request has no content). */
+function asBuffer(body: unknown): Buffer {
+  return Buffer.isBuffer(body) ? body : Buffer.alloc(0);
 }
 
 /** A read's JSON, shaped by `_summary` / `_elements` when the query has them (looked for in the raw URL: reads are the hot path). */

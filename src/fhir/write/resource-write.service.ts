@@ -5,7 +5,8 @@ import { withLocalReferences } from '../references/reference-rewriter';
 import { requireStorableReferences } from '../references/reference-forms';
 import { OutboxRepository, type ResourceAction } from '../../outbox/outbox.repository';
 import { validateFhirResource } from '../definitions/resource-validator';
-import { badRequest, preconditionFailed } from '../operation-outcome';
+import { badRequest, conflict, preconditionFailed } from '../operation-outcome';
+import { requirePersistedType } from '../definitions/stored-types';
 import { ProjectionWriter } from '../projection/projection.writer';
 import { owningPatientId } from '../store/resource-ownership';
 import { ResourceStore, type NewVersion, type StoredVersion } from '../store/resource-store.repository';
@@ -38,6 +39,8 @@ export interface DeleteOutcome {
 
 export interface UpdateOptions {
   ifMatch?: string;
+  /** `If-None-Match` of a PUT (RFC 9110 §13.1.2): `*` creates only if absent; ETags fail when the current version is one of them. */
+  ifNoneMatch?: string;
   /** The interaction history records: PUT (the default) or PATCH (the patch service's updates). */
   method?: 'PUT' | 'PATCH';
 }
@@ -177,6 +180,7 @@ export class ResourceWriteService {
   async createInTx(tx: Tx, resource: Resource): Promise<WriteOutcome> {
     // Bundles have resolved their urn:uuid and conditional references by now; what is left is stored as is.
     requireStorableReferences(resource);
+    requirePersistedType(resource.resourceType);
     const checked = await this.applyRules(tx, withoutClaimedAiSource(withLocalReferences(resource, tx.base), tx.actor), undefined);
     return this.writeVersion(tx, checked, undefined, 'POST', await this.ownerByTarget(tx, checked));
   }
@@ -186,8 +190,10 @@ export class ResourceWriteService {
     requireStorableReferences(given);
     const resource = withoutClaimedAiSource(withLocalReferences(given, tx.base), tx.actor);
     const { resourceType, id } = resource as Resource & { id: string };
+    requirePersistedType(resourceType);
     const current = await this.currentOf(tx, resourceType, id);
     checkIfMatch(current, options.ifMatch, `${resourceType}/${id}`);
+    checkIfNoneMatch(current, options.ifNoneMatch, `${resourceType}/${id}`);
     // Written back as read (the AI's meta.source aside, which it may not keep): nothing changes.
     if (current && !current.deleted && current.json && sameContent(withoutClaimedAiSource(parseFhirJson(current.json) as Resource, tx.actor), resource)) {
       const stored = parseFhirJson(current.json) as Resource;
@@ -205,6 +211,7 @@ export class ResourceWriteService {
   }
 
   async deleteInTx(tx: Tx, resourceType: string, id: string, options: UpdateOptions): Promise<DeleteOutcome> {
+    requirePersistedType(resourceType);
     const current = await this.currentOf(tx, resourceType, id);
     checkIfMatch(current, options.ifMatch, `${resourceType}/${id}`);
     // R4 (http.html#delete): deleting what does not exist, or no longer exists, succeeds and changes nothing.
@@ -418,6 +425,16 @@ function checkIfMatch(current: StoredVersion | undefined, ifMatch: string | unde
   if (current.versionId !== wanted) {
     throw preconditionFailed(`Version conflict: If-Match ${ifMatch} but the current version of ${ref} is ${current.versionId}`);
   }
+}
+
+/** A deleted resource has no current representation, so `*` holds for it as for one never created. */
+function checkIfNoneMatch(current: StoredVersion | undefined, ifNoneMatch: string | undefined, ref: string): void {
+  if (ifNoneMatch === undefined) return;
+  const tags = ifNoneMatch.trim() === '*' ? undefined : ifNoneMatch.split(',').map(parseETag);
+  if (tags?.includes(undefined)) throw badRequest(`If-None-Match must be * or ETags such as W/"1", got ${ifNoneMatch}`);
+  if (!current || current.deleted) return;
+  if (tags === undefined) throw preconditionFailed(`If-None-Match: * given but ${ref} exists (version ${current.versionId})`);
+  if (tags.includes(current.versionId)) throw preconditionFailed(`If-None-Match ${ifNoneMatch} but the current version of ${ref} is ${current.versionId}`);
 }
 
 export function parseETag(value: string): number | undefined {
