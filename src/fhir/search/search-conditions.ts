@@ -430,7 +430,12 @@ function chainCondition(type: string, row: RowRef, head: string, rest: string, v
       ...(ctx.compartment !== undefined ? [sharedTargetVisible(t, sql`${x}.target_id`, ctx.compartment, alias('v', ctx))] : []),
     ]),
   );
-  return sql`EXISTS (SELECT 1 FROM search_reference ${x} WHERE ${rowMatch(x, row, code, ctx)} AND ${or(branches)})`;
+  // A chain inside a chain or a _has (`encounter.subject.name`) is probed per reference (OFFSET 0
+  // keeps PostgreSQL from flattening it into the outer joins). Flattened, every level became a
+  // nested loop whose inner side scans all index rows of its code when the planner has no
+  // statistics yet (a first import; autovacuum off): 176 s for 1,535 Observations instead of 0.3 s.
+  const fence = depth > 0 ? sql` OFFSET 0` : sql``;
+  return sql`EXISTS (SELECT 1 FROM search_reference ${x} WHERE ${rowMatch(x, row, code, ctx)} AND ${or(branches)}${fence})`;
 }
 
 /** `_has:Source:refParam:param=x`: resources that a matching Source refers to through refParam. */
