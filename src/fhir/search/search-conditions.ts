@@ -97,10 +97,13 @@ function paramCondition(type: string, row: RowRef, def: SearchParamDef, modifier
   }
   if (modifier === 'missing') {
     if (value !== 'true' && value !== 'false') throw badRequest(`${def.code}:missing must be true or false`);
-    const table = indexTable(type, def.type === 'composite' ? (def.components?.[0]?.type ?? 'token') : def.type);
-    const code = def.type === 'composite' ? componentCode(def.code, 0) : def.code;
+    if (def.type === 'composite') {
+      // search.html#missing: a composite has a value when one element carries every component.
+      const exists = compositeGroup(type, row, def, undefined, ctx);
+      return value === 'true' ? sql`NOT ${exists}` : exists;
+    }
     const x = alias('m', ctx);
-    let exists = sql`EXISTS (SELECT 1 FROM ${raw(table)} ${x} WHERE ${rowMatch(x, row, code, ctx)})`;
+    let exists = sql`EXISTS (SELECT 1 FROM ${raw(indexTable(type, def.type))} ${x} WHERE ${rowMatch(x, row, def.code, ctx)})`;
     if (def.type === 'reference') {
       // A reference given only by its identifier (a logical reference) is a value too.
       const t = alias('m', ctx);
@@ -366,18 +369,24 @@ function compositeCondition(type: string, row: RowRef, def: SearchParamDef, valu
   const parts = splitUnescaped(value, '$');
   const components = def.components ?? [];
   if (parts.length !== components.length) throw badRequest(`${def.code}: a composite value has ${components.length} parts separated by $, got "${truncate(value)}"`);
+  return compositeGroup(type, row, def, parts, ctx);
+}
+
+/** One composite group of the row with a row for every component, each matching its part of the value (any value without `parts`). */
+function compositeGroup(type: string, row: RowRef, def: SearchParamDef, parts: string[] | undefined, ctx: ConditionContext): Sql {
+  const components = def.components ?? [];
   let inner: Sql | undefined;
   const aliases = components.map(() => alias('c', ctx));
   for (let n = components.length - 1; n >= 0; n--) {
     const c = components[n];
     const x = aliases[n];
     const sub = { code: def.code, type: c.type, targets: [] };
-    const match = valueMatch(x, sub, undefined, undefined, parts[n], false, ctx);
+    const match = parts ? [valueMatch(x, sub, undefined, undefined, parts[n], false, ctx)] : [];
     const link =
       n === 0
         ? rowMatch(x, row, componentCode(def.code, 0), ctx)
         : and([sql`${x}.resource_type = ${aliases[0]}.resource_type`, sql`${x}.resource_id = ${aliases[0]}.resource_id`, sql`${x}.grp = ${aliases[0]}.grp`, sql`${x}.code = ${nameLit(componentCode(def.code, n))}`]);
-    inner = sql`EXISTS (SELECT 1 FROM ${raw(indexTable(type, c.type))} ${x} WHERE ${link} AND ${match}${inner ? sql` AND ${inner}` : sql``})`;
+    inner = sql`EXISTS (SELECT 1 FROM ${raw(indexTable(type, c.type))} ${x} WHERE ${and([link, ...match, ...(inner ? [inner] : [])])})`;
   }
   return inner as Sql;
 }
