@@ -298,7 +298,8 @@ function dateRangeMatch(rl: Sql, rh: Sql, prefix: Prefix, low: string, high: str
 
 /**
  * Numbers: `100` stands for [99.5, 100.5) (its significant figures); eq/ne test the indexed value
- * against that range, the other prefixes against the value itself. Ranges in the index (low..high)
+ * against that range, and so do sa/eb (search.html#prefix: the ranges do not overlap, the row's
+ * after / before); gt/lt/ge/le test against the value itself. Ranges in the index (low..high)
  * match eq only when they lie inside the search range.
  */
 function numberMatch(x: ReturnType<typeof raw>, code: string, prefix: Prefix, text: string): Sql {
@@ -314,11 +315,13 @@ function numberMatch(x: ReturnType<typeof raw>, code: string, prefix: Prefix, te
     case 'ne':
       return sql`NOT ${contained}`;
     case 'gt':
+      return sql`${high} > ${v}`;
     case 'sa':
-      return prefix === 'gt' ? sql`${high} > ${v}` : sql`${low} > ${v}`;
+      return sql`${low} >= ${n.high}::numeric`;
     case 'lt':
+      return sql`${low} < ${v}`;
     case 'eb':
-      return prefix === 'lt' ? sql`${low} < ${v}` : sql`${high} < ${v}`;
+      return sql`${high} < ${n.low}::numeric`;
     case 'ge':
       return sql`${high} >= ${v}`;
     case 'le':
