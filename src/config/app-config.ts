@@ -61,6 +61,10 @@ export interface AppConfig {
   /** Search page sizes: the default _count and the largest a client may ask for. */
   searchDefaultCount: number;
   searchMaxCount: number;
+  /** Longest a search's statement may run (SET LOCAL statement_timeout); 0: no limit. */
+  searchTimeoutMs: number;
+  /** Most resources one search page includes (_include/_revinclude); more are left out and said so. */
+  searchMaxIncluded: number;
   logLevel: string;
   /** Which configuration values fell back to development defaults. */
   defaulted: string[];
@@ -158,6 +162,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     validationThreads: intVar(env, 'VALIDATION_THREADS', Math.max(1, Math.min(4, availableParallelism() - 1)), 0, 64, errors),
     searchDefaultCount: intVar(env, 'SEARCH_DEFAULT_COUNT', 20, 1, 10000, errors),
     searchMaxCount: intVar(env, 'SEARCH_MAX_COUNT', 1000, 1, 10000, errors),
+    searchTimeoutMs: intVar(env, 'SEARCH_TIMEOUT_MS', 5000, 0, 3_600_000, errors),
+    searchMaxIncluded: intVar(env, 'SEARCH_MAX_INCLUDED', 1000, 1, 100_000, errors),
     logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'warn' : 'info'),
     defaulted,
   };

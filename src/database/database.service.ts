@@ -54,6 +54,37 @@ export class DatabaseService {
   }
 
   /**
+   * Runs `fn`'s reads in one read-only transaction on one pooled connection, each statement limited
+   * to `timeoutMs` (SET LOCAL: it ends with the transaction, so the connection goes back to the pool
+   * without it; 0: no limit). A statement over it fails with SQLSTATE 57014 and the connection is
+   * free again at once.
+   */
+  async readTransaction<T>(timeoutMs: number, fn: (tx: Pick<Tx, 'query'>) => Promise<T>): Promise<T> {
+    return onPooledConnection(this.knex, async (conn) => {
+      let ended = false;
+      const tx: Pick<Tx, 'query'> = {
+        query: async <R>(sql: string, params: unknown[] = []) => {
+          if (ended) throw new Error(`Transaction already ended: ${sql}`);
+          assertNoUndefined(sql, params);
+          return this.prepares && params.length ? preparedOn<R>(conn, sql, params) : plainOn<R>(conn, sql, params);
+        },
+      };
+      await dropEvicted(conn);
+      let result: T;
+      try {
+        // One round trip (a simple query; the timeout is an integer written into the text).
+        await conn.query(`BEGIN READ ONLY${timeoutMs > 0 ? `; SET LOCAL statement_timeout = ${Math.floor(timeoutMs)}` : ''}`);
+        result = await fn(tx).finally(() => (ended = true));
+      } catch (e) {
+        await rollback(conn);
+        throw e;
+      }
+      await conn.query('COMMIT');
+      return result;
+    });
+  }
+
+  /**
    * Runs `fn` in one transaction whose changes the audit triggers attribute to `ctx.actor`, on one
    * pooled connection held throughout. Its statements are prepared (outside PgBouncer): the write
    * path's statements have a few fixed shapes whose planning otherwise cost as much as running them.

@@ -768,7 +768,8 @@ describe('number and quantity parameters', () => {
     await qty('value-quantity=le99.5', ['q99_5mg', 'q99_4999mg', 'q5milligram']);
     await qty('value-quantity=ne100', ['q100_5mg', 'q99_4999mg', 'q5milligram']);
     await qty('value-quantity=sa100', ['q100_5mg']);
-    await qty('value-quantity=eb99.5', ['q99_4999mg', 'q5milligram']);
+    // 99.5 stands for [99.45, 99.55): 99.4999 lies in it, so it does not end before it (search.html#prefix).
+    await qty('value-quantity=eb99.5', ['q5milligram']);
     await qty('value-quantity=ap100', ['q100mg', 'q99_5mg', 'q100_5mg', 'q99_4999mg', 'q100kg', 'q100text']);
     // sorted by value; the three at 100 by id
     const at100 = labels('q100mg', 'q100kg', 'q100text').map(refOf).sort();

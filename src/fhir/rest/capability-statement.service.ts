@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { CapabilityStatement, CapabilityStatementRestResource } from '@medplum/fhirtypes';
 import { fhirResourceTypes } from '../definitions/fhir-definitions';
 import { MAPPERS } from '../projection/mappers';
-import { searchParamsOf } from '../search/search-parameters';
+import { COMPONENT_ERRATA, searchParamsOf } from '../search/search-parameters';
 import { isEncryptedType } from '../store/sensitivity';
 import { NOT_PERSISTED_TYPES, SERVER_RECORDED_TYPES } from '../definitions/stored-types';
 import { APP_CONFIG } from '../../core/tokens';
@@ -105,6 +105,7 @@ export class CapabilityStatementService {
           definition: p.url,
           type: p.type,
           ...(isEncryptedType(type) && p.sensitive ? { documentation: 'Encrypted at rest: matched whole (exact after normalisation) through a keyed hash; :contains, :exact and :text are refused (400)' } : {}),
+          ...(COMPONENT_ERRATA[p.url] ? { documentation: COMPONENT_ERRATA[p.url].note } : {}),
         })),
       operation: [
         { name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' },
@@ -142,7 +143,8 @@ export class CapabilityStatementService {
           documentation:
             'All interactions need an OAuth2 bearer token from POST /auth/token (client credentials), except this statement. ' +
             'Search: every R4 search parameter with an expression, prefixes, modifiers (:missing :exact :contains :not :text :identifier :above/:below on uri by path segments, type modifiers), ' +
-            'chains, _has, composites, _include/_revinclude (:iterate; * for every reference parameter), _sort, _count with keyset paging (_cursor), _total, _summary, _elements (also on read and vread); ' +
+            'chains, _has, composites, _include/_revinclude (:iterate; * for every reference parameter; a versioned reference includes that version; at most SEARCH_MAX_INCLUDED resources a page, more are reported in an outcome entry), _sort, _count with keyset paging (_cursor), _total, _summary, _elements (also on read and vread); ' +
+            'a search whose statement runs longer than SEARCH_TIMEOUT_MS is stopped and answered 400 (OperationOutcome code too-costly); ' +
             'Prefer: handling=strict refuses unknown parameters (_text, _content and _query are not supported). Patient compartment search: Patient/{id}/{type} and Patient/{id}/* (membership by the R4 CompartmentDefinition: any compartment parameter referring to the Patient). ' +
             'Conditional interactions and references take any search criteria, held to the search scopes of the token as a search is; conditional references are resolved only inside transaction and batch Bundles (400 elsewhere). ' +
             'A Reference.reference is Type/id, an absolute URL or URN, or #id: a bare id is refused (400). A resource of a Patient compartment type filed under no patient (e.g. a subject known only by identifier) is never shown to patient-context tokens. ' +

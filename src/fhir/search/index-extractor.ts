@@ -340,3 +340,25 @@ function dedupeRows(rows: IndexRows): IndexRows {
   }
   return out;
 }
+
+/**
+ * The versioned literal references (`Observation/x/_history/1`) a reference parameter of the
+ * resource holds: the index keeps the resource they name, `_include` wants that version.
+ */
+export function versionedReferences(resource: Resource, code: string): Array<{ type: string; id: string; version: number }> {
+  const def = indexedParamsOf(resource.resourceType).find((d) => d.code === code);
+  if (def?.type !== 'reference' || !def.atom) return [];
+  let values: TypedValue[];
+  try {
+    values = def.atom.eval({ variables: {} }, [toTypedValue(resource)]);
+  } catch {
+    return [];
+  }
+  const out: Array<{ type: string; id: string; version: number }> = [];
+  for (const tv of values) {
+    const ref = (tv.value as { reference?: unknown } | null)?.reference;
+    const m = typeof ref === 'string' ? /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})\/_history\/(\d{1,9})$/.exec(ref) : null;
+    if (m) out.push({ type: m[1], id: m[2], version: Number(m[3]) });
+  }
+  return out;
+}

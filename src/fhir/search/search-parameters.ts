@@ -15,7 +15,7 @@ export interface SearchParamDef {
   /** Resource types a reference parameter may point to. */
   targets: string[];
   /** Composite parameters: their components, each with the referenced parameter's type. */
-  components?: Array<{ type: SearchParamType; expression: string; atom: FhirPathAtom }>;
+  components?: Array<{ type: SearchParamType; definition: string; expression: string; atom: FhirPathAtom }>;
   /**
    * Values of this parameter on an encrypted resource type are contact details or national
    * identifiers: they are indexed by keyed hash only (exact match), never in clear.
@@ -25,6 +25,20 @@ export interface SearchParamDef {
 
 /** The columns of the resource tables that stand in for these parameters; they have no index rows. */
 export const COLUMN_PARAMS = new Set(['_id', '_lastUpdated']);
+
+/**
+ * Known errata in R4's composite definitions: component expressions that do not select the element
+ * of the parameter the component names. DocumentReference `relationship` has them swapped
+ * (relatesto -> `code`, relation -> `target`); its components are relatesto (the target reference)
+ * then relation (the code), so a value is `DocumentReference/x$replaces`. A spec checks every other
+ * composite against its components' own definitions.
+ */
+export const COMPONENT_ERRATA: Record<string, { expressions: string[]; note: string }> = {
+  'http://hl7.org/fhir/SearchParameter/DocumentReference-relationship': {
+    expressions: ['target', 'code'],
+    note: "Value relatesto$relation (DocumentReference/x$replaces): the target and the code of one relatesTo. R4's component expressions are swapped (errata); each component matches its own element here.",
+  },
+};
 
 /** Paths to contact details and national identifiers (what an encrypted resource keeps secret). */
 const SENSITIVE_PATHS = /\.(identifier|telecom|address)\b/;
@@ -63,9 +77,11 @@ function load(): Map<string, Map<string, SearchParamDef>> {
         sensitive: !!expression && SENSITIVE_PATHS.test(expression),
       };
       if (sp.type === 'composite') {
-        def.components = (sp.component ?? []).map((c) => {
+        const errata = COMPONENT_ERRATA[sp.url as string];
+        def.components = (sp.component ?? []).map((c, n) => {
           const ref = byUrl.get(c.definition as string);
-          return { type: (ref?.type ?? 'token') as SearchParamType, expression: c.expression as string, atom: atomOf(c.expression as string) };
+          const expr = errata?.expressions[n] ?? (c.expression as string);
+          return { type: (ref?.type ?? 'token') as SearchParamType, definition: c.definition as string, expression: expr, atom: atomOf(expr) };
         });
       }
       params.set(def.code, def);

@@ -6,10 +6,11 @@ import { KeyRing } from '../../crypto/key-ring';
 import { DatabaseService, type Tx } from '../../database/database.service';
 import { and, join, or, raw, sql, Sql } from '../../database/sql-fragment';
 import { fhirResourceTypes, isResourceType, patientCompartmentParams, patientCompartmentPaths } from '../definitions/fhir-definitions';
-import { badRequest, forbidden } from '../operation-outcome';
-import type { StoredVersion } from '../store/resource-store.repository';
+import { badRequest, forbidden, OperationOutcomeError } from '../operation-outcome';
+import { ResourceStore, type StoredVersion } from '../store/resource-store.repository';
 import { clauseCondition, UnknownParameterError, type ConditionContext, type RowRef } from './search-conditions';
-import { searchParam } from './search-parameters';
+import { indexedParamsOf, searchParam } from './search-parameters';
+import { versionedReferences } from './index-extractor';
 import { isSecretParam } from './search-secrets';
 import { isEncryptedType } from '../store/sensitivity';
 import { SearchIndexWriter } from './search-index.writer';
@@ -102,8 +103,17 @@ interface SearchNote {
   kept?: boolean;
 }
 
+/** SQLSTATE of a statement cancelled, here by statement_timeout. */
+const QUERY_CANCELED = '57014';
+
+const tooCostly = (ms: number) =>
+  OperationOutcomeError.of(
+    400,
+    'too-costly',
+    `The search took longer than this server allows (${ms} ms) and was stopped. Narrow it: fewer chain levels or _has, a more selective value, another parameter that limits the resources searched, or _total=none.`,
+  );
+
 const ROW: RowRef = { type: sql`r.resource_type`, id: sql`r.id`, lastUpdated: sql`r.last_updated`, patientId: sql`r.patient_id` };
-const MAX_INCLUDED = 1000;
 
 /**
  * FHIR search over the search index: builds one SQL query from the clauses, pages it by keyset
@@ -145,6 +155,7 @@ export class SearchService {
     private readonly db: DatabaseService,
     private readonly index: SearchIndexWriter,
     private readonly keys: KeyRing,
+    private readonly store: ResourceStore,
   ) {}
 
   async search(input: SearchInput): Promise<Bundle> {
@@ -156,7 +167,28 @@ export class SearchService {
     return bundleJson(await this.run(input));
   }
 
+  /**
+   * Every statement of a search (page, total, includes) runs with SEARCH_TIMEOUT_MS: in a read-only
+   * transaction of its own, or inside the caller's (a bundle entry) with the limit set for the
+   * search's statements and put back after. A search over the limit is a 400 too-costly, and its
+   * connection is free again at once.
+   */
   private async run(input: SearchInput): Promise<RawBundle> {
+    const limit = this.config.searchTimeoutMs;
+    try {
+      if (!input.tx) return await this.db.readTransaction(limit, (tx) => this.runIn({ ...input, tx }));
+      if (!limit) return await this.runIn(input);
+      const [prev] = await input.tx.query<{ v: string }>(`SELECT current_setting('statement_timeout') AS v, set_config('statement_timeout', ?, true)`, [String(limit)]);
+      const out = await this.runIn(input);
+      await input.tx.query(`SELECT set_config('statement_timeout', ?, true)`, [prev.v]);
+      return out;
+    } catch (e) {
+      if ((e as { code?: string }).code === QUERY_CANCELED) throw tooCostly(limit);
+      throw e;
+    }
+  }
+
+  private async runIn(input: SearchInput): Promise<RawBundle> {
     const req = parseSearchRequest(input.params, { defaultCount: this.config.searchDefaultCount, maxCount: this.config.searchMaxCount });
     const types = this.typesOf(input, req).filter((t) => input.patientCompartment === undefined || inPatientTable(t));
     if (!types.length) throw badRequest(`${input.resourceType ?? '_type'}: no type searched is in the Patient compartment`);
@@ -226,17 +258,25 @@ export class SearchService {
     }
 
     const matches = page.map(toStored).filter((v): v is StoredVersion => !!v?.json && !v.deleted && (input.visible?.(v) ?? true));
-    const included = await this.includes(req, matches, input);
+    const { included, cut } = await this.includes(req, matches, input);
 
     const entry: Array<BundleEntry | RawEntry> = [
       ...matches.map((v) => this.entry(input.base, v, 'match', req)),
       ...included.map((v) => this.entry(input.base, v, 'include', req)),
     ];
-    if (ignored.length) {
+    if (ignored.length || cut) {
       const oo: OperationOutcome = {
         resourceType: 'OperationOutcome',
         issue: ignored.map((m) => ({ severity: 'warning', code: 'not-supported', diagnostics: `${m.kept ? '' : 'Ignored: '}${truncate(m.name)}: ${m.reason}` })),
       };
+      if (cut) {
+        // Never silent: the page's includes stop at SEARCH_MAX_INCLUDED, and the client is told how to get the rest.
+        oo.issue.push({
+          severity: 'warning',
+          code: 'too-costly',
+          diagnostics: `Only the first ${this.config.searchMaxIncluded} included resources are in this page; more match the _include/_revinclude. Ask for a smaller _count, or search the included type directly (e.g. Observation?subject=Patient/x instead of _revinclude=Observation:subject).`,
+        });
+      }
       entry.push({ resource: oo, search: { mode: 'outcome' } });
     }
     const link = this.links(input, req, keys, page, hasNext, hasPrevious, ignored);
@@ -418,24 +458,40 @@ export class SearchService {
     return arms;
   }
 
-  /** _include and _revinclude (with :iterate, up to 4 rounds), limited to what the caller may see. */
-  private async includes(req: SearchRequest, matches: StoredVersion[], input: SearchInput): Promise<StoredVersion[]> {
-    if (!req.include.length && !req.revinclude.length) return [];
+  /**
+   * _include and _revinclude (with :iterate, up to 4 rounds), limited to what the caller may see and
+   * to SEARCH_MAX_INCLUDED resources (`cut` when more would have come).
+   */
+  private async includes(req: SearchRequest, matches: StoredVersion[], input: SearchInput): Promise<{ included: StoredVersion[]; cut: boolean }> {
+    if (!req.include.length && !req.revinclude.length) return { included: [], cut: false };
+    const max = this.config.searchMaxIncluded;
     const seen = new Set(matches.map((m) => `${m.resourceType}/${m.id}`));
     const out: StoredVersion[] = [];
+    let cut = false;
     let frontier = matches;
-    for (let round = 0; round < 5 && frontier.length && out.length < MAX_INCLUDED; round++) {
+    for (let round = 0; round < 5 && frontier.length && !cut; round++) {
       const specsInc = req.include.filter((s) => round === 0 || s.iterate);
       const specsRev = req.revinclude.filter((s) => round === 0 || s.iterate);
       if (!specsInc.length && !specsRev.length) break;
       const wanted: StoredVersion[] = [];
-      for (const s of specsInc) wanted.push(...(await this.forwardRefs(s, frontier, input)));
-      for (const s of specsRev) wanted.push(...(await this.reverseRefs(s, frontier, input)));
+      // Each read asks for one more than the limit: that many back means some were left out.
+      const reads = [
+        ...specsInc.map((s) => async () => this.atVersions(s, frontier, await this.forwardRefs(s, frontier, input, max + 1), input)),
+        ...specsRev.map((s) => () => this.reverseRefs(s, frontier, input, max + 1)),
+      ];
+      for (const read of reads) {
+        const found = await read();
+        if (found.length > max) cut = true;
+        wanted.push(...found);
+      }
       const fresh = wanted.filter((w) => !seen.has(`${w.resourceType}/${w.id}`) && input.canRead(w.resourceType));
       if (!fresh.length) break;
       const next: StoredVersion[] = [];
       for (const v of fresh) {
-        if (out.length + next.length >= MAX_INCLUDED) break;
+        if (out.length + next.length >= max) {
+          cut = true;
+          break;
+        }
         const key = `${v.resourceType}/${v.id}`;
         if (seen.has(key) || v.deleted || !v.json) continue;
         if (input.compartment !== undefined && v.patientId !== null && v.patientId !== input.compartment) continue;
@@ -446,7 +502,32 @@ export class SearchService {
       out.push(...next);
       frontier = next;
     }
-    return out;
+    return { included: out, cut };
+  }
+
+  /**
+   * search.html#include: a versioned reference (`Observation/x/_history/1`) includes that version,
+   * not the current one. The index keeps only the resource, so the sources (already in memory) are
+   * read for the parameter's versioned references; other includes stay as they are.
+   */
+  private async atVersions(spec: IncludeSpec, from: StoredVersion[], found: StoredVersion[], input: SearchInput): Promise<StoredVersion[]> {
+    const versioned = new Map<string, number>();
+    for (const v of from) {
+      if ((spec.sourceType !== '*' && v.resourceType !== spec.sourceType) || !v.json?.includes('/_history/')) continue;
+      const resource = JSON.parse(v.json) as Resource;
+      const codes = spec.code !== '*' ? [spec.code] : indexedParamsOf(v.resourceType).filter((d) => d.type === 'reference').map((d) => d.code);
+      for (const code of codes) {
+        for (const r of versionedReferences(resource, code)) if (!spec.targetType || r.type === spec.targetType) versioned.set(`${r.type}/${r.id}`, r.version);
+      }
+    }
+    if (!versioned.size) return found;
+    return Promise.all(
+      found.map(async (v) => {
+        const version = versioned.get(`${v.resourceType}/${v.id}`);
+        if (version === undefined || version === v.versionId) return v;
+        return (await this.store.readVersion(v.resourceType, v.id, version, input.tx)) ?? v;
+      }),
+    );
   }
 
   /** The current stored versions of the resources `refs` (columns t, i) names, in one statement. */
@@ -462,7 +543,7 @@ export class SearchService {
     return rows.map(toStored);
   }
 
-  private async forwardRefs(spec: IncludeSpec, from: StoredVersion[], input: SearchInput): Promise<StoredVersion[]> {
+  private async forwardRefs(spec: IncludeSpec, from: StoredVersion[], input: SearchInput, limit: number): Promise<StoredVersion[]> {
     const { compartment } = input;
     const sources = from.filter((v) => spec.sourceType === '*' || v.resourceType === spec.sourceType);
     if (!sources.length) return [];
@@ -474,7 +555,7 @@ export class SearchService {
       WHERE ${keys} AND target_type IS NOT NULL ${byCode}
         ${spec.targetType ? sql`AND target_type = ${spec.targetType}` : sql``}
         ${confined('r')}
-      LIMIT ${MAX_INCLUDED})
+      LIMIT ${limit})
       UNION
       -- Canonical references (QuestionnaireResponse.questionnaire): the resources whose url they name.
       (SELECT DISTINCT u.resource_type, u.resource_id FROM search_reference r
@@ -482,10 +563,10 @@ export class SearchService {
       WHERE ${keys} AND r.target_type IS NULL AND r.url IS NOT NULL ${byCode}
         ${spec.targetType ? sql`AND u.resource_type = ${spec.targetType}` : sql``}
         ${confined('u')}
-      LIMIT ${MAX_INCLUDED})`, input.tx);
+      LIMIT ${limit})`, input.tx);
   }
 
-  private async reverseRefs(spec: IncludeSpec, to: StoredVersion[], input: SearchInput): Promise<StoredVersion[]> {
+  private async reverseRefs(spec: IncludeSpec, to: StoredVersion[], input: SearchInput, limit: number): Promise<StoredVersion[]> {
     const { compartment } = input;
     const targets = spec.targetType ? to.filter((v) => v.resourceType === spec.targetType) : to;
     if (!targets.length) return [];
@@ -500,7 +581,7 @@ export class SearchService {
       (SELECT DISTINCT resource_type AS t, resource_id AS i FROM search_reference r
       WHERE (target_id, target_type) IN (SELECT * FROM unnest(${targets.map((t) => t.id)}::text[], ${targets.map((t) => t.resourceType)}::text[]))
         ${bySource} ${byCode} ${confined}
-      LIMIT ${MAX_INCLUDED})
+      LIMIT ${limit})
       ${
         canonical.length
           ? sql`UNION
@@ -509,7 +590,7 @@ export class SearchService {
          JOIN search_reference r ON r.url = u.value COLLATE "default" AND r.target_type IS NULL
       WHERE (u.resource_type, u.resource_id) IN (SELECT * FROM unnest(${canonical.map((t) => t.resourceType)}::text[], ${canonical.map((t) => t.id)}::text[])) AND u.code = 'url'
         ${bySource} ${byCode} ${confined}
-      LIMIT ${MAX_INCLUDED})`
+      LIMIT ${limit})`
           : sql``
       }`, input.tx);
   }
