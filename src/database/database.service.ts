@@ -60,28 +60,8 @@ export class DatabaseService {
    * free again at once.
    */
   async readTransaction<T>(timeoutMs: number, fn: (tx: Pick<Tx, 'query'>) => Promise<T>): Promise<T> {
-    return onPooledConnection(this.knex, async (conn) => {
-      let ended = false;
-      const tx: Pick<Tx, 'query'> = {
-        query: async <R>(sql: string, params: unknown[] = []) => {
-          if (ended) throw new Error(`Transaction already ended: ${sql}`);
-          assertNoUndefined(sql, params);
-          return this.prepares && params.length ? preparedOn<R>(conn, sql, params) : plainOn<R>(conn, sql, params);
-        },
-      };
-      await dropEvicted(conn);
-      let result: T;
-      try {
-        // One round trip (a simple query; the timeout is an integer written into the text).
-        await conn.query(`BEGIN READ ONLY${timeoutMs > 0 ? `; SET LOCAL statement_timeout = ${Math.floor(timeoutMs)}` : ''}`);
-        result = await fn(tx).finally(() => (ended = true));
-      } catch (e) {
-        await rollback(conn);
-        throw e;
-      }
-      await conn.query('COMMIT');
-      return result;
-    });
+    // One round trip (a simple query; the timeout is an integer written into the text).
+    return this.onTransaction(`BEGIN READ ONLY${timeoutMs > 0 ? `; SET LOCAL statement_timeout = ${Math.floor(timeoutMs)}` : ''}`, (query) => fn({ query }));
   }
 
   /**
@@ -90,27 +70,31 @@ export class DatabaseService {
    * path's statements have a few fixed shapes whose planning otherwise cost as much as running them.
    */
   async transaction<T>(ctx: TxContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.onTransaction(
+      (conn) => `BEGIN; SELECT set_config('app.actor', ${conn.escapeLiteral(ctx.actor)}, true), set_config('app.request_id', ${conn.escapeLiteral(ctx.requestId ?? '')}, true)`,
+      (query) => fn({ actor: ctx.actor, base: ctx.base, query }),
+    );
+  }
+
+  /**
+   * One transaction on one pooled connection held throughout, opened by `begin` (BEGIN and its
+   * settings in one round trip: a simple query), committed when `fn` resolves, rolled back when it throws.
+   */
+  private onTransaction<T>(begin: string | ((conn: PgClient) => string), fn: (query: Tx['query']) => Promise<T>): Promise<T> {
     return onPooledConnection(this.knex, async (conn) => {
       // The connection goes back to the pool when the transaction ends: a late statement would run in someone else's.
       let ended = false;
-      const tx: Tx = {
-        actor: ctx.actor,
-        base: ctx.base,
-        query: async <R>(sql: string, params: unknown[] = []) => {
-          if (ended) throw new Error(`Transaction already ended: ${sql}`);
-          assertNoUndefined(sql, params);
-          // Statements without values (SAVEPOINT, ROLLBACK TO, SET CONSTRAINTS) gain nothing from being prepared.
-          return this.prepares && params.length ? preparedOn<R>(conn, sql, params) : plainOn<R>(conn, sql, params);
-        },
+      const query: Tx['query'] = async <R>(sql: string, params: unknown[] = []) => {
+        if (ended) throw new Error(`Transaction already ended: ${sql}`);
+        assertNoUndefined(sql, params);
+        // Statements without values (SAVEPOINT, ROLLBACK TO, SET CONSTRAINTS) gain nothing from being prepared.
+        return this.prepares && params.length ? preparedOn<R>(conn, sql, params) : plainOn<R>(conn, sql, params);
       };
       await dropEvicted(conn);
       let result: T;
       try {
-        // BEGIN and the audit context in one round trip (a simple query: the values as quoted literals).
-        await conn.query(
-          `BEGIN; SELECT set_config('app.actor', ${conn.escapeLiteral(ctx.actor)}, true), set_config('app.request_id', ${conn.escapeLiteral(ctx.requestId ?? '')}, true)`,
-        );
-        result = await fn(tx).finally(() => (ended = true));
+        await conn.query(typeof begin === 'string' ? begin : begin(conn));
+        result = await fn(query).finally(() => (ended = true));
       } catch (e) {
         await rollback(conn);
         throw e;
