@@ -42,8 +42,27 @@ it('stops searches over the limit with too-costly, frees their connections, and 
     await locker.query('ROLLBACK');
     await locker.end();
   }
-  // The connections are back, and none kept the search's timeout (SET LOCAL ended with its transaction).
+  // The connections are back; writes, on connections searches never use, have no such limit.
   const after = await api.get('Patient?name=Stra');
   expect(after.status).toBe(200);
   expect(after.body.entry.map((e: { resource: { id: string } }) => e.resource.id)).toEqual(['to-p1']);
+});
+
+it('stops a $everything over the limit the same way', async () => {
+  const locker = await rawClient(t.db.url);
+  try {
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE fhir_patient_resource IN ACCESS EXCLUSIVE MODE');
+    const res = await api.get('Patient/to-p1/$everything');
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'too-costly' }] });
+  } finally {
+    await locker.query('ROLLBACK');
+    await locker.end();
+  }
+  const after = await api.get('Patient/to-p1/$everything');
+  expect(after.status).toBe(200);
+  expect(after.body.entry.map((e: { resource: { id: string } }) => e.resource.id)).toEqual(['to-p1']);
+  const write = await api.put('Patient/to-p1', { resourceType: 'Patient', id: 'to-p1', name: [{ family: 'Strand' }], active: true });
+  expect(write.status).toBe(200);
 });

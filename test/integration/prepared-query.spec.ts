@@ -2,6 +2,7 @@ import { MikroORM, type PostgreSqlConnection } from '@mikro-orm/postgresql';
 import { mikroOrmConfig } from '../../src/database/mikro-orm.config';
 import { DatabaseService } from '../../src/database/database.service';
 import { positional, PREPARED_PER_CONNECTION, preparedQuery, statementName } from '../../src/database/prepared-query';
+import type { AppConfig } from '../../src/config/app-config';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 
 describe('prepared queries', () => {
@@ -100,6 +101,34 @@ describe('prepared queries', () => {
         late = (sql) => tx.query(sql);
       });
       await expect(late!('SELECT 1')).rejects.toThrow(/Transaction already ended/);
+    });
+
+    describe('bounded reads', () => {
+      const setting = async (q: (sql: string, p?: unknown[]) => Promise<Array<Record<string, string>>>) =>
+        (await q("SELECT current_setting('statement_timeout') AS t, current_setting('transaction_read_only') AS ro"))[0];
+
+      it.each([
+        ['on a direct connection: a pool of their own, settings for the connection', true],
+        ['through a pooler: a read-only transaction with SET LOCAL', false],
+      ])('%s: read-only, limited, and never leaving the limit on the shared pool', async (_, direct) => {
+        const config = { databaseUrl: db.url, databaseDirectUrl: direct ? db.url : `${db.url}?pooler=1` } as AppConfig;
+        const service = new DatabaseService(orm, config);
+        try {
+          await service.query('CREATE TABLE IF NOT EXISTS bounded_probe (n int)');
+          expect(await service.boundedRead(150, (tx) => setting(tx.query))).toEqual({ t: '150ms', ro: 'on' });
+          await expect(service.boundedRead(150, (tx) => tx.query('INSERT INTO bounded_probe VALUES (?::int)', [1]))).rejects.toMatchObject({ code: '25006' });
+          const started = Date.now();
+          await expect(service.boundedRead(150, (tx) => tx.query('SELECT pg_sleep(?::float8)', [5]))).rejects.toMatchObject({ code: '57014' });
+          expect(Date.now() - started).toBeLessThan(3000);
+          // The connection that timed out answers the next read; the shared pool has no limit and writes.
+          expect(await service.boundedRead(150, (tx) => tx.query<{ n: number }>('SELECT 1 + ?::int AS n', [1]))).toEqual([{ n: 2 }]);
+          expect(await setting(service.query.bind(service))).toEqual({ t: '0', ro: 'off' });
+          await service.transaction({ actor: 'test' }, (tx) => tx.query('INSERT INTO bounded_probe VALUES (?::int)', [2]));
+          expect(await service.boundedRead(0, (tx) => setting(tx.query))).toEqual({ t: '0', ro: 'on' });
+        } finally {
+          await service.onApplicationShutdown();
+        }
+      });
     });
 
     it('keeps working after a statement fails', async () => {

@@ -1,5 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Bundle } from '@medplum/fhirtypes';
+import type { AppConfig } from '../../config/app-config';
+import { APP_CONFIG } from '../../core/tokens';
 import { KeyRing } from '../../crypto/key-ring';
 import { DatabaseService } from '../../database/database.service';
 import { badRequest, gone, notFound } from '../operation-outcome';
@@ -8,6 +10,7 @@ import { fhirResourceTypes, isResourceType } from '../definitions/fhir-definitio
 import { hiddenFromPatients, mayReferToPatient, patientRecordType, sharedVisibleTo } from '../definitions/patient-references';
 import { bundleJson, bundleObject, type RawBundle, type RawEntry } from '../search/bundle-json';
 import { sharedContentVisible } from '../search/shared-visibility';
+import { timedOut, tooCostly } from '../search/search-timeout';
 
 export interface EverythingQuery {
   patientId: string;
@@ -42,6 +45,7 @@ const sharedTypes = () =>
 @Injectable()
 export class EverythingService {
   constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly db: DatabaseService,
     private readonly keys: KeyRing,
   ) {}
@@ -146,8 +150,15 @@ export class EverythingService {
     return { resourceType: 'Bundle', type: 'searchset', total, link: links, entry };
   }
 
-  private stableQuery<T>(text: string, params: unknown[]): Promise<T[]> {
-    return this.db.queryPrepared<T>(text, params);
+  /** The page's statement, read-only and within SEARCH_TIMEOUT_MS as a search's are (400 too-costly beyond). */
+  private async stableQuery<T>(text: string, params: unknown[]): Promise<T[]> {
+    const limit = this.config.searchTimeoutMs;
+    try {
+      return await this.db.boundedRead(limit, (tx) => tx.query<T>(text, params));
+    } catch (e) {
+      if (timedOut(e)) throw tooCostly(limit);
+      throw e;
+    }
   }
 
   /** 404 for an unknown Patient, 410 for a deleted one, as a read answers (without decrypting it). */

@@ -1,6 +1,6 @@
 import { sql } from '../../database/sql-fragment';
 import { loadFhirDefinitions } from '../definitions/fhir-definitions';
-import { clauseCondition, type ConditionContext } from './search-conditions';
+import { clauseCondition, sameValueCondition, type ConditionContext } from './search-conditions';
 
 beforeAll(() => loadFhirDefinitions());
 
@@ -35,5 +35,23 @@ describe('chains', () => {
     const text = clauseCondition('Observation', row, 'encounter.subject.name', 'x', ctx()).text;
     expect(text).toContain(`target_type = 'Patient'`);
     expect(text).not.toContain(`'Group'`);
+  });
+});
+
+describe('repeated date clauses', () => {
+  const exists = (text: string) => text.split('EXISTS').length - 1;
+
+  it('test one index row for a parameter of at most one value per resource', () => {
+    const cond = sameValueCondition('Observation', row, 'date', ['ge2020', 'lt2021,gt2022'], ctx());
+    expect(cond && exists(cond.text)).toBe(1);
+  });
+
+  it('are left one by one where a resource may have several values, or for columns, modifiers and chains', () => {
+    const allergy = { ...row, type: sql`'AllergyIntolerance'::text` };
+    expect(sameValueCondition('AllergyIntolerance', allergy, 'onset', ['lt2011', 'gt2019'], ctx())).toBeUndefined();
+    expect(sameValueCondition('Observation', row, '_lastUpdated', ['ge2020', 'lt2021'], ctx())).toBeUndefined();
+    expect(sameValueCondition('Observation', row, 'date:missing', ['false', 'false'], ctx())).toBeUndefined();
+    expect(sameValueCondition('Observation', row, 'code', ['a', 'b'], ctx())).toBeUndefined();
+    expect(sameValueCondition('Observation', row, 'date', ['ge2020'], ctx())).toBeUndefined();
   });
 });

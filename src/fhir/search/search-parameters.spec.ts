@@ -1,7 +1,9 @@
-import type { Bundle, DocumentReference, SearchParameter } from '@medplum/fhirtypes';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Bundle, DocumentReference, Resource, SearchParameter } from '@medplum/fhirtypes';
 import { fhirResourceTypes, loadFhirDefinitions } from '../definitions/fhir-definitions';
 import { componentCode, extractIndexRows } from './index-extractor';
-import { expressionFor, searchParamsOf } from './search-parameters';
+import { atMostOneValue, expressionFor, searchParamsOf } from './search-parameters';
 
 beforeAll(() => loadFhirDefinitions());
 
@@ -46,5 +48,44 @@ describe('composite components', () => {
     expect(target).toMatchObject({ targetType: 'DocumentReference', targetId: 'd1' });
     expect(code).toMatchObject({ value: 'replaces' });
     expect(target?.grp).toBe(code?.grp);
+  });
+});
+
+describe('atMostOneValue', () => {
+  it('holds for plain paths of 0..1 steps only', () => {
+    const def = (type: string, code: string) => searchParamsOf(type).get(code)!;
+    expect(atMostOneValue('Observation', def('Observation', 'date'))).toBe(true); // Observation.effective[x]
+    expect(atMostOneValue('Patient', def('Patient', 'birthdate'))).toBe(true);
+    expect(atMostOneValue('ClaimResponse', def('ClaimResponse', 'payment-date'))).toBe(true); // through a 0..1 backbone
+    expect(atMostOneValue('AllergyIntolerance', def('AllergyIntolerance', 'onset'))).toBe(false); // reaction is 0..*
+    expect(atMostOneValue('Condition', def('Condition', 'onset-date'))).toBe(false); // a union of casts
+    expect(atMostOneValue('Patient', def('Patient', 'name'))).toBe(false);
+  });
+
+  it('never holds for a date parameter that gives a resource more than one index row (every official R4 example)', () => {
+    const examples = path.dirname(require.resolve('hl7.fhir.r4.examples/package.json'));
+    const resources: Resource[] = [];
+    for (const f of readdirSync(examples)) {
+      if (!f.endsWith('.json') || f === 'package.json') continue;
+      const r = JSON.parse(readFileSync(path.join(examples, f), 'utf8')) as Resource;
+      if (!r.resourceType) continue;
+      resources.push(r);
+      if (r.resourceType === 'Bundle') for (const e of (r as Bundle).entry ?? []) if (e.resource) resources.push(e.resource);
+    }
+    expect(resources.length).toBeGreaterThan(2000);
+    const wrong: string[] = [];
+    let checked = 0;
+    for (const r of resources) {
+      const perCode = new Map<string, number>();
+      for (const row of extractIndexRows(r).date) perCode.set(row.code, (perCode.get(row.code) ?? 0) + 1);
+      for (const [code, n] of perCode) {
+        const def = searchParamsOf(r.resourceType).get(code);
+        if (!def || !atMostOneValue(r.resourceType, def)) continue;
+        checked++;
+        if (n > 1) wrong.push(`${r.resourceType}/${r.id} ${code}: ${n} rows`);
+      }
+    }
+    expect(checked).toBeGreaterThan(500);
+    expect(wrong).toEqual([]);
   });
 });

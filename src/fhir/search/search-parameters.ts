@@ -1,4 +1,4 @@
-import { parseFhirPath, type FhirPathAtom } from '@medplum/core';
+import { parseFhirPath, tryGetDataType, type FhirPathAtom } from '@medplum/core';
 import type { Bundle, SearchParameter } from '@medplum/fhirtypes';
 import { fhirResourceTypes } from '../definitions/fhir-definitions';
 
@@ -143,4 +143,34 @@ function splitTopLevel(expression: string): string[] {
   }
   if (cur.trim()) parts.push(cur.trim());
   return parts;
+}
+
+const singleValued = new Map<string, boolean>();
+
+/**
+ * Whether the parameter's path for this type selects at most one element of a resource: a plain
+ * path (`Observation.effective`, no union, filter or function) whose every step is 0..1 in the R4
+ * definitions. Conservative: anything the definitions cannot vouch for is false. Pure (memoised).
+ */
+export function atMostOneValue(resourceType: string, def: SearchParamDef): boolean {
+  const key = `${resourceType}.${def.code}`;
+  let known = singleValued.get(key);
+  if (known === undefined) singleValued.set(key, (known = plainSingleValuedPath(resourceType, def.expression)));
+  return known;
+}
+
+function plainSingleValuedPath(resourceType: string, expression: string | undefined): boolean {
+  if (!expression || !/^[A-Z][A-Za-z]*(\.[a-z][A-Za-z]*)+$/.test(expression)) return false;
+  const [root, ...steps] = expression.split('.');
+  if (root !== resourceType) return false;
+  let type = root;
+  for (let i = 0; i < steps.length; i++) {
+    const elements = tryGetDataType(type)?.elements;
+    const element = elements?.[steps[i]] ?? elements?.[`${steps[i]}[x]`];
+    if (!element || element.max !== 1) return false;
+    if (i === steps.length - 1) return true;
+    if (element.type?.length !== 1 || !element.type[0].code || element.type[0].code === 'BackboneElement') return false;
+    type = element.type[0].code;
+  }
+  return false;
 }

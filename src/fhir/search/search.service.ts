@@ -8,7 +8,8 @@ import { and, join, or, raw, sql, Sql } from '../../database/sql-fragment';
 import { fhirResourceTypes, isResourceType, patientCompartmentParams, patientCompartmentPaths } from '../definitions/fhir-definitions';
 import { badRequest, forbidden, OperationOutcomeError } from '../operation-outcome';
 import { ResourceStore, type StoredVersion } from '../store/resource-store.repository';
-import { clauseCondition, UnknownParameterError, type ConditionContext, type RowRef } from './search-conditions';
+import { timedOut, tooCostly } from './search-timeout';
+import { clauseCondition, sameValueCondition, UnknownParameterError, type ConditionContext, type RowRef } from './search-conditions';
 import { indexedParamsOf, searchParam } from './search-parameters';
 import { versionedReferences } from './index-extractor';
 import { isSecretParam } from './search-secrets';
@@ -103,16 +104,6 @@ interface SearchNote {
   kept?: boolean;
 }
 
-/** SQLSTATE of a statement cancelled, here by statement_timeout. */
-const QUERY_CANCELED = '57014';
-
-const tooCostly = (ms: number) =>
-  OperationOutcomeError.of(
-    400,
-    'too-costly',
-    `The search took longer than this server allows (${ms} ms) and was stopped. Narrow it: fewer chain levels or _has, a more selective value, another parameter that limits the resources searched, or _total=none.`,
-  );
-
 const ROW: RowRef = { type: sql`r.resource_type`, id: sql`r.id`, lastUpdated: sql`r.last_updated`, patientId: sql`r.patient_id` };
 
 /**
@@ -168,22 +159,22 @@ export class SearchService {
   }
 
   /**
-   * Every statement of a search (page, total, includes) runs with SEARCH_TIMEOUT_MS: in a read-only
-   * transaction of its own, or inside the caller's (a bundle entry) with the limit set for the
+   * Every statement of a search (page, total, includes) runs with SEARCH_TIMEOUT_MS: read-only, on a
+   * connection of its own (DatabaseService.boundedRead), or inside the caller's (a bundle entry) with the limit set for the
    * search's statements and put back after. A search over the limit is a 400 too-costly, and its
    * connection is free again at once.
    */
   private async run(input: SearchInput): Promise<RawBundle> {
     const limit = this.config.searchTimeoutMs;
     try {
-      if (!input.tx) return await this.db.readTransaction(limit, (tx) => this.runIn({ ...input, tx }));
+      if (!input.tx) return await this.db.boundedRead(limit, (tx) => this.runIn({ ...input, tx }));
       if (!limit) return await this.runIn(input);
       const [prev] = await input.tx.query<{ v: string }>(`SELECT current_setting('statement_timeout') AS v, set_config('statement_timeout', ?, true)`, [String(limit)]);
       const out = await this.runIn(input);
       await input.tx.query(`SELECT set_config('statement_timeout', ?, true)`, [prev.v]);
       return out;
     } catch (e) {
-      if ((e as { code?: string }).code === QUERY_CANCELED) throw tooCostly(limit);
+      if (timedOut(e)) throw tooCostly(limit);
       throw e;
     }
   }
@@ -387,7 +378,18 @@ export class SearchService {
   /** The AND of every clause; at system level each clause applies to the types that define it. */
   private conditions(types: string[], req: SearchRequest, ctx: ConditionContext, strict: boolean, ignored: SearchNote[]): Sql {
     const parts: Sql[] = [];
+    const merged = new Set<string>();
     for (const clause of req.clauses) {
+      if (merged.has(clause.name)) continue;
+      if (types.length === 1) {
+        const same = req.clauses.filter((c) => c.name === clause.name);
+        const cond = sameValueCondition(types[0], { ...ROW, type: sql`${nameLit(types[0])}::text` }, clause.name, same.map((c) => c.value), ctx);
+        if (cond) {
+          merged.add(clause.name);
+          parts.push(cond);
+          continue;
+        }
+      }
       const perType: Sql[] = [];
       let unknown: UnknownParameterError | undefined;
       const lacking: string[] = [];
