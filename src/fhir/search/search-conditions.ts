@@ -381,7 +381,12 @@ function referenceMatch(x: ReturnType<typeof raw>, def: { code: string; targets:
   }
   if (/^[A-Za-z0-9\-.]{1,64}$/.test(v)) {
     const types = targetType ? [targetType] : def.targets;
-    return types.length ? sql`(${x}.target_id = ${v} AND ${x}.target_type = ANY(${types}::text[]))` : sql`${x}.target_id = ${v}`;
+    if (!types.length) return sql`${x}.target_id = ${v}`;
+    // One type (patient, a type modifier): equality, so that the target index is read from
+    // (id, type, resource type, code) exactly. As = ANY(array) PostgreSQL kept the type as a filter
+    // and read every reference to the id, of every resource type: all of a patient's AuditEvents too.
+    if (types.length === 1) return sql`(${x}.target_id = ${v} AND ${x}.target_type = ${types[0]})`;
+    return sql`(${x}.target_id = ${v} AND ${x}.target_type = ANY(${types}::text[]))`;
   }
   if (/^[a-z][a-z0-9+.-]*:/i.test(v)) return sql`${x}.url = ${capText(v.split('|')[0])}`;
   throw badRequest(`${def.code}: "${truncate(value)}" is not a reference (Type/id, id, or an absolute URL)`);
