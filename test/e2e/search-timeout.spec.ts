@@ -25,11 +25,21 @@ afterAll(async () => {
   await t?.close();
 });
 
-it('stops searches over the limit with too-costly, frees their connections, and leaves the settings of the pool alone', async () => {
+/** Runs `fn` while another session holds an exclusive lock on `table`: reads of it wait until statement_timeout. */
+async function whileLocked(table: string, fn: () => Promise<void>): Promise<void> {
   const locker = await rawClient(t.db.url);
   try {
     await locker.query('BEGIN');
-    await locker.query('LOCK TABLE search_string IN ACCESS EXCLUSIVE MODE');
+    await locker.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+    await fn();
+  } finally {
+    await locker.query('ROLLBACK');
+    await locker.end();
+  }
+}
+
+it('stops searches over the limit with too-costly, frees their connections, and leaves the settings of the pool alone', async () => {
+  await whileLocked('search_string', async () => {
     // Twice as many as the pool has connections: without the limit they would all wait for the lock.
     const answers = await Promise.all(Array.from({ length: POOL * 2 }, () => api.get('Patient?name=Stra')));
     for (const res of answers) {
@@ -38,10 +48,7 @@ it('stops searches over the limit with too-costly, frees their connections, and 
       expect(res.body.issue[0].diagnostics).toContain(`${TIMEOUT_MS} ms`);
       expect(JSON.stringify(res.body)).not.toMatch(/SELECT |FROM |search_string|canceling statement/);
     }
-  } finally {
-    await locker.query('ROLLBACK');
-    await locker.end();
-  }
+  });
   // The connections are back; writes, on connections searches never use, have no such limit.
   const after = await api.get('Patient?name=Stra');
   expect(after.status).toBe(200);
@@ -49,17 +56,11 @@ it('stops searches over the limit with too-costly, frees their connections, and 
 });
 
 it('stops a $everything over the limit the same way', async () => {
-  const locker = await rawClient(t.db.url);
-  try {
-    await locker.query('BEGIN');
-    await locker.query('LOCK TABLE fhir_patient_resource IN ACCESS EXCLUSIVE MODE');
+  await whileLocked('fhir_patient_resource', async () => {
     const res = await api.get('Patient/to-p1/$everything');
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'too-costly' }] });
-  } finally {
-    await locker.query('ROLLBACK');
-    await locker.end();
-  }
+  });
   const after = await api.get('Patient/to-p1/$everything');
   expect(after.status).toBe(200);
   expect(after.body.entry.map((e: { resource: { id: string } }) => e.resource.id)).toEqual(['to-p1']);

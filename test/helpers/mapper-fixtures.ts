@@ -15,6 +15,19 @@ export function hl7Example<T extends Resource>(name: string): T {
   return JSON.parse(readFileSync(path.join(EXAMPLES_DIR, `${name}.json`), 'utf8')) as T;
 }
 
+/** Every official HL7 R4 JSON example, with the resources of example Bundles after each Bundle. */
+export function hl7Examples(): Resource[] {
+  const resources: Resource[] = [];
+  for (const f of readdirSync(EXAMPLES_DIR)) {
+    if (!f.endsWith('.json') || f === 'package.json') continue;
+    const r = JSON.parse(readFileSync(path.join(EXAMPLES_DIR, f), 'utf8')) as Resource;
+    if (!r.resourceType) continue;
+    resources.push(r);
+    if (r.resourceType === 'Bundle') for (const e of (r as Bundle).entry ?? []) if (e.resource) resources.push(e.resource);
+  }
+  return resources;
+}
+
 /** A blind index stand-in: SHA-256 of the value (the real one is a keyed HMAC). */
 export const fakeCtx: MapperContext = { blindIndex: (value) => createHash('sha256').update(value).digest() };
 

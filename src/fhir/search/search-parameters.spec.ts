@@ -1,6 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import type { Bundle, DocumentReference, Resource, SearchParameter } from '@medplum/fhirtypes';
+import type { Bundle, DocumentReference, SearchParameter } from '@medplum/fhirtypes';
+import { hl7Examples } from '../../../test/helpers/mapper-fixtures';
 import { fhirResourceTypes, loadFhirDefinitions } from '../definitions/fhir-definitions';
 import { componentCode, extractIndexRows } from './index-extractor';
 import { atMostOneValue, expressionFor, searchParamsOf } from './search-parameters';
@@ -63,15 +62,7 @@ describe('atMostOneValue', () => {
   });
 
   it('never holds for a date parameter that gives a resource more than one index row (every official R4 example)', () => {
-    const examples = path.dirname(require.resolve('hl7.fhir.r4.examples/package.json'));
-    const resources: Resource[] = [];
-    for (const f of readdirSync(examples)) {
-      if (!f.endsWith('.json') || f === 'package.json') continue;
-      const r = JSON.parse(readFileSync(path.join(examples, f), 'utf8')) as Resource;
-      if (!r.resourceType) continue;
-      resources.push(r);
-      if (r.resourceType === 'Bundle') for (const e of (r as Bundle).entry ?? []) if (e.resource) resources.push(e.resource);
-    }
+    const resources = hl7Examples();
     expect(resources.length).toBeGreaterThan(2000);
     const wrong: string[] = [];
     let checked = 0;

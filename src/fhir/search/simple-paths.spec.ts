@@ -4,6 +4,7 @@ import type { Bundle, Patient, Resource } from '@medplum/fhirtypes';
 import { loadFhirDefinitions } from '../definitions/fhir-definitions';
 import { extractIndexRows, extractIndexRowsByEngine, type IndexRows } from './index-extractor';
 import { compileSimplePaths, evalSimplePaths } from './simple-paths';
+import { hl7Examples } from '../../../test/helpers/mapper-fixtures';
 
 beforeAll(() => loadFhirDefinitions());
 
@@ -94,15 +95,7 @@ describe('extractIndexRows with plain paths', () => {
   });
 
   it('gives exactly the engine-evaluated rows for every official R4 example and every Synthea fixture resource', () => {
-    const resources: Resource[] = [];
-    const examples = path.dirname(require.resolve('hl7.fhir.r4.examples/package.json'));
-    for (const f of readdirSync(examples)) {
-      if (!f.endsWith('.json') || f === 'package.json') continue;
-      const r = JSON.parse(readFileSync(path.join(examples, f), 'utf8')) as Resource;
-      if (!r.resourceType) continue;
-      resources.push(r);
-      if (r.resourceType === 'Bundle') for (const e of (r as Bundle).entry ?? []) if (e.resource) resources.push(e.resource);
-    }
+    const resources: Resource[] = hl7Examples();
     const synthea = path.join(__dirname, '..', '..', '..', '..', 'shared', 'fixtures', 'synthea');
     if (existsSync(synthea)) {
       for (const sub of ['smart', 'data-pipes']) {
