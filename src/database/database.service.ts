@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnApplicationShutdown, Optional } from '@nestjs/common';
 import { MikroORM, type PostgreSqlConnection } from '@mikro-orm/postgresql';
 import { Pool } from 'pg';
+import { readPoolConfig } from './read-pool';
 import type { Knex } from '@mikro-orm/postgresql';
 import { assertNoUndefined, dropEvicted, onPooledConnection, plainOn, preparedOn, preparedQuery, type PgClient } from './prepared-query';
 import type { AppConfig } from '../config/app-config';
@@ -95,13 +96,7 @@ export class DatabaseService implements OnApplicationShutdown {
   private readPool(timeoutMs: number): Pool {
     let pool = this.readPools.get(timeoutMs);
     if (!pool) {
-      pool = new Pool({
-        connectionString: this.config!.databaseUrl,
-        max: Number(process.env.PG_POOL_MAX || 10),
-        idleTimeoutMillis: 30_000,
-        // Startup settings: for the connection's whole life, never lifted by a statement of ours.
-        options: `-c default_transaction_read_only=on -c statement_timeout=${timeoutMs}`,
-      });
+      pool = new Pool(readPoolConfig(this.config!.databaseUrl, timeoutMs, Number(process.env.PG_POOL_MAX || 10)));
       // An idle connection the server closed: the pool drops it; nothing is waiting on it.
       pool.on('error', () => undefined);
       this.readPools.set(timeoutMs, pool);

@@ -129,6 +129,17 @@ describe('prepared queries', () => {
           await service.onApplicationShutdown();
         }
       });
+
+      it("keeps the options of DATABASE_URL on the read pool's connections, with its own settings", async () => {
+        const url = `${db.url}?options=${encodeURIComponent('-c search_path=public,pg_catalog -c statement_timeout=0')}`;
+        const service = new DatabaseService(orm, { databaseUrl: url, databaseDirectUrl: url } as AppConfig);
+        try {
+          const [row] = await service.boundedRead(150, (tx) => tx.query<Record<string, string>>("SELECT current_setting('search_path') AS p, current_setting('statement_timeout') AS t, current_setting('transaction_read_only') AS ro"));
+          expect(row).toEqual({ p: 'public,pg_catalog', t: '150ms', ro: 'on' });
+        } finally {
+          await service.onApplicationShutdown();
+        }
+      });
     });
 
     it('keeps working after a statement fails', async () => {
