@@ -5,6 +5,7 @@ import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { dropDatabase, prepareDatabase } from '../src/database/database-bootstrap';
+import { queuePrefixPatterns, unlinkKeys } from './lib/queue-keys';
 import { runImport } from './import';
 
 /**
@@ -91,15 +92,16 @@ export async function startBenchApi(env: NodeJS.ProcessEnv = {}): Promise<BenchA
   await prepareDatabase(databaseUrl);
   // BENCH_NODE_ARGS: extra node flags for the API process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const queuePrefix = env.QUEUE_PREFIX ?? `bench${randomBytes(3).toString('hex')}`;
   const server = spawn(process.execPath, [...nodeArgs, join(__dirname, '..', 'src', 'main.js')], {
     env: {
       ...process.env,
       NODE_ENV: 'development',
       PORT: String(port),
       DATABASE_URL: databaseUrl,
-      QUEUE_PREFIX: `bench${randomBytes(3).toString('hex')}`,
       LOG_LEVEL: 'error',
       ...env,
+      QUEUE_PREFIX: queuePrefix,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -112,6 +114,8 @@ export async function startBenchApi(env: NodeJS.ProcessEnv = {}): Promise<BenchA
         await exited;
       }
       await dropDatabase(databaseUrl);
+      // The run's queues and the server's own keys, so that benchmark runs leave nothing in Redis.
+      await unlinkKeys(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', queuePrefixPatterns(queuePrefix)).catch((e: Error) => process.stderr.write(`could not remove the Redis keys of ${queuePrefix}: ${e.message}\n`));
     })());
   try {
     await waitForHealth(`http://127.0.0.1:${port}/health`, 60000, () => server.exitCode !== null || server.signalCode !== null);

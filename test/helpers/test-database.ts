@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { dropDatabase, ensureDatabase, migrate } from '../../src/database/database-bootstrap';
+import { unlinkKeys } from '../../scripts/lib/queue-keys';
 
 const BASE_URL = process.env.TEST_DATABASE_BASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -67,20 +67,5 @@ export function testQueuePrefix(): string {
  * have another run id and stay.
  */
 export async function dropRunQueues(runId: string, redisUrl = 'redis://127.0.0.1:6379'): Promise<number> {
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
-  let dropped = 0;
-  try {
-    await redis.connect();
-    for (const pattern of [`{fhirtest${runId}*`, `fhirtest${runId}*`]) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) dropped += await redis.unlink(...keys);
-      } while (cursor !== '0');
-    }
-  } finally {
-    redis.disconnect();
-  }
-  return dropped;
+  return unlinkKeys(redisUrl, [`{fhirtest${runId}*`, `fhirtest${runId}*`]);
 }
