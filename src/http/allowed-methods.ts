@@ -8,6 +8,9 @@ interface RouteLayer {
 
 const ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
 
+/** /fhir/[type]/[id]: a last segment that is neither an operation ($name) nor _search/_history. */
+const FHIR_INSTANCE = /^\/fhir\/[A-Z][A-Za-z]*\/(?![$_])[^/]+\/?$/;
+
 /**
  * The methods the application's routes answer on this request's path, read from Express's router
  * (so they cannot drift from the controllers): for each method, the first route that takes the
@@ -23,6 +26,9 @@ export function allowedMethods(req: Request): string[] {
     return first !== undefined && !first.route?.methods._all && !first.route?.methods.trace;
   });
   if (allowed.includes('GET') && !allowed.includes('HEAD')) allowed.splice(1, 0, 'HEAD');
+  // POST /fhir/[type]/[id] reaches the route of type-level operations (`:type/:operation`), which
+  // takes only `$name`: an instance takes no POST.
+  if (FHIR_INSTANCE.test(req.path)) return allowed.filter((m) => m !== 'POST');
   return allowed;
 }
 

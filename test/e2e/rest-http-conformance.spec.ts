@@ -201,6 +201,16 @@ describe('REST HTTP conformance', () => {
       expect405(await auth(request(server()).trace('/fhir/Patient/m405/_history/1')), 'GET, HEAD');
       expect405(await auth(request(server()).trace('/cds-services')), 'GET, HEAD');
       expect405(await auth(request(server()).trace('/fhir/Patient')), 'GET, HEAD, POST, PUT, PATCH, DELETE');
+      expect405(await auth(request(server()).trace('/fhir/Patient/m405')), 'GET, HEAD, PUT, PATCH, DELETE');
+    });
+
+    it('POST on an instance is 405 with the methods an instance takes; nothing is written', async () => {
+      expect405(await api.post('Patient/m405', patient('m405', 'http://probe/conf', 'posted')), 'GET, HEAD, PUT, PATCH, DELETE');
+      expect405(await api.post('Patient/m405-new', patient('m405-new', 'http://probe/conf', 'posted')), 'GET, HEAD, PUT, PATCH, DELETE');
+      expect((await api.get('Patient/m405')).body.identifier[0].value).toBe('m');
+      expect((await api.get('Patient/m405-new')).status).toBe(404);
+      // Type-level operations and _search keep POST.
+      expect((await api.post('Patient/_search', {})).status).not.toBe(405);
     });
 
     it('the CDS Hooks routes answer a wrong method with 405 too', async () => {

@@ -421,6 +421,8 @@ export class FhirController {
   async typeOperation(@Param('type') type: string, @Param('operation') operation: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
     negotiate(req);
     requireResourceType(type);
+    // POST [type]/[id] is no interaction (create is POST [type], update is PUT [type]/[id]).
+    if (!operation.startsWith('$')) throw methodNotAllowed(req);
     if (operation !== '$validate') throw unknownOperation(req);
     requireJsonBody(req);
     sendJson(res, 200, stringifyFhirJson(validateOperation(type, body)));
