@@ -367,6 +367,30 @@ describe('the job', () => {
   });
 });
 
+describe('stored records that are not their own', () => {
+  it_('are not exported: a ciphertext moved to another patient\'s row goes to the error file, as a read refuses it', async () => {
+    const [a, b] = loaded.map((l) => l.stored.find((r) => r.resourceType === 'Patient') as Json);
+    const saved = await pg.query(`SELECT content_enc, key_id FROM fhir_patient_resource WHERE resource_type = 'Patient' AND id = $1`, [b.id]);
+    await pg.query(
+      `UPDATE fhir_patient_resource t SET content_enc = s.content_enc, key_id = s.key_id FROM fhir_patient_resource s
+       WHERE t.resource_type = 'Patient' AND t.id = $2 AND s.resource_type = 'Patient' AND s.id = $1`,
+      [a.id, b.id],
+    );
+    try {
+      expect((await api.get(`Patient/${b.id}`)).status).toBe(500);
+      const out = await exportAll('$export?_type=Patient');
+      expect(idsOf(out.byType.get('Patient') ?? [])).not.toContain(`Patient/${b.id}`);
+      expect((out.byType.get('Patient') ?? []).filter((r) => r.id === a.id)).toHaveLength(1); // a's copy went out once, from a's row
+      const res = await file((out.manifest.error as Json[])[0].url);
+      const oo = JSON.parse(res.body as string) as Json;
+      expectOperationOutcome(oo);
+      expect(oo.issue[0].diagnostics).toContain(`Patient/${b.id} could not be exported`);
+    } finally {
+      await pg.query(`UPDATE fhir_patient_resource SET content_enc = $2, key_id = $3 WHERE resource_type = 'Patient' AND id = $1`, [b.id, saved.rows[0].content_enc, saved.rows[0].key_id]);
+    }
+  });
+});
+
 describe('exports for data scientists', () => {
   it_('are de-identified: no identifier of the source anywhere, dates shifted per patient, stable pseudonyms', async () => {
     const ds = await clientToken(t, { role: 'data-scientist' });

@@ -12,6 +12,7 @@ import { ExportRepository, type ExportRow, type ExportedResource, type SnapshotR
 import { NdjsonPartWriter } from './ndjson-writer';
 import { parseFhirJson } from '../json/fhir-json';
 import { stringifyFhirJson } from '../json/lexemes';
+import { integrityProblem, StoredIntegrityError } from '../store/stored-integrity';
 
 export type ExportRunResult = { outcome: 'completed'; exported: number; files: number } | { outcome: 'skipped' | 'stopped' };
 
@@ -94,12 +95,16 @@ export class ExportRunner {
    */
   private line(e: ExportRow, type: string, r: ExportedResource, registryDevice = false): { ok: boolean; text: string } {
     try {
+      // Nothing goes out that a read would refuse: content that is not its row's own (stored-integrity.ts).
+      const problem = integrityProblem({ resourceType: type, id: r.id, patientId: r.patientId, json: r.json, sealed: r.sealed }, true);
+      if (problem) throw new StoredIntegrityError({ resourceType: type, id: r.id, patientId: r.patientId }, problem);
       if (!e.deidentified) return { ok: true, text: r.json.includes('\n') ? stringifyFhirJson(parseFhirJson(r.json)) : r.json };
       const parsed = parseFhirJson(r.json) as Resource;
       return { ok: true, text: JSON.stringify(registryDevice ? this.deid.registryDevice(parsed as Device) : this.deid.resource(parsed, r.patientId)) };
     } catch (err) {
       const id = e.deidentified ? this.deid.pseudonym(type, r.id) : r.id;
-      this.logger.warn({ exportId: e.id, resource: `${type}/${id}`, err: (err as Error).message }, 'bulk export: resource not exported');
+      if (err instanceof StoredIntegrityError) this.logger.error({ exportId: e.id, err: err.message }, 'bulk export: stored record failed its integrity check, not exported');
+      else this.logger.warn({ exportId: e.id, resource: `${type}/${id}`, err: (err as Error).message }, 'bulk export: resource not exported');
       const o = outcome([{ severity: 'error', code: 'exception', diagnostics: `${type}/${id} could not be exported`, expression: [type] }]);
       return { ok: false, text: JSON.stringify(o) };
     }

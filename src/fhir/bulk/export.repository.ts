@@ -45,6 +45,8 @@ export interface ExportedResource {
   id: string;
   patientId: string | null;
   json: string;
+  /** Whether the text came from content_enc (the row integrity check wants to know). */
+  sealed: boolean;
 }
 
 interface Row {
@@ -270,7 +272,7 @@ export class SnapshotReader {
     }
     // Decrypt only the rows of the page.
     return this.query<ExportedResource>(
-      `SELECT patient_id AS "patientId", id, ${storedJsonSql()} AS json
+      `SELECT patient_id AS "patientId", id, ${storedJsonSql()} AS json, content_enc IS NOT NULL AS sealed
        FROM (${branches.join(' UNION ALL ')}) u ORDER BY id LIMIT ?`,
       [this.keys.decryptionKeys(), ...params, limit],
     );
