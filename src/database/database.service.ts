@@ -79,15 +79,19 @@ export class DatabaseService implements OnApplicationShutdown {
     }
     const conn = await this.readPool(limit).connect();
     const client = conn as unknown as PgClient;
+    let ended = false;
     try {
       await dropEvicted(client);
       return await fn({
         query: <R>(sql: string, params: unknown[] = []) => {
+          // The connection goes back to the pool when `fn` ends: a late statement would run on someone else's.
+          if (ended) return Promise.reject(new Error(`Bounded read already ended: ${sql}`));
           assertNoUndefined(sql, params);
           return preparedOn<R>(client, sql, params);
         },
       });
     } finally {
+      ended = true;
       // A failed statement (a timeout included) leaves the connection usable; the pool discards one whose socket broke.
       conn.release();
     }

@@ -125,6 +125,12 @@ describe('prepared queries', () => {
           expect(await setting(service.query.bind(service))).toEqual({ t: '0', ro: 'off' });
           await service.transaction({ actor: 'test' }, (tx) => tx.query('INSERT INTO bounded_probe VALUES (?::int)', [2]));
           expect(await service.boundedRead(0, (tx) => setting(tx.query))).toEqual({ t: '0', ro: 'on' });
+          // A statement sent after the read ended never reaches the connection, lent to someone else by then.
+          let late: ((sql: string) => Promise<unknown>) | undefined;
+          await service.boundedRead(150, async (tx) => {
+            late = (sql) => tx.query(sql);
+          });
+          await expect(late!('SELECT 1')).rejects.toThrow(/already ended/);
         } finally {
           await service.onApplicationShutdown();
         }
