@@ -126,6 +126,39 @@ describe('_include and _revinclude', () => {
     expect((res.body.entry as Json[]).map((e) => e.search.mode)).toEqual(['match', 'include']);
   });
 
+  describe('a single _include, read in the same statement as the page', () => {
+    beforeAll(async () => {
+      for (let i = 0; i < MAX_INCLUDED + 3; i++) {
+        await put({ resourceType: 'Patient', id: `inc-fp${i}` });
+        await put({ resourceType: 'Observation', id: `inc-fo${i}`, status: 'final', code: { coding: [{ system: 'urn:inc', code: 'fwd' }] }, subject: { reference: `Patient/inc-fp${i}` }, derivedFrom: i ? [{ reference: `Observation/inc-fo${i - 1}` }] : undefined });
+      }
+    });
+    const includes = async (query: string) => {
+      const res = await api.get(query);
+      expect(res.status).toBe(200);
+      const entries = res.body.entry as Json[];
+      return { ids: entries.filter((e) => e.search.mode === 'include').map((e) => `${e.resource.resourceType}/${e.resource.id}`).sort(), outcome: entries.some((e) => e.search.mode === 'outcome') };
+    };
+
+    it('is cut at SEARCH_MAX_INCLUDED with an outcome entry, as the other includes are', async () => {
+      const { ids, outcome } = await includes('Observation?code=urn:inc|fwd&_include=Observation:subject&_count=20');
+      expect(ids).toHaveLength(MAX_INCLUDED);
+      expect(ids.every((id) => id.startsWith('Patient/inc-fp'))).toBe(true);
+      expect(outcome).toBe(true);
+    });
+
+    it.each(['Observation:subject', 'Observation:subject:Patient', 'Observation:derived-from', '*', 'Observation:subject&_count=3', 'Observation:derived-from&_sort=-_id&_count=2'])(
+      '_include=%s gives what it gives beside a _revinclude (read by its own statement)',
+      async (spec) => {
+        const alone = await includes(`Observation?code=urn:inc|fwd&_include=${spec}`);
+        const beside = await includes(`Observation?code=urn:inc|fwd&_include=${spec}&_revinclude=Provenance:target`);
+        expect(alone).toEqual(beside);
+        // (derived-from names Observations already on the page: nothing more to include.)
+        if (spec.includes('subject')) expect(alone.ids.length).toBeGreaterThan(0);
+      },
+    );
+  });
+
   it('includes the version a versioned reference names', async () => {
     const res = await api.get('Observation?_id=pr-ch3&_include=Observation:derived-from');
     const included = (res.body.entry as Json[]).filter((e) => e.search.mode === 'include').map((e) => e.resource);

@@ -157,15 +157,17 @@ export class FhirController {
       this.access.require(registryDeviceReader(req.auth), 'Device', 's');
     } else this.requireSearchScopes(req, type, params);
     const prefer = header(req, 'prefer') ?? '';
+    const compartment = this.access.compartment(req.auth);
     const json = await this.searches.searchJson({
       resourceType: type,
       params,
       strict: /handling\s*=\s*strict/i.test(prefer),
-      compartment: this.access.compartment(req.auth) ?? undefined,
+      compartment: compartment ?? undefined,
       patientCompartment,
       canRead: (t) => this.access.allows(req.auth, t, 's') || this.access.allows(req.auth, t, 'r'),
       hiddenTypes: this.access.hiddenTypes(req.auth),
-      visible: (v) => this.access.isVisible(req.auth, v),
+      // Only a confined token (a patient's, or one bound to no patient) sees fewer rows than its scopes allow.
+      visible: compartment !== undefined ? (v) => this.access.isVisible(req.auth, v) : undefined,
       base: fhirBase(req, this.config),
     });
     sendJson(res, 200, json);

@@ -71,6 +71,15 @@ interface ResourceRow {
 }
 
 /** The stored version's columns of a resource table aliased `f`, decrypted with `keys`. */
+/**
+ * The current rows of the resources the CTE `refs` (t, i) names, from both resource tables; `lead`:
+ * columns to put after the id (NULLs, where the rows join the page's in one result).
+ */
+const refRowsSql = (keys: string, lead: Sql = sql``): Sql => sql`
+      SELECT f.resource_type, f.id, ${lead}NULL::text AS patient_id, ${versionColumns(keys)} FROM fhir_resource f JOIN refs ON f.resource_type = refs.t AND f.id = refs.i
+      UNION ALL
+      SELECT f.resource_type, f.id, ${lead}f.patient_id::text, ${versionColumns(keys)} FROM fhir_patient_resource f JOIN refs ON f.resource_type = refs.t AND f.id = refs.i`;
+
 const versionColumns = (keys: string): Sql => new Sql(`f.version_id, f.last_updated, f.deleted, ${storedJsonSql('f')} AS json, f.content_enc IS NOT NULL AS sealed`, [keys]);
 
 let canonicalTypes: string[] | undefined;
@@ -208,12 +217,15 @@ export class SearchService {
     // On the first page the total comes with the rows (the sort reads every match anyway).
     const totalInline = wantTotal !== 'none' && !cursor && count > 0;
     // One statement: the page (and the row after it, which only tells that there is more), then the
-    // page's stored versions by primary key, decrypted where needed.
+    // page's stored versions by primary key, decrypted where needed. A single _include (the usual
+    // one) comes in the same statement, as rows without a page number: one round trip, not two.
     const order = orderBy(keys, backwards);
+    const folded = count > 0 && req.include.length === 1 && !req.revinclude.length && input.compartment === undefined && !input.visible ? req.include[0] : undefined;
+    const key = this.keys.decryptionKeys();
     const rows =
       count === 0
         ? []
-        : await this.query<MatchRow & ResourceRow & { total?: string; n: string }>(sql`
+        : await this.query<MatchRow & ResourceRow & { total?: string; n: string | null }>(sql`
       WITH page AS (
         SELECT resource_type, id, patient_id, ${raw(keyCols)}${raw(totalInline ? ', count(*) OVER () AS total' : '')} FROM (
           ${matching(sql`r.resource_type, r.id, r.patient_id, ${selectKeys}`)}
@@ -221,27 +233,29 @@ export class SearchService {
         ORDER BY ${order} LIMIT ${count + 1}
       ), numbered AS (
         SELECT *, row_number() OVER (ORDER BY ${order}) AS n FROM page
-      )
+      )${folded ? sql`, refs AS (${this.forwardRefsSql(folded, sql`(r.resource_type, r.resource_id) IN (SELECT resource_type, id FROM numbered WHERE n <= ${count}${folded.sourceType !== '*' ? sql` AND resource_type = ${folded.sourceType}` : sql``})`, undefined, this.config.searchMaxIncluded + 1)})` : sql``}
       SELECT p.resource_type, p.id, p.n, ${raw(keyText)}${raw(totalInline ? ', p.total' : '')}, p.patient_id,
         coalesce(f.version_id, g.version_id) AS version_id, coalesce(f.last_updated, g.last_updated) AS last_updated,
         coalesce(f.deleted, g.deleted) AS deleted,
         CASE WHEN p.n > ${count} THEN NULL
-             WHEN coalesce(f.content_enc, g.content_enc) IS NOT NULL THEN fhir_decrypt(coalesce(f.content_enc, g.content_enc), coalesce(f.key_id, g.key_id), ${this.keys.decryptionKeys()}::text[])
+             WHEN coalesce(f.content_enc, g.content_enc) IS NOT NULL THEN fhir_decrypt(coalesce(f.content_enc, g.content_enc), coalesce(f.key_id, g.key_id), ${key}::text[])
              ELSE coalesce(f.content, g.content)::text END AS json,
         coalesce(f.content_enc, g.content_enc) IS NOT NULL AS sealed
       FROM numbered p
       LEFT JOIN fhir_resource f ON p.patient_id IS NULL AND f.resource_type = p.resource_type AND f.id = p.id
       LEFT JOIN fhir_patient_resource g ON p.patient_id IS NOT NULL AND g.patient_id = p.patient_id AND g.resource_type = p.resource_type AND g.id = p.id
-      ORDER BY p.n`, input.tx);
-    const more = rows.length > count;
-    const page = rows.slice(0, count);
+      ${folded ? sql`UNION ALL ${refRowsSql(key, sql`${raw(`NULL::bigint, ${keys.map(() => 'NULL::text, ').join('')}${totalInline ? 'NULL::bigint, ' : ''}`)}`)}` : sql``}
+      ORDER BY n`, input.tx);
+    const pageRows = folded ? rows.filter((r) => r.n !== null) : rows;
+    const more = pageRows.length > count;
+    const page = pageRows.slice(0, count);
     if (backwards) page.reverse();
     const hasNext = backwards ? !!cursor : more;
     const hasPrevious = backwards ? more : !!cursor;
 
     let total: number | undefined;
     if (wantTotal !== 'none') {
-      if (totalInline) total = rows.length ? Number(rows[0].total) : 0;
+      if (totalInline) total = pageRows.length ? Number(pageRows[0].total) : 0;
       else {
         const [c] = await this.query<{ n: string }>(sql`SELECT count(*) AS n FROM (${matching(sql`1 AS one`)}) c`, input.tx);
         total = Number(c.n);
@@ -249,7 +263,8 @@ export class SearchService {
     }
 
     const matches = page.map(toStored).filter((v): v is StoredVersion => !!v?.json && !v.deleted && (input.visible?.(v) ?? true));
-    const { included, cut } = await this.includes(req, matches, input);
+    const prefetched = folded ? { spec: folded, found: rows.filter((r) => r.n === null).map(toStored) } : undefined;
+    const { included, cut } = await this.includes(req, matches, input, prefetched);
 
     const entry: Array<BundleEntry | RawEntry> = [
       ...matches.map((v) => this.entry(input.base, v, 'match', req)),
@@ -464,7 +479,12 @@ export class SearchService {
    * _include and _revinclude (with :iterate, up to 4 rounds), limited to what the caller may see and
    * to SEARCH_MAX_INCLUDED resources (`cut` when more would have come).
    */
-  private async includes(req: SearchRequest, matches: StoredVersion[], input: SearchInput): Promise<{ included: StoredVersion[]; cut: boolean }> {
+  private async includes(
+    req: SearchRequest,
+    matches: StoredVersion[],
+    input: SearchInput,
+    prefetched?: { spec: IncludeSpec; found: StoredVersion[] },
+  ): Promise<{ included: StoredVersion[]; cut: boolean }> {
     if (!req.include.length && !req.revinclude.length) return { included: [], cut: false };
     const max = this.config.searchMaxIncluded;
     const seen = new Set(matches.map((m) => `${m.resourceType}/${m.id}`));
@@ -478,7 +498,11 @@ export class SearchService {
       const wanted: StoredVersion[] = [];
       // Each read asks for one more than the limit: that many back means some were left out.
       const reads = [
-        ...specsInc.map((s) => async () => this.atVersions(s, frontier, await this.forwardRefs(s, frontier, input, max + 1), input)),
+        ...specsInc.map((s) => async () => {
+          // Round 0 of an include read with the page (the same statement, run()).
+          const found = round === 0 && prefetched?.spec === s ? prefetched.found : await this.forwardRefs(s, frontier, input, max + 1);
+          return this.atVersions(s, frontier, found, input);
+        }),
         ...specsRev.map((s) => () => this.reverseRefs(s, frontier, input, max + 1)),
       ];
       for (const read of reads) {
@@ -534,25 +558,22 @@ export class SearchService {
 
   /** The current stored versions of the resources `refs` (columns t, i) names, in one statement. */
   private async readRefs(refs: Sql, tx?: Pick<Tx, 'query'>): Promise<StoredVersion[]> {
-    const key = this.keys.decryptionKeys();
-    const rows = await this.query<ResourceRow>(
-      sql`WITH refs AS (${refs})
-      SELECT f.resource_type, f.id, NULL::text AS patient_id, ${versionColumns(key)} FROM fhir_resource f JOIN refs ON f.resource_type = refs.t AND f.id = refs.i
-      UNION ALL
-      SELECT f.resource_type, f.id, f.patient_id::text, ${versionColumns(key)} FROM fhir_patient_resource f JOIN refs ON f.resource_type = refs.t AND f.id = refs.i`,
-      tx,
-    );
+    const rows = await this.query<ResourceRow>(sql`WITH refs AS (${refs}) ${refRowsSql(this.keys.decryptionKeys())}`, tx);
     return rows.map(toStored);
   }
 
   private async forwardRefs(spec: IncludeSpec, from: StoredVersion[], input: SearchInput, limit: number): Promise<StoredVersion[]> {
-    const { compartment } = input;
     const sources = from.filter((v) => spec.sourceType === '*' || v.resourceType === spec.sourceType);
     if (!sources.length) return [];
     const keys = sql`(r.resource_type, r.resource_id) IN (SELECT * FROM unnest(${sources.map((s) => s.resourceType)}::text[], ${sources.map((s) => s.id)}::text[]))`;
+    return this.readRefs(this.forwardRefsSql(spec, keys, input.compartment, limit), input.tx);
+  }
+
+  /** The resources (t, i) an _include names from the sources `keys` selects (a condition on r.resource_type, r.resource_id), at most `limit` of each kind. */
+  private forwardRefsSql(spec: IncludeSpec, keys: Sql, compartment: string | undefined, limit: number): Sql {
     const byCode = spec.code !== '*' ? sql`AND r.code = ${spec.code}` : sql``;
     const confined = (alias: string) => (compartment !== undefined ? sql`AND ${raw(alias)}.patient_id IN ('', ${compartment})` : sql``);
-    return this.readRefs(sql`
+    return sql`
       (SELECT DISTINCT target_type AS t, target_id AS i FROM search_reference r
       WHERE ${keys} AND target_type IS NOT NULL ${byCode}
         ${spec.targetType ? sql`AND target_type = ${spec.targetType}` : sql``}
@@ -565,7 +586,7 @@ export class SearchService {
       WHERE ${keys} AND r.target_type IS NULL AND r.url IS NOT NULL ${byCode}
         ${spec.targetType ? sql`AND u.resource_type = ${spec.targetType}` : sql``}
         ${confined('u')}
-      LIMIT ${limit})`, input.tx);
+      LIMIT ${limit})`;
   }
 
   private async reverseRefs(spec: IncludeSpec, to: StoredVersion[], input: SearchInput, limit: number): Promise<StoredVersion[]> {
