@@ -71,6 +71,21 @@ interface ResourceRow {
 }
 
 /** The stored version's columns of a resource table aliased `f`, decrypted with `keys`. */
+/** A condition leaving out the (type, id) pairs of resources the Bundle already holds, given the SQL of the columns to test. */
+type Unseen = (columns: string) => Sql;
+
+/** Unseen for the keys (`Type/id`) of the Bundle so far. */
+function notSeen(seen: Set<string>): Unseen {
+  const types: string[] = [];
+  const ids: string[] = [];
+  for (const key of seen) {
+    const slash = key.indexOf('/');
+    types.push(key.slice(0, slash));
+    ids.push(key.slice(slash + 1));
+  }
+  return (columns) => sql`AND (${raw(columns)}) NOT IN (SELECT * FROM unnest(${types}::text[], ${ids}::text[]))`;
+}
+
 /**
  * The current rows of the resources the CTE `refs` (t, i) names, from both resource tables; `lead`:
  * columns to put after the id (NULLs, where the rows join the page's in one result).
@@ -233,7 +248,7 @@ export class SearchService {
         ORDER BY ${order} LIMIT ${count + 1}
       ), numbered AS (
         SELECT *, row_number() OVER (ORDER BY ${order}) AS n FROM page
-      )${folded ? sql`, refs AS (${this.forwardRefsSql(folded, sql`(r.resource_type, r.resource_id) IN (SELECT resource_type, id FROM numbered WHERE n <= ${count}${folded.sourceType !== '*' ? sql` AND resource_type = ${folded.sourceType}` : sql``})`, undefined, this.config.searchMaxIncluded + 1)})` : sql``}
+      )${folded ? sql`, refs AS (${this.forwardRefsSql(folded, sql`(r.resource_type, r.resource_id) IN (SELECT resource_type, id FROM numbered WHERE n <= ${count}${folded.sourceType !== '*' ? sql` AND resource_type = ${folded.sourceType}` : sql``})`, undefined, this.config.searchMaxIncluded + 1, (cols) => sql`AND (${raw(cols)}) NOT IN (SELECT resource_type, id FROM numbered WHERE n <= ${count})`)})` : sql``}
       SELECT p.resource_type, p.id, p.n, ${raw(keyText)}${raw(totalInline ? ', p.total' : '')}, p.patient_id,
         coalesce(f.version_id, g.version_id) AS version_id, coalesce(f.last_updated, g.last_updated) AS last_updated,
         coalesce(f.deleted, g.deleted) AS deleted,
@@ -500,10 +515,10 @@ export class SearchService {
       const reads = [
         ...specsInc.map((s) => async () => {
           // Round 0 of an include read with the page (the same statement, run()).
-          const found = round === 0 && prefetched?.spec === s ? prefetched.found : await this.forwardRefs(s, frontier, input, max + 1);
+          const found = round === 0 && prefetched?.spec === s ? prefetched.found : await this.forwardRefs(s, frontier, input, max + 1, notSeen(seen));
           return this.atVersions(s, frontier, found, input);
         }),
-        ...specsRev.map((s) => () => this.reverseRefs(s, frontier, input, max + 1)),
+        ...specsRev.map((s) => () => this.reverseRefs(s, frontier, input, max + 1, notSeen(seen))),
       ];
       for (const read of reads) {
         const found = await read();
@@ -562,22 +577,26 @@ export class SearchService {
     return rows.map(toStored);
   }
 
-  private async forwardRefs(spec: IncludeSpec, from: StoredVersion[], input: SearchInput, limit: number): Promise<StoredVersion[]> {
+  private async forwardRefs(spec: IncludeSpec, from: StoredVersion[], input: SearchInput, limit: number, unseen: Unseen): Promise<StoredVersion[]> {
     const sources = from.filter((v) => spec.sourceType === '*' || v.resourceType === spec.sourceType);
     if (!sources.length) return [];
     const keys = sql`(r.resource_type, r.resource_id) IN (SELECT * FROM unnest(${sources.map((s) => s.resourceType)}::text[], ${sources.map((s) => s.id)}::text[]))`;
-    return this.readRefs(this.forwardRefsSql(spec, keys, input.compartment, limit), input.tx);
+    return this.readRefs(this.forwardRefsSql(spec, keys, input.compartment, limit, unseen), input.tx);
   }
 
-  /** The resources (t, i) an _include names from the sources `keys` selects (a condition on r.resource_type, r.resource_id), at most `limit` of each kind. */
-  private forwardRefsSql(spec: IncludeSpec, keys: Sql, compartment: string | undefined, limit: number): Sql {
+  /**
+   * The resources (t, i) an _include names from the sources `keys` selects (a condition on
+   * r.resource_type, r.resource_id), at most `limit` of each kind, leaving out those `unseen` says
+   * the Bundle already holds (before the limit: they would take the places of others).
+   */
+  private forwardRefsSql(spec: IncludeSpec, keys: Sql, compartment: string | undefined, limit: number, unseen: Unseen): Sql {
     const byCode = spec.code !== '*' ? sql`AND r.code = ${spec.code}` : sql``;
     const confined = (alias: string) => (compartment !== undefined ? sql`AND ${raw(alias)}.patient_id IN ('', ${compartment})` : sql``);
     return sql`
       (SELECT DISTINCT target_type AS t, target_id AS i FROM search_reference r
       WHERE ${keys} AND target_type IS NOT NULL ${byCode}
         ${spec.targetType ? sql`AND target_type = ${spec.targetType}` : sql``}
-        ${confined('r')}
+        ${confined('r')} ${unseen('target_type, target_id')}
       LIMIT ${limit})
       UNION
       -- Canonical references (QuestionnaireResponse.questionnaire): the resources whose url they name.
@@ -585,11 +604,11 @@ export class SearchService {
          JOIN search_uri u ON u.resource_type = ANY(${namesLit(canonicalTargetTypes())}) AND u.code = 'url' AND u.value = r.url COLLATE "C"
       WHERE ${keys} AND r.target_type IS NULL AND r.url IS NOT NULL ${byCode}
         ${spec.targetType ? sql`AND u.resource_type = ${spec.targetType}` : sql``}
-        ${confined('u')}
+        ${confined('u')} ${unseen('u.resource_type, u.resource_id')}
       LIMIT ${limit})`;
   }
 
-  private async reverseRefs(spec: IncludeSpec, to: StoredVersion[], input: SearchInput, limit: number): Promise<StoredVersion[]> {
+  private async reverseRefs(spec: IncludeSpec, to: StoredVersion[], input: SearchInput, limit: number, unseen: Unseen): Promise<StoredVersion[]> {
     const { compartment } = input;
     const targets = spec.targetType ? to.filter((v) => v.resourceType === spec.targetType) : to;
     if (!targets.length) return [];
@@ -603,7 +622,7 @@ export class SearchService {
     return this.readRefs(sql`
       (SELECT DISTINCT resource_type AS t, resource_id AS i FROM search_reference r
       WHERE (target_id, target_type) IN (SELECT * FROM unnest(${targets.map((t) => t.id)}::text[], ${targets.map((t) => t.resourceType)}::text[]))
-        ${bySource} ${byCode} ${confined}
+        ${bySource} ${byCode} ${confined} ${unseen('r.resource_type, r.resource_id')}
       LIMIT ${limit})
       ${
         canonical.length
@@ -612,7 +631,7 @@ export class SearchService {
       (SELECT DISTINCT r.resource_type, r.resource_id FROM search_uri u
          JOIN search_reference r ON r.url = u.value COLLATE "default" AND r.target_type IS NULL
       WHERE (u.resource_type, u.resource_id) IN (SELECT * FROM unnest(${canonical.map((t) => t.resourceType)}::text[], ${canonical.map((t) => t.id)}::text[])) AND u.code = 'url'
-        ${bySource} ${byCode} ${confined}
+        ${bySource} ${byCode} ${confined} ${unseen('r.resource_type, r.resource_id')}
       LIMIT ${limit})`
           : sql``
       }`, input.tx);
