@@ -280,3 +280,17 @@ describe('the vital-sign anomaly plugin', () => {
     expect(flags).toHaveLength(1);
   });
 });
+
+describe('readings as sent', () => {
+  it('keeps a decimal as written, and refuses a line that is not UTF-8 alone', async () => {
+    const reading = JSON.stringify(wearableReading(70, 900)).replace('"value":70', '"value":70.50');
+    const body = Buffer.concat([Buffer.from(`${reading}\n{"resourceType":"Observation","status":"`), Buffer.from([0xff]), Buffer.from('"}\n')]);
+    const res = await request(t.app.getHttpServer()).post('/api/monitoring/readings').set('Authorization', `Bearer ${t.token}`).set('Content-Type', NDJSON).send(body);
+    expect(res.status).toBe(200);
+    const entries = res.body.entry as Json[];
+    expect(entries.map((e) => e.response.status.slice(0, 3))).toEqual(['201', '400']);
+    expect(entries[1].response.outcome.issue[0].diagnostics).toBe('line 2: not valid UTF-8');
+    const stored = await request(t.app.getHttpServer()).get(`/fhir/Observation/${idOf(entries[0])}`).set('Authorization', `Bearer ${t.token}`).buffer(true);
+    expect(stored.text).toMatch(/"value": ?70\.50[,}]/);
+  });
+});

@@ -28,6 +28,14 @@ describe('ndjsonLines', () => {
     expect(await all(chunks(bytes.subarray(0, cut), bytes.subarray(cut)))).toEqual([{ line: 1, text: '{"t":"é"}' }]);
   });
 
+  it('marks a line whose bytes are not UTF-8, and goes on with the next', async () => {
+    const bad = Buffer.concat([Buffer.from('{"t":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}\n{"t":"ok"}\n')]);
+    expect(await all(chunks(bad))).toEqual([
+      { line: 1, text: '', problem: 'not valid UTF-8' },
+      { line: 2, text: '{"t":"ok"}' },
+    ]);
+  });
+
   it('refuses a body larger than the limit with 413, after the lines before it', async () => {
     const seen: number[] = [];
     let error: unknown;

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { OperationOutcomeError } from '../../fhir/operation-outcome';
 
 /** Content types of an NDJSON stream of readings. */
@@ -7,6 +8,8 @@ export interface NdjsonLine {
   /** 1-based line number in the body. */
   line: number;
   text: string;
+  /** Why the line's bytes are no text (not UTF-8): its text is then empty. */
+  problem?: string;
 }
 
 /**
@@ -20,7 +23,10 @@ export async function* ndjsonLines(source: AsyncIterable<Buffer | string>, maxBy
   let total = 0;
   let line = 0;
   const text = (parts: Buffer[]) => {
-    const s = Buffer.concat(parts).toString('utf8');
+    const bytes = Buffer.concat(parts);
+    // Not replaced with U+FFFD as toString would: a reading must not be stored other than as sent.
+    if (!isUtf8(bytes)) return undefined;
+    const s = bytes.toString('utf8');
     return s.endsWith('\r') ? s.slice(0, -1) : s;
   };
   for await (const piece of source) {
@@ -34,13 +40,15 @@ export async function* ndjsonLines(source: AsyncIterable<Buffer | string>, maxBy
       const t = text(pending);
       pending = [];
       start = nl + 1;
-      if (t.trim()) yield { line, text: t };
+      if (t === undefined) yield { line, text: '', problem: 'not valid UTF-8' };
+      else if (t.trim()) yield { line, text: t };
     }
     if (start < chunk.length) pending.push(chunk.subarray(start));
   }
   if (pending.length) {
     line++;
     const t = text(pending);
-    if (t.trim()) yield { line, text: t };
+    if (t === undefined) yield { line, text: '', problem: 'not valid UTF-8' };
+    else if (t.trim()) yield { line, text: t };
   }
 }

@@ -1,5 +1,6 @@
 import { OperationOutcomeError } from '../../fhir/operation-outcome';
 import { parseReadingLine } from './readings-import.service';
+import { stringifyFhirJson } from '../../fhir/json/lexemes';
 
 const refusal = (text: string): OperationOutcomeError => {
   try {
@@ -13,6 +14,26 @@ const refusal = (text: string): OperationOutcomeError => {
 describe('parseReadingLine', () => {
   it('takes an Observation', () => {
     expect(parseReadingLine({ line: 1, text: '{"resourceType":"Observation","status":"final"}' })).toEqual({ resourceType: 'Observation', status: 'final' });
+  });
+
+  it('keeps the decimal as written, as any FHIR body', () => {
+    const o = parseReadingLine({ line: 1, text: '{"resourceType":"Observation","status":"final","valueQuantity":{"value":37.50,"unit":"Cel"}}' });
+    expect(stringifyFhirJson(o)).toContain('"value":37.50');
+  });
+
+  it.each([
+    ['a lone surrogate', '{"resourceType":"Observation","status":"\\ud800"}', /lone surrogate/],
+    ['an integer written as a decimal', '{"resourceType":"Observation","status":"final","valueInteger":2.0}', /integer/i],
+    ['bytes that are not UTF-8 (ndjsonLines says so)', '', /"line 7: not valid UTF-8"/],
+  ])('refuses %s with a 400', (what, text, message) => {
+    let e: OperationOutcomeError | undefined;
+    try {
+      parseReadingLine({ line: 7, text, ...(text ? {} : { problem: 'not valid UTF-8' }) });
+    } catch (x) {
+      e = x as OperationOutcomeError;
+    }
+    expect([what, e?.status]).toEqual([what, 400]);
+    expect(JSON.stringify(e?.outcome)).toMatch(message);
   });
 
   it.each([

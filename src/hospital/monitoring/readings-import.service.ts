@@ -4,18 +4,29 @@ import type { TxContext } from '../../database/database.service';
 import { OperationOutcomeError, outcome } from '../../fhir/operation-outcome';
 import { ResourceWriteService } from '../../fhir/write/resource-write.service';
 import { assertJsonDepth } from '../../http/json-depth';
+import { parseFhirBody } from '../../fhir/json/fhir-body';
 import type { NdjsonLine } from './ndjson-lines';
 
 const REASONS: Record<number, string> = { 201: 'Created', 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 412: 'Precondition Failed', 422: 'Unprocessable Entity' };
 
-/** The resource on one NDJSON line, or the 400 that explains why it is not an Observation. Pure. */
+/**
+ * The resource on one NDJSON line, or the 400 that explains why it is not an Observation. Read as
+ * any FHIR JSON body is (parseFhirBody: decimal lexemes kept, lone surrogates and integers written
+ * as decimals refused); bytes that are not UTF-8 are refused. Pure.
+ */
 export function parseReadingLine(l: NdjsonLine): Resource {
-  let parsed: unknown;
+  if (l.problem) throw OperationOutcomeError.of(400, 'structure', `line ${l.line}: ${l.problem}`);
   try {
     assertJsonDepth(l.text);
-    parsed = JSON.parse(l.text);
   } catch (e) {
     if (e instanceof OperationOutcomeError) throw OperationOutcomeError.of(e.status, 'too-costly', `line ${l.line}: ${e.message}`);
+    throw e;
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseFhirBody(l.text);
+  } catch (e) {
+    if (e instanceof OperationOutcomeError) throw e; // its diagnostics get the line number in the answer
     throw OperationOutcomeError.of(400, 'structure', `line ${l.line}: not JSON (${e instanceof Error ? e.message : String(e)})`);
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw OperationOutcomeError.of(400, 'structure', `line ${l.line}: not a JSON object`);
