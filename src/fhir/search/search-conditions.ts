@@ -86,6 +86,13 @@ export function clauseCondition(type: string, row: RowRef, name: string, value: 
   return paramCondition(type, row, def, modifier, value, ctx);
 }
 
+/** The comma-separated alternatives of a clause's value (ORed); an empty one is a 400. */
+function alternativesOf(code: string, value: string): string[] {
+  const values = splitUnescaped(value, ',');
+  if (values.some((v) => v === '')) throw badRequest(`${code}: an empty value (check for a stray comma)`);
+  return values;
+}
+
 /**
  * The AND of repeated clauses of one date parameter (`date=ge2020&date=lt2021`) as one EXISTS, when
  * the parameter has at most one value per resource (every date value is one index row): "a value
@@ -98,11 +105,7 @@ export function sameValueCondition(type: string, row: RowRef, name: string, valu
   const def = searchParam(type, name);
   if (!def?.atom || def.type !== 'date' || !atMostOneValue(type, def)) return undefined;
   const x = alias('s', ctx);
-  const clauses = values.map((value) => {
-    const alternatives = splitUnescaped(value, ',');
-    if (alternatives.some((v) => v === '')) throw badRequest(`${def.code}: an empty value (check for a stray comma)`);
-    return or(alternatives.map((v) => dateMatch(x, def.code, v, ctx)));
-  });
+  const clauses = values.map((value) => or(alternativesOf(def.code, value).map((v) => dateMatch(x, def.code, v, ctx))));
   return sql`EXISTS (SELECT 1 FROM ${raw(indexTable(type, def.type))} ${x} WHERE ${rowMatch(x, row, def.code, ctx)} AND ${and(clauses)})`;
 }
 
@@ -131,8 +134,7 @@ function paramCondition(type: string, row: RowRef, def: SearchParamDef, modifier
     }
     return value === 'true' ? sql`NOT ${exists}` : exists;
   }
-  const values = splitUnescaped(value, ',');
-  if (values.some((v) => v === '')) throw badRequest(`${def.code}: an empty value (check for a stray comma)`);
+  const values = alternativesOf(def.code, value);
   const notBoolean = def.type === 'token' && isBooleanParam(type, def) ? values.find((v) => !['true', 'false'].includes(unescapeValue(v))) : undefined;
   if (notBoolean !== undefined) throw badRequest(`${def.code} is a boolean: its value is true or false, not "${truncate(notBoolean)}"`);
   const secret = isEncryptedType(type) && isSecretParam(type, def.code);
