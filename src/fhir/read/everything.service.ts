@@ -112,13 +112,21 @@ export class EverythingService {
        ), page AS (
          SELECT *, count(*) OVER () AS total FROM keys ORDER BY grp, resource_type, id LIMIT ? OFFSET ?
        )
+       -- Each page row by its primary key, in a lateral subquery the planner cannot flatten (OFFSET 0):
+       -- as a plain join, a generic plan made while fhir_resource was small (it also holds every
+       -- AuditEvent, so it grows with each request) hashed a scan of the whole table for each page.
        SELECT p.grp, p.resource_type, p.id, p.total,
-              CASE WHEN coalesce(g.content_enc, f.content_enc) IS NOT NULL THEN fhir_decrypt(coalesce(g.content_enc, f.content_enc), coalesce(g.key_id, f.key_id), ?::text[])
-                   ELSE coalesce(g.content, f.content)::text END AS json,
-              coalesce(g.content_enc, f.content_enc) IS NOT NULL AS sealed, coalesce(g.version_id, f.version_id) AS version_id
+              CASE WHEN r.content_enc IS NOT NULL THEN fhir_decrypt(r.content_enc, r.key_id, ?::text[]) ELSE r.content::text END AS json,
+              r.content_enc IS NOT NULL AS sealed, r.version_id
        FROM page p
-       LEFT JOIN fhir_patient_resource g ON p.grp < 2 AND g.patient_id = ? AND g.resource_type = p.resource_type AND g.id = p.id
-       LEFT JOIN fhir_resource f ON p.grp = 2 AND f.resource_type = p.resource_type AND f.id = p.id
+       LEFT JOIN LATERAL (
+         SELECT g.content, g.content_enc, g.key_id, g.version_id FROM fhir_patient_resource g
+         WHERE p.grp < 2 AND g.patient_id = ? AND g.resource_type = p.resource_type AND g.id = p.id
+         UNION ALL
+         SELECT f.content, f.content_enc, f.key_id, f.version_id FROM fhir_resource f
+         WHERE p.grp = 2 AND f.resource_type = p.resource_type AND f.id = p.id
+         OFFSET 0
+       ) r ON true
        ORDER BY p.grp, p.resource_type, p.id`,
       [q.patientId, q.patientId, ...rangeParams, q.patientId, q.patientId, ...filterParams, ...rangeParams, ...filterParams, sharedTypes().hidden, sharedTypes().free, q.patientId, ...content.params, q.count, q.offset, key, q.patientId],
     );
