@@ -7,7 +7,7 @@ import { CoreModule } from './core/core.module';
 import { FhirApiModule } from './fhir/fhir.module';
 import { HealthController } from './health/health.controller';
 import { OperationOutcomeFilter } from './http/operation-outcome.filter';
-import { RedisShutdown, redisProvider } from './queue/redis.provider';
+import { RedisModule } from './queue/redis.module';
 import { AuditEventRecorder } from './audit/audit-event.recorder';
 import { FhirStoreModule } from './fhir/fhir-store.module';
 import { ExchangeModule } from './exchange/exchange.module';
@@ -30,9 +30,9 @@ export class AppModule {
   static forRoot(config: AppConfig, logger: Logger): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(config, logger), MetricsModule.forRoot('api'), AuthModule, FhirApiModule, FhirStoreModule, HospitalModule, SubscriptionsModule, ModelStatsModule, ModelRegistryApiModule, RecommendationsModule, CdsHooksModule, ExchangeModule],
+      imports: [CoreModule.forRoot(config, logger), RedisModule, MetricsModule.forRoot('api'), AuthModule, FhirApiModule, FhirStoreModule, HospitalModule, SubscriptionsModule, ModelStatsModule, ModelRegistryApiModule, RecommendationsModule, CdsHooksModule, ExchangeModule],
       controllers: [HealthController, MetricsController],
-      providers: [redisProvider, RedisShutdown, ApiQueues, SubscriptionSockets, MetricsPublisher, MetricsExposition, AuditEventRecorder, { provide: APP_FILTER, useClass: OperationOutcomeFilter }],
+      providers: [ApiQueues, SubscriptionSockets, MetricsPublisher, MetricsExposition, AuditEventRecorder, { provide: APP_FILTER, useClass: OperationOutcomeFilter }],
     };
   }
 }

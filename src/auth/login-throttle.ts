@@ -10,8 +10,9 @@ interface Entry {
 /**
  * Failed sign-ins per client id, in this process's memory: after `maxFailures` failures within
  * `windowMs`, the client id is locked out until the window ends (each further attempt is refused
- * unchecked). Guessing a secret then takes years; a success clears the count. Per API process:
- * with N processes an attacker gets N times the attempts. Pure apart from the clock passed in.
+ * unchecked). Guessing a secret then takes years; a success clears the count. This process's own
+ * count: ClientLogin also counts in Redis for all processes (SharedLoginThrottle), and this one
+ * decides alone while Redis does not answer. Pure apart from the clock passed in.
  */
 export class LoginThrottle {
   private readonly entries = new Map<string, Entry>();

@@ -12,7 +12,7 @@ import type { Client } from 'pg';
  * Two API processes and two worker processes, real ones, on one database and one Redis, the
  * processes reaching PostgreSQL through PgBouncer in transaction mode when it is installed (as
  * docs/SCALING.md recommends): no job is lost or run twice, optimistic locking and conditional
- * creates hold across processes, and no concurrent update is lost.
+ * creates hold across processes, no concurrent update is lost, and failed sign-ins count across APIs.
  */
 jest.setTimeout(300_000);
 
@@ -36,6 +36,7 @@ beforeAll(async () => {
     DATABASE_DIRECT_URL: db.url,
     PG_POOL_MAX: '4',
     AUDIT_EVENTS: 'writes',
+    LOGIN_MAX_FAILURES: '4',
   });
   apis = [new ApiProcess(build, env, await freePort()), new ApiProcess(build, env, await freePort())];
   workers = [new WorkerProcess(build, env), new WorkerProcess(build, env)];
@@ -161,6 +162,19 @@ it('makes one resource of concurrent conditional creates sent to both processes'
   expect(statuses.filter((s) => s === 200)).toHaveLength(11);
   const found = await auth(api(1).get('/fhir/Practitioner?identifier=urn:test:npi|many-1'));
   expect(found.body.total).toBe(1);
+});
+
+it('locks a client id out on both APIs once the failed sign-ins sent to either reach the limit', async () => {
+  const signIn = (i: number, secret: string) => api(i).post('/auth/token').type('form').send({ grant_type: 'client_credentials', client_id: 'mp-guessed', client_secret: secret });
+  // Two failures on each process: four in all, the limit, though neither saw four itself.
+  for (let i = 0; i < 4; i++) expect((await signIn(i, `guess-${i}`)).status).toBe(401);
+  for (let i = 0; i < 2; i++) {
+    const locked = await signIn(i, 'guess-again');
+    expect(locked.status).toBe(429);
+    expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
+  }
+  // The administrator's id is not affected.
+  expect((await api(1).post('/auth/token').type('form').send({ grant_type: 'client_credentials', client_id: TEST_CLIENT_ID, client_secret: TEST_CLIENT_SECRET })).status).toBe(200);
 });
 
 it('serves the metrics of all four processes from either API', async () => {
