@@ -82,7 +82,7 @@ export class EverythingService {
     const rangeParams = q.careDates ? [q.careDates.low, q.careDates.high] : [];
     const content = sharedContentVisible(q.patientId, 'f');
     // Sorts and counts the keys only, then reads (and decrypts) the page's rows by primary key.
-    // A stable text (it varies only with _type and _since): kept prepared, except through PgBouncer.
+    // A stable text (it varies only with _type, _since and the care dates): kept prepared, except through PgBouncer.
     const rows = await this.stableQuery<{ grp: number; resource_type: string; id: string; json: string; sealed: boolean; version_id: number; total: string }>(
       `WITH refs AS (
          -- the shared resources the compartment refers to, from the search index (no decryption),
@@ -99,16 +99,21 @@ export class EverythingService {
          SELECT CASE WHEN k.resource_type = 'Patient' THEN 0 ELSE 1 END AS grp, k.resource_type, k.id FROM fhir_patient_resource k
          WHERE k.patient_id = ? AND NOT k.deleted AND (k.resource_type <> 'Patient' OR k.id = ?) ${filters('k.')} ${inRange('k.')}
          UNION ALL
-         SELECT 2, f.resource_type, f.id FROM fhir_resource f
-         JOIN refs ON f.resource_type = refs.resource_type AND f.id = refs.id
-         WHERE NOT f.deleted ${filters('f.')}
-           -- never a shared resource that concerns another patient (src/fhir/search/shared-visibility.ts)
-           AND f.resource_type <> ALL(?::text[])
-           AND (f.resource_type = ANY(?::text[]) OR NOT EXISTS (
-             SELECT 1 FROM search_reference sv WHERE sv.resource_type = f.resource_type AND sv.resource_id = f.id
-               AND sv.patient_id = '' AND sv.target_type = 'Patient' AND sv.target_id <> ?))
-           -- and by their content (extensions, contained resources), so that the total counts what is shown
-           AND ${content.text}
+         -- Each by its key, in a lateral subquery (OFFSET 0): as a join, a generic plan made while
+         -- fhir_resource was small could scan it whole (it holds every AuditEvent too, so it grows
+         -- with each request) and test every row's content (seen with refs estimated at 100 rows).
+         SELECT 2, f.resource_type, f.id FROM refs CROSS JOIN LATERAL (
+           SELECT f.resource_type, f.id FROM fhir_resource f
+           WHERE f.resource_type = refs.resource_type AND f.id = refs.id AND NOT f.deleted ${filters('f.')}
+             -- never a shared resource that concerns another patient (src/fhir/search/shared-visibility.ts)
+             AND f.resource_type <> ALL(?::text[])
+             AND (f.resource_type = ANY(?::text[]) OR NOT EXISTS (
+               SELECT 1 FROM search_reference sv WHERE sv.resource_type = f.resource_type AND sv.resource_id = f.id
+                 AND sv.patient_id = '' AND sv.target_type = 'Patient' AND sv.target_id <> ?))
+             -- and by their content (extensions, contained resources), so that the total counts what is shown
+             AND ${content.text}
+           OFFSET 0
+         ) f
        ), page AS (
          SELECT *, count(*) OVER () AS total FROM keys ORDER BY grp, resource_type, id LIMIT ? OFFSET ?
        )
