@@ -606,3 +606,27 @@ function collectIdentifiers(node: unknown, out: Set<string>): void {
   if ((o.url === 'latitude' || o.url === 'longitude') && typeof o.valueDecimal === 'number') out.add(String(o.valueDecimal));
   for (const v of Object.values(o)) collectIdentifiers(v, out);
 }
+
+describe('decimals', () => {
+  it('keep the lexemes the client sent (1.50), in exports as stored and de-identified', async () => {
+    expect((await api.put('Patient/bx-dec', '{"resourceType":"Patient","id":"bx-dec","gender":"female"}')).status).toBe(201);
+    const obs =
+      '{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"2339-0"}]},' +
+      '"subject":{"reference":"Patient/bx-dec"},"valueQuantity":{"value":1.50,"unit":"mmol/L","system":"http://unitsofmeasure.org","code":"mmol/L"},' +
+      '"referenceRange":[{"low":{"value":3.90}}]}';
+    const created = await api.post('Observation', obs);
+    expect(created.status).toBe(201);
+    const ds = await clientToken(t, { role: 'data-scientist' });
+    const deid = createDeidentifier(deidentificationKey(t.config));
+    for (const [token, id] of [
+      [t.token, created.body.id as string],
+      [ds.token, deid.pseudonym('Observation', created.body.id as string)],
+    ] as const) {
+      const out = await exportAll('$export?_type=Observation', token);
+      const line = out.text.split('\n').find((l) => (JSON.parse(l) as Json).id === id);
+      expect(line).toBeDefined();
+      expect(line!.replace(/":(?=\S)/g, '": ')).toContain('"value": 1.50');
+      expect(line!.replace(/":(?=\S)/g, '": ')).toContain('"value": 3.90');
+    }
+  });
+});

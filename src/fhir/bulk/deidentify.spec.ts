@@ -1,5 +1,7 @@
 import type { Condition, Observation, Patient } from '@medplum/fhirtypes';
 import { MAX_SHIFT_DAYS, MIN_SHIFT_DAYS, createDeidentifier, isKnownNamespace, shiftDate } from './deidentify';
+import { parseFhirJson } from '../json/fhir-json';
+import { stringifyFhirJson } from '../json/lexemes';
 
 const MASKED = { extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'masked' }] };
 
@@ -255,6 +257,22 @@ describe('createDeidentifier', () => {
       'p1',
     ) as unknown as { entry: Array<Record<string, unknown>> };
     expect(bundle.entry).toEqual([{ resource: { resourceType: 'Patient', id: deid.pseudonym('Patient', 'p1'), gender: 'male' } }]);
+  });
+
+  it('keeps the decimal lexemes of the numbers it keeps (1.50 stays 1.50), in nested elements and arrays', () => {
+    const text =
+      '{"resourceType":"Observation","id":"o-dec","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"2339-0"}]},' +
+      '"subject":{"reference":"Patient/p1"},"valueQuantity":{"value":1.50,"unit":"mmol/L","system":"http://unitsofmeasure.org","code":"mmol/L"},' +
+      '"referenceRange":[{"low":{"value":3.90},"high":{"value":123456789012345678.5}}],' +
+      '"component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":120.0}}]}';
+    const out = stringifyFhirJson(deid.resource(parseFhirJson(text) as Observation, 'p1'));
+    expect(out).toContain('"value":1.50');
+    expect(out).toContain('"value":3.90');
+    expect(out).toContain('"value":123456789012345678.5');
+    expect(out).toContain('"value":120.0');
+    // A value the de-identification changes loses its lexeme with it (an age over 89, top-coded).
+    const age = parseFhirJson('{"resourceType":"Condition","id":"c-age","subject":{"reference":"Patient/p1"},"onsetAge":{"value":95.0,"unit":"a","system":"http://unitsofmeasure.org","code":"a"}}');
+    expect(stringifyFhirJson(deid.resource(age as Condition, 'p1'))).toContain('"value":90');
   });
 
   it('does not change its input', () => {

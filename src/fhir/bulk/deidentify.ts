@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { capitalize, tryGetDataType } from '@medplum/core';
 import type { Device, Resource } from '@medplum/fhirtypes';
 import { isResourceType, loadFhirDefinitions } from '../definitions/fhir-definitions';
+import { carryLexemes } from '../json/lexemes';
 
 /**
  * De-identification of resources for data scientists' exports, after HIPAA Safe Harbor
@@ -34,7 +35,7 @@ import { isResourceType, loadFhirDefinitions } from '../definitions/fhir-definit
  * - Ages over 89 are one category, "90 or older" (Safe Harbor): a Patient who could be 90 or older
  *   now (or was at death) loses birthDate (masked); an Age value (onsetAge...) or an age
  *   Observation over 89 years becomes `>= 90`.
- * Codes of known systems, quantities, booleans, numbers and other values are kept.
+ * Codes of known systems, quantities, booleans, numbers (with their decimal lexemes) and other values are kept.
  */
 export interface Deidentifier {
   /** The stable pseudonym of a resource id. */
@@ -350,6 +351,8 @@ function walkComplex(value: Json, typeName: string, ctx: Ctx): Json | undefined 
     if (w !== undefined) out[key] = w;
     else if (element.required) masked.push([key, element]);
   }
+  // Decimal lexemes (1.50) of the numbers kept: they travel on the holder, which is a new object here.
+  carryLexemes(value, out);
   for (const [key, element] of masked) {
     if (out[key] !== undefined || out[`_${key}`] !== undefined) continue;
     if (isObjectType(element.type)) out[key] = element.isArray ? [MASKED] : MASKED;

@@ -100,7 +100,7 @@ export class ExportRunner {
       if (problem) throw new StoredIntegrityError({ resourceType: type, id: r.id, patientId: r.patientId }, problem);
       if (!e.deidentified) return { ok: true, text: r.json.includes('\n') ? stringifyFhirJson(parseFhirJson(r.json)) : r.json };
       const parsed = parseFhirJson(r.json) as Resource;
-      return { ok: true, text: JSON.stringify(registryDevice ? this.deid.registryDevice(parsed as Device) : this.deid.resource(parsed, r.patientId)) };
+      return { ok: true, text: stringifyFhirJson(registryDevice ? this.deid.registryDevice(parsed as Device) : this.deid.resource(parsed, r.patientId)) };
     } catch (err) {
       const id = e.deidentified ? this.deid.pseudonym(type, r.id) : r.id;
       if (err instanceof StoredIntegrityError) this.logger.error({ exportId: e.id, err: err.message }, 'bulk export: stored record failed its integrity check, not exported');
