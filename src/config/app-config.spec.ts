@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { ConfigError, databaseName, loadConfig } from './app-config';
 
 describe('loadConfig', () => {
@@ -8,6 +9,13 @@ describe('loadConfig', () => {
     expect(c.redisUrl).toBe('redis://127.0.0.1:6379');
     expect(c.queuePrefix).toBe('fhir');
     expect([...c.defaulted].sort()).toEqual(['AUTH_CLIENT_ID', 'AUTH_CLIENT_SECRET', 'ENCRYPTION_KEY']);
+  });
+
+  it("sizes the searches' pool from the host's cores unless SEARCH_POOL_MAX says, and refuses a bad size", () => {
+    expect(loadConfig({}).searchPoolMax).toBe(2 * availableParallelism() + 1);
+    expect(loadConfig({ SEARCH_POOL_MAX: '3' }).searchPoolMax).toBe(3);
+    expect(() => loadConfig({ SEARCH_POOL_MAX: '0' })).toThrow(/SEARCH_POOL_MAX/);
+    expect(() => loadConfig({ SEARCH_POOL_MAX: 'many' })).toThrow(/SEARCH_POOL_MAX/);
   });
 
   it('refuses to start in production without the secrets, naming each', () => {

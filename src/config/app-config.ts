@@ -63,6 +63,11 @@ export interface AppConfig {
   searchMaxCount: number;
   /** Longest a search's statement may run (SET LOCAL statement_timeout); 0: no limit. */
   searchTimeoutMs: number;
+  /**
+   * Connections of the searches' own read-only pool, per process (SEARCH_POOL_MAX; default twice
+   * the host's cores plus one): searches beyond it wait in the process, not in PostgreSQL.
+   */
+  searchPoolMax: number;
   /** Most resources one search page includes (_include/_revinclude); more are left out and said so. */
   searchMaxIncluded: number;
   logLevel: string;
@@ -163,6 +168,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     searchDefaultCount: intVar(env, 'SEARCH_DEFAULT_COUNT', 20, 1, 10000, errors),
     searchMaxCount: intVar(env, 'SEARCH_MAX_COUNT', 1000, 1, 10000, errors),
     searchTimeoutMs: intVar(env, 'SEARCH_TIMEOUT_MS', 5000, 0, 3_600_000, errors),
+    searchPoolMax: intVar(env, 'SEARCH_POOL_MAX', 2 * availableParallelism() + 1, 1, 1000, errors),
     searchMaxIncluded: intVar(env, 'SEARCH_MAX_INCLUDED', 1000, 1, 100_000, errors),
     logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'warn' : 'info'),
     defaulted,

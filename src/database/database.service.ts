@@ -100,7 +100,7 @@ export class DatabaseService implements OnApplicationShutdown {
   private readPool(timeoutMs: number): Pool {
     let pool = this.readPools.get(timeoutMs);
     if (!pool) {
-      pool = new Pool(readPoolConfig(this.config!.databaseUrl, timeoutMs, Number(process.env.PG_POOL_MAX || 10)));
+      pool = new Pool(readPoolConfig(this.config!.databaseUrl, timeoutMs, this.config!.searchPoolMax));
       // An idle connection the server closed: the pool drops it; nothing is waiting on it.
       pool.on('error', () => undefined);
       this.readPools.set(timeoutMs, pool);

@@ -15,7 +15,7 @@ let t: TestApp;
 let api: FhirRequest;
 
 beforeAll(async () => {
-  t = await startTestApp({ SEARCH_TIMEOUT_MS: String(TIMEOUT_MS), PG_POOL_MAX: String(POOL) });
+  t = await startTestApp({ SEARCH_TIMEOUT_MS: String(TIMEOUT_MS), PG_POOL_MAX: String(POOL), SEARCH_POOL_MAX: String(POOL) });
   api = FhirRequest.of(t);
   const res = await api.put('Patient/to-p1', { resourceType: 'Patient', id: 'to-p1', name: [{ family: 'Strand' }] });
   expect(res.status).toBe(201);
