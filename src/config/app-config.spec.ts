@@ -12,7 +12,7 @@ describe('loadConfig', () => {
   });
 
   it("sizes the searches' pool from the host's cores unless SEARCH_POOL_MAX says, and refuses a bad size", () => {
-    expect(loadConfig({}).searchPoolMax).toBe(2 * availableParallelism() + 1);
+    expect(loadConfig({}).searchPoolMax).toBe(Math.min(10, 2 * availableParallelism() + 1));
     expect(loadConfig({ SEARCH_POOL_MAX: '3' }).searchPoolMax).toBe(3);
     expect(() => loadConfig({ SEARCH_POOL_MAX: '0' })).toThrow(/SEARCH_POOL_MAX/);
     expect(() => loadConfig({ SEARCH_POOL_MAX: 'many' })).toThrow(/SEARCH_POOL_MAX/);

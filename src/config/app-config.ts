@@ -65,7 +65,7 @@ export interface AppConfig {
   searchTimeoutMs: number;
   /**
    * Connections of the searches' own read-only pool, per process (SEARCH_POOL_MAX; default twice
-   * the host's cores plus one): searches beyond it wait in the process, not in PostgreSQL.
+   * the host's cores plus one, at most 10): searches beyond it wait in the process, not in PostgreSQL.
    */
   searchPoolMax: number;
   /** Most resources one search page includes (_include/_revinclude); more are left out and said so. */
@@ -168,7 +168,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     searchDefaultCount: intVar(env, 'SEARCH_DEFAULT_COUNT', 20, 1, 10000, errors),
     searchMaxCount: intVar(env, 'SEARCH_MAX_COUNT', 1000, 1, 10000, errors),
     searchTimeoutMs: intVar(env, 'SEARCH_TIMEOUT_MS', 5000, 0, 3_600_000, errors),
-    searchPoolMax: intVar(env, 'SEARCH_POOL_MAX', 2 * availableParallelism() + 1, 1, 1000, errors),
+    // Never more than the main pool's default: on a host of many cores, PostgreSQL's max_connections (100 by default) would run out first.
+    searchPoolMax: intVar(env, 'SEARCH_POOL_MAX', Math.min(10, 2 * availableParallelism() + 1), 1, 1000, errors),
     searchMaxIncluded: intVar(env, 'SEARCH_MAX_INCLUDED', 1000, 1, 100_000, errors),
     logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'warn' : 'info'),
     defaulted,
