@@ -99,9 +99,7 @@ export class EverythingService {
          SELECT CASE WHEN k.resource_type = 'Patient' THEN 0 ELSE 1 END AS grp, k.resource_type, k.id FROM fhir_patient_resource k
          WHERE k.patient_id = ? AND NOT k.deleted AND (k.resource_type <> 'Patient' OR k.id = ?) ${filters('k.')} ${inRange('k.')}
          UNION ALL
-         -- Each by its key, in a lateral subquery (OFFSET 0): as a join, a generic plan made while
-         -- fhir_resource was small could scan it whole (it holds every AuditEvent too, so it grows
-         -- with each request) and test every row's content (seen with refs estimated at 100 rows).
+         -- Each by its key, in a lateral subquery (OFFSET 0), as the page's rows below are read.
          SELECT 2, f.resource_type, f.id FROM refs CROSS JOIN LATERAL (
            SELECT f.resource_type, f.id FROM fhir_resource f
            WHERE f.resource_type = refs.resource_type AND f.id = refs.id AND NOT f.deleted ${filters('f.')}
@@ -117,9 +115,10 @@ export class EverythingService {
        ), page AS (
          SELECT *, count(*) OVER () AS total FROM keys ORDER BY grp, resource_type, id LIMIT ? OFFSET ?
        )
-       -- Each page row by its primary key, in a lateral subquery the planner cannot flatten (OFFSET 0):
-       -- as a plain join, a generic plan made while fhir_resource was small (it also holds every
-       -- AuditEvent, so it grows with each request) hashed a scan of the whole table for each page.
+       -- Each page row by its primary key, in a lateral subquery the planner cannot flatten (OFFSET 0).
+       -- fhir_resource also holds every AuditEvent, so it grows with each request: as a plain join, a
+       -- generic plan made while it was small hashed a scan of the whole table for each page
+       -- (test/integration/everything-plan.spec.ts), and the shared resources' join could do the same.
        SELECT p.grp, p.resource_type, p.id, p.total,
               CASE WHEN r.content_enc IS NOT NULL THEN fhir_decrypt(r.content_enc, r.key_id, ?::text[]) ELSE r.content::text END AS json,
               r.content_enc IS NOT NULL AS sealed, r.version_id
