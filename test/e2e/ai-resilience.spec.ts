@@ -92,7 +92,7 @@ async function writeAll(api: FhirApi, resources: Json[], concurrency = 4, onBatc
 async function outputsByJob(pg: Client): Promise<Map<string, string[]>> {
   const { rows } = await pg.query<{ job: string; ref: string }>(
     `SELECT i->>'value' AS job, r.resource_type || '/' || r.id AS ref
-       FROM fhir_patient_resource r CROSS JOIN LATERAL jsonb_array_elements(r.content->'identifier') i
+       FROM fhir_patient_resource r CROSS JOIN LATERAL json_array_elements(r.content->'identifier') i
       WHERE r.resource_type IN ('RiskAssessment', 'Observation') AND NOT r.deleted AND i->>'system' = $1`,
     [AI_JOB],
   );
@@ -107,7 +107,7 @@ async function provenanceTargets(pg: Client): Promise<Map<string, number>> {
     `SELECT t->>'reference' AS target, count(*) AS n
        FROM (SELECT content FROM fhir_patient_resource WHERE resource_type = 'Provenance' AND NOT deleted
              UNION ALL SELECT content FROM fhir_resource WHERE resource_type = 'Provenance' AND NOT deleted) p
-       CROSS JOIN LATERAL jsonb_array_elements(p.content->'target') t
+       CROSS JOIN LATERAL json_array_elements(p.content->'target') t
       GROUP BY 1`,
   );
   return new Map(rows.map((r) => [r.target, Number(r.n)]));

@@ -362,7 +362,7 @@ describe('the job', () => {
       expectOperationOutcome(oo);
       expect(oo.issue[0].diagnostics).toContain(`Organization/${org.id}`);
     } finally {
-      await pg.query(`UPDATE fhir_resource SET content = $2::jsonb WHERE resource_type = 'Organization' AND id = $1`, [org.id, JSON.stringify(saved.rows[0].content)]);
+      await pg.query(`UPDATE fhir_resource SET content = $2::json WHERE resource_type = 'Organization' AND id = $1`, [org.id, JSON.stringify(saved.rows[0].content)]);
     }
   });
 });

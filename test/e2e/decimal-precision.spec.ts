@@ -27,7 +27,7 @@ describe('decimals, integers and text encoding', () => {
   const has = (text: string, lexemes = LEXEMES) => lexemes.forEach((l) => expect(text.replace(/":(?=\S)/g, '": ')).toContain(l));
 
   it('stores and serves the decimal lexemes the client sent, everywhere a resource is served', async () => {
-    // The Patient is encrypted at rest (text), the Observation jsonb: both keep the lexemes.
+    // The Patient is encrypted at rest, the Observation stored as json: both keep the text.
     const patient = await api.put('Patient/dec-p', '{"resourceType":"Patient","id":"dec-p","extension":[{"url":"http://example.org/weight","valueDecimal":70.10}]}');
     expect(patient.status).toBe(201);
     has(patient.text, ['"valueDecimal": 70.10']);
@@ -59,6 +59,16 @@ describe('decimals, integers and text encoding', () => {
     const less = await api.put(`Observation/${id}`, observation('amended', '1.5').replace('{"resourceType"', `{"id":"${id}","resourceType"`));
     expect(less.headers.etag).toBe('W/"3"');
     expect((await api.get(`Observation/${id}`)).text).toMatch(/"value": ?1\.5[,}]/);
+  });
+
+  it('serves an exponent lexeme as it was sent; the same value in positional form is no change', async () => {
+    const practitioner = (value: string) => `{"resourceType":"Practitioner","id":"dec-e","extension":[{"url":"http://example.org/x","valueDecimal":${value}}]}`;
+    expect((await api.put('Practitioner/dec-e', practitioner('1.2e10'))).status).toBe(201);
+    expect((await api.get('Practitioner/dec-e')).text).toContain('"valueDecimal":1.2e10');
+    expect((await api.get('Practitioner?_id=dec-e')).text).toContain('"valueDecimal":1.2e10');
+    const same = await api.put('Practitioner/dec-e', practitioner('12000000000'));
+    expect(same.headers.etag).toBe('W/"1"');
+    expect((await api.get('Practitioner/dec-e')).text).toContain('"valueDecimal":1.2e10');
   });
 
   it('keeps lexemes in transaction responses and from XML bodies', async () => {

@@ -151,7 +151,7 @@ describe('encryption at rest', () => {
     for (const { t: text } of audit.rows) for (const s of secrets) expect(text).not.toContain(s);
   });
 
-  it('stores a non-sensitive Observation as jsonb in content', async () => {
+  it('stores a non-sensitive Observation as json in content: the text the server wrote, as served', async () => {
     const p = await api.created(patient());
     const obs = await api.created(labObservation(p.id));
     const [current] = await storeRows(pg, 'fhir_patient_resource', 'Observation', obs.id);
@@ -162,9 +162,17 @@ describe('encryption at rest', () => {
     const [h] = await storeRows(pg, 'fhir_patient_resource_history', 'Observation', obs.id);
     expect(h.content).toEqual(obs);
     expect(h.content_enc).toBeNull();
+    // Kept as text (json, not jsonb): the server's key order and no added spaces, so a read serves it unchanged.
+    const { rows } = await pg.query<{ type: string; text: string }>(
+      `SELECT pg_typeof(content)::text AS type, content::text AS text FROM fhir_patient_resource WHERE resource_type = 'Observation' AND id = $1`,
+      [obs.id],
+    );
+    expect(rows[0].type).toBe('json');
+    expect(rows[0].text.startsWith(`{"resourceType":"Observation","id":"${obs.id}","meta":{`)).toBe(true);
+    expect(JSON.stringify(JSON.parse(rows[0].text))).toBe(rows[0].text);
   });
 
-  it('stores a Practitioner (no patient) in fhir_resource, as jsonb', async () => {
+  it('stores a Practitioner (no patient) in fhir_resource, as json', async () => {
     const dr = await api.created(practitioner());
     expect(await storeRows(pg, 'fhir_patient_resource', 'Practitioner', dr.id)).toHaveLength(0);
     const [current] = await storeRows(pg, 'fhir_resource', 'Practitioner', dr.id);

@@ -15,7 +15,7 @@ export class FhirResourceHistoryRow {
   lastUpdated!: Date;
   @Property({ type: 'boolean', default: false })
   deleted!: Opt<boolean>;
-  @Property({ type: 'json', nullable: true })
+  @Property({ type: 'json', columnType: 'json', nullable: true })
   content?: unknown;
   @Property({ type: 'blob', columnType: 'bytea', nullable: true })
   contentEnc?: Buffer | null;

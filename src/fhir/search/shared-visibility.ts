@@ -55,10 +55,13 @@ export function sharedArmVisible(types: string[], compartment: string): Sql {
 export function sharedContentVisible(compartment: string, table = 'fhir_resource'): Sql {
   const content = raw(`${table}.content`);
   // The paths and the pattern travel as parameters: a `?` in the statement's text is a placeholder.
+  // The stored json is cast once for the jsonpath functions (jsonb only): OFFSET 0 keeps the
+  // planner from substituting the cast into both uses, which would parse the document twice.
   return sql`(${content} IS NOT NULL
-    AND NOT EXISTS (SELECT 1 FROM jsonb_path_query(${content}, ${REFERENCES}::jsonpath) sref(v)
-      WHERE substring(sref.v #>> '{}' from ${PATIENT_REFERENCE}::text) <> ${compartment})
-    AND NOT jsonb_path_exists(${content}, ${NESTED_PATIENT}::jsonpath))`;
+    AND NOT EXISTS (SELECT 1 FROM (SELECT ${content}::jsonb AS doc OFFSET 0) c
+      WHERE EXISTS (SELECT 1 FROM jsonb_path_query(c.doc, ${REFERENCES}::jsonpath) sref(v)
+                    WHERE substring(sref.v #>> '{}' from ${PATIENT_REFERENCE}::text) <> ${compartment})
+         OR jsonb_path_exists(c.doc, ${NESTED_PATIENT}::jsonpath)))`;
 }
 
 /** Every string `reference` member at any depth. */

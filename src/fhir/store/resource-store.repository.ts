@@ -259,7 +259,7 @@ export class ResourceStore {
       `INSERT INTO fhir_resource (resource_type, id, version_id, last_updated, deleted, content)
        SELECT v.resource_type, v.id, 1, v.last_updated, false, j.content
        FROM unnest(?::text[], ?::text[], ?::timestamptz[]) WITH ORDINALITY AS v(resource_type, id, last_updated, n)
-       JOIN jsonb_array_elements(?::jsonb) WITH ORDINALITY AS j(content, n) USING (n)`,
+       JOIN json_array_elements(?::json) WITH ORDINALITY AS j(content, n) USING (n)`,
       [versions.map((v) => v.resourceType), versions.map((v) => v.id), versions.map((v) => v.lastUpdated), `[${versions.map((v) => v.json).join(',')}]`],
     );
   }
@@ -284,7 +284,7 @@ export class ResourceStore {
        h AS (
          INSERT INTO ${history} (${keyCols}, version_id, last_updated, deleted, content, content_enc, key_id, request_method, response_status)
          SELECT ${keyCols}, version_id, last_updated, deleted,
-                CASE WHEN encrypted THEN NULL ELSE json::jsonb END,
+                CASE WHEN encrypted THEN NULL ELSE json::json END,
                 CASE WHEN encrypted THEN pgp_sym_encrypt(json, ?, '${PGP_OPTIONS}') END,
                 CASE WHEN encrypted THEN ?::smallint END,
                 request_method, response_status

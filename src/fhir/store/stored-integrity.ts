@@ -9,7 +9,7 @@ export interface StoredRow {
   versionId?: number;
   patientId: string | null;
   json: string | null;
-  /** Whether the text came from `content_enc` (ciphertext); false: from the jsonb `content`. */
+  /** Whether the text came from `content_enc` (ciphertext); false: from the plaintext `content` (json). */
   sealed: boolean;
 }
 
@@ -89,8 +89,8 @@ const BACKSLASH = 92;
 /**
  * The top-level resourceType and id and meta.versionId of a JSON object's text, or undefined when
  * the text is not an object. Stops as soon as it has all three: the server writes resourceType,
- * id and meta first; PostgreSQL's jsonb puts keys in order of length, so id and meta come first
- * there and resourceType after the shorter keys. Values it does not need are skipped, not parsed.
+ * id and meta first (rows stored as jsonb before migration 20261128000700 have keys in order of
+ * length, so id and meta come first there and resourceType after the shorter keys). Values it does not need are skipped, not parsed.
  */
 export function claimedIdentity(text: string): ClaimedIdentity | undefined {
   const out: ClaimedIdentity = {};
