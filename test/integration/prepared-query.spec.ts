@@ -137,11 +137,25 @@ describe('prepared queries', () => {
       });
 
       it("keeps the options of DATABASE_URL on the read pool's connections, with its own settings", async () => {
-        const url = `${db.url}?options=${encodeURIComponent('-c search_path=public,pg_catalog -c statement_timeout=0')}`;
+        const url = `${db.url}?options=${encodeURIComponent('-c search_path=public,pg_catalog -c statement_timeout=0 -c jit=on')}`;
         const service = new DatabaseService(orm, { databaseUrl: url, databaseDirectUrl: url } as AppConfig);
         try {
-          const [row] = await service.boundedRead(150, (tx) => tx.query<Record<string, string>>("SELECT current_setting('search_path') AS p, current_setting('statement_timeout') AS t, current_setting('transaction_read_only') AS ro"));
-          expect(row).toEqual({ p: 'public,pg_catalog', t: '150ms', ro: 'on' });
+          const [row] = await service.boundedRead(150, (tx) =>
+            tx.query<Record<string, string>>(
+              "SELECT current_setting('search_path') AS p, current_setting('statement_timeout') AS t, current_setting('transaction_read_only') AS ro, current_setting('jit') AS jit",
+            ),
+          );
+          expect(row).toEqual({ p: 'public,pg_catalog', t: '150ms', ro: 'on', jit: 'on' });
+        } finally {
+          await service.onApplicationShutdown();
+        }
+      });
+
+      it('runs searches without parallel workers or JIT (their start-up costs more than a search)', async () => {
+        const service = new DatabaseService(orm, { databaseUrl: db.url, databaseDirectUrl: db.url } as AppConfig);
+        const sql = "SELECT current_setting('jit') AS jit, current_setting('max_parallel_workers_per_gather') AS workers";
+        try {
+          expect((await service.boundedRead(150, (tx) => tx.query<Record<string, string>>(sql)))[0]).toEqual({ jit: 'off', workers: '0' });
         } finally {
           await service.onApplicationShutdown();
         }
