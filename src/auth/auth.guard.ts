@@ -1,7 +1,10 @@
-import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Inject, Injectable, type CanActivate, type ExecutionContext, type OnModuleDestroy } from '@nestjs/common';
+import type { Redis } from 'ioredis';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../core/tokens';
 import { RateLimiter } from '../http/rate-limit';
+import { SharedRateWindows } from '../http/shared-rate-windows';
+import { REDIS, bullPrefix } from '../queue/redis.provider';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { unauthorized } from '../fhir/operation-outcome';
@@ -14,15 +17,22 @@ import { TokenCheck } from './token-check.service';
  * the request (`req.auth`) for the scope checks, the compartment filter and the audit trail.
  */
 @Injectable()
-export class AuthGuard implements CanActivate {
+export class AuthGuard implements CanActivate, OnModuleDestroy {
   private readonly limiter: RateLimiter;
+  private readonly shared: SharedRateWindows;
 
   constructor(
     private readonly reflector: Reflector,
     private readonly tokens: TokenCheck,
     @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(REDIS) redis: Redis,
   ) {
-    this.limiter = new RateLimiter(config.clientRateLimitPerMinute);
+    this.shared = new SharedRateWindows(redis, bullPrefix(config.queuePrefix), 'client', config.clientRateLimitPerMinute);
+    this.limiter = new RateLimiter(config.clientRateLimitPerMinute, this.shared);
+  }
+
+  onModuleDestroy(): void {
+    this.shared.close();
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {

@@ -5,6 +5,9 @@ import type { AppConfig } from '../config/app-config';
 import { fhirBodyParsers } from './fhir-bodies';
 import { AuditEventRecorder } from '../audit/audit-event.recorder';
 import { rateLimiter } from './rate-limit';
+import { SharedRateWindows } from './shared-rate-windows';
+import { REDIS, bullPrefix } from '../queue/redis.provider';
+import type { Redis } from 'ioredis';
 import { Metrics } from '../metrics/metrics';
 import { mountQueueDashboard } from '../admin/queue-dashboard';
 import { answerClientErrors } from './client-errors';
@@ -39,7 +42,10 @@ export function configureHttp(app: NestExpressApplication, config: AppConfig): v
   if (config.corsOrigins.length) {
     app.enableCors({ origin: config.corsOrigins.includes('*') ? true : config.corsOrigins, exposedHeaders: ['Location', 'ETag', 'Last-Modified', 'X-Request-Id'] });
   }
-  app.use(rateLimiter(config.rateLimitPerMinute));
+  // Counted across the API processes in Redis (the timer stops when the app closes).
+  const addresses = new SharedRateWindows(app.get<Redis>(REDIS), bullPrefix(config.queuePrefix), 'address', config.rateLimitPerMinute);
+  app.getHttpServer().once('close', () => addresses.close());
+  app.use(rateLimiter(config.rateLimitPerMinute, addresses));
   app.use(...fhirBodyParsers(config.maxBodyBytes));
   app.use(express.urlencoded({ extended: false, limit: '1mb', type: 'application/x-www-form-urlencoded' }));
   // Binary also takes its content as it is, in any other content type (binary.html): a Buffer for the controller.

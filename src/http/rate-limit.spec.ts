@@ -1,5 +1,6 @@
 import { OperationOutcomeError } from '../fhir/operation-outcome';
 import { RateLimiter } from './rate-limit';
+import type { SharedRateWindows } from './shared-rate-windows';
 
 describe('RateLimiter', () => {
   it('allows perMinute requests at once, then refuses with 429 until tokens refill', () => {
@@ -19,5 +20,36 @@ describe('RateLimiter', () => {
   it('is off at 0', () => {
     const limiter = new RateLimiter(0);
     for (let i = 0; i < 1000; i++) limiter.take('a');
+  });
+});
+
+describe('RateLimiter with counts shared across processes', () => {
+  const shared = (blocked: Record<string, number>) => {
+    const counted: string[] = [];
+    return { counted, windows: { blockedFor: (key: string) => blocked[key] ?? 0, count: (key: string) => counted.push(key) } as unknown as SharedRateWindows };
+  };
+
+  it('refuses a key whose shared minute is full, with its Retry-After, though its own bucket is not empty', () => {
+    const { counted, windows } = shared({ a: 12_300 });
+    const limiter = new RateLimiter(60, windows);
+    let refused: (OperationOutcomeError & { retryAfter?: number }) | undefined;
+    try {
+      limiter.take('a');
+    } catch (e) {
+      refused = e as OperationOutcomeError;
+    }
+    expect(refused?.status).toBe(429);
+    expect(refused?.retryAfter).toBe(13);
+    limiter.take('b');
+    expect(counted).toEqual(['b']); // the refused request is not counted
+  });
+
+  it('counts only what it serves', () => {
+    const { counted, windows } = shared({});
+    const limiter = new RateLimiter(2, windows);
+    limiter.take('a', 0);
+    limiter.take('a', 0);
+    expect(() => limiter.take('a', 0)).toThrow(OperationOutcomeError);
+    expect(counted).toEqual(['a', 'a']);
   });
 });
