@@ -4,6 +4,7 @@ import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
+import type { Redis } from 'ioredis';
 import { freePort } from '../../scripts/lib/free-port';
 
 export { freePort };
@@ -84,4 +85,20 @@ function pong(port: number): Promise<boolean> {
     });
     socket.connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
   });
+}
+
+/**
+ * Ends connections made for a test: disconnect() (not quit(), which waits in the offline queue of
+ * a connection whose Redis is gone), then a bounded wait for each to end, so that no reconnection
+ * timer outlives the file.
+ */
+export async function disconnectAll(connections: Redis[]): Promise<void> {
+  await Promise.all(
+    connections.map(async (r) => {
+      if (r.status === 'end') return;
+      const ended = new Promise((resolve) => r.once('end', resolve));
+      r.disconnect();
+      await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+    }),
+  );
 }

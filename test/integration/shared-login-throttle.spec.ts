@@ -3,7 +3,7 @@ import { ClientLogin } from '../../src/auth/client-login.service';
 import type { ClientRecord, ClientRepository } from '../../src/auth/client.repository';
 import { loadConfig, type AppConfig } from '../../src/config/app-config';
 import { bullPrefix, createRedis } from '../../src/queue/redis.provider';
-import { OwnRedis } from '../helpers/redis-server';
+import { OwnRedis, disconnectAll } from '../helpers/redis-server';
 import { testQueuePrefix } from '../helpers/test-database';
 import { REFUSING_REDIS_URL, TEST_REDIS_URL } from '../helpers/test-worker';
 
@@ -42,16 +42,7 @@ async function waitUntil(ok: () => boolean, timeoutMs = 10_000): Promise<void> {
 }
 
 afterAll(async () => {
-  // disconnect() (not quit(), which waits in the offline queue of a connection whose Redis is gone),
-  // then a bounded wait for each to end, so that no reconnection timer outlives the file.
-  await Promise.all(
-    connections.map(async (r) => {
-      if (r.status === 'end') return;
-      const ended = new Promise((resolve) => r.once('end', resolve));
-      r.disconnect();
-      await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
-    }),
-  );
+  await disconnectAll(connections);
 });
 
 it('locks a client id out in every process once the failures of all of them reach the limit', async () => {

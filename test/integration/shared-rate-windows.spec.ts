@@ -3,6 +3,7 @@ import { OperationOutcomeError } from '../../src/fhir/operation-outcome';
 import { RateLimiter } from '../../src/http/rate-limit';
 import { SharedRateWindows } from '../../src/http/shared-rate-windows';
 import { bullPrefix, createRedis } from '../../src/queue/redis.provider';
+import { disconnectAll } from '../helpers/redis-server';
 import { testQueuePrefix } from '../helpers/test-database';
 import { REFUSING_REDIS_URL, TEST_REDIS_URL } from '../helpers/test-worker';
 
@@ -42,14 +43,7 @@ function status(take: () => void): number {
 
 afterAll(async () => {
   for (const w of windows) w.close();
-  await Promise.all(
-    connections.map(async (r) => {
-      if (r.status === 'end') return;
-      const ended = new Promise((resolve) => r.once('end', resolve));
-      r.disconnect();
-      await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
-    }),
-  );
+  await disconnectAll(connections);
 });
 
 it("refuses a client in every process once their requests together fill its minute, and says when it may come back", async () => {
