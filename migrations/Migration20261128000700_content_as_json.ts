@@ -34,6 +34,9 @@ DROP FUNCTION fhir_store_changed_columns(integer, integer, timestamptz, timestam
  * (resourceType, id and meta first, so the integrity check stops after three keys instead of
  * skipping every shorter key that jsonb sorts ahead of resourceType) and no added spaces (6 % fewer
  * bytes). json has no equality operator: the audit trigger compares the content's text.
+ *
+ * The type change rewrites the four tables under an exclusive lock: on a large database, run
+ * `npm run migrate` alone before starting the new version (README).
  */
 export class Migration20261128000700_content_as_json extends Migration {
   override async up(): Promise<void> {
