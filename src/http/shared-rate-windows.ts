@@ -63,6 +63,7 @@ export class SharedRateWindows {
 
   /** Adds this process's counts to the window's totals and marks the keys that reached the limit. */
   async sync(now = Date.now()): Promise<void> {
+    for (const [key, until] of this.full) if (until <= now) this.full.delete(key);
     if (this.syncing || !this.pending.size) return;
     const counts = [...this.pending];
     this.pending = new Map();

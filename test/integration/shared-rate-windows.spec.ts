@@ -94,3 +94,16 @@ it('limits on its own bucket, without waiting, while Redis is unreachable', asyn
   expect(status(() => a.limiter.take('client:ehr-3', now))).toBe(429); // its own bucket is empty
   expect(a.shared.blockedFor('client:ehr-3', now)).toBe(0);
 });
+
+it('forgets a full window once it has ended', async () => {
+  const redis = await ready(TEST_REDIS_URL);
+  const a = processOn(redis, 2);
+  const now = Date.now();
+  for (let i = 0; i < 2; i++) a.limiter.take('client:ehr-4', now);
+  await a.shared.sync(now);
+  expect(a.shared.blockedFor('client:ehr-4', now)).toBeGreaterThan(0);
+  const next = (Math.floor(now / 60_000) + 1) * 60_000;
+  await a.shared.sync(next);
+  expect((a.shared as unknown as { full: Map<string, number> }).full.size).toBe(0);
+  expect(a.shared.blockedFor('client:ehr-4', next)).toBe(0);
+});
