@@ -28,6 +28,7 @@ import { Migration20261128000500_packed_search_rows } from './Migration202611280
 import { Migration20261128000600_index_resource_id_keys } from './Migration20261128000600_index_resource_id_keys';
 import { Migration20261128000700_content_as_json } from './Migration20261128000700_content_as_json';
 import { Migration20261128000800_reference_by_patient } from './Migration20261128000800_reference_by_patient';
+import { Migration20261128000900_audit_index_rows_apart } from './Migration20261128000900_audit_index_rows_apart';
 
 /** Every migration, in order. Listed explicitly so that ts-jest, ts-node and the compiled build agree. */
 export const migrationsList = [
@@ -61,4 +62,5 @@ export const migrationsList = [
   { name: 'Migration20261128000600_index_resource_id_keys', class: Migration20261128000600_index_resource_id_keys },
   { name: 'Migration20261128000700_content_as_json', class: Migration20261128000700_content_as_json },
   { name: 'Migration20261128000800_reference_by_patient', class: Migration20261128000800_reference_by_patient },
+  { name: 'Migration20261128000900_audit_index_rows_apart', class: Migration20261128000900_audit_index_rows_apart },
 ];

@@ -234,4 +234,60 @@ describe('AuditEvent resources', () => {
     const awkward = ['a"b', 'c\\d', null, 'NULL', '', 'x,y', '{z}', ' padded ', 'ünï', "it's"];
     expect(await db.query<{ a: Array<string | null> }>('SELECT ?::text[] AS a', [arrayLiteral(awkward)])).toEqual([{ a: awkward }]);
   });
+
+  it('finds AuditEvents by reference and date, and through includes, chains, _has and the compartment, from index tables of their own', async () => {
+    const family = `Apart${Date.now()}`;
+    const p = await ehr.post('Patient', { resourceType: 'Patient', name: [{ family }] });
+    expect(p.status).toBe(201);
+    const pid = p.body.id as string;
+    await ehr.get(`Patient/${pid}`);
+    await ehr.get(`Patient/${pid}`);
+    const all = await events();
+    const ids = (b: Bundle) => (b.entry ?? []).map((e) => e.resource?.id as string).sort();
+    const aboutPatient = (e: Record<string, any>) => (e.entity ?? []).some((x: any) => x.what?.reference === `Patient/${pid}`);
+    const expected = all.filter(aboutPatient).map((e) => e.id as string).sort();
+    expect(expected.length).toBeGreaterThanOrEqual(2); // the two reads
+    const stored = new Set(all.map((e) => e.id as string));
+    const within = (list: string[]) => list.filter((id) => stored.has(id));
+
+    // Reference parameters, plain and chained, and the reverse chain from the Patient.
+    expect(within(ids((await admin.get(`AuditEvent?entity=Patient/${pid}&_count=1000`)).body))).toEqual(expected);
+    expect(within(ids((await admin.get(`AuditEvent?entity:Patient.family=${family}&_count=1000`)).body))).toEqual(expected);
+    const viaHas = await admin.get(`Patient?_has:AuditEvent:entity:subtype=read&_id=${pid}`);
+    expect(ids(viaHas.body)).toEqual([pid]);
+    expect(ids((await admin.get(`Patient?_has:AuditEvent:entity:subtype=delete&_id=${pid}`)).body)).toEqual([]);
+
+    // Dates: the events recorded from the first one about the patient on, and none after tomorrow.
+    const first = all.filter(aboutPatient).map((e) => e.recorded as string).sort()[0];
+    const since = within(ids((await admin.get(`AuditEvent?date=ge${encodeURIComponent(first)}&_count=1000`)).body));
+    expect(since).toEqual(all.filter((e) => e.recorded >= first).map((e) => e.id as string).sort());
+    expect((await admin.get(`AuditEvent?date=gt${new Date(Date.now() + 86_400_000).toISOString().slice(0, 10)}`)).body.total).toBe(0);
+    const byDate = ((await admin.get(`AuditEvent?entity=Patient/${pid}&_sort=-date`)).body as Bundle).entry?.map((e) => e.resource?.recorded as string) ?? [];
+    expect(byDate).toEqual([...byDate].sort().reverse());
+
+    // Includes both ways, and the Patient's compartment.
+    const rev = (await admin.get(`Patient?_id=${pid}&_revinclude=AuditEvent:entity`)).body as Bundle;
+    expect(within((rev.entry ?? []).filter((e) => e.resource?.resourceType === 'AuditEvent').map((e) => e.resource?.id as string).sort())).toEqual(expected);
+    const inc = (await admin.get(`AuditEvent?_id=${expected[0]}&_include=AuditEvent:entity`)).body as Bundle;
+    expect((inc.entry ?? []).map((e) => `${e.resource?.resourceType}/${e.resource?.id}`)).toContain(`Patient/${pid}`);
+    const compartment = await admin.get(`Patient/${pid}/AuditEvent?_count=1000`);
+    expect(compartment.status).toBe(200);
+    const named = all.filter((e) => (e.entity ?? []).some((x: any) => x.role?.code === '1' && x.what?.reference === `Patient/${pid}`)).map((e) => e.id as string).sort();
+    expect(named.length).toBeGreaterThan(0);
+    expect(within(ids(compartment.body))).toEqual(named);
+
+    // The rows are in the tables apart, none in the shared ones.
+    const db = t.app.get(DatabaseService);
+    const [counts] = await db.query<{ shared: number; apart: number; sharedDates: number; apartDates: number }>(
+      `SELECT (SELECT count(*)::int FROM search_reference WHERE resource_type = 'AuditEvent') AS "shared",
+              (SELECT count(DISTINCT resource_id)::int FROM search_reference_audit WHERE resource_id = ANY(?::text[])) AS "apart",
+              (SELECT count(*)::int FROM search_date WHERE resource_type = 'AuditEvent') AS "sharedDates",
+              (SELECT count(DISTINCT resource_id)::int FROM search_date_audit WHERE resource_id = ANY(?::text[])) AS "apartDates"`,
+      [[...stored], [...stored]],
+    );
+    // Every event that names someone or something by reference (agent, entity, source) has rows there.
+    const referring = all.filter((e) => [...(e.agent ?? []).map((a: any) => a.who), ...(e.entity ?? []).map((x: any) => x.what), e.source?.observer].some((r) => typeof r?.reference === 'string'));
+    expect(referring.length).toBeGreaterThan(0);
+    expect(counts).toEqual({ shared: 0, apart: referring.length, sharedDates: 0, apartDates: stored.size });
+  });
 });

@@ -34,6 +34,8 @@ export const CITUS_PLAN: CitusPlan = {
     'search_reference',
     'search_uri',
     'search_packed',
+    'search_reference_audit',
+    'search_date_audit',
     'adherence_tracking',
     'appointments',
     'billing',

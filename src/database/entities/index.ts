@@ -1,5 +1,5 @@
 import { PatientRow } from './patient.entity';
-import { SearchTokenRow, SearchStringRow, SearchDateRow, SearchNumberRow, SearchQuantityRow, SearchReferenceRow, SearchUriRow, SearchPackedRow } from './search-index.entities';
+import { SearchTokenRow, SearchStringRow, SearchDateRow, SearchNumberRow, SearchQuantityRow, SearchReferenceRow, SearchUriRow, SearchPackedRow, SearchDateAuditRow, SearchReferenceAuditRow } from './search-index.entities';
 import { PatientNationalIdRow } from './patient-national-id.entity';
 import { DoctorRow } from './doctor.entity';
 import { HospitalResourceRow } from './hospital-resource.entity';
@@ -36,7 +36,7 @@ import { BulkExportRow, BulkExportFileRow } from './bulk-export.entities';
 import { ExchangeConnectionRow, ExchangeSyncRunRow, ExchangeSyncCursorRow, ExchangeRemoteResourceRow, ExchangePushRow, ExchangeFailureRow } from './exchange.entities';
 
 export { PatientRow } from './patient.entity';
-export { SearchTokenRow, SearchStringRow, SearchDateRow, SearchNumberRow, SearchQuantityRow, SearchReferenceRow, SearchUriRow, SearchPackedRow } from './search-index.entities';
+export { SearchTokenRow, SearchStringRow, SearchDateRow, SearchNumberRow, SearchQuantityRow, SearchReferenceRow, SearchUriRow, SearchPackedRow, SearchDateAuditRow, SearchReferenceAuditRow } from './search-index.entities';
 export { PatientNationalIdRow } from './patient-national-id.entity';
 export { DoctorRow } from './doctor.entity';
 export { HospitalResourceRow } from './hospital-resource.entity';
@@ -124,4 +124,6 @@ export const ENTITIES: Function[] = [
   SearchReferenceRow,
   SearchUriRow,
   SearchPackedRow,
+  SearchDateAuditRow,
+  SearchReferenceAuditRow,
 ];

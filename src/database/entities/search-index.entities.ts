@@ -43,13 +43,19 @@ export class SearchStringRow extends SearchRowBase {
   hash?: Buffer | null;
 }
 
-@Entity({ tableName: 'search_date' })
-export class SearchDateRow extends SearchRowBase {
+abstract class SearchDateColumns extends SearchRowBase {
   @Property({ type: 'datetime', columnType: 'timestamptz' })
   low!: Date;
   @Property({ type: 'datetime', columnType: 'timestamptz' })
   high!: Date;
 }
+
+@Entity({ tableName: 'search_date' })
+export class SearchDateRow extends SearchDateColumns {}
+
+/** The date rows of the types kept apart (src/fhir/search/index-tables.ts: AuditEvents; migration 20261128000900). */
+@Entity({ tableName: 'search_date_audit' })
+export class SearchDateAuditRow extends SearchDateColumns {}
 
 @Entity({ tableName: 'search_number' })
 export class SearchNumberRow extends SearchRowBase {
@@ -71,8 +77,7 @@ export class SearchQuantityRow extends SearchRowBase {
   high!: string;
 }
 
-@Entity({ tableName: 'search_reference' })
-export class SearchReferenceRow extends SearchRowBase {
+abstract class SearchReferenceColumns extends SearchRowBase {
   @Property({ type: 'string', columnType: 'varchar(64)', nullable: true })
   targetType?: string | null;
   @Property({ type: 'text', columnType: 'text', nullable: true })
@@ -80,6 +85,13 @@ export class SearchReferenceRow extends SearchRowBase {
   @Property({ type: 'text', columnType: 'text', nullable: true })
   url?: string | null;
 }
+
+@Entity({ tableName: 'search_reference' })
+export class SearchReferenceRow extends SearchReferenceColumns {}
+
+/** The reference rows of the types kept apart (src/fhir/search/index-tables.ts: AuditEvents; migration 20261128000900). */
+@Entity({ tableName: 'search_reference_audit' })
+export class SearchReferenceAuditRow extends SearchReferenceColumns {}
 
 @Entity({ tableName: 'search_uri' })
 export class SearchUriRow extends SearchRowBase {

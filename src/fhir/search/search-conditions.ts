@@ -148,15 +148,15 @@ function paramCondition(type: string, row: RowRef, def: SearchParamDef, modifier
   if (def.type === 'reference' && modifier === undefined && row.patientId && impliesOwner(type, def)) {
     // A reference to Patient X through the path that decides ownership means the resource is filed
     // under X: say so, so that the query reads one patient's rows (one shard) by the primary key.
-    return or(values.map((v) => ownerAware(x, row, def, v, ctx)));
+    return or(values.map((v) => ownerAware(type, x, row, def, v, ctx)));
   }
   const matches = values.map((v) => valueMatch(x, def, isTypeModifier ? undefined : modifier, isTypeModifier ? modifier : undefined, v, secret, ctx));
   const exists = sql`EXISTS (SELECT 1 FROM ${raw(indexTable(type, def.type))} ${x} WHERE ${rowMatch(x, row, def.code, ctx)} AND ${or(matches)})`;
   return modifier === 'not' ? sql`NOT ${exists}` : exists;
 }
 
-function ownerAware(x: ReturnType<typeof raw>, row: RowRef, def: SearchParamDef, value: string, ctx: ConditionContext): Sql {
-  const exists = sql`EXISTS (SELECT 1 FROM search_reference ${x} WHERE ${rowMatch(x, row, def.code, ctx)} AND ${valueMatch(x, def, undefined, undefined, value, false, ctx)})`;
+function ownerAware(type: string, x: ReturnType<typeof raw>, row: RowRef, def: SearchParamDef, value: string, ctx: ConditionContext): Sql {
+  const exists = sql`EXISTS (SELECT 1 FROM ${raw(indexTable(type, 'reference'))} ${x} WHERE ${rowMatch(x, row, def.code, ctx)} AND ${valueMatch(x, def, undefined, undefined, value, false, ctx)})`;
   let v = unescapeValue(value);
   if (v.startsWith(`${ctx.base.replace(/\/$/, '')}/`)) v = v.slice(ctx.base.replace(/\/$/, '').length + 1);
   const local = parseLocalReference(v);
@@ -386,7 +386,7 @@ function referenceMatch(x: ReturnType<typeof raw>, def: { code: string; targets:
     if (!types.length) return sql`${x}.target_id = ${v}`;
     // One type (patient, a type modifier): equality, so that the target index is read from
     // (id, type, resource type, code) exactly. As = ANY(array) PostgreSQL kept the type as a filter
-    // and read every reference to the id, of every resource type: all of a patient's AuditEvents too.
+    // and read every reference to the id, of every resource type (then AuditEvents' too).
     if (types.length === 1) return sql`(${x}.target_id = ${v} AND ${x}.target_type = ${types[0]})`;
     return sql`(${x}.target_id = ${v} AND ${x}.target_type = ANY(${types}::text[]))`;
   }
@@ -474,7 +474,7 @@ function chainCondition(type: string, row: RowRef, head: string, rest: string, v
   // nested loop whose inner side scans all index rows of its code when the planner has no
   // statistics yet (a first import; autovacuum off): 176 s for 1,535 Observations instead of 0.3 s.
   const fence = depth > 0 ? sql` OFFSET 0` : sql``;
-  return sql`EXISTS (SELECT 1 FROM search_reference ${x} WHERE ${rowMatch(x, row, code, ctx)} AND ${or(branches)}${fence})`;
+  return sql`EXISTS (SELECT 1 FROM ${raw(indexTable(type, 'reference'))} ${x} WHERE ${rowMatch(x, row, code, ctx)} AND ${or(branches)}${fence})`;
 }
 
 /** `_has:Source:refParam:param=x`: resources that a matching Source refers to through refParam. */
@@ -494,5 +494,5 @@ function hasCondition(type: string, row: RowRef, name: string, value: string, ct
     parts.push(sharedTargetVisible(source, sql`${h}.resource_id`, ctx.compartment, alias('v', ctx)));
   }
   const inner = clauseCondition(source, { type: sql`${h}.resource_type`, id: sql`${h}.resource_id` }, rest, value, ctx, depth + 1);
-  return sql`EXISTS (SELECT 1 FROM search_reference ${h} WHERE ${and(parts)} AND ${inner})`;
+  return sql`EXISTS (SELECT 1 FROM ${raw(indexTable(source, 'reference'))} ${h} WHERE ${and(parts)} AND ${inner})`;
 }

@@ -4,7 +4,7 @@ import { KeyRing } from '../../crypto/key-ring';
 import type { Tx } from '../../database/database.service';
 import { isEncryptedType } from '../store/sensitivity';
 import { extractIndexRows, extractTokenRows, type IndexRows, type StringRow, type TokenRow } from './index-extractor';
-import { PACKED_INDEX_TYPES } from './index-tables';
+import { APART_TABLES, PACKED_INDEX_TYPES, indexTable } from './index-tables';
 import { isSecretParam } from './search-secrets';
 import { capText } from './search-values';
 
@@ -18,7 +18,7 @@ const BASE: Column[] = [
   { name: 'grp', type: 'int', of: (r: { grp: number }) => r.grp },
 ];
 
-/** The table and value columns of each row kind; `hashed` rows (secret fields) are written by `secretRow`. */
+/** The shared table and value columns of each row kind (indexTable says where a type's rows go); `hashed` rows (secret fields) are written by `secretRow`. */
 const TABLES: Record<keyof IndexRows, { table: string; columns: Column[] }> = {
   string: {
     table: 'search_string',
@@ -72,7 +72,7 @@ const TABLES: Record<keyof IndexRows, { table: string; columns: Column[] }> = {
   uri: { table: 'search_uri', columns: [{ name: 'value', type: 'text', of: (r: { value: string }) => r.value }] },
 };
 
-export const SEARCH_TABLES = [...Object.values(TABLES).map((t) => t.table), 'search_packed'];
+export const SEARCH_TABLES = [...Object.values(TABLES).map((t) => t.table), ...APART_TABLES];
 
 /**
  * The token and string rows of a resource of PACKED_INDEX_TYPES as one row (index-tables.ts): each
@@ -111,8 +111,8 @@ export class SearchIndexWriter {
   async indexMany(tx: Tx, items: Array<{ resource: Resource; patientId: string | null; isNew: boolean }>): Promise<void> {
     const updated = items.filter((i) => !i.isNew).map((i) => i.resource);
     if (updated.length) await this.removeMany(tx, updated);
-    const columns = new Map<keyof IndexRows, unknown[][]>();
-    for (const kind of KINDS) columns.set(kind, COLUMNS[kind].map(() => []));
+    // Rows by the table they go to (a kind's shared table, or its table apart: index-tables.ts).
+    const columns = new Map<string, { kind: keyof IndexRows; cols: unknown[][] }>();
     const packed: string[][] = Array.from({ length: 3 + PACKED_COLUMNS.length }, () => []);
     for (let i = 0; i < items.length; i++) {
       // A large batch (the AuditEvents of a few hundred requests, a bulk chunk) is evaluated in slices: requests waiting meanwhile are served.
@@ -138,7 +138,11 @@ export class SearchIndexWriter {
       }
       for (const kind of KINDS) {
         if (packs && (kind === 'token' || kind === 'string')) continue;
-        const cols = columns.get(kind) as unknown[][];
+        if (!rows[kind].length) continue;
+        const table = indexTable(resource.resourceType, kind);
+        let target = columns.get(table);
+        if (!target) columns.set(table, (target = { kind, cols: COLUMNS[kind].map(() => []) }));
+        const { cols } = target;
         const spec = COLUMNS[kind];
         for (const raw of rows[kind]) {
           const row = encrypted && isSecretParam(resource.resourceType, raw.code) ? this.secretRow(kind, raw) : raw;
@@ -156,11 +160,11 @@ export class SearchIndexWriter {
     // one array parameter: a few statement texts in all, and one round trip per write instead of one per table.
     const inserts: string[] = [];
     const params: unknown[] = [];
-    for (const kind of KINDS) {
-      const cols = columns.get(kind) as unknown[][];
-      if (!cols[0].length) continue;
+    // Tables in a fixed order, so that the same kinds of rows make the same statement text.
+    for (const table of [...columns.keys()].sort()) {
+      const { kind, cols } = columns.get(table) as { kind: keyof IndexRows; cols: unknown[][] };
       const spec = COLUMNS[kind];
-      inserts.push(`INSERT INTO ${TABLES[kind].table} (${spec.map((c) => c.name).join(', ')}) SELECT * FROM unnest(${spec.map((c) => `?::${c.type}[]`).join(', ')})`);
+      inserts.push(`INSERT INTO ${table} (${spec.map((c) => c.name).join(', ')}) SELECT * FROM unnest(${spec.map((c) => `?::${c.type}[]`).join(', ')})`);
       params.push(...cols);
     }
     if (packed[0].length) {

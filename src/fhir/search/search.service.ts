@@ -23,7 +23,7 @@ import { bundleJson, bundleObject, type RawBundle, type RawEntry } from './bundl
 import { storedJsonSql } from '../store/stored-json';
 import { assertIntegrity } from '../store/stored-integrity';
 import { sharedArmVisible, sharedWithPatients } from './shared-visibility';
-import { PACKED_INDEX_TYPES } from './index-tables';
+import { PACKED_INDEX_TYPES, referenceRows } from './index-tables';
 import { parseFhirJson } from '../json/fhir-json';
 
 export interface SearchInput {
@@ -115,7 +115,7 @@ function compartmentMembership(types: string[], patientId: string): Sql {
   const pairs = types.flatMap((t) => patientCompartmentParams(t).map((code) => sql`(${nameLit(t)}, ${nameLit(code)})`));
   const self = types.includes('Patient') ? sql` UNION ALL SELECT 'Patient'::varchar, ${patientId}::text` : sql``;
   const refers = pairs.length
-    ? sql`SELECT cm.resource_type, cm.resource_id::text FROM search_reference cm
+    ? sql`SELECT cm.resource_type, cm.resource_id::text FROM ${raw(referenceRows(types))} cm
            WHERE cm.target_id = ${patientId} AND cm.target_type = 'Patient' AND (cm.resource_type, cm.code) IN (${join(pairs, ', ')})`
     : sql`SELECT NULL::varchar, NULL::text WHERE false`;
   return sql`(r.resource_type, r.id::text) IN (${refers}${self})`;
@@ -248,7 +248,7 @@ export class SearchService {
         ORDER BY ${order} LIMIT ${count + 1}
       ), numbered AS (
         SELECT *, row_number() OVER (ORDER BY ${order}) AS n FROM page
-      )${folded ? sql`, refs AS (${this.forwardRefsSql(folded, sql`(r.resource_type, r.resource_id) IN (SELECT resource_type, id FROM numbered WHERE n <= ${count}${folded.sourceType !== '*' ? sql` AND resource_type = ${folded.sourceType}` : sql``})`, undefined, this.config.searchMaxIncluded + 1, (cols) => sql`AND (${raw(cols)}) NOT IN (SELECT resource_type, id FROM numbered WHERE n <= ${count})`)})` : sql``}
+      )${folded ? sql`, refs AS (${this.forwardRefsSql(folded, sql`(r.resource_type, r.resource_id) IN (SELECT resource_type, id FROM numbered WHERE n <= ${count}${folded.sourceType !== '*' ? sql` AND resource_type = ${folded.sourceType}` : sql``})`, undefined, this.config.searchMaxIncluded + 1, (cols) => sql`AND (${raw(cols)}) NOT IN (SELECT resource_type, id FROM numbered WHERE n <= ${count})`, types)})` : sql``}
       SELECT p.resource_type, p.id, p.n, ${raw(keyText)}${raw(totalInline ? ', p.total' : '')}, p.patient_id,
         coalesce(f.version_id, g.version_id) AS version_id, coalesce(f.last_updated, g.last_updated) AS last_updated,
         coalesce(f.deleted, g.deleted) AS deleted,
@@ -581,7 +581,8 @@ export class SearchService {
     const sources = from.filter((v) => spec.sourceType === '*' || v.resourceType === spec.sourceType);
     if (!sources.length) return [];
     const keys = sql`(r.resource_type, r.resource_id) IN (SELECT * FROM unnest(${sources.map((s) => s.resourceType)}::text[], ${sources.map((s) => s.id)}::text[]))`;
-    return this.readRefs(this.forwardRefsSql(spec, keys, input.compartment, limit, unseen), input.tx);
+    const types = [...new Set(sources.map((v) => v.resourceType))];
+    return this.readRefs(this.forwardRefsSql(spec, keys, input.compartment, limit, unseen, types), input.tx);
   }
 
   /**
@@ -589,18 +590,20 @@ export class SearchService {
    * r.resource_type, r.resource_id), at most `limit` of each kind, leaving out those `unseen` says
    * the Bundle already holds (before the limit: they would take the places of others).
    */
-  private forwardRefsSql(spec: IncludeSpec, keys: Sql, compartment: string | undefined, limit: number, unseen: Unseen): Sql {
+  private forwardRefsSql(spec: IncludeSpec, keys: Sql, compartment: string | undefined, limit: number, unseen: Unseen, sourceTypes?: string[]): Sql {
+    // The sources' reference rows: of the source type, of the types given, or of any type.
+    const rows = referenceRows(spec.sourceType !== '*' ? [spec.sourceType] : sourceTypes);
     const byCode = spec.code !== '*' ? sql`AND r.code = ${spec.code}` : sql``;
     const confined = (alias: string) => (compartment !== undefined ? sql`AND ${raw(alias)}.patient_id IN ('', ${compartment})` : sql``);
     return sql`
-      (SELECT DISTINCT target_type AS t, target_id AS i FROM search_reference r
+      (SELECT DISTINCT target_type AS t, target_id AS i FROM ${raw(rows)} r
       WHERE ${keys} AND target_type IS NOT NULL ${byCode}
         ${spec.targetType ? sql`AND target_type = ${spec.targetType}` : sql``}
         ${confined('r')} ${unseen('target_type, target_id')}
       LIMIT ${limit})
       UNION
       -- Canonical references (QuestionnaireResponse.questionnaire): the resources whose url they name.
-      (SELECT DISTINCT u.resource_type, u.resource_id FROM search_reference r
+      (SELECT DISTINCT u.resource_type, u.resource_id FROM ${raw(rows)} r
          JOIN search_uri u ON u.resource_type = ANY(${namesLit(canonicalTargetTypes())}) AND u.code = 'url' AND u.value = r.url COLLATE "C"
       WHERE ${keys} AND r.target_type IS NULL AND r.url IS NOT NULL ${byCode}
         ${spec.targetType ? sql`AND u.resource_type = ${spec.targetType}` : sql``}
@@ -619,8 +622,9 @@ export class SearchService {
     const byCode = spec.code !== '*' ? sql`AND r.code = ${spec.code}` : sql``;
     const confined = compartment !== undefined ? sql`AND r.patient_id IN ('', ${compartment})` : sql``;
     const canonical = targets.filter((t) => canonicalTargetTypes().includes(t.resourceType));
+    const rows = referenceRows(spec.sourceType !== '*' ? [spec.sourceType] : undefined, input.hiddenTypes);
     return this.readRefs(sql`
-      (SELECT DISTINCT resource_type AS t, resource_id AS i FROM search_reference r
+      (SELECT DISTINCT resource_type AS t, resource_id AS i FROM ${raw(rows)} r
       WHERE (target_id, target_type) IN (SELECT * FROM unnest(${targets.map((t) => t.id)}::text[], ${targets.map((t) => t.resourceType)}::text[]))
         ${bySource} ${byCode} ${confined} ${unseen('r.resource_type, r.resource_id')}
       LIMIT ${limit})
@@ -629,7 +633,7 @@ export class SearchService {
           ? sql`UNION
       -- Resources naming these by canonical url (a QuestionnaireResponse its Questionnaire).
       (SELECT DISTINCT r.resource_type, r.resource_id FROM search_uri u
-         JOIN search_reference r ON r.url = u.value COLLATE "default" AND r.target_type IS NULL
+         JOIN ${raw(rows)} r ON r.url = u.value COLLATE "default" AND r.target_type IS NULL
       WHERE (u.resource_type, u.resource_id) IN (SELECT * FROM unnest(${canonical.map((t) => t.resourceType)}::text[], ${canonical.map((t) => t.id)}::text[])) AND u.code = 'url'
         ${bySource} ${byCode} ${confined} ${unseen('r.resource_type, r.resource_id')}
       LIMIT ${limit})`

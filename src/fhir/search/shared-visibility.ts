@@ -1,6 +1,7 @@
 import { hiddenFromPatients, mayReferToPatient, patientRecordType } from '../definitions/patient-references';
 import { FALSE, TRUE, join, raw, sql, type Sql } from '../../database/sql-fragment';
 import { nameLit } from './sql-names';
+import { indexTable } from './index-tables';
 
 type Alias = ReturnType<typeof raw>;
 
@@ -14,7 +15,7 @@ type Alias = ReturnType<typeof raw>;
 export function sharedRowVisible(type: string, id: Sql, compartment: string, a: Alias): Sql {
   if (hiddenFromPatients(type) || patientRecordType(type)) return FALSE;
   if (!mayReferToPatient(type)) return TRUE;
-  return sql`NOT EXISTS (SELECT 1 FROM search_reference ${a} WHERE ${a}.resource_type = ${nameLit(type)} AND ${a}.resource_id = ${id}
+  return sql`NOT EXISTS (SELECT 1 FROM ${raw(indexTable(type, 'reference'))} ${a} WHERE ${a}.resource_type = ${nameLit(type)} AND ${a}.resource_id = ${id}
     AND ${a}.patient_id = '' AND ${a}.target_type = 'Patient' AND ${a}.target_id <> ${compartment})`;
 }
 
