@@ -27,6 +27,9 @@ const PERMISSION_NAMES: Record<Permission, string> = { c: 'create', r: 'read', u
  */
 @Injectable()
 export class AccessPolicy {
+  /** readableOf's answers: per grant, per type. */
+  private readonly readableByGrant = new Map<string, Map<string, boolean>>();
+
   /** Throws 403 unless the token's scopes grant `permission` on `resourceType` (`*`: every type). */
   require(auth: AuthContext | undefined, resourceType: string, permission: Permission): void {
     if (!auth) throw forbidden('No authenticated client');
@@ -92,6 +95,29 @@ export class AccessPolicy {
     if (resourceType === 'Subscription' && (permission === 'r' || permission === 's') && !auth?.scopes.includes('admin')) return false;
     if (this.compartment(auth) !== undefined && hiddenFromPatients(resourceType)) return false;
     return !!auth && allows(auth.scopes, resourceType, permission);
+  }
+
+  /**
+   * The resource types of `types` the token may read (allows(auth, type, 'r') for each). The answer
+   * for every type is kept per grant (role, scopes and the two context marks, all that allows reads):
+   * a Patient's $everything asks for each of the 146 types on every request.
+   */
+  readableOf(auth: AuthContext | undefined, types: Iterable<string>): string[] {
+    if (!auth) return [];
+    const key = `${auth.role}|${auth.deidentifiedExport ? 1 : 0}${auth.registryDevices ? 1 : 0}|${auth.scopes.join(' ')}`;
+    let readable = this.readableByGrant.get(key);
+    if (!readable) {
+      if (this.readableByGrant.size >= 256) this.readableByGrant.clear(); // tokens with made-up scope sets: never unbounded
+      readable = new Map();
+      this.readableByGrant.set(key, readable);
+    }
+    const out: string[] = [];
+    for (const t of types) {
+      let ok = readable.get(t);
+      if (ok === undefined) readable.set(t, (ok = this.allows(auth, t, 'r')));
+      if (ok) out.push(t);
+    }
+    return out;
   }
 
   /**

@@ -257,7 +257,7 @@ export class FhirController {
     const typeParam = req.query._type;
     const asked = typeParam === undefined ? [...fhirResourceTypes()] : String(typeParam).split(',').map((t) => t.trim()).filter(Boolean);
     // Only the types the token may read; with no _type and full read scopes, no filter at all.
-    const readable = asked.filter((t) => this.access.allows(req.auth, t, 'r'));
+    const readable = this.access.readableOf(req.auth, asked);
     const types = typeParam === undefined && readable.length === asked.length ? undefined : readable;
     const base = fhirBase(req, this.config);
     const self = new URL(`${base}${req.path.replace(/^\/fhir/, '')}`);
