@@ -1,6 +1,6 @@
 import { OperationOutcomeError } from '../fhir/operation-outcome';
 import { RateLimiter } from './rate-limit';
-import type { SharedRateWindows } from './shared-rate-windows';
+import { SharedRateWindows } from './shared-rate-windows';
 
 describe('RateLimiter', () => {
   it('allows perMinute requests at once, then refuses with 429 until tokens refill', () => {
@@ -17,9 +17,27 @@ describe('RateLimiter', () => {
     expect(() => limiter.take('a', t0 + 1000)).not.toThrow(); // one token a second refills
   });
 
-  it('is off at 0', () => {
-    const limiter = new RateLimiter(0);
-    for (let i = 0; i < 1000; i++) limiter.take('a');
+  it('is off at 0: nothing refused, nothing counted, no shared sync', () => {
+    const counted: string[] = [];
+    const limiter = new RateLimiter(0, { blockedFor: () => 60_000, count: (key: string) => counted.push(key) } as unknown as SharedRateWindows);
+    for (let i = 0; i < 1000; i++) expect(() => limiter.take('a')).not.toThrow();
+    expect(counted).toEqual([]);
+    // The shared windows of a limit of 0 run no timer (a sync would find nothing to add).
+    jest.useFakeTimers();
+    try {
+      const windows = new SharedRateWindows({ status: 'ready' } as never, '{p}', 'address', 0);
+      const sync = jest.spyOn(windows, 'sync');
+      jest.advanceTimersByTime(5_000);
+      expect(sync).not.toHaveBeenCalled();
+      const on = new SharedRateWindows({ status: 'ready' } as never, '{p}', 'address', 10);
+      const onSync = jest.spyOn(on, 'sync');
+      jest.advanceTimersByTime(2_500);
+      expect(onSync).toHaveBeenCalledTimes(2);
+      on.close();
+      windows.close();
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });
 

@@ -36,7 +36,7 @@ export class SharedRateWindows {
   /** Keys whose window is full, with the time (ms) that window ends. */
   private readonly full = new Map<string, number>();
   private syncing = false;
-  private readonly timer: NodeJS.Timeout;
+  private readonly timer?: NodeJS.Timeout;
 
   constructor(
     private readonly redis: Redis,
@@ -44,7 +44,8 @@ export class SharedRateWindows {
     private readonly name: string,
     private readonly perMinute: number,
   ) {
-    this.timer = setInterval(() => void this.sync(), RATE_SYNC_MS).unref();
+    // A limit of 0 is no limit (RateLimiter counts nothing): nothing to sync.
+    if (perMinute > 0) this.timer = setInterval(() => void this.sync(), RATE_SYNC_MS).unref();
   }
 
   /** Milliseconds until the key may be served again (0: now), as far as this process knows. */
