@@ -83,6 +83,9 @@ function notSeen(seen: Set<string>): Unseen {
     types.push(key.slice(0, slash));
     ids.push(key.slice(slash + 1));
   }
+  // One key (one resource and its _revinclude): a row comparison, not an array, so that the
+  // statement's generic plan is costed as its custom ones and PostgreSQL keeps it (idCondition says why).
+  if (types.length === 1) return (columns) => sql`AND (${raw(columns)}) <> (${types[0]}::text, ${ids[0]}::text)`;
   return (columns) => sql`AND (${raw(columns)}) NOT IN (SELECT * FROM unnest(${types}::text[], ${ids}::text[]))`;
 }
 
@@ -625,7 +628,11 @@ export class SearchService {
     const rows = referenceRows(spec.sourceType !== '*' ? [spec.sourceType] : undefined, input.hiddenTypes);
     return this.readRefs(sql`
       (SELECT DISTINCT resource_type AS t, resource_id AS i FROM ${raw(rows)} r
-      WHERE (target_id, target_type) IN (SELECT * FROM unnest(${targets.map((t) => t.id)}::text[], ${targets.map((t) => t.resourceType)}::text[]))
+      WHERE ${
+        targets.length === 1
+          ? sql`target_id = ${targets[0].id}::text AND target_type = ${targets[0].resourceType}::text`
+          : sql`(target_id, target_type) IN (SELECT * FROM unnest(${targets.map((t) => t.id)}::text[], ${targets.map((t) => t.resourceType)}::text[]))`
+      }
         ${bySource} ${byCode} ${confined} ${unseen('r.resource_type, r.resource_id')}
       LIMIT ${limit})
       ${
