@@ -1,8 +1,8 @@
-import { DatabaseService } from '../../src/database/database.service';
 import { positional } from '../../src/database/prepared-query';
 import { FhirRequest } from '../helpers/fhir-request';
 import { rawClient } from '../helpers/test-database';
 import { startTestApp, type TestApp } from '../helpers/test-app';
+import { withSearchStatements } from '../helpers/search-statements';
 import { hasSynthea, itWithSynthea, loadSyntheaBundle } from '../helpers/synthea';
 import { postTransaction } from '../helpers/search-fixtures';
 
@@ -47,25 +47,7 @@ afterAll(async () => {
 
 it_('reads the page by key under a generic plan made before fhir_resource grew with 30,000 AuditEvents', async () => {
   // The statement and parameters the service sends.
-  const db = t.app.get(DatabaseService);
-  const seen: Array<{ sql: string; params: unknown[] }> = [];
-  const original = db.boundedRead.bind(db);
-  const spy = jest.spyOn(db, 'boundedRead').mockImplementation((limit, fn) =>
-    original(limit, (tx) =>
-      fn({
-        query: (sql: string, params: unknown[] = []) => {
-          seen.push({ sql, params });
-          return tx.query(sql, params);
-        },
-      } as Parameters<typeof fn>[0]),
-    ),
-  );
-  let res;
-  try {
-    res = await api.get(`Patient/${patientId}/$everything`);
-  } finally {
-    spy.mockRestore();
-  }
+  const { result: res, sent: seen } = await withSearchStatements(t, () => api.get(`Patient/${patientId}/$everything`));
   expect(res.status).toBe(200);
   expect(res.body.entry).toHaveLength(50);
   expect(res.body.entry[0].resource).toMatchObject({ resourceType: 'Patient', id: patientId });

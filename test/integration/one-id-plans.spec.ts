@@ -1,8 +1,8 @@
-import { DatabaseService } from '../../src/database/database.service';
 import { positional } from '../../src/database/prepared-query';
 import { FhirRequest } from '../helpers/fhir-request';
 import { rawClient } from '../helpers/test-database';
 import { startTestApp, type TestApp } from '../helpers/test-app';
+import { withSearchStatements } from '../helpers/search-statements';
 
 /**
  * A search for one resource by id with its _revinclude (`Patient?_id=X&_revinclude=Encounter:subject`)
@@ -14,19 +14,16 @@ import { startTestApp, type TestApp } from '../helpers/test-app';
  * keeps the generic one.
  */
 
-let t: TestApp;
-let api: FhirRequest;
-
-beforeAll(async () => {
-  t = await startTestApp();
-  api = FhirRequest.of(t);
-});
-
-afterAll(async () => {
-  await t?.close();
-});
-
 it('runs the page and the _revinclude of one id under generic plans once PostgreSQL has seen them', async () => {
+  const t = await startTestApp();
+  try {
+    await checkPlans(t, FhirRequest.of(t));
+  } finally {
+    await t.close();
+  }
+});
+
+async function checkPlans(t: TestApp, api: FhirRequest): Promise<void> {
   const patient = await api.post('Patient', { resourceType: 'Patient', name: [{ family: 'OneId' }] });
   expect(patient.status).toBe(201);
   const pid = patient.body.id as string;
@@ -36,25 +33,7 @@ it('runs the page and the _revinclude of one id under generic plans once Postgre
   }
 
   // The statements and parameters the service sends.
-  const db = t.app.get(DatabaseService);
-  const seen: Array<{ sql: string; params: unknown[] }> = [];
-  const original = db.boundedRead.bind(db);
-  const spy = jest.spyOn(db, 'boundedRead').mockImplementation((limit, fn) =>
-    original(limit, (tx) =>
-      fn({
-        query: (sql: string, params: unknown[] = []) => {
-          seen.push({ sql, params });
-          return tx.query(sql, params);
-        },
-      } as Parameters<typeof fn>[0]),
-    ),
-  );
-  let res;
-  try {
-    res = await api.get(`Patient?_id=${pid}&_revinclude=Encounter:subject`);
-  } finally {
-    spy.mockRestore();
-  }
+  const { result: res, sent: seen } = await withSearchStatements(t, () => api.get(`Patient?_id=${pid}&_revinclude=Encounter:subject`));
   expect(res.status).toBe(200);
   const entries = res.body.entry as Array<{ resource: { resourceType: string }; search: { mode: string } }>;
   expect(entries.map((e) => `${e.resource.resourceType} ${e.search.mode}`).sort()).toEqual(['Encounter include', 'Encounter include', 'Encounter include', 'Patient match']);
@@ -78,4 +57,4 @@ it('runs the page and the _revinclude of one id under generic plans once Postgre
   } finally {
     await pg.end();
   }
-});
+}
