@@ -208,7 +208,11 @@ function valueMatch(
       if (secret) return sql`${x}.hash = ${ctx.stringHash(norm)}`;
       if (modifier === 'exact') return sql`${x}.exact = ${exactString(s)}`;
       if (modifier === 'contains') return sql`${x}.value LIKE ${`%${escapeLike(norm)}%`}`;
-      return sql`${x}.value LIKE ${`${escapeLike(norm)}%`}`;
+      // The prefix's range beside the LIKE: PostgreSQL derives it from a constant pattern, but a
+      // generic plan has only a parameter, and then read every value of the code (a chain through
+      // `name` started from the other condition's rows instead: 1.0 → 2.5 ms a statement).
+      const upper = prefixUpperBound(norm);
+      return sql`(${x}.value LIKE ${`${escapeLike(norm)}%`} AND ${x}.value >= ${norm}${upper === undefined ? sql`` : sql` AND ${x}.value < ${upper}`})`;
     }
     case 'token':
       if (modifier === 'text' && secret) throw badRequest(`The modifier :text is not supported on ${def.code}: it is encrypted at rest and matched by whole code only`);
@@ -498,4 +502,19 @@ function hasCondition(type: string, row: RowRef, name: string, value: string, ct
   }
   const inner = clauseCondition(source, { type: sql`${h}.resource_type`, id: sql`${h}.resource_id` }, rest, value, ctx, depth + 1);
   return sql`EXISTS (SELECT 1 FROM ${raw(indexTable(source, 'reference'))} ${h} WHERE ${and(parts)} AND ${inner})`;
+}
+
+/**
+ * The least string above every string that starts with `prefix`, in the byte order of the index
+ * tables' "C" collation (UTF-8 bytes, so code point order): the prefix with its last code point
+ * raised by one. undefined when there is none (the last code point is U+10FFFF). Pure.
+ */
+export function prefixUpperBound(prefix: string): string | undefined {
+  const points = [...prefix];
+  const last = points.pop();
+  if (last === undefined) return undefined;
+  let next = (last.codePointAt(0) as number) + 1;
+  if (next >= 0xd800 && next <= 0xdfff) next = 0xe000; // surrogates are not characters
+  if (next > 0x10ffff) return undefined;
+  return points.join('') + String.fromCodePoint(next);
 }
