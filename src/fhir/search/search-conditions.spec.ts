@@ -1,6 +1,6 @@
 import { sql } from '../../database/sql-fragment';
 import { loadFhirDefinitions } from '../definitions/fhir-definitions';
-import { clauseCondition, prefixUpperBound, sameValueCondition, type ConditionContext } from './search-conditions';
+import { clauseCondition, sameValueCondition, type ConditionContext } from './search-conditions';
 
 beforeAll(() => loadFhirDefinitions());
 
@@ -53,27 +53,5 @@ describe('repeated date clauses', () => {
     expect(sameValueCondition('Observation', row, 'date:missing', ['false', 'false'], ctx())).toBeUndefined();
     expect(sameValueCondition('Observation', row, 'code', ['a', 'b'], ctx())).toBeUndefined();
     expect(sameValueCondition('Observation', row, 'date', ['ge2020'], ctx())).toBeUndefined();
-  });
-});
-
-describe('prefixUpperBound', () => {
-  it('bounds every string with the prefix from above, in code point order', () => {
-    expect(prefixUpperBound('breit')).toBe('breiu');
-    expect(prefixUpperBound('a')).toBe('b');
-    expect(prefixUpperBound('zz')).toBe('z{');
-    expect(prefixUpperBound('ünï')).toBe('ünð');
-    expect(prefixUpperBound('x\u{d7ff}')).toBe('x\u{e000}');
-    expect(prefixUpperBound('a😀')).toBe('a😁');
-    expect(prefixUpperBound('a\u{10ffff}')).toBeUndefined();
-    expect(prefixUpperBound('')).toBeUndefined();
-    // Every string that starts with the prefix lies in [prefix, bound), as UTF-8 bytes compare.
-    const bytes = (v: string) => Buffer.from(v, 'utf8');
-    for (const prefix of ['breit', 'ünï', 'a😀', 'z']) {
-      const bound = bytes(prefixUpperBound(prefix) as string);
-      for (const tail of ['', 'a', 'zzzz', '\u{10ffff}\u{10ffff}', '😀', ' x']) {
-        const v = bytes(prefix + tail);
-        expect([prefix + tail, Buffer.compare(v, bytes(prefix)) >= 0 && Buffer.compare(v, bound) < 0]).toEqual([prefix + tail, true]);
-      }
-    }
   });
 });

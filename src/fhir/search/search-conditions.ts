@@ -11,7 +11,7 @@ import { isSecretParam } from './search-secrets';
 import { compileSimplePaths } from './simple-paths';
 import { nameLit } from './sql-names';
 import { sharedTargetVisible } from './shared-visibility';
-import { capText, dateRange, escapeLike, exactString, normalizeString, numberRange, parseLocalReference } from './search-values';
+import { capText, dateRange, escapeLike, exactString, normalizeString, numberRange, parseLocalReference, prefixUpperBound } from './search-values';
 
 /** The row a condition is about: SQL expressions for its type and id (a resource row, or a reference's target). */
 export interface RowRef {
@@ -502,19 +502,4 @@ function hasCondition(type: string, row: RowRef, name: string, value: string, ct
   }
   const inner = clauseCondition(source, { type: sql`${h}.resource_type`, id: sql`${h}.resource_id` }, rest, value, ctx, depth + 1);
   return sql`EXISTS (SELECT 1 FROM ${raw(indexTable(source, 'reference'))} ${h} WHERE ${and(parts)} AND ${inner})`;
-}
-
-/**
- * The least string above every string that starts with `prefix`, in the byte order of the index
- * tables' "C" collation (UTF-8 bytes, so code point order): the prefix with its last code point
- * raised by one. undefined when there is none (the last code point is U+10FFFF). Pure.
- */
-export function prefixUpperBound(prefix: string): string | undefined {
-  const points = [...prefix];
-  const last = points.pop();
-  if (last === undefined) return undefined;
-  let next = (last.codePointAt(0) as number) + 1;
-  if (next >= 0xd800 && next <= 0xdfff) next = 0xe000; // surrogates are not characters
-  if (next > 0x10ffff) return undefined;
-  return points.join('') + String.fromCodePoint(next);
 }

@@ -1,4 +1,4 @@
-import { capText, dateRange, escapeLike, exactString, normalizeString, numberRange, parseLocalReference } from './search-values';
+import { capText, dateRange, escapeLike, exactString, normalizeString, numberRange, parseLocalReference, prefixUpperBound } from './search-values';
 import { parseSearchRequest, splitUnescaped } from './search-request';
 import { OperationOutcomeError } from '../operation-outcome';
 
@@ -114,5 +114,27 @@ describe('parseSearchRequest', () => {
     expect(bad([['_sort', "name'; drop"]])).toBe(400);
     expect(bad([['name', 'a\u0000b']])).toBe(400);
     expect(bad([['_count', '1'], ['_count', '2']])).toBe(400);
+  });
+});
+
+describe('prefixUpperBound', () => {
+  it('bounds every string with the prefix from above, in code point order', () => {
+    expect(prefixUpperBound('breit')).toBe('breiu');
+    expect(prefixUpperBound('a')).toBe('b');
+    expect(prefixUpperBound('zz')).toBe('z{');
+    expect(prefixUpperBound('ünï')).toBe('ünð');
+    expect(prefixUpperBound('x\u{d7ff}')).toBe('x\u{e000}');
+    expect(prefixUpperBound('a😀')).toBe('a😁');
+    expect(prefixUpperBound('a\u{10ffff}')).toBeUndefined();
+    expect(prefixUpperBound('')).toBeUndefined();
+    // Every string that starts with the prefix lies in [prefix, bound), as UTF-8 bytes compare.
+    const bytes = (v: string) => Buffer.from(v, 'utf8');
+    for (const prefix of ['breit', 'ünï', 'a😀', 'z']) {
+      const bound = bytes(prefixUpperBound(prefix) as string);
+      for (const tail of ['', 'a', 'zzzz', '\u{10ffff}\u{10ffff}', '😀', ' x']) {
+        const v = bytes(prefix + tail);
+        expect([prefix + tail, Buffer.compare(v, bytes(prefix)) >= 0 && Buffer.compare(v, bound) < 0]).toEqual([prefix + tail, true]);
+      }
+    }
   });
 });

@@ -100,3 +100,18 @@ export function parseLocalReference(reference: string): { type: string; id: stri
 export function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
+
+/**
+ * The least string above every string that starts with `prefix`, in the byte order of the index
+ * tables' "C" collation (UTF-8 bytes, so code point order): the prefix with its last code point
+ * raised by one. undefined when there is none (the last code point is U+10FFFF). Pure.
+ */
+export function prefixUpperBound(prefix: string): string | undefined {
+  const points = [...prefix];
+  const last = points.pop();
+  if (last === undefined) return undefined;
+  let next = (last.codePointAt(0) as number) + 1;
+  if (next >= 0xd800 && next <= 0xdfff) next = 0xe000; // surrogates are not characters
+  if (next > 0x10ffff) return undefined;
+  return points.join('') + String.fromCodePoint(next);
+}
