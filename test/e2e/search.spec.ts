@@ -714,6 +714,20 @@ describe('date parameters', () => {
     expect(await found(`Observation?code=${CS}|lu&_lastUpdated=ge${mark.slice(0, 4)}`)).toEqual([before, after].map(refOf).sort());
     expect(await found(`Observation?code=${CS}|lu&_lastUpdated=lt2000`)).toEqual([]);
   });
+
+  it_('_lastUpdated in a chain and in a reverse chain (read from the stored target or source)', async () => {
+    const tx = txOf([{ resourceType: 'Patient', name: [{ family: 'Luchain' }] }, obsOf('luc', 'early')]);
+    tx.entry[1].resource.subject = { reference: tx.entry[0].fullUrl };
+    const [early, earlyObs] = await transaction(tx);
+    await sleep(60);
+    const mark = new Date().toISOString();
+    await sleep(60);
+    const [lateObs] = await transaction(txOf([{ ...obsOf('luc', 'late'), subject: { reference: refOf(early) } }]));
+    expect(await found(`Observation?code=${CS}|luc&subject._lastUpdated=lt${mark}`)).toEqual([earlyObs, lateObs].map(refOf).sort());
+    expect(await found(`Observation?code=${CS}|luc&subject:Patient._lastUpdated=gt${mark}`)).toEqual([]);
+    expect(await found(`Patient?_id=${early.id}&_has:Observation:subject:_lastUpdated=gt${mark}`)).toEqual([refOf(early)]);
+    expect(await found(`Patient?_id=${early.id}&_has:Observation:subject:_lastUpdated=lt2000`)).toEqual([]);
+  });
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

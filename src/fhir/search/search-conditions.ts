@@ -1,6 +1,6 @@
 import { and, or, raw, sql, type Sql } from '../../database/sql-fragment';
 import { getDataType } from '@medplum/core';
-import { isResourceType, ownerPathExpression } from '../definitions/fhir-definitions';
+import { isResourceType, ownerPathExpression, patientCompartmentPaths } from '../definitions/fhir-definitions';
 import { badRequest, forbidden } from '../operation-outcome';
 import { isEncryptedType } from '../store/sensitivity';
 import { componentCode, identifierCode } from './index-extractor';
@@ -77,7 +77,7 @@ export function clauseCondition(type: string, row: RowRef, name: string, value: 
   const [code, modifier, ...rest] = name.split(':');
   if (rest.length) throw badRequest(`${truncate(name)}: a parameter takes one modifier`);
   if (code === '_id') return idCondition(row, modifier, value);
-  if (code === '_lastUpdated') return lastUpdatedCondition(row, modifier, value, ctx);
+  if (code === '_lastUpdated') return lastUpdatedCondition(type, row, modifier, value, ctx);
   const def = searchParam(type, code);
   if (!def) throw new UnknownParameterError(`${type} has no search parameter "${truncate(code)}"`);
   // _text, _content and _query have no expression to index: unsupported, so handled as unknown
@@ -437,17 +437,31 @@ function idCondition(row: RowRef, modifier: string | undefined, value: string): 
   return modifier === 'not' ? sql`NOT ${cond}` : cond;
 }
 
-function lastUpdatedCondition(row: RowRef, modifier: string | undefined, value: string, ctx: ConditionContext): Sql {
+function lastUpdatedCondition(type: string, row: RowRef, modifier: string | undefined, value: string, ctx: ConditionContext): Sql {
   if (modifier) throw badRequest(`_lastUpdated takes no modifier (got :${truncate(modifier)})`);
-  if (!row.lastUpdated) throw badRequest('_lastUpdated cannot be used in a chain');
-  const conds = splitUnescaped(value, ',').map((v) => {
-    const { prefix, rest } = splitPrefix(v);
-    const r = dateRange(rest);
-    if (!r) throw badRequest(`_lastUpdated: "${truncate(v)}" is not a FHIR date`);
-    // An instant covers its millisecond.
-    return dateRangeMatch(row.lastUpdated as Sql, sql`(${row.lastUpdated} + interval '1 millisecond')`, prefix, r.low, r.high, ctx);
-  });
-  return or(conds);
+  const match = (lastUpdated: Sql) =>
+    or(
+      splitUnescaped(value, ',').map((v) => {
+        const { prefix, rest } = splitPrefix(v);
+        const r = dateRange(rest);
+        if (!r) throw badRequest(`_lastUpdated: "${truncate(v)}" is not a FHIR date`);
+        // An instant covers its millisecond.
+        return dateRangeMatch(lastUpdated, sql`(${lastUpdated} + interval '1 millisecond')`, prefix, r.low, r.high, ctx);
+      }),
+    );
+  if (row.lastUpdated) return match(row.lastUpdated);
+  // A chain's target or a _has source (`subject._lastUpdated=ge2024`): the index rows carry no
+  // lastUpdated, so it is read from the stored resource, in the table(s) its type can live in.
+  const f = alias('u', ctx);
+  const arms: Sql[] = [];
+  const where = (extra: Sql[]) => and([sql`${f}.resource_type = ${row.type}`, sql`${f}.id = ${row.id}`, sql`NOT ${f}.deleted`, ...extra, match(sql`${f}.last_updated`)]);
+  if (type !== 'Patient') arms.push(sql`EXISTS (SELECT 1 FROM fhir_resource ${f} WHERE ${where([])})`);
+  if (type === 'Patient' || patientCompartmentPaths(type).length > 0) {
+    // A confined token never learns when another patient's resource changed.
+    const confine = ctx.compartment !== undefined ? [sql`${f}.patient_id = ${ctx.compartment}`] : [];
+    arms.push(sql`EXISTS (SELECT 1 FROM fhir_patient_resource ${f} WHERE ${where(confine)})`);
+  }
+  return or(arms);
 }
 
 /** `ref.param=x` or `ref:Type.param=x`: the reference's targets of each candidate type that match `param=x`. */
