@@ -104,7 +104,7 @@ export class CapabilityStatementService {
           name: p.code,
           definition: p.url,
           type: p.type,
-          ...(isEncryptedType(type) && p.sensitive ? { documentation: 'Encrypted at rest: matched whole (exact after normalisation) through a keyed hash; :contains, :exact and :text are refused (400)' } : {}),
+          ...(isEncryptedType(type) && p.sensitive ? { documentation: 'Encrypted at rest: matched whole (exact after normalisation) through a keyed hash; :contains, :exact, :text and _sort by it are refused (400)' } : {}),
           ...(COMPONENT_ERRATA[p.url] ? { documentation: COMPONENT_ERRATA[p.url].note } : {}),
         })),
       operation: [

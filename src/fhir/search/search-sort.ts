@@ -1,6 +1,8 @@
 import { Sql, and, or, raw, sql } from '../../database/sql-fragment';
 import { badRequest } from '../operation-outcome';
+import { isEncryptedType } from '../store/sensitivity';
 import { searchParam } from './search-parameters';
+import { isSecretParam } from './search-secrets';
 import { indexTable } from './index-tables';
 import type { SortSpec } from './search-request';
 import { nameLit } from './sql-names';
@@ -32,6 +34,9 @@ function paramKey(type: string | undefined, s: SortSpec): SortKey {
   if (!type) throw badRequest(`_sort=${s.code}: sorting by a search parameter needs one resource type (use _type with one type)`);
   const def = searchParam(type, s.code);
   if (!def?.atom) throw badRequest(`_sort: ${type} has no sortable search parameter "${s.code}"`);
+  // Its index rows hold keyed hashes, no clear value: every row would sort as "no value", in id
+  // order, while the self link claimed the sort.
+  if (isEncryptedType(type) && isSecretParam(type, def.code)) throw badRequest(`_sort: ${def.code} is encrypted at rest and matched by keyed hash only, so ${type} cannot be sorted by it`);
   const agg = s.descending ? 'max' : 'min';
   const where = sql`x.resource_type = r.resource_type AND x.resource_id = r.id AND x.code = ${nameLit(def.code)}`;
   const sub = (table: string, column: string, cast: SortKey['cast']): SortKey => ({
