@@ -138,9 +138,9 @@ export interface AiPlugin<Input = PluginInput, Prepared = PreparedInput, Result 
    * Queued plugins, optional: the result is about the patient's current inputs, not about the
    * trigger (triage: any new vital sign or request asks for the same assessment). Then the
    * triggers of one write transaction for one patient make one job (job-coalescing.ts), and a job
-   * whose inputs (the model version and the exact versions of the resources in `basis`) are those
-   * of the patient's latest result by that version writes no new result (one result per input
-   * version; AiTaskRunner, under a per-patient lock).
+   * whose inputs (the model version, the resources in `basis` and the values fed from them;
+   * result-basis.ts) are those of the patient's latest result by that version writes no new
+   * result (one result per input version; AiTaskRunner, under a per-patient lock).
    */
   readonly resultPerPatient?: boolean;
   /**

@@ -141,8 +141,8 @@ export class AiTaskRunner {
     // The one Provenance names every resource the job writes (the write-back as the version it makes).
     const { create, update, supersede = [] } = provenanceOfEverything(output, job.versionId + 1);
     const outputRef = `${create[0].resourceType}/${create[0].id}`;
-    // A per-patient result (triage) is keyed by its exact inputs: model version and input versions.
-    const basis = plugin.resultPerPatient && patientId && prepared.kind !== 'fail' ? basisKey(model.id, prepared.basis, [...observations, ...(patient ? [patient] : [])]) : null;
+    // A per-patient result (triage) is keyed by its inputs: model version, input resources and the values fed from them.
+    const basis = plugin.resultPerPatient && patientId && prepared.kind !== 'fail' ? basisKey(model.id, prepared) : null;
 
     // Validated before any transaction: an output that fails validation fails its own job alone.
     const creates = create.map((r) => prepare(r, r.resourceType, r.id as string));

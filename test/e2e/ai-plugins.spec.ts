@@ -422,6 +422,16 @@ describe('triage', () => {
     await idle();
     expect(await writtenFor(patientId)).toEqual({ riskAssessments: 1, triageRows: 1, alertRows: 1, flags: 1, recommendations: 1 });
 
+    // The EHR adds an interpretation to a reading (a new version, the same value): the same inputs,
+    // so no second assessment, alert or recommendation.
+    const reading = expectStatus(await api.read('Observation', observations[0]), 200).body as Json;
+    const interpreted = { ...reading, interpretation: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation', code: 'A' }] }] };
+    expect(expectStatus(await api.update(interpreted), 200).body.meta.versionId).toBe('2');
+    const asked = await requestTriage(patientId);
+    expect((await settled(asked)).output?.[0]?.valueReference?.reference).toBe(`RiskAssessment/${ra.id}`);
+    await idle();
+    expect(await writtenFor(patientId)).toEqual({ riskAssessments: 1, triageRows: 1, alertRows: 1, flags: 1, recommendations: 1 });
+
     // A new reading is a new input version: a new assessment.
     await create({ ...quantity(patientId, '8867-4', 150, '/min'), effectiveDateTime: '2024-05-01T10:15:00Z', category: VITALS_CATEGORY, encounter: { reference: `Encounter/${encounterId}` } });
     await waitFor('a second triage', async () => (await triagesOf(patientId)).length === 2, 30000);
