@@ -88,6 +88,46 @@ describe('conditional creates within one transaction', () => {
     expect(stored.body.subject.reference).toBe(`Patient/${id}`);
   });
 
+  it('criteria of other forms (string, date, token without system, reference) see what earlier entries create', async () => {
+    const family = `Tx${randomUUID().replace(/-/g, '')}`;
+    const value = fresh();
+    const p = urn();
+    const res = await api.post(
+      '',
+      bundle('transaction', [
+        post(patient(value, { name: [{ family }], birthDate: '1981-04-05' }), undefined, p),
+        post(patient(value, { name: [{ family }] }), `family=${family}&birthdate=1981-04-05`),
+        post(patient(value), `identifier=${value}`),
+        post({ resourceType: 'Observation', status: 'final', code: { text: 'weight' }, subject: { reference: `Patient?name=${family}&birthdate=ge1981-01-01` } }),
+      ]),
+    );
+    expect(res.status).toBe(200);
+    const [a, b, c, obs] = res.body.entry as Json[];
+    expect(a.response.status).toMatch(/^201/);
+    expect([b, c].map((e) => e.response.status.slice(0, 3))).toEqual(['200', '200']);
+    expect(b.response.location).toBe(a.response.location);
+    expect(c.response.location).toBe(a.response.location);
+    const [id] = await patientsWith(value);
+    expect(await patientsWith(value)).toEqual([id]);
+    const stored = await api.get(obs.response.location.replace(/\/_history\/\d+$/, ''));
+    expect(stored.body.subject.reference).toBe(`Patient/${id}`);
+  });
+
+  it('a created resource that does not match such criteria is not taken for a match', async () => {
+    const family = `Tx${randomUUID().replace(/-/g, '')}`;
+    const value = fresh();
+    const res = await api.post(
+      '',
+      bundle('transaction', [
+        post(patient(value, { name: [{ family }], birthDate: '1981-04-05' })),
+        post(patient(value, { name: [{ family }] }), `family=${family}&birthdate=1990`),
+      ]),
+    );
+    expect(res.status).toBe(200);
+    expect(res.body.entry.map((e: Json) => e.response.status.slice(0, 3))).toEqual(['201', '201']);
+    expect(await patientsWith(value)).toHaveLength(2);
+  });
+
   it('a conditional update whose criteria match what an earlier POST of the transaction creates names that resource (overlap: 400, no made-up id)', async () => {
     const value = fresh();
     // POSTs run before PUTs (R4 order): the PUT's criteria see the POST's Patient, and one resource

@@ -29,6 +29,7 @@ import { newResourceId } from '../store/resource-id';
 import { TransactionView } from './pending-match';
 import { nameEntry, namedFailure } from './entry-errors';
 import { parseFhirJson } from '../json/fhir-json';
+import { parseLocalReference } from '../search/search-values';
 
 export type ReturnPreference = 'minimal' | 'representation' | 'OperationOutcome';
 
@@ -106,7 +107,7 @@ export class BundleService {
     const written = new Map<number, Resource>(); // each entry's resource as written, its references resolved
     const run = async (tx: Tx): Promise<void> => {
       // The entries with their criteria resolved against the other entries' identities.
-      const view = new TransactionView((r, code, system, value) => this.searchIndex.matchesToken(r, code, system, value));
+      const view = new TransactionView((r, code, system, value) => this.searchIndex.matchesToken(r, code, system, value), { base, settled: referencesSettled(entries) });
       const { fullUrls, entries: resolved } = await this.resolveTargets(tx, entries, prepared, atEntry, scope, view, targets);
       const resolve = await this.referenceResolver(tx, resolved, prepared, fullUrls, true, atEntry, scope, view);
       const ordered = [...resolved].sort((a, b) => ORDER[a.method] - ORDER[b.method] || a.index - b.index);
@@ -721,6 +722,24 @@ function withResolvedCriteria(e: ParsedEntry, resolved: ReadonlyMap<string, stri
     if (r.criteria !== criteria) next = { ...next, [field]: r.criteria };
   }
   return next;
+}
+
+/**
+ * Whether a resource's references stay as written in this transaction: only contained (`#id`) and
+ * local `Type/id` references that name no entry (by fullUrl or a RESTful fullUrl's tail); the
+ * others (urn:uuid, fullUrls, conditional and absolute references) are rewritten after criteria
+ * are matched, so a reference parameter cannot be decided on them in memory.
+ */
+function referencesSettled(entries: ParsedEntry[]): (resource: Resource) => boolean {
+  const names = new Set<string>();
+  for (const { fullUrl } of entries) {
+    if (!fullUrl) continue;
+    names.add(fullUrl);
+    const m = RESTFUL_URL.exec(fullUrl);
+    if (m) names.add(fullUrl.slice(m[1].length).replace(/\/_history\/.*$/, ''));
+  }
+  return (resource) =>
+    collectReferences(resource, ENTRY_LINKS).every(({ reference }) => reference.startsWith('#') || (parseLocalReference(reference) !== undefined && !names.has(reference)));
 }
 
 /** The first conditional reference (`Type?criteria`) of a resource, if any. */

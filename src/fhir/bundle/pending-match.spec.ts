@@ -50,3 +50,26 @@ describe('TransactionView', () => {
     expect(view.matches('Observation', 'identifier=http://s|B', [])).toEqual([]);
   });
 });
+
+describe('TransactionView with row matching', () => {
+  const rows = (settled: boolean) => ({ base: 'http://srv.example/fhir', settled: () => settled });
+
+  it('decides string, date and bare token criteria against what the transaction writes', () => {
+    const view = new TransactionView(matchesToken, rows(true));
+    view.write({ resourceType: 'Patient', id: 'n', resource: { ...patient('n', 'A'), name: [{ family: 'Smith' }], birthDate: '1980-01-02' } as Resource });
+    expect(view.matches('Patient', 'name=smi&birthdate=1980', [])).toEqual(['n']);
+    expect(view.matches('Patient', 'identifier=A', [])).toEqual(['n']);
+    expect(view.matches('Patient', 'name=jones', ['n'])).toEqual([]);
+  });
+
+  it('leaves reference criteria open while the resource holds references the transaction still rewrites', () => {
+    const obs = { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: 'urn:uuid:1' } } as Resource;
+    const unsettled = new TransactionView(matchesToken, rows(false));
+    unsettled.write({ resourceType: 'Observation', id: 'o', resource: obs });
+    expect(unsettled.matches('Observation', 'subject=Patient/p9', ['o'])).toEqual(['o']);
+    const settled = new TransactionView(matchesToken, rows(true));
+    settled.write({ resourceType: 'Observation', id: 'o', resource: { ...obs, subject: { reference: 'Patient/p1' } } as Resource });
+    expect(settled.matches('Observation', 'subject=Patient/p9', ['o'])).toEqual([]);
+    expect(settled.matches('Observation', 'subject=Patient/p1', [])).toEqual(['o']);
+  });
+});

@@ -1,4 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
+import { extractIndexRows, type IndexRows } from '../search/index-extractor';
+import { clauseMatchesRows } from '../search/row-match';
+import { searchParam } from '../search/search-parameters';
 import { splitUnescaped, unescapeValue } from '../search/search-request';
 import { criteriaLockKey, tokenCriteria } from './batch-criteria';
 
@@ -6,20 +9,47 @@ import { criteriaLockKey, tokenCriteria } from './batch-criteria';
 export type TokenMatcher = (resource: Resource, code: string, system: string, value: string) => boolean;
 
 /**
+ * What decides the other parameter forms against a written resource's index rows (row-match.ts).
+ * `settled`: whether the resource's references are final as written; a transaction rewrites
+ * references to its entries (urn:uuid, fullUrls) and conditional ones only after its criteria are
+ * matched, so reference parameters of a resource holding such a reference are left open.
+ */
+export interface RowMatching {
+  base: string;
+  settled(resource: Resource): boolean;
+}
+
+/**
  * Whether a resource a transaction is writing (not yet in the search index) matches criteria,
  * decided in memory: every parameter must hold (AND), each a `_id` or a token `code=system|value`
- * list (OR). false as soon as one parameter is decided false; undefined when a parameter of
- * another form leaves it open (the database's answer stands for it). Pure.
+ * list (OR), or with `rowMatching` any form row-match.ts decides against the resource's index rows
+ * (string, token, date, reference, uri). false as soon as one parameter is decided false;
+ * undefined when a parameter of another form leaves it open (the database's answer stands for
+ * it). Pure.
  */
-export function matchesInMemory(resourceType: string, criteria: string, id: string, resource: Resource, matchesToken: TokenMatcher): boolean | undefined {
+export function matchesInMemory(resourceType: string, criteria: string, id: string, resource: Resource, matchesToken: TokenMatcher, rowMatching?: RowMatching): boolean | undefined {
   let verdict: boolean | undefined = true;
+  const byRows = (name: string, value: string): boolean | undefined => {
+    if (!rowMatching) return undefined;
+    if (searchParam(resourceType, name.split(':')[0])?.type === 'reference' && !rowMatching.settled(resource)) return undefined;
+    return clauseMatchesRows(resourceType, name, value, rowsOf(resource), rowMatching.base);
+  };
   for (const [name, value] of new URLSearchParams(criteria)) {
     if (name === '_format' || name === '_pretty') continue;
-    const one = paramMatches(resourceType, name, value, id, resource, matchesToken);
+    const one = paramMatches(resourceType, name, value, id, resource, matchesToken) ?? byRows(name, value);
     if (one === false) return false;
     if (one === undefined) verdict = undefined;
   }
   return verdict;
+}
+
+/** A written resource's index rows, made once however many criteria of the transaction look at it. */
+const indexRows = new WeakMap<Resource, IndexRows>();
+
+function rowsOf(resource: Resource): IndexRows {
+  let rows = indexRows.get(resource);
+  if (!rows) indexRows.set(resource, (rows = extractIndexRows(resource)));
+  return rows;
 }
 
 function paramMatches(resourceType: string, name: string, value: string, id: string, resource: Resource, matchesToken: TokenMatcher): boolean | undefined {
@@ -51,7 +81,10 @@ export class TransactionView {
   private readonly deleted = new Set<string>();
   private readonly written: PendingWrite[] = [];
 
-  constructor(private readonly matchesToken: TokenMatcher) {}
+  constructor(
+    private readonly matchesToken: TokenMatcher,
+    private readonly rowMatching?: RowMatching,
+  ) {}
 
   delete(resourceType: string, id: string): void {
     this.deleted.add(`${resourceType}/${id}`);
@@ -68,7 +101,7 @@ export class TransactionView {
     for (const w of this.written) {
       if (w.resourceType !== resourceType) continue;
       // An entry's own criteria match what it writes (two identical conditional creates make one resource).
-      const verdict = w.criteria === key ? true : matchesInMemory(resourceType, criteria, w.id, w.resource, this.matchesToken);
+      const verdict = w.criteria === key ? true : matchesInMemory(resourceType, criteria, w.id, w.resource, this.matchesToken, this.rowMatching);
       if (verdict === undefined) continue; // undecidable here: the stored version's answer stands
       const at = ids.indexOf(w.id);
       if (at >= 0) ids.splice(at, 1);

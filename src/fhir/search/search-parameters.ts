@@ -127,7 +127,7 @@ export function expressionFor(expression: string, type: string): string | undefi
 }
 
 /** Splits on `|` outside parentheses and string literals. */
-function splitTopLevel(expression: string): string[] {
+export function splitTopLevel(expression: string): string[] {
   const parts: string[] = [];
   let depth = 0;
   let quoted = false;
