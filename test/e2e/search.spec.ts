@@ -547,6 +547,32 @@ describe('token parameters', () => {
     await expectSearch('Patient?gender=male', ofType('Patient').filter((p) => p.gender === 'male'));
   });
 
+  it_('a code element is in the code system of its required binding: system|code and code match, |code does not', async () => {
+    // search.html, token: for a `code` the system is the implicit code system of the element's
+    // binding (Patient.gender: administrative-gender, Observation.status: observation-status).
+    const GENDER = 'http://hl7.org/fhir/administrative-gender';
+    const patients = ofType('Patient');
+    const female = patients.filter((p) => p.gender === 'female');
+    await expectSearch(`Patient?gender=${GENDER}|female`, female);
+    await expectSearch('Patient?gender=female', female);
+    await expectSearch('Patient?gender=|female', [], { empty: true });
+    await expectSearch('Patient?gender=http://example.org/other|female', [], { empty: true });
+    // Every Patient here has a gender (so not through expectSearch, which wants a proper subset).
+    expect(await found(`Patient?gender=${GENDER}|`)).toEqual(patients.filter((p) => p.gender !== undefined).map(refOf).sort());
+    expect(await found('Patient?gender=http://example.org/other|')).toEqual([]);
+    await expectSearch(`Patient?gender:not=${GENDER}|male`, patients.filter((p) => p.gender !== 'male'));
+    await expectSearch(`Patient?gender=${GENDER}|female,${GENDER}|other`, patients.filter((p) => p.gender === 'female' || p.gender === 'other'));
+    const OBS_STATUS = 'http://hl7.org/fhir/observation-status';
+    const observations = ofType('Observation');
+    await expectSearch(`Observation?status=${OBS_STATUS}|final&code=${CS}|nosys-1`, [own.obsSys]);
+    await expectSearch('Observation?status=|final', [], { empty: true });
+    const notFinal = observations.filter((o) => o.status !== 'final');
+    await expectSearch(`Observation?status:not=${OBS_STATUS}|final`, notFinal, { empty: !notFinal.length });
+    // A chain ends on it too (patB is female; obsMeta is about her). _sort by it: search-paging.spec.ts.
+    expect(own.patB.gender).toBe('female');
+    await expectSearch(`Observation?subject:Patient.gender=${GENDER}|female&code=${CS}|meta`, [own.obsMeta]);
+  });
+
   it_('OR and AND of tokens', async () => {
     const edward = `Patient/${synPatient.Edward.id}`;
     await expectSearch(

@@ -260,7 +260,7 @@ type DefinitionResource = CodeSystemResource | ValueSetResource | { resourceType
  * only when a url it holds is needed (in practice valuesets.json and, for
  * Composition.confidentiality, v3-codesystems.json).
  */
-function definitionsFileFor(url: string): string {
+export function definitionsFileFor(url: string): string {
   if (url.includes('/v2-')) return 'v2-tables.json';
   if (url.includes('/v3-')) return 'v3-codesystems.json';
   return 'valuesets.json';

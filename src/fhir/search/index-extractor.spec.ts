@@ -1,6 +1,6 @@
-import type { Claim, InsurancePlan, MolecularSequence, Observation, Patient, QuestionnaireResponse } from '@medplum/fhirtypes';
+import type { Claim, DocumentReference, InsurancePlan, MolecularSequence, Observation, Patient, QuestionnaireResponse, Task } from '@medplum/fhirtypes';
 import { loadFhirDefinitions } from '../definitions/fhir-definitions';
-import { componentCode, extractIndexRows, identifierCode } from './index-extractor';
+import { componentCode, extractIndexRows, extractIndexRowsByEngine, extractTokenRows, identifierCode } from './index-extractor';
 
 beforeAll(() => loadFhirDefinitions());
 
@@ -36,7 +36,7 @@ describe('extractIndexRows', () => {
     const names = rows.string.filter((r) => r.code === 'name').map((r) => r.value).sort();
     expect(names).toEqual(['anna', 'lena', 'muller']);
     expect(rows.string.find((r) => r.code === 'family')?.exact).toBe('Müller');
-    expect(rows.token).toContainEqual(expect.objectContaining({ code: 'gender', system: null, value: 'female' }));
+    expect(rows.token).toContainEqual(expect.objectContaining({ code: 'gender', system: 'http://hl7.org/fhir/administrative-gender', value: 'female' }));
     expect(rows.token).toContainEqual(expect.objectContaining({ code: 'identifier', system: 'urn:mrn', value: 'M-1' }));
     expect(rows.token).toContainEqual(expect.objectContaining({ code: '_tag', system: 'urn:t', value: 'vip' }));
     expect(rows.token).toContainEqual(expect.objectContaining({ code: 'active', value: 'true' }));
@@ -94,5 +94,44 @@ describe('extractIndexRows', () => {
   it('indexes a parameter whose R4 expression is a relative path (InsurancePlan name: `name | alias`)', () => {
     const plan: InsurancePlan = { resourceType: 'InsurancePlan', id: 'i1', name: 'Foo Care', alias: ['Bar'] };
     expect(extractIndexRows(plan).string.filter((r) => r.code === 'name').map((r) => r.value).sort()).toEqual(['bar', 'foo care']);
+  });
+
+  describe('code elements carry the code system of their required binding (search.html, token on code)', () => {
+    const GENDER = 'http://hl7.org/fhir/administrative-gender';
+    const tokens = (rows: { token: Array<{ code: string; system: string | null; value: string | null }> }, code: string) =>
+      rows.token.filter((r) => r.code === code).map((r) => [r.system, r.value]);
+
+    it('gender and address-use (plain paths), with or without extensions on the primitive, by either evaluator', () => {
+      const withExtension = { ...patient, _gender: { extension: [{ url: 'urn:x', valueString: 'y' }] }, address: [{ use: 'home' as const, city: 'Boston' }] } as Patient;
+      for (const rows of [extractIndexRows(withExtension), extractIndexRowsByEngine(withExtension)]) {
+        expect(tokens(rows, 'gender')).toEqual([[GENDER, 'female']]);
+        expect(tokens(rows, 'address-use')).toEqual([['http://hl7.org/fhir/address-use', 'home']]);
+      }
+      expect(extractTokenRows(patient, 'gender').map((r) => [r.system, r.value])).toEqual([[GENDER, 'female']]);
+    });
+
+    it('codings keep their own systems; a code bound to several systems (Task.intent) keeps none', () => {
+      const task: Task = { resourceType: 'Task', id: 't1', status: 'requested', intent: 'order', code: { coding: [{ system: 'urn:c', code: 'x' }] } };
+      const rows = extractIndexRows(task);
+      expect(tokens(rows, 'intent')).toEqual([[null, 'order']]);
+      expect(tokens(rows, 'status')).toEqual([['http://hl7.org/fhir/task-status', 'requested']]);
+      expect(tokens(rows, 'code')).toEqual([['urn:c', 'x']]);
+      expect(tokens(extractIndexRows(bp), 'status')).toEqual([['http://hl7.org/fhir/observation-status', 'final']]);
+    });
+
+    it('a code component of a composite too (DocumentReference relationship: relatesto$relation)', () => {
+      const doc: DocumentReference = {
+        resourceType: 'DocumentReference',
+        id: 'd1',
+        status: 'current',
+        content: [{ attachment: { contentType: 'text/plain' } }],
+        relatesTo: [{ code: 'replaces', target: { reference: 'DocumentReference/d0' } }],
+      };
+      const rows = extractIndexRows(doc);
+      const rel = 'http://hl7.org/fhir/document-relationship-type';
+      expect(tokens(rows, componentCode('relationship', 1))).toEqual([[rel, 'replaces']]);
+      expect(tokens(rows, 'relation')).toEqual([[rel, 'replaces']]);
+      expect(tokens(rows, 'contenttype')).toEqual([['urn:ietf:bcp:13', 'text/plain']]);
+    });
   });
 });

@@ -3,6 +3,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { indexedParamsOf, type SearchParamDef, type SearchParamType } from './search-parameters';
 import { compileSimplePaths, evalSimplePaths, type SimplePath } from './simple-paths';
 import { dateRange, exactString, normalizeString, parseLocalReference, type DateRange } from './search-values';
+import { componentCodeSystem, tokenCodeSystem } from './token-code-system';
 
 /** `grp` ties together the component rows of one composite value (0: not part of a composite). */
 interface RowBase {
@@ -67,6 +68,25 @@ function simplePathsOf(def: SearchParamDef, resourceType: string): SimplePath[] 
   return compiled ?? undefined;
 }
 
+/**
+ * The implicit code system of the `code` values of each token parameter (and token component of a
+ * composite), worked out from the definitions once per parameter and type (token-code-system.ts);
+ * null: none. Keyed by the parameter's (or component's) definition object, which is per type.
+ */
+const codeSystems = new WeakMap<object, string | null>();
+
+function codeSystemOf(def: SearchParamDef, resourceType: string): string | undefined {
+  let system = codeSystems.get(def);
+  if (system === undefined) codeSystems.set(def, (system = (def.expression ? tokenCodeSystem(def.expression, resourceType) : undefined) ?? null));
+  return system ?? undefined;
+}
+
+function componentSystemOf(def: SearchParamDef, component: NonNullable<SearchParamDef['components']>[number], resourceType: string): string | undefined {
+  let system = codeSystems.get(component);
+  if (system === undefined) codeSystems.set(component, (system = componentCodeSystem(def.expression, component.expression, resourceType) ?? null));
+  return system ?? undefined;
+}
+
 /** As extractIndexRows, with every expression evaluated by the FHIRPath engine (to check the plain-path evaluation against it). */
 export function extractIndexRowsByEngine(resource: Resource): IndexRows {
   return extract(resource, false);
@@ -109,12 +129,14 @@ function extract(resource: Resource, plainPaths: boolean): IndexRows {
           } catch {
             /* no value for this component */
           }
-          for (const v of parts) addRows(rows, c.type, componentCode(def.code, n), group, v);
+          const system = c.type === 'token' ? componentSystemOf(def, c, resource.resourceType) : undefined;
+          for (const v of parts) addRows(rows, c.type, componentCode(def.code, n), group, v, undefined, system);
         });
       }
       continue;
     }
-    for (const v of values) addRows(rows, def.type, def.code, 0, v, def);
+    const system = def.type === 'token' ? codeSystemOf(def, resource.resourceType) : undefined;
+    for (const v of values) addRows(rows, def.type, def.code, 0, v, def, system);
   }
   return dedupeRows(rows);
 }
@@ -133,11 +155,13 @@ export function extractTokenRows(resource: Resource, code: string): TokenRow[] {
     return [];
   }
   const rows = emptyRows();
-  for (const v of values) addRows(rows, 'token', code, 0, v, def);
+  const system = codeSystemOf(def, resource.resourceType);
+  for (const v of values) addRows(rows, 'token', code, 0, v, def, system);
   return rows.token;
 }
 
-function addRows(rows: IndexRows, type: SearchParamType, code: string, grp: number, value: TypedValue, def?: SearchParamDef): void {
+/** `codeSystem`: the system of the parameter's `code` values (codeSystemOf), for token rows. */
+function addRows(rows: IndexRows, type: SearchParamType, code: string, grp: number, value: TypedValue, def?: SearchParamDef, codeSystem?: string): void {
   // The FHIRPath engine gives a primitive that has extensions (`_gender`) as a String/Number/Boolean object: index its value.
   const raw = value.value as unknown;
   const tv = raw instanceof String || raw instanceof Number || raw instanceof Boolean ? { type: value.type, value: raw.valueOf() } : value;
@@ -148,7 +172,7 @@ function addRows(rows: IndexRows, type: SearchParamType, code: string, grp: numb
       for (const s of stringsOf(tv)) rows.string.push({ code, grp, value: normalizeString(s), exact: exactString(s) });
       return;
     case 'token':
-      rows.token.push(...tokensOf(tv).map((t) => ({ code, grp, ...t })));
+      rows.token.push(...tokensOf(tv, codeSystem).map((t) => ({ code, grp, ...t })));
       return;
     case 'date':
       for (const r of datesOf(tv)) rows.date.push({ code, grp, ...r });
@@ -188,10 +212,11 @@ function stringsOf(tv: TypedValue): string[] {
   return out;
 }
 
-function tokensOf(tv: TypedValue): Array<{ system: string | null; value: string | null; text: string | null }> {
+function tokensOf(tv: TypedValue, codeSystem: string | undefined): Array<{ system: string | null; value: string | null; text: string | null }> {
   const v = tv.value;
   if (typeof v === 'boolean') return [{ system: null, value: String(v), text: null }];
-  if (typeof v === 'string') return [{ system: null, value: v, text: null }];
+  // A `code` has no system of its own; its binding's code system is implied (search.html, token).
+  if (typeof v === 'string') return [{ system: tv.type === 'code' ? (codeSystem ?? null) : null, value: v, text: null }];
   if (typeof v !== 'object' || v === null) return [];
   const o = v as Record<string, unknown>;
   const str = (x: unknown) => (typeof x === 'string' && x ? x : null);
