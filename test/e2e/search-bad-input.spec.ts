@@ -423,6 +423,25 @@ describe('modifiers and chains', () => {
     await rejected('Observation?subject:Foo.name=x', 'subject');
   });
 
+  it('a reference naming a type the parameter can never point to is a 400, not an empty page', async () => {
+    // Observation's encounter (R4 clinical-encounter) targets Encounter and EpisodeOfCare only; its patient, Patient only.
+    // (That targets, bare ids and absolute URLs still match: search.spec.ts, reference parameters.)
+    const targets = /encounter refers only to Encounter or EpisodeOfCare/;
+    await rejected('Observation?encounter=Patient/x', targets);
+    await rejected('Observation?encounter=Encounter/e,Patient/x', targets);
+    await rejected('Observation?patient=Group/x', /patient refers only to Patient/);
+    await rejected('Observation?subject:Patient=Group/x', /subject:Patient: Group\/x names a Group, not a Patient/);
+    await rejected('Observation?encounter:Patient=x', 'encounter');
+    await rejected('Observation?encounter:Patient.name=x', 'encounter');
+    await rejected('Observation?encounter.subject=Encounter/x', /subject refers only to/);
+    await rejected('Patient?_has:Observation:encounter:code=x', "_has:Observation:encounter: Observation's encounter refers only to Encounter or EpisodeOfCare, never to a Patient");
+    await rejected('Observation?_include=Observation:encounter:Patient', /_include=Observation:encounter:Patient: .*never to a Patient/);
+    await rejected('Observation?_include:iterate=Observation:encounter:Patient', 'encounter');
+    await rejected('Patient?_revinclude=Observation:encounter:Patient', /_revinclude=Observation:encounter:Patient/);
+    const post = expectOutcome(await api.post('Observation/_search', 'encounter=Patient/x', FORM), 400);
+    expect(JSON.stringify(post)).toMatch(targets);
+  });
+
   it('a chain through a parameter that is not a reference is a 400', async () => {
     await rejected('Patient?name.family=x', 'name');
     await rejected('Observation?code.name=x', 'code');

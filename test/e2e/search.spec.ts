@@ -902,6 +902,31 @@ describe('reference parameters', () => {
     );
   });
 
+  it_('a value, type modifier, chain, _has or _include naming a type the parameter cannot point to is a 400; its targets work as before', async () => {
+    const encounter = ofType('Encounter').find((e) => observations().some((o) => o.encounter?.reference === refOf(e))) as Json;
+    const withIt = observations().filter((o) => o.encounter?.reference === refOf(encounter));
+    // Observation's encounter targets Encounter and EpisodeOfCare: never a Patient, whatever the id.
+    for (const q of [
+      `Observation?encounter=Patient/${encounter.id}`,
+      `Observation?encounter:Patient=${encounter.id}`,
+      `Observation?encounter:Patient.name=x`,
+      `Observation?subject:Patient=Group/${encounter.id}`,
+      `Patient?_has:Observation:encounter:_id=${withIt[0].id}`,
+      `Observation?_id=${withIt[0].id}&_include=Observation:encounter:Patient`,
+    ]) {
+      const body = expectOutcome(await api.get(q), 400);
+      expect({ q, text: JSON.stringify(body.issue) }).toEqual({ q, text: expect.stringMatching(/encounter|subject:Patient/) });
+    }
+    await expectSearch(`Observation?encounter=Encounter/${encounter.id}`, withIt);
+    await expectSearch(`Observation?encounter=${encounter.id}`, withIt);
+    await expectSearch(`Observation?encounter:Encounter=${encounter.id}`, withIt);
+    await expectSearch(`Observation?encounter=${enc(`${t.baseUrl}/fhir/Encounter/${encounter.id}`)}`, withIt);
+    await expectSearch(`Observation?encounter=${enc(`http://other.example/fhir/Patient/${encounter.id}`)}`, [], { empty: true });
+    await expectSearch(`Encounter?_has:Observation:encounter:_id=${withIt[0].id}`, [encounter]);
+    const bundle = await search(`Observation?_id=${withIt[0].id}&_include=Observation:encounter:Encounter`);
+    expect(((bundle.entry ?? []) as Json[]).map((e) => `${e.search.mode} ${refOf(e.resource)}`).sort()).toEqual([`include ${refOf(encounter)}`, `match ${refOf(withIt[0])}`]);
+  });
+
   it_(':identifier matches Reference.identifier', async () => {
     await expectSearch('Observation?performer:identifier=urn:search-spec:npi|P-77', [own.obsPerformer]);
     await expectSearch('Observation?performer:identifier=urn:search-spec:npi|P-7', [], { empty: true });

@@ -55,3 +55,33 @@ describe('repeated date clauses', () => {
     expect(sameValueCondition('Observation', row, 'date', ['ge2020'], ctx())).toBeUndefined();
   });
 });
+
+describe('references to a type the parameter cannot point to', () => {
+  const message = (f: () => unknown) => {
+    try {
+      f();
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return 'no error';
+  };
+
+  it('are a 400 naming the parameter and its targets, as a value, after a type modifier, or in _has', () => {
+    // Observation's encounter (R4 clinical-encounter) targets Encounter and EpisodeOfCare.
+    expect(message(() => clauseCondition('Observation', row, 'encounter', 'Patient/x', ctx()))).toBe('encounter: Patient/x names a Patient, but encounter refers only to Encounter or EpisodeOfCare');
+    expect(message(() => clauseCondition('Observation', row, 'encounter', 'Encounter/e,Patient/x', ctx()))).toMatch(/encounter refers only to Encounter or EpisodeOfCare$/);
+    expect(message(() => clauseCondition('Observation', row, 'subject:Patient', 'Group/g', ctx()))).toMatch(/^subject:Patient: Group\/g names a Group, not a Patient$/);
+    expect(message(() => clauseCondition('Observation', row, 'subject.general-practitioner', 'Encounter/e', ctx()))).toMatch(/general-practitioner refers only to .*Practitioner/);
+    const patient = { ...row, type: sql`'Patient'::text` };
+    expect(message(() => clauseCondition('Patient', patient, '_has:Observation:encounter:code', 'x', ctx()))).toBe("_has:Observation:encounter: Observation's encounter refers only to Encounter or EpisodeOfCare, never to a Patient");
+  });
+
+  it('leave targets, bare ids, absolute URLs and parameters without listed targets as they were', () => {
+    expect(clauseCondition('Observation', row, 'encounter', 'Encounter/e', ctx()).text).toContain('target_type');
+    expect(clauseCondition('Observation', row, 'encounter', 'x', ctx()).text).toContain('target_id');
+    expect(clauseCondition('Observation', row, 'encounter', 'http://other/fhir/Patient/x', ctx()).text).toContain('.url =');
+    expect(clauseCondition('Observation', row, 'subject', 'Group/g', ctx()).text).toContain('target_type');
+    const encounter = { ...row, type: sql`'Encounter'::text` };
+    expect(clauseCondition('Encounter', encounter, '_has:Observation:encounter:code', 'x', ctx()).text).toContain('EXISTS');
+  });
+});

@@ -4,7 +4,7 @@ import { isResourceType, ownerPathExpression, patientCompartmentPaths } from '..
 import { badRequest, forbidden } from '../operation-outcome';
 import { isEncryptedType } from '../store/sensitivity';
 import { componentCode, identifierCode } from './index-extractor';
-import { atMostOneValue, searchParam, type SearchParamDef, type SearchParamType } from './search-parameters';
+import { atMostOneValue, mayReferTo, searchParam, targetsText, type SearchParamDef, type SearchParamType } from './search-parameters';
 import { splitUnescaped, truncate, unescapeValue } from './search-request';
 import { indexTable } from './index-tables';
 import { isSecretParam } from './search-secrets';
@@ -382,7 +382,10 @@ function referenceMatch(x: ReturnType<typeof raw>, def: { code: string; targets:
   const local = parseLocalReference(v.split('|')[0]);
   if (local) {
     if (!isResourceType(local.type)) throw badRequest(`${def.code}: "${truncate(local.type)}" is not a resource type`);
-    if (targetType && targetType !== local.type) return sql`false`;
+    // A type the clause can never refer to is the client's mistake, not a search with no match:
+    // the index holds no such reference (index-extractor keeps allowed targets only).
+    if (!mayReferTo(def, local.type)) throw badRequest(`${def.code}: ${local.type}/${truncate(local.id)} names a ${local.type}, but ${def.code} refers only to ${targetsText(def)}`);
+    if (targetType && targetType !== local.type) throw badRequest(`${def.code}:${targetType}: ${local.type}/${truncate(local.id)} names a ${local.type}, not a ${targetType}`);
     return sql`(${x}.target_type = ${local.type} AND ${x}.target_id = ${local.id})`;
   }
   if (/^[A-Za-z0-9\-.]{1,64}$/.test(v)) {
@@ -507,6 +510,7 @@ function hasCondition(type: string, row: RowRef, name: string, value: string, ct
   const ref = searchParam(source, refCode);
   if (!ref) throw new UnknownParameterError(`${source} has no search parameter "${truncate(refCode)}"`);
   if (ref.type !== 'reference') throw badRequest(`_has: ${source}.${refCode} is a ${ref.type} parameter, not a reference`);
+  if (!mayReferTo(ref, type)) throw badRequest(`_has:${source}:${refCode}: ${source}'s ${refCode} refers only to ${targetsText(ref)}, never to a ${type}`);
   if (!ctx.canSearch(source)) throw forbidden(`_has: the token may not search ${source}`);
   const h = alias('h', ctx);
   const parts = [sql`${h}.target_id = ${row.id}`, sql`${h}.target_type = ${row.type}`, sql`${h}.resource_type = ${nameLit(source)}`, sql`${h}.code = ${nameLit(refCode)}`];

@@ -100,6 +100,18 @@ export function searchParam(resourceType: string, code: string): SearchParamDef 
   return searchParamsOf(resourceType).get(code);
 }
 
+/** Whether a reference parameter may point to resources of `type` (one that lists no targets: any). */
+export function mayReferTo(def: Pick<SearchParamDef, 'targets'>, type: string): boolean {
+  return !def.targets.length || def.targets.includes(type);
+}
+
+/** The types a reference parameter may point to, for a message (`Encounter or EpisodeOfCare`; `A, B, C, D, E, F or 3 more types`). */
+export function targetsText(def: Pick<SearchParamDef, 'targets'>): string {
+  const t = def.targets;
+  if (t.length > 7) return `${t.slice(0, 6).join(', ')} or ${t.length - 6} more types`;
+  return t.length > 1 ? `${t.slice(0, -1).join(', ')} or ${t[t.length - 1]}` : t.join('');
+}
+
 /** Parameters with an expression: those that have index rows. */
 export function indexedParamsOf(resourceType: string): SearchParamDef[] {
   const cache = indexedCache.get(resourceType);

@@ -1,4 +1,5 @@
 import { badRequest } from '../operation-outcome';
+import { mayReferTo, searchParam, targetsText } from './search-parameters';
 
 /** One search parameter as given: name (with chain, modifier) and its value (commas: OR). */
 export interface SearchClause {
@@ -47,7 +48,8 @@ const RESULT_PARAMS = new Set(['_sort', '_count', '_cursor', '_total', '_summary
 
 /**
  * Parses a search's query (from the URL, or the form body of POST _search) into filter clauses and
- * result parameters. Malformed result parameters are a 400 naming the parameter. Pure.
+ * result parameters. Malformed result parameters are a 400 naming the parameter. Pure (reads the
+ * search parameter definitions).
  */
 export function parseSearchRequest(params: Array<[string, string]>, limits: SearchLimits): SearchRequest {
   const request: SearchRequest = { clauses: [], sort: [], count: limits.defaultCount, include: [], revinclude: [] };
@@ -124,7 +126,14 @@ function parseInclude(param: string, value: string, iterate: boolean): IncludeSp
   if (value === '*') return { sourceType: '*', code: '*', iterate }; // every reference parameter
   const m = /^([A-Z][A-Za-z]+|\*):([A-Za-z0-9_-]+|\*)(?::([A-Z][A-Za-z]+))?$/.exec(value);
   if (!m) throw badRequest(`${param} must be SourceType:parameter[:TargetType], got "${truncate(value)}"`);
-  return { sourceType: m[1], code: m[2], targetType: m[3], iterate };
+  const [, sourceType, code, targetType] = m;
+  // A target type the parameter can never point to would include nothing, silently: the client's
+  // mistake, as in a reference search. (Unknown types and parameters are the search's checks.)
+  const def = targetType && sourceType !== '*' && code !== '*' ? searchParam(sourceType, code) : undefined;
+  if (def?.type === 'reference' && !mayReferTo(def, targetType)) {
+    throw badRequest(`${param}=${sourceType}:${code}:${targetType}: ${sourceType}'s ${code} refers only to ${targetsText(def)}, never to a ${targetType}`);
+  }
+  return { sourceType, code, targetType, iterate };
 }
 
 function splitList(value: string, param: string, pattern: RegExp): string[] {
