@@ -30,6 +30,7 @@ import { Migration20261128000700_content_as_json } from './Migration202611280007
 import { Migration20261128000800_reference_by_patient } from './Migration20261128000800_reference_by_patient';
 import { Migration20261128000900_audit_index_rows_apart } from './Migration20261128000900_audit_index_rows_apart';
 import { Migration20261128001000_fhir_id_check_cheaper } from './Migration20261128001000_fhir_id_check_cheaper';
+import { Migration20261128001100_history_filed_under } from './Migration20261128001100_history_filed_under';
 
 /** Every migration, in order. Listed explicitly so that ts-jest, ts-node and the compiled build agree. */
 export const migrationsList = [
@@ -65,4 +66,5 @@ export const migrationsList = [
   { name: 'Migration20261128000800_reference_by_patient', class: Migration20261128000800_reference_by_patient },
   { name: 'Migration20261128000900_audit_index_rows_apart', class: Migration20261128000900_audit_index_rows_apart },
   { name: 'Migration20261128001000_fhir_id_check_cheaper', class: Migration20261128001000_fhir_id_check_cheaper },
+  { name: 'Migration20261128001100_history_filed_under', class: Migration20261128001100_history_filed_under },
 ];

@@ -804,3 +804,40 @@ describe('discovery', () => {
     expectOutcome(await FhirRequest.of(t, forged).get(`Patient/${ids.b}`), 401);
   });
 });
+
+describe('a resource that changed patient (history moves with it)', () => {
+  it("its new owner's patient token lists and vreads only the versions filed under that patient", async () => {
+    const from = (await created(patient({ family: 'Foxtrot' }))).id;
+    const to = (await created(patient({ family: 'Golf' }))).id;
+    const api = FhirRequest.of(t, (await newClient({ role: 'patient', patient: `Patient/${to}` })).token);
+    const before = await api.historyTotal('Observation');
+    // Filed under Foxtrot, then moved to Golf: version 1 is Foxtrot's.
+    const moved = (await created(labObservation(from, { valueQuantity: undefined, valueString: 'Foxtrot only' }))).id;
+    expect((await admin.put(`Observation/${moved}`, labObservation(to, { id: moved }))).status).toBe(200);
+    // Filed under Golf, moved to Foxtrot and back: versions 1 and 3 are Golf's, 2 Foxtrot's.
+    const back = (await created(labObservation(to))).id;
+    expect((await admin.put(`Observation/${back}`, labObservation(from, { id: back, valueQuantity: undefined, valueString: 'Foxtrot too' }))).status).toBe(200);
+    expect((await admin.put(`Observation/${back}`, labObservation(to, { id: back }))).status).toBe(200);
+    // Control: the administrator sees every version.
+    expect((await admin.get(`Observation/${moved}/_history`)).body.total).toBe(2);
+    expect((await admin.get(`Observation/${moved}/_history/1`)).body.valueString).toBe('Foxtrot only');
+
+    expect((await api.get(`Observation/${moved}`)).status).toBe(200);
+    expectOutcome(await api.get(`Observation/${moved}/_history/1`), 404);
+    expectOutcome(await api.get(`Observation/${back}/_history/2`), 404);
+    expect((await api.get(`Observation/${back}/_history/1`)).status).toBe(200);
+    const instance = await api.get(`Observation/${moved}/_history`);
+    expect(instance.body.entry.map((e: Json) => e.resource.meta.versionId)).toEqual(['2']);
+    expect(instance.body.total).toBe(1);
+    expect((await api.get(`Observation/${back}/_history`)).body.entry.map((e: Json) => e.resource.meta.versionId)).toEqual(['3', '1']);
+    for (const path of ['Observation/_history?_count=1000', '_history?_count=1000']) {
+      const res = await api.get(path);
+      expect(res.status).toBe(200);
+      expect(JSON.stringify(res.body)).not.toContain('Foxtrot');
+    }
+    expect(await api.historyTotal('Observation')).toBe(before + 3);
+    // A batch's vread entry is checked the same way.
+    const batch = await api.post('', { resourceType: 'Bundle', type: 'batch', entry: [{ request: { method: 'GET', url: `Observation/${moved}/_history/1` } }] });
+    expect(batch.body.entry[0].response.status).toBe('404');
+  });
+});

@@ -189,7 +189,11 @@ describe('audit', () => {
       `DELETE FROM %t WHERE id IN ('o2', 'p1')`,
       // History rows also record the request that made the version (migration 002500).
       ...(history
-        ? [`INSERT INTO %t (${pc}resource_type, id, version_id, last_updated, deleted, content, request_method, response_status) VALUES (${p}'Observation', 'o4', 1, '2026-01-04', false, '{"d":4}', 'PUT', 201)`]
+        ? [
+            `INSERT INTO %t (${pc}resource_type, id, version_id, last_updated, deleted, content, request_method, response_status) VALUES (${p}'Observation', 'o4', 1, '2026-01-04', false, '{"d":4}', 'PUT', 201)`,
+            // A version carried over from another owner records its owner when written (migration 001100).
+            `INSERT INTO %t (${pc}resource_type, id, version_id, last_updated, deleted, content, moved, filed_patient_id) VALUES (${p}'Observation', 'o5', 1, '2026-01-05', false, '{"e":5}', true, 'pat-b')`,
+          ]
         : []),
     ];
     const audit = async (name: string) =>
@@ -209,8 +213,9 @@ describe('audit', () => {
         await pg.query(sql.replace('%t', twin));
       }
       const real = await audit(table);
-      expect(real.length).toBe(history ? 11 : 10);
+      expect(real.length).toBe(history ? 12 : 10);
       if (history) expect(real[10].changed_columns).toEqual(expect.arrayContaining(['request_method', 'response_status']));
+      if (history) expect(real[11].changed_columns).toEqual(expect.arrayContaining(['filed_patient_id', 'moved']));
       expect(real).toEqual(await audit(twin));
       expect(real[0]).toMatchObject({ actor: 'twin-test', request_id: 'req-1', operation: 'INSERT', patient_id: patientOwned ? 'pat-a' : '' });
       // A key may not change by UPDATE (the pairs of old and new rows would be lost).

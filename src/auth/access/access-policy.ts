@@ -152,7 +152,9 @@ export class AccessPolicy {
     const compartment = this.compartment(auth);
     if (compartment === undefined) return true;
     if (compartment === null) return false;
-    if (resource.patientId !== null) return resource.patientId === compartment;
+    // A history version carried over when its resource changed patient is judged by its owner when written.
+    const owner = resource.filedPatientId !== undefined ? resource.filedPatientId : resource.patientId;
+    if (owner !== null) return owner === compartment;
     return sharedVisibleTo(compartment, resource);
   }
 
@@ -173,5 +175,7 @@ export class AccessPolicy {
 export interface VisibleResource {
   resourceType: string;
   patientId: string | null;
+  /** A history version's owner when written, when it differs from patientId (StoredVersion.filedPatientId). */
+  filedPatientId?: string | null;
   json: string | null;
 }

@@ -28,4 +28,9 @@ export class FhirPatientResourceHistoryRow {
   requestMethod?: string | null;
   @Property({ type: 'smallint', nullable: true })
   responseStatus?: number | null;
+  /** True when carried over from another owner's history (the resource changed patient), else NULL; filedPatientId: its owner when written (NULL: none). */
+  @Property({ type: 'boolean', nullable: true })
+  moved?: boolean | null;
+  @Property({ type: 'string', columnType: 'fhir_id', nullable: true })
+  filedPatientId?: string | null;
 }

@@ -30,11 +30,17 @@ export class ResourceReadService {
     return version as StoredVersion & { json: string };
   }
 
-  async history(query: HistoryQuery, check: VisibilityCheck = () => undefined): Promise<{ versions: StoredVersion[]; total: number }> {
+  /**
+   * `confined`: the caller is a patient-context token, so a patient's resource lists only the
+   * versions filed under its patient (not those it brought along from another owner), and the
+   * total counts only those.
+   */
+  async history(query: HistoryQuery, check: VisibilityCheck = () => undefined, confined = false): Promise<{ versions: StoredVersion[]; total: number }> {
     if (query.id && query.resourceType) {
       const exists = await this.store.readCurrent(query.resourceType, query.id);
       if (!exists) throw notFound(`${query.resourceType}/${query.id} is not known`);
       check(exists);
+      if (confined && exists.patientId) query = { ...query, patientId: exists.patientId };
     }
     return this.store.history(query);
   }

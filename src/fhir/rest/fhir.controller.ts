@@ -198,7 +198,7 @@ export class FhirController {
     requireFhirId(type, id, 'read');
     this.access.require(req.auth, type, 'r');
     const params = historyParams(req.query);
-    const found = await this.reader.history({ ...params, resourceType: type, id }, this.visibleAudited(req));
+    const found = await this.reader.history({ ...params, resourceType: type, id }, this.visibleAudited(req), this.access.compartment(req.auth) !== undefined);
     // Each version on its own: an earlier version of a shared resource may have named another patient.
     const result = { ...found, versions: found.versions.filter((v) => this.access.isVisible(req.auth, v)) };
     sendJson(res, 200, stringifyFhirJson(historyBundle(fhirBase(req, this.config), req, result, params)));
@@ -289,7 +289,8 @@ export class FhirController {
    */
   private visibleAudited(req: Request): VisibilityCheck {
     return (v) => {
-      if (v.patientId) req.auditPatient = `Patient/${v.patientId}`;
+      const owner = v.filedPatientId !== undefined ? v.filedPatientId : v.patientId;
+      if (owner) req.auditPatient = `Patient/${owner}`;
       this.access.requireVisible(req.auth, v);
     };
   }

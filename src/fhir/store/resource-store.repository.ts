@@ -16,6 +16,11 @@ export interface StoredVersion {
   deleted: boolean;
   /** The patient whose compartment holds the resource (the shard key), if any. */
   patientId: string | null;
+  /**
+   * History reads only, and only for a version carried over from another owner when the resource
+   * changed patient: the patient it was filed under when written (null: none). Absent: patientId.
+   */
+  filedPatientId?: string | null;
   json: string | null;
   /** History reads only: the interaction that made the version and its HTTP status, when kept (see HistoryRequest). */
   request?: HistoryRequest;
@@ -76,10 +81,14 @@ interface Row {
   sealed: boolean;
   request_method?: string | null;
   response_status?: number | null;
+  moved?: boolean | null;
+  filed_patient_id?: string | null;
 }
 
 // `sealed`: whether json came from ciphertext, for the integrity check (stored-integrity.ts).
 const COLUMNS = `resource_type, id, version_id, last_updated, deleted, ${storedJsonSql()} AS json, content_enc IS NOT NULL AS sealed`;
+/** History rows: the version's owner when written, for rows carried over from another owner (moveHistory). */
+const FILED = 'moved, filed_patient_id::text';
 /** COLUMNS of the row aliased `r`, where another relation in the query has columns of the same names. */
 const COLUMNS_OF_R = `r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, ${storedJsonSql('r')} AS json, r.content_enc IS NOT NULL AS sealed`;
 
@@ -158,9 +167,9 @@ export class ResourceStore {
     }
     const rows = await this.read<Row>(
       tx,
-      `SELECT NULL::text AS patient_id, ${COLUMNS} FROM fhir_resource_history WHERE resource_type = ? AND id = ? AND version_id = ?
+      `SELECT NULL::text AS patient_id, ${COLUMNS}, ${FILED} FROM fhir_resource_history WHERE resource_type = ? AND id = ? AND version_id = ?
        UNION ALL
-       SELECT patient_id::text, ${COLUMNS} FROM fhir_patient_resource_history WHERE resource_type = ? AND id = ? AND version_id = ?`,
+       SELECT patient_id::text, ${COLUMNS}, ${FILED} FROM fhir_patient_resource_history WHERE resource_type = ? AND id = ? AND version_id = ?`,
       [key, resourceType, id, versionId, key, resourceType, id, versionId],
     );
     return rows[0] && toStored(rows[0], false);
@@ -206,12 +215,14 @@ export class ResourceStore {
     // A type kept once has its history in the current table (and none in the history tables).
     const keptOnce = !!query.resourceType && KEPT_ONCE_TYPES.has(query.resourceType);
     const [shared, owned] = keptOnce ? ['fhir_resource', 'fhir_patient_resource'] : ['fhir_resource_history', 'fhir_patient_resource_history'];
-    const request = keptOnce ? 'NULL::varchar AS request_method, NULL::smallint AS response_status' : 'request_method, response_status';
+    const request = keptOnce ? 'NULL::varchar AS request_method, NULL::smallint AS response_status, NULL::boolean AS moved, NULL::text AS filed_patient_id' : `request_method, response_status, ${FILED}`;
+    // A patient's history: the versions filed under it, not those another owner's resource brought along when it moved here.
+    const own = query.patientId ? `AND v.patient_id = ? AND (v.moved IS NULL OR v.filed_patient_id = v.patient_id)` : '';
     const rows = await this.q(tx).query<Row & { total: string }>(
       `SELECT *, count(*) OVER () AS total FROM (
          SELECT NULL::text AS patient_id, ${COLUMNS}, ${request} FROM ${cond(shared)} ${query.patientId ? 'AND false' : ''}
          UNION ALL
-         SELECT patient_id::text, ${COLUMNS}, ${request} FROM ${cond(owned)} ${query.patientId ? 'AND v.patient_id = ?' : ''}
+         SELECT patient_id::text, ${COLUMNS}, ${request} FROM ${cond(owned)} ${own}
        ) h ORDER BY last_updated DESC, resource_type, id, version_id DESC LIMIT ? OFFSET ?`,
       [key, ...params, ...at, key, ...params, ...at, ...(query.patientId ? [query.patientId] : []), query.count, query.offset],
     );
@@ -220,7 +231,7 @@ export class ResourceStore {
     if (!rows.length && (query.offset > 0 || query.count === 0)) {
       const [c] = await this.q(tx).query<{ n: string }>(
         `SELECT (SELECT count(*) FROM ${cond(shared)} ${query.patientId ? 'AND false' : ''})
-              + (SELECT count(*) FROM ${cond(owned)} ${query.patientId ? 'AND v.patient_id = ?' : ''}) AS n`,
+              + (SELECT count(*) FROM ${cond(owned)} ${own}) AS n`,
         [...params, ...at, ...params, ...at, ...(query.patientId ? [query.patientId] : [])],
       );
       total = Number(c.n);
@@ -316,8 +327,12 @@ export class ResourceStore {
     const [fromCur, fromHist] = from ? ['fhir_patient_resource', 'fhir_patient_resource_history'] : ['fhir_resource', 'fhir_resource_history'];
     const toHist = to ? 'fhir_patient_resource_history' : 'fhir_resource_history';
     const cols = 'resource_type, id, version_id, last_updated, deleted, content, content_enc, key_id, request_method, response_status';
+    // Each version keeps the owner it was written under (a row moved before keeps its first one), so
+    // that the new owner's patient-context token is not shown what was another patient's.
+    const filedUnder = from ? 'patient_id' : 'NULL::text';
     await tx.query(
-      `INSERT INTO ${toHist} (${to ? 'patient_id, ' : ''}${cols}) SELECT ${to ? '?, ' : ''}${cols} FROM ${fromHist} WHERE ${fromWhere}`,
+      `INSERT INTO ${toHist} (${to ? 'patient_id, ' : ''}${cols}, moved, filed_patient_id)
+       SELECT ${to ? '?, ' : ''}${cols}, true, CASE WHEN moved THEN filed_patient_id ELSE ${filedUnder} END FROM ${fromHist} WHERE ${fromWhere}`,
       [...(to ? [to] : []), ...fromParams],
     );
     await tx.query(`DELETE FROM ${fromHist} WHERE ${fromWhere}`, fromParams);
@@ -340,6 +355,7 @@ function toStored(r: Row, current: boolean): StoredVersion {
     lastUpdated: new Date(r.last_updated),
     deleted: r.deleted,
     patientId: r.patient_id,
+    ...(r.moved ? { filedPatientId: r.filed_patient_id ?? null } : {}),
     json: r.json,
     ...(r.request_method ? { request: { method: r.request_method as HistoryRequest['method'], status: Number(r.response_status) } } : {}),
   };
