@@ -345,6 +345,30 @@ describe('buildTabularInput: units', () => {
     expect(t.values).toMatchObject({ pulse_rate: 88, respiratory_rate: 18 });
   });
 
+  it('converts rates per second or per hour, and UCUM spellings with a 1 or an annotation, to /min', () => {
+    const t = buildTabularInput(triage, undefined, [loinc('8867-4', qty(2.5, '/s')), loinc('9279-1', qty(1080, '{breaths}/h'))], NOW);
+    expect(t.values.pulse_rate).toBeCloseTo(150, 9);
+    expect(t.values.respiratory_rate).toBeCloseTo(18, 9);
+    expect(t.problems).toEqual([]);
+    expect(buildTabularInput(triage, undefined, [loinc('8867-4', qty(72, '1/min'))], NOW).values.pulse_rate).toBe(72);
+    expect(buildTabularInput(triage, undefined, [loinc('59408-5', qty(96, '%{HemoglobinSaturation}'))], NOW).values.spo2).toBe(96);
+  });
+
+  it('converts a molar concentration only with its own analyte\'s molar mass: another analyte in mmol/L is refused, not read as cholesterol', () => {
+    // A newly registered model reading triglycerides (2571-8) and an unlisted analyte, both in mg/dL.
+    const manifest: ModelManifest = {
+      ...cad,
+      inputs: [
+        { ...cad.inputs.find((i) => i.name === 'serum_cholesterol')!, name: 'triglycerides', code: { system: LOINC, code: '2571-8' } },
+        { ...cad.inputs.find((i) => i.name === 'serum_cholesterol')!, name: 'urea', code: { system: LOINC, code: '3094-0' } },
+      ],
+    };
+    const t = buildTabularInput(manifest, undefined, [loinc('2571-8', qty(2, 'mmol/L')), loinc('3094-0', qty(5, 'mmol/L'))], NOW);
+    expect(t.values.triglycerides).toBeCloseTo(177.14, 6);
+    expect(t.values.urea).toBeNaN();
+    expect(t.problems).toEqual(['urea: unit "mmol/L" cannot be converted to mg/dL; treated as missing']);
+  });
+
   it('refuses a unit it cannot convert: listed in problems, value NaN, imputed', () => {
     const o = loinc('2093-3', qty(2.3, 'g/L'));
     const t = buildTabularInput(cad, undefined, [o], NOW);

@@ -17,17 +17,39 @@ export interface TabularInput {
 
 const LOINC = 'http://loinc.org';
 
-/** UCUM conversions to a manifest's unit, for the units labs and devices commonly send. */
+/** UCUM conversions to a manifest's unit, for the units labs and devices commonly send (rates: RATE_PER_SECOND). */
 const CONVERSIONS: Record<string, Record<string, (v: number) => number>> = {
-  'mg/dL': { 'mmol/L': (v) => v * 38.67 }, // cholesterol; glucose handled apart
   Cel: { '[degF]': (v) => ((v - 32) * 5) / 9, degF: (v) => ((v - 32) * 5) / 9, K: (v) => v - 273.15 },
-  '/min': { '{beats}/min': (v) => v, '{breaths}/min': (v) => v, 'beats/min': (v) => v, bpm: (v) => v },
+  '/min': { 'beats/min': (v) => v, bpm: (v) => v },
   '%': { '1': (v) => v * 100 },
   'mm[Hg]': { mmHg: (v) => v, kPa: (v) => v * 7.50062 },
   // body mass (wellness goals: a goal in kg, readings from a scale in g or pounds)
   kg: { g: (v) => v / 1000, '[lb_av]': (v) => v * 0.45359237 },
   g: { kg: (v) => v * 1000, '[lb_av]': (v) => v * 453.59237 },
   '[lb_av]': { kg: (v) => v / 0.45359237, g: (v) => v / 453.59237 },
+};
+
+/**
+ * A count per unit of time in each UCUM time unit, per second: a heart or respiratory rate from a
+ * device may come per second or per hour (`/s`, `1/min`, `{beats}/min`: the annotation and a
+ * leading 1 change nothing in UCUM).
+ */
+const RATE_PER_SECOND: Record<string, number> = { '/s': 1, '/min': 1 / 60, '/h': 1 / 3600 };
+
+/**
+ * mg/dL per mmol/L of the analytes whose molar mass is known here, by LOINC code. A molar
+ * concentration converts to a mass concentration only through the substance's molar mass, so one
+ * of another analyte (a newly registered model's input) is refused rather than converted with
+ * cholesterol's factor.
+ */
+const MG_DL_PER_MMOL_L: Record<string, number> = {
+  '2093-3': 38.67, // total cholesterol
+  '2085-9': 38.67, // HDL cholesterol
+  '2089-1': 38.67, // LDL cholesterol
+  '13457-7': 38.67, // LDL cholesterol (calculated)
+  '2571-8': 88.57, // triglycerides
+  '2345-7': 18.016, // glucose
+  '1558-6': 18.016, // fasting glucose
 };
 
 /**
@@ -212,7 +234,7 @@ function valueOf(input: ManifestInput, patient: Patient | undefined, latest: Map
   const o = found.o;
   const raw = observationValue(o, found.c.system, found.c.code);
   if (raw === undefined) return undefined;
-  const converted = convert(raw.value, raw.unit, input.unit);
+  const converted = convert(raw.value, raw.unit, input.unit, found.c.system === LOINC ? found.c.code : undefined);
   if (converted === undefined) {
     problems.push(`${input.name}: unit "${raw.unit}" cannot be converted to ${input.unit}; treated as missing`);
     return undefined;
@@ -236,10 +258,28 @@ function codedNumber(cc: CodeableConcept | undefined): number | undefined {
   return undefined;
 }
 
-/** The value in UCUM unit `to`, from `from` (either absent or the same: unchanged); undefined when this table cannot convert it. */
-export function convert(value: number, from: string | undefined, to: string | undefined): number | undefined {
+/**
+ * The value in UCUM unit `to`, from `from` (either absent or the same: unchanged; UCUM annotations
+ * such as `{beats}` are ignored); undefined when it cannot be converted here. `loinc`, the
+ * analyte's LOINC code, lets a molar concentration convert to a mass one (MG_DL_PER_MMOL_L).
+ */
+export function convert(value: number, from: string | undefined, to: string | undefined, loinc?: string): number | undefined {
   if (!to || !from || from === to || to === '1') return value;
-  return CONVERSIONS[to]?.[from]?.(value);
+  const [f, t] = [bare(from), bare(to)];
+  if (f === t) return value;
+  const listed = CONVERSIONS[t]?.[f] ?? CONVERSIONS[to]?.[from];
+  if (listed) return listed(value);
+  if (RATE_PER_SECOND[f] !== undefined && RATE_PER_SECOND[t] !== undefined) return (value * RATE_PER_SECOND[f]) / RATE_PER_SECOND[t];
+  const factor = loinc ? MG_DL_PER_MMOL_L[loinc] : undefined;
+  if (factor !== undefined && f === 'mmol/L' && t === 'mg/dL') return value * factor;
+  if (factor !== undefined && f === 'mg/dL' && t === 'mmol/L') return value / factor;
+  return undefined;
+}
+
+/** A UCUM unit without its annotations (`{beats}/min` is `/min`) and with `1/x` written `/x`. */
+function bare(unit: string): string {
+  const plain = unit.replace(/\{[^}]*\}/g, '');
+  return plain.startsWith('1/') ? plain.slice(1) : plain;
 }
 
 function ref(o: Observation): Reference {
