@@ -923,6 +923,12 @@ describe('reference parameters', () => {
     await expectSearch(`Observation?encounter=${enc(`${t.baseUrl}/fhir/Encounter/${encounter.id}`)}`, withIt);
     await expectSearch(`Observation?encounter=${enc(`http://other.example/fhir/Patient/${encounter.id}`)}`, [], { empty: true });
     await expectSearch(`Encounter?_has:Observation:encounter:_id=${withIt[0].id}`, [encounter]);
+    // At system level such a clause only rules out the types it cannot concern; naming none it can is still a 400.
+    expect(await found(`?_type=Encounter,Patient&_has:Observation:encounter:_id=${withIt[0].id}`)).toEqual([refOf(encounter)]);
+    expect(await found(`?_type=Observation,Condition&encounter=Encounter/${encounter.id}`)).toEqual(
+      [...withIt, ...ofType('Condition').filter((c) => c.encounter?.reference === refOf(encounter))].map(refOf).sort(),
+    );
+    expectOutcome(await api.get(`?_type=Patient,Practitioner&_has:Observation:encounter:_id=${withIt[0].id}`), 400);
     const bundle = await search(`Observation?_id=${withIt[0].id}&_include=Observation:encounter:Encounter`);
     expect(((bundle.entry ?? []) as Json[]).map((e) => `${e.search.mode} ${refOf(e.resource)}`).sort()).toEqual([`include ${refOf(encounter)}`, `match ${refOf(withIt[0])}`]);
   });

@@ -144,7 +144,7 @@ export class CapabilityStatementService {
             'All interactions need an OAuth2 bearer token from POST /auth/token (client credentials), except this statement. ' +
             'Search: every R4 search parameter with an expression, prefixes, modifiers (:missing :exact :contains :not :text :identifier :above/:below on uri by path segments, type modifiers), ' +
             'a token from a code element carrying the code system of its required binding when that value set has exactly one (gender=http://hl7.org/fhir/administrative-gender|female or gender=female; |female matches nothing), ' +
-            'a reference, type modifier, chain, _has or _include naming a type the parameter cannot refer to answered 400, ' +
+            'a reference, type modifier, chain, _has or _include naming a type the parameter cannot refer to answered 400 (at system level it rules out the types it cannot concern), ' +
             'chains, _has, composites, _include/_revinclude (:iterate; * for every reference parameter; a versioned reference includes that version; at most SEARCH_MAX_INCLUDED resources a page, more are reported in an outcome entry), _sort, _count with keyset paging (_cursor), _total, _summary, _elements (also on read and vread); ' +
             'a search whose statement runs longer than SEARCH_TIMEOUT_MS is stopped and answered 400 (OperationOutcome code too-costly); ' +
             'Prefer: handling=strict refuses unknown parameters (_text, _content and _query are not supported). Patient compartment search: Patient/{id}/{type} and Patient/{id}/* (membership by the R4 CompartmentDefinition: any compartment parameter referring to the Patient). ' +

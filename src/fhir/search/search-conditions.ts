@@ -1,7 +1,7 @@
 import { and, or, raw, sql, type Sql } from '../../database/sql-fragment';
 import { getDataType } from '@medplum/core';
 import { isResourceType, ownerPathExpression, patientCompartmentPaths } from '../definitions/fhir-definitions';
-import { badRequest, forbidden } from '../operation-outcome';
+import { OperationOutcomeError, badRequest, forbidden, outcome } from '../operation-outcome';
 import { isEncryptedType } from '../store/sensitivity';
 import { componentCode, identifierCode } from './index-extractor';
 import { atMostOneValue, mayReferTo, searchParam, targetsText, type SearchParamDef, type SearchParamType } from './search-parameters';
@@ -43,6 +43,17 @@ export interface ConditionContext {
 
 /** A parameter this server does not know for the type: lenient searches ignore it, strict ones refuse it. */
 export class UnknownParameterError extends Error {}
+
+/**
+ * A reference clause naming a type its parameter can never point to (`Observation?encounter=Patient/x`):
+ * the client's mistake, a 400, where one type is searched. At system level the clause only rules
+ * out the types whose parameter cannot point there (SearchService.conditions).
+ */
+export class ImpossibleTargetError extends OperationOutcomeError {
+  constructor(diagnostics: string) {
+    super(400, outcome([{ severity: 'error', code: 'invalid', diagnostics }]));
+  }
+}
 
 const PREFIXES = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'] as const;
 type Prefix = (typeof PREFIXES)[number];
@@ -384,8 +395,8 @@ function referenceMatch(x: ReturnType<typeof raw>, def: { code: string; targets:
     if (!isResourceType(local.type)) throw badRequest(`${def.code}: "${truncate(local.type)}" is not a resource type`);
     // A type the clause can never refer to is the client's mistake, not a search with no match:
     // the index holds no such reference (index-extractor keeps allowed targets only).
-    if (!mayReferTo(def, local.type)) throw badRequest(`${def.code}: ${local.type}/${truncate(local.id)} names a ${local.type}, but ${def.code} refers only to ${targetsText(def)}`);
-    if (targetType && targetType !== local.type) throw badRequest(`${def.code}:${targetType}: ${local.type}/${truncate(local.id)} names a ${local.type}, not a ${targetType}`);
+    if (!mayReferTo(def, local.type)) throw new ImpossibleTargetError(`${def.code}: ${local.type}/${truncate(local.id)} names a ${local.type}, but ${def.code} refers only to ${targetsText(def)}`);
+    if (targetType && targetType !== local.type) throw new ImpossibleTargetError(`${def.code}:${targetType}: ${local.type}/${truncate(local.id)} names a ${local.type}, not a ${targetType}`);
     return sql`(${x}.target_type = ${local.type} AND ${x}.target_id = ${local.id})`;
   }
   if (/^[A-Za-z0-9\-.]{1,64}$/.test(v)) {
@@ -510,7 +521,7 @@ function hasCondition(type: string, row: RowRef, name: string, value: string, ct
   const ref = searchParam(source, refCode);
   if (!ref) throw new UnknownParameterError(`${source} has no search parameter "${truncate(refCode)}"`);
   if (ref.type !== 'reference') throw badRequest(`_has: ${source}.${refCode} is a ${ref.type} parameter, not a reference`);
-  if (!mayReferTo(ref, type)) throw badRequest(`_has:${source}:${refCode}: ${source}'s ${refCode} refers only to ${targetsText(ref)}, never to a ${type}`);
+  if (!mayReferTo(ref, type)) throw new ImpossibleTargetError(`_has:${source}:${refCode}: ${source}'s ${refCode} refers only to ${targetsText(ref)}, never to a ${type}`);
   if (!ctx.canSearch(source)) throw forbidden(`_has: the token may not search ${source}`);
   const h = alias('h', ctx);
   const parts = [sql`${h}.target_id = ${row.id}`, sql`${h}.target_type = ${row.type}`, sql`${h}.resource_type = ${nameLit(source)}`, sql`${h}.code = ${nameLit(refCode)}`];

@@ -9,7 +9,7 @@ import { fhirResourceTypes, isResourceType, patientCompartmentParams, patientCom
 import { badRequest, forbidden, OperationOutcomeError } from '../operation-outcome';
 import { ResourceStore, type StoredVersion } from '../store/resource-store.repository';
 import { timedOut, tooCostly } from './search-timeout';
-import { clauseCondition, sameValueCondition, UnknownParameterError, type ConditionContext, type RowRef } from './search-conditions';
+import { clauseCondition, ImpossibleTargetError, sameValueCondition, UnknownParameterError, type ConditionContext, type RowRef } from './search-conditions';
 import { indexedParamsOf, searchParam } from './search-parameters';
 import { versionedReferences } from './index-extractor';
 import { isSecretParam } from './search-secrets';
@@ -425,6 +425,7 @@ export class SearchService {
       }
       const perType: Sql[] = [];
       let unknown: UnknownParameterError | undefined;
+      let impossible: ImpossibleTargetError | undefined;
       const lacking: string[] = [];
       for (const t of types) {
         try {
@@ -432,11 +433,17 @@ export class SearchService {
           const cond = clauseCondition(t, { ...ROW, type: sql`${nameLit(t)}::text` }, clause.name, clause.value, ctx);
           perType.push(types.length === 1 ? cond : sql`(r.resource_type = ${nameLit(t)} AND ${cond})`);
         } catch (e) {
+          // At system level a reference to a type this one's parameter cannot hold only rules this type out.
+          if (e instanceof ImpossibleTargetError && types.length > 1) {
+            impossible = e;
+            continue;
+          }
           if (!(e instanceof UnknownParameterError)) throw e;
           unknown = e;
           lacking.push(t);
         }
       }
+      if (!perType.length && impossible) throw impossible;
       if (!perType.length && unknown) {
         if (strict) throw badRequest(`${unknown.message} (Prefer: handling=strict)`);
         ignored.push({ name: clause.name, reason: unknown.message });
