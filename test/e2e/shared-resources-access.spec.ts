@@ -151,6 +151,54 @@ describe("a patient token for A and shared resources about B", () => {
   });
 });
 
+describe('Binary attachments (binary.html: a Binary follows the access rules of its securityContext)', () => {
+  const binary = (text: string, securityContext?: string) => ({
+    resourceType: 'Binary',
+    contentType: 'text/plain',
+    data: Buffer.from(text).toString('base64'),
+    ...(securityContext ? { securityContext: { reference: securityContext } } : {}),
+  });
+
+  it("a Binary whose securityContext is B's resource, or that has none, is hidden from A; one of A's is A's", async () => {
+    const obsB = await created(labObservation(ids.b));
+    const obsA = await created(labObservation(ids.a));
+    const ofB = await created(binary('B note', `Observation/${obsB}`));
+    const none = await created(binary('whose note'));
+    const ofA = await created(binary('A note', `Observation/${obsA}`));
+    // Uploaded in its native form, the securityContext from X-Security-Context.
+    const native = await request(server())
+      .post('/fhir/Binary')
+      .set('Authorization', `Bearer ${t.token}`)
+      .set('Content-Type', 'text/plain')
+      .set('X-Security-Context', `Observation/${obsB}`)
+      .send('B native note');
+    expect(native.status).toBe(201);
+    const nativeB = /Binary\/([^/]+)/.exec(native.headers.location)?.[1] as string;
+    // In a transaction with the resource it belongs to.
+    const tx = await admin.post('', {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        { fullUrl: 'urn:uuid:5d0c4f43-0d3e-4a59-9d5b-3c1f3d3f0b01', resource: labObservation(ids.b), request: { method: 'POST', url: 'Observation' } },
+        { resource: binary('B tx note', 'urn:uuid:5d0c4f43-0d3e-4a59-9d5b-3c1f3d3f0b01'), request: { method: 'POST', url: 'Binary' } },
+      ],
+    });
+    expect(tx.status).toBe(200);
+    const txB = /Binary\/([^/]+)/.exec(tx.body.entry[1].response.location as string)?.[1] as string;
+    for (const id of [ofB, none, nativeB, txB]) {
+      for (const suffix of ['', '/_history/1', '/_history']) expect([id, suffix, (await asA.get(`Binary/${id}${suffix}`)).status]).toEqual([id, suffix, 404]);
+      expect((await admin.get(`Binary/${id}`)).status).toBe(200);
+    }
+    expect((await asA.get(`Binary/${ofA}`)).status).toBe(200);
+    expect(await matches(asA, 'Binary?_count=1000')).toEqual([`Binary/${ofA}`]);
+    expect((await asA.get('Binary?_summary=count')).body.total).toBe(1);
+    const everything = await asA.get(`Patient/${ids.a}/$everything?_count=1000`);
+    const refs = (everything.body.entry as Json[]).map((e) => `${e.resource.resourceType}/${e.resource.id}`);
+    expect(refs).toContain(`Binary/${ofA}`);
+    for (const id of [ofB, none, nativeB, txB]) expect(refs).not.toContain(`Binary/${id}`);
+  });
+});
+
 describe('Subscriptions', () => {
   it('a patient token gets 403 by every way of reading them, and system search leaves them out', async () => {
     for (const path of ['Subscription', `Subscription/${ids.sub}`, `Subscription/${ids.sub}/_history`, '/fhir?_type=Subscription']) expectOutcome(await asA.get(path), 403);

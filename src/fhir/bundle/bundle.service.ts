@@ -234,10 +234,10 @@ export class BundleService {
   /**
    * Whether creates of this type can be written beside another chunk's: no write rules (which take
    * locks entry by entry) and not a patient's (whose writes share the patient's locks and EHR chain;
-   * a Provenance may belong to the patient of its target).
+   * a Provenance may belong to the patient of its target, a Binary to that of its securityContext).
    */
   private isolatedType(type: string): boolean {
-    return !this.rules.has(type) && type !== 'Patient' && type !== 'Provenance' && patientCompartmentPaths(type).length === 0;
+    return !this.rules.has(type) && type !== 'Patient' && type !== 'Provenance' && type !== 'Binary' && patientCompartmentPaths(type).length === 0;
   }
 
   /** Writes a batch chunk's valid entries: in bulk if it may, else entry by entry in savepoints; each answer lands in `answers`. */

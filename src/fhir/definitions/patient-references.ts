@@ -42,13 +42,14 @@ export function hiddenFromPatients(type: string): boolean {
 
 /**
  * Whether resources of `type` are patients' records: Patient and the types of the R4 Patient
- * CompartmentDefinition (Observation, Encounter, Appointment...). One of these filed under no
- * patient (its subject a logical reference by identifier, a display, another server's Patient, a
- * Group) may still be some patient's record, and nothing says whose: a patient-context token never
- * sees it.
+ * CompartmentDefinition (Observation, Encounter, Appointment...), and Binary (an attachment: it
+ * is filed under the owner of its securityContext, see the write path's ownerByTarget). One of
+ * these filed under no patient (its subject a logical reference by identifier, a display, another
+ * server's Patient, a Group; a Binary without a patient's securityContext) may still be some
+ * patient's record, and nothing says whose: a patient-context token never sees it.
  */
 export function patientRecordType(type: string): boolean {
-  return type === 'Patient' || patientCompartmentPaths(type).length > 0;
+  return type === 'Patient' || type === 'Binary' || patientCompartmentPaths(type).length > 0;
 }
 
 function walk(typeName: string, visiting: Set<string>): Finding {

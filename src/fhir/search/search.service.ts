@@ -5,7 +5,8 @@ import { APP_CONFIG } from '../../core/tokens';
 import { KeyRing } from '../../crypto/key-ring';
 import { DatabaseService, type Tx } from '../../database/database.service';
 import { and, join, or, raw, sql, Sql } from '../../database/sql-fragment';
-import { fhirResourceTypes, isResourceType, patientCompartmentParams, patientCompartmentPaths } from '../definitions/fhir-definitions';
+import { fhirResourceTypes, isResourceType, patientCompartmentParams } from '../definitions/fhir-definitions';
+import { patientRecordType } from '../definitions/patient-references';
 import { badRequest, forbidden, OperationOutcomeError } from '../operation-outcome';
 import { ResourceStore, type StoredVersion } from '../store/resource-store.repository';
 import { timedOut, tooCostly } from './search-timeout';
@@ -140,8 +141,8 @@ const ROW: RowRef = { type: sql`r.resource_type`, id: sql`r.id`, lastUpdated: sq
  */
 /** Whether resources of the type can be stored in fhir_resource (all but Patients). */
 const inSharedTable = (type: string): boolean => type !== 'Patient';
-/** Whether resources of the type can be stored in fhir_patient_resource (Patients and the Patient compartment's types). */
-const inPatientTable = (type: string): boolean => type === 'Patient' || patientCompartmentPaths(type).length > 0;
+/** Whether resources of the type can be stored in fhir_patient_resource (Patients, the Patient compartment's types, Binaries filed under their securityContext's patient). */
+const inPatientTable = patientRecordType;
 
 /** Rows a token criteria reads at most in matchIdsMany: enough to tell one match from several. */
 const TOKEN_MATCH_ROWS = 1000;

@@ -20,8 +20,11 @@ export interface ClaimedIdentity {
   versionId?: string;
 }
 
-/** Provenances that name no Patient are filed under their first target's patient (ResourceWriteService.ownerByTarget), so their text need not name it. */
-const OWNED_BY_TARGET = 'Provenance';
+/**
+ * Provenances that name no Patient are filed under their first target's patient, Binaries under
+ * their securityContext's (ResourceWriteService.ownerByTarget), so their text need not name it.
+ */
+const OWNED_BY_TARGET: ReadonlySet<string> = new Set(['Provenance', 'Binary']);
 
 /**
  * Why a stored row's content is not the row's own, or undefined when it is. Ciphertext is
@@ -46,7 +49,7 @@ export function integrityProblem(row: StoredRow, currentRow: boolean): string | 
   if (row.patientId !== null && currentRow) {
     if (row.resourceType === 'Patient') {
       if (row.id !== row.patientId) return `it is Patient/${row.id} filed under Patient/${row.patientId}`;
-    } else if (row.resourceType !== OWNED_BY_TARGET && !refersTo(row.json, row.patientId)) {
+    } else if (!OWNED_BY_TARGET.has(row.resourceType) && !refersTo(row.json, row.patientId)) {
       return `its content does not refer to Patient/${row.patientId}, under whom it is filed`;
     }
   }

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { Provenance, Meta, Resource } from '@medplum/fhirtypes';
+import type { Binary, Provenance, Meta, Resource } from '@medplum/fhirtypes';
 import { DatabaseService, type Tx, type TxContext } from '../../database/database.service';
 import { withLocalReferences } from '../references/reference-rewriter';
 import { requireStorableReferences } from '../references/reference-forms';
@@ -293,11 +293,15 @@ export class ResourceWriteService {
   /**
    * A Provenance about a patient's resources (an Observation, a RiskAssessment) names no Patient, so
    * the compartment definition puts it in no compartment; it goes with the patient who owns its
-   * first local target instead, so that it is never shown to other patients.
+   * first local target instead, so that it is never shown to other patients. A Binary likewise
+   * goes with the owner of its securityContext (binary.html: the resource whose access rules it
+   * follows, typically the DocumentReference whose attachment it is).
    */
   private async ownerByTarget(tx: Tx, resource: Resource): Promise<string | undefined> {
-    if (resource.resourceType !== 'Provenance' || owningPatientId(resource)) return undefined;
-    for (const t of (resource as Provenance).target ?? []) {
+    const targets =
+      resource.resourceType === 'Provenance' ? (resource as Provenance).target : resource.resourceType === 'Binary' ? [(resource as Binary).securityContext ?? {}] : undefined;
+    if (!targets || owningPatientId(resource)) return undefined;
+    for (const t of targets) {
       const m = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/.*)?$/.exec(t.reference ?? '');
       if (!m) continue;
       const target = await this.currentOf(tx, m[1], m[2]);
