@@ -20,4 +20,4 @@ COPY --from=build /app/models ./models
 COPY package.json ./
 USER node
 EXPOSE 8080
-CMD ["node", "dist/src/main.js"]
+CMD ["node", "--max-semi-space-size=32", "dist/src/main.js"]

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
+import { API_NODE_FLAGS } from '../src/core/api-node-flags';
 import { dropDatabase, prepareDatabase } from '../src/database/database-bootstrap';
 import { queuePrefixPatterns, unlinkKeys } from './lib/queue-keys';
 import { runImport } from './import';
@@ -90,10 +91,10 @@ export async function startBenchApi(env: NodeJS.ProcessEnv = {}): Promise<BenchA
   const databaseUrl = `${process.env.BENCH_DATABASE_BASE_URL ?? 'postgres://postgres@127.0.0.1:5432'}/${dbName}`;
   const port = 18000 + Math.floor(Math.random() * 1000);
   await prepareDatabase(databaseUrl);
-  // BENCH_NODE_ARGS: extra node flags for the API process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  // BENCH_NODE_ARGS: extra node flags for the API process, after API_NODE_FLAGS (a flag given again here wins), e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const queuePrefix = env.QUEUE_PREFIX ?? `bench${randomBytes(3).toString('hex')}`;
-  const server = spawn(process.execPath, [...nodeArgs, join(__dirname, '..', 'src', 'main.js')], {
+  const server = spawn(process.execPath, [...API_NODE_FLAGS, ...nodeArgs, join(__dirname, '..', 'src', 'main.js')], {
     env: {
       ...process.env,
       NODE_ENV: 'development',

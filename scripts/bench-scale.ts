@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { API_NODE_FLAGS } from '../src/core/api-node-flags';
 import { dropDatabase, prepareDatabase } from '../src/database/database-bootstrap';
 import { waitForHealth } from './bench-ingest';
 import { freePort } from './lib/free-port';
@@ -119,7 +120,7 @@ function pct(sorted: number[], p: number): number {
 
 async function startApi(env: NodeJS.ProcessEnv): Promise<{ base: string; stop(): Promise<void> }> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [join(__dirname, '..', 'src', 'main.js')], { env: { ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, [...API_NODE_FLAGS, join(__dirname, '..', 'src', 'main.js')], { env: { ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] });
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { bootstrapProcess } from '../src/bootstrap';
+import { API_NODE_FLAGS } from '../src/core/api-node-flags';
 
 /**
  * `npm start`: prepares the database once (create if missing, migrate), then runs the API and one
@@ -18,11 +19,11 @@ async function main(): Promise<void> {
     setTimeout(() => process.exit(code), 5000).unref();
     Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r))))).then(() => process.exit(code));
   };
-  for (const [name, entry] of [
-    ['api', join(__dirname, '..', 'src', 'main.js')],
-    ['worker', join(__dirname, '..', 'workers', 'main.js')],
+  for (const [name, args] of [
+    ['api', [...API_NODE_FLAGS, join(__dirname, '..', 'src', 'main.js')]],
+    ['worker', [join(__dirname, '..', 'workers', 'main.js')]],
   ] as const) {
-    const child = spawn(process.execPath, [entry], { stdio: 'inherit', env: process.env });
+    const child = spawn(process.execPath, args, { stdio: 'inherit', env: process.env });
     child.on('exit', (code, signal) => {
       if (!exiting) logger.error({ process: name, code, signal }, `${name} exited; stopping the others`);
       stopAll(code ?? 1);

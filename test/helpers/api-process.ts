@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { API_NODE_FLAGS } from '../../src/core/api-node-flags';
 import type { TestBuild } from './worker-process';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -16,7 +17,7 @@ export class ApiProcess {
     env: NodeJS.ProcessEnv,
     readonly port: number,
   ) {
-    this.child = spawn(process.execPath, [path.join(build.outDir, 'src', 'main.js')], { cwd: ROOT, env: { ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [...API_NODE_FLAGS, path.join(build.outDir, 'src', 'main.js')], { cwd: ROOT, env: { ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.started = new Promise((resolve, reject) => {
       const onData = (d: Buffer) => {
         this.log = (this.log + d.toString()).slice(-20000);
