@@ -332,6 +332,16 @@ describe('a dispensed MedicationDispense keeps what it took', () => {
     await api.updated({ ...again, status: 'entered-in-error' });
     expect(await stockOf(m)).toBe(5);
   });
+
+  it('gives the units back when a dispense holding them is deleted in another status (on-hold)', async () => {
+    const m = (await api.created(batch('PH-HOLDDEL', 'Holdelate', 'HD-1', 6, '2099-01-01'))).id;
+    const d = await api.created(dispense(byBatch(m), 4));
+    await api.updated({ ...d, status: 'on-hold' });
+    expect(await stockOf(m)).toBe(2);
+    expectStatus(await api.delete('MedicationDispense', d.id), 200);
+    expect(await stockOf(m)).toBe(6);
+    expect((await inventoryRow(m)).stock_level).toBe(6);
+  });
 });
 
 describe('adherence', () => {

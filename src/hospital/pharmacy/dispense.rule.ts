@@ -76,10 +76,13 @@ export class DispenseRule implements WriteRule {
     return withAllocations(md, undoing ? [] : taken);
   }
 
-  /** A completed dispense that is deleted gives its units back, as one marked entered-in-error does. */
+  /**
+   * A dispense that is deleted gives back the units it holds, as one marked entered-in-error does:
+   * whatever its status (on-hold after completed still holds them), as its dispensed-from records say.
+   */
   async beforeDelete(tx: Tx, previous: Resource): Promise<void> {
-    const md = previous as MedicationDispense;
-    if (md.status === 'completed') await this.giveBack(tx, allocationsOf(md));
+    const taken = allocationsOf(previous as MedicationDispense);
+    if (taken.length) await this.giveBack(tx, taken);
   }
 
   private async take(tx: Tx, md: MedicationDispense): Promise<Allocation[]> {
