@@ -228,6 +228,28 @@ describe('booking', () => {
     expect(await slotStatus('s1500')).toBe('free');
   });
 
+  it('refuses to book a Slot that is busy-unavailable or entered-in-error (409), storing nothing, but keeps one already held', async () => {
+    const doctor3 = `Practitioner/${(await api.created({ resourceType: 'Practitioner', name: [{ family: 'Cuddy' }] })).id}`;
+    const own = (await api.created({ resourceType: 'Schedule', active: true, actor: [{ reference: doctor3 }] })).id;
+    const slot = async (status: string, start: string, end: string) =>
+      (await api.created({ resourceType: 'Slot', schedule: { reference: `Schedule/${own}` }, status, start: at(start), end: at(end) })).id;
+    const closed = await slot('busy-unavailable', '16:00', '16:30');
+    const wrong = await slot('entered-in-error', '16:30', '17:00');
+    for (const [id, start, end] of [[closed, '16:00', '16:30'], [wrong, '16:30', '17:00']]) {
+      const res = await api.create(appointment(patients[4], [doctor3], start, end, { slot: [{ reference: `Slot/${id}` }] }));
+      expect(res.status).toBe(409);
+      expectOperationOutcome(res.body);
+      expect(outcomeText(res.body)).toContain(`Slot/${id}`);
+    }
+    expect((await appointmentsOf(patients[4])).filter((a) => a.start >= at('16:00'))).toEqual([]);
+    // a slot closed after it was booked does not stop the appointment being updated
+    const open = await slot('free', '17:00', '17:30');
+    const booked = await api.created(appointment(patients[4], [doctor3], '17:00', '17:30', { slot: [{ reference: `Slot/${open}` }] }));
+    const s = expectStatus(await api.read('Slot', open), 200).body;
+    await api.updated({ ...s, status: 'busy-unavailable' });
+    expect((await api.updated({ ...booked, comment: 'bring the scans' })).comment).toBe('bring the scans');
+  });
+
   it('checks an update against the others but not against itself', async () => {
     const [mine] = await appointmentsOf(patients[1]); // 09:30-10:00
     const later = await api.updated({ ...mine, start: at('09:40'), end: at('10:00') });

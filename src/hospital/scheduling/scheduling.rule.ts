@@ -50,6 +50,7 @@ export class SchedulingRule implements WriteRule {
     if (isActiveAppointment(appointment) && period) {
       const slots = slotIds(appointment);
       await this.checkSlotTimes(tx, slots, period);
+      await this.checkSlotsOpen(tx, slots, ctx.previous as Appointment | undefined);
       await ctx.flush();
       const actors = await this.repo.sameActors(tx, bookedActors(appointment));
       const held = [...actors, ...slots.map((s) => `Slot/${s}`)];
@@ -90,6 +91,21 @@ export class SchedulingRule implements WriteRule {
           (apart ? `, and Slot/${apart.id} does not overlap it` : ''),
         ['Appointment.slot', 'Appointment.start', 'Appointment.end'],
       );
+    }
+  }
+
+  /**
+   * 409 for a Slot newly taken that cannot be booked: R4 says a `busy-unavailable` slot "cannot be
+   * scheduled", and an `entered-in-error` one is no slot at all. A slot the appointment already held
+   * stays held when it is closed afterwards (the appointment can still be updated or cancelled).
+   */
+  private async checkSlotsOpen(tx: Tx, ids: string[], previous: Appointment | undefined): Promise<void> {
+    const held = new Set(previous && isActiveAppointment(previous) ? slotIds(previous) : []);
+    for (const id of ids.filter((s) => !held.has(s))) {
+      const status = (await this.slotOf(tx, id))?.status;
+      if (status === 'busy-unavailable' || status === 'entered-in-error') {
+        throw OperationOutcomeError.of(409, 'conflict', `Slot/${id} is ${status}: it cannot be booked; choose a free slot`, ['Appointment.slot']);
+      }
     }
   }
 
