@@ -389,6 +389,22 @@ describe('pull from a remote that misbehaves', () => {
     for (const m of map.values()) expect((await localRead('Patient', m.localId)).meta.versionId).toBe('1');
   });
 
+  it('pulls a remote change that committed after the last run with an earlier lastUpdated (the next look starts before the high-water mark)', async () => {
+    // A remote that honours _lastUpdated=ge: what it holds grows between the runs.
+    const held = [patient('late2', 5)];
+    fake.handler = (path, res) => {
+      if (!path.startsWith('/fhir/Patient?')) return send(res, 404, outcome('not found'));
+      const ge = new URL(path, fake.base).searchParams.get('_lastUpdated')?.replace(/^ge/, '');
+      send(res, 200, searchset(held.filter((p) => !ge || p.meta.lastUpdated >= ge)));
+    };
+    const id = await connect('fake-late-commit', fake.base, { type: 'none' }, ['Patient']);
+    expect(await sync(id)).toMatchObject({ status: 'succeeded', resourcesIn: 1 });
+    // A remote transaction that wrote at 10:04:30 commits only now, after the run saw 10:05.
+    held.push({ ...patient('late1', 4), meta: { versionId: '1', lastUpdated: '2026-11-01T10:04:30.000Z' } });
+    expect(await sync(id)).toMatchObject({ status: 'succeeded', resourcesIn: 1, unchanged: 1 });
+    expect([...(await mappings(id)).keys()].sort()).toEqual(['Patient/late1', 'Patient/late2']);
+  });
+
   it('deletes the local copy of what the remote deleted, from its type history; the look is recorded and repeated from there', async () => {
     let history: Json[] = [];
     let listed = [patient('d1', 1), patient('d2', 2)];

@@ -17,6 +17,13 @@ export interface PullOptions {
    * ends stops that type there (the run goes on with the others); the next run continues from the stored next link.
    */
   maxPagesPerType: number;
+  /**
+   * How far before the latest remote change seen the next look (search or history) starts
+   * (EXCHANGE_SYNC_OVERLAP_MS): a remote sets lastUpdated when it writes, not when it commits, so a
+   * transaction that commits after a pull read a later change carries an earlier time. What is read
+   * again is unchanged (content hash) and writes nothing.
+   */
+  overlapMs: number;
 }
 
 export function pullOptions(env: NodeJS.ProcessEnv = process.env): PullOptions {
@@ -27,5 +34,6 @@ export function pullOptions(env: NodeJS.ProcessEnv = process.env): PullOptions {
     backoffMs: envInt(env, 'EXCHANGE_SYNC_BACKOFF_MS', 5000, 10, 3_600_000),
     referenceDepth: 3,
     maxPagesPerType: envInt(env, 'EXCHANGE_SYNC_MAX_PAGES', 1000, 1, 1_000_000),
+    overlapMs: envInt(env, 'EXCHANGE_SYNC_OVERLAP_MS', 60_000, 0, 86_400_000),
   };
 }

@@ -23,9 +23,6 @@ import { offersTypeHistory, readHistoryPage, type RemoteHistory } from './remote
 import { matchesOf, nextLinkOf, searchPageProblem } from './search-page';
 import { authSecrets, redact, scrub } from '../connections/secret-scrub';
 
-/** How far before the latest change seen the next look at a type's history starts. */
-const HISTORY_OVERLAP_MS = 60_000;
-
 export interface SyncResult {
   runId: number;
   status: 'succeeded' | 'failed' | 'skipped';
@@ -147,17 +144,20 @@ export class SyncService {
 
   private async pullType(state: RunState, type: string): Promise<void> {
     const connectionId = state.connection.id;
-    const { maxPagesPerType } = pullOptions();
+    const { maxPagesPerType, overlapMs } = pullOptions();
     await this.stopIfOff(state, type);
     const start = await this.repo.cursor(this.db, connectionId, type);
     let highWater = start.highWater;
+    // From a little before the high-water mark: a remote transaction that committed after the last
+    // run read a later change carries an earlier lastUpdated (what is read again changes nothing).
+    const since = highWater && new Date(highWater.getTime() - overlapMs);
     // Resume where the last attempt stopped (a next link it stored), else everything since the high-water mark.
     const firstPage = async () =>
       this.checkedPage(
         state,
         type,
         await state.client.search(type, {
-          ...(highWater ? { _lastUpdated: `ge${highWater.toISOString()}` } : {}),
+          ...(since ? { _lastUpdated: `ge${since.toISOString()}` } : {}),
           _sort: '_lastUpdated',
           _count: String(this.config.exchangePageSize),
         }),
@@ -294,7 +294,7 @@ export class SyncService {
     if (failed) return;
     // From a little before the latest change seen: a remote transaction that committed late with an
     // earlier time is still read next time (what is read again changes nothing).
-    const overlap = latest ? new Date(latest.getTime() - HISTORY_OVERLAP_MS) : null;
+    const overlap = latest ? new Date(latest.getTime() - pullOptions().overlapMs) : null;
     const highWater = overlap && (!cursor.since || overlap > cursor.since) ? overlap : cursor.since;
     await this.db.transaction(EXCHANGE_ACTOR, (tx) => this.repo.saveDeletionCursor(tx, connectionId, type, highWater, state.runId));
   }
