@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { FhirStoreModule } from '../fhir/fhir-store.module';
 import { RecommendationsModule } from '../recommendations/recommendations.module';
+import { CdsFhirServerRepository } from './cds-fhir-server.repository';
 import { CdsHooksController } from './cds-hooks.controller';
 import { CdsHooksService } from './cds-hooks.service';
 
@@ -8,6 +9,6 @@ import { CdsHooksService } from './cds-hooks.service';
 @Module({
   imports: [FhirStoreModule, RecommendationsModule],
   controllers: [CdsHooksController],
-  providers: [CdsHooksService],
+  providers: [CdsHooksService, CdsFhirServerRepository],
 })
 export class CdsHooksModule {}

@@ -9,7 +9,8 @@ import { RecommendationAudit, type Caller } from '../recommendations/recommendat
 import type { Decision } from '../recommendations/recommendation-decision';
 import { RecommendationsService } from '../recommendations/recommendations.service';
 import { cardsOf, cardUuid, suggestionUuid, type Card } from './cds-cards';
-import { parseFeedback, parseHookRequest, type FeedbackEntry } from './cds-request';
+import { CdsFhirServerRepository } from './cds-fhir-server.repository';
+import { normalFhirBase, parseFeedback, parseHookRequest, type FeedbackEntry, type HookRequest } from './cds-request';
 import { CDS_SERVICES, type CdsServiceDefinition } from './cds-services';
 
 /** Who may call the CDS services: EHR systems and clinicians (with this server's bearer tokens). */
@@ -34,6 +35,7 @@ export class CdsHooksService {
     private readonly recommendations: RecommendationsService,
     private readonly store: ResourceStore,
     private readonly audit: RecommendationAudit,
+    private readonly fhirServers: CdsFhirServerRepository,
   ) {}
 
   discovery(auth: AuthContext | undefined): { services: CdsServiceDefinition[] } {
@@ -41,11 +43,12 @@ export class CdsHooksService {
     return { services: [...CDS_SERVICES] };
   }
 
-  async call(auth: AuthContext | undefined, caller: Caller, serviceId: string, body: unknown): Promise<{ cards: Card[] }> {
+  /** `ownBase`: this server's FHIR base URL as clients reach it (a fhirServer equal to it names this server's ids). */
+  async call(auth: AuthContext | undefined, caller: Caller, serviceId: string, body: unknown, ownBase: string): Promise<{ cards: Card[] }> {
     requireCdsCaller(auth);
     const service = serviceOf(serviceId);
     const request = parseHookRequest(body, service);
-    const { userId, patientId } = request.context;
+    const { userId, patientId } = await this.localContext(request, ownBase);
     if (auth?.role === 'clinician' && userId !== `Practitioner/${auth.practitioner}`) {
       throw forbidden(`context.userId (${userId}) is not this clinician token's Practitioner/${auth.practitioner}`);
     }
@@ -64,11 +67,39 @@ export class CdsHooksService {
       details: [
         { type: 'hook', value: service.hook },
         { type: 'hookInstance', value: request.hookInstance },
+        ...(request.fhirServer ? [{ type: 'fhirServer', value: request.fhirServer }] : []),
         { type: 'userId', value: userId },
         { type: 'cards', value: String(cards.length) },
       ],
     });
     return { cards };
+  }
+
+  /**
+   * The context's ids in this server's terms. The CDS Hooks context names resources of the client's
+   * fhirServer: this server's own ids when it is this server (or not given), an EHR's ids when it is
+   * a connection's base URL, translated through what was pulled from it. Any other server's ids mean
+   * nothing here (taken as ours, they could name another patient): 412.
+   */
+  private async localContext(request: HookRequest, ownBase: string): Promise<{ userId: string; patientId: string }> {
+    const { userId, patientId } = request.context;
+    if (!request.fhirServer) return { userId, patientId };
+    const server = normalFhirBase(request.fhirServer);
+    if (server === normalFhirBase(ownBase)) return { userId, patientId };
+    const connection = await this.fhirServers.connectionAt(server);
+    if (!connection) {
+      throw OperationOutcomeError.of(
+        412,
+        'not-found',
+        `fhirServer ${server} is neither this server (${ownBase}) nor the base URL of a connected EHR (/api/connections): its Patient/${patientId} is not a patient of this server`,
+      );
+    }
+    const localPatient = await this.fhirServers.localId(connection, 'Patient', patientId);
+    if (!localPatient) throw OperationOutcomeError.of(412, 'not-found', `Patient/${patientId} of ${server} has not been pulled from that EHR, so this server holds no recommendations for it`);
+    // The user is named as the EHR knows them; their local copy when one was pulled.
+    const [type, id] = userId.split('/');
+    const localUser = await this.fhirServers.localId(connection, type, id);
+    return { userId: localUser ? `${type}/${localUser}` : userId, patientId: localPatient };
   }
 
   /** Records the EHR's feedback; a clinician's accepted suggestion also approves or rejects. All checked before anything is done. */

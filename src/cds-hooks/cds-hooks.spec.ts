@@ -2,7 +2,7 @@ import type { Task } from '@medplum/fhirtypes';
 import { OperationOutcomeError } from '../fhir/operation-outcome';
 import { recommendationView } from '../recommendations/recommendation-view';
 import { cardOf, cardsOf, cardUuid, suggestionUuid } from './cds-cards';
-import { parseFeedback, parseHookRequest } from './cds-request';
+import { normalFhirBase, parseFeedback, parseHookRequest } from './cds-request';
 import { AI_RECOMMENDATIONS_SERVICE } from './cds-services';
 
 const NOW = new Date('2026-11-27T01:00:00.000Z');
@@ -118,5 +118,13 @@ describe('cards', () => {
     expect(cardUuid('t1')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(cardUuid('t1')).toBe(cardUuid('t1'));
     expect(suggestionUuid('t1', 'approve')).not.toBe(suggestionUuid('t1', 'reject'));
+  });
+});
+
+describe('normalFhirBase', () => {
+  it('compares a fhirServer with a connection base URL as the connections store theirs', () => {
+    expect(normalFhirBase('https://EHR.Example.org:443/fhir/')).toBe('https://ehr.example.org/fhir');
+    expect(normalFhirBase(' http://127.0.0.1:8080/r4 ')).toBe('http://127.0.0.1:8080/r4');
+    expect(normalFhirBase('https://ehr.example.org/fhir')).not.toBe(normalFhirBase('https://ehr.example.org/fhir/r4'));
   });
 });

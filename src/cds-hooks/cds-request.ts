@@ -110,6 +110,14 @@ export function parseFeedback(body: unknown): FeedbackEntry[] {
   });
 }
 
+/**
+ * A FHIR base URL as the connections store theirs (URL-normalised: scheme and host in lower case,
+ * default port dropped; no trailing slash), so that a CDS client's fhirServer compares equal. Pure.
+ */
+export function normalFhirBase(url: string): string {
+  return new URL(url.trim()).toString().replace(/\/+$/, '');
+}
+
 function invalid(problems: Array<[string, string]>): OperationOutcomeError {
   return new OperationOutcomeError(
     400,

@@ -191,6 +191,29 @@ describe('patient-view', () => {
     expectOutcome(await hook(tokens.ehr, hookRequest(ids.p1), 'no-such-service'), 404, /No CDS service "no-such-service"/);
     expectOutcome(await hook(tokens.ehr, hookRequest('no-such-patient')), 412, /Patient\/no-such-patient is not known/);
   });
+
+  it("reads the context's ids as the fhirServer's: a connected EHR's through what was pulled from it, another server's not at all (412)", async () => {
+    // Another FHIR server's Patient that happens to have this server's id is not this server's patient.
+    expectOutcome(await hook(tokens.ehr, hookRequest(ids.p1, { fhirServer: 'https://other-ehr.example.org/fhir' })), 412, /neither this server .* nor the base URL of a connected EHR/);
+
+    // A connected EHR names its own ids; the pulled copies are found through the connection's mapping.
+    const connection = await request(server())
+      .post('/api/connections')
+      .set('Authorization', `Bearer ${t.token}`)
+      .set('Content-Type', 'application/json')
+      .send({ name: 'CDS EHR', baseUrl: 'https://cds-ehr.example.org/fhir/', auth: { type: 'none' } });
+    expectStatus(connection, 201);
+    await pg.query(
+      `INSERT INTO exchange_remote_resources (connection_id, resource_type, remote_id, local_id) VALUES ($1, 'Patient', 'ehr-p1', $2), ($1, 'Practitioner', 'ehr-dr-a', $3)`,
+      [connection.body.id, ids.p1, ids.drA],
+    );
+    const ehrCall = (patientId: string) =>
+      hookRequest(ids.p1, { fhirServer: 'https://CDS-EHR.example.org/fhir', context: { userId: 'Practitioner/ehr-dr-a', patientId }, prefetch: { patient: { resourceType: 'Patient', id: patientId } } });
+    const cards = expectStatus(await hook(tokens.drA, ehrCall('ehr-p1')), 200).body.cards as Json[];
+    expect(cards.map((c) => c.uuid).sort()).toEqual([diagnosis.id, triage.id].sort());
+    expect(cards[0].suggestions[0].actions[0].resource.owner).toEqual({ reference: `Practitioner/${ids.drA}` });
+    expectOutcome(await hook(tokens.ehr, ehrCall('ehr-unknown')), 412, /Patient\/ehr-unknown of https:\/\/cds-ehr.example.org\/fhir has not been pulled/);
+  });
 });
 
 describe('suggestions and feedback', () => {
