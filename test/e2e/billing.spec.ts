@@ -82,9 +82,10 @@ interface Item {
   unitPrice?: number;
   quantity?: number;
   encounter?: string | null;
+  currency?: string;
 }
 
-function claim(items: Item[], opts: { total?: number; patient?: string; status?: string } = {}): Json {
+function claim(items: Item[], opts: { total?: number; currency?: string; patient?: string; status?: string } = {}): Json {
   return {
     resourceType: 'Claim',
     status: opts.status ?? 'active',
@@ -101,10 +102,10 @@ function claim(items: Item[], opts: { total?: number; patient?: string; status?:
       servicedDate: i.date,
       ...(i.encounter === null ? {} : { encounter: [{ reference: `Encounter/${i.encounter ?? encounter}` }] }),
       ...(i.quantity !== undefined ? { quantity: { value: i.quantity } } : {}),
-      ...(i.unitPrice !== undefined ? { unitPrice: { value: i.unitPrice } } : {}),
-      ...(i.net !== undefined ? { net: { value: i.net } } : {}),
+      ...(i.unitPrice !== undefined ? { unitPrice: { value: i.unitPrice, ...(i.currency ? { currency: i.currency } : {}) } } : {}),
+      ...(i.net !== undefined ? { net: { value: i.net, ...(i.currency ? { currency: i.currency } : {}) } } : {}),
     })),
-    ...(opts.total !== undefined ? { total: { value: opts.total } } : {}),
+    ...(opts.total !== undefined ? { total: { value: opts.total, ...(opts.currency ? { currency: opts.currency } : {}) } } : {}),
   };
 }
 
@@ -226,6 +227,26 @@ describe('the billing-error check on Claims written through FHIR', () => {
     expect(v.details.join('\n')).toContain('The total 150.00 is not the sum of the items, 100.00');
     expect(v.details.join('\n')).toContain('Item 1 nets 70.00 but quantity × unit price × factor is 60.00');
     expect((await billingRow(c.id)).amount).toBe('150.00');
+  });
+
+  it('does not add amounts of different currencies: a USD total over USD and EUR items is flagged, and a sum of mixed nets is not projected', async () => {
+    const mixed = await api.created(
+      claim([{ sequence: 1, code: '80061', date: '2026-11-11', net: 100, currency: 'USD' }, { sequence: 2, code: '80062', date: '2026-11-11', net: 50, currency: 'EUR' }], { total: 150, currency: 'USD' }),
+    );
+    const v = verdict(mixed);
+    expect(v.codes).toEqual(['total-mismatch']);
+    expect(v.details[0]).toContain('EUR');
+    const untotalled = await api.created(claim([{ sequence: 1, code: '80063', date: '2026-11-11', net: 100, currency: 'USD' }, { sequence: 2, code: '80064', date: '2026-11-11', net: 50, currency: 'EUR' }]));
+    expect((await billingRow(untotalled.id)).amount).toBeNull();
+    // an item priced in one currency and netted in another
+    const priced = await api.created(claim([{ sequence: 1, code: '80065', date: '2026-11-11', quantity: 1, unitPrice: 40, net: 40 }]));
+    const repriced = await api.created({ ...priced, id: undefined, item: [{ ...priced.item[0], productOrService: { coding: [{ system: CPT, code: '80066' }] }, unitPrice: { value: 40, currency: 'USD' }, net: { value: 40, currency: 'GBP' } }] });
+    expect(verdict(repriced).codes).toEqual(['item-net-mismatch']);
+    // the same charge in another currency is no duplicate of it; in the same currency it is
+    const base = (currency: string) => claim([{ sequence: 1, code: '80067', date: '2026-11-11', net: 25, currency }]);
+    expect(verdict(await api.created(base('USD'))).codes).toEqual([]);
+    expect(verdict(await api.created(base('EUR'))).codes).toEqual([]);
+    expect(verdict(await api.created(base('EUR'))).codes).toEqual(['duplicate']);
   });
 
   it('of identical claims written at once, leaves exactly one unflagged', async () => {

@@ -97,4 +97,17 @@ describe('detectClaimErrors', () => {
     expect(codes(claim([item(1, 'A', '2026-11-10', 0.1), item(2, 'B', '2026-11-10', 0.2)], { total: { value: 0.3 } }))).toEqual([]);
     expect(codes(claim([item(1, 'A', '2026-11-10', 10, 'e1', { quantity: { value: 2 }, unitPrice: { value: 10 }, factor: 0.5 })]))).toEqual([]);
   });
+
+  it('never adds or matches amounts of different currencies', () => {
+    const usd = (n: number) => ({ value: n, currency: 'USD' });
+    const eur = (n: number) => ({ value: n, currency: 'EUR' });
+    const mixed = detectClaimErrors(claim([item(1, 'A', '2026-11-10', 0, 'e1', { net: usd(100) }), item(2, 'B', '2026-11-10', 0, 'e1', { net: eur(50) })], { total: usd(150) }), ctx());
+    expect(mixed).toEqual([{ code: 'total-mismatch', detail: 'The total 150.00 USD cannot be the sum of the items: amounts are in USD and EUR' }]);
+    expect(codes(claim([item(1, 'A', '2026-11-10', 0, 'e1', { net: eur(100) })], { total: eur(100) }))).toEqual([]);
+    expect(codes(claim([item(1, 'A', '2026-11-10', 100)], { total: usd(100) }))).toEqual([]); // an unnamed currency is the claim's
+    expect(codes(claim([item(1, 'A', '2026-11-10', 0, 'e1', { quantity: { value: 1 }, unitPrice: usd(40), net: eur(40) })]))).toEqual(['item-net-mismatch']);
+    const first = claim([item(1, 'A', '2026-11-10', 0, 'e1', { net: usd(10) })], { id: 'c0' });
+    expect(codes(claim([item(1, 'A', '2026-11-10', 0, 'e1', { net: eur(10) })]), ctx([first]))).toEqual([]);
+    expect(codes(claim([item(1, 'A', '2026-11-10', 0, 'e1', { net: usd(10) })]), ctx([first]))).toEqual(['duplicate']);
+  });
 });

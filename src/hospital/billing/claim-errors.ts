@@ -33,6 +33,15 @@ export function itemAmount(item: ClaimItem): number | undefined {
   return item.net?.value ?? expectedNet(item);
 }
 
+/** The currency the item charges in (its net's, else its unit price's); undefined when not named. */
+function itemCurrency(item: ClaimItem): string | undefined {
+  return item.net?.value !== undefined ? (item.net.currency ?? item.unitPrice?.currency) : item.unitPrice?.currency;
+}
+
+/** Amounts are comparable unless both name a currency and the currencies differ (an unnamed one is the claim's). */
+const sameCurrency = (a: string | undefined, b: string | undefined) => !a || !b || a === b;
+const inCurrency = (amount: number, currency: string | undefined) => `${money(amount)}${currency ? ` ${currency}` : ''}`;
+
 const codeKey = (item: ClaimItem) =>
   (item.productOrService?.coding ?? [])
     .filter((c) => c.code)
@@ -41,7 +50,8 @@ const codeKey = (item: ClaimItem) =>
 
 /**
  * Likely billing errors, as rules (no model): each finding names its kind, the item it is about
- * and why.
+ * and why. Amounts are compared in one currency only: two that name different currencies never add
+ * up nor match (an amount without a currency is taken as in the claim's).
  * - `no-encounter`: no item of the claim references an encounter (an item without one is charged
  *   under the encounters the claim's other items reference).
  * - `encounter-not-found`: an item references an encounter that does not exist.
@@ -102,7 +112,9 @@ export function detectClaimErrors(claim: Claim, ctx: ClaimCheckContext, today: s
       }
     }
     const expected = expectedNet(item);
-    if (item.net?.value !== undefined && expected !== undefined && Math.abs(item.net.value - expected) > CENT) {
+    if (item.net?.value !== undefined && expected !== undefined && !sameCurrency(item.net.currency, item.unitPrice?.currency)) {
+      reasons.push({ code: 'item-net-mismatch', item: seq, detail: `Item ${seq} nets ${inCurrency(item.net.value, item.net.currency)} but its unit price is in ${item.unitPrice?.currency}` });
+    } else if (item.net?.value !== undefined && expected !== undefined && Math.abs(item.net.value - expected) > CENT) {
       reasons.push({ code: 'item-net-mismatch', item: seq, detail: `Item ${seq} nets ${money(item.net.value)} but quantity × unit price × factor is ${money(expected)}` });
     }
     const key = codeKey(item);
@@ -110,7 +122,9 @@ export function detectClaimErrors(claim: Claim, ctx: ClaimCheckContext, today: s
     if (claim.status === 'active' && key && date && amount !== undefined) {
       for (const other of ctx.otherClaims) {
         if (other.id === claim.id || other.status !== 'active' || localRefId(other.patient, 'Patient') !== patientId) continue;
-        const twin = (other.item ?? []).find((o) => codeKey(o) === key && serviceDate(other, o) === date && Math.abs((itemAmount(o) ?? NaN) - amount) <= CENT);
+        const twin = (other.item ?? []).find(
+          (o) => codeKey(o) === key && serviceDate(other, o) === date && Math.abs((itemAmount(o) ?? NaN) - amount) <= CENT && sameCurrency(itemCurrency(o), itemCurrency(item)),
+        );
         if (twin) {
           reasons.push({ code: 'duplicate', item: seq, detail: `Item ${seq} (${key.replace(/^\|/, '')}, ${date}, ${money(amount)}) duplicates item ${twin.sequence} of Claim/${other.id}` });
           break;
@@ -119,7 +133,11 @@ export function detectClaimErrors(claim: Claim, ctx: ClaimCheckContext, today: s
     }
   }
   const amounts = items.map(itemAmount);
-  if (claim.total?.value !== undefined && amounts.every((a) => a !== undefined) && items.length) {
+  // Amounts in different currencies do not add up: a total over them cannot be their sum.
+  const currencies = [...new Set([claim.total?.currency, ...items.map(itemCurrency)].filter((c): c is string => !!c))];
+  if (claim.total?.value !== undefined && items.length && currencies.length > 1) {
+    reasons.push({ code: 'total-mismatch', detail: `The total ${inCurrency(claim.total.value, claim.total.currency)} cannot be the sum of the items: amounts are in ${currencies.join(' and ')}` });
+  } else if (claim.total?.value !== undefined && amounts.every((a) => a !== undefined) && items.length) {
     const sum = (amounts as number[]).reduce((a, b) => a + b, 0);
     if (Math.abs(sum - claim.total.value) > CENT) {
       reasons.push({ code: 'total-mismatch', detail: `The total ${money(claim.total.value)} is not the sum of the items, ${money(sum)}` });

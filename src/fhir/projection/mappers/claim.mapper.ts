@@ -55,9 +55,10 @@ export function billingCheckOf(claim: Claim): BillingCheck | undefined {
   return compact<BillingCheck>({ detected, rules: sub.find((e) => e.url === 'rules')?.valueString, reasons });
 }
 
-/** The amount billed: the claim's total, else the sum of its items' net amounts. */
+/** The amount billed: the claim's total, else the sum of its items' net amounts (none when they are in different currencies, which do not add up). */
 export function claimAmount(claim: Claim): number | undefined {
   if (typeof claim.total?.value === 'number') return claim.total.value;
+  if (new Set((claim.item ?? []).map((i) => i.net?.currency).filter((c) => c)).size > 1) return undefined;
   const nets = (claim.item ?? []).map((i) => i.net?.value).filter((v): v is number => typeof v === 'number');
   return nets.length ? Math.round(nets.reduce((a, b) => a + b, 0) * 100) / 100 : undefined;
 }
