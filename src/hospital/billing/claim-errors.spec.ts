@@ -99,8 +99,8 @@ describe('detectClaimErrors', () => {
   });
 
   it('never adds or matches amounts of different currencies', () => {
-    const usd = (n: number) => ({ value: n, currency: 'USD' });
-    const eur = (n: number) => ({ value: n, currency: 'EUR' });
+    const usd = (n: number) => ({ value: n, currency: 'USD' as const });
+    const eur = (n: number) => ({ value: n, currency: 'EUR' as const });
     const mixed = detectClaimErrors(claim([item(1, 'A', '2026-11-10', 0, 'e1', { net: usd(100) }), item(2, 'B', '2026-11-10', 0, 'e1', { net: eur(50) })], { total: usd(150) }), ctx());
     expect(mixed).toEqual([{ code: 'total-mismatch', detail: 'The total 150.00 USD cannot be the sum of the items: amounts are in USD and EUR' }]);
     expect(codes(claim([item(1, 'A', '2026-11-10', 0, 'e1', { net: eur(100) })], { total: eur(100) }))).toEqual([]);
