@@ -173,6 +173,33 @@ describe('booking', () => {
     expect(expectStatus(await api.read('Appointment', moved.id), 200).body.start).toBe(iso('10:00'));
   });
 
+  it('never proposes or moves to a slot that has already begun, however near', async () => {
+    const doc = `Practitioner/${(await api.created({ resourceType: 'Practitioner', name: [{ family: 'Foreman' }] })).id}`;
+    const own = (await api.created({ resourceType: 'Schedule', active: true, actor: [{ reference: doc }] })).id;
+    const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+    const slotOn = async (offset: number) =>
+      (await api.created({ resourceType: 'Slot', schedule: { reference: `Schedule/${own}` }, status: 'free', start: `${day(offset)}T09:00:00Z`, end: `${day(offset)}T09:30:00Z` })).id;
+    await slotOn(-1);
+    const taken = await slotOn(1);
+    const later = await slotOn(5);
+    const visit = (patient: string): Json => ({
+      ...appointment(patient, [doc], '09:00', '09:30'),
+      start: `${day(1)}T09:00:00Z`,
+      end: `${day(1)}T09:30:00Z`,
+    });
+    await api.created({ ...visit(patients[0]), slot: [{ reference: `Slot/${taken}` }] });
+    const refused = await api.create(visit(patients[1]));
+    expect(refused.status).toBe(409);
+    expect(outcomeText(refused.body)).toContain(`Slot/${later}`);
+    const res = await request(t.app.getHttpServer())
+      .post('/api/scheduling/book')
+      .set('Authorization', `Bearer ${t.token}`)
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify(visit(patients[1])));
+    expect(res.status).toBe(201);
+    expect(JSON.parse(res.text).slot).toEqual([{ reference: `Slot/${later}` }]);
+  });
+
   it('refuses what /api/scheduling/book cannot book: not an Appointment, or no free slot to move to', async () => {
     const book = (body: Json) =>
       request(t.app.getHttpServer()).post('/api/scheduling/book').set('Authorization', `Bearer ${t.token}`).set('Content-Type', 'application/json').send(JSON.stringify(body));

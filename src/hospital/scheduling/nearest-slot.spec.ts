@@ -27,6 +27,13 @@ describe('nearestFreeSlot', () => {
     expect(nearestFreeSlot({ start: T0, end: T0 + 30 * M }, [slot('a', 2, 15), slot('c', 3, 15)], [])).toBeUndefined();
   });
 
+  it('never proposes a slot starting before notBefore (now), however near', () => {
+    const slots = [slot('past', -1), slot('later', 5)];
+    expect(nearestFreeSlot({ start: T0, end: T0 + H }, slots, [])?.slotIds).toEqual(['past']);
+    expect(nearestFreeSlot({ start: T0, end: T0 + H }, slots, [], T0 - 30 * M)?.slotIds).toEqual(['later']);
+    expect(nearestFreeSlot({ start: T0, end: T0 + H }, [slot('past', -1)], [], T0)).toBeUndefined();
+  });
+
   it('never proposes the requested time itself, and answers undefined with no slot', () => {
     expect(nearestFreeSlot({ start: T0, end: T0 + H }, [slot('z', 0)], [])).toBeUndefined();
     expect(nearestFreeSlot({ start: T0, end: T0 + H }, [], [])).toBeUndefined();

@@ -24,9 +24,15 @@ export interface SlotProposal {
  * free slot starts; a candidate must be covered by back-to-back free slots of one schedule
  * (a 30-minute visit may take two 15-minute slots) and overlap no busy period of any participant
  * (back to back is fine). Nearest by |candidate start − requested start|; a tie goes to the earlier.
- * The requested time itself is never proposed (it is the one in conflict).
+ * The requested time itself is never proposed (it is the one in conflict), nor a time before
+ * `notBefore` (now: a slot that has begun can no longer be attended, however near it is).
  */
-export function nearestFreeSlot(requested: { start: number; end: number }, slots: readonly FreeSlot[], busy: readonly BusyPeriod[]): SlotProposal | undefined {
+export function nearestFreeSlot(
+  requested: { start: number; end: number },
+  slots: readonly FreeSlot[],
+  busy: readonly BusyPeriod[],
+  notBefore = Number.NEGATIVE_INFINITY,
+): SlotProposal | undefined {
   const duration = requested.end - requested.start;
   const bySchedule = new Map<string, FreeSlot[]>();
   for (const s of slots) {
@@ -41,7 +47,7 @@ export function nearestFreeSlot(requested: { start: number; end: number }, slots
     for (let i = 0; i < list.length; i++) {
       const start = list[i].start;
       const end = start + duration;
-      if (start === requested.start) continue;
+      if (start === requested.start || start < notBefore) continue;
       const covering = cover(list, i, end);
       if (!covering) continue;
       if (busy.some((b) => b.start < end && start < b.end)) continue;

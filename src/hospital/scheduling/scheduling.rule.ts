@@ -109,7 +109,7 @@ export class SchedulingRule implements WriteRule {
     }
   }
 
-  /** The nearest free slot of the doctors' schedules (else of any booked actor's) that is free for every actor. */
+  /** The nearest free slot of the doctors' schedules (else of any booked actor's) that is free for every actor and has not begun. */
   private async propose(tx: Tx, actors: string[], period: { start: number; end: number }, id: string): Promise<SlotProposal | undefined> {
     const doctors = actors.filter((a) => a.startsWith('Practitioner/'));
     let schedules = doctors.length ? await this.repo.schedulesOf(tx, doctors) : [];
@@ -119,7 +119,7 @@ export class SchedulingRule implements WriteRule {
     const slots = await this.repo.freeSlots(tx, schedules, from, to);
     if (!slots.length) return undefined;
     const busy = await this.repo.bookings(tx, actors, from - (period.end - period.start), to + (period.end - period.start), id);
-    return nearestFreeSlot(period, slots, busy);
+    return nearestFreeSlot(period, slots, busy, Date.now());
   }
 
   /** A deleted appointment lets go of its slots, as a cancelled one does. */
