@@ -72,3 +72,29 @@ describe('validateFhirResource: integers are 32-bit (R4 datatypes.html#integer)'
     expect(refusal({ resourceType: 'Observation', status: 'final', code: { text: 'x' }, valueQuantity: { value: 3000000000 } })).toEqual([]);
   });
 });
+
+describe('validateFhirResource: primitive extensions (`_name` twins, json.html#primitive)', () => {
+  const ext = { extension: [{ url: 'http://example.org/x', valueString: 'y' }] };
+
+  it('accepts twins of the right shape: an object beside a value, aligned arrays beside a repeating one', () => {
+    expect(refusal({ resourceType: 'Patient', birthDate: '1975', _birthDate: { id: 'a', ...ext } })).toEqual([]);
+    expect(refusal({ resourceType: 'Patient', _birthDate: ext })).toEqual([]);
+    expect(refusal({ resourceType: 'Patient', name: [{ given: ['A', null], _given: [null, ext] }] })).toEqual([]);
+    expect(refusal({ resourceType: 'Patient', name: [{ _given: [ext] }] })).toEqual([]);
+  });
+
+  it('refuses a twin that is not an object with a 400 naming it (Medplum threw: a 500)', () => {
+    for (const twin of ['x', 5, true, [ext]]) {
+      expect(refusal({ resourceType: 'Patient', birthDate: '1975', _birthDate: twin })).toEqual([expect.objectContaining({ path: 'Patient._birthDate' })]);
+    }
+    expect(refusal({ resourceType: 'Patient', name: [{ given: ['A'], _given: ['x'] }] })).toEqual([expect.objectContaining({ path: 'Patient.name[0]._given[0]' })]);
+    expect(refusal({ resourceType: 'Patient', name: [{ given: ['A'], _given: ext }] })).toEqual([expect.objectContaining({ path: 'Patient.name[0]._given' })]);
+  });
+
+  it('refuses a twin array of another length than its values (its extensions would extend no value, or another one in XML)', () => {
+    expect(refusal({ resourceType: 'Patient', name: [{ given: ['A'], _given: [null, ext] }] })).toEqual([expect.objectContaining({ path: 'Patient.name[0]._given' })]);
+    expect(refusal({ resourceType: 'Patient', name: [{ given: ['A', 'B'], _given: [ext] }] })).toEqual([expect.objectContaining({ path: 'Patient.name[0]._given' })]);
+    const contained = { resourceType: 'Observation', status: 'final', code: { text: 'x' }, contained: [{ resourceType: 'Patient', id: 'p', name: [{ given: ['A'], _given: [ext, ext] }] }] };
+    expect(refusal(contained)).toEqual([expect.objectContaining({ path: 'Observation.contained[0].name[0]._given' })]);
+  });
+});

@@ -6,6 +6,7 @@ import { withoutEmptyIsFalsePositives } from './constraint-recheck';
 import { checkRequiredBindings } from './required-bindings';
 import { narrativeProblems } from './narrative';
 import { integerProblems, outsideIntegerRange } from './integer-values';
+import { primitiveTwinProblems } from './primitive-twins';
 import { hasLexemes } from '../json/lexemes';
 
 export const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -40,6 +41,9 @@ export function validateFhirResource(input: unknown, expectedType?: string): Ope
   // Integer ranges and lexemes need the element types: walked only when some number may be one.
   if (numbers.suspect) issues.push(...integerProblems(resource));
   issues.push(...checkRequiredBindings(resource));
+  // Medplum's validator throws (not an OperationOutcome) on a `_name` twin of the wrong shape.
+  const twins = primitiveTwinProblems(resource, type);
+  if (twins.length) throw new OperationOutcomeError(400, outcome(dedupe([...issues, ...twins, ...notes])));
 
   const found = withoutEmptyIsFalsePositives(resource, withoutBase64FalsePositives(resource, medplumIssues(resource)));
   const warnings = found.filter((i) => i.severity !== 'error' && i.severity !== 'fatal');
