@@ -48,7 +48,9 @@ export function parseKickoff(level: ExportLevel, method: string, params: Array<[
     switch (name) {
       case '_outputFormat':
         once(name);
-        if (!OUTPUT_FORMATS.includes(value.toLowerCase())) {
+        // The IG's own examples write `_outputFormat=application/fhir+ndjson` unencoded, and a
+        // query's "+" arrives as a space; a media type holds no space, so it can only be that "+".
+        if (!OUTPUT_FORMATS.includes(value.replace(/ /g, '+').toLowerCase())) {
           throw badRequest(`_outputFormat "${value}" is not supported; use ${OUTPUT_FORMATS.join(', ')}`);
         }
         break;
