@@ -24,6 +24,7 @@ import { HospitalModule } from '../src/hospital/hospital.module';
 import { SubscriptionsModule } from '../src/subscriptions/subscriptions.module';
 import { RecommendationWritesModule } from '../src/recommendations/recommendation-writes.module';
 import { SubscriptionDelivery } from '../src/subscriptions/subscription-delivery.service';
+import { SubscriptionEndSweeper } from '../src/subscriptions/subscription-end-sweeper';
 import { SubscriptionDeliveryProcessor } from './processors/subscription-delivery.processor';
 import { ExchangePushProcessor } from './processors/exchange-push.processor';
 import { PushDispatcher } from '../src/exchange/push/push-dispatcher.service';
@@ -54,7 +55,7 @@ export class WorkerModule {
         BullModule.forRoot({ connection, prefix: bullPrefix(config.queuePrefix), extraOptions: { manualRegistration: true } }),
         ...Object.values(QUEUES).map((name) => BullModule.registerQueue({ name })),
       ],
-      providers: [OutboxRelay, HandlerCheck, ProcessorStart, ProcessorStop, KeyRotationService, ResourceEventProcessor, AiTaskProcessor, SubscriptionDelivery, SubscriptionDeliveryProcessor, BulkExportProcessor, ExchangePushProcessor, PushDispatcher, ExchangeSyncProcessor, MetricsPublisher, { provide: REDIS, useValue: connection }, RedisShutdown],
+      providers: [OutboxRelay, HandlerCheck, ProcessorStart, ProcessorStop, KeyRotationService, ResourceEventProcessor, AiTaskProcessor, SubscriptionDelivery, SubscriptionEndSweeper, SubscriptionDeliveryProcessor, BulkExportProcessor, ExchangePushProcessor, PushDispatcher, ExchangeSyncProcessor, MetricsPublisher, { provide: REDIS, useValue: connection }, RedisShutdown],
     };
   }
 }

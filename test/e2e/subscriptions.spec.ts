@@ -110,6 +110,16 @@ describe('what the server makes of a written Subscription', () => {
     expect((await api.created(subscription('Observation?code=1', { type: 'websocket' }, { end: '2999-01-01T00:00:00Z' }))).status).toBe('active');
   });
 
+  it('turns an active Subscription off once its end passes, as a client reading it sees', async () => {
+    const sub = await api.created(subscription('Observation?code=1', { type: 'websocket' }, { end: new Date(Date.now() + 1500).toISOString() }));
+    expect(sub.status).toBe('active');
+    const read = await waitFor('the ended Subscription to be off', async () => {
+      const body = (await api.read('Subscription', sub.id as string)).body as Json;
+      return body.status === 'off' && body;
+    });
+    expect(read.end).toBe(sub.end);
+  });
+
   it('keeps the stored value of a header a non-administrator writer sends back masked', async () => {
     const ehr = expectStatus(
       await request(t.app.getHttpServer()).post('/api/clients').set('Authorization', `Bearer ${t.token}`).set('Content-Type', 'application/json').send('{"role":"ehr-system"}'),
