@@ -195,6 +195,17 @@ describe('bad input', () => {
       expect(complex.status).toBe(201);
     });
 
+    it('contained resources are referred to from their container (dom-3), local references name one (ref-1), and primitive twins have the shape of their values', async () => {
+      const org = { resourceType: 'Organization', id: 'o', name: 'x' };
+      await refused(() => api.post('Patient', { resourceType: 'Patient', contained: [org] }), 400, 'Patient.contained[0]');
+      await refused(() => api.post('Patient', { resourceType: 'Patient', managingOrganization: { reference: '#nope' } }), 400, 'Patient.managingOrganization');
+      await refused(() => api.post('Patient', { resourceType: 'Patient', birthDate: '1975', _birthDate: 'x' }), 400, 'Patient._birthDate');
+      const ext = { extension: [{ url: 'http://example.org/x', valueString: 'y' }] };
+      await refused(() => api.post('Patient', { resourceType: 'Patient', name: [{ given: ['A'], _given: [null, ext] }] }), 400, 'Patient.name[0]._given');
+      const ok = await api.post('Patient', { resourceType: 'Patient', contained: [org], managingOrganization: { reference: '#o' }, name: [{ given: ['A', 'B'], _given: [null, ext] }] });
+      expect(ok.status).toBe(201);
+    });
+
     it('base64Binary may be wrapped with whitespace, as R4 allows (the official Binary example is)', async () => {
       const binary = example<Json>('Binary-example.json');
       expect(binary.data).toMatch(/\s/);

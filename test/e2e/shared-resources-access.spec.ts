@@ -72,7 +72,9 @@ beforeAll(async () => {
   // Patients named where the reference index does not look: an extension, a contained Patient.
   const aboutB = { url: 'http://example.org/fhir/StructureDefinition/about', valueReference: { reference: `Patient/${ids.b}` } };
   ids.orgExtB = await created({ resourceType: 'Organization', name: 'Org naming B in an extension', extension: [aboutB] });
-  ids.orgContained = await created({ resourceType: 'Organization', name: 'Org holding a Patient', contained: [{ resourceType: 'Patient', id: 'p', name: [{ family: 'Contained' }] }] });
+  // A contained resource is referred to from its container (dom-3): here by an extension.
+  const holds = { url: 'http://example.org/fhir/StructureDefinition/holds', valueReference: { reference: '#p' } };
+  ids.orgContained = await created({ resourceType: 'Organization', name: 'Org holding a Patient', extension: [holds], contained: [{ resourceType: 'Patient', id: 'p', name: [{ family: 'Contained' }] }] });
   ids.grExtB = await created({ ...guidance(ids.a), extension: [aboutB] });
   ids.obsFocusGrExtB = await created(labObservation(ids.a, { focus: [{ reference: `GuidanceResponse/${ids.grExtB}` }] }));
   const patientA = await newClient({ role: 'patient', patient: `Patient/${ids.a}` });

@@ -64,7 +64,7 @@ describe('validateFhirResource: integers are 32-bit (R4 datatypes.html#integer)'
     expect(refusal({ resourceType: 'Patient', multipleBirthInteger: -2147483649 })).toEqual([expect.objectContaining({ path: 'Patient.multipleBirthInteger' })]);
     expect(refusal({ resourceType: 'Patient', multipleBirthInteger: 2147483647 })).toEqual([]);
     expect(refusal({ resourceType: 'Patient', multipleBirthInteger: -2147483648 })).toEqual([]);
-    const contained = { resourceType: 'Observation', status: 'final', code: { text: 'x' }, contained: [{ resourceType: 'Patient', id: 'p', extension: [{ url: 'http://example.org/n', valueUnsignedInt: 4294967296 }] }] };
+    const contained = { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: '#p' }, contained: [{ resourceType: 'Patient', id: 'p', extension: [{ url: 'http://example.org/n', valueUnsignedInt: 4294967296 }] }] };
     expect(refusal(contained)).toEqual([expect.objectContaining({ path: 'Observation.contained[0].extension[0].valueUnsignedInt' })]);
   });
 
@@ -94,7 +94,17 @@ describe('validateFhirResource: primitive extensions (`_name` twins, json.html#p
   it('refuses a twin array of another length than its values (its extensions would extend no value, or another one in XML)', () => {
     expect(refusal({ resourceType: 'Patient', name: [{ given: ['A'], _given: [null, ext] }] })).toEqual([expect.objectContaining({ path: 'Patient.name[0]._given' })]);
     expect(refusal({ resourceType: 'Patient', name: [{ given: ['A', 'B'], _given: [ext] }] })).toEqual([expect.objectContaining({ path: 'Patient.name[0]._given' })]);
-    const contained = { resourceType: 'Observation', status: 'final', code: { text: 'x' }, contained: [{ resourceType: 'Patient', id: 'p', name: [{ given: ['A'], _given: [ext, ext] }] }] };
+    const contained = { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: '#p' }, contained: [{ resourceType: 'Patient', id: 'p', name: [{ given: ['A'], _given: [ext, ext] }] }] };
     expect(refusal(contained)).toEqual([expect.objectContaining({ path: 'Observation.contained[0].name[0]._given' })]);
+  });
+});
+
+describe('validateFhirResource: contained resources and local references (dom-3, ref-1)', () => {
+  const obs = (more: object) => ({ resourceType: 'Observation', status: 'final', code: { text: 'x' }, ...more });
+
+  it('refuses a contained resource nothing refers to, and a local reference to no contained resource (Medplum skips dom-3 and passed both)', () => {
+    expect(refusal(obs({ contained: [{ resourceType: 'Practitioner', id: 'pr' }] }))).toEqual([expect.objectContaining({ path: 'Observation.contained[0]', text: expect.stringMatching(/dom-3/) })]);
+    expect(refusal(obs({ performer: [{ reference: '#nope' }] }))).toEqual([expect.objectContaining({ path: 'Observation.performer[0]', text: expect.stringMatching(/ref-1/) })]);
+    expect(refusal(obs({ contained: [{ resourceType: 'Practitioner', id: 'pr' }], performer: [{ reference: '#pr' }] }))).toEqual([]);
   });
 });

@@ -7,6 +7,7 @@ import { checkRequiredBindings } from './required-bindings';
 import { narrativeProblems } from './narrative';
 import { integerProblems, outsideIntegerRange } from './integer-values';
 import { primitiveTwinProblems } from './primitive-twins';
+import { containedReferenceProblems } from './contained-references';
 import { hasLexemes } from '../json/lexemes';
 
 export const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -15,7 +16,8 @@ export const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
  * Validates a resource against the R4 base StructureDefinitions (cardinality, types, unknown
  * elements, formats: Medplum's validator), the required bindings of `code` elements, and the JSON
  * representation rules the validator leaves out (no empty strings, arrays or objects; ids in the
- * FHIR id format, contained resources' too) and the narrative rules (narrative.ts). Throws a 400
+ * FHIR id format, contained resources' too), the rules of contained resources and local references
+ * (contained-references.ts) and the narrative rules (narrative.ts). Throws a 400
  * OperationOutcome naming every offending path; returns the warnings otherwise.
  */
 export function validateFhirResource(input: unknown, expectedType?: string): OperationOutcomeIssue[] {
@@ -41,6 +43,7 @@ export function validateFhirResource(input: unknown, expectedType?: string): Ope
   // Integer ranges and lexemes need the element types: walked only when some number may be one.
   if (numbers.suspect) issues.push(...integerProblems(resource));
   issues.push(...checkRequiredBindings(resource));
+  issues.push(...containedReferenceProblems(resource, type));
   // Medplum's validator throws (not an OperationOutcome) on a `_name` twin of the wrong shape.
   const twins = primitiveTwinProblems(resource, type);
   if (twins.length) throw new OperationOutcomeError(400, outcome(dedupe([...issues, ...twins, ...notes])));
