@@ -215,13 +215,13 @@ describe('bad input', () => {
       await refused(() => api.post('Binary', { resourceType: 'Binary', contentType: 'text/plain', data: 'not base64!' }), 400, 'Binary.data');
     });
 
-    it('a reference from a projected type to a Patient or Practitioner that does not exist is 400', async () => {
+    it('a reference from a projected type to a Patient or Practitioner that does not exist is 400, naming the element', async () => {
       const condition = example<Json>('Condition-example.json');
       condition.subject = { reference: 'Patient/does-not-exist' };
-      const oo = await refused(() => api.post('Condition', condition), 400);
+      const oo = await refused(() => api.post('Condition', condition), 400, 'Condition.subject');
       expect(oo.issue[0].diagnostics).toContain('Patient/does-not-exist');
       const encounter = { resourceType: 'Encounter', status: 'finished', class: { code: 'AMB' }, subject: { reference: 'Patient/existing' }, participant: [{ individual: { reference: 'Practitioner/nobody' } }] };
-      const oo2 = await refused(() => api.post('Encounter', encounter), 400);
+      const oo2 = await refused(() => api.post('Encounter', encounter), 400, 'Encounter.participant[0].individual');
       expect(oo2.issue[0].diagnostics).toContain('Practitioner/nobody');
     });
   });

@@ -1,5 +1,6 @@
 import { OperationOutcomeError } from '../operation-outcome';
-import { translateConstraintError } from './constraint-errors';
+import type { Resource } from '@medplum/fhirtypes';
+import { IntegrityError, translateConstraintError } from './constraint-errors';
 
 describe('translateConstraintError', () => {
   it('answers a deadlock or serialization failure with a 409 that says to try again, revealing no SQL', () => {
@@ -28,5 +29,27 @@ describe('translateConstraintError', () => {
   it('leaves other errors alone', () => {
     const other = new Error('boom');
     expect(translateConstraintError(other)).toBe(other);
+  });
+});
+
+describe('IntegrityError.pointedAt', () => {
+  it('points a missing reference at the elements that hold it (the database names only the resource)', () => {
+    const obs = {
+      resourceType: 'Observation',
+      status: 'final',
+      code: { text: 'x' },
+      subject: { reference: 'Patient/abc' },
+      performer: [{ reference: 'Practitioner/d1' }, { reference: 'Patient/abc/_history/2' }],
+    } as Resource;
+    const pointed = IntegrityError.missing('Patient/abc').pointedAt(obs);
+    expect(pointed).toBeInstanceOf(IntegrityError);
+    expect(pointed.status).toBe(400);
+    expect(pointed.outcome.issue?.[0]).toMatchObject({ severity: 'error', expression: ['Observation.subject', 'Observation.performer[1]'] });
+    expect(pointed.message).toContain('Patient/abc');
+    // Not named by the resource (a compartment found otherwise), or a deletion: unchanged.
+    const elsewhere = IntegrityError.missing('Patient/zzz');
+    expect(elsewhere.pointedAt(obs)).toBe(elsewhere);
+    const referenced = IntegrityError.referenced('Patient/abc', 'Observation');
+    expect(referenced.pointedAt(obs)).toBe(referenced);
   });
 });

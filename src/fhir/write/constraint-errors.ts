@@ -1,4 +1,6 @@
-import { OperationOutcomeError, badRequest, conflict } from '../operation-outcome';
+import type { Resource } from '@medplum/fhirtypes';
+import { OperationOutcomeError, badRequest, conflict, outcome } from '../operation-outcome';
+import { collectReferences } from '../references/reference-rewriter';
 
 /** Which resource type each projection table holds, to name references in messages. */
 const TABLE_TYPES: Record<string, string> = {
@@ -33,6 +35,21 @@ export class IntegrityError extends OperationOutcomeError {
 
   static missing(target: string): IntegrityError {
     return new IntegrityError(badRequest(`Reference to ${target} cannot be resolved: no such resource on this server`), 'missing', target);
+  }
+
+  /**
+   * This error with its issue pointing at the elements of `resource` that refer to the missing
+   * resource (`Observation.subject`: the Reference, as validation issues name it), when it has any:
+   * the database names only the resource missing.
+   */
+  pointedAt(resource: Resource): IntegrityError {
+    if (this.kind !== 'missing') return this;
+    const paths = collectReferences(resource)
+      .filter(({ reference }) => reference === this.target || reference.startsWith(`${this.target}/_history/`) || reference.endsWith(`/${this.target}`))
+      .map(({ path }) => path.replace(/\.reference$/, ''));
+    if (!paths.length) return this;
+    const issues = (this.outcome.issue ?? []).map((i) => ({ ...i, expression: [...new Set(paths)] }));
+    return new IntegrityError(new OperationOutcomeError(this.status, outcome(issues)), this.kind, this.target);
   }
 
   static referenced(target: string, by: string): IntegrityError {

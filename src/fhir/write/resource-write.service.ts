@@ -131,19 +131,27 @@ export class ResourceWriteService {
     }
   }
 
-  create(ctx: TxContext, body: unknown, expectedType: string): Promise<WriteOutcome> {
+  async create(ctx: TxContext, body: unknown, expectedType: string): Promise<WriteOutcome> {
     const resource = prepare(body, expectedType, newResourceId());
-    return this.inTransaction(ctx, (tx) => this.createInTx(tx, resource));
+    try {
+      return await this.inTransaction(ctx, (tx) => this.createInTx(tx, resource));
+    } catch (e) {
+      throw e instanceof IntegrityError ? e.pointedAt(resource) : e;
+    }
   }
 
-  update(ctx: TxContext, resourceType: string, id: string, body: unknown, options: UpdateOptions = {}): Promise<WriteOutcome> {
+  async update(ctx: TxContext, resourceType: string, id: string, body: unknown, options: UpdateOptions = {}): Promise<WriteOutcome> {
     if (body && typeof body === 'object' && !Array.isArray(body)) {
       const bodyId = (body as { id?: unknown }).id;
       if (bodyId === undefined) throw badRequest('The resource must have an id matching the URL to be updated', [`${resourceType}.id`]);
       if (bodyId !== id) throw badRequest(`The id in the body ("${String(bodyId)}") does not match the id in the URL ("${id}")`, [`${resourceType}.id`]);
     }
     const resource = prepare(body, resourceType, id);
-    return this.inTransaction(ctx, (tx) => this.updateInTx(tx, resource, options));
+    try {
+      return await this.inTransaction(ctx, (tx) => this.updateInTx(tx, resource, options));
+    } catch (e) {
+      throw e instanceof IntegrityError ? e.pointedAt(resource) : e;
+    }
   }
 
   delete(ctx: TxContext, resourceType: string, id: string, options: UpdateOptions = {}): Promise<DeleteOutcome> {
