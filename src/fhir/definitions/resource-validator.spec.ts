@@ -108,3 +108,10 @@ describe('validateFhirResource: contained resources and local references (dom-3,
     expect(refusal(obs({ contained: [{ resourceType: 'Practitioner', id: 'pr' }], performer: [{ reference: '#pr' }] }))).toEqual([]);
   });
 });
+
+describe('validateFhirResource: issue paths are FHIRPath', () => {
+  it('names a choice element by the type it holds (value.ofType(Quantity)), not as value[x]', () => {
+    const obs = { resourceType: 'Observation', status: 'final', code: { text: 'x' }, valueQuantity: { value: 1, comparator: '~' }, effectiveDateTime: 'yesterday' };
+    expect(refusal(obs).map((i) => i.path).sort()).toEqual(['Observation.effective.ofType(dateTime)', 'Observation.value.ofType(Quantity).comparator']);
+  });
+});

@@ -8,6 +8,7 @@ import { narrativeProblems } from './narrative';
 import { integerProblems, outsideIntegerRange } from './integer-values';
 import { primitiveTwinProblems } from './primitive-twins';
 import { containedReferenceProblems } from './contained-references';
+import { withChoiceTypesIn } from './choice-paths';
 import { hasLexemes } from '../json/lexemes';
 
 export const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -51,8 +52,9 @@ export function validateFhirResource(input: unknown, expectedType?: string): Ope
   const found = withoutEmptyIsFalsePositives(resource, withoutBase64FalsePositives(resource, medplumIssues(resource)));
   const warnings = found.filter((i) => i.severity !== 'error' && i.severity !== 'fatal');
   issues.push(...found.filter((i) => i.severity === 'error' || i.severity === 'fatal'));
-  if (!issues.length) return [...warnings, ...notes];
-  throw new OperationOutcomeError(400, outcome(dedupe([...issues, ...warnings, ...notes])));
+  // Choice elements as FHIRPath names them (value.ofType(Quantity)), not as Medplum does (value[x]).
+  if (!issues.length) return withChoiceTypesIn(resource, [...warnings, ...notes]);
+  throw new OperationOutcomeError(400, outcome(dedupe(withChoiceTypesIn(resource, [...issues, ...warnings, ...notes]))));
 }
 
 /** Medplum's validator's issues, errors and warnings alike (it throws when there are errors). */

@@ -42,7 +42,7 @@ const OTHER_PATHS: Record<string, string> = {
   'patient-extension-bad.xml': 'we name the relative url (Extension.url), Java the extension',
   'patient-extension-bad3.xml': 'we name the relative url (Extension.url), Java the extension',
   'versioned-extension.json': 'we name the relative url (Extension.url), Java the extension',
-  'Observation-ex-pain.json': 'missing elements are named by the element (Observation.code), Java names the resource; choice elements as value[x]',
+  'Observation-ex-pain.json': 'missing elements are named by the element (Observation.code), Java names the resource; an unknown property inside valueInteger by its own path',
   'obs-vs-2.json': 'we refuse the narrative (a div holding a <head>), Java the text, an extension and the code',
   'ai8.json': 'missing elements are named by the element, Java names the resource',
 };
