@@ -13,6 +13,7 @@ describe('withChoiceTypes', () => {
     expect(withChoiceTypes(obs, 'Observation.component[0].value[x].value')).toBe('Observation.component[0].value.ofType(integer).value');
     expect(withChoiceTypes(obs, 'Observation.component[1].value[x].coding[0].code')).toBe('Observation.component[1].value.ofType(CodeableConcept).coding[0].code');
     expect(withChoiceTypes(obs, 'Observation.effective[x]')).toBe('Observation.effective.ofType(dateTime)');
+    expect(withChoiceTypes({ resourceType: 'Observation', _valueInteger: { value: 0 } }, 'Observation.value[x].value')).toBe('Observation.value.ofType(integer).value');
     const bundle = { resourceType: 'Bundle', entry: [{ resource: obs }] };
     expect(withChoiceTypes(bundle, 'Bundle.entry[0].resource.value[x]')).toBe('Bundle.entry[0].resource.value.ofType(Quantity)');
   });

@@ -25,8 +25,10 @@ export function withChoiceTypes(resource: unknown, path: string): string {
     const [, name, choice, indexes] = m;
     let key = name;
     if (choice) {
-      key = node && typeof node === 'object' ? (Object.keys(node).find((k) => k.startsWith(name) && /^[A-Z]/.test(k.slice(name.length))) ?? name) : name;
-      const type = key.slice(name.length);
+      // The value, or only its `_` twin (extensions of a primitive without value).
+      const keys = node && typeof node === 'object' ? Object.keys(node) : [];
+      key = keys.find((k) => isChoiceKey(k, name)) ?? keys.find((k) => k.startsWith('_') && isChoiceKey(k.slice(1), name)) ?? name;
+      const type = key.replace(/^_/, '').slice(name.length);
       const typeName = PRIMITIVES.has(lowerFirst(type)) ? lowerFirst(type) : type;
       out.push(type ? `${name}.ofType(${typeName})${indexes}` : `${name}${indexes}`);
     } else {
@@ -41,6 +43,10 @@ export function withChoiceTypes(resource: unknown, path: string): string {
 /** The issues with their expressions as withChoiceTypes writes them. */
 export function withChoiceTypesIn(resource: unknown, issues: OperationOutcomeIssue[]): OperationOutcomeIssue[] {
   return issues.map((i) => (i.expression?.some((e) => e.includes('[x]')) ? { ...i, expression: i.expression.map((e) => withChoiceTypes(resource, e)) } : i));
+}
+
+function isChoiceKey(key: string, name: string): boolean {
+  return key.startsWith(name) && /^[A-Z]/.test(key.slice(name.length));
 }
 
 function child(node: unknown, key: string | number): unknown {
