@@ -17,6 +17,9 @@ describe('Subscription channels', () => {
 
   it('accepts a well-formed rest-hook and websocket channel', () => {
     expect(channelProblems(sub({ payload: 'application/fhir+json', header: ['Authorization: Bearer x'] }))).toEqual([]);
+    // MIME type parameters, as R4's http.html writes them
+    expect(channelProblems(sub({ payload: 'application/fhir+json; fhirVersion=4.0' }))).toEqual([]);
+    expect(channelProblems(sub({ payload: 'application/fhir+xml;charset=utf-8' }))).toEqual([]);
     expect(channelProblems(sub({ type: 'websocket', endpoint: undefined }))).toEqual([]);
   });
 
@@ -28,6 +31,8 @@ describe('Subscription channels', () => {
     expect(paths(sub({ endpoint: 'ftp://x/y' }))).toEqual(['Subscription.channel.endpoint']);
     expect(paths(sub({ endpoint: 'https://user:pw@x.org/y' }))).toEqual(['Subscription.channel.endpoint']);
     expect(paths(sub({ payload: 'text/plain' }))).toEqual(['Subscription.channel.payload']);
+    expect(paths(sub({ payload: 'text/plain; fhirVersion=4.0' }))).toEqual(['Subscription.channel.payload']);
+    expect(paths(sub({ payload: 'application/fhir+json; x=a\r\nX-Injected: 1' }))).toEqual(['Subscription.channel.payload']);
     expect(paths(sub({ type: 'websocket', payload: 'application/fhir+json' }))).toEqual(['Subscription.channel.payload']);
     expect(paths(sub({ header: ['ok: 1', 'Bad\nName: x'] }))).toEqual(['Subscription.channel.header[1]']);
   });

@@ -61,7 +61,7 @@ export function channelProblems(sub: Subscription): ChannelProblem[] {
       problems.push({ path: 'Subscription.channel.endpoint', message: 'put credentials in channel.header, not in the endpoint URL' });
     }
   }
-  if (channel.payload !== undefined && !SUPPORTED_PAYLOADS.includes(channel.payload)) {
+  if (channel.payload !== undefined && !isSupportedPayload(channel.payload)) {
     problems.push({ path: 'Subscription.channel.payload', message: `payload must be empty or one of ${SUPPORTED_PAYLOADS.join(', ')}` });
   }
   if (channel.type === 'websocket' && channel.payload !== undefined) {
@@ -71,6 +71,18 @@ export function channelProblems(sub: Subscription): ChannelProblem[] {
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+:\s?[^\r\n]*$/.test(h)) problems.push({ path: `Subscription.channel.header[${i}]`, message: 'a header must be "Name: value" on one line' });
   });
   return problems;
+}
+
+const MIME_PARAMETERS_RE = /^([^;\s]+)((?:\s*;\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+=[!#$%&'*+.^_`|~0-9A-Za-z-]+)*)\s*$/;
+
+/**
+ * A payload this server sends: one of SUPPORTED_PAYLOADS, any case, with or without MIME type
+ * parameters (R4 http.html writes `application/fhir+json; fhirVersion=4.0`), which are sent as
+ * given in the Content-Type, and so must be plain `name=value` tokens.
+ */
+function isSupportedPayload(payload: string): boolean {
+  const m = MIME_PARAMETERS_RE.exec(payload.trim());
+  return !!m && SUPPORTED_PAYLOADS.includes(m[1].toLowerCase());
 }
 
 /** Headers of a rest-hook channel as an object. */

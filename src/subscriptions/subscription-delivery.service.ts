@@ -61,7 +61,7 @@ export class SubscriptionDelivery {
       const resource = parseFhirJson(version.json) as Resource;
       url = `${endpoint}/${n.resourceType}/${encodeURIComponent(n.resourceId)}`;
       method = 'PUT';
-      const xml = sub.channel.payload.includes('xml');
+      const xml = sub.channel.payload.toLowerCase().includes('xml');
       body = xml ? resourceToXml(resource) : stringifyFhirJson(resource);
       headers['Content-Type'] = sub.channel.payload;
     }
