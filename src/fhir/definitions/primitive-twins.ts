@@ -5,23 +5,12 @@ import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
  * single value, an array of such objects or nulls beside a repeating one, as long as its values so
  * that item i extends value i. Medplum's validator throws a plain Error on a twin that is not an
  * object (a 500 before this check), and passes twins of another length, whose extensions then
- * belong to no value, or to another one when written as XML. Walks nested and contained resources.
+ * belong to no value, or to another one when written as XML. One twin, beside its `primitive`;
+ * the validator's JSON walk (resource-validator.ts) calls it for every `_` key it meets, nested and
+ * contained resources' and the twins' own extensions' included. Pure.
  */
-export function primitiveTwinProblems(value: unknown, path: string, issues: OperationOutcomeIssue[] = []): OperationOutcomeIssue[] {
-  if (Array.isArray(value)) {
-    value.forEach((v, i) => primitiveTwinProblems(v, `${path}[${i}]`, issues));
-    return issues;
-  }
-  if (!value || typeof value !== 'object') return issues;
-  const o = value as Record<string, unknown>;
-  for (const [key, twin] of Object.entries(o)) {
-    if (key.startsWith('_') && key.length > 1 && twin !== undefined) checkTwin(o[key.slice(1)], twin, `${path}.${key}`, issues);
-    else primitiveTwinProblems(twin, `${path}.${key}`, issues);
-  }
-  return issues;
-}
-
-function checkTwin(primitive: unknown, twin: unknown, path: string, issues: OperationOutcomeIssue[]): void {
+export function twinProblems(primitive: unknown, twin: unknown, path: string): OperationOutcomeIssue[] {
+  const issues: OperationOutcomeIssue[] = [];
   const isObject = (v: unknown) => !!v && typeof v === 'object' && !Array.isArray(v);
   if (!Array.isArray(primitive) && !Array.isArray(twin)) {
     if (!isObject(twin)) issues.push(problem(`${path} must be an object (id, extension)`, path));
@@ -37,7 +26,7 @@ function checkTwin(primitive: unknown, twin: unknown, path: string, issues: Oper
       issues.push(problem(`${path} has ${twin.length} items but its element has ${primitive.length} values: item i extends value i, so they must be as many`, path));
     }
   }
-  primitiveTwinProblems(twin, path, issues); // its extensions' own twins
+  return issues;
 }
 
 function problem(diagnostics: string, path: string): OperationOutcomeIssue {

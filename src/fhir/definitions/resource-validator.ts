@@ -6,7 +6,7 @@ import { withoutEmptyIsFalsePositives } from './constraint-recheck';
 import { checkRequiredBindings } from './required-bindings';
 import { narrativeProblems } from './narrative';
 import { integerProblems, outsideIntegerRange } from './integer-values';
-import { primitiveTwinProblems } from './primitive-twins';
+import { twinProblems } from './primitive-twins';
 import { containedReferenceProblems } from './contained-references';
 import { withChoiceTypesIn } from './choice-paths';
 import { hasLexemes } from '../json/lexemes';
@@ -39,15 +39,14 @@ export function validateFhirResource(input: unknown, expectedType?: string): Ope
     issues.push(error('value', `Invalid id: must match [A-Za-z0-9-.]{1,64}`, `${type}.id`));
   }
   const notes: OperationOutcomeIssue[] = [];
-  const numbers = { suspect: false };
-  checkJsonRules(resource, type, issues, false, notes, numbers);
+  const seen: JsonWalkFindings = { suspectNumbers: false, twins: [] };
+  checkJsonRules(resource, type, issues, false, notes, seen);
   // Integer ranges and lexemes need the element types: walked only when some number may be one.
-  if (numbers.suspect) issues.push(...integerProblems(resource));
+  if (seen.suspectNumbers) issues.push(...integerProblems(resource));
   issues.push(...checkRequiredBindings(resource));
   issues.push(...containedReferenceProblems(resource, type));
   // Medplum's validator throws (not an OperationOutcome) on a `_name` twin of the wrong shape.
-  const twins = primitiveTwinProblems(resource, type);
-  if (twins.length) throw new OperationOutcomeError(400, outcome(dedupe([...issues, ...twins, ...notes])));
+  if (seen.twins.length) throw new OperationOutcomeError(400, outcome(dedupe([...issues, ...seen.twins, ...notes])));
 
   const found = withoutEmptyIsFalsePositives(resource, withoutBase64FalsePositives(resource, medplumIssues(resource)));
   const warnings = found.filter((i) => i.severity !== 'error' && i.severity !== 'fatal');
@@ -102,15 +101,22 @@ function error(code: OperationOutcomeIssue['code'], diagnostics: string, path: s
   return { severity: 'error', code, diagnostics, expression: [path] };
 }
 
+/** What the JSON walk finds besides errors: whether some number may break an integer's range, and the `_` twins of the wrong shape. */
+interface JsonWalkFindings {
+  suspectNumbers: boolean;
+  /** Kept apart: Medplum's validator throws a plain Error on them, so they are answered before it runs. */
+  twins: OperationOutcomeIssue[];
+}
+
 /**
  * FHIR JSON: no empty strings/objects/arrays, null only inside the arrays that align primitives and
- * their `_` twins; contained resources' ids in the id format; narratives (the only elements named
- * `div`) by the narrative rules, an empty one noted as a warning in `notes`.
+ * their `_` twins, the twins' shape (primitive-twins.ts); contained resources' ids in the id format;
+ * narratives (the only elements named `div`) by the narrative rules, an empty one noted as a warning in `notes`.
  */
-function checkJsonRules(value: unknown, path: string, issues: OperationOutcomeIssue[], inArray: boolean, notes: OperationOutcomeIssue[], numbers: { suspect: boolean }): void {
+function checkJsonRules(value: unknown, path: string, issues: OperationOutcomeIssue[], inArray: boolean, notes: OperationOutcomeIssue[], seen: JsonWalkFindings): void {
   if (issues.length > 100) return;
   if (typeof value === 'number') {
-    if (Number.isInteger(value) && outsideIntegerRange(value)) numbers.suspect = true;
+    if (Number.isInteger(value) && outsideIntegerRange(value)) seen.suspectNumbers = true;
     return;
   }
   if (value === null) {
@@ -129,13 +135,13 @@ function checkJsonRules(value: unknown, path: string, issues: OperationOutcomeIs
   if (Array.isArray(value)) {
     if (value.length === 0) issues.push(error('structure', 'Arrays must not be empty', path));
     if (value.length > 0 && value.every((v) => v === null)) issues.push(error('structure', 'Arrays must not hold only nulls', path));
-    if (hasLexemes(value)) numbers.suspect = true;
-    value.forEach((v, i) => checkJsonRules(v, `${path}[${i}]`, issues, true, notes, numbers));
+    if (hasLexemes(value)) seen.suspectNumbers = true;
+    value.forEach((v, i) => checkJsonRules(v, `${path}[${i}]`, issues, true, notes, seen));
     return;
   }
   if (typeof value === 'object') {
     const keys = Object.keys(value as object);
-    if (hasLexemes(value)) numbers.suspect = true;
+    if (hasLexemes(value)) seen.suspectNumbers = true;
     if (keys.length === 0) issues.push(error('structure', 'Objects must not be empty', path));
     // An extension's url is absolute (extensibility.html), but inside a complex extension it may
     // be the name of the part ("species").
@@ -162,8 +168,9 @@ function checkJsonRules(value: unknown, path: string, issues: OperationOutcomeIs
         issues.push(error('structure', `Invalid additional property "${k}"`, `${path}.${k}`));
         continue;
       }
+      if (k.length > 1 && k.startsWith('_') && o[k] !== undefined) seen.twins.push(...twinProblems(o[k.slice(1)], o[k], `${path}.${k}`));
       // Contained and nested resources start their own path, as the validator names them.
-      checkJsonRules((value as Record<string, unknown>)[k], `${path}.${k}`, issues, false, notes, numbers);
+      checkJsonRules(o[k], `${path}.${k}`, issues, false, notes, seen);
     }
   }
 }
